@@ -1,0 +1,28 @@
+"""The REST API (``/api``): small JSON endpoints over the domain modules.
+
+This release has the health and graph-inventory endpoints; later ones (validation, impact,
+queries, import/export) register here as blueprints of their own.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from aimsgraph import __version__
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/health")
+def health():
+    """Liveness and readiness: the store answers a query."""
+    store = current_app.extensions["aimsgraph"].store
+    store.query("ASK { ?s ?p ?o }")
+    return jsonify(status="ok", version=__version__)
+
+
+@bp.get("/graphs")
+def graphs():
+    """The named graphs of the store with their triple counts."""
+    store = current_app.extensions["aimsgraph"].store
+    return jsonify(graphs=[{"graph": g, "triples": n} for g, n in store.graph_sizes().items()])

@@ -1,0 +1,79 @@
+"""The Flask application factory: wiring only (store, query readers, blueprints, errors).
+
+Production: ``gunicorn -w 1 --threads 8 -b 127.0.0.1:8042 'aimsgraph.app:create_app()'``.
+One worker process owns the on-disk store (RocksDB allows one writer process); queries run in
+forked readers, so the two cores are used anyway.
+"""
+
+from __future__ import annotations
+
+import atexit
+from dataclasses import dataclass
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from aimsgraph import api
+from aimsgraph.config import Settings
+from aimsgraph.errors import AimsgraphError
+from aimsgraph.sparql import protocol
+from aimsgraph.sparql.executor import ReaderPool
+from aimsgraph.store import GraphStore
+
+
+@dataclass
+class ServiceState:
+    """What request handlers need, kept in ``app.extensions["aimsgraph"]``."""
+
+    settings: Settings
+    store: GraphStore
+    readers: ReaderPool
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Open (or create) the store, load reference graphs and demo on first start, wire routes."""
+    settings = settings or Settings.from_env()
+    store = GraphStore(settings.data_dir)
+    store.initialise(demo=settings.demo)
+    readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
+    atexit.register(readers.close)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["aimsgraph"] = ServiceState(settings, store, readers)
+    app.register_blueprint(protocol.bp)
+    app.register_blueprint(api.bp)
+    app.register_error_handler(AimsgraphError, _render_error)
+    app.register_error_handler(HTTPException, _render_http_error)
+    app.add_url_rule("/", "index", _index)
+    return app
+
+
+def _index():
+    return jsonify(
+        service="aimsgraph",
+        sparql=request.host_url + "sparql",
+        health=request.host_url + "api/health",
+        graphs=request.host_url + "api/graphs",
+    )
+
+
+def _render_error(error: AimsgraphError) -> Response:
+    return _error_response(error.status, error.message)
+
+
+def _render_http_error(error: HTTPException) -> Response:
+    response = _error_response(error.code or 500, error.description or error.name)
+    if error.code == 405:
+        response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
+    return response
+
+
+def _error_response(status: int, message: str) -> Response:
+    """JSON problem details under /api; plain text elsewhere, which SPARQL clients display."""
+    if request.path.startswith("/api/"):
+        response = jsonify(title=message, status=status, detail=message, instance=request.path)
+        response.status_code = status
+        response.content_type = "application/problem+json"
+        return response
+    return Response(message + "\n", status=status, content_type="text/plain; charset=utf-8")

@@ -1,0 +1,176 @@
+"""The ``aimsgraph`` command: serve, load, query and export.
+
+Every command takes the same ``--data-dir`` (env AIMSGRAPH_DATA_DIR). Exit codes: 0 success,
+2 bad input or usage (one line on stderr saying why), 3 internal or store error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+import pyoxigraph as ox
+
+from aimsgraph import __version__
+from aimsgraph.config import Settings
+from aimsgraph.errors import AimsgraphError, InvalidInput
+from aimsgraph.namespaces import PREFIXES, Graphs
+from aimsgraph.sparql.executor import QueryJob
+from aimsgraph.store import GraphStore
+
+#: --format names for query results and exports.
+SOLUTION_FORMATS = {
+    "json": "application/sparql-results+json",
+    "xml": "application/sparql-results+xml",
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+}
+GRAPH_FORMATS = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "trig": ox.RdfFormat.TRIG,
+    "nquads": ox.RdfFormat.N_QUADS,
+}
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Store directory [env AIMSGRAPH_DATA_DIR; default ~/.local/share/aimsgraph].",
+)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="aimsgraph")
+def cli() -> None:
+    """aimsgraph: an ISO/IEC 42001 AI risk knowledge graph with a SPARQL endpoint."""
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to bind [env AIMSGRAPH_HOST; default 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [env AIMSGRAPH_PORT; default 8042].")
+@data_dir_option
+@click.option("--demo/--no-demo", default=None, help="Load the demo organisation into an empty store [default on].")
+def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None) -> None:
+    """Run the service (SPARQL endpoint at /sparql, REST API at /api)."""
+    from werkzeug.serving import make_server
+
+    from aimsgraph.app import create_app
+
+    settings = Settings.from_env(host=host, port=port, data_dir=data_dir, demo=demo)
+    started = time.perf_counter()
+    app = create_app(settings)
+    server = make_server(settings.host, settings.port, app, threaded=True)
+    url = f"http://{settings.host}:{server.server_port}"
+    click.echo(f"aimsgraph {__version__}: store {settings.data_dir} ready in {time.perf_counter() - started:.2f} s")
+    click.echo(f"SPARQL endpoint {url}/sparql  (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        app.extensions["aimsgraph"].store.flush()
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--graph", default=Graphs.DATA, show_default=True, help="Named graph to load the triples into.")
+@click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default=None, help="Override the format guessed from the extension.")
+@data_dir_option
+def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | None) -> None:
+    """Load RDF files into the store. Each file is loaded atomically; all are checked first."""
+    store = _open_store(data_dir)
+    store.initialise(demo=False)
+    started = time.perf_counter()
+    reports = store.load_files(files, graph, GRAPH_FORMATS[fmt] if fmt else None, _progress_printer())
+    store.flush()
+    for report in reports:
+        click.echo(f"{report.path}: {report.quads} triples into <{graph}>")
+    click.echo(f"loaded {sum(r.quads for r in reports)} triples in {time.perf_counter() - started:.2f} s")
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("-f", "--file", "query_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read the query from a .rq file.")
+@click.option("--format", "fmt", type=click.Choice(sorted(SOLUTION_FORMATS) + sorted(GRAPH_FORMATS)), default=None, help="Output format [csv for SELECT/ASK, turtle for CONSTRUCT/DESCRIBE].")
+@data_dir_option
+def query(query: str | None, query_file: Path | None, fmt: str | None, data_dir: Path | None) -> None:
+    """Run a SPARQL query over the union of all graphs and print the result."""
+    if (query is None) == (query_file is None):
+        raise InvalidInput("give a query inline or with -f FILE (exactly one)")
+    text = query_file.read_text(encoding="utf-8") if query_file else query
+    store = _open_store(data_dir)
+    solution_type = SOLUTION_FORMATS.get(fmt or "csv")
+    graph_type = {v: k for k, v in _graph_media_types().items()}.get(GRAPH_FORMATS.get(fmt or "turtle"))
+    job = QueryJob(text, solution_type=solution_type, graph_type=graph_type, limit=sys.maxsize, prefixes=PREFIXES)
+    outcome = job.run(store.raw)
+    sys.stdout.buffer.write(outcome.body)
+
+
+@cli.command()
+@click.option("--graph", "graphs", multiple=True, help="Named graph to export (repeatable) [all].")
+@click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default="trig", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file instead of standard output.")
+@data_dir_option
+def export(graphs: tuple[str, ...], fmt: str, output: Path | None, data_dir: Path | None) -> None:
+    """Export named graphs (triple formats merge them into one graph)."""
+    store = _open_store(data_dir)
+    body = store.dump(graphs or None, GRAPH_FORMATS[fmt])
+    if output is None:
+        sys.stdout.buffer.write(body)
+    else:
+        output.write_bytes(body)
+
+
+def _graph_media_types() -> dict[str, ox.RdfFormat]:
+    from aimsgraph.sparql.results import GRAPH_TYPES
+
+    return {media: f for media, f in GRAPH_TYPES.items() if media not in ("text/plain", "application/x-turtle")}
+
+
+def _open_store(data_dir: Path | None) -> GraphStore:
+    settings = Settings.from_env(data_dir=data_dir)
+    return GraphStore(settings.data_dir)
+
+
+def _progress_printer():
+    """A progress callback that redraws one stderr line while big files are checked (terminal only)."""
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def show(path: Path, done: int, total: int) -> None:
+        now = time.monotonic()
+        if total >= 5_000_000 and (now - last[0] >= 0.2 or done == total):
+            last[0] = now
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r{path.name}: parsing {done / total:6.1%}{end}")
+            sys.stderr.flush()
+
+    return show
+
+
+def main() -> None:
+    """Entry point: run the command group, turning aimsgraph errors into one line and an exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except AimsgraphError as exc:
+        click.echo(f"aimsgraph: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        click.echo(f"aimsgraph: {exc}", err=True)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

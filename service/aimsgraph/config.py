@@ -1,0 +1,90 @@
+"""Settings: every knob of the service, read from ``AIMSGRAPH_*`` environment variables.
+
+Each field documents its variable and default. Tests build ``Settings(...)`` directly;
+the CLI and the WSGI entry point call :meth:`Settings.from_env`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from aimsgraph.errors import ConfigError
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "aimsgraph"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Service configuration. Environment variable names are ``AIMSGRAPH_`` + field name upper-cased."""
+
+    #: AIMSGRAPH_DATA_DIR: directory of the on-disk store (created on first start).
+    data_dir: Path = field(default_factory=_default_data_dir)
+    #: AIMSGRAPH_HOST: interface to bind. Loopback by default: exposing it is a deliberate choice.
+    host: str = "127.0.0.1"
+    #: AIMSGRAPH_PORT: TCP port.
+    port: int = 8042
+    #: AIMSGRAPH_DEMO: load the demo organisation on the first start of an empty store.
+    demo: bool = True
+    #: AIMSGRAPH_QUERY_TIMEOUT: seconds a SPARQL query may run before it is stopped (HTTP 503).
+    query_timeout: float = 30.0
+    #: AIMSGRAPH_RESULT_LIMIT: most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) returned by /sparql;
+    #: a larger result is cut and the cut announced in headers.
+    result_limit: int = 100_000
+    #: AIMSGRAPH_MAX_BODY_BYTES: largest request body accepted (HTTP 413 above it).
+    max_body_bytes: int = 1_048_576
+    #: AIMSGRAPH_QUERY_WORKERS: forked reader processes that evaluate queries in parallel.
+    query_workers: int = 2
+    #: AIMSGRAPH_SERVICE_ALLOWLIST: space- or comma-separated IRI prefixes that SPARQL SERVICE
+    #: and LOAD may reach. Empty (the default) refuses every remote call.
+    service_allowlist: tuple[str, ...] = ()
+    #: AIMSGRAPH_CORS_ORIGINS: space- or comma-separated origins allowed by CORS, "*" for any.
+    cors_origins: tuple[str, ...] = ("*",)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+        """Build settings from the environment; ``overrides`` (e.g. CLI options) win when not None."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"AIMSGRAPH_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values).checked()
+
+    def checked(self) -> "Settings":
+        """Return self after checking value ranges; raises ConfigError naming the bad setting."""
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"AIMSGRAPH_PORT must be 1-65535, got {self.port}")
+        for name in ("query_timeout", "result_limit", "max_body_bytes", "query_workers"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"AIMSGRAPH_{name.upper()} must be positive, got {getattr(self, name)}")
+        return replace(self, data_dir=Path(self.data_dir))
+
+
+def _parse(name: str, type_name: object, raw: str) -> object:
+    kind = str(type_name)
+    try:
+        if kind == "bool":
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw).expanduser()
+        if kind.startswith("tuple"):
+            return tuple(part for part in raw.replace(",", " ").split() if part)
+        return raw
+    except ValueError:
+        raise ConfigError(f"AIMSGRAPH_{name.upper()}: cannot read {raw!r} as {kind}") from None

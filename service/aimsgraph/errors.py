@@ -1,0 +1,87 @@
+"""The error types of aimsgraph: each carries the HTTP status and CLI exit code it maps to.
+
+Domain modules raise these; the web layer and the CLI render them in one place each.
+"""
+
+from __future__ import annotations
+
+
+class AimsgraphError(Exception):
+    """Base class. ``status`` is the HTTP status, ``exit_code`` the CLI exit code."""
+
+    status = 500
+    exit_code = 3
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(AimsgraphError):
+    """A setting has a value the service cannot use."""
+
+    exit_code = 2
+
+
+class InvalidInput(AimsgraphError):
+    """The request or file is malformed (bad SPARQL, bad RDF, bad parameter)."""
+
+    status = 400
+    exit_code = 2
+
+
+class NotAcceptable(AimsgraphError):
+    """No result format satisfies the Accept header."""
+
+    status = 406
+    exit_code = 2
+
+
+class PayloadTooLarge(AimsgraphError):
+    """The request body is larger than the configured limit."""
+
+    status = 413
+    exit_code = 2
+
+
+class UnsupportedMediaType(AimsgraphError):
+    """The request body has a content type the endpoint does not take."""
+
+    status = 415
+    exit_code = 2
+
+
+class Forbidden(AimsgraphError):
+    """The request asks for something the configuration does not allow (e.g. SERVICE to a host
+    that is not on the allow-list)."""
+
+    status = 403
+    exit_code = 2
+
+
+class UpdateNotEnabled(AimsgraphError):
+    """SPARQL Update was sent, but this endpoint does not accept writes."""
+
+    status = 501
+    exit_code = 2
+
+
+class RemoteServiceError(AimsgraphError):
+    """A SPARQL SERVICE call to an allowed endpoint failed (down, refused, bad answer)."""
+
+    status = 502
+    exit_code = 3
+
+
+class QueryTimeout(AimsgraphError):
+    """The query ran longer than the configured timeout and was stopped."""
+
+    status = 503
+    exit_code = 3
+
+
+class StoreUnavailable(AimsgraphError):
+    """The store cannot be opened or read."""
+
+    status = 503
+    exit_code = 3

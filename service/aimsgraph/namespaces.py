@@ -1,0 +1,44 @@
+"""The IRIs aimsgraph mints or relies on: vocabularies, catalogue and the named-graph layout.
+
+This is the one table of prefixes; ``.ttl`` and ``.rq`` files bind the same IRIs (a test checks).
+"""
+
+from __future__ import annotations
+
+AIMS = "https://w3id.org/aimsgraph/ontology#"
+ISO = "https://w3id.org/aimsgraph/iso42001/"
+RM = "https://w3id.org/aimsgraph/risk-matrix/"
+GRAPH_BASE = "https://w3id.org/aimsgraph/graph/"
+
+#: Prefixes used when serialising results and in the SPARQL service description.
+PREFIXES: dict[str, str] = {
+    "aims": AIMS,
+    "iso": ISO,
+    "rm": RM,
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "dct": "http://purl.org/dc/terms/",
+    "dcat": "http://www.w3.org/ns/dcat#",
+    "prov": "http://www.w3.org/ns/prov#",
+    "sh": "http://www.w3.org/ns/shacl#",
+    "airo": "https://w3id.org/airo#",
+    "vair": "https://w3id.org/vair#",
+    "dpv": "https://w3id.org/dpv#",
+}
+
+
+class Graphs:
+    """The named-graph layout. The default graph of a query is the union of all of them."""
+
+    ONTOLOGY = GRAPH_BASE + "ontology"  # aims.ttl and alignments.ttl
+    CATALOGUE = GRAPH_BASE + "catalogue"  # ISO/IEC 42001 catalogue, risk scales and matrices
+    DATA = GRAPH_BASE + "data"  # the organisation's own record (default target of loads)
+    INFERRED = GRAPH_BASE + "inferred"  # materialised OWL-RL inferences
+    ANALYSIS = GRAPH_BASE + "analysis"  # scores, propagated risk, impact analyses
+    VALIDATION = GRAPH_BASE + "validation"  # SHACL findings
+    CHANGES = GRAPH_BASE + "changes"  # the audit trail of writes (PROV)
+
+    ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES)

@@ -1,0 +1,51 @@
+"""Finding the declarative folders (ontology/, shapes/, queries/, data/) at run time.
+
+A wheel carries them inside the package (``aimsgraph/_resources``); a source checkout or an
+editable install reads them from the repository root. Nothing else in the code builds paths
+to these folders.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+FOLDERS = ("ontology", "shapes", "queries", "data")
+
+
+@cache
+def root() -> Path:
+    """The directory holding ontology/, shapes/, queries/ and data/."""
+    packaged = Path(__file__).parent / "_resources"
+    if (packaged / "ontology").is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "ontology").is_dir():
+        return checkout
+    raise FileNotFoundError(
+        "aimsgraph cannot find its ontology/ folder: reinstall the package (pip install .)"
+    )
+
+
+def path(folder: str, *parts: str) -> Path:
+    """Path of a file or folder under one of the declarative folders."""
+    if folder not in FOLDERS:
+        raise ValueError(f"unknown resource folder {folder!r}")
+    return root().joinpath(folder, *parts)
+
+
+def ontology_files() -> list[Path]:
+    """The ontology modules loaded into the ontology graph."""
+    return sorted(path("ontology").glob("*.ttl"))
+
+
+def catalogue_files() -> list[Path]:
+    """Reference content loaded into the catalogue graph: ISO/IEC 42001 and risk matrices."""
+    return sorted(path("data", "iso42001").glob("*.ttl")) + sorted(
+        path("data", "risk-matrices").glob("*.ttl")
+    )
+
+
+def demo_files() -> list[Path]:
+    """The demo organisation, loaded into the data graph of an empty store."""
+    return sorted(path("data", "demo").glob("*.ttl"))

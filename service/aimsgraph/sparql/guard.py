@@ -1,0 +1,139 @@
+"""Guards that run on SPARQL text before evaluation: the query form, and the allow-list for
+``SERVICE`` (queries) and ``LOAD`` (updates), so that a query author cannot make the server
+call internal hosts.
+
+The check works on tokens, so keywords inside strings, comments and IRIs are not mistaken
+for calls, and prefixed names and relative IRIs are expanded as the SPARQL parser would.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from aimsgraph.errors import Forbidden
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\n\r]*)
+  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+               |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
+  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<var>[?$][A-Za-z0-9_\u00B7-\uFFFF]+)
+  | (?P<name>(?:[A-Za-z_\u00C0-\uFFFF][\w\-.\u00B7-\uFFFF]*)?:(?:[\w\-.:%\\\u00B7-\uFFFF]*)
+             |[A-Za-z_][\w\-]*)
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
+UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split SPARQL text into tokens, dropping white space and comments."""
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup or "other"
+        if kind not in ("ws", "comment"):
+            tokens.append(Token(kind, match.group()))
+    return tokens
+
+
+def query_form(text: str) -> str | None:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE; "UPDATE" for an update; None if unrecognised."""
+    for token in tokenize(text):
+        if token.kind != "name":
+            continue
+        word = token.text.upper()
+        if word in QUERY_FORMS:
+            return word
+        if word in UPDATE_KEYWORDS:
+            return "UPDATE"
+    return None
+
+
+def remote_targets(text: str, base_iri: str | None = None) -> list[tuple[str, str | None]]:
+    """The (keyword, target IRI) pairs of every SERVICE and LOAD in the text.
+
+    The target is None when it is a variable, which cannot be checked in advance.
+    """
+    tokens = tokenize(text)
+    prefixes: dict[str, str] = {}
+    base = base_iri
+    targets: list[tuple[str, str | None]] = []
+    i = 0
+    while i < len(tokens):
+        word = tokens[i].text.upper() if tokens[i].kind == "name" else ""
+        if word == "PREFIX" and i + 2 < len(tokens) and tokens[i + 2].kind == "iri":
+            prefixes[tokens[i + 1].text.rstrip(":")] = _resolve(tokens[i + 2].text[1:-1], base)
+            i += 3
+            continue
+        if word == "BASE" and i + 1 < len(tokens) and tokens[i + 1].kind == "iri":
+            base = _resolve(tokens[i + 1].text[1:-1], base)
+            i += 2
+            continue
+        if word in ("SERVICE", "LOAD"):
+            j = i + 1
+            if j < len(tokens) and tokens[j].text.upper() == "SILENT":
+                j += 1
+            target = tokens[j] if j < len(tokens) else None
+            targets.append((word, _target_iri(target, prefixes, base)))
+            i = j + 1
+            continue
+        i += 1
+    return targets
+
+
+def check_remote_calls(text: str, allowlist: tuple[str, ...], base_iri: str | None = None) -> None:
+    """Raise Forbidden if the text calls SERVICE or LOAD on anything not on the allow-list."""
+    for keyword, target in remote_targets(text, base_iri):
+        if target is None:
+            raise Forbidden(
+                f"{keyword} with a variable or missing endpoint is refused: "
+                "only endpoints on AIMSGRAPH_SERVICE_ALLOWLIST may be called"
+            )
+        if not is_allowed(target, allowlist):
+            raise Forbidden(
+                f"{keyword} <{target}> is refused: the endpoint is not on AIMSGRAPH_SERVICE_ALLOWLIST"
+            )
+
+
+def is_allowed(target: str, allowlist: tuple[str, ...]) -> bool:
+    """True if ``target`` equals an allow-list entry or lies below it as a path.
+
+    ``http://catalog.example`` allows ``http://catalog.example/sparql`` but not
+    ``http://catalog.example.evil.net/``.
+    """
+    for entry in allowlist:
+        if target == entry:
+            return True
+        if target.startswith(entry) and (entry[-1] in "/#?" or target[len(entry)] in "/#?"):
+            return True
+    return False
+
+
+def _target_iri(token: Token | None, prefixes: dict[str, str], base: str | None) -> str | None:
+    if token is None or token.kind == "var":
+        return None
+    if token.kind == "iri":
+        return _resolve(token.text[1:-1], base)
+    if token.kind == "name" and ":" in token.text:
+        prefix, _, local = token.text.partition(":")
+        if prefix in prefixes:
+            return prefixes[prefix] + local.replace("\\", "")
+    # Anything else is not a valid target; report it verbatim so the refusal names it.
+    return token.text
+
+
+def _resolve(iri: str, base: str | None) -> str:
+    return urljoin(base, iri) if base else iri

@@ -1,0 +1,197 @@
+"""The SPARQL 1.1 Protocol query endpoint (``/sparql``): request parsing, dataset parameters,
+guards, content negotiation, CORS and the service description.
+
+The blueprint only translates HTTP: evaluation happens in ``sparql.executor``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyoxigraph as ox
+from flask import Blueprint, Response, current_app, request
+
+from aimsgraph.errors import (
+    InvalidInput,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    UpdateNotEnabled,
+)
+from aimsgraph.namespaces import PREFIXES, Graphs
+from aimsgraph.sparql import results
+from aimsgraph.sparql.executor import QueryJob
+from aimsgraph.sparql.guard import check_remote_calls, query_form
+from aimsgraph.sparql.negotiation import best_match
+
+bp = Blueprint("sparql", __name__)
+
+QUERY_MEDIA_TYPE = "application/sparql-query"
+UPDATE_MEDIA_TYPE = "application/sparql-update"
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+TRUNCATED_HEADER = "X-Aimsgraph-Result-Truncated"
+_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|^`\\]*$")
+
+
+@bp.route("/sparql", methods=["GET", "POST"], provide_automatic_options=False)
+def sparql_endpoint() -> Response:
+    """Answer a SPARQL query, or describe the service when no query is given."""
+    state = current_app.extensions["aimsgraph"]
+    settings = state.settings
+    text = _query_text(settings.max_body_bytes)
+    if text is None:
+        return _service_description()
+    base_iri = request.base_url
+    form = query_form(text)
+    if form == "UPDATE":
+        raise InvalidInput("this is a SPARQL Update; send it as 'update', not 'query'")
+    check_remote_calls(text, settings.service_allowlist, base_iri)
+    accept = request.headers.get("Accept")
+    job = QueryJob(
+        query=text,
+        base_iri=base_iri,
+        default_graphs=_graph_parameter("default-graph-uri"),
+        named_graphs=_graph_parameter("named-graph-uri"),
+        solution_type=best_match(accept, results.SOLUTION_TYPES),
+        graph_type=best_match(accept, list(results.GRAPH_TYPES)),
+        limit=settings.result_limit,
+        prefixes=PREFIXES,
+    )
+    _check_acceptable(form, job)
+    outcome = state.readers.run(job)
+    response = Response(outcome.body, content_type=_content_type(outcome.media_type))
+    response.headers["Vary"] = "Accept"
+    if outcome.truncated:
+        response.headers[TRUNCATED_HEADER] = str(settings.result_limit)
+        response.headers["Warning"] = (
+            f'299 aimsgraph "result truncated to the first {settings.result_limit} '
+            'items (AIMSGRAPH_RESULT_LIMIT); page with LIMIT/OFFSET"'
+        )
+    return response
+
+
+@bp.route("/sparql", methods=["OPTIONS"])
+def preflight() -> Response:
+    """CORS preflight, so browser clients such as YASGUI can send Authorization headers."""
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+@bp.after_request
+def add_cors_headers(response: Response) -> Response:
+    origins = current_app.extensions["aimsgraph"].settings.cors_origins
+    origin = request.headers.get("Origin")
+    if "*" in origins:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.vary.add("Origin")
+    response.headers["Access-Control-Expose-Headers"] = f"{TRUNCATED_HEADER}, Warning"
+    return response
+
+
+def _query_text(max_bytes: int) -> str | None:
+    """The query string of the request, or None when the request carries no query at all."""
+    if request.method == "GET":
+        if "update" in request.args:
+            raise InvalidInput("SPARQL Update is never executed via GET; POST it instead")
+        return _single("query", request.args.getlist("query"), max_bytes)
+    mimetype = request.mimetype
+    if mimetype == FORM_MEDIA_TYPE:
+        if "update" in request.form:
+            raise UpdateNotEnabled("SPARQL Update is not enabled on this endpoint")
+        text = _single("query", request.form.getlist("query") + request.args.getlist("query"), max_bytes)
+        if text is None:
+            raise InvalidInput("the form has no 'query' field")
+        return text
+    if mimetype == QUERY_MEDIA_TYPE:
+        body = request.get_data(cache=False)
+        if len(body) > max_bytes:
+            raise PayloadTooLarge(f"the query is {len(body)} bytes; the limit is {max_bytes} (AIMSGRAPH_MAX_BODY_BYTES)")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("the query body is not UTF-8") from None
+        if not text.strip():
+            raise InvalidInput("the request body holds no query")
+        return text
+    if mimetype == UPDATE_MEDIA_TYPE:
+        raise UpdateNotEnabled("SPARQL Update is not enabled on this endpoint")
+    raise UnsupportedMediaType(
+        f"POST /sparql takes {QUERY_MEDIA_TYPE} or {FORM_MEDIA_TYPE}, not {mimetype or 'a body without Content-Type'}"
+    )
+
+
+def _single(name: str, values: list[str], max_bytes: int) -> str | None:
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidInput(f"give exactly one '{name}' parameter, not {len(values)}")
+    if len(values[0].encode()) > max_bytes:
+        raise PayloadTooLarge(f"the query is longer than {max_bytes} bytes (AIMSGRAPH_MAX_BODY_BYTES)")
+    if not values[0].strip():
+        raise InvalidInput(f"the '{name}' parameter is empty")
+    return values[0]
+
+
+def _graph_parameter(name: str) -> tuple[str, ...]:
+    values = request.args.getlist(name)
+    if request.method == "POST" and request.mimetype == FORM_MEDIA_TYPE:
+        values += request.form.getlist(name)
+    for value in values:
+        if not _ABSOLUTE_IRI.match(value):
+            raise InvalidInput(f"{name} must be an absolute IRI, got {value!r}")
+    return tuple(values)
+
+
+def _check_acceptable(form: str | None, job: QueryJob) -> None:
+    if form in ("SELECT", "ASK") and job.solution_type is None:
+        raise NotAcceptable(f"no acceptable format for {form} results; offered: {', '.join(results.SOLUTION_TYPES)}")
+    if form in ("CONSTRUCT", "DESCRIBE") and job.graph_type is None:
+        raise NotAcceptable(f"no acceptable format for {form} results; offered: {', '.join(results.GRAPH_TYPES)}")
+    if job.solution_type is None and job.graph_type is None:
+        raise NotAcceptable("the Accept header allows none of the result formats this endpoint produces")
+
+
+def _content_type(media_type: str) -> str:
+    media_type = results.canonical_solution_type(media_type)
+    return f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type
+
+
+def _service_description() -> Response:
+    """SPARQL 1.1 Service Description of this endpoint, in the negotiated RDF format."""
+    media_type = best_match(request.headers.get("Accept"), list(results.GRAPH_TYPES))
+    if media_type is None:
+        raise NotAcceptable(f"the service description is available as {', '.join(results.GRAPH_TYPES)}")
+    allowlist = current_app.extensions["aimsgraph"].settings.service_allowlist
+    formats = " ,\n    ".join(
+        f"<http://www.w3.org/ns/formats/{name}>"
+        for name in ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
+                     "Turtle", "N-Triples", "JSON-LD", "RDF_XML", "TriG", "N-Quads")
+    )
+    named = " ,\n        ".join(f"[ a sd:NamedGraph ; sd:name <{g}> ]" for g in Graphs.ALL)
+    federation = " , sd:BasicFederatedQuery" if allowlist else ""
+    turtle = f"""
+@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
+@prefix dct: <http://purl.org/dc/terms/> .
+<{request.base_url}#service> a sd:Service ;
+    dct:title "aimsgraph SPARQL endpoint" ;
+    sd:endpoint <{request.base_url}> ;
+    sd:supportedLanguage sd:SPARQL11Query ;
+    sd:feature sd:UnionDefaultGraph{federation} ;
+    sd:resultFormat {formats} ;
+    sd:defaultDataset [ a sd:Dataset ;
+        dct:description "The default graph is the union of all named graphs." ;
+        sd:defaultGraph [ a sd:Graph ] ;
+        sd:namedGraph {named} ] .
+"""
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(turtle, format=ox.RdfFormat.TURTLE)]
+    prefixes = {"sd": "http://www.w3.org/ns/sparql-service-description#", "dct": "http://purl.org/dc/terms/"}
+    body = results.write_graph(triples, media_type, prefixes)
+    response = Response(body, content_type=_content_type(media_type))
+    response.headers["Vary"] = "Accept"
+    return response
+

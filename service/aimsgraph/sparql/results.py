@@ -1,0 +1,190 @@
+"""Result formats: the media types /sparql produces and the writers for capped results.
+
+SELECT and ASK results are written here (JSON, XML, CSV, TSV per the W3C result-format
+specs) because a capped result cannot be handed back to pyoxigraph's own serialiser.
+Graph results (CONSTRUCT, DESCRIBE) go through ``pyoxigraph.serialize``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from xml.sax.saxutils import escape, quoteattr
+
+import pyoxigraph as ox
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+#: SELECT/ASK media types in the server's order of preference (the first is the default).
+SOLUTION_TYPES = [
+    "application/sparql-results+json",
+    "application/sparql-results+xml",
+    "text/csv",
+    "text/tab-separated-values",
+    "application/json",
+    "application/xml",
+]
+
+#: CONSTRUCT/DESCRIBE media types (and the service description) -> pyoxigraph format.
+GRAPH_TYPES: dict[str, ox.RdfFormat] = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+    "application/trig": ox.RdfFormat.TRIG,
+    "application/n-quads": ox.RdfFormat.N_QUADS,
+    "text/plain": ox.RdfFormat.N_TRIPLES,
+    "application/x-turtle": ox.RdfFormat.TURTLE,
+}
+
+# Plain JSON/XML requests are answered with the SPARQL result formats.
+_ALIASES = {"application/json": "application/sparql-results+json", "application/xml": "application/sparql-results+xml"}
+
+
+def canonical_solution_type(media_type: str) -> str:
+    return _ALIASES.get(media_type, media_type)
+
+
+def write_solutions(variables: list[str], rows: list[list[object | None]], media_type: str) -> bytes:
+    """Serialise SELECT rows (terms or None per variable) in one of SOLUTION_TYPES."""
+    media_type = canonical_solution_type(media_type)
+    if media_type == "application/sparql-results+json":
+        return _json_solutions(variables, rows)
+    if media_type == "application/sparql-results+xml":
+        return _xml_solutions(variables, rows)
+    if media_type == "text/csv":
+        return _csv_solutions(variables, rows)
+    if media_type == "text/tab-separated-values":
+        return _tsv_solutions(variables, rows)
+    raise ValueError(f"not a solution media type: {media_type}")
+
+
+def write_boolean(value: bool, media_type: str) -> bytes:
+    """Serialise an ASK result."""
+    media_type = canonical_solution_type(media_type)
+    if media_type == "application/sparql-results+json":
+        return json.dumps({"head": {}, "boolean": value}).encode()
+    if media_type == "application/sparql-results+xml":
+        return (
+            '<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">'
+            f"<head/><boolean>{'true' if value else 'false'}</boolean></sparql>\n"
+        ).encode()
+    # CSV/TSV define no boolean form; this is the convention Apache Jena uses.
+    word = "true" if value else "false"
+    if media_type == "text/csv":
+        return f"_askResult\r\n{word}\r\n".encode()
+    return f"?_askResult\n{word}\n".encode()
+
+
+def write_graph(triples: list[ox.Triple], media_type: str, prefixes: dict[str, str]) -> bytes:
+    """Serialise CONSTRUCT/DESCRIBE triples in one of GRAPH_TYPES."""
+    fmt = GRAPH_TYPES[media_type]
+    if fmt.supports_datasets:
+        items: list = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples]
+    else:
+        items = triples
+    if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML):
+        return ox.serialize(items, format=fmt, prefixes=prefixes)
+    return ox.serialize(items, format=fmt)
+
+
+def _json_term(term: object) -> dict:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD_STRING:
+            out["datatype"] = term.datatype.value
+        return out
+    if isinstance(term, ox.Triple):
+        return {
+            "type": "triple",
+            "value": {
+                "subject": _json_term(term.subject),
+                "predicate": _json_term(term.predicate),
+                "object": _json_term(term.object),
+            },
+        }
+    raise TypeError(f"unexpected term {term!r}")
+
+
+def _json_solutions(variables: list[str], rows: list[list[object | None]]) -> bytes:
+    bindings = [
+        {var: _json_term(value) for var, value in zip(variables, row) if value is not None}
+        for row in rows
+    ]
+    return json.dumps(
+        {"head": {"vars": variables}, "results": {"bindings": bindings}}, ensure_ascii=False
+    ).encode()
+
+
+def _xml_term(term: object) -> str:
+    if isinstance(term, ox.NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, ox.BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+        if term.datatype.value != XSD_STRING:
+            return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
+        return f"<literal>{escape(term.value)}</literal>"
+    if isinstance(term, ox.Triple):
+        return (
+            f"<triple><subject>{_xml_term(term.subject)}</subject>"
+            f"<predicate>{_xml_term(term.predicate)}</predicate>"
+            f"<object>{_xml_term(term.object)}</object></triple>"
+        )
+    raise TypeError(f"unexpected term {term!r}")
+
+
+def _xml_solutions(variables: list[str], rows: list[list[object | None]]) -> bytes:
+    out = ['<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head>']
+    out.extend(f"<variable name={quoteattr(v)}/>" for v in variables)
+    out.append("</head><results>")
+    for row in rows:
+        out.append("<result>")
+        for var, value in zip(variables, row):
+            if value is not None:
+                out.append(f"<binding name={quoteattr(var)}>{_xml_term(value)}</binding>")
+        out.append("</result>")
+    out.append("</results></sparql>\n")
+    return "".join(out).encode()
+
+
+def _csv_value(term: object | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    if isinstance(term, (ox.NamedNode, ox.Literal)):
+        return term.value
+    return str(term)
+
+
+def _csv_solutions(variables: list[str], rows: list[list[object | None]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(variables)
+    for row in rows:
+        writer.writerow([_csv_value(v) for v in row])
+    return buffer.getvalue().encode()
+
+
+def _tsv_value(term: object | None) -> str:
+    if term is None:
+        return ""
+    # str() of a pyoxigraph term is its N-Triples form, which is what TSV results use.
+    return str(term).replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _tsv_solutions(variables: list[str], rows: list[list[object | None]]) -> bytes:
+    lines = ["\t".join(f"?{v}" for v in variables)]
+    lines.extend("\t".join(_tsv_value(v) for v in row) for row in rows)
+    return ("\n".join(lines) + "\n").encode()

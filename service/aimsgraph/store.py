@@ -1,0 +1,266 @@
+"""The store: the only module that talks to pyoxigraph's storage.
+
+It owns opening the on-disk store, the named-graph layout (see ``namespaces.Graphs``), first-start
+initialisation (ontology, catalogue, demo), atomic loads of RDF files, dumps, and extraction of
+graphs into rdflib for pyshacl and owlrl (which must never run over an oxrdflib-backed graph:
+that is slow and gives wrong answers).
+
+Every write goes through :meth:`GraphStore.write_lock` and bumps :attr:`GraphStore.generation`,
+so that readers holding an older snapshot (see ``sparql.executor``) know to refresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pyoxigraph as ox
+import rdflib
+
+from aimsgraph import resources
+from aimsgraph.errors import InvalidInput, StoreUnavailable
+from aimsgraph.namespaces import Graphs
+
+#: File extensions the loader recognises, beyond pyoxigraph's own guesses.
+EXTRA_EXTENSIONS = {"jsonld": ox.RdfFormat.JSON_LD, "owl": ox.RdfFormat.RDF_XML, "rdf": ox.RdfFormat.RDF_XML}
+
+DCT_HAS_VERSION = "http://purl.org/dc/terms/hasVersion"
+
+ProgressCallback = Callable[[Path, int, int], None]  # (file, bytes done, bytes total)
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load did: the file, the graph it went to and the number of quads parsed."""
+
+    path: Path
+    graph: str
+    quads: int
+
+
+class GraphStore:
+    """An aimsgraph store over pyoxigraph. ``path=None`` keeps everything in memory."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        try:
+            if path is None:
+                self._store = ox.Store()
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                self._store = ox.Store(str(path))
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot open the store at {path} (is another aimsgraph process using it?): {exc}"
+            ) from exc
+        self._write_lock = threading.RLock()
+        self.generation = 0
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def raw(self) -> ox.Store:
+        """The pyoxigraph store, for the SPARQL executor only."""
+        return self._store
+
+    def query(self, sparql: str, **options: object):
+        """Run a read query in this process over the union of all graphs (no timeout).
+
+        For service requests use ``sparql.executor``, which enforces the timeout.
+        """
+        options.setdefault("use_default_graph_as_union", True)
+        try:
+            return self._store.query(sparql, **options)
+        except SyntaxError as exc:
+            raise InvalidInput(f"SPARQL syntax error: {exc}") from exc
+
+    def graph_sizes(self) -> dict[str, int]:
+        """Number of triples in each named graph (graphs of the layout included when empty)."""
+        sizes = {graph: 0 for graph in Graphs.ALL}
+        rows = self._store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        for row in rows:
+            sizes[row["g"].value] = int(row["n"].value)
+        return sizes
+
+    def is_empty(self, graph: str) -> bool:
+        return not bool(self._store.query(f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"))
+
+    def extract(self, graphs: Iterable[str]) -> rdflib.Graph:
+        """Copy the given named graphs into one in-memory rdflib Graph (for pyshacl, owlrl)."""
+        buffer = self.dump(graphs, ox.RdfFormat.N_QUADS)
+        dataset = rdflib.Dataset()
+        dataset.parse(data=buffer, format="nquads")
+        merged = rdflib.Graph()
+        for s, p, o, _ in dataset.quads((None, None, None, None)):
+            merged.add((s, p, o))
+        return merged
+
+    def dump(self, graphs: Iterable[str] | None = None, fmt: ox.RdfFormat = ox.RdfFormat.N_QUADS) -> bytes:
+        """Serialise the given named graphs (all when None); triple formats merge them."""
+        chosen = list(graphs) if graphs is not None else self.named_graphs()
+        quads: Iterator[ox.Quad] = (
+            quad for g in chosen for quad in self._store.quads_for_pattern(None, None, None, ox.NamedNode(g))
+        )
+        if fmt.supports_datasets:
+            return ox.serialize(quads, format=fmt)
+        return ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in quads), format=fmt)
+
+    def named_graphs(self) -> list[str]:
+        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Serialise writers; readers are never blocked. Bumps the generation on exit."""
+        with self._write_lock:
+            try:
+                yield
+            finally:
+                self.generation += 1
+
+    def load_files(
+        self,
+        paths: Iterable[Path],
+        graph: str = Graphs.DATA,
+        fmt: ox.RdfFormat | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[LoadReport]:
+        """Load RDF files into ``graph``.
+
+        Every file is parsed completely before the first write, so a syntax error anywhere
+        loads nothing; each file then goes in with one transaction. Triples go to ``graph``;
+        quads of a TriG/N-Quads file keep their own graph names.
+        """
+        checked = [(path, fmt or guess_format(path)) for path in paths]
+        counts = [validate_file(path, path_fmt, progress) for path, path_fmt in checked]
+        reports = []
+        with self.write_lock():
+            for (path, path_fmt), count in zip(checked, counts):
+                try:
+                    self._store.load(
+                        path=str(path), format=path_fmt, base_iri=path.resolve().as_uri(), to_graph=ox.NamedNode(graph)
+                    )
+                except SyntaxError as exc:  # the file changed since it was checked
+                    raise InvalidInput(f"{path}: {exc}") from exc
+                except OSError as exc:
+                    raise StoreUnavailable(f"{path}: cannot write to the store: {exc}") from exc
+                reports.append(LoadReport(path, graph, count))
+        return reports
+
+    def replace_graph(self, graph: str, files: Iterable[Path], extra: Iterable[ox.Triple] = ()) -> int:
+        """Replace a named graph by the content of ``files`` (plus ``extra``) in one transaction."""
+        triples: list[ox.Triple] = list(extra)
+        for path in files:
+            fmt = guess_format(path)
+            with path.open("rb") as handle:
+                try:
+                    triples.extend(
+                        ox.Triple(q.subject, q.predicate, q.object)
+                        for q in ox.parse(handle, format=fmt, base_iri=path.resolve().as_uri())
+                    )
+                except SyntaxError as exc:
+                    raise InvalidInput(f"{path}: {exc}") from exc
+        body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()
+        with self.write_lock():
+            self._store.update(f"DROP SILENT GRAPH <{graph}> ; INSERT DATA {{ GRAPH <{graph}> {{ {body} }} }}")
+        return len(triples)
+
+    def flush(self) -> None:
+        if self.path is not None:
+            self._store.flush()
+
+    # -- first start -----------------------------------------------------------------------
+
+    def initialise(self, demo: bool = True) -> dict[str, str]:
+        """Bring reference graphs up to date and, on an empty store, load the demo.
+
+        Idempotent: the ontology and catalogue graphs are replaced only when their source
+        files changed (their digest is kept in the graph as ``dct:hasVersion``); the data
+        graph is never touched once it has content.
+        """
+        actions = {
+            Graphs.ONTOLOGY: self._sync_reference(Graphs.ONTOLOGY, resources.ontology_files()),
+            Graphs.CATALOGUE: self._sync_reference(Graphs.CATALOGUE, resources.catalogue_files()),
+        }
+        if demo and self.is_empty(Graphs.DATA):
+            self.load_files(resources.demo_files(), Graphs.DATA)
+            actions[Graphs.DATA] = "loaded demo"
+        self.flush()
+        return actions
+
+    def _sync_reference(self, graph: str, files: list[Path]) -> str:
+        digest = "sha256:" + _digest(files)
+        version = self._store.query(
+            f"SELECT ?v WHERE {{ GRAPH <{graph}> {{ <{graph}> <{DCT_HAS_VERSION}> ?v }} }}"
+        )
+        if any(row["v"].value == digest for row in version):
+            return "up to date"
+        stamp = ox.Triple(ox.NamedNode(graph), ox.NamedNode(DCT_HAS_VERSION), ox.Literal(digest))
+        self.replace_graph(graph, files, extra=[stamp])
+        return "loaded"
+
+
+def guess_format(path: Path) -> ox.RdfFormat:
+    """The RDF format of a file from its extension; InvalidInput if unknown."""
+    extension = path.suffix.lstrip(".").lower()
+    fmt = EXTRA_EXTENSIONS.get(extension) or ox.RdfFormat.from_extension(extension)
+    if fmt is None:
+        raise InvalidInput(f"{path}: cannot tell the RDF format from the extension '.{extension}' (use --format)")
+    return fmt
+
+
+def validate_file(path: Path, fmt: ox.RdfFormat, progress: ProgressCallback | None = None) -> int:
+    """Parse a file completely without storing it; returns its quad count.
+
+    pyoxigraph's parsers never fetch external entities or remote contexts, so parsing an
+    untrusted file cannot make the server read local files or call other hosts.
+    """
+    try:
+        total = path.stat().st_size
+        with path.open("rb") as raw:
+            reader = _ProgressReader(raw, path, total, progress)
+            count = 0
+            for _ in ox.parse(reader, format=fmt, base_iri=path.resolve().as_uri()):
+                count += 1
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path}: is a directory") from None
+    except SyntaxError as exc:
+        raise InvalidInput(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path}: not UTF-8 text ({exc.reason})") from None
+    return count
+
+
+class _ProgressReader:
+    """A binary file wrapper that reports how many bytes have been read."""
+
+    def __init__(self, raw: BinaryIO, path: Path, total: int, progress: ProgressCallback | None) -> None:
+        self._raw, self._path, self._total, self._progress, self._done = raw, path, total, progress, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._raw.read(size)
+        self._done += len(chunk)
+        if self._progress is not None:
+            self._progress(self._path, self._done, self._total)
+        return chunk
+
+    def readinto(self, buffer: bytearray) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def _digest(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,108 @@
+"""Shared fixtures: real `aimsgraph serve` processes on loopback over real on-disk stores."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from aimsgraph import resources
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class LiveServer:
+    """A running service: its base URL, SPARQL endpoint, process and store directory."""
+
+    url: str
+    process: subprocess.Popen
+    data_dir: Path
+    log_path: Path
+
+    @property
+    def sparql(self) -> str:
+        return self.url + "/sparql"
+
+    def select(self, query: str, **params: object) -> list[dict[str, str]]:
+        """Run a SELECT and return rows as {variable: value} dicts."""
+        response = requests.post(
+            self.sparql,
+            data={"query": query, **params},
+            headers={"Accept": "application/sparql-results+json"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return [{k: v["value"] for k, v in row.items()} for row in response.json()["results"]["bindings"]]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(data_dir: Path, **env_overrides: str) -> LiveServer:
+    """Start `python -m aimsgraph.cli serve` and wait until /api/health answers."""
+    port = free_port()
+    env = {**os.environ, "AIMSGRAPH_DATA_DIR": str(data_dir), **env_overrides}
+    log_path = data_dir.with_name(data_dir.name + ".log")
+    with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aimsgraph.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", process, data_dir, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = log_path.read_text(errors="replace")
+            raise RuntimeError(f"aimsgraph serve exited with {process.returncode}:\n{output}")
+        try:
+            if requests.get(server.url + "/api/health", timeout=1).status_code == 200:
+                return server
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("aimsgraph serve did not become healthy within 60 s")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """The service with demo data, default limits and a 3 s query timeout."""
+    live = start_server(tmp_path_factory.mktemp("store"), AIMSGRAPH_QUERY_TIMEOUT="3")
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_store():
+    """The demo (ontology, catalogue, organisation) in an in-memory store, read-only use."""
+    from aimsgraph.store import GraphStore
+
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    return store
+
+
+@pytest.fixture(scope="session")
+def resource_root() -> Path:
+    return resources.root()
