@@ -17,6 +17,7 @@ from aimsgraph import __version__
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, InvalidInput
 from aimsgraph.namespaces import PREFIXES, Graphs
+from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.store import GraphStore
 
@@ -88,10 +89,11 @@ def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | 
     store.initialise(demo=False)
     started = time.perf_counter()
     reports = store.load_files(files, graph, GRAPH_FORMATS[fmt] if fmt else None, _progress_printer())
+    inferred = refresh_inferences(store)
     store.flush()
     for report in reports:
         click.echo(f"{report.path}: {report.quads} triples into <{graph}>")
-    click.echo(f"loaded {sum(r.quads for r in reports)} triples in {time.perf_counter() - started:.2f} s")
+    click.echo(f"loaded {sum(r.quads for r in reports)} triples ({inferred} inferred) in {time.perf_counter() - started:.2f} s")
 
 
 @cli.command()

@@ -171,6 +171,11 @@ class GraphStore:
             self._store.update(f"DROP SILENT GRAPH <{graph}> ; INSERT DATA {{ GRAPH <{graph}> {{ {body} }} }}")
         return len(triples)
 
+    def update(self, sparql: str) -> None:
+        """Run a SPARQL Update in one transaction (internal rules; not exposed to clients)."""
+        with self.write_lock():
+            self._store.update(sparql)
+
     def flush(self) -> None:
         if self.path is not None:
             self._store.flush()

@@ -1,0 +1,69 @@
+"""The `aimsgraph` command, run as a real process on a real store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import rdflib
+
+
+def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_load_query_and_export(tmp_path: Path):
+    data = tmp_path / "mine.ttl"
+    data.write_text(
+        "@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n"
+        "<https://example.org/sys/a> a aims:AISystem ; <http://www.w3.org/2000/01/rdf-schema#label> \"A\" .\n"
+    )
+    store = tmp_path / "db"
+    loaded = run("load", str(data), data_dir=store)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "2 triples" in loaded.stdout
+
+    query = tmp_path / "systems.rq"
+    query.write_text("SELECT ?s WHERE { ?s a <https://w3id.org/aimsgraph/ontology#AISystem> }")
+    as_json = run("query", "-f", str(query), "--format", "json", data_dir=store)
+    assert as_json.returncode == 0, as_json.stderr
+    assert [b["s"]["value"] for b in json.loads(as_json.stdout)["results"]["bindings"]] == ["https://example.org/sys/a"]
+
+    inline = run("query", "SELECT (COUNT(*) AS ?n) WHERE { ?c a <https://w3id.org/aimsgraph/ontology#ReferenceControl> }", data_dir=store)
+    assert inline.stdout.splitlines() == ["n", "38"]
+
+    exported = run("export", "--graph", "https://w3id.org/aimsgraph/graph/data", "--format", "turtle", data_dir=store)
+    assert exported.returncode == 0
+    graph = rdflib.Graph().parse(data=exported.stdout, format="turtle")
+    assert len(graph) == 2
+
+
+def test_a_bad_file_fails_with_one_line_and_exit_2_and_loads_nothing(tmp_path: Path):
+    good = tmp_path / "good.ttl"
+    good.write_text("<urn:a> <urn:p> <urn:b> .\n")
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("<urn:a> <urn:p> <urn:b> .\n<urn:a> <urn:p> \"unterminated .\n")
+    store = tmp_path / "db"
+    result = run("load", str(good), str(bad), data_dir=store)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.ttl" in lines[0]
+    count = run("query", "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/aimsgraph/graph/data> { ?s ?p ?o } }", data_dir=store)
+    assert count.stdout.splitlines() == ["n", "0"]
+
+
+def test_missing_file_and_bad_query_give_clear_errors(tmp_path: Path):
+    store = tmp_path / "db"
+    missing = run("load", str(tmp_path / "nope.ttl"), data_dir=store)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    bad_query = run("query", "SELECT WHERE {", data_dir=store)
+    assert bad_query.returncode == 2 and "syntax" in bad_query.stderr.lower()
+    both = run("query", "ASK {}", "-f", __file__, data_dir=store)
+    assert both.returncode == 2 and "exactly one" in both.stderr

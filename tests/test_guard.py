@@ -1,0 +1,74 @@
+"""The SERVICE/LOAD allow-list guard and query-form detection work on tokens, not substrings."""
+
+from __future__ import annotations
+
+import pytest
+
+from aimsgraph.errors import Forbidden
+from aimsgraph.sparql.guard import check_remote_calls, is_allowed, query_form, remote_targets
+
+ALLOW = ("http://catalog.example/sparql",)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("SELECT * WHERE { SERVICE <http://a.example/q> { ?s ?p ?o } }", [("SERVICE", "http://a.example/q")]),
+        ("select * where { service silent <http://a.example/q> {} }", [("SERVICE", "http://a.example/q")]),
+        ("PREFIX e: <http://a.example/> SELECT * { SERVICE e:q {} }", [("SERVICE", "http://a.example/q")]),
+        ("BASE <http://a.example/x/> SELECT * { SERVICE <../q> {} }", [("SERVICE", "http://a.example/q")]),
+        ("SELECT * { SERVICE ?endpoint {} }", [("SERVICE", None)]),
+        ("LOAD <http://a.example/data.ttl> INTO GRAPH <urn:g>", [("LOAD", "http://a.example/data.ttl")]),
+        ('SELECT * { BIND("SERVICE <http://a.example/>" AS ?x) }', []),
+        ("SELECT * { ?s ?p ?o } # SERVICE <http://a.example/>", []),
+        ("SELECT * { ?s <http://a.example/SERVICE> ?o }", []),
+        ("SELECT * { ?s ?p '''multi\nSERVICE <http://a.example/>''' }", []),
+    ],
+)
+def test_remote_targets_are_found_only_where_they_are_calls(text, expected):
+    assert remote_targets(text) == expected
+
+
+def test_relative_service_iri_resolves_against_the_endpoint():
+    assert remote_targets("SELECT * { SERVICE <other> {} }", "http://host.example/sparql") == [
+        ("SERVICE", "http://host.example/other")
+    ]
+
+
+@pytest.mark.parametrize(
+    "target,allowed",
+    [
+        ("http://catalog.example/sparql", True),
+        ("http://catalog.example/sparql/sub", True),
+        ("http://catalog.example/sparql?default-graph-uri=x", True),
+        ("http://catalog.example/sparqlx", False),
+        ("http://catalog.example/other", False),
+        ("http://catalog.example.evil.net/sparql", False),
+    ],
+)
+def test_allow_list_matches_whole_path_segments(target, allowed):
+    assert is_allowed(target, ALLOW) is allowed
+
+
+def test_check_refuses_with_a_message_naming_the_setting():
+    with pytest.raises(Forbidden, match="AIMSGRAPH_SERVICE_ALLOWLIST"):
+        check_remote_calls("SELECT * { SERVICE <http://10.1.2.3/> {} }", ALLOW)
+    with pytest.raises(Forbidden, match="variable"):
+        check_remote_calls("SELECT * { SERVICE ?e {} }", ALLOW)
+    check_remote_calls("SELECT * { SERVICE <http://catalog.example/sparql> {} }", ALLOW)
+
+
+@pytest.mark.parametrize(
+    "text,form",
+    [
+        ("PREFIX select: <http://x/> SELECT * {}", "SELECT"),
+        ("# ASK in a comment\nCONSTRUCT WHERE { ?s ?p ?o }", "CONSTRUCT"),
+        ("ask {}", "ASK"),
+        ("DESCRIBE <http://x/>", "DESCRIBE"),
+        ("INSERT DATA { <a> <b> <c> }", "UPDATE"),
+        ("WITH <g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }", "UPDATE"),
+        ("nonsense", None),
+    ],
+)
+def test_query_form(text, form):
+    assert query_form(text) == form

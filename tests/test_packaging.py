@@ -1,0 +1,55 @@
+"""Packaging and layering: the wheel carries the declarative folders; domain code has no Flask."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from aimsgraph import resources
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "service" / "aimsgraph"
+WEB_MODULES = {"app.py", "api", "sparql/protocol.py", "cli.py"}
+
+
+def test_installed_package_finds_every_declarative_folder():
+    for folder in resources.FOLDERS:
+        assert resources.path(folder).is_dir(), folder
+    assert resources.path("ontology", "aims.ttl").is_file()
+    assert resources.path("data", "iso42001", "catalogue.ttl").is_file()
+    assert resources.demo_files()
+
+
+@pytest.mark.slow
+def test_wheel_contains_ontology_shapes_queries_and_data(tmp_path: Path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    [wheel] = tmp_path.glob("aimsgraph-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for expected in ("aimsgraph/_resources/ontology/aims.ttl", "aimsgraph/_resources/queries/ai-systems.rq",
+                     "aimsgraph/_resources/data/iso42001/catalogue.ttl", "aimsgraph/_resources/data/demo/register.ttl",
+                     "aimsgraph/cli.py"):
+        assert expected in names
+    assert any(n.startswith("aimsgraph/_resources/shapes/") for n in names)
+
+
+def test_domain_modules_do_not_import_flask():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative in WEB_MODULES or relative.split("/")[0] in WEB_MODULES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split(".")[0] in ("flask", "werkzeug") for n in names):
+                offenders.append(relative)
+    assert offenders == []
