@@ -23,6 +23,9 @@ ALLOW = ("http://catalog.example/sparql",)
         ("SELECT * { ?s ?p ?o } # SERVICE <http://a.example/>", []),
         ("SELECT * { ?s <http://a.example/SERVICE> ?o }", []),
         ("SELECT * { ?s ?p '''multi\nSERVICE <http://a.example/>''' }", []),
+        # The parser decodes \u escapes in IRIs, so the guard checks the decoded IRI.
+        (r"SELECT * { SERVICE <http://10.0.0.1\u002fq> {} }", [("SERVICE", "http://10.0.0.1/q")]),
+        (r"PREFIX e: <http://a.example\U0000002f> SELECT * { SERVICE e:q {} }", [("SERVICE", "http://a.example/q")]),
     ],
 )
 def test_remote_targets_are_found_only_where_they_are_calls(text, expected):

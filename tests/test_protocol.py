@@ -37,7 +37,7 @@ def test_select_lists_the_demo_ai_systems(server: LiveServer):
     rows = server.select(SYSTEMS)
     assert len(rows) >= 8
     labels = " ".join(row["label"].lower() for row in rows)
-    for expected in ("credit", "fraud", "cv", "chatbot", "ocr"):
+    for expected in ("credit", "fraud", "cv", "customer service", "ocr"):
         assert expected in labels
 
 

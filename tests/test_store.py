@@ -114,3 +114,15 @@ def test_dump_round_trips_through_trig(tmp_path: Path, demo_store: GraphStore):
     path.write_bytes(dumped)
     copy.load_files([path])
     assert copy.graph_sizes() == demo_store.graph_sizes()
+
+
+def test_progress_is_reported_while_checking_and_loading(tmp_path: Path):
+    data = tmp_path / "data.nt"
+    data.write_text("".join(f"<urn:s{i}> <urn:p> \"{i}\" .\n" for i in range(20000)))
+    seen: list[tuple[str, int, int]] = []
+    GraphStore(tmp_path / "db").load_files([data], progress=lambda phase, path, done, total: seen.append((phase, done, total)))
+    size = data.stat().st_size
+    for phase in ("checking", "loading"):
+        reports = [(done, total) for p, done, total in seen if p == phase]
+        assert reports and reports[-1] == (size, size)
+        assert [d for d, _ in reports] == sorted(d for d, _ in reports)

@@ -92,7 +92,8 @@ def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | 
     inferred = refresh_inferences(store)
     store.flush()
     for report in reports:
-        click.echo(f"{report.path}: {report.quads} triples into <{graph}>")
+        how = " (bulk loader: if interrupted, load the file again)" if report.bulk else ""
+        click.echo(f"{report.path}: {report.quads} triples into <{graph}>{how}")
     click.echo(f"loaded {sum(r.quads for r in reports)} triples ({inferred} inferred) in {time.perf_counter() - started:.2f} s")
 
 
@@ -141,17 +142,17 @@ def _open_store(data_dir: Path | None) -> GraphStore:
 
 
 def _progress_printer():
-    """A progress callback that redraws one stderr line while big files are checked (terminal only)."""
+    """A progress callback that redraws one stderr line while big files load (terminal only)."""
     if not sys.stderr.isatty():
         return None
     last = [0.0]
 
-    def show(path: Path, done: int, total: int) -> None:
+    def show(phase: str, path: Path, done: int, total: int) -> None:
         now = time.monotonic()
         if total >= 5_000_000 and (now - last[0] >= 0.2 or done == total):
             last[0] = now
             end = "\n" if done == total else ""
-            sys.stderr.write(f"\r{path.name}: parsing {done / total:6.1%}{end}")
+            sys.stderr.write(f"\r{path.name}: {phase} {done / total:6.1%}{end}")
             sys.stderr.flush()
 
     return show

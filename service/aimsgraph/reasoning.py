@@ -4,47 +4,61 @@ This release materialises the RDFS entailments that queries over our own vocabul
 sub-property (rdfs7) and sub-class (rdfs9) closure towards ``aims:`` terms, and a qualified
 dependency counting as a direct ``aims:dependsOn``. So ``?x aims:dependsOn+ ?y`` works over
 typed edges (``usesModel``, ``trainedOn`` ...) and ``?x a aims:Asset`` finds every asset.
-The rules are SPARQL updates run inside the store, in one transaction; asserted triples are
-never copied. Full OWL 2 RL (owlrl as reference, a fast path proven equal) builds on this.
+
+The rules come from the ontology graph (its ``rdfs:subPropertyOf`` / ``rdfs:subClassOf``
+axioms); they are applied with index lookups rather than one SPARQL update, because pyoxigraph
+applies large updates at about 100 us per inserted triple (28 s for the 264k inferences of a
+1M-triple organisation) against about 30 us for a batch insert. Triples already asserted in
+another graph are not repeated, so the union default graph has no duplicates. Full OWL 2 RL
+(owlrl as reference, a fast path proven equal) builds on this.
 """
 
 from __future__ import annotations
 
+import pyoxigraph as ox
+
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.store import GraphStore
 
-_ASSERTED = f"FILTER(?g != <{Graphs.INFERRED}>)"
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+INFERRED = ox.NamedNode(Graphs.INFERRED)
 
-RULES = f"""
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX aims: <{AIMS}>
-DROP SILENT GRAPH <{Graphs.INFERRED}> ;
-
-# rdfs7: a statement with a sub-property of one of our properties also holds for the super-property.
-INSERT {{ GRAPH <{Graphs.INFERRED}> {{ ?s ?super ?o }} }} WHERE {{
-  GRAPH <{Graphs.ONTOLOGY}> {{ ?p rdfs:subPropertyOf+ ?super }}
-  FILTER(STRSTARTS(STR(?super), STR(aims:)))
-  GRAPH ?g {{ ?s ?p ?o }} {_ASSERTED}
-  FILTER NOT EXISTS {{ GRAPH ?h {{ ?s ?super ?o }} }}
-}} ;
-
-# A qualified dependency (hasDependency/dependencyTarget) is also a direct dependency.
-INSERT {{ GRAPH <{Graphs.INFERRED}> {{ ?s aims:dependsOn ?t }} }} WHERE {{
-  GRAPH ?g {{ ?s aims:hasDependency ?d . ?d aims:dependencyTarget ?t }} {_ASSERTED}
-  FILTER NOT EXISTS {{ GRAPH ?h {{ ?s aims:dependsOn ?t }} }}
-}} ;
-
-# rdfs9: an instance of a sub-class of one of our classes is an instance of the super-class.
-INSERT {{ GRAPH <{Graphs.INFERRED}> {{ ?x a ?super }} }} WHERE {{
-  GRAPH <{Graphs.ONTOLOGY}> {{ ?c rdfs:subClassOf+ ?super }}
-  FILTER(STRSTARTS(STR(?super), STR(aims:)))
-  GRAPH ?g {{ ?x a ?c }} {_ASSERTED}
-  FILTER NOT EXISTS {{ GRAPH ?h {{ ?x a ?super }} }}
-}}
-"""
+_SUPER = """SELECT DISTINCT ?sub ?super WHERE {{
+  GRAPH <{ontology}> {{ ?sub <http://www.w3.org/2000/01/rdf-schema#{axiom}>+ ?super }}
+  FILTER(STRSTARTS(STR(?super), "{aims}") && ?sub != ?super)
+}}"""
 
 
 def refresh_inferences(store: GraphStore) -> int:
-    """Recompute the inferred graph from scratch; returns its size."""
-    store.update(RULES)
-    return store.graph_sizes()[Graphs.INFERRED]
+    """Recompute the inferred graph; only the difference is written. Returns its size."""
+    wanted = set(_entailments(store.raw))
+    current = set(store.raw.quads_for_pattern(None, None, None, INFERRED))
+    store.replace_quads(remove=current - wanted, add=wanted - current)
+    return len(wanted)
+
+
+def _entailments(raw: ox.Store):
+    for sub, super_ in _pairs(raw, "subPropertyOf"):
+        for quad in _asserted(raw, None, sub, None):
+            yield from _new(raw, quad.subject, super_, quad.object)
+    depends_on, target = ox.NamedNode(AIMS + "dependsOn"), ox.NamedNode(AIMS + "dependencyTarget")
+    for quad in _asserted(raw, None, ox.NamedNode(AIMS + "hasDependency"), None):
+        for link in _asserted(raw, quad.object, target, None):
+            yield from _new(raw, quad.subject, depends_on, link.object)
+    for sub, super_ in _pairs(raw, "subClassOf"):
+        for quad in _asserted(raw, None, RDF_TYPE, sub):
+            yield from _new(raw, quad.subject, RDF_TYPE, super_)
+
+
+def _pairs(raw: ox.Store, axiom: str) -> list[tuple[ox.NamedNode, ox.NamedNode]]:
+    query = _SUPER.format(ontology=Graphs.ONTOLOGY, axiom=axiom, aims=AIMS)
+    return [(row["sub"], row["super"]) for row in raw.query(query)]
+
+
+def _asserted(raw: ox.Store, s, p, o):
+    return (q for q in raw.quads_for_pattern(s, p, o, None) if q.graph_name != INFERRED)
+
+
+def _new(raw: ox.Store, s, p, o):
+    if not any(True for _ in _asserted(raw, s, p, o)):
+        yield ox.Quad(s, p, o, INFERRED)

@@ -29,9 +29,12 @@ from aimsgraph.namespaces import Graphs
 #: File extensions the loader recognises, beyond pyoxigraph's own guesses.
 EXTRA_EXTENSIONS = {"jsonld": ox.RdfFormat.JSON_LD, "owl": ox.RdfFormat.RDF_XML, "rdf": ox.RdfFormat.RDF_XML}
 
+#: Files larger than this are loaded with the bulk loader (not transactional).
+BULK_LOAD_BYTES = 32 * 1024 * 1024
+
 DCT_HAS_VERSION = "http://purl.org/dc/terms/hasVersion"
 
-ProgressCallback = Callable[[Path, int, int], None]  # (file, bytes done, bytes total)
+ProgressCallback = Callable[[str, Path, int, int], None]  # (phase, file, bytes done, bytes total)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class LoadReport:
     path: Path
     graph: str
     quads: int
+    bulk: bool = False  # loaded with the non-transactional bulk loader
 
 
 class GraphStore:
@@ -134,23 +138,32 @@ class GraphStore:
         """Load RDF files into ``graph``.
 
         Every file is parsed completely before the first write, so a syntax error anywhere
-        loads nothing; each file then goes in with one transaction. Triples go to ``graph``;
-        quads of a TriG/N-Quads file keep their own graph names.
+        loads nothing. A file then goes in with one transaction, except files larger than
+        BULK_LOAD_BYTES: those use pyoxigraph's bulk loader (3.3x faster, half the memory; see
+        the README's performance section), which an interrupted process can leave half done.
+        Triples go to ``graph``; quads of a TriG/N-Quads file keep their own graph names.
         """
         checked = [(path, fmt or guess_format(path)) for path in paths]
         counts = [validate_file(path, path_fmt, progress) for path, path_fmt in checked]
         reports = []
         with self.write_lock():
             for (path, path_fmt), count in zip(checked, counts):
+                size = path.stat().st_size
+                bulk = size > BULK_LOAD_BYTES
+                loader = self._store.bulk_load if bulk else self._store.load
                 try:
-                    self._store.load(
-                        path=str(path), format=path_fmt, base_iri=path.resolve().as_uri(), to_graph=ox.NamedNode(graph)
-                    )
+                    with path.open("rb") as raw:
+                        loader(
+                            _ProgressReader(raw, "loading", path, size, progress),
+                            format=path_fmt,
+                            base_iri=path.resolve().as_uri(),
+                            to_graph=ox.NamedNode(graph),
+                        )
                 except SyntaxError as exc:  # the file changed since it was checked
                     raise InvalidInput(f"{path}: {exc}") from exc
                 except OSError as exc:
                     raise StoreUnavailable(f"{path}: cannot write to the store: {exc}") from exc
-                reports.append(LoadReport(path, graph, count))
+                reports.append(LoadReport(path, graph, count, bulk))
         return reports
 
     def replace_graph(self, graph: str, files: Iterable[Path], extra: Iterable[ox.Triple] = ()) -> int:
@@ -171,10 +184,17 @@ class GraphStore:
             self._store.update(f"DROP SILENT GRAPH <{graph}> ; INSERT DATA {{ GRAPH <{graph}> {{ {body} }} }}")
         return len(triples)
 
-    def update(self, sparql: str) -> None:
-        """Run a SPARQL Update in one transaction (internal rules; not exposed to clients)."""
+    def replace_quads(self, remove: Iterable[ox.Quad], add: Iterable[ox.Quad]) -> None:
+        """Remove some quads and add others. For derived graphs only: removals and the batch
+        insert are separate transactions, and an interrupted change is repaired by the next
+        refresh of the derived graph."""
+        remove, add = list(remove), list(add)
+        if not remove and not add:
+            return
         with self.write_lock():
-            self._store.update(sparql)
+            for quad in remove:
+                self._store.remove(quad)
+            self._store.extend(add)
 
     def flush(self) -> None:
         if self.path is not None:
@@ -229,7 +249,7 @@ def validate_file(path: Path, fmt: ox.RdfFormat, progress: ProgressCallback | No
     try:
         total = path.stat().st_size
         with path.open("rb") as raw:
-            reader = _ProgressReader(raw, path, total, progress)
+            reader = _ProgressReader(raw, "checking", path, total, progress)
             count = 0
             for _ in ox.parse(reader, format=fmt, base_iri=path.resolve().as_uri()):
                 count += 1
@@ -247,14 +267,15 @@ def validate_file(path: Path, fmt: ox.RdfFormat, progress: ProgressCallback | No
 class _ProgressReader:
     """A binary file wrapper that reports how many bytes have been read."""
 
-    def __init__(self, raw: BinaryIO, path: Path, total: int, progress: ProgressCallback | None) -> None:
-        self._raw, self._path, self._total, self._progress, self._done = raw, path, total, progress, 0
+    def __init__(self, raw: BinaryIO, phase: str, path: Path, total: int, progress: ProgressCallback | None) -> None:
+        self._raw, self._phase, self._path, self._total = raw, phase, path, total
+        self._progress, self._done = progress, 0
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._raw.read(size)
         self._done += len(chunk)
         if self._progress is not None:
-            self._progress(self._path, self._done, self._total)
+            self._progress(self._phase, self._path, self._done, self._total)
         return chunk
 
     def readinto(self, buffer: bytearray) -> int:

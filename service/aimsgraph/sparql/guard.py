@@ -20,7 +20,7 @@ _TOKEN = re.compile(
   | (?P<comment>\#[^\n\r]*)
   | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
                |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
-  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<iri><(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>)
   | (?P<var>[?$][A-Za-z0-9_\u00B7-\uFFFF]+)
   | (?P<name>(?:[A-Za-z_\u00C0-\uFFFF][\w\-.\u00B7-\uFFFF]*)?:(?:[\w\-.:%\\\u00B7-\uFFFF]*)
              |[A-Za-z_][\w\-]*)
@@ -130,10 +130,15 @@ def _target_iri(token: Token | None, prefixes: dict[str, str], base: str | None)
     if token.kind == "name" and ":" in token.text:
         prefix, _, local = token.text.partition(":")
         if prefix in prefixes:
-            return prefixes[prefix] + local.replace("\\", "")
+            return _resolve(prefixes[prefix] + local.replace("\\", ""), None)
     # Anything else is not a valid target; report it verbatim so the refusal names it.
     return token.text
 
 
 def _resolve(iri: str, base: str | None) -> str:
+    iri = _UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), iri)
     return urljoin(base, iri) if base else iri
+
+
+# IRIs may spell characters as \uXXXX or \UXXXXXXXX; the parser decodes them, so must we.
+_UCHAR = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")

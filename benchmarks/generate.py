@@ -1,0 +1,136 @@
+"""Synthetic organisations for benchmarks: N AI systems in aimsgraph terms, fixed seed.
+
+Shape (after perf-baseline.md): every system has an owner, purpose, stage and domain; 1-3
+models each trained on 1-3 datasets reused with a power law (Yule process); 3-8 risks with
+likelihood, severity, the matching 5x5 level, owner, treatment and source; 1-3 controls per
+risk implementing Annex A controls, 60 % with dated evidence; systems consume the output of
+earlier systems (a DAG with long chains). About 140 triples per system.
+
+    python -m benchmarks.generate 7300 /tmp/org-7300.nt    # about 1M triples
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+AIMS = "https://w3id.org/aimsgraph/ontology#"
+ISO = "https://w3id.org/aimsgraph/iso42001/"
+RM = "https://w3id.org/aimsgraph/risk-matrix/"
+BASE = "https://bench.example/org/"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+CONTROLS = [
+    "A.2.2", "A.2.3", "A.2.4", "A.3.2", "A.3.3", "A.4.2", "A.4.3", "A.4.4", "A.4.5", "A.4.6",
+    "A.5.2", "A.5.3", "A.5.4", "A.5.5", "A.6.1.2", "A.6.1.3", "A.6.2.2", "A.6.2.3", "A.6.2.4",
+    "A.6.2.5", "A.6.2.6", "A.6.2.7", "A.6.2.8", "A.7.2", "A.7.3", "A.7.4", "A.7.5", "A.7.6",
+    "A.8.2", "A.8.3", "A.8.4", "A.8.5", "A.9.2", "A.9.3", "A.9.4", "A.10.2", "A.10.3", "A.10.4",
+]
+STAGES = ["DesignAndDevelopment", "VerificationAndValidation", "Deployment", "OperationAndMonitoring"]
+DOMAINS = ["FinancialServices", "Employment", "CustomerService", "Insurance", "Security", "Operations"]
+SOURCES = ["C.3-machine-learning", "C.3-level-of-automation", "C.3-lack-of-transparency-and-explainability",
+           "C.3-system-life-cycle-issues", "C.3-complexity-of-environment", "C.3-technology-readiness"]
+TREATMENTS = ["Mitigate", "Mitigate", "Mitigate", "Accept", "Transfer", "Avoid"]
+
+
+def level(likelihood: int, severity: int) -> str:
+    score = likelihood * severity
+    return "Low" if score <= 4 else "Medium" if score <= 9 else "High" if score <= 16 else "Critical"
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def iri(self, s: str, p: str, o: str) -> None:
+        self.lines.append(f"<{s}> <{p}> <{o}> .")
+
+    def lit(self, s: str, p: str, value: str, datatype: str | None = None) -> None:
+        suffix = f"^^<{XSD}{datatype}>" if datatype else ""
+        self.lines.append(f'<{s}> <{p}> "{value}"{suffix} .')
+
+
+def generate(n_systems: int, seed: int = 42) -> str:
+    rng = random.Random(seed)
+    w = Writer()
+    people = max(1, n_systems // 4)
+    datasets: list[str] = []
+    uses: list[str] = []  # one entry per use, so picks are weighted by current use (Yule)
+    for i in range(n_systems):
+        system = f"{BASE}system/{i}"
+        w.iri(system, RDF_TYPE, AIMS + "AISystem")
+        w.lit(system, LABEL, f"System {i}")
+        w.iri(system, AIMS + "hasOwner", f"{BASE}person/{rng.randrange(people)}")
+        w.lit(system, AIMS + "intendedPurpose", f"Automates decision family {i % 97}")
+        w.iri(system, AIMS + "lifecycleStage", AIMS + rng.choice(STAGES))
+        w.iri(system, AIMS + "applicationDomain", AIMS + rng.choice(DOMAINS))
+        w.iri(f"{BASE}aims/scope", AIMS + "inScope", system)
+        for j in range(rng.randint(1, 3)):
+            model = f"{system}/model/{j}"
+            w.iri(model, RDF_TYPE, AIMS + "Model")
+            w.lit(model, LABEL, f"Model {i}.{j}")
+            w.iri(system, AIMS + "usesModel", model)
+            for _ in range(rng.randint(1, 3)):
+                if not datasets or rng.random() < 0.35:
+                    dataset = f"{BASE}dataset/{len(datasets)}"
+                    datasets.append(dataset)
+                    w.iri(dataset, RDF_TYPE, AIMS + "Dataset")
+                    w.lit(dataset, LABEL, f"Dataset {len(datasets) - 1}")
+                else:
+                    dataset = rng.choice(uses)
+                uses.append(dataset)
+                w.iri(model, AIMS + "trainedOn", dataset)
+        for _ in range(_edges(rng, i)):
+            upstream = _upstream(rng, i)
+            if upstream is not None:
+                w.iri(system, AIMS + "consumesOutputOf", f"{BASE}system/{upstream}")
+        for k in range(rng.randint(3, 8)):
+            risk = f"{system}/risk/{k}"
+            likelihood = min(5, 1 + int(rng.expovariate(0.8)))
+            severity = min(5, 1 + int(rng.expovariate(0.7)))
+            w.iri(system, AIMS + "hasRisk", risk)
+            w.iri(risk, RDF_TYPE, AIMS + "Risk")
+            w.lit(risk, LABEL, f"Risk {k} of system {i}")
+            w.iri(risk, AIMS + "hasLikelihood", f"{RM}L{likelihood}")
+            w.iri(risk, AIMS + "hasSeverity", f"{RM}S{severity}")
+            w.iri(risk, AIMS + "hasRiskLevel", RM + level(likelihood, severity))
+            w.iri(risk, AIMS + "hasRiskOwner", f"{BASE}person/{rng.randrange(people)}")
+            w.iri(risk, AIMS + "treatmentDecision", AIMS + rng.choice(TREATMENTS))
+            w.iri(risk, AIMS + "hasRiskSource", ISO + rng.choice(SOURCES))
+            for c in range(rng.randint(1, 3)):
+                control = f"{risk}/control/{c}"
+                w.iri(control, RDF_TYPE, AIMS + "ImplementedControl")
+                w.iri(control, AIMS + "implements", ISO + rng.choice(CONTROLS))
+                w.iri(control, AIMS + "mitigates", risk)
+                w.iri(control, AIMS + "controlStatus", AIMS + "Implemented")
+                if rng.random() < 0.6:
+                    evidence = f"{control}/evidence"
+                    w.iri(control, AIMS + "hasEvidence", evidence)
+                    w.iri(evidence, RDF_TYPE, AIMS + "Evidence")
+                    w.lit(evidence, AIMS + "validUntil", f"2027-{rng.randint(1, 12):02d}-01", "date")
+    return "\n".join(w.lines) + "\n"
+
+
+def _edges(rng: random.Random, i: int) -> int:
+    return 0 if i == 0 else rng.choice([1, 1, 2, 2, 2, 3])
+
+
+def _upstream(rng: random.Random, i: int) -> int | None:
+    roll = rng.random()
+    if roll < 0.45:
+        return i - 1  # long chains
+    if roll < 0.85:
+        return rng.randrange(max(0, i - 15), i)
+    return rng.randrange(0, min(i, 10)) if i else None  # shared platform systems
+
+
+def main() -> None:
+    n_systems, output = int(sys.argv[1]), Path(sys.argv[2])
+    output.write_text(generate(n_systems))
+    print(f"{output}: {sum(1 for _ in output.open())} triples for {n_systems} systems")
+
+
+if __name__ == "__main__":
+    main()
