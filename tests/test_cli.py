@@ -67,3 +67,11 @@ def test_missing_file_and_bad_query_give_clear_errors(tmp_path: Path):
     assert bad_query.returncode == 2 and "syntax" in bad_query.stderr.lower()
     both = run("query", "ASK {}", "-f", __file__, data_dir=store)
     assert both.returncode == 2 and "exactly one" in both.stderr
+
+
+def test_a_graph_name_that_is_not_an_iri_is_one_line_and_exit_2(tmp_path: Path):
+    data = tmp_path / "a.nt"
+    data.write_text("<urn:a> <urn:p> <urn:b> .\n")
+    result = run("load", str(data), "--graph", "not an iri", data_dir=tmp_path / "db")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["aimsgraph: a graph name must be an absolute IRI, got 'not an iri'"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 import zipfile
@@ -39,6 +40,27 @@ def test_wheel_contains_ontology_shapes_queries_and_data(tmp_path: Path):
                      "aimsgraph/cli.py"):
         assert expected in names
     assert any(n.startswith("aimsgraph/_resources/shapes/") for n in names)
+
+    # Installed from the wheel (not from this checkout), the package finds its folders and works.
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],
+                             capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr[-2000:]
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    where = subprocess.run([sys.executable, "-c", "from aimsgraph import resources; print(resources.root())"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert where.stdout.strip() == str(target / "aimsgraph" / "_resources")
+    query = subprocess.run(
+        [sys.executable, "-m", "aimsgraph.cli", "query", "--data-dir", str(tmp_path / "db"),
+         "SELECT (COUNT(*) AS ?n) WHERE { ?c a <https://w3id.org/aimsgraph/ontology#ReferenceControl> }"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert query.stdout.splitlines() == ["n", "0"]  # `query` never initialises: an empty store
+    loaded = subprocess.run([sys.executable, "-m", "aimsgraph.cli", "load", "--data-dir", str(tmp_path / "db"),
+                             str(target / "aimsgraph" / "_resources" / "data" / "demo" / "soa.ttl")],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    query = subprocess.run(query.args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert query.stdout.splitlines() == ["n", "38"]
 
 
 def test_domain_modules_do_not_import_flask():

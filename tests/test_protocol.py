@@ -102,6 +102,19 @@ def test_named_graph_uri_limits_graph_patterns(server: LiveServer):
     assert [b["g"]["value"] for b in only.json()["results"]["bindings"]] == ["https://w3id.org/aimsgraph/graph/catalogue"]
 
 
+def test_from_in_the_query_chooses_its_default_graph(server: LiveServer):
+    count = "SELECT (COUNT(*) AS ?n) FROM <%s> WHERE { ?s ?p ?o }"
+    empty = server.select(count % "https://example.org/no-such-graph")
+    catalogue = server.select(count % "https://w3id.org/aimsgraph/graph/catalogue")
+    everything = server.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    assert empty == [{"n": "0"}]
+    assert 0 < int(catalogue[0]["n"]) < int(everything[0]["n"])
+    # ...unless the request names the dataset, which takes precedence (Protocol 2.1.4).
+    overridden = get(server, count % "https://example.org/no-such-graph",
+                     **{"default-graph-uri": "https://w3id.org/aimsgraph/graph/catalogue"})
+    assert overridden.json()["results"]["bindings"][0]["n"]["value"] == catalogue[0]["n"]
+
+
 def test_relative_iris_resolve_against_the_endpoint(server: LiveServer):
     rows = server.select("SELECT ?x WHERE { BIND(<relative/thing> AS ?x) }")
     assert rows == [{"x": server.sparql.rsplit("/", 1)[0] + "/relative/thing"}]
@@ -297,6 +310,8 @@ def test_cors_preflight_allows_authorization(server: LiveServer):
         "PREFIX internal: <http://10.0.0.1/> SELECT * WHERE { SERVICE SILENT internal:sparql { ?s ?p ?o } }",
         "SELECT * WHERE { BIND(<http://127.0.0.1:1/sparql> AS ?e) SERVICE ?e { ?s ?p ?o } }",
         "BASE <http://internal.example/> select * where { service <sparql> { ?s ?p ?o } }",
+        # '<' as an operator followed by a quote once fooled the token scanner.
+        "SELECT * WHERE { BIND(1<'>' AS ?z) SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o } BIND('x' AS ?y) }",
     ],
 )
 def test_service_to_a_host_off_the_allow_list_is_refused(server: LiveServer, query: str):
@@ -308,6 +323,19 @@ def test_service_to_a_host_off_the_allow_list_is_refused(server: LiveServer, que
 def test_service_keyword_inside_a_string_is_not_a_call(server: LiveServer):
     rows = server.select('SELECT ?x WHERE { BIND("SERVICE <http://10.0.0.1/>" AS ?x) } # SERVICE <http://x/>')
     assert rows == [{"x": "SERVICE <http://10.0.0.1/>"}]
+
+
+def _children(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
 
 
 def _children_cpu_seconds(pid: int) -> float:
@@ -380,3 +408,37 @@ def test_allow_list_admits_only_its_own_endpoint(capped_server: LiveServer):
     silent = get(capped_server, f"SELECT * WHERE {{ SERVICE SILENT <{ALLOWED_ENDPOINT}> {{ ?s ?p ?o }} }}")
     assert silent.status_code == 200
     assert silent.json()["results"]["bindings"] == [{}]
+
+
+def test_readers_die_with_the_server_and_free_its_port(tmp_path_factory: pytest.TempPathFactory):
+    live = start_server(tmp_path_factory.mktemp("killed"), AIMSGRAPH_QUERY_TIMEOUT="60")
+    port = int(live.url.rsplit(":", 1)[1])
+    try:
+        import threading
+
+        threading.Thread(target=lambda: _quietly(lambda: get(live, CPU_BOUND)), daemon=True).start()
+        deadline = time.monotonic() + 10
+        while not (readers := _children(live.process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert readers, "the query should be running in a reader process"
+        live.process.kill()
+        live.process.wait()
+        deadline = time.monotonic() + 5
+        while any(Path(f"/proc/{pid}").exists() for pid in readers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in readers if Path(f"/proc/{pid}/stat").exists()
+                    and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        import socket
+
+        with socket.socket() as sock:  # nobody holds the listening port any more
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+    finally:
+        live.stop()
+
+
+def _quietly(call) -> None:
+    try:
+        call()
+    except requests.RequestException:
+        pass

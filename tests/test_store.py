@@ -116,13 +116,44 @@ def test_dump_round_trips_through_trig(tmp_path: Path, demo_store: GraphStore):
     assert copy.graph_sizes() == demo_store.graph_sizes()
 
 
-def test_progress_is_reported_while_checking_and_loading(tmp_path: Path):
+def test_progress_is_reported_while_checking_and_bulk_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import aimsgraph.store
+
+    monkeypatch.setattr(aimsgraph.store, "BULK_LOAD_BYTES", 1000)  # make this file "big"
     data = tmp_path / "data.nt"
     data.write_text("".join(f"<urn:s{i}> <urn:p> \"{i}\" .\n" for i in range(20000)))
     seen: list[tuple[str, int, int]] = []
-    GraphStore(tmp_path / "db").load_files([data], progress=lambda phase, path, done, total: seen.append((phase, done, total)))
+    store = GraphStore(tmp_path / "db")
+    [report] = store.load_files([data], progress=lambda phase, path, done, total: seen.append((phase, done, total)))
+    assert report.bulk and report.quads == 20000
+    assert count(store, Graphs.DATA) == 20000
     size = data.stat().st_size
     for phase in ("checking", "loading"):
         reports = [(done, total) for p, done, total in seen if p == phase]
         assert reports and reports[-1] == (size, size)
         assert [d for d, _ in reports] == sorted(d for d, _ in reports)
+
+
+def test_small_files_load_in_one_transaction_and_keep_their_own_graphs(tmp_path: Path):
+    triples = tmp_path / "a.ttl"
+    triples.write_text("<urn:a> <urn:p> <urn:b> .\n")
+    quads = tmp_path / "b.trig"
+    quads.write_text("<urn:g2> { <urn:c> <urn:p> <urn:d> . }\n")
+    store = GraphStore(tmp_path / "db")
+    reports = store.load_files([triples, quads], graph="https://example.org/g1")
+    assert [r.bulk for r in reports] == [False, False]
+    assert count(store, "https://example.org/g1") == 1 and count(store, "urn:g2") == 1
+
+
+def test_graph_name_must_be_an_absolute_iri(tmp_path: Path):
+    data = tmp_path / "a.nt"
+    data.write_text("<urn:a> <urn:p> <urn:b> .\n")
+    with pytest.raises(InvalidInput, match="absolute IRI"):
+        GraphStore(None).load_files([data], graph="not an iri")
+
+
+def test_json_ld_remote_contexts_are_not_fetched(tmp_path: Path):
+    doc = tmp_path / "remote.jsonld"
+    doc.write_text('{"@context": "http://127.0.0.1:1/context.jsonld", "@id": "urn:x", "name": "y"}')
+    with pytest.raises(InvalidInput, match="remote.jsonld"):
+        GraphStore(None).load_files([doc])

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from aimsgraph import api
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.reasoning import is_current, refresh_inferences
 from aimsgraph.sparql import protocol
 from aimsgraph.sparql.executor import ReaderPool
 from aimsgraph.store import GraphStore
@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Open (or create) the store, load reference graphs and demo on first start, wire routes."""
     settings = settings or Settings.from_env()
     store = GraphStore(settings.data_dir)
-    if any(action != "up to date" for action in store.initialise(demo=settings.demo).values()):
+    changed = any(action != "up to date" for action in store.initialise(demo=settings.demo).values())
+    if changed or not is_current(store):
         refresh_inferences(store)
     readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
     atexit.register(readers.close)

@@ -17,7 +17,7 @@ from aimsgraph import __version__
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, InvalidInput
 from aimsgraph.namespaces import PREFIXES, Graphs
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.reasoning import invalidate, refresh_inferences
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.store import GraphStore
 
@@ -87,6 +87,7 @@ def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | 
     """Load RDF files into the store. Each file is loaded atomically; all are checked first."""
     store = _open_store(data_dir)
     store.initialise(demo=False)
+    invalidate(store)  # an interrupted load is then repaired by the next start
     started = time.perf_counter()
     reports = store.load_files(files, graph, GRAPH_FORMATS[fmt] if fmt else None, _progress_printer())
     inferred = refresh_inferences(store)

@@ -5,6 +5,8 @@ This is the one table of prefixes; ``.ttl`` and ``.rq`` files bind the same IRIs
 
 from __future__ import annotations
 
+import re
+
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 ISO = "https://w3id.org/aimsgraph/iso42001/"
 RM = "https://w3id.org/aimsgraph/risk-matrix/"
@@ -42,3 +44,11 @@ class Graphs:
     CHANGES = GRAPH_BASE + "changes"  # the audit trail of writes (PROV)
 
     ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES)
+
+
+_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|^`\\]*$")
+
+
+def is_absolute_iri(value: str) -> bool:
+    """True for an absolute IRI (a scheme, then no characters that IRIs forbid)."""
+    return bool(_ABSOLUTE_IRI.match(value))

@@ -15,6 +15,8 @@ another graph are not repeated, so the union default graph has no duplicates. Fu
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pyoxigraph as ox
 
 from aimsgraph.namespaces import AIMS, Graphs
@@ -22,6 +24,7 @@ from aimsgraph.store import GraphStore
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 INFERRED = ox.NamedNode(Graphs.INFERRED)
+XSD_DATETIME = ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime")
 
 _SUPER = """SELECT DISTINCT ?sub ?super WHERE {{
   GRAPH <{ontology}> {{ ?sub <http://www.w3.org/2000/01/rdf-schema#{axiom}>+ ?super }}
@@ -29,12 +32,36 @@ _SUPER = """SELECT DISTINCT ?sub ?super WHERE {{
 }}"""
 
 
+GENERATED_AT = ox.NamedNode("http://www.w3.org/ns/prov#generatedAtTime")
+
+
 def refresh_inferences(store: GraphStore) -> int:
-    """Recompute the inferred graph; only the difference is written. Returns its size."""
+    """Recompute the inferred graph, writing only the difference. Returns its size.
+
+    The graph's ``prov:generatedAtTime`` stamp is removed first and written last, with the
+    additions; a refresh that did not finish leaves no stamp, and :func:`is_current` says so.
+    """
     wanted = set(_entailments(store.raw))
     current = set(store.raw.quads_for_pattern(None, None, None, INFERRED))
-    store.replace_quads(remove=current - wanted, add=wanted - current)
+    stamps = [q for q in current if q.predicate == GENERATED_AT and q.subject == INFERRED]
+    stamp = ox.Quad(INFERRED, GENERATED_AT, ox.Literal(_now(), datatype=XSD_DATETIME), INFERRED)
+    store.replace_quads(remove=stamps + list(current - wanted - set(stamps)), add=[*(wanted - current), stamp])
     return len(wanted)
+
+
+def is_current(store: GraphStore) -> bool:
+    """True if the last refresh completed and no write has invalidated it since."""
+    return any(True for _ in store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED))
+
+
+def invalidate(store: GraphStore) -> None:
+    """Mark the inferred graph stale before a write, so an interrupted write is repaired."""
+    stamps = list(store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED))
+    store.replace_quads(remove=stamps, add=[])
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _entailments(raw: ox.Store):

@@ -24,7 +24,7 @@ import rdflib
 
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput, StoreUnavailable
-from aimsgraph.namespaces import Graphs
+from aimsgraph.namespaces import Graphs, is_absolute_iri
 
 #: File extensions the loader recognises, beyond pyoxigraph's own guesses.
 EXTRA_EXTENSIONS = {"jsonld": ox.RdfFormat.JSON_LD, "owl": ox.RdfFormat.RDF_XML, "rdf": ox.RdfFormat.RDF_XML}
@@ -138,32 +138,38 @@ class GraphStore:
         """Load RDF files into ``graph``.
 
         Every file is parsed completely before the first write, so a syntax error anywhere
-        loads nothing. A file then goes in with one transaction, except files larger than
-        BULK_LOAD_BYTES: those use pyoxigraph's bulk loader (3.3x faster, half the memory; see
-        the README's performance section), which an interrupted process can leave half done.
-        Triples go to ``graph``; quads of a TriG/N-Quads file keep their own graph names.
+        loads nothing, and all files up to BULK_LOAD_BYTES go in with one transaction. Larger
+        files use pyoxigraph's bulk loader (3.3x faster, half the memory; see the README's
+        performance section), which an interrupted process can leave half done. Triples go to
+        ``graph``; quads of a TriG/N-Quads file keep their own graph names.
         """
-        checked = [(path, fmt or guess_format(path)) for path in paths]
-        counts = [validate_file(path, path_fmt, progress) for path, path_fmt in checked]
+        target = named_graph(graph)
+        small: list[ox.Quad] = []
+        big: list[tuple[Path, ox.RdfFormat, int]] = []
         reports = []
+        for path in paths:
+            path_fmt = fmt or guess_format(path)
+            bulk = _size(path) > BULK_LOAD_BYTES
+            count, quads = read_quads(path, path_fmt, target, progress, keep=not bulk)
+            small.extend(quads)
+            if bulk:
+                big.append((path, path_fmt, count))
+            reports.append(LoadReport(path, graph, count, bulk))
         with self.write_lock():
-            for (path, path_fmt), count in zip(checked, counts):
-                size = path.stat().st_size
-                bulk = size > BULK_LOAD_BYTES
-                loader = self._store.bulk_load if bulk else self._store.load
-                try:
+            try:
+                self._store.extend(small)  # one transaction for all the small files
+                for path, path_fmt, _ in big:
                     with path.open("rb") as raw:
-                        loader(
-                            _ProgressReader(raw, "loading", path, size, progress),
+                        self._store.bulk_load(
+                            _ProgressReader(raw, "loading", path, _size(path), progress),
                             format=path_fmt,
                             base_iri=path.resolve().as_uri(),
-                            to_graph=ox.NamedNode(graph),
+                            to_graph=target,
                         )
-                except SyntaxError as exc:  # the file changed since it was checked
-                    raise InvalidInput(f"{path}: {exc}") from exc
-                except OSError as exc:
-                    raise StoreUnavailable(f"{path}: cannot write to the store: {exc}") from exc
-                reports.append(LoadReport(path, graph, count, bulk))
+            except SyntaxError as exc:  # a big file changed since it was checked
+                raise InvalidInput(f"{exc}") from exc
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot write to the store: {exc}") from exc
         return reports
 
     def replace_graph(self, graph: str, files: Iterable[Path], extra: Iterable[ox.Triple] = ()) -> int:
@@ -240,28 +246,51 @@ def guess_format(path: Path) -> ox.RdfFormat:
     return fmt
 
 
-def validate_file(path: Path, fmt: ox.RdfFormat, progress: ProgressCallback | None = None) -> int:
-    """Parse a file completely without storing it; returns its quad count.
+def read_quads(
+    path: Path,
+    fmt: ox.RdfFormat,
+    graph: ox.NamedNode,
+    progress: ProgressCallback | None = None,
+    keep: bool = True,
+) -> tuple[int, list[ox.Quad]]:
+    """Parse a file completely: its quad count and (when ``keep``) its quads, with default-graph
+    triples moved to ``graph``. InvalidInput names the file, line and problem.
 
-    pyoxigraph's parsers never fetch external entities or remote contexts, so parsing an
-    untrusted file cannot make the server read local files or call other hosts.
+    pyoxigraph's parsers never fetch external entities or remote JSON-LD contexts, so parsing
+    an untrusted file cannot make the server read local files or call other hosts.
     """
+    quads: list[ox.Quad] = []
+    count = 0
     try:
-        total = path.stat().st_size
         with path.open("rb") as raw:
-            reader = _ProgressReader(raw, "checking", path, total, progress)
-            count = 0
-            for _ in ox.parse(reader, format=fmt, base_iri=path.resolve().as_uri()):
+            reader = _ProgressReader(raw, "checking", path, _size(path), progress)
+            for quad in ox.parse(reader, format=fmt, base_iri=path.resolve().as_uri()):
                 count += 1
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{path}: is a directory") from None
+                if keep:
+                    if isinstance(quad.graph_name, ox.DefaultGraph):
+                        quad = ox.Quad(quad.subject, quad.predicate, quad.object, graph)
+                    quads.append(quad)
     except SyntaxError as exc:
         raise InvalidInput(f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path}: not UTF-8 text ({exc.reason})") from None
-    return count
+    return count, quads
+
+
+def named_graph(iri: str) -> ox.NamedNode:
+    """A graph name; InvalidInput unless it is an absolute IRI."""
+    if not is_absolute_iri(iri):
+        raise InvalidInput(f"a graph name must be an absolute IRI, got {iri!r}")
+    return ox.NamedNode(iri)
+
+
+def _size(path: Path) -> int:
+    try:
+        if path.is_dir():
+            raise InvalidInput(f"{path}: is a directory")
+        return path.stat().st_size
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
 
 
 class _ProgressReader:

@@ -13,10 +13,14 @@ hundred MB of resident memory; it happens only after a write or a timeout, not p
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
 import signal
+import stat
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Pipe
 
@@ -25,8 +29,10 @@ import pyoxigraph as ox
 from aimsgraph import errors
 from aimsgraph.errors import AimsgraphError, InvalidInput, NotAcceptable, QueryTimeout, StoreUnavailable
 from aimsgraph.sparql import results
-from aimsgraph.sparql.guard import remote_targets
+from aimsgraph.sparql.guard import has_dataset_clause, may_call_remote
 from aimsgraph.store import GraphStore
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,11 @@ class QueryJob:
         return QueryOutcome(results.write_graph(triples, media, self.prefixes), media, len(triples), truncated)
 
     def _dataset(self) -> dict[str, object]:
-        # SPARQL 1.1 Protocol 2.1.4: request parameters replace the query's dataset; with
-        # none, the default graph is the union of every named graph.
+        # SPARQL 1.1 Protocol 2.1.4: request parameters replace the query's dataset; without
+        # them the query's FROM / FROM NAMED apply; without either the default graph is the
+        # union of every named graph.
         if not self.default_graphs and not self.named_graphs:
-            return {"use_default_graph_as_union": True}
+            return {} if has_dataset_clause(self.query) else {"use_default_graph_as_union": True}
         return {
             "default_graph": [ox.NamedNode(g) for g in self.default_graphs],
             "named_graphs": [ox.NamedNode(g) for g in self.named_graphs],
@@ -102,11 +109,12 @@ class _Reader:
 
     def __init__(self, store: GraphStore) -> None:
         self.generation = store.generation
+        parent_pid = os.getpid()
         parent_end, child_end = Pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child; covered by the service tests
             parent_end.close()
-            _serve(child_end, store.raw)
+            _serve(child_end, store.raw, parent_pid)
         child_end.close()
         self.pid, self.conn = pid, parent_end
 
@@ -119,60 +127,73 @@ class _Reader:
         os.waitpid(self.pid, 0)
 
 
-def _serve(conn: Connection, store: ox.Store) -> None:  # pragma: no cover - child process
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+def _serve(conn: Connection, store: ox.Store, parent_pid: int) -> None:  # pragma: no cover - child
     try:
+        _detach_from_parent(conn.fileno(), parent_pid)
         while True:
             try:
                 job = conn.recv()
             except (EOFError, OSError):
                 break
-            try:
-                reply = ("ok", job.run(store))
-            except AimsgraphError as exc:
-                reply = ("error", type(exc).__name__, exc.message)
-            except OSError as exc:
-                if remote_targets(job.query):
-                    reply = ("error", "RemoteServiceError", f"a SERVICE call failed: {exc}")
-                else:
-                    reply = ("error", "StoreUnavailable", f"cannot read the store: {exc}")
-            except Exception as exc:  # noqa: BLE001 - reported to the parent, which answers 500
-                reply = ("error", "AimsgraphError", f"{type(exc).__name__}: {exc}")
-            conn.send(reply)
+            conn.send(_answer(job, store))
     finally:
         os._exit(0)  # never run the store's destructors or atexit hooks in a forked child
 
 
+def _detach_from_parent(keep_fd: int, parent_pid: int) -> None:  # pragma: no cover - child
+    """Make the reader die with the service and let go of its sockets (the HTTP listener)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (AttributeError, OSError):
+        pass  # not Linux: the reader still exits when its pipe closes
+    if os.getppid() != parent_pid:
+        os._exit(0)
+    for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []:
+        fd = int(name)
+        try:
+            if fd != keep_fd and stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+        except OSError:
+            pass
+
+
+def _answer(job: QueryJob, store: ox.Store) -> tuple:  # pragma: no cover - child
+    try:
+        return ("ok", job.run(store))
+    except AimsgraphError as exc:
+        return ("error", type(exc).__name__, exc.message)
+    except OSError as exc:
+        if may_call_remote(job.query):
+            return ("error", "RemoteServiceError", f"the query failed, possibly in a SERVICE call: {exc}")
+        return ("error", "StoreUnavailable", f"cannot read the store: {exc}")
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which answers 500
+        return ("error", "AimsgraphError", f"{type(exc).__name__}: {exc}")
+
+
 class ReaderPool:
-    """Runs :class:`QueryJob` s in at most ``size`` forked readers, each with a timeout."""
+    """Runs :class:`QueryJob` s in at most ``size`` forked readers, each with a timeout.
+
+    Readers are forked by one long-lived thread, because a reader asks to be killed when the
+    thread that forked it ends (PR_SET_PDEATHSIG), and request threads come and go.
+    """
 
     def __init__(self, store: GraphStore, size: int = 2, timeout: float = 30.0) -> None:
         self.store, self.size, self.timeout = store, size, timeout
         self._idle: queue.LifoQueue[_Reader] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
+        self._forker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aimsgraph-forker")
 
     def run(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
-        """Evaluate ``job`` in a reader; raises QueryTimeout if it overruns ``timeout`` seconds."""
+        """Evaluate ``job`` in a reader; raises QueryTimeout if it overruns ``timeout`` seconds,
+        counting the wait for a free reader."""
         timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         if not self._slots.acquire(timeout=timeout):
             raise QueryTimeout(f"all {self.size} query workers stayed busy for {timeout:g} s; try again")
         try:
-            reader = self._checkout()
-            try:
-                reader.conn.send(job)
-                ready = reader.conn.poll(timeout)
-                reply = reader.conn.recv() if ready else None
-            except (EOFError, OSError):
-                reader.kill()
-                raise StoreUnavailable("the query worker died while evaluating the query") from None
-            if reply is None:
-                reader.kill()
-                raise QueryTimeout(
-                    f"query stopped after {timeout:g} s (AIMSGRAPH_QUERY_TIMEOUT); "
-                    "narrow it or add a LIMIT"
-                )
-            self._idle.put(reader)
+            reply = self._exchange(job, deadline, timeout)
         finally:
             self._slots.release()
         if reply[0] == "ok":
@@ -180,15 +201,41 @@ class ReaderPool:
         error_type = getattr(errors, reply[1], AimsgraphError)
         raise error_type(reply[2])
 
+    def _exchange(self, job: QueryJob, deadline: float, timeout: float) -> tuple:
+        reader = self._checkout()
+        try:
+            reader.conn.send(job)
+        except OSError:  # an idle reader died: try once more with a fresh one
+            reader.kill()
+            reader = self._fork()
+            reader.conn.send(job)
+        try:
+            ready = reader.conn.poll(max(0.0, deadline - time.monotonic()))
+            reply = reader.conn.recv() if ready else None
+        except (EOFError, OSError):
+            reader.kill()
+            raise StoreUnavailable("the query worker died while evaluating the query") from None
+        except BaseException:
+            reader.kill()  # e.g. the request thread was interrupted: never leave it running
+            raise
+        if reply is None:
+            reader.kill()
+            raise QueryTimeout(f"query stopped after {timeout:g} s (AIMSGRAPH_QUERY_TIMEOUT); narrow it or add a LIMIT")
+        self._idle.put(reader)
+        return reply
+
     def _checkout(self) -> _Reader:
         while True:
             try:
                 reader = self._idle.get_nowait()
             except queue.Empty:
-                return _Reader(self.store)
+                return self._fork()
             if reader.generation == self.store.generation:
                 return reader
             reader.kill()  # it holds a snapshot from before the latest write
+
+    def _fork(self) -> _Reader:
+        return self._forker.submit(_Reader, self.store).result()
 
     def close(self) -> None:
         """Stop every idle reader (busy ones stop when their pipe closes)."""
@@ -196,4 +243,5 @@ class ReaderPool:
             try:
                 self._idle.get_nowait().kill()
             except queue.Empty:
-                return
+                break
+        self._forker.shutdown(wait=False)

@@ -1,9 +1,12 @@
-"""Guards that run on SPARQL text before evaluation: the query form, and the allow-list for
-``SERVICE`` (queries) and ``LOAD`` (updates), so that a query author cannot make the server
-call internal hosts.
+"""Guards that run on SPARQL text before evaluation: the query form, whether the query names
+its own dataset, and the allow-list for ``SERVICE`` (queries) and ``LOAD`` (updates), so that a
+query author cannot make the server call internal hosts.
 
-The check works on tokens, so keywords inside strings, comments and IRIs are not mistaken
-for calls, and prefixed names and relative IRIs are expanded as the SPARQL parser would.
+Most checks work on tokens, so keywords inside strings, comments and IRIs are not mistaken for
+calls. A token scanner cannot always tell ``<`` the IRI delimiter from ``<`` the operator, so
+whenever the word SERVICE or LOAD appears anywhere in the text, the allow-list check also parses
+the text with rdflib's SPARQL grammar and checks the endpoints both find; text that rdflib
+cannot parse is refused rather than guessed at.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+_REMOTE_WORD = re.compile(r"service|load", re.IGNORECASE)
 QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH")
 
@@ -94,9 +98,22 @@ def remote_targets(text: str, base_iri: str | None = None) -> list[tuple[str, st
     return targets
 
 
+def has_dataset_clause(text: str) -> bool:
+    """True if the query names its own dataset (FROM or FROM NAMED)."""
+    return any(t.kind == "name" and t.text.upper() == "FROM" for t in tokenize(text))
+
+
+def may_call_remote(text: str) -> bool:
+    """Cheap pre-check: False only when no SERVICE or LOAD can be in the text."""
+    return _REMOTE_WORD.search(text) is not None
+
+
 def check_remote_calls(text: str, allowlist: tuple[str, ...], base_iri: str | None = None) -> None:
     """Raise Forbidden if the text calls SERVICE or LOAD on anything not on the allow-list."""
-    for keyword, target in remote_targets(text, base_iri):
+    if not may_call_remote(text):
+        return
+    targets = remote_targets(text, base_iri) + _parsed_targets(text, base_iri)
+    for keyword, target in targets:
         if target is None:
             raise Forbidden(
                 f"{keyword} with a variable or missing endpoint is refused: "
@@ -120,6 +137,41 @@ def is_allowed(target: str, allowlist: tuple[str, ...]) -> bool:
         if target.startswith(entry) and (entry[-1] in "/#?" or target[len(entry)] in "/#?"):
             return True
     return False
+
+
+def _parsed_targets(text: str, base_iri: str | None) -> list[tuple[str, str | None]]:
+    """SERVICE and LOAD endpoints as rdflib's SPARQL parser reads the text."""
+    from rdflib import URIRef
+    from rdflib.plugins.sparql import algebra, parser
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    found: list[tuple[str, str | None]] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, CompValue):
+            if node.name == "ServiceGraphPattern":
+                term = node.get("term")
+                found.append(("SERVICE", str(term) if isinstance(term, URIRef) else None))
+            elif node.name == "Load":
+                term = node.get("iri")
+                found.append(("LOAD", str(term) if isinstance(term, URIRef) else None))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    try:
+        if query_form(text) == "UPDATE":
+            walk(algebra.translateUpdate(parser.parseUpdate(text), base=base_iri).algebra)
+        else:
+            walk(algebra.translateQuery(parser.parseQuery(text), base=base_iri).algebra)
+    except Exception as exc:  # noqa: BLE001 - any parser failure means "cannot verify"
+        raise Forbidden(
+            "the text mentions SERVICE or LOAD but its endpoints could not be verified against "
+            f"AIMSGRAPH_SERVICE_ALLOWLIST ({type(exc).__name__}); simplify the query"
+        ) from None
+    return found
 
 
 def _target_iri(token: Token | None, prefixes: dict[str, str], base: str | None) -> str | None:

@@ -6,8 +6,6 @@ The blueprint only translates HTTP: evaluation happens in ``sparql.executor``.
 
 from __future__ import annotations
 
-import re
-
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
@@ -18,7 +16,7 @@ from aimsgraph.errors import (
     UnsupportedMediaType,
     UpdateNotEnabled,
 )
-from aimsgraph.namespaces import PREFIXES, Graphs
+from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.guard import check_remote_calls, query_form
@@ -30,7 +28,6 @@ QUERY_MEDIA_TYPE = "application/sparql-query"
 UPDATE_MEDIA_TYPE = "application/sparql-update"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 TRUNCATED_HEADER = "X-Aimsgraph-Result-Truncated"
-_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|^`\\]*$")
 
 
 @bp.route("/sparql", methods=["GET", "POST"], provide_automatic_options=False)
@@ -57,7 +54,6 @@ def sparql_endpoint() -> Response:
         limit=settings.result_limit,
         prefixes=PREFIXES,
     )
-    _check_acceptable(form, job)
     outcome = state.readers.run(job)
     response = Response(outcome.body, content_type=_content_type(outcome.media_type))
     response.headers["Vary"] = "Accept"
@@ -142,18 +138,9 @@ def _graph_parameter(name: str) -> tuple[str, ...]:
     if request.method == "POST" and request.mimetype == FORM_MEDIA_TYPE:
         values += request.form.getlist(name)
     for value in values:
-        if not _ABSOLUTE_IRI.match(value):
+        if not is_absolute_iri(value):
             raise InvalidInput(f"{name} must be an absolute IRI, got {value!r}")
     return tuple(values)
-
-
-def _check_acceptable(form: str | None, job: QueryJob) -> None:
-    if form in ("SELECT", "ASK") and job.solution_type is None:
-        raise NotAcceptable(f"no acceptable format for {form} results; offered: {', '.join(results.SOLUTION_TYPES)}")
-    if form in ("CONSTRUCT", "DESCRIBE") and job.graph_type is None:
-        raise NotAcceptable(f"no acceptable format for {form} results; offered: {', '.join(results.GRAPH_TYPES)}")
-    if job.solution_type is None and job.graph_type is None:
-        raise NotAcceptable("the Accept header allows none of the result formats this endpoint produces")
 
 
 def _content_type(media_type: str) -> str:
