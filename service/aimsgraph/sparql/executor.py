@@ -33,6 +33,17 @@ from aimsgraph.sparql.guard import has_dataset_clause, may_call_remote
 from aimsgraph.store import GraphStore
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+READY_TIMEOUT = 2.0  # seconds a new reader has to answer its first storage read
+FORK_ATTEMPTS = 5
+
+try:  # loaded here, not in the child: dlopen after fork is not safe
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover - not a POSIX libc
+    _LIBC = None
+
+
+class _NotReady(Exception):
+    """A forked reader did not come up."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,11 @@ def _take(iterator, limit: int) -> tuple[list, bool]:
 
 
 class _Reader:
-    """One forked reader process and the parent's end of its pipe."""
+    """One forked reader process and the parent's end of its pipe.
+
+    A child forked while one of the store's background threads holds a lock would wait for
+    it forever; such a child never reports ready, so it is killed and the fork retried.
+    """
 
     def __init__(self, store: GraphStore) -> None:
         self.generation = store.generation
@@ -117,6 +132,13 @@ class _Reader:
             _serve(child_end, store.raw, parent_pid)
         child_end.close()
         self.pid, self.conn = pid, parent_end
+        try:
+            ready = self.conn.poll(READY_TIMEOUT) and self.conn.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.kill()
+            raise _NotReady()
 
     def kill(self) -> None:
         try:
@@ -130,6 +152,8 @@ class _Reader:
 def _serve(conn: Connection, store: ox.Store, parent_pid: int) -> None:  # pragma: no cover - child
     try:
         _detach_from_parent(conn.fileno(), parent_pid)
+        store.query("ASK { ?s ?p ?o }")  # touches the storage: hangs here if a lock was held at fork
+        conn.send("ready")
         while True:
             try:
                 job = conn.recv()
@@ -144,10 +168,8 @@ def _detach_from_parent(keep_fd: int, parent_pid: int) -> None:  # pragma: no co
     """Make the reader die with the service and let go of its sockets (the HTTP listener)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (AttributeError, OSError):
-        pass  # not Linux: the reader still exits when its pipe closes
+    if _LIBC is not None and hasattr(_LIBC, "prctl"):
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # otherwise it exits when its pipe closes
     if os.getppid() != parent_pid:
         os._exit(0)
     for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []:
@@ -235,7 +257,12 @@ class ReaderPool:
             reader.kill()  # it holds a snapshot from before the latest write
 
     def _fork(self) -> _Reader:
-        return self._forker.submit(_Reader, self.store).result()
+        for attempt in range(FORK_ATTEMPTS):
+            try:
+                return self._forker.submit(_Reader, self.store).result()
+            except _NotReady:
+                time.sleep(0.05 * (attempt + 1))  # let the store's background work finish
+        raise StoreUnavailable(f"no query worker came up in {FORK_ATTEMPTS} attempts; try again")
 
     def close(self) -> None:
         """Stop every idle reader (busy ones stop when their pipe closes)."""
