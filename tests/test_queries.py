@@ -2,28 +2,257 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from aimsgraph import queries
 from aimsgraph.store import GraphStore
 
 DEMO = "https://data.meridian.example/aims/"
+AIMS = "https://w3id.org/aimsgraph/ontology#"
+RM = "https://w3id.org/aimsgraph/risk-matrix/"
 NAMED = queries.load_all()
+
+#: The reference date of the demo data (data/demo/README.md); queries that compare dates take it
+#: through the optional grlc-style parameter ?__asOf_xsd_date, so their expectations do not age.
+AS_OF = "2026-11-26"
+
+
+def iris(prefix: str, *names: str) -> set[str]:
+    return {DEMO + prefix + "/" + name for name in names}
+
+
+def column(rows: list[dict[str, str]], name: str) -> list[str]:
+    return [r[name] for r in rows if name in r]
+
+
+def by(rows: list[dict[str, str]], key: str) -> dict[str, dict[str, str]]:
+    return {r[key]: r for r in rows}
+
+
+def split(row: dict[str, str], name: str) -> set[str]:
+    """A space-separated multi-valued column (GROUP_CONCAT) as a set; absent means empty."""
+    return set(row.get(name, "").split())
+
+
+# -- expectations on the demo (reference date 2026-11-26) ----------------------------------------
+
+
+def risk_register(rows):
+    levels = [r["level"] for r in rows]
+    ranks = [int(r["rank"]) for r in rows]
+    return (
+        len(rows) == 40
+        and len(set(column(rows, "risk"))) == 40
+        and (levels.count(RM + "Critical"), levels.count(RM + "High"), levels.count(RM + "Medium")) == (2, 21, 17)
+        and ranks == sorted(ranks, reverse=True)
+        and {r["risk"] for r in rows[:2]} == iris("risk", "retail-credit-model-drift", "aml-missed-typologies")
+        and all(r.get("owner") and r.get("treatment") and r.get("nextReview") for r in rows)
+        and by(rows, "risk")[DEMO + "risk/next-best-offer-vulnerable-targeting"]["score"] == "12"
+    )
+
+
+def statement_of_applicability(rows):
+    entries = by(rows, "id")
+    a_9_4, a_6_2_6, a_8_3 = entries["A.9.4"], entries["A.6.2.6"], entries["A.8.3"]
+    return (
+        len(rows) == 38
+        and [r["id"] for r in rows[:2]] == ["A.2.2", "A.2.3"] and rows[-1]["id"] == "A.10.4"
+        and column(rows, "applicable").count("false") == 3
+        and "justification" not in a_8_3 and a_8_3["applicable"] == "false"
+        and a_9_4["status"] == AIMS + "FullyImplemented" and not split(a_9_4, "implementedBy")
+        and not split(a_9_4, "risks") and not split(a_9_4, "evidence")
+        and DEMO + "control/chatbot-guardrails" in split(a_6_2_6, "implementedBy")
+        and DEMO + "risk/chatbot-prompt-injection" in split(a_6_2_6, "risks")
+        and DEMO + "evidence/fraud-backtest-2025" in split(a_6_2_6, "evidence")
+        and split(entries["A.10.2"], "implementedBy") == iris(
+            "control", "ai-raci", "supplier-ai-due-diligence", "cv-vendor-contract", "chatbot-pii-redaction")
+    )
+
+
+def soa_risks(rows):
+    links = {(r["id"], r["implementation"], r["relation"], r["risk"]) for r in rows}
+    guardrails, injection = DEMO + "control/chatbot-guardrails", DEMO + "risk/chatbot-prompt-injection"
+    return (
+        len(rows) == len(links)
+        and ("A.6.2.6", guardrails, AIMS + "mitigates", injection) in links
+        and ("A.6.2.6", guardrails, AIMS + "detects", injection) in links
+        and "A.9.4" not in column(rows, "id")
+        and DEMO + "risk/next-best-offer-vulnerable-targeting" not in column(rows, "risk")
+        and {r["relation"] for r in rows} == {AIMS + "mitigates", AIMS + "detects"}
+    )
+
+
+def soa_evidence(rows):
+    stale = {(r["id"], r["evidence"]) for r in rows if r["current"] == "false"}
+    return (
+        stale == {
+            ("A.6.2.4", DEMO + "evidence/fraud-backtest-2025"),
+            ("A.6.2.6", DEMO + "evidence/fraud-backtest-2025"),
+            ("A.10.2", DEMO + "evidence/aurora-supplier-assessment-2025"),
+            ("A.10.3", DEMO + "evidence/aurora-supplier-assessment-2025"),
+        }
+        and all(r["today"] == AS_OF for r in rows)
+        and DEMO + "control/chatbot-guardrails" not in column(rows, "implementation")
+        and ("A.10.2", DEMO + "evidence/scriptura-supplier-assessment-2026") in {(r["id"], r["evidence"]) for r in rows}
+    )
+
+
+def systems_without_current_risk_assessment(rows):
+    systems = by(rows, "system")
+    claims, assistant = DEMO + "system/claims-triage", DEMO + "system/code-assistant"
+    return (
+        set(systems) == {claims, assistant}
+        and systems[claims]["latestAssessment"] == "2025-06-12" and systems[claims]["inScope"] == "true"
+        and systems[claims]["staleBefore"] == "2025-11-26"
+        and "latestAssessment" not in systems[assistant] and systems[assistant]["inScope"] == "false"
+    )
+
+
+def high_risks_without_effective_control(rows):
+    return (
+        column(rows, "risk") == [DEMO + "risk/next-best-offer-vulnerable-targeting"]
+        and rows[0]["treatingControls"] == "0" and rows[0]["appetite"] == RM + "High"
+        and rows[0]["asset"] == DEMO + "system/next-best-offer"
+    )
+
+
+def controls_without_evidence(rows):
+    found = {(r["control"], r["issue"], r.get("evidence"), r["hasCurrentEvidence"]) for r in rows}
+    return len(rows) == 3 and found == {
+        (DEMO + "control/chatbot-guardrails", "missing", None, "false"),
+        (DEMO + "control/fraud-champion-challenger", "expired", DEMO + "evidence/fraud-backtest-2025", "false"),
+        (DEMO + "control/supplier-ai-due-diligence", "expired", DEMO + "evidence/aurora-supplier-assessment-2025",
+         "true"),
+    }
+
+
+def overdue_reviews(rows):
+    claims_risks = iris("risk", "claims-triage-unfair-routing", "claims-triage-catastrophe-surge",
+                        "claims-triage-vulnerable-delay")
+    types = {r["item"]: r["type"] for r in rows}
+    return (
+        len(rows) == 4
+        and set(types) == claims_risks | iris("assessment", "ra-claims-triage-2025")
+        and types[DEMO + "assessment/ra-claims-triage-2025"] == AIMS + "RiskAssessment"
+        and all(types[risk] == AIMS + "Risk" for risk in claims_risks)
+        and {(r["nextReview"], r["overdueBy"], r["owner"]) for r in rows}
+        == {("2026-06-12", "P167D", DEMO + "role/claims-owner")}
+    )
+
+
+def stakeholders_affected_by_system(rows):
+    parties = by(rows, "stakeholder")
+    borrowers, board = DEMO + "party/borrowers-in-arrears", DEMO + "party/board"
+    return (
+        set(parties) == iris("party", "borrowers-in-arrears", "vulnerable-customers", "national-banking-supervisor",
+                             "board")
+        and split(parties[borrowers], "via") == {"subject", "risk", "consequence", "impact"}
+        and split(parties[board], "via") == {"consequence", "impact"}
+        and split(parties[borrowers], "risks") == iris("risk", "collections-vulnerable-debtors",
+                                                        "collections-upstream-score-errors")
+    )
+
+
+def datasets_without_provenance_or_quality(rows):
+    return (
+        column(rows, "dataset") == [DEMO + "dataset/collections-contact-history"]
+        and (rows[0]["hasProvenance"], rows[0]["hasQualityAssessment"]) == ("true", "false")
+        and split(rows[0], "usedBy") == {DEMO + "system/collections-prioritisation", DEMO + "model/collections-model"}
+    )
+
+
+def ai_system_profile(rows):
+    systems = by(rows, "system")
+    claims = systems[DEMO + "system/claims-triage"]
+    collections = systems[DEMO + "system/collections-prioritisation"]
+    assistant = systems[DEMO + "system/code-assistant"]
+    return (
+        len(rows) == 12 and column(rows, "id") == [f"AIS-{n:03d}" for n in range(1, 13)]
+        and all(r.get("purpose") and r.get("domain") and r.get("capability") and r.get("deployer") for r in rows)
+        and claims["deployer"] == DEMO + "org/meridian-assurance" and claims["domain"] == AIMS + "Insurance"
+        and split(collections, "subjects") == iris("party", "borrowers-in-arrears", "vulnerable-customers")
+        and not split(assistant, "subjects") and split(assistant, "models") == {DEMO + "model/aurora-llm"}
+        and sum(1 for r in rows if split(r, "subjects")) == 10
+    )
+
+
+def risk_profile(rows):
+    risks = by(rows, "risk")
+    proxy = risks[DEMO + "risk/retail-credit-proxy-discrimination"]
+    targeting = risks[DEMO + "risk/next-best-offer-vulnerable-targeting"]
+    return (
+        len(rows) == 40
+        and split(proxy, "sources") == {DEMO + "risk-source/historical-bias",
+                                        "https://w3id.org/aimsgraph/iso42001/C.3-machine-learning"}
+        and split(proxy, "consequences") == {DEMO + "consequence/unfair-credit-decision"}
+        and split(proxy, "impacts") == iris("impact", "discriminatory-credit-denial", "supervisory-sanction")
+        and (proxy["likelihood"], proxy["severity"], proxy["level"]) == (RM + "L3", RM + "S5", RM + "High")
+        and DEMO + "control/credit-fairness-testing" in split(proxy, "controls")
+        and not split(targeting, "controls")
+        and [r["risk"] for r in rows if not split(r, "controls")] == [DEMO + "risk/next-best-offer-vulnerable-targeting"]
+    )
+
+
+def affected_stakeholders_and_areas(rows):
+    risks = by(rows, "risk")
+    proxy = risks[DEMO + "risk/retail-credit-proxy-discrimination"]
+    energy = risks[DEMO + "risk/gpu-energy-footprint"]
+    return (
+        len(rows) == 40 and all(split(r, "stakeholders") and split(r, "areas") for r in rows)
+        and split(proxy, "stakeholders") == iris("party", "retail-loan-applicants", "sme-applicants",
+                                                 "national-banking-supervisor", "board")
+        and split(proxy, "areas") == {AIMS + "FundamentalRights", AIMS + "Financial", AIMS + "Reputation"}
+        and split(energy, "stakeholders") == {DEMO + "party/general-public"}
+        and split(energy, "areas") == {AIMS + "Environment"}
+    )
+
 
 #: One expectation per shipped query: a test fails if a query in queries/ has none.
 EXPECTED = {
     "ai-systems": lambda rows: len(rows) == 12 and all(r.get("owner") for r in rows),
     "annex-a-controls": lambda rows: len(rows) == 38 and rows[0]["id"] == "A.10.2",
-    "risk-register": lambda rows: len(rows) >= 30 and rows[0]["rank"] == "4",
-    "statement-of-applicability": lambda rows: len(rows) == 38,
+    "risk-register": risk_register,
+    "statement-of-applicability": statement_of_applicability,
+    "soa-risks": soa_risks,
+    "soa-evidence": soa_evidence,
     "dependents": lambda rows: {DEMO + "system/retail-credit-scoring", DEMO + "system/card-fraud-detection"}
     <= {r["dependent"] for r in rows},
+    "systems-without-current-risk-assessment": systems_without_current_risk_assessment,
+    "high-risks-without-effective-control": high_risks_without_effective_control,
+    "controls-without-evidence": controls_without_evidence,
+    "overdue-reviews": overdue_reviews,
+    "stakeholders-affected-by-system": stakeholders_affected_by_system,
+    "datasets-without-provenance-or-quality": datasets_without_provenance_or_quality,
+    "ai-system-profile": ai_system_profile,
+    "risk-profile": risk_profile,
+    "affected-stakeholders-and-areas": affected_stakeholders_and_areas,
 }
-PARAMETERS = {"dependents": {"node": DEMO + "dataset/customer-transactions"}}
+PARAMETERS = {
+    "dependents": {"node": DEMO + "dataset/customer-transactions"},
+    "stakeholders-affected-by-system": {"system": DEMO + "system/collections-prioritisation"},
+}
+
+#: Gaps each dated query reports on any date after the demo's reference date: they only age into more.
+ALWAYS_REPORTED = {
+    "systems-without-current-risk-assessment": ("system", iris("system", "claims-triage", "code-assistant")),
+    "high-risks-without-effective-control": ("risk", iris("risk", "next-best-offer-vulnerable-targeting")),
+    "controls-without-evidence": ("control", iris("control", "chatbot-guardrails", "fraud-champion-challenger",
+                                                  "supplier-ai-due-diligence")),
+    "overdue-reviews": ("item", iris("assessment", "ra-claims-triage-2025")),
+}
 
 
-def run(store: GraphStore, query: queries.NamedQuery) -> list[dict[str, str]]:
-    solutions = store.query(query.text, substitutions=query.substitutions(PARAMETERS.get(query.name, {})))
+def dated(query: queries.NamedQuery) -> bool:
+    return any(p.name == "asOf" and p.kind == "date" and not p.required for p in query.parameters)
+
+
+def run(store: GraphStore, query: queries.NamedQuery, as_of: str | None = AS_OF) -> list[dict[str, str]]:
+    values = dict(PARAMETERS.get(query.name, {}))
+    if as_of and dated(query):
+        values["asOf"] = as_of
+    solutions = store.query(query.text, substitutions=query.substitutions(values))
     names = [v.value for v in solutions.variables]
     return [{n: row[n].value for n in names if row[n] is not None} for row in solutions]
 
@@ -36,8 +265,17 @@ def test_every_query_has_an_expectation():
 def test_header_documents_the_query(name: str):
     query = NAMED[name]
     assert query.summary and query.metadata.get("description")
+    assert query.metadata.get("tags") and query.metadata.get("cq", "").startswith("CQ-")
     for parameter in query.parameters:
-        assert parameter in query.metadata.get("params", ""), f"{name}: parameter {parameter} undocumented"
+        assert parameter.name in query.metadata.get("params", ""), f"{name}: parameter {parameter.name} undocumented"
+    if dated(query):
+        assert "asOf" in query.metadata.get("params", ""), f"{name}: the asOf parameter is undocumented"
+    assert "ORDER BY" in query.text, f"{name}: no ORDER BY, so no stable output"
+
+
+def test_competency_question_ids_are_unique():
+    ids = [q.metadata["cq"] for q in NAMED.values()]
+    assert len(ids) == len(set(ids))
 
 
 @pytest.mark.parametrize("name", sorted(NAMED))
@@ -45,6 +283,35 @@ def test_query_answers_on_the_demo(demo_store: GraphStore, name: str):
     assert EXPECTED[name](run(demo_store, NAMED[name]))
 
 
+@pytest.mark.parametrize("name", sorted(ALWAYS_REPORTED))
+def test_dated_queries_default_to_today(demo_store: GraphStore, name: str):
+    rows = run(demo_store, NAMED[name], as_of=None)
+    key, expected = ALWAYS_REPORTED[name]
+    assert {r["today"] for r in rows} <= {datetime.now(timezone.utc).date().isoformat()}
+    assert expected <= set(column(rows, key))
+
+
+def test_effective_controls_depend_on_the_reference_date(demo_store: GraphStore):
+    query = NAMED["high-risks-without-effective-control"]
+    # ev:extraction-qa-2026-q3, the only evidence for SME statement extraction, expires 2027-01-07.
+    later = column(run(demo_store, query, as_of="2027-01-08"), "risk")
+    assert set(later) == iris("risk", "next-best-offer-vulnerable-targeting", "sme-credit-statement-extraction")
+    # On 2026-03-30 the claims-triage assessment of 2025-06-12 was still less than 12 months old.
+    systems = column(run(demo_store, NAMED["systems-without-current-risk-assessment"], as_of="2026-03-30"), "system")
+    assert systems == [DEMO + "system/code-assistant"]
+
+
+def test_parameters_are_typed_and_checked():
+    [as_of] = NAMED["overdue-reviews"].parameters
+    assert (as_of.name, as_of.kind, as_of.required) == ("asOf", "date", False)
+    with pytest.raises(Exception, match="absolute IRI"):
+        NAMED["dependents"].substitutions({"node": "not an iri"})
+    with pytest.raises(Exception, match="no parameter"):
+        NAMED["dependents"].substitutions({"node": DEMO, "other": "x"})
+
+
 def test_missing_parameter_is_named():
     with pytest.raises(Exception, match="node"):
         NAMED["dependents"].substitutions({})
+    with pytest.raises(Exception, match="system"):
+        NAMED["stakeholders-affected-by-system"].substitutions({})

@@ -65,16 +65,24 @@ def _now() -> str:
 
 
 def _entailments(raw: ox.Store):
+    asserted: dict[ox.NamedNode, set[tuple]] = {}  # per property: its asserted (s, o) pairs
+
+    def new(s, p, o):
+        if p not in asserted:
+            asserted[p] = {(q.subject, q.object) for q in _asserted(raw, None, p, None)}
+        if (s, o) not in asserted[p]:
+            yield ox.Quad(s, p, o, INFERRED)
+
     for sub, super_ in _pairs(raw, "subPropertyOf"):
         for quad in _asserted(raw, None, sub, None):
-            yield from _new(raw, quad.subject, super_, quad.object)
+            yield from new(quad.subject, super_, quad.object)
     depends_on, target = ox.NamedNode(AIMS + "dependsOn"), ox.NamedNode(AIMS + "dependencyTarget")
     for quad in _asserted(raw, None, ox.NamedNode(AIMS + "hasDependency"), None):
         for link in _asserted(raw, quad.object, target, None):
-            yield from _new(raw, quad.subject, depends_on, link.object)
+            yield from new(quad.subject, depends_on, link.object)
     for sub, super_ in _pairs(raw, "subClassOf"):
         for quad in _asserted(raw, None, RDF_TYPE, sub):
-            yield from _new(raw, quad.subject, RDF_TYPE, super_)
+            yield from new(quad.subject, RDF_TYPE, super_)
 
 
 def _pairs(raw: ox.Store, axiom: str) -> list[tuple[ox.NamedNode, ox.NamedNode]]:
@@ -84,8 +92,3 @@ def _pairs(raw: ox.Store, axiom: str) -> list[tuple[ox.NamedNode, ox.NamedNode]]
 
 def _asserted(raw: ox.Store, s, p, o):
     return (q for q in raw.quads_for_pattern(s, p, o, None) if q.graph_name != INFERRED)
-
-
-def _new(raw: ox.Store, s, p, o):
-    if not any(True for _ in _asserted(raw, s, p, o)):
-        yield ox.Quad(s, p, o, INFERRED)

@@ -96,19 +96,13 @@ class GraphStore:
 
     def extract(self, graphs: Iterable[str]) -> rdflib.Graph:
         """Copy the given named graphs into one in-memory rdflib Graph (for pyshacl, owlrl)."""
-        buffer = self.dump(graphs, ox.RdfFormat.N_QUADS)
-        dataset = rdflib.Dataset()
-        dataset.parse(data=buffer, format="nquads")
-        merged = rdflib.Graph()
-        for s, p, o, _ in dataset.quads((None, None, None, None)):
-            merged.add((s, p, o))
-        return merged
+        return rdflib.Graph().parse(data=self.dump(graphs, ox.RdfFormat.N_TRIPLES), format="nt")
 
     def dump(self, graphs: Iterable[str] | None = None, fmt: ox.RdfFormat = ox.RdfFormat.N_QUADS) -> bytes:
         """Serialise the given named graphs (all when None); triple formats merge them."""
         chosen = list(graphs) if graphs is not None else self.named_graphs()
         quads: Iterator[ox.Quad] = (
-            quad for g in chosen for quad in self._store.quads_for_pattern(None, None, None, ox.NamedNode(g))
+            quad for g in chosen for quad in self._store.quads_for_pattern(None, None, None, named_graph(g))
         )
         if fmt.supports_datasets:
             return ox.serialize(quads, format=fmt)
@@ -172,19 +166,9 @@ class GraphStore:
                 raise StoreUnavailable(f"cannot write to the store: {exc}") from exc
         return reports
 
-    def replace_graph(self, graph: str, files: Iterable[Path], extra: Iterable[ox.Triple] = ()) -> int:
-        """Replace a named graph by the content of ``files`` (plus ``extra``) in one transaction."""
-        triples: list[ox.Triple] = list(extra)
-        for path in files:
-            fmt = guess_format(path)
-            with path.open("rb") as handle:
-                try:
-                    triples.extend(
-                        ox.Triple(q.subject, q.predicate, q.object)
-                        for q in ox.parse(handle, format=fmt, base_iri=path.resolve().as_uri())
-                    )
-                except SyntaxError as exc:
-                    raise InvalidInput(f"{path}: {exc}") from exc
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> int:
+        """Replace the content of a named graph in one transaction; returns its new size."""
+        triples = list(triples)
         body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()
         with self.write_lock():
             self._store.update(f"DROP SILENT GRAPH <{graph}> ; INSERT DATA {{ GRAPH <{graph}> {{ {body} }} }}")
@@ -233,7 +217,7 @@ class GraphStore:
         if any(row["v"].value == digest for row in version):
             return "up to date"
         stamp = ox.Triple(ox.NamedNode(graph), ox.NamedNode(DCT_HAS_VERSION), ox.Literal(digest))
-        self.replace_graph(graph, files, extra=[stamp])
+        self.replace_graph(graph, [*_read_triples(files), stamp])
         return "loaded"
 
 
@@ -311,6 +295,14 @@ class _ProgressReader:
         chunk = self.read(len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)
+
+
+def _read_triples(files: Iterable[Path]) -> list[ox.Triple]:
+    triples = []
+    for path in files:
+        _, quads = read_quads(path, guess_format(path), ox.NamedNode("urn:aimsgraph:unused"))
+        triples.extend(ox.Triple(q.subject, q.predicate, q.object) for q in quads)
+    return triples
 
 
 def _digest(files: list[Path]) -> str:
