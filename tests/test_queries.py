@@ -210,6 +210,20 @@ def affected_stakeholders_and_areas(rows):
 
 
 #: One expectation per shipped query: a test fails if a query in queries/ has none.
+def system_record_nodes(rows: list[dict[str, str]]) -> bool:
+    records: dict[str, set[str]] = {}
+    for row in rows:
+        records.setdefault(row["system"], set()).add(row["node"])
+    cv = records[DEMO + "system/cv-screening"]
+    return (
+        len(records) == 12
+        and all(system in nodes for system, nodes in records.items())
+        and DEMO + "system/code-assistant" in records
+        and {n for n in cv if "/risk/" in n} and {n for n in cv if "/control/" in n} and {n for n in cv if "/assessment/" in n}
+        and not {n for n in cv if "/risk/" in n and "cv" not in n and "talent" not in n and "screening" not in n}
+    )
+
+
 EXPECTED = {
     "ai-systems": lambda rows: len(rows) == 12 and all(r.get("owner") for r in rows),
     "annex-a-controls": lambda rows: len(rows) == 38 and rows[0]["id"] == "A.10.2",
@@ -228,6 +242,7 @@ EXPECTED = {
     "ai-system-profile": ai_system_profile,
     "risk-profile": risk_profile,
     "affected-stakeholders-and-areas": affected_stakeholders_and_areas,
+    "system-record-nodes": system_record_nodes,
 }
 PARAMETERS = {
     "dependents": {"node": DEMO + "dataset/customer-transactions"},

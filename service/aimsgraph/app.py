@@ -14,6 +14,9 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from aimsgraph import api
+from aimsgraph.api import queries as queries_api
+from aimsgraph.api import soa as soa_api
+from aimsgraph.api import validation as validation_api
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError
 from aimsgraph.reasoning import is_current, refresh_inferences
@@ -46,6 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["aimsgraph"] = ServiceState(settings, store, readers)
     app.register_blueprint(protocol.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(validation_api.bp)
+    app.register_blueprint(soa_api.bp)
+    app.register_blueprint(queries_api.bp)
     app.register_error_handler(AimsgraphError, _render_error)
     app.register_error_handler(HTTPException, _render_http_error)
     app.add_url_rule("/", "index", _index)

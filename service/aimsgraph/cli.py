@@ -19,7 +19,7 @@ from aimsgraph.errors import AimsgraphError, InvalidInput
 from aimsgraph.namespaces import PREFIXES, Graphs
 from aimsgraph.reasoning import invalidate, refresh_inferences
 from aimsgraph.sparql.executor import QueryJob
-from aimsgraph.store import GraphStore
+from aimsgraph.store import GraphStore, named_graph
 
 #: --format names for query results and exports.
 SOLUTION_FORMATS = {
@@ -129,6 +129,50 @@ def export(graphs: tuple[str, ...], fmt: str, output: Path | None, data_dir: Pat
         sys.stdout.buffer.write(body)
     else:
         output.write_bytes(body)
+
+
+@cli.command()
+@click.option("--changed", multiple=True, metavar="IRI", help="Re-validate only what a change to this node can affect (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "turtle", "junit"]), default="table", show_default=True)
+@click.option("--fail-on", type=click.Choice(["violation", "warning", "info", "none"]), default="violation", show_default=True,
+              help="Exit with 1 when the findings include this severity or a worse one.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the report to a file.")
+@data_dir_option
+def validate(changed: tuple[str, ...], fmt: str, fail_on: str, output: Path | None, data_dir: Path | None) -> None:
+    """Check the record against the completeness shapes (ISO/IEC 42001 clauses and Annex A).
+
+    The findings are stored in the validation graph. With --changed, only the affected focus
+    nodes are checked and reported. Exit codes: 0 nothing at --fail-on, 1 findings, 2 bad input.
+    """
+    from aimsgraph import reports, validation
+
+    store = _open_store(data_dir)
+    for iri in changed:
+        named_graph(iri)  # the same absolute-IRI check, with the same one-line error
+    findings = validation.validate_changed(store, changed) if changed else validation.validate_full(store)
+    store.flush()
+    report = reports.build(store, findings)
+    _write(reports.render(report, fmt), output)
+    if fail_on != "none" and report.fails(fail_on):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "html", "json"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
+@data_dir_option
+def soa(fmt: str, output: Path | None, data_dir: Path | None) -> None:
+    """The Statement of Applicability: one row per Annex A control."""
+    from aimsgraph import soa as statement
+
+    _write(statement.render(_open_store(data_dir), fmt), output)
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 def _graph_media_types() -> dict[str, ox.RdfFormat]:

@@ -75,6 +75,13 @@ class NamedQuery:
             raise InvalidInput(f"query '{self.name}' has no parameter(s): {', '.join(unknown)}")
         return {ox.Variable(parameters[n].variable): parameters[n].term(v) for n, v in values.items()}
 
+    def bindings(self, values: dict[str, str]) -> tuple[tuple[str, str, str], ...]:
+        """The substitutions as picklable (variable, "iri" or datatype IRI, value) triples."""
+        return tuple(
+            (var.value, "iri" if isinstance(term, ox.NamedNode) else term.datatype.value, term.value)
+            for var, term in self.substitutions(values).items()
+        )
+
 
 def parse(path: Path) -> NamedQuery:
     """Read one ``.rq`` file; InvalidInput if its header has no summary."""

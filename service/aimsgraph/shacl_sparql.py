@@ -50,6 +50,7 @@ class Check:
     path: str | None
     query: str
     target_classes: tuple[str, ...] | None = None  # the focus nodes are instances of these; None: any
+    targets: str = ""  # a graph pattern binding ?this to every focus node of the shape
 
     def text(self, focus: Iterable[str] | None = None) -> str:
         values = "" if focus is None else "VALUES ?this { " + " ".join(f"<{n}>" for n in focus) + " }"
@@ -231,13 +232,13 @@ class _ShapeCompiler:
         brace = select.index("{")
         query = select[: brace + 1] + f" {{ SELECT DISTINCT ?this WHERE {{ {{focus}} {self.target} }} }} " + select[brace + 1:]
         message = self.g.value(constraint, SH.message) or self.g.value(shape, SH.message)
-        return Check(str(shape), self._severity(shape), str(message or ""), path, query, self.target_classes)
+        return Check(str(shape), self._severity(shape), str(message or ""), path, query, self.target_classes, self.target)
 
     # -- helpers ------------------------------------------------------------------------
 
     def _check(self, shape, query: str, path: str | None) -> Check:
         message = str(self.g.value(shape, SH.message) or "")
-        return Check(str(shape), self._severity(shape), message, path, query, self.target_classes)
+        return Check(str(shape), self._severity(shape), message, path, query, self.target_classes, self.target)
 
     def _severity(self, shape) -> str:
         return str(self.g.value(shape, SH.severity) or SH.Violation).rsplit("#", 1)[1]

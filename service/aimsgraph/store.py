@@ -174,6 +174,14 @@ class GraphStore:
             self._store.update(f"DROP SILENT GRAPH <{graph}> ; INSERT DATA {{ GRAPH <{graph}> {{ {body} }} }}")
         return len(triples)
 
+    def update(self, sparql: str) -> None:
+        """Apply a SPARQL Update in one transaction (union default graph; writes name their graph)."""
+        with self.write_lock():
+            try:
+                self._store.update(sparql)
+            except SyntaxError as exc:
+                raise InvalidInput(f"SPARQL Update syntax error: {exc}") from None
+
     def replace_quads(self, remove: Iterable[ox.Quad], add: Iterable[ox.Quad]) -> None:
         """Remove some quads and add others. For derived graphs only: removals and the batch
         insert are separate transactions, and an interrupted change is repaired by the next

@@ -70,7 +70,8 @@ def shapes_graph() -> rdflib.Graph:
 
 
 @cache
-def _compiled() -> tuple[str, list[Check], dict[str, tuple[str, ...]]]:
+def compiled_checks() -> tuple[str, list[Check], dict[str, tuple[str, ...]]]:
+    """The shapes compiled once per process: (PREFIX prologue, checks, clauses per shape)."""
     shapes = shapes_graph()
     clauses = {
         str(shape): tuple(sorted(str(c) for c in shapes.objects(shape, DCTERMS.source)))
@@ -84,7 +85,7 @@ def _compiled() -> tuple[str, list[Check], dict[str, tuple[str, ...]]]:
 
 def validate_store(store: GraphStore, focus: Iterable[str] | None = None) -> list[Finding]:
     """Run the compiled shapes in the store, over every focus node or only ``focus``."""
-    prefixes, checks, clauses = _compiled()
+    prefixes, checks, clauses = compiled_checks()
     focus = None if focus is None else sorted(set(focus))
     if focus == []:
         return []
@@ -96,7 +97,7 @@ def validate_store(store: GraphStore, focus: Iterable[str] | None = None) -> lis
             nodes = [n for n in focus if classes.get(n, set()) & set(check.target_classes)]
             if not nodes:
                 continue
-        solutions = store.raw.query(prefixes + check.text(nodes), **_validated_dataset())
+        solutions = store.raw.query(prefixes + check.text(nodes), **validated_dataset())
         names = [v.value for v in solutions.variables]
         for row in solutions:
             values = {n: row[n].value for n in names if row[n] is not None}
@@ -117,7 +118,7 @@ def _classes_of(store: GraphStore, nodes: list[str]) -> dict[str, set[str]]:
     values = " ".join(f"<{n}>" for n in nodes)
     query = f"SELECT ?n ?c WHERE {{ VALUES ?n {{ {values} }} ?n a/<http://www.w3.org/2000/01/rdf-schema#subClassOf>* ?c }}"
     classes: dict[str, set[str]] = {}
-    for row in store.raw.query(query, **_validated_dataset()):
+    for row in store.raw.query(query, **validated_dataset()):
         classes.setdefault(row["n"].value, set()).add(row["c"].value)
     return classes
 
@@ -134,7 +135,7 @@ def validate_graph(data: rdflib.Graph) -> list[Finding]:
 def validate_full(store: GraphStore) -> list[Finding]:
     """Validate the whole record and replace the validation graph with the findings."""
     findings = validate_store(store)
-    store.replace_graph(Graphs.VALIDATION, _as_triples(findings))
+    store.replace_graph(Graphs.VALIDATION, findings_as_triples(findings))
     return findings
 
 
@@ -147,7 +148,7 @@ def validate_changed(store: GraphStore, changed: Iterable[str]) -> list[Finding]
     stale = [f for f in stored_findings(store) if f.focus in in_scope]
     store.replace_quads(
         remove=[q for f in stale for q in _quads_of(store, f.iri)],
-        add=[ox.Quad(*t, ox.NamedNode(Graphs.VALIDATION)) for t in _as_triples(findings)],
+        add=[ox.Quad(*t, ox.NamedNode(Graphs.VALIDATION)) for t in findings_as_triples(findings)],
     )
     return findings
 
@@ -218,7 +219,7 @@ def _from_report(results: rdflib.Graph) -> Iterable[Finding]:
         )
 
 
-def _as_triples(findings: Iterable[Finding]) -> list[ox.Triple]:
+def findings_as_triples(findings: Iterable[Finding]) -> list[ox.Triple]:
     """Findings as SHACL validation results (plus ``aims:clause``), one stable IRI each.
 
     ``sh:value`` is stored as a plain literal holding the value's text (IRI or lexical form).
@@ -246,7 +247,7 @@ def _quads_of(store: GraphStore, subject: str) -> list[ox.Quad]:
     return list(store.raw.quads_for_pattern(ox.NamedNode(subject), None, None, ox.NamedNode(Graphs.VALIDATION)))
 
 
-def _validated_dataset() -> dict[str, object]:
+def validated_dataset() -> dict[str, object]:
     return {"default_graph": [ox.NamedNode(g) for g in VALIDATED_GRAPHS]}
 
 

@@ -58,10 +58,16 @@ class QueryJob:
     graph_type: str | None = None  # media type for CONSTRUCT/DESCRIBE, None if none acceptable
     limit: int = 100_000
     prefixes: dict[str, str] = field(default_factory=dict)
+    #: values for variables, as (variable, datatype IRI or "iri", lexical value): picklable
+    bindings: tuple[tuple[str, str, str], ...] = ()
 
     def run(self, store: ox.Store) -> "QueryOutcome":
+        substitutions = {
+            ox.Variable(var): ox.NamedNode(value) if kind == "iri" else ox.Literal(value, datatype=ox.NamedNode(kind))
+            for var, kind, value in self.bindings
+        }
         try:
-            answer = store.query(self.query, base_iri=self.base_iri, **self._dataset())
+            answer = store.query(self.query, base_iri=self.base_iri, substitutions=substitutions, **self._dataset())
         except SyntaxError as exc:
             raise InvalidInput(f"SPARQL syntax error: {exc}") from None
         except (ValueError, TypeError) as exc:

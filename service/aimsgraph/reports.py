@@ -1,0 +1,217 @@
+"""Validation reports: readiness per clause and per AI system, and the report formats
+(SHACL Turtle, JSON, a readable table, JUnit XML for CI).
+
+Readiness counts checks: a check is one shape applied to one of its focus nodes; it passes
+when that shape found nothing on that node. A clause's readiness is the share of passing
+checks among the shapes that cite the clause (``dct:source``); a system's is the share among
+checks on the system and its record (risks, assessments, controls, documentation), as
+``queries/system-record-nodes.rq`` defines it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape, quoteattr
+
+import pyoxigraph as ox
+
+from aimsgraph import queries
+from aimsgraph.namespaces import PREFIXES
+from aimsgraph.store import GraphStore
+from aimsgraph.validation import Finding, compiled_checks, findings_as_triples, validated_dataset
+
+SH = "http://www.w3.org/ns/shacl#"
+FORMATS = ("table", "json", "turtle", "junit")
+
+
+@dataclass
+class Readiness:
+    """Passing and total checks for one clause or one system."""
+
+    key: str
+    label: str
+    total: int = 0
+    failed: int = 0
+
+    @property
+    def share(self) -> float:
+        return 1.0 if self.total == 0 else (self.total - self.failed) / self.total
+
+
+@dataclass
+class Report:
+    findings: list[Finding]
+    clauses: list[Readiness] = field(default_factory=list)
+    systems: list[Readiness] = field(default_factory=list)
+    checked_shapes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # shape -> its clauses
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {severity: sum(f.severity == severity for f in self.findings) for severity in ("Violation", "Warning", "Info")}
+
+    @property
+    def conforms(self) -> bool:
+        return self.counts["Violation"] == 0
+
+    def fails(self, fail_on: str) -> bool:
+        """True if the report has findings at or above ``fail_on`` (violation, warning, info)."""
+        levels = {"violation": ("Violation",), "warning": ("Violation", "Warning"), "info": ("Violation", "Warning", "Info")}
+        return any(f.severity in levels[fail_on] for f in self.findings)
+
+
+def build(store: GraphStore, findings: list[Finding]) -> Report:
+    """A report with readiness per clause and per system for ``findings`` on ``store``."""
+    targets = _targets_per_shape(store)
+    failed = {(f.shape, f.focus) for f in findings}
+    clause_labels = _clause_labels(store)
+    shape_clauses = compiled_checks()[2]
+    by_clause: dict[str, Readiness] = {}
+    for shape, nodes in targets.items():
+        for clause in shape_clauses.get(shape, ()):
+            readiness = by_clause.setdefault(clause, Readiness(clause, clause_labels.get(clause, clause)))
+            readiness.total += len(nodes)
+            readiness.failed += sum((shape, node) in failed for node in nodes)
+    by_system: dict[str, Readiness] = {}
+    record = _system_records(store)
+    for shape, nodes in targets.items():
+        for node in nodes:
+            for system, label in record.get(node, ()):
+                readiness = by_system.setdefault(system, Readiness(system, label))
+                readiness.total += 1
+                readiness.failed += (shape, node) in failed
+    return Report(
+        findings,
+        clauses=sorted(by_clause.values(), key=lambda r: _clause_order(r.label)),
+        systems=sorted(by_system.values(), key=lambda r: r.label),
+        checked_shapes={shape: shape_clauses.get(shape, ()) for shape in targets},
+    )
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report as table, json, turtle (a SHACL validation report) or junit."""
+    return {"table": _table, "json": _json, "turtle": _turtle, "junit": _junit}[fmt](report)
+
+
+def as_dict(report: Report) -> dict:
+    return {
+        "conforms": report.conforms,
+        "counts": report.counts,
+        "readiness": {
+            "clauses": [_readiness(r) for r in report.clauses],
+            "systems": [_readiness(r) for r in report.systems],
+        },
+        "findings": [
+            {"severity": f.severity, "focus": f.focus, "path": f.path, "value": f.value, "message": f.message,
+             "shape": f.shape, "clauses": list(f.clauses)}
+            for f in report.findings
+        ],
+    }
+
+
+def _readiness(r: Readiness) -> dict:
+    return {"id": r.key, "label": r.label, "checks": r.total, "failed": r.failed, "readiness": round(r.share, 4)}
+
+
+def _json(report: Report) -> str:
+    return json.dumps(as_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def _table(report: Report) -> str:
+    counts = report.counts
+    lines = [f"{counts['Violation']} violations, {counts['Warning']} warnings, {counts['Info']} infos", ""]
+    lines.append(f"{'severity':<10} {'clause':<18} {'focus':<48} message")
+    for f in report.findings:
+        clause = ",".join(c.rsplit("/", 1)[1] for c in f.clauses)
+        lines.append(f"{f.severity:<10} {clause:<18} {_short(f.focus):<48} {f.message}")
+    lines += ["", "readiness per clause:"]
+    lines += [f"  {r.share:7.1%}  {r.label} ({r.total - r.failed}/{r.total})" for r in report.clauses]
+    lines += ["", "readiness per AI system:"]
+    lines += [f"  {r.share:7.1%}  {r.label} ({r.total - r.failed}/{r.total})" for r in report.systems]
+    return "\n".join(lines) + "\n"
+
+
+def _turtle(report: Report) -> str:
+    node = ox.NamedNode("https://w3id.org/aimsgraph/finding/report")
+    triples = [
+        ox.Triple(node, ox.NamedNode(PREFIXES["rdf"] + "type"), ox.NamedNode(SH + "ValidationReport")),
+        ox.Triple(node, ox.NamedNode(SH + "conforms"), ox.Literal("true" if report.conforms else "false",
+                                                                  datatype=ox.NamedNode(PREFIXES["xsd"] + "boolean"))),
+    ]
+    triples += [ox.Triple(node, ox.NamedNode(SH + "result"), ox.NamedNode(f.iri)) for f in report.findings]
+    triples += findings_as_triples(report.findings)
+    return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=PREFIXES).decode()
+
+
+def _junit(report: Report) -> str:
+    """One test suite per clause, one test case per shape citing it; a failure lists its findings."""
+    by_clause: dict[str, dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
+    for shape, clauses in report.checked_shapes.items():
+        for clause in clauses:
+            by_clause[clause][shape]  # every shape is a test case, passing or not
+    for f in report.findings:
+        for clause in f.clauses:
+            by_clause[clause][f.shape].append(f)
+    labels = {r.key: r.label for r in report.clauses}
+    suites = []
+    for clause in sorted(by_clause, key=lambda c: _clause_order(labels.get(c, c))):
+        cases = []
+        failures = 0
+        for shape, found in sorted(by_clause[clause].items()):
+            name = quoteattr(shape.rsplit("#", 1)[-1])
+            if not found:
+                cases.append(f'    <testcase classname={quoteattr(clause)} name={name}/>')
+                continue
+            failures += 1
+            kind = "Violation" if any(f.severity == "Violation" for f in found) else found[0].severity
+            detail = escape("\n".join(f"{f.severity}: {f.focus}: {f.message}" for f in found))
+            cases.append(
+                f'    <testcase classname={quoteattr(clause)} name={name}>'
+                f'<failure type="{kind}" message={quoteattr(f"{len(found)} finding(s)")}>{detail}</failure></testcase>'
+            )
+        suites.append(
+            f'  <testsuite name={quoteattr(labels.get(clause, clause))} tests="{len(cases)}" failures="{failures}">\n'
+            + "\n".join(cases) + "\n  </testsuite>"
+        )
+    total = sum(len(shapes) for shapes in by_clause.values())
+    failed = sum(1 for shapes in by_clause.values() for found in shapes.values() if found)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="aimsgraph validation" tests="{total}" '
+            f'failures="{failed}">\n' + "\n".join(suites) + "\n</testsuites>\n")
+
+
+def _targets_per_shape(store: GraphStore) -> dict[str, set[str]]:
+    """The focus nodes of every shape that has checks (property shapes share their node shape's)."""
+    prefixes, checks, _ = compiled_checks()
+    targets: dict[str, set[str]] = {}
+    for check in checks:
+        if check.shape in targets:
+            continue
+        query = prefixes + f"SELECT DISTINCT ?this WHERE {{ {check.targets} }}"
+        targets[check.shape] = {row["this"].value for row in store.raw.query(query, **validated_dataset())}
+    return targets
+
+
+def _clause_labels(store: GraphStore) -> dict[str, str]:
+    rows = store.query("""PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+        SELECT ?c ?id ?title WHERE { ?c skos:notation ?id ; skos:prefLabel ?title }""")
+    return {row["c"].value: f"{row['id'].value} {row['title'].value}" for row in rows}
+
+
+def _system_records(store: GraphStore) -> dict[str, list[tuple[str, str]]]:
+    query = queries.load_all()["system-record-nodes"]
+    records: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in store.query(query.text):
+        records[row["node"].value].append((row["system"].value, row["label"].value))
+    return records
+
+
+def _clause_order(label: str) -> tuple:
+    ident = label.split(" ", 1)[0]
+    parts = ident.removeprefix("A.").split(".")
+    return (ident.startswith("A."), *[int(p) if p.isdigit() else 0 for p in parts])
+
+
+def _short(iri: str) -> str:
+    return iri if len(iri) <= 48 else "..." + iri[-45:]
+

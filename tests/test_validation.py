@@ -1,0 +1,161 @@
+"""Completeness validation: the demo's documented gaps and nothing else, the store engine equal
+to pyshacl, incremental re-validation after a fix, reports and shape conventions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pyshacl
+import pytest
+import rdflib
+from rdflib import RDF, SH, URIRef
+from rdflib.namespace import DCTERMS
+
+from aimsgraph import reports, validation
+from aimsgraph.namespaces import Graphs
+from aimsgraph.shacl_sparql import UnsupportedShape, compile_shapes
+from aimsgraph.store import GraphStore
+
+DEMO = "https://data.meridian.example/aims/"
+#: data/demo/README.md lists 12 deliberate gaps; these are the findings they produce.
+DOCUMENTED_GAPS = {
+    ("system/code-assistant", "AISystemShape-scope"),  # gap 1: not in scope (4.3)
+    ("system/code-assistant", "AISystemShape-riskAssessment"),  # gap 1: ...so never assessed (6.1.2)
+    ("dataset/collections-contact-history", "DatasetShape-qualityAssessment"),  # gap 2 (A.7.4)
+    ("system/claims-triage", "AISystemRiskAssessmentAgeShape"),  # gap 3: assessment older than 12 months
+    ("risk/claims-triage-catastrophe-surge", "RiskReviewOverdueShape"),  # gap 3: its risks' reviews are overdue
+    ("risk/claims-triage-unfair-routing", "RiskReviewOverdueShape"),
+    ("risk/claims-triage-vulnerable-delay", "RiskReviewOverdueShape"),
+    ("system/collections-prioritisation", "AISystemWithSubjectsShape-impactAssessment"),  # gap 4 (6.1.4)
+    ("control/fraud-champion-challenger", "ImplementedControlEvidenceExpiryShape"),  # gap 5: expired evidence
+    ("control/supplier-ai-due-diligence", "ImplementedControlEvidenceExpiryShape"),
+    ("control/chatbot-guardrails", "ControlInPlaceShape-evidence"),  # gap 6: implemented, no evidence
+    ("risk/next-best-offer-vulnerable-targeting", "RiskAppetiteShape"),  # gap 7: high risk, no control
+    ("soa/A.8.3", "ExcludedEntryShape-justification"),  # gap 8: exclusion without justification
+    ("soa/A.9.4", "ImplementedEntryShape-implementingControl"),  # gap 9: "implemented" without control
+    ("system/next-best-offer", "AISystemShape-technicalDocumentation"),  # gap 10 (A.6.2.7)
+    ("system/cv-screening", "AISystemShape-eventLogging"),  # gap 11 (A.6.2.8)
+    ("system/customer-segmentation", "AISystemShape-verificationValidation"),  # gap 12 (A.6.2.4)
+    ("model/segment-model", "ModelShape-verificationValidation"),  # gap 12: its model too
+}
+
+
+def key(finding: validation.Finding) -> tuple[str, str]:
+    return finding.focus.removeprefix(DEMO), finding.shape.rsplit("#", 1)[1]
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> GraphStore:
+    store = GraphStore(tmp_path / "db")
+    store.initialise(demo=True)
+    return store
+
+
+def test_the_demo_reports_its_documented_gaps_and_nothing_else(demo_store: GraphStore):
+    findings = validation.validate_store(demo_store)
+    assert {key(f) for f in findings} == DOCUMENTED_GAPS
+    assert all(f.clauses and f.message for f in findings)
+
+
+def test_store_engine_equals_pyshacl_on_the_demo(demo_store: GraphStore):
+    reference = validation.validate_graph(demo_store.extract(validation.VALIDATED_GRAPHS))
+    assert validation.validate_store(demo_store) == reference
+
+
+def test_store_engine_equals_pyshacl_on_a_generated_organisation(tmp_path: Path):
+    from benchmarks.generate import generate
+
+    data = tmp_path / "org.nt"
+    data.write_text(generate(25, seed=7))
+    store = GraphStore(None)
+    store.initialise(demo=False)
+    store.load_files([data])
+    fast = validation.validate_store(store)
+    assert len(fast) > 100  # a generated record misses a lot: a real comparison
+    assert fast == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS))
+
+
+def test_fixing_a_gap_and_revalidating_the_change_removes_its_finding(store: GraphStore):
+    validation.validate_full(store)
+    assert ("system/cv-screening", "AISystemShape-eventLogging") in {key(f) for f in validation.stored_findings(store)}
+    store.update(f"""PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+        INSERT DATA {{ GRAPH <{Graphs.DATA}> {{
+          <{DEMO}system/cv-screening> aims:hasEventLogging <{DEMO}document/cv-screening-event-logging> .
+          <{DEMO}document/cv-screening-event-logging> a aims:EventLogging ;
+            <http://www.w3.org/2000/01/rdf-schema#label> "CV screening decision log" . }} }}""")
+    changed = validation.validate_changed(store, [f"{DEMO}system/cv-screening"])
+    assert ("system/cv-screening", "AISystemShape-eventLogging") not in {key(f) for f in changed}
+    stored = validation.stored_findings(store)
+    assert {key(f) for f in stored} == DOCUMENTED_GAPS - {("system/cv-screening", "AISystemShape-eventLogging")}
+    assert stored == validation.validate_store(store)  # the merged report equals a fresh full one
+
+
+def test_incremental_validation_equals_full_validation_on_the_affected_nodes(demo_store: GraphStore):
+    full = validation.validate_store(demo_store)
+    subjects = sorted({row["s"].value for row in demo_store.query(
+        f"SELECT DISTINCT ?s WHERE {{ GRAPH <{Graphs.DATA}> {{ ?s ?p ?o }} FILTER(isIRI(?s)) }}")})
+    for subject in subjects[::11]:
+        affected = set(validation.affected_nodes(demo_store, [subject]))
+        assert validation.validate_store(demo_store, affected) == [f for f in full if f.focus in affected], subject
+
+
+def test_every_shape_documents_itself_and_cites_a_catalogue_clause(demo_store: GraphStore):
+    shapes = validation.shapes_graph()
+    catalogue = {row["c"].value for row in demo_store.query(
+        "SELECT ?c WHERE { GRAPH <https://w3id.org/aimsgraph/graph/catalogue> { ?c <http://www.w3.org/2004/02/skos/core#notation> ?n } }")}
+    checked = {URIRef(c.shape) for c in compile_shapes(shapes)}
+    assert len(checked) >= 40
+    for shape in checked:
+        assert shapes.value(shape, SH.message) is not None or shapes.value(shapes.value(shape, SH.sparql), SH.message), shape
+        assert shapes.value(shape, SH.severity) is not None, shape
+        sources = {str(s) for s in shapes.objects(shape, DCTERMS.source)}
+        assert sources and sources <= catalogue, shape
+
+
+def test_shapes_pass_shacl_shacl():
+    conforms, _, text = pyshacl.validate(rdflib.Graph(), shacl_graph=validation.shapes_graph(), meta_shacl=True, advanced=True)
+    assert conforms, text
+
+
+def test_the_compiler_refuses_what_it_cannot_translate():
+    shapes = rdflib.Graph().parse(data="""
+        @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <https://example.org/> .
+        ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ex:p ; sh:uniqueLang true ] .""", format="turtle")
+    with pytest.raises(UnsupportedShape, match="uniqueLang"):
+        compile_shapes(shapes)
+
+
+def test_reports_give_readiness_and_every_format(demo_store: GraphStore):
+    report = reports.build(demo_store, validation.validate_store(demo_store))
+    by_clause = {r.key.rsplit("/", 1)[1]: r for r in report.clauses}
+    logging = by_clause["A.6.2.8"]
+    assert (logging.total, logging.failed) == (12, 1)  # 12 AI systems, one without event logging
+    systems = {r.label: r for r in report.systems}
+    assert systems["Retail credit scoring"].failed == 0 and systems["CV screening"].failed == 1
+
+    junit = ET.fromstring(reports.render(report, "junit"))
+    failures = [case for case in junit.iter("testcase") if case.find("failure") is not None]
+    assert int(junit.get("failures")) == len(failures) > 0
+    turtle = rdflib.Graph().parse(data=reports.render(report, "turtle"), format="turtle")
+    [node] = turtle.subjects(RDF.type, SH.ValidationReport)
+    assert turtle.value(node, SH.conforms).toPython() is False
+    assert len(list(turtle.objects(node, SH.result))) == len(report.findings)
+    table = reports.render(report, "table")
+    assert table.startswith(f"{report.counts['Violation']} violations") and "A.6.2.8" in table
+
+
+def test_cli_validate_exit_codes_and_junit(tmp_path: Path):
+    data_dir = tmp_path / "db"
+    setup = f"from pathlib import Path; from aimsgraph.store import GraphStore; GraphStore(Path({str(data_dir)!r})).initialise()"
+    subprocess.run([sys.executable, "-c", setup], check=True, timeout=120)
+    run = lambda *args: subprocess.run([sys.executable, "-m", "aimsgraph.cli", "validate", "--data-dir", str(data_dir), *args],
+                                       capture_output=True, text=True, timeout=120)
+    failing = run("--format", "junit", "-o", str(tmp_path / "report.xml"))
+    assert failing.returncode == 1
+    assert ET.parse(tmp_path / "report.xml").getroot().tag == "testsuites"
+    assert run("--fail-on", "none").returncode == 0
+    bad = run("--changed", "not an iri")
+    assert bad.returncode == 2 and "absolute IRI" in bad.stderr
