@@ -159,3 +159,22 @@ def test_cli_validate_exit_codes_and_junit(tmp_path: Path):
     assert run("--fail-on", "none").returncode == 0
     bad = run("--changed", "not an iri")
     assert bad.returncode == 2 and "absolute IRI" in bad.stderr
+
+
+def test_incremental_validation_misses_nothing_after_random_edits(tmp_path: Path):
+    """Remove random triples one at a time, re-validate only the touched nodes, and compare
+    the merged report with a fresh full validation; then put each triple back and do it again."""
+    import random
+
+    import pyoxigraph as ox
+
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    validation.validate_full(store)
+    quads = list(store.raw.quads_for_pattern(None, None, None, ox.NamedNode(Graphs.DATA)))
+    for quad in random.Random(11).sample(quads, 40):
+        touched = [t.value for t in (quad.subject, quad.object) if isinstance(t, ox.NamedNode)]
+        for edit in (store.raw.remove, store.raw.add):
+            edit(quad)
+            validation.validate_changed(store, touched)
+            assert validation.stored_findings(store) == validation.validate_store(store), (edit.__name__, str(quad))

@@ -187,7 +187,7 @@ def _targets_per_shape(store: GraphStore) -> dict[str, set[str]]:
     for check in checks:
         if check.shape in targets:
             continue
-        query = prefixes + f"SELECT DISTINCT ?this WHERE {{ {check.targets} }}"
+        query = prefixes + check.targets_text()
         targets[check.shape] = {row["this"].value for row in store.raw.query(query, **validated_dataset())}
     return targets
 

@@ -53,8 +53,16 @@ class Check:
     targets: str = ""  # a graph pattern binding ?this to every focus node of the shape
 
     def text(self, focus: Iterable[str] | None = None) -> str:
-        values = "" if focus is None else "VALUES ?this { " + " ".join(f"<{n}>" for n in focus) + " }"
-        return self.query.replace("{focus}", values)
+        """The check's query, restricted to ``focus`` nodes when given."""
+        return self.query.replace("{focus}", _values(focus))
+
+    def targets_text(self, focus: Iterable[str] | None = None) -> str:
+        """A query selecting the check's focus nodes (?this)."""
+        return "SELECT DISTINCT ?this WHERE { " + self.targets.replace("{focus}", _values(focus)) + " }"
+
+
+def _values(focus: Iterable[str] | None) -> str:
+    return "" if focus is None else "VALUES ?this { " + " ".join(f"<{n}>" for n in focus) + " }"
 
 
 def compile_shapes(shapes: rdflib.Graph) -> list[Check]:
@@ -89,7 +97,7 @@ class _ShapeCompiler:
             if select is None:
                 raise UnsupportedShape(f"{shape}: only SPARQL-based custom targets are supported")
             self._add_prefixes(target)
-            patterns.append(f"{{ {_strip_prefixes(str(select))} }}")
+            patterns.append(f"{{ {_with_focus(_strip_prefixes(str(select)))} }}")
         if not patterns:
             return ""
         return " UNION ".join(f"{{ {p} }}" for p in patterns)
@@ -229,8 +237,7 @@ class _ShapeCompiler:
             select = select.replace("$PATH", sparql_path)
         # Pre-binding $this (SHACL 5.3.1) is emulated by evaluating the targets first, inside
         # the constraint's own WHERE group, so FILTER/NOT EXISTS see ?this bound.
-        brace = select.index("{")
-        query = select[: brace + 1] + f" {{ SELECT DISTINCT ?this WHERE {{ {{focus}} {self.target} }} }} " + select[brace + 1:]
+        query = _with_focus(select, f" {{ SELECT DISTINCT ?this WHERE {{ {{focus}} {self.target} }} }} ")
         message = self.g.value(constraint, SH.message) or self.g.value(shape, SH.message)
         return Check(str(shape), self._severity(shape), str(message or ""), path, query, self.target_classes, self.target)
 
@@ -285,6 +292,13 @@ _NODE_KINDS = {
     SH.IRIOrLiteral: "(isIRI({v}) || isLiteral({v}))",
 }
 _PREFIX_LINE = re.compile(r"^\s*PREFIX\s+[\w-]*:\s*<[^>]*>\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _with_focus(select: str, extra: str = "") -> str:
+    """The select with the focus restriction (and ``extra``) first in its WHERE group, where a
+    sub-select is evaluated: a restriction outside it would come too late."""
+    brace = select.index("{")
+    return select[: brace + 1] + " {focus} " + extra + select[brace + 1:]
 
 
 def _strip_prefixes(select: str) -> str:
