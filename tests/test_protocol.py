@@ -325,31 +325,26 @@ def test_service_keyword_inside_a_string_is_not_a_call(server: LiveServer):
     assert rows == [{"x": "SERVICE <http://10.0.0.1/>"}]
 
 
-def _children(pid: int) -> list[int]:
-    """Live child processes of ``pid`` (Linux /proc)."""
-    found = []
+def _child_stats(pid: int) -> dict[int, list[str]]:
+    """The /proc stat fields (after the command name) of each live child process of ``pid``."""
+    children = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
         if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
+            children[int(stat.parent.name)] = fields
+    return children
+
+
+def _children(pid: int) -> list[int]:
+    return list(_child_stats(pid))
 
 
 def _children_cpu_seconds(pid: int) -> float:
-    """CPU time of the live child processes of ``pid`` (Linux /proc)."""
-    total = 0.0
-    ticks = 100.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+    """CPU time (user + system, in 1/100 s ticks) of the live children of ``pid``."""
+    return sum(int(f[11]) + int(f[12]) for f in _child_stats(pid).values()) / 100.0
 
 
 def test_cpu_bound_query_is_stopped_by_the_timeout(server: LiveServer):

@@ -109,7 +109,7 @@ def validate_store(store: GraphStore, focus: Iterable[str] | None = None) -> lis
                 shape=check.shape,
                 path=values.get("path", check.path),
                 value=values.get("value"),
-                message=_TEMPLATE.sub(lambda m: values.get(m.group(1), m.group(0)), check.message),
+                message=_TEMPLATE.sub(lambda m, v=values: v.get(m.group(1), m.group(0)), check.message),
                 clauses=clauses.get(check.shape, ()),
             ))
     return sorted(findings)

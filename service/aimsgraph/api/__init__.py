@@ -1,7 +1,7 @@
 """The REST API (``/api``): small JSON endpoints over the domain modules.
 
-This release has the health and graph-inventory endpoints; later ones (validation, impact,
-queries, import/export) register here as blueprints of their own.
+This module has health and the graph inventory; ``validation``, ``soa`` and ``queries`` are
+blueprints of their own in this package.
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ def _json_term(term: object) -> dict:
 
 def _json_solutions(variables: list[str], rows: list[list[object | None]]) -> bytes:
     bindings = [
-        {var: _json_term(value) for var, value in zip(variables, row) if value is not None}
+        {var: _json_term(value) for var, value in zip(variables, row, strict=True) if value is not None}
         for row in rows
     ]
     return json.dumps(
@@ -150,7 +150,7 @@ def _xml_solutions(variables: list[str], rows: list[list[object | None]]) -> byt
     out.append("</head><results>")
     for row in rows:
         out.append("<result>")
-        for var, value in zip(variables, row):
+        for var, value in zip(variables, row, strict=True):
             if value is not None:
                 out.append(f"<binding name={quoteattr(var)}>{_xml_term(value)}</binding>")
         out.append("</result>")
