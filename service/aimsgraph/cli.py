@@ -19,6 +19,7 @@ from aimsgraph.errors import AimsgraphError, InvalidInput
 from aimsgraph.namespaces import PREFIXES, Graphs
 from aimsgraph.reasoning import invalidate, refresh_inferences
 from aimsgraph.sparql.executor import QueryJob
+from aimsgraph.sparql.results import GRAPH_TYPES
 from aimsgraph.store import GraphStore, named_graph
 
 #: --format names for query results and exports.
@@ -29,13 +30,17 @@ SOLUTION_FORMATS = {
     "tsv": "text/tab-separated-values",
 }
 GRAPH_FORMATS = {
-    "turtle": ox.RdfFormat.TURTLE,
-    "ntriples": ox.RdfFormat.N_TRIPLES,
-    "jsonld": ox.RdfFormat.JSON_LD,
-    "rdfxml": ox.RdfFormat.RDF_XML,
-    "trig": ox.RdfFormat.TRIG,
-    "nquads": ox.RdfFormat.N_QUADS,
+    "turtle": "text/turtle",
+    "ntriples": "application/n-triples",
+    "jsonld": "application/ld+json",
+    "rdfxml": "application/rdf+xml",
+    "trig": "application/trig",
+    "nquads": "application/n-quads",
 }
+
+
+def _rdf_format(name: str) -> ox.RdfFormat:
+    return GRAPH_TYPES[GRAPH_FORMATS[name]]
 
 data_dir_option = click.option(
     "--data-dir",
@@ -89,7 +94,7 @@ def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | 
     store.initialise(demo=False)
     invalidate(store)  # an interrupted load is then repaired by the next start
     started = time.perf_counter()
-    reports = store.load_files(files, graph, GRAPH_FORMATS[fmt] if fmt else None, _progress_printer())
+    reports = store.load_files(files, graph, _rdf_format(fmt) if fmt else None, _progress_printer())
     inferred = refresh_inferences(store)
     store.flush()
     for report in reports:
@@ -110,7 +115,7 @@ def query(query: str | None, query_file: Path | None, fmt: str | None, data_dir:
     text = query_file.read_text(encoding="utf-8") if query_file else query
     store = _open_store(data_dir)
     solution_type = SOLUTION_FORMATS.get(fmt or "csv")
-    graph_type = {v: k for k, v in _graph_media_types().items()}.get(GRAPH_FORMATS.get(fmt or "turtle"))
+    graph_type = GRAPH_FORMATS.get(fmt or "turtle")
     job = QueryJob(text, solution_type=solution_type, graph_type=graph_type, limit=sys.maxsize, prefixes=PREFIXES)
     outcome = job.run(store.raw)
     sys.stdout.buffer.write(outcome.body)
@@ -124,7 +129,7 @@ def query(query: str | None, query_file: Path | None, fmt: str | None, data_dir:
 def export(graphs: tuple[str, ...], fmt: str, output: Path | None, data_dir: Path | None) -> None:
     """Export named graphs (triple formats merge them into one graph)."""
     store = _open_store(data_dir)
-    body = store.dump(graphs or None, GRAPH_FORMATS[fmt])
+    body = store.dump(graphs or None, _rdf_format(fmt))
     if output is None:
         sys.stdout.buffer.write(body)
     else:
@@ -173,12 +178,6 @@ def _write(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-
-
-def _graph_media_types() -> dict[str, ox.RdfFormat]:
-    from aimsgraph.sparql.results import GRAPH_TYPES
-
-    return {media: f for media, f in GRAPH_TYPES.items() if media not in ("text/plain", "application/x-turtle")}
 
 
 def _open_store(data_dir: Path | None) -> GraphStore:
