@@ -51,6 +51,9 @@ class Check:
     query: str
     target_classes: tuple[str, ...] | None = None  # the focus nodes are instances of these; None: any
     targets: str = ""  # a graph pattern binding ?this to every focus node of the shape
+    #: a SHACL-SPARQL constraint: for a few focus nodes, run once per node with ?this
+    #: substituted, as pyoxigraph does not seed its joins from VALUES (700 ms vs 60 ms at 10k)
+    per_focus: bool = False
 
     def text(self, focus: Iterable[str] | None = None) -> str:
         """The check's query, restricted to ``focus`` nodes when given."""
@@ -239,7 +242,8 @@ class _ShapeCompiler:
         # the constraint's own WHERE group, so FILTER/NOT EXISTS see ?this bound.
         query = _with_focus(select, f" {{ SELECT DISTINCT ?this WHERE {{ {{focus}} {self.target} }} }} ")
         message = self.g.value(constraint, SH.message) or self.g.value(shape, SH.message)
-        return Check(str(shape), self._severity(shape), str(message or ""), path, query, self.target_classes, self.target)
+        return Check(str(shape), self._severity(shape), str(message or ""), path, query, self.target_classes,
+                     self.target, per_focus=True)
 
     # -- helpers ------------------------------------------------------------------------
 
