@@ -174,6 +174,18 @@ class GraphStore:
             self._store.update(f"DROP SILENT GRAPH <{graph}> ; INSERT DATA {{ GRAPH <{graph}> {{ {body} }} }}")
         return len(triples)
 
+    def replace_derived_graph(self, graph: str, triples: Iterable[ox.Triple]) -> None:
+        """Replace a derived graph (validation, analysis) quickly: clear, then one batch insert.
+
+        Two transactions, unlike :meth:`replace_graph`, because a SPARQL ``INSERT DATA`` costs
+        about 100 us a triple and a full validation of a large record writes millions; an
+        interrupted replacement is repaired by the next full run.
+        """
+        name = named_graph(graph)
+        with self.write_lock():
+            self._store.clear_graph(name)
+            self._store.extend(ox.Quad(t.subject, t.predicate, t.object, name) for t in triples)
+
     def update(self, sparql: str) -> None:
         """Apply a SPARQL Update in one transaction (union default graph; writes name their graph)."""
         with self.write_lock():
@@ -183,15 +195,18 @@ class GraphStore:
                 raise InvalidInput(f"SPARQL Update syntax error: {exc}") from None
 
     def replace_quads(self, remove: Iterable[ox.Quad], add: Iterable[ox.Quad]) -> None:
-        """Remove some quads and add others. For derived graphs only: removals and the batch
+        """Remove some quads and add others. For derived graphs only: the removal and the batch
         insert are separate transactions, and an interrupted change is repaired by the next
         refresh of the derived graph."""
         remove, add = list(remove), list(add)
         if not remove and not add:
             return
         with self.write_lock():
-            for quad in remove:
-                self._store.remove(quad)
+            if any(isinstance(t, ox.BlankNode) for q in remove for t in (q.subject, q.object)):
+                for quad in remove:  # DELETE DATA cannot name blank nodes
+                    self._store.remove(quad)
+            elif remove:  # one transaction: a remove() each costs milliseconds
+                self._store.update(f"DELETE DATA {{ {_graph_blocks(remove)} }}")
             self._store.extend(add)
 
     def flush(self) -> None:
@@ -303,6 +318,17 @@ class _ProgressReader:
         chunk = self.read(len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)
+
+
+def _graph_blocks(quads: list[ox.Quad]) -> str:
+    """Quads as ``GRAPH <g> { ... }`` blocks for SPARQL Update data."""
+    by_graph: dict[str, list[ox.Triple]] = {}
+    for q in quads:
+        by_graph.setdefault(q.graph_name.value, []).append(ox.Triple(q.subject, q.predicate, q.object))
+    return " ".join(
+        f"GRAPH <{g}> {{ {ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()} }}"
+        for g, triples in by_graph.items()
+    )
 
 
 def _read_triples(files: Iterable[Path]) -> list[ox.Triple]:
