@@ -237,14 +237,14 @@ def stored_findings(store: GraphStore, focus: Iterable[str] | None = None) -> li
         values: dict[str, list[str]] = {}
         for quad in store.raw.quads_for_pattern(result, None, None, graph):
             values.setdefault(quad.predicate.value, []).append(quad.object.value)
-        one = lambda name: values.get(sh + name, [None])[0]  # noqa: E731 - a local reader
+        first = {name: found[0] for name, found in values.items()}
         findings.append(Finding(
-            severity=one("resultSeverity").rsplit("#", 1)[1],
-            focus=one("focusNode"),
-            shape=one("sourceShape"),
-            path=one("resultPath"),
-            value=one("value"),
-            message=one("resultMessage"),
+            severity=first[sh + "resultSeverity"].rsplit("#", 1)[1],
+            focus=first[sh + "focusNode"],
+            shape=first[sh + "sourceShape"],
+            path=first.get(sh + "resultPath"),
+            value=first.get(sh + "value"),
+            message=first[sh + "resultMessage"],
             clauses=tuple(sorted(values.get(FINDING_CLAUSE, []))),
         ))
     return sorted(findings)
