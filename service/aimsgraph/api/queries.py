@@ -11,6 +11,7 @@ from aimsgraph.namespaces import PREFIXES
 from aimsgraph.sparql import results
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.negotiation import best_match
+from aimsgraph.sparql.protocol import query_response
 
 bp = Blueprint("queries", __name__, url_prefix="/api")
 
@@ -50,9 +51,4 @@ def run_query(name: str) -> Response:
         prefixes=PREFIXES,
         bindings=named.bindings(request.args.to_dict()),
     )
-    outcome = state.readers.run(job)
-    response = Response(outcome.body, content_type=outcome.media_type)
-    response.headers["Vary"] = "Accept"
-    if outcome.truncated:
-        response.headers["X-Aimsgraph-Result-Truncated"] = str(state.settings.result_limit)
-    return response
+    return query_response(state.readers.run(job), state.settings.result_limit)

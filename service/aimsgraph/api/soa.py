@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, request
 from aimsgraph import soa
 from aimsgraph.errors import NotAcceptable
 from aimsgraph.sparql.negotiation import best_match
+from aimsgraph.sparql.protocol import content_type
 
 bp = Blueprint("soa", __name__, url_prefix="/api")
 
@@ -18,6 +19,6 @@ def statement_of_applicability() -> Response:
         raise NotAcceptable("the SoA is available as application/json, text/csv and text/html")
     fmt = {v: k for k, v in soa.FORMATS.items()}[media]
     body = soa.render(current_app.extensions["aimsgraph"].store, fmt)
-    response = Response(body, content_type=media + ("; charset=utf-8" if media.startswith("text/") else ""))
+    response = Response(body, content_type=content_type(media))
     response.headers["Vary"] = "Accept"
     return response

@@ -18,7 +18,7 @@ from aimsgraph.errors import (
 )
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
-from aimsgraph.sparql.executor import QueryJob
+from aimsgraph.sparql.executor import QueryJob, QueryOutcome
 from aimsgraph.sparql.guard import check_remote_calls, query_form
 from aimsgraph.sparql.negotiation import best_match
 
@@ -54,13 +54,17 @@ def sparql_endpoint() -> Response:
         limit=settings.result_limit,
         prefixes=PREFIXES,
     )
-    outcome = state.readers.run(job)
-    response = Response(outcome.body, content_type=_content_type(outcome.media_type))
+    return query_response(state.readers.run(job), settings.result_limit)
+
+
+def query_response(outcome: QueryOutcome, limit: int) -> Response:
+    """The HTTP answer to an evaluated query, announcing a cut result in its headers."""
+    response = Response(outcome.body, content_type=content_type(outcome.media_type))
     response.headers["Vary"] = "Accept"
     if outcome.truncated:
-        response.headers[TRUNCATED_HEADER] = str(settings.result_limit)
+        response.headers[TRUNCATED_HEADER] = str(limit)
         response.headers["Warning"] = (
-            f'299 aimsgraph "result truncated to the first {settings.result_limit} '
+            f'299 aimsgraph "result truncated to the first {limit} '
             'items (AIMSGRAPH_RESULT_LIMIT); page with LIMIT/OFFSET"'
         )
     return response
@@ -143,7 +147,8 @@ def _graph_parameter(name: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _content_type(media_type: str) -> str:
+def content_type(media_type: str) -> str:
+    """The Content-Type header for a media type (text types in UTF-8)."""
     media_type = results.canonical_solution_type(media_type)
     return f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type
 
@@ -178,7 +183,7 @@ def _service_description() -> Response:
     triples = [ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(turtle, format=ox.RdfFormat.TURTLE)]
     prefixes = {"sd": "http://www.w3.org/ns/sparql-service-description#", "dct": "http://purl.org/dc/terms/"}
     body = results.write_graph(triples, media_type, prefixes)
-    response = Response(body, content_type=_content_type(media_type))
+    response = Response(body, content_type=content_type(media_type))
     response.headers["Vary"] = "Accept"
     return response
 
