@@ -9,7 +9,7 @@ from pathlib import Path
 from aimsgraph.app import create_app
 from aimsgraph.config import Settings
 from aimsgraph.namespaces import Graphs
-from aimsgraph.reasoning import is_current, refresh_inferences
+from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -46,7 +46,7 @@ def test_refresh_is_idempotent(tmp_path: Path):
     sizes = store.graph_sizes()
     assert refresh_inferences(store) == first
     assert store.graph_sizes() == sizes
-    assert is_current(store)
+    assert store.is_current(Graphs.INFERRED)
 
 
 def test_an_interrupted_refresh_is_repaired_at_the_next_start(tmp_path: Path):
@@ -59,10 +59,10 @@ import subprocess
 import sys
 from pathlib import Path
 from aimsgraph.store import GraphStore
-from aimsgraph.reasoning import invalidate, refresh_inferences
+from aimsgraph.reasoning import refresh_inferences
 store = GraphStore(Path({str(data_dir)!r})); store.initialise(demo=True)
 print(refresh_inferences(store))
-invalidate(store); store.raw.remove_graph(ox.NamedNode({Graphs.INFERRED!r})); store.flush()
+store.invalidate({Graphs.INFERRED!r}); store.raw.remove_graph(ox.NamedNode({Graphs.INFERRED!r})); store.flush()
 """
     result = subprocess.run([sys.executable, "-c", crash], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -70,6 +70,6 @@ invalidate(store); store.raw.remove_graph(ox.NamedNode({Graphs.INFERRED!r})); st
 
     app = create_app(Settings(data_dir=data_dir))
     store = app.extensions["aimsgraph"].store
-    assert is_current(store)
+    assert store.is_current(Graphs.INFERRED)
     assert store.graph_sizes()[Graphs.INFERRED] == inferred + 1  # and the prov:generatedAtTime stamp
     app.extensions["aimsgraph"].readers.close()

@@ -14,12 +14,15 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from aimsgraph import api
+from aimsgraph.api import impact as impact_api
 from aimsgraph.api import queries as queries_api
 from aimsgraph.api import soa as soa_api
 from aimsgraph.api import validation as validation_api
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError
-from aimsgraph.reasoning import is_current, refresh_inferences
+from aimsgraph.analysis import ModelCache, refresh_analysis
+from aimsgraph.namespaces import Graphs
+from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.sparql import protocol
 from aimsgraph.sparql.executor import ReaderPool
 from aimsgraph.store import GraphStore
@@ -32,6 +35,7 @@ class ServiceState:
     settings: Settings
     store: GraphStore
     readers: ReaderPool
+    models: ModelCache  # the risk model (scores, propagation) of the current store generation
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -39,19 +43,23 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     store = GraphStore(settings.data_dir)
     changed = any(action != "up to date" for action in store.initialise(demo=settings.demo).values())
-    if changed or not is_current(store):
+    if changed or not store.is_current(Graphs.INFERRED):
         refresh_inferences(store)
+        changed = True
+    if changed or not store.is_current(Graphs.ANALYSIS):
+        refresh_analysis(store)
     readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
     atexit.register(readers.close)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["aimsgraph"] = ServiceState(settings, store, readers)
+    app.extensions["aimsgraph"] = ServiceState(settings, store, readers, ModelCache(store))
     app.register_blueprint(protocol.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(validation_api.bp)
     app.register_blueprint(soa_api.bp)
     app.register_blueprint(queries_api.bp)
+    app.register_blueprint(impact_api.bp)
     app.register_error_handler(AimsgraphError, _render_error)
     app.register_error_handler(HTTPException, _render_http_error)
     app.add_url_rule("/", "index", _index)

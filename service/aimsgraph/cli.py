@@ -1,4 +1,4 @@
-"""The ``aimsgraph`` command: serve, load, query and export.
+"""The ``aimsgraph`` command: serve, load, query, export, validate, soa, impact, concentration.
 
 Every command takes the same ``--data-dir`` (env AIMSGRAPH_DATA_DIR). Exit codes: 0 success,
 2 bad input or usage (one line on stderr saying why), 3 internal or store error.
@@ -17,7 +17,8 @@ from aimsgraph import __version__
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, InvalidInput
 from aimsgraph.namespaces import PREFIXES, Graphs
-from aimsgraph.reasoning import invalidate, refresh_inferences
+from aimsgraph.analysis import refresh_analysis
+from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.results import GRAPH_TYPES
 from aimsgraph.store import GraphStore, named_graph
@@ -92,10 +93,11 @@ def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | 
     """Load RDF files into the store. Each file is loaded atomically; all are checked first."""
     store = _open_store(data_dir)
     store.initialise(demo=False)
-    invalidate(store)  # an interrupted load is then repaired by the next start
+    store.invalidate(Graphs.INFERRED, Graphs.ANALYSIS)  # an interrupted load is repaired by the next start
     started = time.perf_counter()
     reports = store.load_files(files, graph, _rdf_format(fmt) if fmt else None, _progress_printer())
     inferred = refresh_inferences(store)
+    refresh_analysis(store)
     store.flush()
     for report in reports:
         how = " (bulk loader: if interrupted, load the file again)" if report.bulk else ""
@@ -171,6 +173,54 @@ def soa(fmt: str, output: Path | None, data_dir: Path | None) -> None:
     from aimsgraph import soa as statement
 
     _write(statement.render(_open_store(data_dir), fmt), output)
+
+
+@cli.command()
+@click.argument("node")
+@click.option("--change", "change", default="modify", show_default=True,
+              help="Change kind: modify, retrain, replace, retire, data-change or supplier-exit.")
+@click.option("--what-if", "what_if", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help='JSON file with a list of proposed modifications, e.g. [{"op": "remove-control", "control": "https://..."}].')
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
+@data_dir_option
+def impact(node: str, change: str, what_if: Path | None, fmt: str, output: Path | None, data_dir: Path | None) -> None:
+    """Impact analysis before changing NODE: affected systems, risks, assessments, controls,
+    evidence, stakeholders and SoA rows to revisit. Reads the store; never writes it."""
+    import json
+
+    from aimsgraph import impact as analysis
+    from aimsgraph.analysis import RiskModel
+
+    modifications = None
+    if what_if is not None:
+        try:
+            modifications = json.loads(what_if.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise InvalidInput(f"{what_if}: not JSON ({exc})") from None
+        if not isinstance(modifications, list):
+            raise InvalidInput(f"{what_if}: expected a JSON list of modifications")
+    store = _open_store(data_dir)
+    answer = analysis.analyse(store, RiskModel.build(store), node, change, modifications)
+    _write(json.dumps(answer, indent=2) + "\n" if fmt == "json" else analysis.render_text(answer), output)
+
+
+@cli.command()
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["Model", "Dataset", "Supplier", "InfrastructureService", "AISystem"]),
+              help="Asset kinds to rank (repeatable) [models, datasets, suppliers, infrastructure].")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@data_dir_option
+def concentration(kinds: tuple[str, ...], limit: int, fmt: str, data_dir: Path | None) -> None:
+    """Concentration risk (A.10): shared assets ranked by the high-risk AI systems depending on them."""
+    import json
+
+    from aimsgraph import impact as analysis
+    from aimsgraph.analysis import RiskModel
+
+    model = RiskModel.build(_open_store(data_dir))
+    ranking = analysis.concentration(model, kinds or analysis.SHARED_KINDS, limit)
+    _write(json.dumps(ranking, indent=2) + "\n" if fmt == "json" else analysis.render_concentration_text(ranking), None)
 
 
 def _write(text: str, output: Path | None) -> None:

@@ -33,13 +33,15 @@ _SUPER = """SELECT DISTINCT ?sub ?super WHERE {{
 
 
 GENERATED_AT = ox.NamedNode("http://www.w3.org/ns/prov#generatedAtTime")
+#: Graphs whose triples are not premises: they are derived (and would make stale inferences).
+DERIVED = {INFERRED, ox.NamedNode(Graphs.ANALYSIS), ox.NamedNode(Graphs.VALIDATION)}
 
 
 def refresh_inferences(store: GraphStore) -> int:
     """Recompute the inferred graph, writing only the difference. Returns its size.
 
     The graph's ``prov:generatedAtTime`` stamp is removed first and written last, with the
-    additions; a refresh that did not finish leaves no stamp, and :func:`is_current` says so.
+    additions; a refresh that did not finish leaves no stamp, and ``store.is_current`` says so.
     """
     wanted = set(_entailments(store.raw))
     current = set(store.raw.quads_for_pattern(None, None, None, INFERRED))
@@ -47,17 +49,6 @@ def refresh_inferences(store: GraphStore) -> int:
     stamp = ox.Quad(INFERRED, GENERATED_AT, ox.Literal(_now(), datatype=XSD_DATETIME), INFERRED)
     store.replace_quads(remove=stamps + list(current - wanted - set(stamps)), add=[*(wanted - current), stamp])
     return len(wanted)
-
-
-def is_current(store: GraphStore) -> bool:
-    """True if the last refresh completed and no write has invalidated it since."""
-    return any(True for _ in store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED))
-
-
-def invalidate(store: GraphStore) -> None:
-    """Mark the inferred graph stale before a write, so an interrupted write is repaired."""
-    stamps = list(store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED))
-    store.replace_quads(remove=stamps, add=[])
 
 
 def _now() -> str:
@@ -91,4 +82,4 @@ def _pairs(raw: ox.Store, axiom: str) -> list[tuple[ox.NamedNode, ox.NamedNode]]
 
 
 def _asserted(raw: ox.Store, s, p, o):
-    return (q for q in raw.quads_for_pattern(s, p, o, None) if q.graph_name != INFERRED)
+    return (q for q in raw.quads_for_pattern(s, p, o, None) if q.graph_name not in DERIVED)

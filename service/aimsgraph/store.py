@@ -33,6 +33,7 @@ EXTRA_EXTENSIONS = {"jsonld": ox.RdfFormat.JSON_LD, "owl": ox.RdfFormat.RDF_XML,
 BULK_LOAD_BYTES = 32 * 1024 * 1024
 
 DCT_HAS_VERSION = "http://purl.org/dc/terms/hasVersion"
+GENERATED_AT = ox.NamedNode("http://www.w3.org/ns/prov#generatedAtTime")
 
 ProgressCallback = Callable[[str, Path, int, int], None]  # (phase, file, bytes done, bytes total)
 
@@ -208,6 +209,21 @@ class GraphStore:
             elif remove:  # one transaction: a remove() each costs milliseconds
                 self._store.update(f"DELETE DATA {{ {_graph_blocks(remove)} }}")
             self._store.extend(add)
+
+    # -- derived graphs (inferred, analysis): a prov:generatedAtTime stamp marks them current --
+
+    def is_current(self, graph: str) -> bool:
+        """True if the last refresh of a derived graph completed and no write invalidated it."""
+        name = named_graph(graph)
+        return any(True for _ in self._store.quads_for_pattern(name, GENERATED_AT, None, name))
+
+    def invalidate(self, *graphs: str) -> None:
+        """Mark derived graphs stale before a write, so that an interrupted write is repaired."""
+        stamps = [
+            quad for graph in graphs
+            for quad in self._store.quads_for_pattern(named_graph(graph), GENERATED_AT, None, named_graph(graph))
+        ]
+        self.replace_quads(remove=stamps, add=[])
 
     def flush(self) -> None:
         if self.path is not None:

@@ -1,0 +1,359 @@
+"""Risk propagation: the dependency graph, the propagation rules and their explanation paths.
+
+The graph is read with SPARQL (typed edges are the sub-properties of ``aims:dependsOn`` in the
+ontology; qualified ``aims:Dependency`` nodes add coupling and criticality) into a networkx
+``DiGraph`` whose edges point the way risk flows: from the dependency to the dependent.
+
+Rules (all factors are numbers from 0 to 1):
+
+* **Edge factor.** A qualified dependency with ``aims:isCritical true`` passes risk on without
+  attenuation (factor 1). Otherwise its ``aims:couplingStrength`` applies; without one, the
+  ``aims:defaultCouplingStrength`` of the edge's type (usesModel 0.8, trainedOn 0.7, ...; see
+  the ontology; an organisation's own value in its data wins). Several typed edges between the
+  same two assets count once, with the strongest factor.
+* **Noisy-OR.** Each edge passes a source's risk on with probability f (its factor). When the
+  risk arrives at an asset through several edges, the chance that at least one passes it on
+  is t = 1 - (1 - f1 x t1)(1 - f2 x t2)..., with t the same transmission at each upstream
+  asset (1 at the source). The inherited inherent and residual scores are the source risk's
+  scores times t, so an inherited risk never exceeds its source however many paths there are.
+* **Threshold.** A share whose inherent score is below the risk criteria's
+  ``aims:propagationThreshold`` (default 0.1) is immaterial: it is neither recorded nor passed on.
+* **Cycles.** Risk never flows back into an asset it has already passed through: for each
+  source asset the reachable assets are searched depth-first in IRI order and edges that close a
+  cycle are not followed. The result is deterministic; the cycles (strongly connected
+  components) are reported.
+* **Explanations.** Every inherited risk keeps its distance (shortest path) and up to
+  ``MAX_PATHS`` strongest paths, written from the dependent back to the source.
+
+Risks of an asset roll up by maximum, not by noisy-OR: an asset's exposure is the highest
+residual score among its own risks and the risks it inherits, because adding up many unrelated
+moderate risks would rate every well-documented system Critical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from aimsgraph.namespaces import AIMS, Graphs
+from aimsgraph.scoring import Criteria, Level, Risk
+from aimsgraph.store import GraphStore
+
+MAX_PATHS = 3
+ANALYSIS_BASE = "https://w3id.org/aimsgraph/analysis/"
+ASSET_KINDS = ("AISystem", "Model", "Dataset", "InfrastructureService", "Supplier")
+
+_EDGES = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?dependent ?property ?dependency WHERE {
+  GRAPH <%s> { ?property rdfs:subPropertyOf* aims:dependsOn }
+  ?dependent ?property ?dependency .
+  FILTER(isIRI(?dependency) && isIRI(?dependent))
+}""" % Graphs.ONTOLOGY
+
+_DEFAULT_COUPLINGS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+SELECT ?property ?value ?graph WHERE { GRAPH ?graph { ?property aims:defaultCouplingStrength ?value } }"""
+
+_QUALIFIED = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+SELECT ?dependent ?dependency ?type ?coupling ?critical WHERE {
+  ?dependent aims:hasDependency ?node . ?node aims:dependencyTarget ?dependency .
+  OPTIONAL { ?node aims:dependencyType ?type }
+  OPTIONAL { ?node aims:couplingStrength ?coupling }
+  OPTIONAL { ?node aims:isCritical ?critical }
+}"""
+
+_ASSETS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?asset ?kind ?label WHERE {
+  VALUES ?kind { %s }
+  ?asset a ?kind .
+  OPTIONAL { ?asset rdfs:label ?label }
+}""" % " ".join(f"aims:{kind}" for kind in ASSET_KINDS)
+
+
+def local_name(iri: str) -> str:
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+@dataclass
+class DependencyGraph:
+    """Assets and the edges risk flows along (dependency -> dependent)."""
+
+    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    kinds: dict[str, str] = field(default_factory=dict)  # asset -> AISystem, Model, ...
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_store(cls, store: GraphStore) -> DependencyGraph:
+        defaults = _default_couplings(store)
+        types: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for row in store.query(_EDGES):
+            types[(row["dependency"].value, row["dependent"].value)].add(row["property"].value)
+        qualified: dict[tuple[str, str], list[tuple[float | None, bool, str | None]]] = defaultdict(list)
+        for row in store.query(_QUALIFIED):
+            key = (row["dependency"].value, row["dependent"].value)
+            coupling = float(row["coupling"].value) if row["coupling"] else None
+            critical = bool(row["critical"]) and row["critical"].value in ("true", "1")
+            qualified[key].append((coupling, critical, row["type"].value if row["type"] else None))
+        deps = cls()
+        for key in sorted(types.keys() | qualified.keys()):
+            edge_types = types.get(key, set())
+            named = sorted(edge_types - {AIMS + "dependsOn"}) or sorted(edge_types) or [AIMS + "dependsOn"]
+            factor, critical = _edge_factor(named, qualified.get(key, []), defaults)
+            deps.add_edge(key[1], key[0], named, factor, critical)
+        for row in store.query(_ASSETS):
+            deps.kinds.setdefault(row["asset"].value, local_name(row["kind"].value))
+            if row["label"]:
+                deps.labels.setdefault(row["asset"].value, row["label"].value)
+        return deps
+
+    def add_edge(self, dependent: str, dependency: str, types: list[str], factor: float, critical: bool) -> None:
+        """Record that ``dependent`` depends on ``dependency`` (risk flows the other way)."""
+        self.graph.add_edge(dependency, dependent, types=tuple(types), factor=factor, critical=critical)
+
+    def copy(self) -> DependencyGraph:
+        return DependencyGraph(self.graph.copy(), dict(self.kinds), dict(self.labels))
+
+    def label(self, iri: str) -> str:
+        return self.labels.get(iri, local_name(iri))
+
+    def cycles(self) -> list[list[str]]:
+        """Groups of assets that depend on each other in a circle, each sorted, in IRI order."""
+        found = [sorted(c) for c in nx.strongly_connected_components(self.graph) if len(c) > 1]
+        found += [[n] for n, _ in nx.selfloop_edges(self.graph)]
+        return sorted(found)
+
+
+def _default_couplings(store: GraphStore) -> dict[str, float]:
+    """Default coupling per dependency property; the organisation's own value wins."""
+    chosen: dict[str, tuple[bool, float]] = {}
+    for row in store.query(_DEFAULT_COUPLINGS):
+        own = row["graph"].value != Graphs.ONTOLOGY
+        if own or row["property"].value not in chosen:
+            chosen[row["property"].value] = (own, float(row["value"].value))
+    return {prop: value for prop, (_, value) in chosen.items()}
+
+
+def _edge_factor(types: list[str], qualified: list, defaults: dict[str, float]) -> tuple[float, bool]:
+    fallback = max((defaults.get(t, defaults.get(AIMS + "dependsOn", 1.0)) for t in types), default=1.0)
+    if not qualified:
+        return fallback, False
+    if any(critical for _, critical, _ in qualified):
+        return 1.0, True
+    factors = [
+        coupling if coupling is not None else defaults.get(typ or "", fallback) for coupling, _, typ in qualified
+    ]
+    return min(max(max(factors), 0.0), 1.0), False
+
+
+@dataclass(frozen=True)
+class Step:
+    """One edge of an explanation path, as risk flows: from ``dependency`` into ``dependent``."""
+
+    dependency: str
+    dependent: str
+    types: tuple[str, ...]
+    factor: float
+
+
+@dataclass(frozen=True)
+class Path:
+    steps: tuple[Step, ...]
+    strength: float  # product of the factors
+
+    def text(self) -> str:
+        """From the dependent back to the source, the way an owner reads 'why'."""
+        if not self.steps:
+            return ""
+        parts = [f"<{self.steps[-1].dependent}>"]
+        for step in reversed(self.steps):
+            names = "|".join(local_name(t) for t in step.types)
+            parts.append(f"-{names}({step.factor:g})-> <{step.dependency}>")
+        return " ".join(parts)
+
+    def assets(self) -> list[str]:
+        """Assets from the source to the dependent."""
+        return [self.steps[0].dependency, *(s.dependent for s in self.steps)] if self.steps else []
+
+
+@dataclass(frozen=True)
+class InheritedRisk:
+    """The share of ``source_risk`` (on ``source_asset``) that reaches ``asset``."""
+
+    asset: str
+    source_risk: str
+    source_asset: str
+    inherent_score: float
+    residual_score: float
+    distance: int
+    paths: tuple[Path, ...]
+
+    @property
+    def iri(self) -> str:
+        digest = hashlib.sha1(f"{self.asset} {self.source_risk}".encode()).hexdigest()[:20]
+        return f"{ANALYSIS_BASE}inherited-risk/{digest}"
+
+
+@dataclass
+class Propagation:
+    """What propagation found: inherited risks by asset, and the edges it did not follow."""
+
+    inherited: dict[str, list[InheritedRisk]] = field(default_factory=lambda: defaultdict(list))
+    cycle_edges: set[tuple[str, str]] = field(default_factory=set)
+
+    def add(self, found: Iterable[InheritedRisk]) -> None:
+        for item in found:
+            self.inherited[item.asset].append(item)
+
+    def all(self) -> Iterator[InheritedRisk]:
+        for asset in sorted(self.inherited):
+            yield from self.inherited[asset]
+
+    def sources_reaching(self, assets: Iterable[str]) -> set[str]:
+        return {item.source_asset for asset in assets for item in self.inherited.get(asset, [])}
+
+
+def risks_by_asset(risks: dict[str, Risk]) -> dict[str, list[Risk]]:
+    by_asset: dict[str, list[Risk]] = defaultdict(list)
+    for risk in sorted(risks.values(), key=lambda r: r.iri):
+        if risk.scored:
+            for asset in risk.assets:
+                by_asset[asset].append(risk)
+    return by_asset
+
+
+def propagate(deps: DependencyGraph, risks: dict[str, Risk], threshold: float,
+              sources: Iterable[str] | None = None) -> Propagation:
+    """Propagate every scored risk (or only those on ``sources``) to the dependents of its assets."""
+    by_asset = risks_by_asset(risks)
+    result = Propagation()
+    for source in sorted(set(by_asset) if sources is None else set(sources) & set(by_asset)):
+        if source in deps.graph:
+            result.add(_propagate_from(deps, source, by_asset[source], threshold, result.cycle_edges))
+    return result
+
+
+def _propagate_from(deps: DependencyGraph, source: str, risks: list[Risk], threshold: float,
+                    cycle_edges: set[tuple[str, str]]) -> list[InheritedRisk]:
+    graph = deps.graph
+    strongest = max(r.inherent_score for r in risks)
+    region = _reachable(graph, source, threshold / strongest if strongest else 2.0)
+    order, dag_preds = _acyclic_order(graph, source, region, cycle_edges)
+    if len(order) < 2:
+        return []
+    distance = {source: 0}
+    paths: dict[str, list[Path]] = {source: [Path((), 1.0)]}
+    for node in order[1:]:
+        preds = dag_preds[node]
+        distance[node] = 1 + min(distance[u] for u in preds)
+        candidates = []
+        for u in preds:
+            data = graph.edges[u, node]
+            step = Step(u, node, data["types"], data["factor"])
+            candidates += [Path(p.steps + (step,), p.strength * step.factor) for p in paths[u]]
+        candidates.sort(key=lambda p: (-p.strength, [s.dependency for s in p.steps]))
+        paths[node] = candidates[:MAX_PATHS]
+    transmission = {source: 1.0}
+    for node in order[1:]:
+        miss = 1.0
+        for u in dag_preds[node]:
+            miss *= 1 - graph.edges[u, node]["factor"] * transmission.get(u, 0.0)
+        if strongest * (1 - miss) + 1e-12 >= threshold:  # otherwise immaterial: not passed on
+            transmission[node] = 1 - miss
+    return [
+        InheritedRisk(node, risk.iri, source, risk.inherent_score * share, risk.residual_score * share,
+                      distance[node], tuple(paths[node]))
+        for risk in risks
+        for node in order[1:]
+        if (share := transmission.get(node, 0.0)) and risk.inherent_score * share + 1e-12 >= threshold
+    ]
+
+
+def _reachable(graph: nx.DiGraph, source: str, min_strength: float) -> set[str]:
+    """Assets whose strongest path from ``source`` keeps at least ``min_strength`` (max-product Dijkstra)."""
+    best = {source: 1.0}
+    heap = [(-1.0, source)]
+    while heap:
+        negative, node = heapq.heappop(heap)
+        if -negative < best.get(node, 0.0):
+            continue
+        for succ, data in graph.succ[node].items():
+            strength = -negative * data["factor"]
+            if strength + 1e-12 >= min_strength and strength > best.get(succ, 0.0):
+                best[succ] = strength
+                heapq.heappush(heap, (-strength, succ))
+    return set(best)
+
+
+def _acyclic_order(graph: nx.DiGraph, source: str, region: set[str],
+                   cycle_edges: set[tuple[str, str]]) -> tuple[list[str], dict[str, list[str]]]:
+    """Depth-first in IRI order from ``source`` over ``region``; drops edges back onto the
+    current path (they close a cycle). Returns a topological order and each node's kept
+    predecessors."""
+    preds: dict[str, list[str]] = defaultdict(list)
+    postorder: list[str] = []
+    on_path = {source}
+    done: set[str] = set()
+    stack = [(source, iter(sorted(s for s in graph.succ[source] if s in region)))]
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            on_path.discard(node)
+            done.add(node)
+            postorder.append(node)
+        elif child in on_path:
+            cycle_edges.add((node, child))
+        else:
+            preds[child].append(node)
+            if child not in done:
+                on_path.add(child)
+                stack.append((child, iter(sorted(s for s in graph.succ[child] if s in region))))
+    return postorder[::-1], preds
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """An asset's highest risk, own or inherited: residual (after controls) and inherent."""
+
+    score: float
+    level: Level
+    exceeds_appetite: bool
+    inherent_score: float
+    inherent_level: Level
+    high_risk: bool  # before controls, it carries a risk at or above the appetite
+
+
+def exposures(risks: dict[str, Risk], result: Propagation, criteria: Criteria,
+              assets: Iterable[str] | None = None) -> dict[str, Exposure]:
+    """Highest residual and inherent risk per asset (own risks by their matrix cell, inherited
+    risks by the level of their score)."""
+    residual: dict[str, tuple[int, float, Level]] = {}
+    inherent: dict[str, tuple[int, float, Level]] = {}
+
+    def offer(best: dict, asset: str, score: float, level: Level) -> None:
+        if asset not in best or (level.rank, score) > best[asset][:2]:
+            best[asset] = (level.rank, score, level)
+
+    wanted = None if assets is None else set(assets)
+    for asset, own in risks_by_asset(risks).items():
+        if wanted is None or asset in wanted:
+            for risk in own:
+                offer(residual, asset, risk.residual_score, risk.residual)
+                offer(inherent, asset, risk.inherent_score, risk.inherent)
+    level_for = criteria.matrix.level_for_score
+    for asset in (result.inherited if wanted is None else wanted & result.inherited.keys()):
+        for item in result.inherited[asset]:
+            offer(residual, asset, item.residual_score, level_for(item.residual_score))
+            offer(inherent, asset, item.inherent_score, level_for(item.inherent_score))
+    return {
+        asset: Exposure(score, level, criteria.exceeds(level), inherent[asset][1], inherent[asset][2],
+                        criteria.exceeds(inherent[asset][2]))
+        for asset, (_, score, level) in residual.items()
+    }

@@ -1,0 +1,296 @@
+"""Risk scoring: the risk matrix, inherent and residual risk, and the risk appetite (6.1.1-6.1.3).
+
+Everything is read from data: the organisation's ``aims:RiskCriteria`` name the matrix
+(``aims:usesMatrix``, ``rm:Matrix5x5`` when absent), the appetite (``aims:riskAppetite``) and the
+propagation threshold; the matrix's cells map a likelihood and a severity level to a risk level.
+An organisation can supply its own matrix in the same shape as ``data/risk-matrices/``.
+
+The model, in one place:
+
+* **Inherent level** = the matrix cell of the risk's likelihood and severity.
+  **Inherent score** = likelihood rank x severity rank / (highest likelihood rank x highest
+  severity rank), a number in (0, 1] that propagation can combine.
+* **Residual risk** counts only controls with status ``aims:Implemented``. Preventive controls
+  (``aims:mitigates``) lower the likelihood, detective controls (``aims:detects``) the severity.
+  Several controls of one kind combine like independent barriers:
+  E = 1 - (1 - e1)(1 - e2)..., with e the control's ``aims:effectiveness`` (0 when not recorded:
+  an effectiveness nobody measured is not credited). Then, rounding half up:
+
+      residual likelihood rank = 1 + (L - 1) x (1 - E_preventive)
+      residual severity rank   = 1 + (S - 1) x (1 - E_detective / 2)
+
+  Detection only halves its credit because it limits harm once the event happens; it does not
+  stop it. Ranks never fall below 1. The residual level is the cell of the residual ranks.
+* **Appetite**: a risk exceeds it when its computed residual level ranks at or above
+  ``aims:riskAppetite``.
+* **Level of a bare score** (inherited risks, exposure): the highest level whose lowest cell
+  score is at or below it. For the 5x5 matrix: Low from 0.04, Medium 0.2, High 0.4, Critical 0.8.
+
+Recorded levels (``aims:hasRiskLevel``, ``aims:hasResidualRiskLevel``) are kept next to the
+computed ones, so a reviewer sees where an assessor's judgement and the matrix disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+
+from aimsgraph.errors import ConfigError
+from aimsgraph.namespaces import AIMS, RM
+from aimsgraph.store import GraphStore
+
+DEFAULT_MATRIX = RM + "Matrix5x5"
+DEFAULT_THRESHOLD = 0.1
+DETECTIVE_CREDIT = 0.5
+
+_CRITERIA = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+SELECT ?criteria ?matrix ?appetite ?threshold WHERE {
+  ?criteria a aims:RiskCriteria .
+  OPTIONAL { ?criteria aims:usesMatrix ?matrix }
+  OPTIONAL { ?criteria aims:riskAppetite ?appetite }
+  OPTIONAL { ?criteria aims:propagationThreshold ?threshold }
+} ORDER BY ?criteria"""
+
+_CELLS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?likelihood ?lrank ?severity ?srank ?level ?rank ?label WHERE {
+  <%s> aims:hasCell ?cell .
+  ?cell aims:cellLikelihood ?likelihood ; aims:cellSeverity ?severity ; aims:cellRiskLevel ?level .
+  ?likelihood aims:rank ?lrank . ?severity aims:rank ?srank . ?level aims:rank ?rank .
+  OPTIONAL { ?level rdfs:label ?label }
+}"""
+
+_RISKS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?risk ?label ?asset ?likelihood ?severity ?recorded ?recordedResidual WHERE {
+  ?risk a aims:Risk .
+  OPTIONAL { ?risk rdfs:label ?label }
+  OPTIONAL { ?asset aims:hasRisk ?risk }
+  OPTIONAL { ?risk aims:hasLikelihood ?likelihood }
+  OPTIONAL { ?risk aims:hasSeverity ?severity }
+  OPTIONAL { ?risk aims:hasRiskLevel ?recorded }
+  OPTIONAL { ?risk aims:hasResidualRiskLevel ?recordedResidual }
+}"""
+
+_CONTROLS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+SELECT ?risk ?control ?how ?effectiveness WHERE {
+  VALUES ?how { aims:mitigates aims:detects }
+  ?control ?how ?risk ; aims:controlStatus aims:Implemented .
+  OPTIONAL { ?control aims:effectiveness ?effectiveness }
+}"""
+
+
+@dataclass(frozen=True)
+class Level:
+    """One risk level of the matrix's level scale."""
+
+    iri: str
+    rank: int
+    label: str
+    min_score: float  # the lowest normalised score of any cell with this level
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A likelihood x severity matrix read from data."""
+
+    iri: str
+    cells: dict[tuple[int, int], str]  # (likelihood rank, severity rank) -> level IRI
+    likelihoods: dict[str, int]  # likelihood level IRI -> rank
+    severities: dict[str, int]
+    levels: dict[str, Level]
+
+    @property
+    def max_likelihood(self) -> int:
+        return max(self.likelihoods.values())
+
+    @property
+    def max_severity(self) -> int:
+        return max(self.severities.values())
+
+    def score(self, likelihood: int, severity: int) -> float:
+        return likelihood * severity / (self.max_likelihood * self.max_severity)
+
+    def level_of(self, likelihood: int, severity: int) -> Level:
+        return self.levels[self.cells[(likelihood, severity)]]
+
+    def level_for_score(self, score: float) -> Level:
+        ordered = sorted(self.levels.values(), key=lambda level: level.rank)
+        reached = [level for level in ordered if level.min_score <= score + 1e-9]
+        return reached[-1] if reached else ordered[0]
+
+    def likelihood_iri(self, rank: int) -> str:
+        return next(iri for iri, r in sorted(self.likelihoods.items()) if r == rank)
+
+    def severity_iri(self, rank: int) -> str:
+        return next(iri for iri, r in sorted(self.severities.items()) if r == rank)
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """The organisation's risk criteria (6.1.1) as scoring and propagation use them."""
+
+    matrix: Matrix
+    appetite: Level | None
+    threshold: float
+
+    def exceeds(self, level: Level) -> bool:
+        return self.appetite is not None and level.rank >= self.appetite.rank
+
+
+@dataclass(frozen=True)
+class Control:
+    iri: str
+    preventive: bool  # mitigates (lowers likelihood) rather than detects (lowers severity)
+    effectiveness: float | None
+
+
+@dataclass(frozen=True)
+class Risk:
+    """A risk as recorded, with its scores when it can be scored."""
+
+    iri: str
+    label: str
+    assets: tuple[str, ...]
+    likelihood: int | None
+    severity: int | None
+    controls: tuple[Control, ...] = ()
+    recorded_level: str | None = None
+    recorded_residual_level: str | None = None
+    problem: str | None = None  # why the risk cannot be scored
+    inherent: Level | None = field(default=None, compare=False)
+    inherent_score: float = 0.0
+    residual_likelihood: int | None = None
+    residual_severity: int | None = None
+    residual: Level | None = field(default=None, compare=False)
+    residual_score: float = 0.0
+
+    @property
+    def scored(self) -> bool:
+        return self.inherent is not None
+
+
+def load_criteria(store: GraphStore) -> Criteria:
+    """The first risk criteria in IRI order, or the 5x5 defaults when none are recorded."""
+    rows = list(store.query(_CRITERIA))
+    row = rows[0] if rows else None
+    matrix = load_matrix(store, row["matrix"].value if row and row["matrix"] else DEFAULT_MATRIX)
+    appetite = None
+    if row and row["appetite"]:
+        appetite = matrix.levels.get(row["appetite"].value)
+        if appetite is None:
+            raise ConfigError(f"the risk appetite <{row['appetite'].value}> is not a level of <{matrix.iri}>")
+    threshold = float(row["threshold"].value) if row and row["threshold"] else DEFAULT_THRESHOLD
+    if not 0 <= threshold <= 1:
+        raise ConfigError(f"aims:propagationThreshold must lie between 0 and 1, not {threshold}")
+    return Criteria(matrix, appetite, threshold)
+
+
+def load_matrix(store: GraphStore, iri: str) -> Matrix:
+    """Read a matrix; every likelihood x severity combination must have exactly one cell."""
+    cells: dict[tuple[int, int], str] = {}
+    likelihoods: dict[str, int] = {}
+    severities: dict[str, int] = {}
+    level_ranks: dict[str, tuple[int, str]] = {}
+    for row in store.query(_CELLS % iri):
+        key = (int(row["lrank"].value), int(row["srank"].value))
+        if cells.get(key, row["level"].value) != row["level"].value:
+            raise ConfigError(f"matrix <{iri}> has two levels for likelihood rank {key[0]}, severity rank {key[1]}")
+        cells[key] = row["level"].value
+        likelihoods[row["likelihood"].value] = key[0]
+        severities[row["severity"].value] = key[1]
+        level_ranks[row["level"].value] = (int(row["rank"].value), row["label"].value if row["label"] else "")
+    expected = len(set(likelihoods.values())) * len(set(severities.values()))
+    if not cells or len(cells) != expected:
+        raise ConfigError(f"risk matrix <{iri}> is missing or incomplete ({len(cells)} of {expected} cells)")
+    top = max(likelihoods.values()) * max(severities.values())
+    min_scores: dict[str, float] = defaultdict(lambda: 1.0)
+    for (lrank, srank), level in cells.items():
+        min_scores[level] = min(min_scores[level], lrank * srank / top)
+    levels = {
+        level: Level(level, rank, label, min_scores[level]) for level, (rank, label) in level_ranks.items()
+    }
+    return Matrix(iri, cells, likelihoods, severities, levels)
+
+
+def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
+    """Every ``aims:Risk`` with its assets, controls and computed scores."""
+    controls: dict[str, list[Control]] = defaultdict(list)
+    for row in store.query(_CONTROLS):
+        effectiveness = float(row["effectiveness"].value) if row["effectiveness"] else None
+        controls[row["risk"].value].append(
+            Control(row["control"].value, row["how"].value == AIMS + "mitigates", effectiveness)
+        )
+    found: dict[str, dict] = {}
+    for row in store.query(_RISKS):
+        risk = found.setdefault(row["risk"].value, {"assets": set()})
+        if row["asset"]:
+            risk["assets"].add(row["asset"].value)
+        for key in ("label", "likelihood", "severity", "recorded", "recordedResidual"):
+            if row[key] and key not in risk:
+                risk[key] = row[key].value
+    matrix = criteria.matrix
+    risks = {}
+    for iri, values in found.items():
+        risk = Risk(
+            iri=iri,
+            label=values.get("label", ""),
+            assets=tuple(sorted(values["assets"])),
+            likelihood=matrix.likelihoods.get(values.get("likelihood", "")),
+            severity=matrix.severities.get(values.get("severity", "")),
+            controls=tuple(sorted(controls.get(iri, []), key=lambda c: (c.iri, c.preventive))),
+            recorded_level=values.get("recorded"),
+            recorded_residual_level=values.get("recordedResidual"),
+            problem=_unscorable(values, matrix),
+        )
+        risks[iri] = score(risk, criteria)
+    return risks
+
+
+def score(risk: Risk, criteria: Criteria) -> Risk:
+    """The risk with its inherent and residual levels and scores filled in (when scorable)."""
+    if risk.likelihood is None or risk.severity is None:
+        return risk
+    matrix = criteria.matrix
+    likelihood, severity = residual_ranks(risk.likelihood, risk.severity, risk.controls)
+    return replace(
+        risk,
+        inherent=matrix.level_of(risk.likelihood, risk.severity),
+        inherent_score=matrix.score(risk.likelihood, risk.severity),
+        residual_likelihood=likelihood,
+        residual_severity=severity,
+        residual=matrix.level_of(likelihood, severity),
+        residual_score=matrix.score(likelihood, severity),
+    )
+
+
+def residual_ranks(likelihood: int, severity: int, controls: tuple[Control, ...]) -> tuple[int, int]:
+    """Likelihood and severity ranks once the implemented controls are counted (module docstring)."""
+    preventive = combined_effectiveness(c.effectiveness for c in controls if c.preventive)
+    detective = combined_effectiveness(c.effectiveness for c in controls if not c.preventive)
+    return (
+        _round_half_up(1 + (likelihood - 1) * (1 - preventive)),
+        _round_half_up(1 + (severity - 1) * (1 - detective * DETECTIVE_CREDIT)),
+    )
+
+
+def combined_effectiveness(values) -> float:
+    """Independent barriers: 1 - product of (1 - e); unknown effectiveness counts as 0."""
+    remaining = 1.0
+    for value in values:
+        remaining *= 1 - min(max(value or 0.0, 0.0), 1.0)
+    return 1 - remaining
+
+
+def _round_half_up(value: float) -> int:
+    return max(1, math.floor(value + 0.5 + 1e-9))
+
+
+def _unscorable(values: dict, matrix: Matrix) -> str | None:
+    for key, scale in (("likelihood", matrix.likelihoods), ("severity", matrix.severities)):
+        if key not in values:
+            return f"no {key} recorded"
+        if values[key] not in scale:
+            return f"{key} <{values[key]}> is not on the scale of <{matrix.iri}>"
+    return None
