@@ -95,13 +95,15 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def demo_store():
-    """The demo (ontology, catalogue, organisation) in an in-memory store, read-only use."""
+    """The demo (ontology, catalogue, organisation, inferences, analysis) in an in-memory store, read-only use."""
+    from aimsgraph.analysis import refresh_analysis
     from aimsgraph.reasoning import refresh_inferences
     from aimsgraph.store import GraphStore
 
     store = GraphStore(None)
     store.initialise(demo=True)
     refresh_inferences(store)
+    refresh_analysis(store)
     return store
 
 

@@ -224,6 +224,36 @@ def system_record_nodes(rows: list[dict[str, str]]) -> bool:
     )
 
 
+def why_risk(rows):
+    source = by(rows, "sourceRisk")[DEMO + "risk/customer-transactions-quality"]
+    scores = [float(r["residualScore"]) for r in rows]
+    return (
+        source["distance"] == "2" and source["sourceAsset"] == DEMO + "dataset/customer-transactions"
+        and float(source["inherentScore"]) <= 0.48  # never more than the source risk (L3 x S4 = 12/25)
+        and all(p.startswith(f"<{DEMO}system/collections-prioritisation> -") for r in rows for p in r["paths"].split("\n"))
+        and scores == sorted(scores, reverse=True)
+    )
+
+
+def impact_revisit(rows):
+    found = {(r["category"], r["item"]) for r in rows}
+    return {
+        ("risk", DEMO + "risk/customer-transactions-quality"), ("risk", DEMO + "risk/retail-credit-model-drift"),
+        ("assessment", DEMO + "assessment/ia-retail-credit-scoring-2026"), ("soa", DEMO + "soa/A.7.4"),
+        ("stakeholder", DEMO + "party/retail-customers"), ("control", DEMO + "control/data-quality-rules"),
+    } <= found and not any(item.startswith(DEMO + "system/cv-screening") for _, item in found)
+
+
+def concentration(rows):
+    ranking = [(int(r["highRiskSystems"]), int(r["dependentSystems"])) for r in rows]
+    counts = by(rows, "asset")
+    return (
+        ranking == sorted(ranking, reverse=True)
+        and counts[DEMO + "dataset/customer-transactions"]["dependentSystems"] == "7"
+        and counts[DEMO + "supplier/aurora-ai"]["dependentSystems"] == "2"  # the chatbot and the code assistant
+    )
+
+
 EXPECTED = {
     "ai-systems": lambda rows: len(rows) == 12 and all(r.get("owner") for r in rows),
     "annex-a-controls": lambda rows: len(rows) == 38 and rows[0]["id"] == "A.10.2",
@@ -243,10 +273,15 @@ EXPECTED = {
     "risk-profile": risk_profile,
     "affected-stakeholders-and-areas": affected_stakeholders_and_areas,
     "system-record-nodes": system_record_nodes,
+    "why-risk": why_risk,
+    "impact-revisit": impact_revisit,
+    "concentration": concentration,
 }
 PARAMETERS = {
     "dependents": {"node": DEMO + "dataset/customer-transactions"},
     "stakeholders-affected-by-system": {"system": DEMO + "system/collections-prioritisation"},
+    "why-risk": {"asset": DEMO + "system/collections-prioritisation"},
+    "impact-revisit": {"node": DEMO + "dataset/customer-transactions"},
 }
 
 #: Gaps each dated query reports on any date after the demo's reference date: they only age into more.
