@@ -300,8 +300,7 @@ def what_if(model: RiskModel, modifications: list[dict]) -> RiskModel:
             touched |= _apply(deps, risks, model, modification)
         except InvalidInput as exc:
             raise InvalidInput(f"modification {number}: {exc.message}") from None
-    sources = model.propagation.sources_reaching(touched) | (touched & set(deps.graph))
-    sources |= {a for r in risks.values() for a in r.assets if a in touched}
+    sources = model.propagation.sources_reaching(touched) | touched
     partial = propagate(deps, risks, model.criteria.threshold, sources)
     merged = Propagation(cycle_edges=partial.cycle_edges)
     for asset, items in model.propagation.inherited.items():
@@ -321,7 +320,7 @@ def _apply(deps: DependencyGraph, risks: dict, model: RiskModel, change: dict) -
         if coupling is not None and not (isinstance(coupling, (int, float)) and 0 <= coupling <= 1):
             raise InvalidInput("coupling must be a number from 0 to 1")
         critical = bool(change.get("critical", False))
-        factor = 1.0 if critical else float(coupling if coupling is not None else 0.5)
+        factor = 1.0 if critical else float(coupling if coupling is not None else deps.default_factor(prop))
         deps.add_edge(dependent, dependency, [prop], factor, critical)
         return {dependency}
     if operation == "remove-dependency":

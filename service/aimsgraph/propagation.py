@@ -87,6 +87,7 @@ class DependencyGraph:
     graph: nx.DiGraph = field(default_factory=nx.DiGraph)
     kinds: dict[str, str] = field(default_factory=dict)  # asset -> AISystem, Model, ...
     labels: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, float] = field(default_factory=dict)  # default coupling per edge type
 
     @classmethod
     def from_store(cls, store: GraphStore) -> DependencyGraph:
@@ -100,7 +101,7 @@ class DependencyGraph:
             coupling = float(row["coupling"].value) if row["coupling"] else None
             critical = bool(row["critical"]) and row["critical"].value in ("true", "1")
             qualified[key].append((coupling, critical, row["type"].value if row["type"] else None))
-        deps = cls()
+        deps = cls(defaults=defaults)
         for key in sorted(types.keys() | qualified.keys()):
             edge_types = types.get(key, set())
             named = sorted(edge_types - {AIMS + "dependsOn"}) or sorted(edge_types) or [AIMS + "dependsOn"]
@@ -117,7 +118,10 @@ class DependencyGraph:
         self.graph.add_edge(dependency, dependent, types=tuple(types), factor=factor, critical=critical)
 
     def copy(self) -> DependencyGraph:
-        return DependencyGraph(self.graph.copy(), dict(self.kinds), dict(self.labels))
+        return DependencyGraph(self.graph.copy(), dict(self.kinds), dict(self.labels), self.defaults)
+
+    def default_factor(self, edge_type: str) -> float:
+        return self.defaults.get(edge_type, self.defaults.get(AIMS + "dependsOn", 1.0))
 
     def label(self, iri: str) -> str:
         return self.labels.get(iri, local_name(iri))
@@ -140,7 +144,7 @@ def _default_couplings(store: GraphStore) -> dict[str, float]:
 
 
 def _edge_factor(types: list[str], qualified: list, defaults: dict[str, float]) -> tuple[float, bool]:
-    fallback = max((defaults.get(t, defaults.get(AIMS + "dependsOn", 1.0)) for t in types), default=1.0)
+    fallback = max(defaults.get(t, defaults.get(AIMS + "dependsOn", 1.0)) for t in types)
     if not qualified:
         return fallback, False
     if any(critical for _, critical, _ in qualified):
