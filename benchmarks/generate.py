@@ -4,7 +4,8 @@ Shape (after perf-baseline.md): every system has an owner, purpose, stage and do
 models each trained on 1-3 datasets reused with a power law (Yule process); 3-8 risks with
 likelihood, severity, the matching 5x5 level, owner, treatment and source; 1-3 controls per
 risk implementing Annex A controls, 60 % with dated evidence; systems consume the output of
-earlier systems (a DAG with long chains). About 140 triples per system.
+earlier systems: 10 core systems, then business units of 20-80 systems behind a gateway, with
+deep chains inside a unit. About 135 triples per system.
 
     python -m benchmarks.generate 7300 /tmp/org-7300.nt    # about 1M triples
 """
@@ -58,6 +59,7 @@ def generate(n_systems: int, seed: int = 42) -> str:
     people = max(1, n_systems // 4)
     datasets: list[str] = []
     uses: list[str] = []  # one entry per use, so picks are weighted by current use (Yule)
+    units = Units(random.Random(seed + 1), n_systems)
     for i in range(n_systems):
         system = f"{BASE}system/{i}"
         w.iri(system, RDF_TYPE, AIMS + "AISystem")
@@ -83,7 +85,7 @@ def generate(n_systems: int, seed: int = 42) -> str:
                 uses.append(dataset)
                 w.iri(model, AIMS + "trainedOn", dataset)
         for _ in range(_edges(rng, i)):
-            upstream = _upstream(rng, i)
+            upstream = _upstream(rng, i, units)
             if upstream is not None:
                 w.iri(system, AIMS + "consumesOutputOf", f"{BASE}system/{upstream}")
         for k in range(rng.randint(3, 8)):
@@ -113,17 +115,43 @@ def generate(n_systems: int, seed: int = 42) -> str:
     return "\n".join(w.lines) + "\n"
 
 
+CORE = 10  # core platform systems 0-9
+
+
+class Units:
+    """Business units of 20-80 systems after the core; each unit's first system is its gateway."""
+
+    def __init__(self, rng: random.Random, n_systems: int) -> None:
+        self.unit_of: list[int] = [-1] * min(CORE, n_systems)
+        self.gateways: list[int] = []
+        while len(self.unit_of) < n_systems:
+            self.gateways.append(len(self.unit_of))
+            size = rng.randint(20, 80)
+            self.unit_of += [len(self.gateways) - 1] * min(size, n_systems - len(self.unit_of))
+
+
 def _edges(rng: random.Random, i: int) -> int:
     return 0 if i == 0 else rng.choice([1, 1, 2, 2, 2, 3])
 
 
-def _upstream(rng: random.Random, i: int) -> int | None:
+def _upstream(rng: random.Random, i: int, units: Units) -> int | None:
+    """Which earlier system ``i`` consumes (after perf-baseline.md): core systems use lower core
+    systems; a gateway uses the core; inside a unit 45 % the previous system (deep chains), 40 %
+    a system in a window of 15, 10 % another unit's gateway, 5 % a core system."""
+    if i < CORE:
+        return rng.randrange(i) if i else None
+    unit = units.unit_of[i]
+    gateway = units.gateways[unit]
+    if i == gateway:
+        return rng.randrange(CORE)
     roll = rng.random()
     if roll < 0.45:
-        return i - 1  # long chains
+        return i - 1
     if roll < 0.85:
-        return rng.randrange(max(0, i - 15), i)
-    return rng.randrange(0, min(i, 10)) if i else None  # shared platform systems
+        return rng.randrange(max(gateway, i - 15), i)
+    if roll < 0.95 and unit > 0:
+        return units.gateways[rng.randrange(unit)]
+    return rng.randrange(CORE)
 
 
 def main() -> None:

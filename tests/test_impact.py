@@ -16,6 +16,7 @@ from aimsgraph import impact, queries
 from aimsgraph.analysis import RiskModel, refresh_analysis
 from aimsgraph.errors import InvalidInput
 from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.record import Record
 from aimsgraph.store import GraphStore
 
 DEMO = "https://data.meridian.example/aims/"
@@ -40,7 +41,7 @@ def sparql_dependents(store: GraphStore, node: str) -> set[str]:
 
 
 def test_shared_dataset_change_lists_every_dependent_with_path_and_what_to_revisit(demo_store, demo_model):
-    answer = impact.analyse(demo_store, demo_model, SHARED_DATASET, "data-change")
+    answer = impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "data-change")
     affected = {item["iri"]: item for item in answer["affected"]}
     assert set(affected) == sparql_dependents(demo_store, SHARED_DATASET)
     systems = {iri for iri, item in affected.items() if item["kind"] == "AISystem"}
@@ -65,7 +66,7 @@ def test_shared_dataset_change_lists_every_dependent_with_path_and_what_to_revis
     (DEMO + "model/aurora-llm", "replace"), (DEMO + "system/code-assistant", "retire"),
 ])
 def test_python_and_the_sparql_query_agree(demo_store, demo_model, node: str, change: str):
-    answer = impact.analyse(demo_store, demo_model, node, change)
+    answer = impact.analyse(Record(demo_store.raw), demo_model, node, change)
     query = queries.load_all()["impact-revisit"]
     rows = demo_store.query(query.text, substitutions=query.substitutions({"node": node}))
     found = {(row["category"].value, row["item"].value) for row in rows}
@@ -74,7 +75,7 @@ def test_python_and_the_sparql_query_agree(demo_store, demo_model, node: str, ch
 
 
 def test_retiring_a_system_flags_critical_dependents_and_computes_after(demo_store, demo_model):
-    answer = impact.analyse(demo_store, demo_model, DEMO + "system/document-extraction", "retire")
+    answer = impact.analyse(Record(demo_store.raw), demo_model, DEMO + "system/document-extraction", "retire")
     direct = {item["iri"]: item.get("disruption") for item in answer["affected"] if item["distance"] == 1}
     assert direct[DEMO + "system/sme-credit-scoring"] == "loses a critical dependency"
     assert direct[DEMO + "system/retail-credit-scoring"] == "loses a dependency"
@@ -85,15 +86,15 @@ def test_retiring_a_system_flags_critical_dependents_and_computes_after(demo_sto
 
 def test_bad_input_names_the_problem(demo_store, demo_model):
     with pytest.raises(InvalidInput, match="unknown change kind 'explode'"):
-        impact.analyse(demo_store, demo_model, SHARED_DATASET, "explode")
+        impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "explode")
     with pytest.raises(InvalidInput, match="unknown node"):
-        impact.analyse(demo_store, demo_model, DEMO + "dataset/nope", "retire")
+        impact.analyse(Record(demo_store.raw), demo_model, DEMO + "dataset/nope", "retire")
     with pytest.raises(InvalidInput, match="not an asset"):
-        impact.analyse(demo_store, demo_model, DEMO + "risk/aurora-lock-in", "retire")
+        impact.analyse(Record(demo_store.raw), demo_model, DEMO + "risk/aurora-lock-in", "retire")
     with pytest.raises(InvalidInput, match="applies to Supplier"):
-        impact.analyse(demo_store, demo_model, SHARED_DATASET, "supplier-exit")
+        impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "supplier-exit")
     with pytest.raises(InvalidInput, match="modification 1: unknown op"):
-        impact.analyse(demo_store, demo_model, SHARED_DATASET, "modify", [{"op": "teleport"}])
+        impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "modify", [{"op": "teleport"}])
     with pytest.raises(InvalidInput, match="does not depend on"):
         impact.what_if(demo_model, [{"op": "remove-dependency", "dependent": SHARED_DATASET,
                                      "dependency": DEMO + "supplier/scriptura"}])
@@ -143,7 +144,7 @@ def test_what_if_leaves_the_store_byte_for_byte_unchanged(tmp_path: Path):
     refresh_analysis(store)
     before = store.dump()
     model = RiskModel.build(store)
-    answer = impact.analyse(store, model, SHARED_DATASET, "data-change", [
+    answer = impact.analyse(Record(store.raw), model, SHARED_DATASET, "data-change", [
         {"op": "remove-control", "control": DEMO + "control/data-quality-rules"},
         {"op": "set-likelihood", "risk": DEMO + "risk/customer-transactions-quality",
          "level": "https://w3id.org/aimsgraph/risk-matrix/L5"},
@@ -155,7 +156,7 @@ def test_what_if_leaves_the_store_byte_for_byte_unchanged(tmp_path: Path):
 # -- concentration -------------------------------------------------------------------------------
 
 def test_concentration_ranks_shared_assets_by_high_risk_dependents():
-    model = model_of("""
+    model_store = store_with("""
     ex:criteria a aims:RiskCriteria ; aims:riskAppetite rm:High .
     ex:s1 a aims:AISystem ; aims:usesModel ex:shared ; aims:hasRisk ex:r1 .
     ex:s2 a aims:AISystem ; aims:usesModel ex:shared , ex:solo .
@@ -163,7 +164,8 @@ def test_concentration_ranks_shared_assets_by_high_risk_dependents():
     ex:shared a aims:Model . ex:solo a aims:Model .
     ex:r1 a aims:Risk ; aims:hasLikelihood rm:L3 ; aims:hasSeverity rm:S4 .
     """)
-    ranking = impact.concentration(model)
+    model = RiskModel.build(model_store)
+    ranking = impact.concentration(Record(model_store.raw), model)
     # s1 carries a High risk; s3 inherits it as 0.48 x 0.6 = 0.288 (Medium), so only s1 is high-risk
     assert [(r["iri"], r["dependentSystems"], r["highRiskSystems"]) for r in ranking] == [
         (EX + "shared", 3, 1), (EX + "solo", 1, 0),
@@ -172,7 +174,7 @@ def test_concentration_ranks_shared_assets_by_high_risk_dependents():
 
 
 def test_concentration_on_the_demo_matches_the_sparql_query(demo_store, demo_model):
-    ranking = impact.concentration(demo_model, limit=1000)
+    ranking = impact.concentration(Record(demo_store.raw), demo_model, limit=1000)
     query = queries.load_all()["concentration"]
     rows = {row["asset"].value: (int(row["dependentSystems"].value), int(row["highRiskSystems"].value))
             for row in demo_store.query(query.text)}
@@ -194,7 +196,7 @@ def test_impact_over_http_with_what_if(server: LiveServer, demo_store, demo_mode
     }, timeout=30)
     assert response.status_code == 200, response.text
     answer = response.json()
-    local = impact.analyse(demo_store, demo_model, SHARED_DATASET, "data-change")
+    local = impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "data-change")
     assert [a["iri"] for a in answer["affected"]] == [a["iri"] for a in local["affected"]]
     assert DEMO + "risk/customer-transactions-quality" in iris(answer["risk"]["risksChanged"])
     assert all_quads(server) == before

@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 from riskgraphs import EX, inherited, model_of, store_with
 
-from aimsgraph.analysis import RiskModel, refresh_analysis
+import pyoxigraph as ox
+
+from aimsgraph.analysis import RiskModel, analysis_quads, refresh_analysis
 from aimsgraph.namespaces import Graphs
 
 CRITICAL_RISK = "a aims:Risk ; aims:hasLikelihood rm:L4 ; aims:hasSeverity rm:S5 ."
@@ -141,8 +143,8 @@ def test_analysis_graph_answers_why_a_system_is_at_risk():
           GRAPH <{Graphs.ANALYSIS}> {{
             <{EX}a> aims:hasInheritedRisk ?i .
             ?i aims:sourceRisk ?source ; aims:inherentScore ?score ; aims:computedRiskLevel ?level ;
-               aims:explanationPath ?path ; aims:viaAsset ?via ; prov:wasDerivedFrom ?derived ;
-               prov:generatedAtTime ?when .
+               aims:explanationPath ?path ; aims:viaAsset ?via ; prov:wasDerivedFrom ?derived .
+            <{Graphs.ANALYSIS}> prov:generatedAtTime ?when .
           }}
         }}"""))
     assert len(rows) == 1
@@ -150,6 +152,20 @@ def test_analysis_graph_answers_why_a_system_is_at_risk():
     assert row["source"].value == row["derived"].value == EX + "r"
     assert float(row["score"].value) == pytest.approx(0.448) and row["level"].value.endswith("/High")
     assert row["via"].value == EX + "m" and row["path"].value.startswith(f"<{EX}a> -usesModel")
+
+
+def test_refresh_after_an_edit_writes_exactly_a_fresh_analysis():
+    store = store_with(CHAIN)
+    refresh_analysis(store)
+    store.update(f"""PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+        DELETE {{ GRAPH ?g {{ <{EX}r> aims:hasLikelihood ?l }} }}
+        INSERT {{ GRAPH <{Graphs.DATA}> {{ <{EX}r> aims:hasLikelihood <https://w3id.org/aimsgraph/risk-matrix/L2> }} }}
+        WHERE {{ GRAPH ?g {{ <{EX}r> aims:hasLikelihood ?l }} }}""")
+    refresh_analysis(store)
+    graph = ox.NamedNode(Graphs.ANALYSIS)
+    stored = {q for q in store.raw.quads_for_pattern(None, None, None, graph) if q.subject != graph}
+    assert stored == set(analysis_quads(RiskModel.build(store)))
+    assert inherited(RiskModel.build(store), "b", "r").inherent_score == pytest.approx(0.4 * 0.7 * 0.8 * 0.6)
 
 
 def test_analysis_graph_records_cycles_and_refresh_replaces_it():

@@ -8,6 +8,7 @@ forked readers, so the two cores are used anyway.
 from __future__ import annotations
 
 import atexit
+import threading
 from dataclasses import dataclass
 
 from flask import Flask, Response, jsonify, request
@@ -46,14 +47,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     if changed or not store.is_current(Graphs.INFERRED):
         refresh_inferences(store)
         changed = True
+    models = ModelCache(store)
     if changed or not store.is_current(Graphs.ANALYSIS):
-        refresh_analysis(store)
+        models.seed(refresh_analysis(store))
+    else:  # build the risk model in the background, so the first impact request need not wait
+        threading.Thread(target=models.get, name="aimsgraph-risk-model", daemon=True).start()
     readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
     atexit.register(readers.close)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["aimsgraph"] = ServiceState(settings, store, readers, ModelCache(store))
+    app.extensions["aimsgraph"] = ServiceState(settings, store, readers, models)
     app.register_blueprint(protocol.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(validation_api.bp)

@@ -191,6 +191,7 @@ def impact(node: str, change: str, what_if: Path | None, fmt: str, output: Path 
 
     from aimsgraph import impact as analysis
     from aimsgraph.analysis import RiskModel
+    from aimsgraph.record import Record
 
     modifications = None
     if what_if is not None:
@@ -201,7 +202,7 @@ def impact(node: str, change: str, what_if: Path | None, fmt: str, output: Path 
         if not isinstance(modifications, list):
             raise InvalidInput(f"{what_if}: expected a JSON list of modifications")
     store = _open_store(data_dir)
-    answer = analysis.analyse(store, RiskModel.build(store), node, change, modifications)
+    answer = analysis.analyse(Record(store.raw), RiskModel.build(store), node, change, modifications)
     _write(json.dumps(answer, indent=2) + "\n" if fmt == "json" else analysis.render_text(answer), output)
 
 
@@ -217,9 +218,10 @@ def concentration(kinds: tuple[str, ...], limit: int, fmt: str, data_dir: Path |
 
     from aimsgraph import impact as analysis
     from aimsgraph.analysis import RiskModel
+    from aimsgraph.record import Record
 
-    model = RiskModel.build(_open_store(data_dir))
-    ranking = analysis.concentration(model, kinds or analysis.SHARED_KINDS, limit)
+    store = _open_store(data_dir)
+    ranking = analysis.concentration(Record(store.raw), RiskModel.build(store), kinds or analysis.SHARED_KINDS, limit)
     _write(json.dumps(ranking, indent=2) + "\n" if fmt == "json" else analysis.render_concentration_text(ranking), None)
 
 

@@ -22,17 +22,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import networkx as nx
-import pyoxigraph as ox
 
 from aimsgraph.analysis import RiskModel
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, is_absolute_iri
-from aimsgraph.propagation import DependencyGraph, Propagation, exposures, local_name, propagate
+from aimsgraph.propagation import DependencyGraph, Propagation, exposures, propagate
+from aimsgraph.record import Record, local_name
 from aimsgraph.scoring import score
-from aimsgraph.store import GraphStore
 
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 
 
 @dataclass(frozen=True)
@@ -67,31 +64,6 @@ def change_kind(value: str) -> ChangeKind:
     raise InvalidInput(f"unknown change kind {value!r}; use one of {', '.join(CHANGE_KINDS)}")
 
 
-class Record:
-    """Index lookups on the store's union of graphs (duplicates across graphs removed)."""
-
-    def __init__(self, store: GraphStore) -> None:
-        self.raw = store.raw
-
-    def objects(self, subject: str, predicate: str) -> list[str]:
-        quads = self.raw.quads_for_pattern(ox.NamedNode(subject), ox.NamedNode(predicate), None, None)
-        return sorted({q.object.value for q in quads if isinstance(q.object, ox.NamedNode)})
-
-    def subjects(self, predicate: str, obj: str) -> list[str]:
-        quads = self.raw.quads_for_pattern(None, ox.NamedNode(predicate), ox.NamedNode(obj), None)
-        return sorted({q.subject.value for q in quads if isinstance(q.subject, ox.NamedNode)})
-
-    def label(self, iri: str) -> str:
-        quads = self.raw.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(RDFS_LABEL), None, None)
-        return min((q.object.value for q in quads), default=local_name(iri))
-
-    def types(self, iri: str) -> set[str]:
-        return {local_name(t) for t in self.objects(iri, RDF_TYPE) if t.startswith(AIMS)}
-
-    def exists(self, iri: str) -> bool:
-        return any(True for _ in self.raw.quads_for_pattern(ox.NamedNode(iri), None, None, None))
-
-
 class Collector:
     """Items of one answer section, each with the reasons it is in the list."""
 
@@ -108,10 +80,9 @@ class Collector:
         return [self.items[iri] for iri in sorted(self.items)]
 
 
-def analyse(store: GraphStore, model: RiskModel, node: str, change: str,
+def analyse(record: Record, model: RiskModel, node: str, change: str,
             modifications: list[dict] | None = None) -> dict:
     """The impact analysis of changing ``node`` in the way ``change`` names (see module doc)."""
-    record = Record(store)
     kind = change_kind(change)
     asset_kind = _check_node(record, model.deps, node)
     if kind.applies_to and asset_kind not in kind.applies_to:
@@ -123,9 +94,9 @@ def analyse(store: GraphStore, model: RiskModel, node: str, change: str,
     risks = _risks(record, model, scope)
     controls = _controls(record, scope, risks)
     answer = {
-        "node": {"iri": node, "label": model.deps.label(node), "kind": asset_kind},
+        "node": {"iri": node, "label": record.label(node), "kind": asset_kind},
         "change": {"kind": kind.name, "iri": kind.iri},
-        "affected": [_affected_entry(model, kind, item) for item in affected.values()],
+        "affected": [_affected_entry(record, model, kind, item) for item in affected.values()],
         "risksToReassess": risks.list(),
         "assessmentsToRedo": _assessments(record, scope, risks.items).list(),
         "controlsToRetest": controls.list(),
@@ -143,7 +114,7 @@ def analyse(store: GraphStore, model: RiskModel, node: str, change: str,
     if kind.removes_node:
         proposal.append({"op": "remove-asset", "asset": node})
     after = what_if(model, proposal) if proposal else None
-    answer["risk"] = _before_after(model, after, scope)
+    answer["risk"] = _before_after(record, model, after, scope)
     if after is None:
         answer["risk"]["afterNote"] = (
             f"not computed: a {kind.name} changes likelihoods and severities that are only known after "
@@ -177,12 +148,12 @@ def dependents(deps: DependencyGraph, node: str) -> dict[str, Affected]:
     return found
 
 
-def _affected_entry(model: RiskModel, kind: ChangeKind, item: Affected) -> dict:
+def _affected_entry(record: Record, model: RiskModel, kind: ChangeKind, item: Affected) -> dict:
     graph = model.deps.graph
     steps = [graph.edges[a, b] for a, b in zip(item.path, item.path[1:])]
     entry = {
         "iri": item.iri,
-        "label": model.deps.label(item.iri),
+        "label": record.label(item.iri),
         "kind": model.deps.kinds.get(item.iri, "Asset"),
         "distance": item.distance,
         "path": list(item.path),
@@ -373,10 +344,10 @@ def _asset(deps: DependencyGraph, change: dict, name: str) -> str:
     return iri
 
 
-def _before_after(before: RiskModel, after: RiskModel | None, scope: list[str]) -> dict:
+def _before_after(record: Record, before: RiskModel, after: RiskModel | None, scope: list[str]) -> dict:
     rows = []
     for asset in scope:
-        row = {"iri": asset, "label": before.deps.label(asset), "before": _exposure(before, asset)}
+        row = {"iri": asset, "label": record.label(asset), "before": _exposure(before, asset)}
         if after is not None:
             row["after"] = _exposure(after, asset) if asset in after.deps.graph else None
         rows.append(row)
@@ -386,7 +357,7 @@ def _before_after(before: RiskModel, after: RiskModel | None, scope: list[str]) 
             old = before.risks[iri]
             if risk.scored and (risk.residual_score, risk.inherent_score) != (old.residual_score, old.inherent_score):
                 changed_risks.append({
-                    "iri": iri, "label": risk.label,
+                    "iri": iri, "label": record.label(iri),
                     "before": {"level": old.inherent.label, "residualLevel": old.residual.label,
                                "residualScore": round(old.residual_score, 4)},
                     "after": {"level": risk.inherent.label, "residualLevel": risk.residual.label,
@@ -409,7 +380,8 @@ def _exposure(model: RiskModel, asset: str) -> dict | None:
 SHARED_KINDS = ("Model", "Dataset", "Supplier", "InfrastructureService")
 
 
-def concentration(model: RiskModel, kinds: Iterable[str] = SHARED_KINDS, limit: int = 20) -> list[dict]:
+def concentration(record: Record, model: RiskModel, kinds: Iterable[str] = SHARED_KINDS,
+                  limit: int = 20) -> list[dict]:
     """Shared models, datasets, suppliers and infrastructure ranked by the high-risk AI systems
     that depend on them (directly or not), then by all dependent systems. A system is high-risk
     when, before controls, it carries an own or inherited risk at or above the risk appetite.
@@ -437,7 +409,7 @@ def concentration(model: RiskModel, kinds: Iterable[str] = SHARED_KINDS, limit: 
     report = []
     for negative_high, negative_all, asset, reached in ranked[:limit]:
         report.append({
-            "iri": asset, "label": deps.label(asset), "kind": deps.kinds[asset],
+            "iri": asset, "label": record.label(asset), "kind": deps.kinds[asset],
             "dependentSystems": -negative_all, "highRiskSystems": -negative_high,
             "directDependents": deps.graph.out_degree(asset),
             "highRiskSystemList": [s for s in systems if reached & high & bit[s]][:25],
@@ -446,18 +418,29 @@ def concentration(model: RiskModel, kinds: Iterable[str] = SHARED_KINDS, limit: 
 
 
 def _reach_bitsets(graph: nx.DiGraph, bit: dict[str, int]) -> dict[str, int]:
-    """For every node, the set (as a bitset) of AI systems reachable from it, itself included."""
+    """For every node, the set (as a bitset) of AI systems reachable from it, itself included.
+
+    Dependents first, in reverse topological order; when there are cycles, over the
+    condensation, whose members share one reach (nx.condensation is slow, so only then).
+    """
+    if nx.is_directed_acyclic_graph(graph):
+        reach: dict[str, int] = {}
+        for node in reversed(list(nx.topological_sort(graph))):
+            value = bit.get(node, 0)
+            for child in graph.succ[node]:
+                value |= reach[child]
+            reach[node] = value
+        return reach
     condensed = nx.condensation(graph)
-    members = condensed.graph["mapping"]
-    reach_of_component: dict[int, int] = {}
+    of_component: dict[int, int] = {}
     for component in reversed(list(nx.topological_sort(condensed))):
         value = 0
         for node in condensed.nodes[component]["members"]:
             value |= bit.get(node, 0)
         for child in condensed.succ[component]:
-            value |= reach_of_component[child]
-        reach_of_component[component] = value
-    return {node: reach_of_component[component] for node, component in members.items()}
+            value |= of_component[child]
+        of_component[component] = value
+    return {node: of_component[component] for node, component in condensed.graph["mapping"].items()}
 
 
 # -- text rendering (CLI) ---------------------------------------------------------------------

@@ -41,20 +41,23 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from aimsgraph.namespaces import AIMS, Graphs
-from aimsgraph.scoring import Criteria, Level, Risk
+from aimsgraph.record import local_name
+from aimsgraph.scoring import Criteria, Level, Risk, pairs
 from aimsgraph.store import GraphStore
 
 MAX_PATHS = 3
 ANALYSIS_BASE = "https://w3id.org/aimsgraph/analysis/"
 ASSET_KINDS = ("AISystem", "Model", "Dataset", "InfrastructureService", "Supplier")
 
-_EDGES = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+#: The typed dependency properties (the ontology's, and any an organisation declares).
+_EDGE_PROPERTIES = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT ?dependent ?property ?dependency WHERE {
-  GRAPH <%s> { ?property rdfs:subPropertyOf* aims:dependsOn }
-  ?dependent ?property ?dependency .
-  FILTER(isIRI(?dependency) && isIRI(?dependent))
-}""" % Graphs.ONTOLOGY
+SELECT DISTINCT ?property WHERE { ?property rdfs:subPropertyOf+ aims:dependsOn }"""
+
+#: Direct dependsOn edges as asserted; the inferred graph only restates typed or qualified ones.
+_ASSERTED_DEPENDS_ON = """SELECT ?s ?o WHERE {
+  GRAPH ?g { ?s <https://w3id.org/aimsgraph/ontology#dependsOn> ?o } FILTER(?g != <%s>)
+}""" % Graphs.INFERRED
 
 _DEFAULT_COUPLINGS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
 SELECT ?property ?value ?graph WHERE { GRAPH ?graph { ?property aims:defaultCouplingStrength ?value } }"""
@@ -67,17 +70,7 @@ SELECT ?dependent ?dependency ?type ?coupling ?critical WHERE {
   OPTIONAL { ?node aims:isCritical ?critical }
 }"""
 
-_ASSETS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT ?asset ?kind ?label WHERE {
-  VALUES ?kind { %s }
-  ?asset a ?kind .
-  OPTIONAL { ?asset rdfs:label ?label }
-}""" % " ".join(f"aims:{kind}" for kind in ASSET_KINDS)
-
-
-def local_name(iri: str) -> str:
-    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+_ASSETS = "SELECT ?asset WHERE { ?asset a <%s> }"
 
 
 @dataclass
@@ -86,15 +79,18 @@ class DependencyGraph:
 
     graph: nx.DiGraph = field(default_factory=nx.DiGraph)
     kinds: dict[str, str] = field(default_factory=dict)  # asset -> AISystem, Model, ...
-    labels: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, float] = field(default_factory=dict)  # default coupling per edge type
 
     @classmethod
     def from_store(cls, store: GraphStore) -> DependencyGraph:
         defaults = _default_couplings(store)
         types: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for row in store.query(_EDGES):
-            types[(row["dependency"].value, row["dependent"].value)].add(row["property"].value)
+        # one property at a time: a join over the union of graphs costs several times more on disk
+        for prop in sorted(row[0].value for row in store.query(_EDGE_PROPERTIES)):
+            for dependent, dependency in pairs(store, prop):
+                types[(dependency, dependent)].add(prop)
+        for row in store.query(_ASSERTED_DEPENDS_ON):
+            types[(row[1].value, row[0].value)].add(AIMS + "dependsOn")
         qualified: dict[tuple[str, str], list[tuple[float | None, bool, str | None]]] = defaultdict(list)
         for row in store.query(_QUALIFIED):
             key = (row["dependency"].value, row["dependent"].value)
@@ -107,10 +103,9 @@ class DependencyGraph:
             named = sorted(edge_types - {AIMS + "dependsOn"}) or sorted(edge_types) or [AIMS + "dependsOn"]
             factor, critical = _edge_factor(named, qualified.get(key, []), defaults)
             deps.add_edge(key[1], key[0], named, factor, critical)
-        for row in store.query(_ASSETS):
-            deps.kinds.setdefault(row["asset"].value, local_name(row["kind"].value))
-            if row["label"]:
-                deps.labels.setdefault(row["asset"].value, row["label"].value)
+        for kind in ASSET_KINDS:  # one class at a time: cheaper than a VALUES join on disk
+            for row in store.query(_ASSETS % (AIMS + kind)):
+                deps.kinds.setdefault(row["asset"].value, kind)
         return deps
 
     def add_edge(self, dependent: str, dependency: str, types: list[str], factor: float, critical: bool) -> None:
@@ -118,13 +113,10 @@ class DependencyGraph:
         self.graph.add_edge(dependency, dependent, types=tuple(types), factor=factor, critical=critical)
 
     def copy(self) -> DependencyGraph:
-        return DependencyGraph(self.graph.copy(), dict(self.kinds), dict(self.labels), self.defaults)
+        return DependencyGraph(self.graph.copy(), dict(self.kinds), self.defaults)
 
     def default_factor(self, edge_type: str) -> float:
         return self.defaults.get(edge_type, self.defaults.get(AIMS + "dependsOn", 1.0))
-
-    def label(self, iri: str) -> str:
-        return self.labels.get(iri, local_name(iri))
 
     def cycles(self) -> list[list[str]]:
         """Groups of assets that depend on each other in a circle, each sorted, in IRI order."""

@@ -36,6 +36,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
+import pyoxigraph as ox
+
 from aimsgraph.errors import ConfigError
 from aimsgraph.namespaces import AIMS, RM
 from aimsgraph.store import GraphStore
@@ -61,24 +63,20 @@ SELECT ?likelihood ?lrank ?severity ?srank ?level ?rank ?label WHERE {
   OPTIONAL { ?level rdfs:label ?label }
 }"""
 
-_RISKS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT ?risk ?label ?asset ?likelihood ?severity ?recorded ?recordedResidual WHERE {
-  ?risk a aims:Risk .
-  OPTIONAL { ?risk rdfs:label ?label }
-  OPTIONAL { ?asset aims:hasRisk ?risk }
-  OPTIONAL { ?risk aims:hasLikelihood ?likelihood }
-  OPTIONAL { ?risk aims:hasSeverity ?severity }
-  OPTIONAL { ?risk aims:hasRiskLevel ?recorded }
-  OPTIONAL { ?risk aims:hasResidualRiskLevel ?recordedResidual }
-}"""
+#: Read one property at a time: on the on-disk store, a join of optional patterns costs about
+#: twice as much as the single-pattern scans joined in Python.
+_PAIRS = "SELECT ?s ?o WHERE { ?s <%s> ?o }"
+_IMPLEMENTED = f"SELECT ?c WHERE {{ ?c <{AIMS}controlStatus> <{AIMS}Implemented> }}"
+_RISK_TYPE = f"SELECT ?r WHERE {{ ?r a <{AIMS}Risk> }}"
 
-_CONTROLS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
-SELECT ?risk ?control ?how ?effectiveness WHERE {
-  VALUES ?how { aims:mitigates aims:detects }
-  ?control ?how ?risk ; aims:controlStatus aims:Implemented .
-  OPTIONAL { ?control aims:effectiveness ?effectiveness }
-}"""
+
+def pairs(store: GraphStore, prop: str) -> list[tuple[str, str]]:
+    """(subject, object) values of one property over the union of graphs, without duplicates
+    and without blank nodes."""
+    return list(dict.fromkeys(
+        (row[0].value, row[1].value) for row in store.query(_PAIRS % prop)
+        if isinstance(row[0], ox.NamedNode) and not isinstance(row[1], ox.BlankNode)
+    ))
 
 
 @dataclass(frozen=True)
@@ -151,7 +149,6 @@ class Risk:
     """A risk as recorded, with its scores when it can be scored."""
 
     iri: str
-    label: str
     assets: tuple[str, ...]
     likelihood: int | None
     severity: int | None
@@ -215,34 +212,33 @@ def load_matrix(store: GraphStore, iri: str) -> Matrix:
 
 
 def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
-    """Every ``aims:Risk`` with its assets, controls and computed scores."""
+    """Every ``aims:Risk`` with its assets, implemented controls and computed scores."""
+    implemented = {row[0].value for row in store.query(_IMPLEMENTED)}
+    effectiveness = {c: float(v) for c, v in pairs(store, AIMS + "effectiveness") if c in implemented}
     controls: dict[str, list[Control]] = defaultdict(list)
-    for row in store.query(_CONTROLS):
-        effectiveness = float(row["effectiveness"].value) if row["effectiveness"] else None
-        controls[row["risk"].value].append(
-            Control(row["control"].value, row["how"].value == AIMS + "mitigates", effectiveness)
-        )
-    found: dict[str, dict] = {}
-    for row in store.query(_RISKS):
-        risk = found.setdefault(row["risk"].value, {"assets": set()})
-        if row["asset"]:
-            risk["assets"].add(row["asset"].value)
-        for key in ("label", "likelihood", "severity", "recorded", "recordedResidual"):
-            if row[key] and key not in risk:
-                risk[key] = row[key].value
+    for how in ("mitigates", "detects"):
+        for control, risk in pairs(store, AIMS + how):
+            if control in implemented:
+                controls[risk].append(Control(control, how == "mitigates", effectiveness.get(control)))
+    values: dict[str, dict[str, str]] = {row[0].value: {} for row in store.query(_RISK_TYPE)}
+    for key in ("hasLikelihood", "hasSeverity", "hasRiskLevel", "hasResidualRiskLevel"):
+        for risk, level in pairs(store, AIMS + key):
+            values.get(risk, {}).setdefault(key, level)
+    assets: dict[str, set[str]] = defaultdict(set)
+    for asset, risk in pairs(store, AIMS + "hasRisk"):
+        assets[risk].add(asset)
     matrix = criteria.matrix
     risks = {}
-    for iri, values in found.items():
+    for iri, found in values.items():
         risk = Risk(
             iri=iri,
-            label=values.get("label", ""),
-            assets=tuple(sorted(values["assets"])),
-            likelihood=matrix.likelihoods.get(values.get("likelihood", "")),
-            severity=matrix.severities.get(values.get("severity", "")),
+            assets=tuple(sorted(assets.get(iri, ()))),
+            likelihood=matrix.likelihoods.get(found.get("hasLikelihood", "")),
+            severity=matrix.severities.get(found.get("hasSeverity", "")),
             controls=tuple(sorted(controls.get(iri, []), key=lambda c: (c.iri, c.preventive))),
-            recorded_level=values.get("recorded"),
-            recorded_residual_level=values.get("recordedResidual"),
-            problem=_unscorable(values, matrix),
+            recorded_level=found.get("hasRiskLevel"),
+            recorded_residual_level=found.get("hasResidualRiskLevel"),
+            problem=_unscorable(found, matrix),
         )
         risks[iri] = score(risk, criteria)
     return risks
@@ -288,9 +284,10 @@ def _round_half_up(value: float) -> int:
 
 
 def _unscorable(values: dict, matrix: Matrix) -> str | None:
-    for key, scale in (("likelihood", matrix.likelihoods), ("severity", matrix.severities)):
+    for key, scale in (("hasLikelihood", matrix.likelihoods), ("hasSeverity", matrix.severities)):
+        name = key[3:].lower()
         if key not in values:
-            return f"no {key} recorded"
+            return f"no {name} recorded"
         if values[key] not in scale:
-            return f"{key} <{values[key]}> is not on the scale of <{matrix.iri}>"
+            return f"{name} <{values[key]}> is not on the scale of <{matrix.iri}>"
     return None

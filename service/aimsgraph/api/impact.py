@@ -32,8 +32,8 @@ def analyse_change() -> Response:
     modifications = body.get("whatIf", [])
     if not isinstance(modifications, list):
         raise InvalidInput('"whatIf" must be a list of modifications')
-    state = current_app.extensions["aimsgraph"]
-    return jsonify(impact.analyse(state.store, state.models.get(), node, change, modifications))
+    snapshot = current_app.extensions["aimsgraph"].models.get()
+    return jsonify(impact.analyse(snapshot.record, snapshot.model, node, change, modifications))
 
 
 @bp.get("/concentration")
@@ -47,6 +47,7 @@ def concentration() -> Response:
     limit = request.args.get("limit", "20")
     if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
         raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    model = current_app.extensions["aimsgraph"].models.get()
-    ranking = impact.concentration(model, kinds, int(limit))
-    return jsonify(ranking=ranking, appetite=model.criteria.appetite.label if model.criteria.appetite else None)
+    snapshot = current_app.extensions["aimsgraph"].models.get()
+    ranking = impact.concentration(snapshot.record, snapshot.model, kinds, int(limit))
+    appetite = snapshot.model.criteria.appetite
+    return jsonify(ranking=ranking, appetite=appetite.label if appetite else None)
