@@ -154,6 +154,23 @@ def _upstream(rng: random.Random, i: int, units: Units) -> int | None:
     return rng.randrange(CORE)
 
 
+def generated_store(systems: int, workdir: Path, infer: bool = False):
+    """Generate an organisation of ``systems`` AI systems in ``workdir`` and load it into a new
+    on-disk store there (with the inferences when ``infer``). Returns the open store."""
+    from aimsgraph.reasoning import refresh_inferences
+    from aimsgraph.store import GraphStore
+
+    data = workdir / f"org-{systems}.nt"
+    data.write_text(generate(systems))
+    store = GraphStore(workdir / f"store-{systems}")
+    store.initialise(demo=False)
+    store.load_files([data])
+    if infer:
+        refresh_inferences(store)
+    store.flush()
+    return store
+
+
 def main() -> None:
     n_systems, output = int(sys.argv[1]), Path(sys.argv[2])
     output.write_text(generate(n_systems))

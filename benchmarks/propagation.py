@@ -18,13 +18,13 @@ import argparse
 import json
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
+
+from benchmarks.generate import generated_store
 
 
 def timed(function, *args, **kwargs):
@@ -37,21 +37,6 @@ def percentiles(samples: list[float]) -> dict:
     ordered = sorted(samples)
     return {"p50_ms": 1000 * statistics.median(ordered), "p95_ms": 1000 * ordered[int(0.95 * (len(ordered) - 1))],
             "max_ms": 1000 * ordered[-1], "n": len(ordered)}
-
-
-def build_store(systems: int, workdir: Path) -> Path:
-    from aimsgraph.reasoning import refresh_inferences
-    from aimsgraph.store import GraphStore
-
-    data = workdir / f"org-{systems}.nt"
-    subprocess.run([sys.executable, "-m", "benchmarks.generate", str(systems), str(data)], check=True)
-    store_dir = workdir / f"store-{systems}"
-    store = GraphStore(store_dir)
-    store.initialise(demo=False)
-    store.load_files([data])
-    refresh_inferences(store)
-    store.flush()
-    return store_dir
 
 
 def model_costs(store) -> tuple[dict, object]:
@@ -152,11 +137,10 @@ def main() -> None:
     from aimsgraph import impact
     from aimsgraph.analysis import RiskModel
     from aimsgraph.record import Record
-    from aimsgraph.store import GraphStore
 
     with tempfile.TemporaryDirectory(prefix="aimsgraph-bench-") as tmp:
-        store_dir = build_store(args.systems, Path(tmp))
-        store = GraphStore(store_dir)
+        store = generated_store(args.systems, Path(tmp), infer=True)
+        store_dir = store.path
         report = {"systems": args.systems, "triples": sum(store.graph_sizes().values())}
         report["model"], model = model_costs(store)
         _, report["model"]["full_build_s"] = timed(RiskModel.build, store)

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.generate import generated_store
+
 PYSHACL = """
 import json, sys, time
 from pathlib import Path
@@ -36,14 +38,9 @@ print(json.dumps({"extract": extracted, "total": time.perf_counter() - started,
 
 def measure(systems: int, pyshacl_timeout: float, workdir: Path) -> dict:
     from aimsgraph import validation
-    from aimsgraph.store import GraphStore
 
-    data = workdir / f"org-{systems}.nt"
-    subprocess.run([sys.executable, "-m", "benchmarks.generate", str(systems), str(data)], check=True)
-    store_dir = workdir / f"store-{systems}"
-    store = GraphStore(store_dir)
-    store.initialise(demo=False)
-    store.load_files([data])
+    store = generated_store(systems, workdir)
+    store_dir = store.path
     triples = sum(store.graph_sizes().values())
 
     full_times = []

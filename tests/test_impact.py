@@ -84,6 +84,20 @@ def test_retiring_a_system_flags_critical_dependents_and_computes_after(demo_sto
     assert all("after" in row for row in answer["risk"]["assets"])
 
 
+def test_cycles_through_the_affected_assets_are_reported():
+    store = store_with("""
+    ex:a a aims:AISystem ; aims:consumesOutputOf ex:b .
+    ex:b a aims:AISystem ; aims:consumesOutputOf ex:a ; aims:usesModel ex:m .
+    ex:m a aims:Model .
+    ex:other a aims:AISystem .
+    """)
+    model = RiskModel.build(store)
+    answer = impact.analyse(Record(store.raw), model, EX + "m", "retrain")
+    assert answer["cycles"] == [[EX + "a", EX + "b"]]
+    assert {a["iri"]: a["distance"] for a in answer["affected"]} == {EX + "b": 1, EX + "a": 2}
+    assert impact.analyse(Record(store.raw), model, EX + "other", "modify")["cycles"] == []
+
+
 def test_bad_input_names_the_problem(demo_store, demo_model):
     with pytest.raises(InvalidInput, match="unknown change kind 'explode'"):
         impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "explode")

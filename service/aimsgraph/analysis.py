@@ -13,6 +13,7 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 
 import pyoxigraph as ox
@@ -51,6 +52,11 @@ class RiskModel:
     def compute(cls, criteria: Criteria, risks: dict[str, Risk], deps: DependencyGraph) -> RiskModel:
         result = propagate(deps, risks, criteria.threshold)
         return cls(criteria, risks, deps, result, exposures(risks, result, criteria))
+
+    @cached_property
+    def cycles(self) -> list[list[str]]:
+        """The dependency cycles (computed once: strongly connected components of the graph)."""
+        return self.deps.cycles()
 
 
 @dataclass(frozen=True)
@@ -98,9 +104,10 @@ def refresh_analysis(store: GraphStore) -> RiskModel:
     stamp = ox.Quad(graph, ox.NamedNode(PROV + "generatedAtTime"), now, graph)
     stale = current - wanted - stamps
     if len(stale) > len(current) / 2:
-        store.replace_derived_graph(Graphs.ANALYSIS, [*wanted, stamp])
+        store.replace_derived_graph(Graphs.ANALYSIS, wanted)
     else:
-        store.replace_quads(remove=[*stamps, *stale], add=[*(wanted - current), stamp])
+        store.replace_quads(remove=[*stamps, *stale], add=wanted - current)
+    store.replace_quads(remove=[], add=[stamp])  # last, and on its own: the bulk loader has no order
     return model
 
 
@@ -154,7 +161,7 @@ def analysis_quads(model: RiskModel) -> Iterator[ox.Quad]:
         yield quad(asset, AIMS + "highestRiskLevel", exposure.level.iri)
         yield quad(asset, AIMS + "highestInherentRiskLevel", exposure.inherent_level.iri)
         yield quad(asset, AIMS + "exceedsAppetite", _bool(exposure.exceeds_appetite))
-    for members in model.deps.cycles():
+    for members in model.cycles:
         cycle = f"{ANALYSIS_BASE}cycle/" + hashlib.sha1(" ".join(members).encode()).hexdigest()[:20]
         yield quad(cycle, RDF_TYPE, AIMS + "DependencyCycle")
         for member in members:

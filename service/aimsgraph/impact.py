@@ -103,6 +103,7 @@ def analyse(record: Record, model: RiskModel, node: str, change: str,
         "staleEvidence": _evidence(record, scope, controls.items).list(),
         "stakeholdersToInform": _stakeholders(record, scope, risks.items, controls.items).list(),
         "soaRowsTouched": _soa_rows(record, controls.items).list(),
+        "cycles": [members for members in model.cycles if set(members) & set(scope)],
     }
     answer["summary"] = {
         "affectedAssets": len(affected),
@@ -464,6 +465,8 @@ def render_text(answer: dict) -> str:
         hops = " ".join(f"<-{via}-" for via in item["via"])
         extra = f"  [{item['disruption']}]" if "disruption" in item else ""
         lines.append(f"  {item['distance']}  {item['label']} ({item['kind']})  {hops}{extra}")
+    for members in answer["cycles"]:
+        lines.append(f"  cycle: {' -> '.join(f'<{m}>' for m in members)}")
     for key, title in SECTIONS:
         lines += ["", f"{title}: {len(answer[key])}"]
         for item in answer[key]:

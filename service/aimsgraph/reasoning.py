@@ -47,7 +47,8 @@ def refresh_inferences(store: GraphStore) -> int:
     current = set(store.raw.quads_for_pattern(None, None, None, INFERRED))
     stamps = [q for q in current if q.predicate == GENERATED_AT and q.subject == INFERRED]
     stamp = ox.Quad(INFERRED, GENERATED_AT, ox.Literal(_now(), datatype=XSD_DATETIME), INFERRED)
-    store.replace_quads(remove=stamps + list(current - wanted - set(stamps)), add=[*(wanted - current), stamp])
+    store.replace_quads(remove=stamps + list(current - wanted - set(stamps)), add=wanted - current)
+    store.replace_quads(remove=[], add=[stamp])  # last, and on its own: the bulk loader has no order
     return len(wanted)
 
 
