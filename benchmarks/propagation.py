@@ -68,14 +68,14 @@ def pick_nodes(model, count: int) -> list[str]:
     return rng.sample(candidates, min(count, len(candidates)))
 
 
-def in_process_impact(store, model, nodes: list[str]) -> dict:
+def in_process_impact(store, model, nodes: list[str], change: str = "modify") -> dict:
     """Each node once, each on a fresh Record (no memo), as the first request after a write."""
     from aimsgraph import impact
     from aimsgraph.record import Record
 
     samples, affected = [], []
     for node in nodes:
-        answer, seconds = timed(impact.analyse, Record(store.raw), model, node, "modify")
+        answer, seconds = timed(impact.analyse, Record(store.raw), model, node, change)
         samples.append(seconds)
         affected.append(len(answer["affected"]))
     return {**percentiles(samples), "affected_p50": statistics.median(affected), "affected_max": max(affected)}
@@ -146,6 +146,7 @@ def main() -> None:
         _, report["model"]["full_build_s"] = timed(RiskModel.build, store)
         nodes = pick_nodes(model, args.requests)
         report["impact_in_process"] = in_process_impact(store, model, nodes)
+        report["impact_retire_in_process"] = in_process_impact(store, model, nodes[:50], "retire")
         _, seconds = timed(impact.concentration, Record(store.raw), model)
         report["concentration_ms"] = 1000 * seconds
         report["graph_libraries"] = graph_libraries(model, nodes)

@@ -144,6 +144,9 @@ def snapshot(model: RiskModel) -> dict:
     ({"op": "set-likelihood", "risk": EX + "r", "level": "https://w3id.org/aimsgraph/risk-matrix/L2"},
      BASE.replace("aims:hasLikelihood rm:L4", "aims:hasLikelihood rm:L2")),
     ({"op": "remove-control", "control": EX + "c"}, BASE.replace("aims:effectiveness 0.6", "aims:effectiveness 0.0")),
+    ({"op": "remove-asset", "asset": EX + "m2"},
+     BASE.replace("aims:usesModel ex:m1 , ex:m2", "aims:usesModel ex:m1")
+     .replace("ex:m2 a aims:Model ; aims:trainedOn ex:d ; aims:hasRisk ex:rm .", "")),
 ])
 def test_what_if_equals_recomputing_the_changed_record(modification: dict, changed_record: str):
     proposed = impact.what_if(model_of(BASE), [modification])

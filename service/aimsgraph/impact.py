@@ -31,7 +31,6 @@ from aimsgraph.record import Record, local_name
 from aimsgraph.scoring import score
 
 
-
 @dataclass(frozen=True)
 class ChangeKind:
     name: str
@@ -51,7 +50,8 @@ CHANGE_KINDS = {
     )
 }
 
-WHAT_IF_OPERATIONS = ("add-dependency", "remove-dependency", "set-likelihood", "set-severity", "remove-control")
+WHAT_IF_OPERATIONS = ("add-dependency", "remove-dependency", "set-likelihood", "set-severity", "remove-control",
+                      "remove-asset")
 
 
 def change_kind(value: str) -> ChangeKind:
@@ -103,7 +103,7 @@ def analyse(record: Record, model: RiskModel, node: str, change: str,
         "staleEvidence": _evidence(record, scope, controls.items).list(),
         "stakeholdersToInform": _stakeholders(record, scope, risks.items, controls.items).list(),
         "soaRowsTouched": _soa_rows(record, controls.items).list(),
-        "cycles": [members for members in model.cycles if set(members) & set(scope)],
+        "cycles": [members for members in model.cycles if not set(members).isdisjoint(scope)],
     }
     answer["summary"] = {
         "affectedAssets": len(affected),
@@ -135,17 +135,14 @@ def dependents(deps: DependencyGraph, node: str) -> dict[str, Affected]:
     """Every asset that depends on ``node`` directly or indirectly: breadth-first, IRI order,
     so distance is the shortest and the path the first shortest in IRI order."""
     succ = deps.graph.succ
-    parents: dict[str, str | None] = {node: None}
     found: dict[str, Affected] = {}
-    queue = deque([node])
+    queue = deque([(node, (node,))])
     while queue:
-        current = queue.popleft()
+        current, path = queue.popleft()
         for child in sorted(succ[current]) if current in succ else ():
-            if child not in parents:
-                parents[child] = current
-                path = found[current].path + (child,) if current in found else (node, child)
-                found[child] = Affected(child, len(path) - 1, path)
-                queue.append(child)
+            if child != node and child not in found:
+                found[child] = Affected(child, len(path), path + (child,))
+                queue.append((child, path + (child,)))
     return found
 
 
@@ -280,7 +277,13 @@ def what_if(model: RiskModel, modifications: list[dict]) -> RiskModel:
         if kept and asset in deps.graph:
             merged.inherited[asset] = kept
     merged.add(partial.all())
-    return RiskModel(model.criteria, risks, deps, merged, exposures(risks, merged, model.criteria))
+    moved = set(touched)  # exposures can change only here and downstream
+    for graph in (model.deps.graph, deps.graph):
+        for asset in touched & set(graph):
+            moved |= nx.descendants(graph, asset)
+    exposed = {a: e for a, e in model.exposures.items() if a not in moved}
+    exposed.update(exposures(risks, merged, model.criteria, assets=moved))
+    return RiskModel(model.criteria, risks, deps, merged, exposed)
 
 
 def _apply(deps: DependencyGraph, risks: dict, model: RiskModel, change: dict) -> set[str]:
