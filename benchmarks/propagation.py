@@ -41,14 +41,15 @@ def percentiles(samples: list[float]) -> dict:
 
 def model_costs(store) -> tuple[dict, object]:
     from aimsgraph import analysis, scoring
-    from aimsgraph.propagation import DependencyGraph, exposures, propagate
+    from aimsgraph.propagation import DependencyGraph, exposures, propagate, risks_by_asset
 
     criteria, t_criteria = timed(scoring.load_criteria, store)
     risks, t_risks = timed(scoring.load_risks, store, criteria)
     deps, t_deps = timed(DependencyGraph.from_store, store)
-    result, t_propagate = timed(propagate, deps, risks, criteria.threshold)
-    exposed, t_exposures = timed(exposures, risks, result, criteria)
-    model = analysis.RiskModel(criteria, risks, deps, result, exposed)
+    by_asset = risks_by_asset(risks.values())
+    result, t_propagate = timed(propagate, deps, by_asset, criteria.threshold)
+    exposed, t_exposures = timed(exposures, by_asset, result, criteria)
+    model = analysis.RiskModel(criteria, risks, by_asset, deps, result, exposed)
     quads, t_quads = timed(lambda: list(analysis.analysis_quads(model)))
     _, t_first = timed(analysis.refresh_analysis, store)
     _, t_again = timed(analysis.refresh_analysis, store)

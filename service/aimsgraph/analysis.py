@@ -20,7 +20,7 @@ import pyoxigraph as ox
 
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.propagation import (
-    ANALYSIS_BASE, DependencyGraph, Exposure, Propagation, exposures, propagate,
+    ANALYSIS_BASE, DependencyGraph, Exposure, Propagation, exposures, propagate, risks_by_asset,
 )
 from aimsgraph.record import Record
 from aimsgraph.scoring import Criteria, Risk, load_criteria, load_risks
@@ -37,6 +37,7 @@ class RiskModel:
 
     criteria: Criteria
     risks: dict[str, Risk]
+    by_asset: dict[str, list[Risk]]  # scored risks per asset
     deps: DependencyGraph
     propagation: Propagation
     exposures: dict[str, Exposure]
@@ -50,8 +51,9 @@ class RiskModel:
 
     @classmethod
     def compute(cls, criteria: Criteria, risks: dict[str, Risk], deps: DependencyGraph) -> RiskModel:
-        result = propagate(deps, risks, criteria.threshold)
-        return cls(criteria, risks, deps, result, exposures(risks, result, criteria))
+        by_asset = risks_by_asset(risks.values())
+        result = propagate(deps, by_asset, criteria.threshold)
+        return cls(criteria, risks, by_asset, deps, result, exposures(by_asset, result, criteria))
 
     @cached_property
     def cycles(self) -> list[list[str]]:

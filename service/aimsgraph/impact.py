@@ -269,8 +269,9 @@ def what_if(model: RiskModel, modifications: list[dict]) -> RiskModel:
             touched |= _apply(deps, risks, model, modification)
         except InvalidInput as exc:
             raise InvalidInput(f"modification {number}: {exc.message}") from None
+    by_asset = _updated_by_asset(model, risks)
     sources = model.propagation.sources_reaching(touched) | touched
-    partial = propagate(deps, risks, model.criteria.threshold, sources)
+    partial = propagate(deps, by_asset, model.criteria.threshold, sources)
     merged = Propagation(cycle_edges=partial.cycle_edges)
     for asset, items in model.propagation.inherited.items():
         kept = [i for i in items if i.source_asset not in sources]
@@ -282,8 +283,20 @@ def what_if(model: RiskModel, modifications: list[dict]) -> RiskModel:
         for asset in touched & set(graph):
             moved |= nx.descendants(graph, asset)
     exposed = {a: e for a, e in model.exposures.items() if a not in moved}
-    exposed.update(exposures(risks, merged, model.criteria, assets=moved))
-    return RiskModel(model.criteria, risks, deps, merged, exposed)
+    exposed.update(exposures(by_asset, merged, model.criteria, assets=moved))
+    return RiskModel(model.criteria, risks, by_asset, deps, merged, exposed)
+
+
+def _updated_by_asset(model: RiskModel, risks: dict) -> dict:
+    """The model's risks-per-asset index with the modified risks replaced (not rebuilt)."""
+    changed = {iri for iri, risk in risks.items() if risk is not model.risks[iri]}
+    by_asset = dict(model.by_asset)
+    assets = {a for iri in changed for a in (*model.risks[iri].assets, *risks[iri].assets)}
+    for asset in assets:
+        own = [r for r in by_asset.get(asset, []) if r.iri not in changed]
+        own += [risks[iri] for iri in sorted(changed) if asset in risks[iri].assets and risks[iri].scored]
+        by_asset[asset] = sorted(own, key=lambda r: r.iri)
+    return by_asset
 
 
 def _apply(deps: DependencyGraph, risks: dict, model: RiskModel, change: dict) -> set[str]:
@@ -302,7 +315,7 @@ def _apply(deps: DependencyGraph, risks: dict, model: RiskModel, change: dict) -
         dependent, dependency = _asset(deps, change, "dependent"), _asset(deps, change, "dependency")
         if not deps.graph.has_edge(dependency, dependent):
             raise InvalidInput(f"<{dependent}> does not depend on <{dependency}>")
-        deps.graph.remove_edge(dependency, dependent)
+        deps.remove_edge(dependent, dependency)
         return {dependency}
     if operation in ("set-likelihood", "set-severity"):
         risk = risks.get(_iri(change.get("risk"), "risk"))
@@ -326,7 +339,7 @@ def _apply(deps: DependencyGraph, risks: dict, model: RiskModel, change: dict) -
         return {a for r in holders for a in r.assets}
     if operation == "remove-asset":
         asset = _asset(deps, change, "asset")
-        deps.graph.remove_node(asset)
+        deps.remove_node(asset)
         for risk in [r for r in risks.values() if asset in r.assets]:
             risks[risk.iri] = replace(risk, assets=tuple(a for a in risk.assets if a != asset))
         return {asset}
