@@ -117,7 +117,8 @@ def test_queries_in_airo_and_dpv_terms_return_our_data_after_owl_rl(ontology: rd
     assert (ex.poisoning, airo.hasConsequence, ex.wrongDecisions) in graph
     assert (ex.poisoning, dpv.hasRiskLevel, URIRef("https://w3id.org/aimsgraph/risk-matrix/High")) in graph
     assert (ex.scoring, aims.transitivelyDependsOn, ex.data) in graph
-    assert (ex.scoring, aims.exposedTo, ex.poisoning) in graph
+    assert (ex.model, aims.exposedTo, ex.poisoning) in graph  # direct dependency only
+    assert (ex.scoring, aims.exposedTo, ex.poisoning) not in graph
 
 
 def test_prefixes_are_bound_the_same_way_everywhere():

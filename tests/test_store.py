@@ -25,13 +25,15 @@ def reopen(path: Path) -> GraphStore:
 def test_first_start_loads_reference_graphs_and_demo_then_restarts_reuse_them(tmp_path: Path):
     store = GraphStore(tmp_path / "db")
     actions = store.initialise(demo=True)
-    assert actions == {Graphs.ONTOLOGY: "loaded", Graphs.CATALOGUE: "loaded", Graphs.DATA: "loaded demo"}
+    assert actions == {Graphs.ONTOLOGY: "loaded", Graphs.CATALOGUE: "loaded", Graphs.VOCABULARIES: "loaded",
+                       Graphs.DATA: "loaded demo"}
     sizes = store.graph_sizes()
     assert sizes[Graphs.ONTOLOGY] > 500 and sizes[Graphs.CATALOGUE] > 1000 and sizes[Graphs.DATA] > 1000
     del store
 
     again = reopen(tmp_path / "db")
-    assert again.initialise(demo=True) == {Graphs.ONTOLOGY: "up to date", Graphs.CATALOGUE: "up to date"}
+    assert again.initialise(demo=True) == {Graphs.ONTOLOGY: "up to date", Graphs.CATALOGUE: "up to date",
+                                           Graphs.VOCABULARIES: "up to date"}
     assert again.graph_sizes() == sizes
 
 

@@ -225,6 +225,30 @@ def concentration(kinds: tuple[str, ...], limit: int, fmt: str, data_dir: Path |
     _write(json.dumps(ranking, indent=2) + "\n" if fmt == "json" else analysis.render_concentration_text(ranking), None)
 
 
+@cli.group("import")
+def import_() -> None:
+    """Import records written in other vocabularies (MITRE ATLAS, AIRO)."""
+
+
+@import_.command("atlas")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@data_dir_option
+def import_atlas(file: Path | None, data_dir: Path | None) -> None:
+    """Load MITRE ATLAS (FILE, or the copy shipped in data/atlas/) into the atlas graph:
+    tactics and techniques as risk sources, mitigations as reference mitigations."""
+    from aimsgraph import resources
+    from aimsgraph.importers import atlas
+
+    store = _open_store(data_dir)
+    store.initialise(demo=False)
+    store.invalidate(Graphs.INFERRED, Graphs.ANALYSIS)
+    report = atlas.import_atlas(store, file or resources.path("data", "atlas", "ATLAS.yaml"))
+    refresh_inferences(store)
+    refresh_analysis(store)
+    store.flush()
+    click.echo(report.summary())
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)

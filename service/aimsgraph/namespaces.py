@@ -42,8 +42,13 @@ class Graphs:
     ANALYSIS = GRAPH_BASE + "analysis"  # scores, propagated risk, impact analyses
     VALIDATION = GRAPH_BASE + "validation"  # SHACL findings
     CHANGES = GRAPH_BASE + "changes"  # the audit trail of writes (PROV)
+    VOCABULARIES = GRAPH_BASE + "vocabularies"  # AIRO, VAIR, DPV as published (reference only)
+    ATLAS = GRAPH_BASE + "atlas"  # MITRE ATLAS tactics, techniques, mitigations (aimsgraph import atlas)
 
-    ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES)
+    ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES, ATLAS)
+    #: Graphs that are not premises for reasoning: derived ones, and published vocabularies
+    #: (their domains and ranges would type our data; we align by our own axioms instead).
+    NOT_PREMISES = (INFERRED, ANALYSIS, VALIDATION, VOCABULARIES)
 
 
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|^`\\]*$")

@@ -33,8 +33,7 @@ _SUPER = """SELECT DISTINCT ?sub ?super WHERE {{
 
 
 GENERATED_AT = ox.NamedNode("http://www.w3.org/ns/prov#generatedAtTime")
-#: Graphs whose triples are not premises: they are derived (and would make stale inferences).
-DERIVED = {INFERRED, ox.NamedNode(Graphs.ANALYSIS), ox.NamedNode(Graphs.VALIDATION)}
+NOT_PREMISES = {ox.NamedNode(g) for g in Graphs.NOT_PREMISES}
 
 
 def refresh_inferences(store: GraphStore) -> int:
@@ -83,4 +82,4 @@ def _pairs(raw: ox.Store, axiom: str) -> list[tuple[ox.NamedNode, ox.NamedNode]]
 
 
 def _asserted(raw: ox.Store, s, p, o):
-    return (q for q in raw.quads_for_pattern(s, p, o, None) if q.graph_name not in DERIVED)
+    return (q for q in raw.quads_for_pattern(s, p, o, None) if q.graph_name not in NOT_PREMISES)

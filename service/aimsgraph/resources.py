@@ -40,10 +40,15 @@ def ontology_files() -> list[Path]:
 
 
 def catalogue_files() -> list[Path]:
-    """Reference content loaded into the catalogue graph: ISO/IEC 42001 and risk matrices."""
-    return sorted(path("data", "iso42001").glob("*.ttl")) + sorted(
-        path("data", "risk-matrices").glob("*.ttl")
-    )
+    """Reference content loaded into the catalogue graph: ISO/IEC 42001, risk matrices and
+    crosswalks (mappings to other vocabularies)."""
+    return [file for folder in ("iso42001", "risk-matrices", "crosswalks")
+            for file in sorted(path("data", folder).glob("*.ttl"))]
+
+
+def vocabulary_files() -> list[Path]:
+    """The published vocabularies (AIRO, VAIR, DPV) loaded, unmodified, into their own graph."""
+    return sorted(path("data", "vocabularies").rglob("*.ttl"))
 
 
 def demo_files() -> list[Path]:
