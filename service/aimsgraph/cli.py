@@ -249,6 +249,28 @@ def import_atlas(file: Path | None, data_dir: Path | None) -> None:
     click.echo(report.summary())
 
 
+@import_.command("airo")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default=None, help="Override the format guessed from the extension.")
+@click.option("--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@data_dir_option
+def import_airo(file: Path, fmt: str | None, report_format: str, data_dir: Path | None) -> None:
+    """Map an AIRO description of AI systems and their risks onto aimsgraph terms and add it
+    to the data graph; print what mapped and what did not."""
+    import json
+
+    from aimsgraph.importers import airo
+
+    store = _open_store(data_dir)
+    store.initialise(demo=False)
+    store.invalidate(Graphs.INFERRED, Graphs.ANALYSIS)
+    report = airo.import_airo(store, file, _rdf_format(fmt) if fmt else None)
+    refresh_inferences(store)
+    refresh_analysis(store)
+    store.flush()
+    click.echo(json.dumps(report.as_dict(), indent=2) if report_format == "json" else report.summary(), nl=False)
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)

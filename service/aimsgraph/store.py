@@ -314,6 +314,8 @@ def read_quads(
         raise InvalidInput(f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise InvalidInput(f"{path}: {exc.strerror.lower()}") from None
     return count, quads
 
 
