@@ -155,32 +155,39 @@ def _rdf_list(head, lists: dict) -> list:
 
 
 def fast_inferences(triples: set[Triple]) -> set[Triple]:
-    """The instance-level OWL 2 RL consequences of ``triples`` not already among them."""
+    """The instance-level OWL 2 RL consequences of ``triples`` not already among them.
+
+    Semi-naive: each round applies the rules only to the triples the previous round found.
+    Transitive properties are closed separately, by a graph search over their edges, because
+    joining each new edge with its neighbours costs far more on long dependency chains.
+    """
     schema = Schema(triples)
     known = set(triples)
     forward: dict = defaultdict(lambda: defaultdict(set))  # p -> s -> {o}
     backward: dict = defaultdict(lambda: defaultdict(set))  # p -> o -> {s}
-    chain_steps = {step for _, chain in schema.chains for step in chain}
-    indexed = schema.transitive | chain_steps
+    indexed = schema.transitive | {step for _, chain in schema.chains for step in chain}
 
-    def index(s, p, o) -> None:
-        if p in indexed:
-            forward[p][s].add(o)
-            backward[p][o].add(s)
-
-    for s, p, o in known:
-        index(s, p, o)
-    delta = list(known)
-    while delta:
-        found: list[Triple] = []
-        for s, p, o in delta:
-            found.extend(_consequences(s, p, o, schema, forward, backward))
-        delta = []
+    def add(found: Iterable[Triple]) -> list[Triple]:
+        new = []
         for triple in found:
             if triple not in known:
                 known.add(triple)
-                index(*triple)
-                delta.append(triple)
+                s, p, o = triple
+                if p in indexed:
+                    forward[p][s].add(o)
+                    backward[p][o].add(s)
+                new.append(triple)
+        return new
+
+    for s, p, o in known:
+        if p in indexed:
+            forward[p][s].add(o)
+            backward[p][o].add(s)
+    delta = list(known)
+    while delta:
+        while delta:
+            delta = add(t for s, p, o in delta for t in _consequences(s, p, o, schema, forward, backward))
+        delta = add(t for prop in schema.transitive for t in _transitive_closure(prop, forward[prop]))
     return {t for t in known - triples if _reportable(t, schema)}
 
 
@@ -199,17 +206,32 @@ def _consequences(s, p, o, schema: Schema, forward, backward) -> Iterable[Triple
         yield o, TYPE, cls
     for inverse in schema.inverse.get(p, ()):
         yield o, inverse, s
-    if p in schema.transitive:
-        for after in list(forward[p].get(o, ())):
-            yield s, p, after
-        for before in list(backward[p].get(s, ())):
-            yield before, p, o
     for prop, chain in schema.chains:
         for position, step in enumerate(chain):
             if step == p:
                 for start in _walk(s, chain[:position][::-1], backward):
                     for end in _walk(o, chain[position + 1:], forward):
                         yield start, prop, end
+
+
+def _transitive_closure(prop, edges: dict) -> Iterable[Triple]:
+    """Every (x, prop, z) with a path of prop edges from x to z; a node on a cycle reaches itself."""
+    import networkx as nx
+
+    graph = nx.DiGraph((s, o) for s, objects in edges.items() for o in objects)
+    condensed = nx.condensation(graph)
+    members = {c: condensed.nodes[c]["members"] for c in condensed}
+    reach: dict[int, set] = {}
+    for component in reversed(list(nx.topological_sort(condensed))):
+        below = set()
+        for child in condensed.succ[component]:
+            below |= members[child] | reach[child]
+        cyclic = len(members[component]) > 1 or any(graph.has_edge(n, n) for n in members[component])
+        reach[component] = below | (members[component] if cyclic else set())
+    for component, nodes in members.items():
+        for node in nodes:
+            for target in reach[component]:
+                yield node, prop, target
 
 
 def _walk(node, steps: list, index) -> set:

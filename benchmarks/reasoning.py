@@ -1,0 +1,86 @@
+"""Reasoning benchmark: the fast OWL 2 RL engine on generated organisations, owlrl as anchor.
+
+    python -m benchmarks.reasoning [--systems 1000 10000] [--owlrl-timeout 900]
+
+For each size: read the premises from the on-disk store, compute the closure, write the inferred
+graph (new, then unchanged), and the full refresh after one system changed (there is no
+incremental refresh yet). owlrl runs in a child process on the same premises with a time limit
+(at 1k systems only: beyond that it does not finish in useful time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.generate import generated_store
+
+OWLRL = """
+import sys, time
+from pathlib import Path
+from aimsgraph.store import GraphStore
+from aimsgraph import reasoning
+store = GraphStore(Path(sys.argv[1]))
+premises = reasoning.premises(store)
+started = time.perf_counter()
+found = reasoning.owlrl_inferences(premises)
+print(len(found), time.perf_counter() - started)
+"""
+
+
+def timed(function, *args):
+    started = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - started
+
+
+def measure(systems: int, owlrl_timeout: float, workdir: Path) -> dict:
+    from aimsgraph import reasoning
+
+    store = generated_store(systems, workdir)
+    premises, t_read = timed(reasoning.premises, store)
+    inferred, t_closure = timed(reasoning.fast_inferences, premises)
+    _, t_first = timed(reasoning.refresh_inferences, store)
+    _, t_again = timed(reasoning.refresh_inferences, store)
+    store.update(f"""INSERT DATA {{ GRAPH <https://w3id.org/aimsgraph/graph/data> {{
+        <https://bench.example/org/system/{systems - 1}> <https://w3id.org/aimsgraph/ontology#consumesOutputOf>
+        <https://bench.example/org/system/{systems // 2}> }} }}""")
+    _, t_change = timed(reasoning.refresh_inferences, store)
+    report = {
+        "systems": systems, "premises": len(premises), "inferred": len(inferred),
+        "read_premises_s": t_read, "closure_s": t_closure,
+        "refresh_new_graph_s": t_first, "refresh_unchanged_s": t_again, "refresh_after_one_change_s": t_change,
+    }
+    store.flush()
+    store_dir = store.path
+    del store
+    if owlrl_timeout and systems <= 1000:
+        try:
+            run = subprocess.run([sys.executable, "-c", OWLRL, str(store_dir)], capture_output=True, text=True,
+                                 timeout=owlrl_timeout, check=True)
+            count, seconds = run.stdout.split()
+            report["owlrl"] = {"inferred": int(count), "closure_s": float(seconds)}
+        except subprocess.TimeoutExpired:
+            report["owlrl"] = f"did not finish in {owlrl_timeout:.0f} s"
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--systems", type=int, nargs="+", default=[1000, 10_000])
+    parser.add_argument("--owlrl-timeout", type=float, default=900)
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="aimsgraph-bench-") as tmp:
+        for systems in args.systems:
+            results.append(measure(systems, args.owlrl_timeout, Path(tmp)))
+            print(json.dumps(results[-1], indent=2), flush=True)
+
+
+if __name__ == "__main__":
+    main()
