@@ -231,7 +231,7 @@ def import_() -> None:
 
 
 @import_.command("atlas")
-@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(path_type=Path))
 @data_dir_option
 def import_atlas(file: Path | None, data_dir: Path | None) -> None:
     """Load MITRE ATLAS (FILE, or the copy shipped in data/atlas/) into the atlas graph:
@@ -241,8 +241,7 @@ def import_atlas(file: Path | None, data_dir: Path | None) -> None:
 
     store = _open_store(data_dir)
     store.initialise(demo=False)
-    store.invalidate(Graphs.INFERRED, Graphs.ANALYSIS)
-    report = atlas.import_atlas(store, file or resources.path("data", "atlas", "ATLAS.yaml"))
+    report = atlas.import_atlas(store, file or resources.path("data", "atlas", "ATLAS.yaml"), _mark_stale(store))
     refresh_inferences(store)
     refresh_analysis(store)
     store.flush()
@@ -263,12 +262,17 @@ def import_airo(file: Path, fmt: str | None, report_format: str, data_dir: Path 
 
     store = _open_store(data_dir)
     store.initialise(demo=False)
-    store.invalidate(Graphs.INFERRED, Graphs.ANALYSIS)
-    report = airo.import_airo(store, file, _rdf_format(fmt) if fmt else None)
+    report = airo.import_airo(store, file, _rdf_format(fmt) if fmt else None, _mark_stale(store))
     refresh_inferences(store)
     refresh_analysis(store)
     store.flush()
     click.echo(json.dumps(report.as_dict(), indent=2) if report_format == "json" else report.summary(), nl=False)
+
+
+def _mark_stale(store: GraphStore):
+    """Before a write: drop the derived graphs' freshness stamps, so that an interrupted
+    import is repaired by the next start."""
+    return lambda: store.invalidate(Graphs.INFERRED, Graphs.ANALYSIS)
 
 
 def _write(text: str, output: Path | None) -> None:

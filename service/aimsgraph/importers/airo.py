@@ -17,6 +17,7 @@ triples that do not map are kept too, so nothing is lost; the report lists them.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,15 +112,19 @@ def _short(iri: str) -> str:
     return iri
 
 
-def import_airo(store: GraphStore, path: Path, fmt: ox.RdfFormat | None = None) -> AiroReport:
+def import_airo(store: GraphStore, path: Path, fmt: ox.RdfFormat | None = None,
+                before_write: Callable[[], None] | None = None) -> AiroReport:
     """Map the AIRO description in ``path`` onto our terms and add it to the data graph in one
-    transaction. The file is parsed completely first: a syntax error changes nothing."""
+    transaction. The file is parsed completely first: a syntax error changes nothing;
+    ``before_write`` runs just before the write."""
     _, quads = read_quads(path, fmt or guess_format(path), ox.NamedNode(Graphs.DATA))
     mapping = Mapping(store)
     report = AiroReport(file=str(path), triples_read=len(quads))
     converted = list(dict.fromkeys(t for q in quads for t in _convert(q, mapping, report)))
     if not converted:
         raise InvalidInput(f"{path}: no triples to import")
+    if before_write is not None:
+        before_write()
     data = ox.NamedNode(Graphs.DATA)
     with store.write_lock():
         store.raw.extend(ox.Quad(s, p, o, data) for s, p, o in converted)
