@@ -70,11 +70,8 @@ def refresh_inferences(store: GraphStore) -> int:
 
 def premises(store: GraphStore) -> set[Triple]:
     """The asserted triples reasoning starts from (all graphs but ``Graphs.NOT_PREMISES``)."""
-    return {
-        (q.subject, q.predicate, q.object)
-        for q in store.raw.quads_for_pattern(None, None, None, None)
-        if q.graph_name not in NOT_PREMISES and not isinstance(q.graph_name, ox.DefaultGraph)
-    }
+    graphs = [ox.NamedNode(g) for g in store.named_graphs() if ox.NamedNode(g) not in NOT_PREMISES]
+    return {(q.subject, q.predicate, q.object) for g in graphs for q in store.raw.quads_for_pattern(None, None, None, g)}
 
 
 def _now() -> str:
