@@ -78,6 +78,17 @@ def test_store_engine_equals_pyshacl_on_a_generated_organisation(tmp_path: Path)
     assert fast == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS))
 
 
+def test_store_engine_equals_pyshacl_on_an_off_scale_risk():
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    store.update("""PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+        INSERT DATA { GRAPH <https://w3id.org/aimsgraph/graph/data> {
+          <https://data.meridian.example/aims/risk/aurora-lock-in> aims:hasLikelihood <https://w3id.org/aimsgraph/risk-matrix/L3-3> } }""")
+    fast = validation.validate_store(store)
+    assert any("L3-3" in (f.value or "") for f in fast)
+    assert fast == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS))
+
+
 def test_fixing_a_gap_and_revalidating_the_change_removes_its_finding(store: GraphStore):
     validation.validate_full(store)
     assert ("system/cv-screening", "AISystemShape-eventLogging") in {key(f) for f in validation.stored_findings(store)}

@@ -143,7 +143,9 @@ def _classes_of(store: GraphStore, nodes: list[str]) -> dict[str, set[str]]:
 
 def validate_graph(data: rdflib.Graph) -> list[Finding]:
     """Run the shapes with pyshacl over an rdflib graph (the reference engine)."""
-    _, results, _ = pyshacl.validate(data, shacl_graph=shapes_graph(), inference="none", advanced=True)
+    _, results, text = pyshacl.validate(data, shacl_graph=shapes_graph(), inference="none", advanced=True)
+    if not isinstance(results, rdflib.Graph):  # pyshacl reports a shape it cannot run this way
+        raise RuntimeError(f"pyshacl could not validate: {text}")
     return sorted(set(_from_report(results)))
 
 
