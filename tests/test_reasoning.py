@@ -75,7 +75,7 @@ store.invalidate({Graphs.INFERRED!r}); store.raw.remove_graph(ox.NamedNode({Grap
     app = create_app(Settings(data_dir=data_dir))
     store = app.extensions["aimsgraph"].store
     assert store.is_current(Graphs.INFERRED)
-    assert store.graph_sizes()[Graphs.INFERRED] == inferred + 1  # and the prov:generatedAtTime stamp
+    assert store.graph_sizes()[Graphs.INFERRED] == inferred + 2  # and the generatedAtTime and digest stamps
     app.extensions["aimsgraph"].readers.close()
 
 

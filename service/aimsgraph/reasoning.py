@@ -23,6 +23,7 @@ inferred graph, so the union default graph has no duplicates.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -39,6 +40,7 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 TYPE = ox.NamedNode(RDF + "type")
 INFERRED = ox.NamedNode(Graphs.INFERRED)
 GENERATED_AT = ox.NamedNode("http://www.w3.org/ns/prov#generatedAtTime")
+HAS_VERSION = ox.NamedNode("http://purl.org/dc/terms/hasVersion")
 NOT_PREMISES = {ox.NamedNode(g) for g in Graphs.NOT_PREMISES}
 
 #: Classes and properties whose instances are schema, not record: their closure is not reported.
@@ -55,17 +57,31 @@ Triple = tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode | ox.BlankNode, ox.Name
 def refresh_inferences(store: GraphStore) -> int:
     """Recompute the inferred graph with the fast engine, writing only the difference.
 
-    Returns its size. The graph's ``prov:generatedAtTime`` stamp is removed first and written
-    last, on its own; a refresh that did not finish leaves no stamp, and ``store.is_current``
-    says so.
+    Returns its size. The graph carries a digest of its content (``dct:hasVersion``): when the
+    result has not changed, nothing is read back or written but a new stamp (reading a large
+    inferred graph back from disk costs more than computing it). The ``prov:generatedAtTime``
+    stamp is removed first and written last, on its own; a refresh that did not finish leaves
+    no stamp, and ``store.is_current`` says so.
     """
-    wanted = {ox.Quad(s, p, o, INFERRED) for s, p, o in fast_inferences(premises(store))}
-    current = set(store.raw.quads_for_pattern(None, None, None, INFERRED))
-    stamps = [q for q in current if q.predicate == GENERATED_AT and q.subject == INFERRED]
+    inferred = fast_inferences(premises(store))
+    digest = ox.Literal("sha256:" + _digest(inferred))
+    stamps = [*store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED),
+              *store.raw.quads_for_pattern(INFERRED, HAS_VERSION, None, INFERRED)]
     stamp = ox.Quad(INFERRED, GENERATED_AT, ox.Literal(_now(), datatype=ox.NamedNode(XSD + "dateTime")), INFERRED)
-    store.replace_quads(remove=stamps + list(current - wanted - set(stamps)), add=wanted - current)
-    store.replace_quads(remove=[], add=[stamp])  # last, and on its own: the bulk loader has no order
-    return len(wanted)
+    if ox.Quad(INFERRED, HAS_VERSION, digest, INFERRED) in stamps:
+        store.replace_quads(remove=[q for q in stamps if q.predicate == GENERATED_AT], add=[stamp])
+        return len(inferred)
+    wanted = {ox.Quad(s, p, o, INFERRED) for s, p, o in inferred}
+    current = set(store.raw.quads_for_pattern(None, None, None, INFERRED)) - set(stamps)
+    store.replace_quads(remove=stamps + list(current - wanted), add=wanted - current)
+    store.replace_quads(remove=[], add=[ox.Quad(INFERRED, HAS_VERSION, digest, INFERRED), stamp])  # last, alone
+    return len(inferred)
+
+
+def _digest(triples: set[Triple]) -> str:
+    """An order-independent digest of a set of triples (sorted N-Triples lines)."""
+    lines = ox.serialize((ox.Triple(*t) for t in triples), format=ox.RdfFormat.N_TRIPLES).splitlines()
+    return hashlib.sha256(b"\n".join(sorted(lines))).hexdigest()
 
 
 def premises(store: GraphStore) -> set[Triple]:
