@@ -145,3 +145,17 @@ def test_a_user_who_knows_only_airo_lists_systems_risks_consequences_and_control
     assert count("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c a airo:RiskControl ; airo:mitigatesRiskConcept ?r }") == mitigating > 30
     assert count("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c a airo:RiskControl }") == 58
     assert count("SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE { ?r a airo:Risk ; dpv:hasRiskLevel ?l }") == 40
+
+
+def test_demo_risks_reach_vair_risk_sources_through_the_crosswalk(demo_store: GraphStore):
+    found = rows(demo_store, """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+        PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT DISTINCT ?risk ?vair ?label WHERE {
+          ?risk a aims:Risk ; aims:hasRiskSource ?source .
+          ?source skos:exactMatch|skos:closeMatch|skos:narrowMatch|skos:broadMatch ?vair .
+          ?vair rdfs:label ?label .
+          FILTER(STRSTARTS(STR(?vair), "https://w3id.org/vair#"))
+        }""")
+    assert len({r["risk"] for r in found}) >= 5
+    assert all(r["label"] for r in found)
