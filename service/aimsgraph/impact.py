@@ -148,7 +148,7 @@ def dependents(deps: DependencyGraph, node: str) -> dict[str, Affected]:
 
 def _affected_entry(record: Record, model: RiskModel, kind: ChangeKind, item: Affected) -> dict:
     graph = model.deps.graph
-    steps = [graph.edges[a, b] for a, b in zip(item.path, item.path[1:])]
+    steps = [graph.edges[a, b] for a, b in zip(item.path, item.path[1:], strict=False)]
     entry = {
         "iri": item.iri,
         "label": record.label(item.iri),

@@ -42,7 +42,7 @@ import networkx as nx
 
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.record import local_name
-from aimsgraph.scoring import Criteria, Level, Risk, pairs
+from aimsgraph.scoring import Criteria, Level, Risk
 from aimsgraph.store import GraphStore
 
 MAX_PATHS = 3
@@ -88,7 +88,7 @@ class DependencyGraph:
         types: dict[tuple[str, str], set[str]] = defaultdict(set)
         # one property at a time: a join over the union of graphs costs several times more on disk
         for prop in sorted(row[0].value for row in store.query(_EDGE_PROPERTIES)):
-            for dependent, dependency in pairs(store, prop):
+            for dependent, dependency in store.pairs(prop):
                 types[(dependency, dependent)].add(prop)
         for row in store.query(_ASSERTED_DEPENDS_ON):
             types[(row[1].value, row[0].value)].add(AIMS + "dependsOn")

@@ -36,8 +36,6 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-import pyoxigraph as ox
-
 from aimsgraph.errors import ConfigError
 from aimsgraph.namespaces import AIMS, RM
 from aimsgraph.store import GraphStore
@@ -63,20 +61,8 @@ SELECT ?likelihood ?lrank ?severity ?srank ?level ?rank ?label WHERE {
   OPTIONAL { ?level rdfs:label ?label }
 }"""
 
-#: Read one property at a time: on the on-disk store, a join of optional patterns costs about
-#: twice as much as the single-pattern scans joined in Python.
-_PAIRS = "SELECT ?s ?o WHERE { ?s <%s> ?o }"
 _IMPLEMENTED = f"SELECT ?c WHERE {{ ?c <{AIMS}controlStatus> <{AIMS}Implemented> }}"
 _RISK_TYPE = f"SELECT ?r WHERE {{ ?r a <{AIMS}Risk> }}"
-
-
-def pairs(store: GraphStore, prop: str) -> list[tuple[str, str]]:
-    """(subject, object) values of one property over the union of graphs, without duplicates
-    and without blank nodes."""
-    return list(dict.fromkeys(
-        (row[0].value, row[1].value) for row in store.query(_PAIRS % prop)
-        if isinstance(row[0], ox.NamedNode) and not isinstance(row[1], ox.BlankNode)
-    ))
 
 
 @dataclass(frozen=True)
@@ -214,18 +200,18 @@ def load_matrix(store: GraphStore, iri: str) -> Matrix:
 def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
     """Every ``aims:Risk`` with its assets, implemented controls and computed scores."""
     implemented = {row[0].value for row in store.query(_IMPLEMENTED)}
-    effectiveness = {c: float(v) for c, v in pairs(store, AIMS + "effectiveness") if c in implemented}
+    effectiveness = {c: float(v) for c, v in store.pairs(AIMS + "effectiveness") if c in implemented}
     controls: dict[str, list[Control]] = defaultdict(list)
     for how in ("mitigates", "detects"):
-        for control, risk in pairs(store, AIMS + how):
+        for control, risk in store.pairs(AIMS + how):
             if control in implemented:
                 controls[risk].append(Control(control, how == "mitigates", effectiveness.get(control)))
     values: dict[str, dict[str, str]] = {row[0].value: {} for row in store.query(_RISK_TYPE)}
     for key in ("hasLikelihood", "hasSeverity", "hasRiskLevel", "hasResidualRiskLevel"):
-        for risk, level in pairs(store, AIMS + key):
+        for risk, level in store.pairs(AIMS + key):
             values.get(risk, {}).setdefault(key, level)
     assets: dict[str, set[str]] = defaultdict(set)
-    for asset, risk in pairs(store, AIMS + "hasRisk"):
+    for asset, risk in store.pairs(AIMS + "hasRisk"):
         assets[risk].add(asset)
     matrix = criteria.matrix
     risks = {}
