@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pyoxigraph as ox
+import pytest
 
 from aimsgraph import reasoning
 from aimsgraph.app import create_app
@@ -159,3 +160,49 @@ def test_demo_risks_reach_vair_risk_sources_through_the_crosswalk(demo_store: Gr
         }""")
     assert len({r["risk"] for r in found}) >= 5
     assert all(r["label"] for r in found)
+
+
+# -- incremental maintenance equals a full refresh -----------------------------------------------
+
+CLASSES = ("AISystem", "Model", "Dataset", "Risk", "ImplementedControl", "Supplier", "ThreatTechnique")
+
+
+def inferred_graph(store: GraphStore) -> set:
+    graph = ox.NamedNode(Graphs.INFERRED)
+    return {(q.subject, q.predicate, q.object) for q in store.raw.quads_for_pattern(None, None, None, graph)
+            if q.subject != graph}
+
+
+@pytest.mark.parametrize("seed", [5, 11])
+def test_incremental_updates_equal_a_full_refresh_after_random_edits(seed: int):
+    import random
+
+    from benchmarks.generate import generate
+
+    rng = random.Random(seed)
+    store = GraphStore(None)
+    store.initialise(demo=False)
+    data = ox.NamedNode(Graphs.DATA)
+    store.raw.load(generate(30, seed=3).encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=data)
+    store.raw.load(EDGE_CASES.encode(), format=ox.RdfFormat.TURTLE, to_graph=data)
+    refresh_inferences(store)
+    asserted = sorted(((q.subject, q.predicate, q.object) for q in store.raw.quads_for_pattern(None, None, None, data)),
+                      key=str)
+    subjects = sorted({t[0] for t in asserted}, key=str)
+    predicates = [ox.NamedNode(AIMS + p) for p in ("consumesOutputOf", "usesModel", "hasRisk", "hasDependency",
+                                                    "dependencyTarget", "hasRiskSource", "mitigates", "hasOwner")]
+    for _ in range(15):
+        removed = set(rng.sample(asserted, 3))
+        added = {(rng.choice(subjects), rng.choice(predicates), rng.choice(subjects)) for _ in range(3)}
+        added.add((rng.choice(subjects), ox.NamedNode(RDF_TYPE), ox.NamedNode(AIMS + rng.choice(CLASSES))))
+        added -= set(asserted)
+        store.raw.extend(ox.Quad(*t, data) for t in added)
+        for t in removed:
+            store.raw.remove(ox.Quad(*t, data))
+        asserted = sorted((set(asserted) - removed) | added, key=str)
+        reasoning.update_inferences(store, added, removed)
+        incremental = inferred_graph(store)
+        refresh_inferences(store)
+        stamps = (reasoning.GENERATED_AT, reasoning.HAS_VERSION)
+        full = {t for t in inferred_graph(store) if t[1] not in stamps}
+        assert without_blank_nodes({t for t in incremental if t[1] not in stamps}) == without_blank_nodes(full)

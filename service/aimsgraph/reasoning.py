@@ -300,3 +300,150 @@ def _to_ox(term):
             return ox.Literal(str(term), language=term.language)
         return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)) if term.datatype else None)
     return None
+
+
+# -- incremental maintenance -------------------------------------------------------------------
+
+SCHEMA_PREDICATES = {ox.NamedNode(iri) for iri in (
+    RDFS + "subClassOf", RDFS + "subPropertyOf", RDFS + "domain", RDFS + "range", OWL + "inverseOf",
+    OWL + "equivalentClass", OWL + "equivalentProperty", OWL + "propertyChainAxiom", RDF + "first", RDF + "rest",
+)}
+
+
+class _View:
+    """Premises and inferences as stored, with changes not yet written (for lookups)."""
+
+    def __init__(self, store: GraphStore, plus=(), minus=()) -> None:
+        self.raw = store.raw
+        self.graphs = {ox.NamedNode(g) for g in store.named_graphs() if ox.NamedNode(g) not in NOT_PREMISES}
+        self.graphs.add(INFERRED)
+        self.minus = set(minus)
+        self.plus: set[Triple] = set()
+        self._by_sp: dict = defaultdict(set)
+        self._by_po: dict = defaultdict(set)
+        self._by_node: dict = defaultdict(set)
+        self.include(plus)
+
+    def include(self, triples: Iterable[Triple]) -> None:
+        for triple in triples:
+            if triple not in self.plus:
+                s, p, o = triple
+                self.plus.add(triple)
+                self._by_sp[s, p].add(o)
+                self._by_po[p, o].add(s)
+                self._by_node[s].add(triple)
+                self._by_node[o].add(triple)
+
+    def _stored(self, s, p, o):
+        if isinstance(p, ox.BlankNode) or isinstance(s, ox.Literal):  # never stored (an anonymous inverse)
+            return iter(())
+        return ((q.subject, q.predicate, q.object)
+                for q in self.raw.quads_for_pattern(s, p, o, None) if q.graph_name in self.graphs)
+
+    def contains(self, triple: Triple) -> bool:
+        if triple in self.plus:
+            return True
+        return triple not in self.minus and any(True for _ in self._stored(*triple))
+
+    def objects(self, s, p) -> set:
+        return {t[2] for t in self._stored(s, p, None) if t not in self.minus} | self._by_sp.get((s, p), set())
+
+    def subjects(self, p, o) -> set:
+        return {t[0] for t in self._stored(None, p, o) if t not in self.minus} | self._by_po.get((p, o), set())
+
+    def touching(self, node) -> set:
+        found = {t for t in (*self._stored(node, None, None), *self._stored(None, None, node)) if t not in self.minus}
+        return found | self._by_node.get(node, set())
+
+
+class _Index:
+    """``index[p].get(node)`` over a view, as ``_consequences`` expects of its dict indexes."""
+
+    def __init__(self, view: _View, forward: bool) -> None:
+        self.view, self.forward = view, forward
+
+    def __getitem__(self, prop):
+        view, forward = self.view, self.forward
+
+        class _Lookup:
+            @staticmethod
+            def get(node, default=()):
+                return view.objects(node, prop) if forward else view.subjects(prop, node)
+
+        return _Lookup()
+
+
+def _step(triple: Triple, schema: Schema, view: _View) -> Iterable[Triple]:
+    """One rule application to ``triple`` against the view (transitivity by one join)."""
+    s, p, o = triple
+    if isinstance(s, ox.Literal):
+        return
+    yield from _consequences(s, p, o, schema, _Index(view, True), _Index(view, False))
+    if p in schema.transitive and not isinstance(o, ox.Literal):
+        for after in view.objects(o, p):
+            yield s, p, after
+        for before in view.subjects(p, s):
+            yield before, p, o
+
+
+def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Iterable[Triple]) -> tuple[int, int]:
+    """Bring the inferred graph up to date after asserted triples were added and removed.
+
+    Call it after the premise graphs were changed. Additions run semi-naive from the new
+    triples; removals use delete-and-rederive (remove everything derivable from the removed
+    triples, then put back what is still derivable from the triples touching its subject:
+    every rule has a premise that does). Changes to the schema itself (subclass, domain, chain
+    axioms ...) fall back to a full :func:`refresh_inferences`. Returns (removed, added) counts.
+    """
+    added, removed = set(added), set(removed)
+    if any(t[1] in SCHEMA_PREDICATES or (t[1] == TYPE and t[2] in SCHEMA_TYPES) for t in added | removed):
+        refresh_inferences(store)
+        return -1, -1
+    schema = Schema(_schema_triples(store))
+    stored = _View(store)
+
+    def inferred(triple: Triple) -> bool:
+        return isinstance(triple[1], ox.NamedNode) and not isinstance(triple[0], ox.Literal) and any(
+            True for _ in store.raw.quads_for_pattern(*triple, INFERRED))
+
+    # 1. overdelete, in the old state (the removed triples still there, the added ones not yet)
+    old = _View(store, plus=removed, minus=added)
+    over, delta = set(), list(removed)
+    while delta:
+        delta = [c for t in delta for c in _step(t, schema, old)
+                 if c not in over and c not in removed and (inferred(c) or not _reportable(c, schema))]
+        over.update(delta)
+    # 2. rederive what the remaining triples still entail (a removed assertion, too, may still be
+    #    entailed: then it moves to the inferred graph)
+    over |= removed
+    current = _View(store, minus=over)
+    back = {c for x in {t[0] for t in over} for t in current.touching(x) for c in _step(t, schema, current) if c in over}
+    delta = list(back)
+    while delta:
+        current.include(delta)
+        delta = [c for t in delta for c in _step(t, schema, current) if c in over and c not in back]
+        back.update(delta)
+    gone = {t for t in over - back if _reportable(t, schema) and inferred(t)}
+    revived = {t for t in back & removed if _reportable(t, schema)}
+    # 3. add what the new triples entail
+    current = _View(store, plus=back, minus=gone)
+    new, delta = set(), list(added)
+    while delta:
+        delta = [c for t in delta for c in _step(t, schema, current)
+                 if c not in new and not current.contains(c) and c not in added]
+        new.update(delta)
+        current.include(delta)
+    new = {t for t in new if _reportable(t, schema) and not stored.contains(t)} | revived
+    store.replace_quads(remove=[ox.Quad(*t, INFERRED) for t in gone]
+                        + list(store.raw.quads_for_pattern(INFERRED, HAS_VERSION, None, INFERRED)),
+                        add=[ox.Quad(*t, INFERRED) for t in new])
+    return len(gone), len(new)
+
+
+def _schema_triples(store: GraphStore) -> set[Triple]:
+    graphs = [ox.NamedNode(g) for g in store.named_graphs() if ox.NamedNode(g) not in NOT_PREMISES]
+    found = {(q.subject, q.predicate, q.object) for g in graphs for p in SCHEMA_PREDICATES
+             for q in store.raw.quads_for_pattern(None, p, None, g)}
+    found |= {(q.subject, q.predicate, q.object) for g in graphs for q in store.raw.quads_for_pattern(None, TYPE, None, g)
+              if q.object in SCHEMA_TYPES}
+    return found
