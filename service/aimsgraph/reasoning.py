@@ -135,6 +135,16 @@ class Schema:
                 lists.setdefault(s, {})[name] = o
         self.super_classes = _closure(sub_class)
         self.super_properties = _closure(sub_prop)
+        # which properties type their subject (or object) as a class, directly or through a
+        # super-property, a domain (range) and super-classes: for checking types incrementally
+        self.implying_domain: dict = defaultdict(set)
+        self.implying_range: dict = defaultdict(set)
+        for prop in {*self.domains, *self.ranges, *sub_prop}:
+            for declared, implied in ((self.domains, self.implying_domain), (self.ranges, self.implying_range)):
+                for holder in {prop, *self.super_properties.get(prop, ())}:
+                    for cls in declared.get(holder, ()):
+                        for implied_class in {cls, *self.super_classes.get(cls, ())}:
+                            implied[implied_class].add(prop)
         self.chains: list[tuple[ox.NamedNode, list]] = [
             (prop, _rdf_list(head, lists)) for prop, head in chain_heads.items()
         ]
@@ -345,6 +355,12 @@ class _View:
             return True
         return triple not in self.minus and any(True for _ in self._stored(*triple))
 
+    def exists(self, s, p, o) -> bool:
+        """Some triple matches (s, p, o); None matches anything."""
+        if any(t not in self.minus for t in self._stored(s, p, o)):
+            return True
+        return any((s is None or t[0] == s) and t[1] == p and (o is None or t[2] == o) for t in self.plus)
+
     def objects(self, s, p) -> set:
         return {t[2] for t in self._stored(s, p, None) if t not in self.minus} | self._by_sp.get((s, p), set())
 
@@ -373,13 +389,13 @@ class _Index:
         return _Lookup()
 
 
-def _step(triple: Triple, schema: Schema, view: _View) -> Iterable[Triple]:
+def _step(triple: Triple, schema: Schema, view: _View, transitive: bool = True) -> Iterable[Triple]:
     """One rule application to ``triple`` against the view (transitivity by one join)."""
     s, p, o = triple
     if isinstance(s, ox.Literal):
         return
     yield from _consequences(s, p, o, schema, _Index(view, True), _Index(view, False))
-    if p in schema.transitive and not isinstance(o, ox.Literal):
+    if transitive and p in schema.transitive and not isinstance(o, ox.Literal):
         for after in view.objects(o, p):
             yield s, p, after
         for before in view.subjects(p, s):
@@ -389,7 +405,8 @@ def _step(triple: Triple, schema: Schema, view: _View) -> Iterable[Triple]:
 def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Iterable[Triple]) -> tuple[int, int]:
     """Bring the inferred graph up to date after asserted triples were added and removed.
 
-    Call it after the premise graphs were changed. Additions run semi-naive from the new
+    Call it after the premise graphs were changed, when the inferred graph was current before
+    the change (otherwise use :func:`refresh_inferences`). Additions run semi-naive from the new
     triples; removals use delete-and-rederive (remove everything derivable from the removed
     triples, then put back what is still derivable from the triples touching its subject:
     every rule has a premise that does). Changes to the schema itself (subclass, domain, chain
@@ -410,18 +427,22 @@ def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Itera
     old = _View(store, plus=removed, minus=added)
     over, delta = set(), list(removed)
     while delta:
-        delta = [c for t in delta for c in _step(t, schema, old)
-                 if c not in over and c not in removed and (inferred(c) or not _reportable(c, schema))]
+        candidates = {c for t in delta for c in _step(t, schema, old)} - over - removed
+        delta = [c for c in candidates if not _reportable(c, schema) or inferred(c)]
         over.update(delta)
     # 2. rederive what the remaining triples still entail (a removed assertion, too, may still be
     #    entailed: then it moves to the inferred graph)
     over |= removed
     current = _View(store, minus=over)
-    back = {c for x in {t[0] for t in over} for t in current.touching(x) for c in _step(t, schema, current) if c in over}
+    types = {t for t in over if t[1] == TYPE}
+    seeds = {t for x in {t[0] for t in over - types} for t in current.touching(x)}
+    back = {c for t in seeds for c in _step(t, schema, current, transitive=False)} & over
+    back |= _still_connected([t for t in over if t[1] in schema.transitive], current)
+    back |= {t for t in types if _type_still_holds(t, schema, current)}
     delta = list(back)
     while delta:
         current.include(delta)
-        delta = [c for t in delta for c in _step(t, schema, current) if c in over and c not in back]
+        delta = list(({c for t in delta for c in _step(t, schema, current)} & over) - back)
         back.update(delta)
     gone = {t for t in over - back if _reportable(t, schema) and inferred(t)}
     revived = {t for t in back & removed if _reportable(t, schema)}
@@ -429,21 +450,56 @@ def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Itera
     current = _View(store, plus=back, minus=gone)
     new, delta = set(), list(added)
     while delta:
-        delta = [c for t in delta for c in _step(t, schema, current)
-                 if c not in new and not current.contains(c) and c not in added]
+        candidates = {c for t in delta for c in _step(t, schema, current)} - new - added
+        delta = [c for c in candidates if not current.contains(c)]
         new.update(delta)
         current.include(delta)
     new = {t for t in new if _reportable(t, schema) and not stored.contains(t)} | revived
-    store.replace_quads(remove=[ox.Quad(*t, INFERRED) for t in gone]
-                        + list(store.raw.quads_for_pattern(INFERRED, HAS_VERSION, None, INFERRED)),
-                        add=[ox.Quad(*t, INFERRED) for t in new])
+    stamps = [*store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED),
+              *store.raw.quads_for_pattern(INFERRED, HAS_VERSION, None, INFERRED)]
+    store.replace_quads(remove=[ox.Quad(*t, INFERRED) for t in gone] + stamps, add=[ox.Quad(*t, INFERRED) for t in new])
+    stamp = ox.Quad(INFERRED, GENERATED_AT, ox.Literal(_now(), datatype=ox.NamedNode(XSD + "dateTime")), INFERRED)
+    store.replace_quads(remove=[], add=[stamp])  # last, and on its own
     return len(gone), len(new)
+
+
+def _type_still_holds(triple: Triple, schema: Schema, view: _View) -> bool:
+    """Whether (x rdf:type C) still follows in one step from x's remaining types or from a
+    triple with x as subject (domain) or object (range). Checked property by property with
+    early exit: a class such as a shared risk source can be the object of thousands of triples."""
+    x, _, cls = triple
+    if any(cls == d or cls in schema.super_classes.get(d, ()) for d in view.objects(x, TYPE)):
+        return True
+    for prop in schema.implying_domain.get(cls, ()):
+        if view.exists(x, prop, None):
+            return True
+    return any(view.exists(None, prop, x) for prop in schema.implying_range.get(cls, ()))
+
+
+def _still_connected(pairs: list[Triple], view: _View) -> set[Triple]:
+    """The transitive pairs (x p z) that two remaining closure edges x -> m -> z still give.
+
+    The stored closure is complete outside the overdeleted pairs, so this finds every pair of an
+    acyclic graph at once; pairs that need other rederived pairs (cycles) follow from the
+    semi-naive rounds after it.
+    """
+    by_start: dict = defaultdict(list)
+    for triple in pairs:
+        by_start[triple[0], triple[1]].append(triple)
+    found = set()
+    for (start, prop), group in by_start.items():
+        reach = set()
+        for middle in view.objects(start, prop):
+            reach.add(middle)
+            reach |= view.objects(middle, prop)
+        found.update(t for t in group if t[2] in reach)
+    return found
 
 
 def _schema_triples(store: GraphStore) -> set[Triple]:
     graphs = [ox.NamedNode(g) for g in store.named_graphs() if ox.NamedNode(g) not in NOT_PREMISES]
     found = {(q.subject, q.predicate, q.object) for g in graphs for p in SCHEMA_PREDICATES
              for q in store.raw.quads_for_pattern(None, p, None, g)}
-    found |= {(q.subject, q.predicate, q.object) for g in graphs for q in store.raw.quads_for_pattern(None, TYPE, None, g)
-              if q.object in SCHEMA_TYPES}
+    found |= {(q.subject, q.predicate, q.object) for g in graphs for cls in SCHEMA_TYPES
+              for q in store.raw.quads_for_pattern(None, TYPE, cls, g)}
     return found
