@@ -75,3 +75,39 @@ def test_a_graph_name_that_is_not_an_iri_is_one_line_and_exit_2(tmp_path: Path):
     result = run("load", str(data), "--graph", "not an iri", data_dir=tmp_path / "db")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["aimsgraph: a graph name must be an absolute IRI, got 'not an iri'"]
+
+
+def test_a_second_small_load_updates_inferences_incrementally_and_equals_a_full_refresh(tmp_path: Path):
+    store = tmp_path / "db"
+    first = tmp_path / "first.ttl"
+    first.write_text(
+        "@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n@prefix ex: <https://example.org/> .\n"
+        "ex:a a aims:AISystem ; aims:usesModel ex:m .\nex:m aims:trainedOn ex:d .\n"
+    )
+    second = tmp_path / "second.ttl"
+    second.write_text(
+        "@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n@prefix ex: <https://example.org/> .\n"
+        "ex:b aims:consumesOutputOf ex:a .\nex:d aims:hasRisk ex:r .\nex:r aims:hasRiskSource ex:s .\n"
+    )
+    assert "inferred)" in run("load", str(first), data_dir=store).stdout  # a first load: full refresh
+    loaded = run("load", str(second), data_dir=store)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "inferences updated" in loaded.stdout
+
+    code = f"""
+import pyoxigraph as ox
+from pathlib import Path
+from aimsgraph.store import GraphStore
+from aimsgraph.reasoning import refresh_inferences
+store = GraphStore(Path({str(store)!r}))
+graph = ox.NamedNode("https://w3id.org/aimsgraph/graph/inferred")
+def content():
+    return {{(q.subject, q.predicate, q.object) for q in store.raw.quads_for_pattern(None, None, None, graph)
+             if q.subject != graph}}
+incremental = content()
+refresh_inferences(store)
+print(incremental == content(), len(incremental))
+"""
+    check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    equal, size = check.stdout.split()
+    assert equal == "True" and int(size) > 20, check.stderr
