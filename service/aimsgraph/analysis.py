@@ -2,9 +2,10 @@
 
 :class:`RiskModel` puts scoring (``scoring``) and propagation (``propagation``) together for a
 snapshot of the store; impact analysis and concentration work on it in memory. The service
-keeps one per store generation, with memoised record lookups (:class:`ModelCache`). :func:`refresh_analysis` writes the
-model into the analysis graph, so that every computed score and inherited risk can be asked
-for, and explained, with SPARQL ("why is this system high risk?").
+keeps one per store generation, with memoised record lookups (:class:`ModelCache`).
+:func:`refresh_analysis` writes the model into the analysis graph, so that every computed
+score and inherited risk can be asked for, and explained, with SPARQL ("why is this system
+high risk?").
 """
 
 from __future__ import annotations
@@ -13,14 +14,20 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
-from datetime import datetime, timezone
 
 import pyoxigraph as ox
 
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.propagation import (
-    ANALYSIS_BASE, DependencyGraph, Exposure, Propagation, exposures, propagate, risks_by_asset,
+    ANALYSIS_BASE,
+    DependencyGraph,
+    Exposure,
+    Propagation,
+    exposures,
+    propagate,
+    risks_by_asset,
 )
 from aimsgraph.record import Record
 from aimsgraph.scoring import Criteria, Risk, load_criteria, load_risks
@@ -102,7 +109,7 @@ def refresh_analysis(store: GraphStore) -> RiskModel:
     wanted = set(analysis_quads(model))
     current = set(store.raw.quads_for_pattern(None, None, None, graph))
     stamps = {q for q in current if q.subject == graph and q.predicate.value == PROV + "generatedAtTime"}
-    now = ox.Literal(datetime.now(timezone.utc).isoformat(timespec="seconds"), datatype=ox.NamedNode(XSD + "dateTime"))
+    now = ox.Literal(datetime.now(UTC).isoformat(timespec="seconds"), datatype=ox.NamedNode(XSD + "dateTime"))
     stamp = ox.Quad(graph, ox.NamedNode(PROV + "generatedAtTime"), now, graph)
     stale = current - wanted - stamps
     if len(stale) > len(current) / 2:
