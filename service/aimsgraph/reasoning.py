@@ -356,10 +356,12 @@ class _View:
         return triple not in self.minus and any(True for _ in self._stored(*triple))
 
     def exists(self, s, p, o) -> bool:
-        """Some triple matches (s, p, o); None matches anything."""
+        """Some triple matches (s, p, o), with s or o None for any (not both)."""
         if any(t not in self.minus for t in self._stored(s, p, o)):
             return True
-        return any((s is None or t[0] == s) and t[1] == p and (o is None or t[2] == o) for t in self.plus)
+        if s is None:
+            return bool(self._by_po.get((p, o)))
+        return o in self._by_sp.get((s, p), ()) if o is not None else bool(self._by_sp.get((s, p)))
 
     def objects(self, s, p) -> set:
         return {t[2] for t in self._stored(s, p, None) if t not in self.minus} | self._by_sp.get((s, p), set())
@@ -375,18 +377,14 @@ class _View:
 class _Index:
     """``index[p].get(node)`` over a view, as ``_consequences`` expects of its dict indexes."""
 
-    def __init__(self, view: _View, forward: bool) -> None:
-        self.view, self.forward = view, forward
+    def __init__(self, view: _View, forward: bool, prop=None) -> None:
+        self.view, self.forward, self.prop = view, forward, prop
 
-    def __getitem__(self, prop):
-        view, forward = self.view, self.forward
+    def __getitem__(self, prop) -> _Index:
+        return _Index(self.view, self.forward, prop)
 
-        class _Lookup:
-            @staticmethod
-            def get(node, default=()):
-                return view.objects(node, prop) if forward else view.subjects(prop, node)
-
-        return _Lookup()
+    def get(self, node, default=()) -> set:
+        return self.view.objects(node, self.prop) if self.forward else self.view.subjects(self.prop, node)
 
 
 def _step(triple: Triple, schema: Schema, view: _View, transitive: bool = True) -> Iterable[Triple]:
