@@ -111,3 +111,16 @@ print(incremental == content(), len(incremental))
     check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     equal, size = check.stdout.split()
     assert equal == "True" and int(size) > 20, check.stderr
+
+
+def test_a_small_load_with_blank_nodes_recomputes_and_leaves_no_orphan_inferences(tmp_path: Path):
+    store = tmp_path / "db"
+    data = tmp_path / "b.ttl"
+    data.write_text("@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n"
+                    "<https://example.org/a> aims:hasRisk [ a aims:Risk ] .\n")
+    assert run("load", str(data), data_dir=store).returncode == 0
+    again = run("load", str(data), data_dir=store)
+    assert again.returncode == 0 and "inferred)" in again.stdout  # blank nodes: a full refresh
+    count = run("query", "SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE { <https://example.org/a> <https://w3id.org/airo#hasRisk> ?r }",
+                data_dir=store)
+    assert count.stdout.splitlines() == ["n", "2"]  # one risk per load (blank nodes are not merged), no orphan

@@ -297,3 +297,11 @@ def test_cli_concentration(cli_store: Path):
     assert result.returncode == 0, result.stderr
     ranking = json.loads(result.stdout)
     assert len(ranking) == 2 and all(r["kind"] == "Dataset" for r in ranking)
+
+
+def test_what_if_on_an_existing_edge_leaves_the_cached_model_alone():
+    model = model_of(BASE)
+    before = dict(model.deps.graph.edges[EX + "m1", EX + "a"])
+    impact.what_if(model, [{"op": "add-dependency", "dependent": EX + "a", "dependency": EX + "m1",
+                            "coupling": 0.1, "critical": True}])
+    assert model.deps.graph.edges[EX + "m1", EX + "a"] == before

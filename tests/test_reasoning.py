@@ -164,6 +164,10 @@ def test_demo_risks_reach_vair_risk_sources_through_the_crosswalk(demo_store: Gr
 
 # -- incremental maintenance equals a full refresh -----------------------------------------------
 
+def stamps_of(store: GraphStore) -> set:
+    return {t for t in inferred_graph(store) if t[1] in (reasoning.GENERATED_AT, reasoning.HAS_VERSION)}
+
+
 CLASSES = ("AISystem", "Model", "Dataset", "Risk", "ImplementedControl", "Supplier", "ThreatTechnique")
 
 
@@ -195,6 +199,11 @@ def test_incremental_updates_equal_a_full_refresh_after_random_edits(seed: int):
         removed = set(rng.sample(asserted, 3))
         added = {(rng.choice(subjects), rng.choice(predicates), rng.choice(subjects)) for _ in range(3)}
         added.add((rng.choice(subjects), ox.NamedNode(RDF_TYPE), ox.NamedNode(AIMS + rng.choice(CLASSES))))
+        # asserting what was inferred, and the inverse of a removed assertion ("flip")
+        added |= set(rng.sample(sorted(without_blank_nodes(inferred_graph(store) - stamps_of(store)), key=str), 2))
+        flipped = next(iter(sorted(removed, key=str)))
+        if flipped[1].value == AIMS + "hasRisk":
+            added.add((flipped[2], ox.NamedNode(AIMS + "isRiskOf"), flipped[0]))
         added -= set(asserted)
         store.raw.extend(ox.Quad(*t, data) for t in added)
         for t in removed:
@@ -206,3 +215,24 @@ def test_incremental_updates_equal_a_full_refresh_after_random_edits(seed: int):
         stamps = (reasoning.GENERATED_AT, reasoning.HAS_VERSION)
         full = {t for t in inferred_graph(store) if t[1] not in stamps}
         assert without_blank_nodes({t for t in incremental if t[1] not in stamps}) == without_blank_nodes(full)
+
+
+def test_incremental_update_when_an_inferred_triple_is_asserted_and_an_assertion_is_flipped():
+    store = GraphStore(None)
+    store.initialise(demo=False)
+    data = ox.NamedNode(Graphs.DATA)
+    ex = "https://example.org/"
+    store.raw.load(f"""@prefix aims: <{AIMS}> . @prefix ex: <{ex}> .
+        ex:a aims:consumesOutputOf ex:b ; aims:hasRisk ex:r .""".encode(), format=ox.RdfFormat.TURTLE, to_graph=data)
+    refresh_inferences(store)
+    a, r, b = (ox.NamedNode(ex + n) for n in "arb")
+    asserted = (a, ox.NamedNode(AIMS + "dependsOn"), b)  # was inferred
+    flipped_out = (a, ox.NamedNode(AIMS + "hasRisk"), r)
+    flipped_in = (r, ox.NamedNode(AIMS + "isRiskOf"), a)  # was inferred, now the assertion
+    store.raw.extend([ox.Quad(*asserted, data), ox.Quad(*flipped_in, data)])
+    store.raw.remove(ox.Quad(*flipped_out, data))
+    reasoning.update_inferences(store, {asserted, flipped_in}, {flipped_out})
+    incremental = inferred_graph(store) - stamps_of(store)
+    refresh_inferences(store)
+    assert incremental == inferred_graph(store) - stamps_of(store)
+    assert flipped_out in incremental and asserted not in incremental

@@ -44,6 +44,26 @@ GRAPH_FORMATS = {
 INCREMENTAL_LOAD_BYTES = 8 * 1024 * 1024
 
 
+def _small_additions(store: GraphStore, files: tuple[Path, ...], graph: str, form: ox.RdfFormat | None):
+    """The triples a load adds to the premises, when the inferences can be updated with them:
+    the store's inferences are current, the files are small, all their triples go to the one
+    premise graph, and none has a blank node (a second parse would name it differently).
+    None otherwise. Triples already asserted are left out: they change nothing."""
+    if not store.is_current(Graphs.INFERRED) or graph in Graphs.NOT_PREMISES:
+        return None
+    if not all(path.is_file() and path.stat().st_size <= INCREMENTAL_LOAD_BYTES for path in files):
+        return None
+    target = named_graph(graph)
+    quads = [q for path in files for q in read_quads(path, form or guess_format(path), target)[1]]
+    if any(q.graph_name != target or any(isinstance(term, ox.BlankNode) for term in (q.subject, q.object))
+           for q in quads):
+        return None
+    premises = [ox.NamedNode(g) for g in store.named_graphs() if g not in Graphs.NOT_PREMISES]
+    return {(q.subject, q.predicate, q.object) for q in quads
+            if not any(any(True for _ in store.raw.quads_for_pattern(q.subject, q.predicate, q.object, g))
+                       for g in premises)}
+
+
 def _rdf_format(name: str) -> ox.RdfFormat:
     return GRAPH_TYPES[GRAPH_FORMATS[name]]
 
@@ -97,20 +117,15 @@ def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | 
     """Load RDF files into the store. Each file is loaded atomically; all are checked first."""
     store = _open_store(data_dir)
     store.initialise(demo=False)
-    # small additions to a current store update the inferences; anything else recomputes them
-    incremental = store.is_current(Graphs.INFERRED) and graph not in Graphs.NOT_PREMISES and all(
-        path.is_file() and path.stat().st_size <= INCREMENTAL_LOAD_BYTES for path in files)
+    form = _rdf_format(fmt) if fmt else None
+    additions = _small_additions(store, files, graph, form)  # None: recompute the inferences
     store.invalidate(Graphs.INFERRED, Graphs.ANALYSIS)  # an interrupted load is repaired by the next start
     started = time.perf_counter()
-    form = _rdf_format(fmt) if fmt else None
     reports = store.load_files(files, graph, form, _progress_printer())
-    if incremental:
-        added = {(q.subject, q.predicate, q.object)
-                 for path in files for q in read_quads(path, form or guess_format(path), named_graph(graph))[1]}
-        removed_count, added_count = update_inferences(store, added, set())
-        inferred = f"inferences updated: {added_count} added, {removed_count} removed"
-    else:
+    if additions is None:
         inferred = f"{refresh_inferences(store)} inferred"
+    else:  # a schema change among the additions makes it a full refresh
+        inferred = "inferences recomputed" if update_inferences(store, additions, set())[0] < 0 else "inferences updated"
     refresh_analysis(store)
     store.flush()
     for report in reports:

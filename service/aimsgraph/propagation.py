@@ -112,6 +112,8 @@ class DependencyGraph:
     def add_edge(self, dependent: str, dependency: str, types: list[str], factor: float, critical: bool) -> None:
         """Record that ``dependent`` depends on ``dependency`` (risk flows the other way)."""
         self._own(dependency, dependent)
+        if self.graph.has_edge(dependency, dependent):  # its data dict may be shared with the original
+            self.graph.remove_edge(dependency, dependent)
         self.graph.add_edge(dependency, dependent, types=tuple(types), factor=factor, critical=critical)
 
     def remove_edge(self, dependent: str, dependency: str) -> None:

@@ -413,19 +413,19 @@ def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Itera
     added, removed = set(added), set(removed)
     if any(t[1] in SCHEMA_PREDICATES or (t[1] == TYPE and t[2] in SCHEMA_TYPES) for t in added | removed):
         refresh_inferences(store)
-        return -1, -1
+        return -1, -1  # recomputed in full
     schema = Schema(_schema_triples(store))
-    stored = _View(store)
 
     def inferred(triple: Triple) -> bool:
         return isinstance(triple[1], ox.NamedNode) and not isinstance(triple[0], ox.Literal) and any(
             True for _ in store.raw.quads_for_pattern(*triple, INFERRED))
 
-    # 1. overdelete, in the old state (the removed triples still there, the added ones not yet)
-    old = _View(store, plus=removed, minus=added)
+    was_inferred = {t for t in added if inferred(t)}  # now asserted: leaves the inferred graph
+    # 1. overdelete, in the old state (the removed triples still there, the new ones not yet)
+    old = _View(store, plus=removed, minus=added - was_inferred)
     over, delta = set(), list(removed)
     while delta:
-        candidates = {c for t in delta for c in _step(t, schema, old)} - over - removed
+        candidates = {c for t in delta for c in _step(t, schema, old)} - over - removed - added
         delta = [c for c in candidates if not _reportable(c, schema) or inferred(c)]
         over.update(delta)
     # 2. rederive what the remaining triples still entail (a removed assertion, too, may still be
@@ -442,23 +442,24 @@ def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Itera
         current.include(delta)
         delta = list(({c for t in delta for c in _step(t, schema, current)} & over) - back)
         back.update(delta)
-    gone = {t for t in over - back if _reportable(t, schema) and inferred(t)}
+    gone = {t for t in over - back if _reportable(t, schema) and inferred(t)} | was_inferred
     revived = {t for t in back & removed if _reportable(t, schema)}
-    # 3. add what the new triples entail
-    current = _View(store, plus=back, minus=gone)
+    # 3. add what the new triples entail, against the new state
+    current = _View(store, plus=back, minus=gone - added)
     new, delta = set(), list(added)
     while delta:
         candidates = {c for t in delta for c in _step(t, schema, current)} - new - added
         delta = [c for c in candidates if not current.contains(c)]
         new.update(delta)
         current.include(delta)
-    new = {t for t in new if _reportable(t, schema) and not stored.contains(t)} | revived
+    new = {t for t in new if _reportable(t, schema)} | revived
     stamps = [*store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED),
               *store.raw.quads_for_pattern(INFERRED, HAS_VERSION, None, INFERRED)]
-    store.replace_quads(remove=[ox.Quad(*t, INFERRED) for t in gone] + stamps, add=[ox.Quad(*t, INFERRED) for t in new])
+    store.replace_quads(remove=[ox.Quad(*t, INFERRED) for t in gone - new] + stamps,
+                        add=[ox.Quad(*t, INFERRED) for t in new - gone if not inferred(t)])
     stamp = ox.Quad(INFERRED, GENERATED_AT, ox.Literal(_now(), datatype=ox.NamedNode(XSD + "dateTime")), INFERRED)
     store.replace_quads(remove=[], add=[stamp])  # last, and on its own
-    return len(gone), len(new)
+    return len(gone - new), len(new - gone)
 
 
 def _type_still_holds(triple: Triple, schema: Schema, view: _View) -> bool:
