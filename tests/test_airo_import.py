@@ -92,3 +92,16 @@ def test_cli_import_airo(tmp_path: Path):
     assert json.loads(result.stdout)["unmapped"] == {"airo:Purpose": 1, "airo:hasPurpose": 1}
     missing = run(str(tmp_path / "nope.ttl"))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
+def test_literal_values_of_node_properties_stay_unmapped(tmp_path: Path):
+    store = GraphStore(None)
+    store.initialise(demo=False)
+    odd = tmp_path / "odd.ttl"
+    odd.write_text('@prefix airo: <https://w3id.org/airo#> .\n'
+                   '<https://hr.example/ai/x> a airo:AISystem ; airo:isDeployedBy "ACME Corp" .\n'
+                   '<https://hr.example/ai/src> airo:isRiskSourceFor "bias" .\n')
+    report = airo.import_airo(store, odd)
+    assert report.unmapped["airo:isDeployedBy with a literal value (aims:deployedBy needs a node)"] == 1
+    assert report.unmapped["airo:isRiskSourceFor with a literal value (aims:hasRiskSource needs a node)"] == 1
+    assert not ask(store, 'ex:x aims:deployedBy "ACME Corp"')

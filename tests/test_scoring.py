@@ -104,3 +104,16 @@ def test_demo_inherent_levels_match_what_the_assessors_recorded(demo_store):
     # gap 7 of the demo: a High risk with no control keeps its level after controls
     gap = risks["https://data.meridian.example/aims/risk/next-best-offer-vulnerable-targeting"]
     assert gap.residual.iri == RM + "High" and criteria.exceeds(gap.residual)
+
+
+def test_a_risk_with_two_likelihoods_is_not_scored_and_gapped_ranks_are_refused():
+    _, risks = scored(RISK + "ex:r aims:hasLikelihood rm:L1 .")
+    assert not risks[EX + "r"].scored and risks[EX + "r"].problem == "more than one likelihood recorded"
+    gapped = """
+    ex:criteria a aims:RiskCriteria ; aims:usesMatrix ex:m .
+    ex:lo aims:rank 1 . ex:hi aims:rank 3 . ex:s aims:rank 1 .
+    ex:m a aims:RiskMatrix ; aims:hasCell [ aims:cellLikelihood ex:lo ; aims:cellSeverity ex:s ; aims:cellRiskLevel rm:Low ] ,
+        [ aims:cellLikelihood ex:hi ; aims:cellSeverity ex:s ; aims:cellRiskLevel rm:High ] .
+    """
+    with pytest.raises(ConfigError, match="without gaps"):
+        scoring.load_criteria(store_with(gapped))

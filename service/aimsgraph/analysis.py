@@ -92,7 +92,9 @@ class ModelCache:
             return self._snapshot[1]
 
     def seed(self, model: RiskModel) -> None:
-        """Use a model just built (by :func:`refresh_analysis`) for the current generation."""
+        """Use a model just built (by :func:`refresh_analysis`) for the current generation.
+        Only for start-up, before requests: a write between building and seeding would pin a
+        stale model to the new generation."""
         with self._lock:
             self._snapshot = (self.store.generation, Snapshot(model, Record(self.store.raw)))
 

@@ -2,7 +2,9 @@
 
 Impact analysis makes a few hundred small lookups per answer (a risk's controls, a control's
 evidence, labels). On the on-disk store one lookup costs about 30 us, so answers are kept until
-the store changes: the service builds one :class:`Record` per store generation.
+the store changes: the service builds one :class:`Record` per store generation. Lookups read
+the live store, not a snapshot: an answer computed while a write lands may mix both states
+(the next request, in the next generation, does not).
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ The model, in one place:
   ``aims:riskAppetite``.
 * **Level of a bare score** (inherited risks, exposure): the highest level whose lowest cell
   score is at or below it. For the 5x5 matrix: Low from 0.04, Medium 0.2, High 0.4, Critical 0.8.
+  This assumes a matrix banded by L x S, as the shipped ones are; a matrix whose levels are
+  not can rate a bare score above the cell it came from.
+* Scales must rank their levels 1, 2, 3 ... without gaps; a risk with two likelihoods or two
+  severities is not scored (its ``problem`` says why) rather than scored on one of them.
 
 Recorded levels (``aims:hasRiskLevel``, ``aims:hasResidualRiskLevel``) are kept next to the
 computed ones, so a reviewer sees where an assessor's judgement and the matrix disagree.
@@ -183,10 +187,15 @@ def load_matrix(store: GraphStore, iri: str) -> Matrix:
         cells[key] = row["level"].value
         likelihoods[row["likelihood"].value] = key[0]
         severities[row["severity"].value] = key[1]
-        level_ranks[row["level"].value] = (int(row["rank"].value), row["label"].value if row["label"] else "")
+        rank = (int(row["rank"].value), row["label"].value if row["label"] else "")
+        if level_ranks.setdefault(row["level"].value, rank)[0] != rank[0]:
+            raise ConfigError(f"risk level <{row['level'].value}> of matrix <{iri}> has two ranks")
     expected = len(set(likelihoods.values())) * len(set(severities.values()))
     if not cells or len(cells) != expected:
         raise ConfigError(f"risk matrix <{iri}> is missing or incomplete ({len(cells)} of {expected} cells)")
+    for name, scale in (("likelihood", likelihoods), ("severity", severities)):
+        if sorted(set(scale.values())) != list(range(1, len(set(scale.values())) + 1)):
+            raise ConfigError(f"the {name} ranks of matrix <{iri}> must run 1, 2, 3 ... without gaps")
     top = max(likelihoods.values()) * max(severities.values())
     min_scores: dict[str, float] = defaultdict(lambda: 1.0)
     for (lrank, srank), level in cells.items():
@@ -207,9 +216,11 @@ def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
             if control in implemented:
                 controls[risk].append(Control(control, how == "mitigates", effectiveness.get(control)))
     values: dict[str, dict[str, str]] = {row[0].value: {} for row in store.query(_RISK_TYPE)}
+    doubled: dict[str, str] = {}
     for key in ("hasLikelihood", "hasSeverity", "hasRiskLevel", "hasResidualRiskLevel"):
-        for risk, level in store.pairs(AIMS + key):
-            values.get(risk, {}).setdefault(key, level)
+        for risk, level in sorted(store.pairs(AIMS + key)):
+            if values.get(risk, {}).setdefault(key, level) != level and key in ("hasLikelihood", "hasSeverity"):
+                doubled.setdefault(risk, f"more than one {key[3:].lower()} recorded")
     assets: dict[str, set[str]] = defaultdict(set)
     for asset, risk in store.pairs(AIMS + "hasRisk"):
         assets[risk].add(asset)
@@ -224,7 +235,7 @@ def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
             controls=tuple(sorted(controls.get(iri, []), key=lambda c: (c.iri, c.preventive))),
             recorded_level=found.get("hasRiskLevel"),
             recorded_residual_level=found.get("hasResidualRiskLevel"),
-            problem=_unscorable(found, matrix),
+            problem=doubled.get(iri) or _unscorable(found, matrix),
         )
         risks[iri] = score(risk, criteria)
     return risks
@@ -232,7 +243,7 @@ def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
 
 def score(risk: Risk, criteria: Criteria) -> Risk:
     """The risk with its inherent and residual levels and scores filled in (when scorable)."""
-    if risk.likelihood is None or risk.severity is None:
+    if risk.likelihood is None or risk.severity is None or risk.problem:
         return risk
     matrix = criteria.matrix
     likelihood, severity = residual_ranks(risk.likelihood, risk.severity, risk.controls)

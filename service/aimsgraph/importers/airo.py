@@ -11,7 +11,9 @@ of impact ...) are replaced by our concept, and agents typed with an AIRO role c
 interested parties with that role.
 
 Triples in other vocabularies (labels, descriptions, ...) are kept as they are, and AIRO
-triples that do not map are kept too, so nothing is lost; the report lists them.
+triples that do not map are kept too (an AIRO object property given a literal among them), so
+nothing is lost; the report lists them. Named graphs in the file are merged into the data
+graph, and the report says how many triples that concerned.
 """
 
 from __future__ import annotations
@@ -56,17 +58,21 @@ class AiroReport:
     mapped: Counter = field(default_factory=Counter)  # "airo:X -> aims:Y" -> uses
     unmapped: Counter = field(default_factory=Counter)  # AIRO term -> uses
     ambiguous: dict[str, list[str]] = field(default_factory=dict)
+    from_named_graphs: int = 0  # triples of the file's named graphs, merged into the data graph
 
     def summary(self) -> str:
         lines = [f"{self.file}: {self.triples_read} triples read, {self.triples_written} written to the data graph"]
         lines += [f"  mapped    {n:5}  {term}" for term, n in sorted(self.mapped.items())]
         lines += [f"  unmapped  {n:5}  {term}" for term, n in sorted(self.unmapped.items())]
         lines += [f"  ambiguous        {term} (could be {', '.join(ours)})" for term, ours in sorted(self.ambiguous.items())]
+        if self.from_named_graphs:
+            lines.append(f"  note: {self.from_named_graphs} triples of the file's named graphs were merged into the data graph")
         return "\n".join(lines) + "\n"
 
     def as_dict(self) -> dict:
         return {"file": self.file, "triplesRead": self.triples_read, "triplesWritten": self.triples_written,
-                "mapped": dict(self.mapped), "unmapped": dict(self.unmapped), "ambiguous": self.ambiguous}
+                "mapped": dict(self.mapped), "unmapped": dict(self.unmapped), "ambiguous": self.ambiguous,
+                "fromNamedGraphs": self.from_named_graphs}
 
 
 class Mapping:
@@ -77,6 +83,10 @@ class Mapping:
         properties, ambiguous = self._invert(store, "subPropertyOf")
         self.properties = properties
         self.ambiguous.update(ambiguous)
+        self.object_properties = {
+            row[0].value for row in store.query(
+                f"SELECT ?p WHERE {{ GRAPH <{Graphs.ONTOLOGY}> {{ ?p a <http://www.w3.org/2002/07/owl#ObjectProperty> }} }}")
+        }
         self.values: dict[str, str] = {}
         self.roles: dict[str, str] = {}
         for row in store.query(_MATCHES % (Graphs.ONTOLOGY, AIMS)):
@@ -120,6 +130,7 @@ def import_airo(store: GraphStore, path: Path, fmt: ox.RdfFormat | None = None,
     _, quads = read_quads(path, fmt or guess_format(path), ox.NamedNode(Graphs.DATA))
     mapping = Mapping(store)
     report = AiroReport(file=str(path), triples_read=len(quads))
+    report.from_named_graphs = sum(1 for q in quads if q.graph_name != ox.NamedNode(Graphs.DATA))
     converted = list(dict.fromkeys(t for q in quads for t in _convert(q, mapping, report)))
     if not converted:
         raise InvalidInput(f"{path}: no triples to import")
@@ -142,16 +153,20 @@ def _convert(quad: ox.Quad, mapping: Mapping, report: AiroReport):
             report.unmapped[_short(p.value)] += 1
             if _short(p.value) in mapping.ambiguous:
                 report.ambiguous[_short(p.value)] = mapping.ambiguous[_short(p.value)]
-            yield s, p, _value(o, mapping)
+            yield s, p, o
             return
         ours, inverse = target
+        if isinstance(o, ox.Literal) and (inverse or ours in mapping.object_properties):
+            report.unmapped[f"{_short(p.value)} with a literal value ({_short(ours)} needs a node)"] += 1
+            yield s, p, o
+            return
         report.mapped[f"{_short(p.value)} -> {'inverse of ' if inverse else ''}{_short(ours)}"] += 1
         if inverse and not isinstance(o, ox.Literal):
             yield o, ox.NamedNode(ours), s
         else:
             yield s, ox.NamedNode(ours), _value(o, mapping)
     else:
-        yield s, p, _value(o, mapping)
+        yield s, p, o
 
 
 def _convert_type(subject, cls: str, mapping: Mapping, report: AiroReport):
