@@ -14,7 +14,6 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
 
 import pyoxigraph as ox
@@ -111,14 +110,12 @@ def refresh_analysis(store: GraphStore) -> RiskModel:
     wanted = set(analysis_quads(model))
     current = set(store.raw.quads_for_pattern(None, None, None, graph))
     stamps = {q for q in current if q.subject == graph and q.predicate.value == PROV + "generatedAtTime"}
-    now = ox.Literal(datetime.now(UTC).isoformat(timespec="seconds"), datatype=ox.NamedNode(XSD + "dateTime"))
-    stamp = ox.Quad(graph, ox.NamedNode(PROV + "generatedAtTime"), now, graph)
     stale = current - wanted - stamps
     if len(stale) > len(current) / 2:
         store.replace_derived_graph(Graphs.ANALYSIS, wanted)
     else:
         store.replace_quads(remove=[*stamps, *stale], add=wanted - current)
-    store.replace_quads(remove=[], add=[stamp])  # last, and on its own: the bulk loader has no order
+    store.mark_current(Graphs.ANALYSIS)
     return model
 
 

@@ -18,7 +18,7 @@ from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, InvalidInput
 from aimsgraph.namespaces import PREFIXES, Graphs
 from aimsgraph.analysis import refresh_analysis
-from aimsgraph.reasoning import refresh_inferences, update_inferences
+from aimsgraph.reasoning import NOT_PREMISES, refresh_inferences, update_inferences
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.results import GRAPH_TYPES
 from aimsgraph.store import GraphStore, guess_format, named_graph, read_quads
@@ -58,10 +58,9 @@ def _small_additions(store: GraphStore, files: tuple[Path, ...], graph: str, for
     if any(q.graph_name != target or any(isinstance(term, ox.BlankNode) for term in (q.subject, q.object))
            for q in quads):
         return None
-    premises = [ox.NamedNode(g) for g in store.named_graphs() if g not in Graphs.NOT_PREMISES]
     return {(q.subject, q.predicate, q.object) for q in quads
-            if not any(any(True for _ in store.raw.quads_for_pattern(q.subject, q.predicate, q.object, g))
-                       for g in premises)}
+            if all(found.graph_name in NOT_PREMISES
+                   for found in store.raw.quads_for_pattern(q.subject, q.predicate, q.object, None))}
 
 
 def _rdf_format(name: str) -> ox.RdfFormat:
@@ -271,9 +270,7 @@ def import_atlas(file: Path | None, data_dir: Path | None) -> None:
     store = _open_store(data_dir)
     store.initialise(demo=False)
     report = atlas.import_atlas(store, file or resources.path("data", "atlas", "ATLAS.yaml"), _mark_stale(store))
-    refresh_inferences(store)
-    refresh_analysis(store)
-    store.flush()
+    _refresh_derived(store)
     click.echo(report.summary())
 
 
@@ -292,10 +289,15 @@ def import_airo(file: Path, fmt: str | None, report_format: str, data_dir: Path 
     store = _open_store(data_dir)
     store.initialise(demo=False)
     report = airo.import_airo(store, file, _rdf_format(fmt) if fmt else None, _mark_stale(store))
+    _refresh_derived(store)
+    click.echo(json.dumps(report.as_dict(), indent=2) if report_format == "json" else report.summary(), nl=False)
+
+
+def _refresh_derived(store: GraphStore) -> None:
+    """After an import: recompute the inferred and analysis graphs and persist."""
     refresh_inferences(store)
     refresh_analysis(store)
     store.flush()
-    click.echo(json.dumps(report.as_dict(), indent=2) if report_format == "json" else report.summary(), nl=False)
 
 
 def _mark_stale(store: GraphStore):

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 import pyoxigraph as ox
 
@@ -65,17 +64,21 @@ def refresh_inferences(store: GraphStore) -> int:
     """
     inferred = fast_inferences(premises(store))
     digest = ox.Literal("sha256:" + _digest(inferred))
-    stamps = [*store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED),
-              *store.raw.quads_for_pattern(INFERRED, HAS_VERSION, None, INFERRED)]
-    stamp = ox.Quad(INFERRED, GENERATED_AT, ox.Literal(_now(), datatype=ox.NamedNode(XSD + "dateTime")), INFERRED)
+    stamps = _stamps(store)
     if ox.Quad(INFERRED, HAS_VERSION, digest, INFERRED) in stamps:
-        store.replace_quads(remove=[q for q in stamps if q.predicate == GENERATED_AT], add=[stamp])
+        store.mark_current(Graphs.INFERRED)
         return len(inferred)
     wanted = {ox.Quad(s, p, o, INFERRED) for s, p, o in inferred}
     current = set(store.raw.quads_for_pattern(None, None, None, INFERRED)) - set(stamps)
     store.replace_quads(remove=stamps + list(current - wanted), add=wanted - current)
-    store.replace_quads(remove=[], add=[ox.Quad(INFERRED, HAS_VERSION, digest, INFERRED), stamp])  # last, alone
+    store.mark_current(Graphs.INFERRED, ox.Quad(INFERRED, HAS_VERSION, digest, INFERRED))
     return len(inferred)
+
+
+def _stamps(store: GraphStore) -> list[ox.Quad]:
+    """The inferred graph's freshness stamp and content digest."""
+    return [*store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED),
+            *store.raw.quads_for_pattern(INFERRED, HAS_VERSION, None, INFERRED)]
 
 
 def _digest(triples: set[Triple]) -> str:
@@ -86,12 +89,13 @@ def _digest(triples: set[Triple]) -> str:
 
 def premises(store: GraphStore) -> set[Triple]:
     """The asserted triples reasoning starts from (all graphs but ``Graphs.NOT_PREMISES``)."""
-    graphs = [ox.NamedNode(g) for g in store.named_graphs() if ox.NamedNode(g) not in NOT_PREMISES]
-    return {(q.subject, q.predicate, q.object) for g in graphs for q in store.raw.quads_for_pattern(None, None, None, g)}
+    return {(q.subject, q.predicate, q.object)
+            for g in premise_graphs(store) for q in store.raw.quads_for_pattern(None, None, None, g)}
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def premise_graphs(store: GraphStore) -> list[ox.NamedNode]:
+    """The named graphs holding asserted triples: all but ``Graphs.NOT_PREMISES``."""
+    return [ox.NamedNode(g) for g in store.named_graphs() if ox.NamedNode(g) not in NOT_PREMISES]
 
 
 # -- the fast engine ---------------------------------------------------------------------------
@@ -325,8 +329,7 @@ class _View:
 
     def __init__(self, store: GraphStore, plus=(), minus=()) -> None:
         self.raw = store.raw
-        self.graphs = {ox.NamedNode(g) for g in store.named_graphs() if ox.NamedNode(g) not in NOT_PREMISES}
-        self.graphs.add(INFERRED)
+        self.graphs = {*premise_graphs(store), INFERRED}
         self.minus = set(minus)
         self.plus: set[Triple] = set()
         self._by_sp: dict = defaultdict(set)
@@ -453,12 +456,9 @@ def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Itera
         new.update(delta)
         current.include(delta)
     new = {t for t in new if _reportable(t, schema)} | revived
-    stamps = [*store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED),
-              *store.raw.quads_for_pattern(INFERRED, HAS_VERSION, None, INFERRED)]
-    store.replace_quads(remove=[ox.Quad(*t, INFERRED) for t in gone - new] + stamps,
+    store.replace_quads(remove=[ox.Quad(*t, INFERRED) for t in gone - new] + _stamps(store),
                         add=[ox.Quad(*t, INFERRED) for t in new - gone if not inferred(t)])
-    stamp = ox.Quad(INFERRED, GENERATED_AT, ox.Literal(_now(), datatype=ox.NamedNode(XSD + "dateTime")), INFERRED)
-    store.replace_quads(remove=[], add=[stamp])  # last, and on its own
+    store.mark_current(Graphs.INFERRED)
     return len(gone - new), len(new - gone)
 
 
@@ -496,7 +496,7 @@ def _still_connected(pairs: list[Triple], view: _View) -> set[Triple]:
 
 
 def _schema_triples(store: GraphStore) -> set[Triple]:
-    graphs = [ox.NamedNode(g) for g in store.named_graphs() if ox.NamedNode(g) not in NOT_PREMISES]
+    graphs = premise_graphs(store)
     found = {(q.subject, q.predicate, q.object) for g in graphs for p in SCHEMA_PREDICATES
              for q in store.raw.quads_for_pattern(None, p, None, g)}
     found |= {(q.subject, q.predicate, q.object) for g in graphs for cls in SCHEMA_TYPES

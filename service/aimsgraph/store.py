@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,6 +37,7 @@ BULK_EXTEND_QUADS = 100_000
 
 DCT_HAS_VERSION = "http://purl.org/dc/terms/hasVersion"
 GENERATED_AT = ox.NamedNode("http://www.w3.org/ns/prov#generatedAtTime")
+XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 
 ProgressCallback = Callable[[str, Path, int, int], None]  # (phase, file, bytes done, bytes total)
 
@@ -237,6 +239,15 @@ class GraphStore:
         """True if the last refresh of a derived graph completed and no write invalidated it."""
         name = named_graph(graph)
         return any(True for _ in self._store.quads_for_pattern(name, GENERATED_AT, None, name))
+
+    def mark_current(self, graph: str, *extra: ox.Quad) -> None:
+        """Stamp a derived graph current with a fresh ``prov:generatedAtTime`` (and ``extra``
+        quads). Call it last, after the graph's content is written: the bulk loader keeps no
+        order, so a stamp written with the content could land before it."""
+        name = named_graph(graph)
+        now = ox.Literal(datetime.now(UTC).isoformat(timespec="seconds"), datatype=ox.NamedNode(XSD_DATETIME))
+        old = list(self._store.quads_for_pattern(name, GENERATED_AT, None, name))
+        self.replace_quads(remove=old, add=[*extra, ox.Quad(name, GENERATED_AT, now, name)])
 
     def invalidate(self, *graphs: str) -> None:
         """Mark derived graphs stale before a write, so that an interrupted write is repaired."""
