@@ -15,7 +15,7 @@ from aimsgraph import resources
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "service" / "aimsgraph"
-WEB_MODULES = {"app.py", "api", "sparql/protocol.py", "cli.py"}
+WEB_MODULES = {"app.py", "api", "sparql/protocol.py", "sparql/graph_store.py", "cli.py"}
 
 
 def test_installed_package_finds_every_declarative_folder():

@@ -233,13 +233,16 @@ def test_bad_parameters_are_400(server: LiveServer):
     assert update_as_query.status_code == 400 and "Update" in update_as_query.text
 
 
-def test_update_is_not_executed(server: LiveServer):
+def test_update_without_configured_tokens_is_refused(server: LiveServer):
+    """The default service has no tokens: it is read-only, and says how to change that."""
     before = server.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
     for response in (
         requests.post(server.sparql, data={"update": "CLEAR ALL"}, timeout=10),
         requests.post(server.sparql, data=b"CLEAR ALL", headers={"Content-Type": "application/sparql-update"}, timeout=10),
     ):
-        assert response.status_code == 501
+        assert response.status_code == 401
+        assert "AIMSGRAPH_TOKENS" in response.text
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert server.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }") == before
 
 

@@ -1,4 +1,5 @@
-"""The Flask application factory: wiring only (store, query readers, blueprints, errors).
+"""The Flask application factory: wiring only (store, query readers, tokens, the refresher of
+derived graphs, blueprints, errors).
 
 Production: ``gunicorn -w 1 --threads 8 -b 127.0.0.1:8042 'aimsgraph.app:create_app()'``.
 One worker process owns the on-disk store (RocksDB allows one writer process); queries run in
@@ -11,20 +12,24 @@ import atexit
 import threading
 from dataclasses import dataclass
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from aimsgraph import api
+from aimsgraph import api, changes
+from aimsgraph.analysis import ModelCache, refresh_analysis
+from aimsgraph.api import changes as changes_api
 from aimsgraph.api import impact as impact_api
 from aimsgraph.api import queries as queries_api
 from aimsgraph.api import soa as soa_api
 from aimsgraph.api import validation as validation_api
+from aimsgraph.auth import TokenRegistry, require
 from aimsgraph.config import Settings
-from aimsgraph.errors import AimsgraphError
-from aimsgraph.analysis import ModelCache, refresh_analysis
+from aimsgraph.errors import AimsgraphError, ValidationRejected
 from aimsgraph.namespaces import Graphs
 from aimsgraph.reasoning import refresh_inferences
-from aimsgraph.sparql import protocol
+from aimsgraph.refresh import Refresher
+from aimsgraph.reports import finding_dict
+from aimsgraph.sparql import graph_store, protocol
 from aimsgraph.sparql.executor import ReaderPool
 from aimsgraph.store import GraphStore
 
@@ -37,13 +42,17 @@ class ServiceState:
     store: GraphStore
     readers: ReaderPool
     models: ModelCache  # the risk model (scores, propagation) of the current store generation
+    tokens: TokenRegistry
+    refresher: Refresher  # brings the derived graphs up to date after writes
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Open (or create) the store, load reference graphs and demo on first start, wire routes."""
     settings = settings or Settings.from_env()
+    tokens = TokenRegistry.from_settings(settings)
     store = GraphStore(settings.data_dir)
-    changed = any(action != "up to date" for action in store.initialise(demo=settings.demo).values())
+    changed = bool(changes.recover(store))  # writes a killed process left uncommitted
+    changed |= changes.initialise(store, demo=settings.demo)
     if changed or not store.is_current(Graphs.INFERRED):
         refresh_inferences(store)
         changed = True
@@ -56,9 +65,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     atexit.register(readers.close)
 
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["aimsgraph"] = ServiceState(settings, store, readers, models)
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_upload_bytes)
+    app.extensions["aimsgraph"] = ServiceState(settings, store, readers, models, tokens, Refresher(store))
+    app.before_request(_authenticate)
     app.register_blueprint(protocol.bp)
+    app.register_blueprint(graph_store.bp)
+    app.register_blueprint(changes_api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(validation_api.bp)
     app.register_blueprint(soa_api.bp)
@@ -79,8 +91,25 @@ def _index():
     )
 
 
+def _authenticate() -> None:
+    """Who is calling (``g.principal``); with AIMSGRAPH_OPEN_READS off, nobody unnamed reads."""
+    state = current_app.extensions["aimsgraph"]
+    g.principal = state.tokens.principal(request.headers.get("Authorization"))
+    if not state.settings.open_reads and request.endpoint != "api.health" and request.method != "OPTIONS":
+        require(g.principal, "reader", "reading", state.tokens)
+
+
 def _render_error(error: AimsgraphError) -> Response:
-    return _error_response(error.status, error.message)
+    if isinstance(error, ValidationRejected):
+        response = jsonify(title=error.message, status=error.status, detail=error.message, instance=request.path,
+                           findings=[finding_dict(f) for f in error.findings])
+        response.status_code = error.status
+        response.content_type = "application/problem+json"
+        return response
+    response = _error_response(error.status, error.message)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="aimsgraph"'
+    return response
 
 
 def _render_http_error(error: HTTPException) -> Response:

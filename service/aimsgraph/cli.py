@@ -1,4 +1,5 @@
-"""The ``aimsgraph`` command: serve, load, query, export, validate, soa, impact, concentration.
+"""The ``aimsgraph`` command: serve, load, query, export, validate, soa, impact, concentration,
+import (atlas, airo, csv), history and diff.
 
 Every command takes the same ``--data-dir`` (env AIMSGRAPH_DATA_DIR). Exit codes: 0 success,
 2 bad input or usage (one line on stderr saying why), 3 internal or store error.
@@ -13,15 +14,17 @@ from pathlib import Path
 import click
 import pyoxigraph as ox
 
-from aimsgraph import __version__
+from aimsgraph import __version__, changes
+from aimsgraph.analysis import refresh_analysis
+from aimsgraph.auth import local_user
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, InvalidInput
 from aimsgraph.namespaces import PREFIXES, Graphs
-from aimsgraph.analysis import refresh_analysis
-from aimsgraph.reasoning import NOT_PREMISES, refresh_inferences, update_inferences
+from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.refresh import mark_stale, refresh_after
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.results import GRAPH_TYPES
-from aimsgraph.store import GraphStore, guess_format, named_graph, read_quads
+from aimsgraph.store import BULK_LOAD_BYTES, GraphStore, guess_format, named_graph, read_quads
 
 #: --format names for query results and exports.
 SOLUTION_FORMATS = {
@@ -38,29 +41,6 @@ GRAPH_FORMATS = {
     "trig": "application/trig",
     "nquads": "application/n-quads",
 }
-
-
-#: Loads up to this size into a store with current inferences update them incrementally.
-INCREMENTAL_LOAD_BYTES = 8 * 1024 * 1024
-
-
-def _small_additions(store: GraphStore, files: tuple[Path, ...], graph: str, form: ox.RdfFormat | None):
-    """The triples a load adds to the premises, when the inferences can be updated with them:
-    the store's inferences are current, the files are small, all their triples go to the one
-    premise graph, and none has a blank node (a second parse would name it differently).
-    None otherwise. Triples already asserted are left out: they change nothing."""
-    if not store.is_current(Graphs.INFERRED) or graph in Graphs.NOT_PREMISES:
-        return None
-    if not all(path.is_file() and path.stat().st_size <= INCREMENTAL_LOAD_BYTES for path in files):
-        return None
-    target = named_graph(graph)
-    quads = [q for path in files for q in read_quads(path, form or guess_format(path), target)[1]]
-    if any(q.graph_name != target or any(isinstance(term, ox.BlankNode) for term in (q.subject, q.object))
-           for q in quads):
-        return None
-    return {(q.subject, q.predicate, q.object) for q in quads
-            if all(found.graph_name in NOT_PREMISES
-                   for found in store.raw.quads_for_pattern(q.subject, q.predicate, q.object, None))}
 
 
 def _rdf_format(name: str) -> ox.RdfFormat:
@@ -113,24 +93,36 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
 @click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default=None, help="Override the format guessed from the extension.")
 @data_dir_option
 def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | None) -> None:
-    """Load RDF files into the store. Each file is loaded atomically; all are checked first."""
+    """Load RDF files into the store as one change, recorded in the audit trail. All files are
+    parsed before anything is written; files over 32 MiB go in with the bulk loader."""
     store = _open_store(data_dir)
-    store.initialise(demo=False)
+    changes.initialise(store, demo=False)
     form = _rdf_format(fmt) if fmt else None
-    additions = _small_additions(store, files, graph, form)  # None: recompute the inferences
-    store.invalidate(Graphs.INFERRED, Graphs.ANALYSIS)  # an interrupted load is repaired by the next start
     started = time.perf_counter()
+    target = named_graph(graph)
+    if all(_file_size(path) <= BULK_LOAD_BYTES for path in files):
+        quads = [q for path in files for q in read_quads(path, form or guess_format(path), target)[1]]
+        refreshed: list[str] = []
+        change = _writer(store, "load", refreshed)(changes.Delta(added=set(quads)))
+        added = change.added if change else 0
+        how = f" ({refreshed[0]})" if refreshed else ""
+        click.echo(f"loaded {len(quads)} triples, {added} of them new, into <{graph}>{how} in {time.perf_counter() - started:.2f} s")
+        return
+    mark_stale(store)  # an interrupted bulk load is repaired by the next start
     reports = store.load_files(files, graph, form, _progress_printer())
-    if additions is None:
-        inferred = f"{refresh_inferences(store)} inferred"
-    else:  # a schema change among the additions makes it a full refresh
-        inferred = "inferences recomputed" if update_inferences(store, additions, set())[0] < 0 else "inferences updated"
-    refresh_analysis(store)
-    store.flush()
+    total = sum(r.quads for r in reports)
+    changes.record(store, "bulk-load", local_user(), graph, total)
+    _refresh_derived(store)
     for report in reports:
         how = " (bulk loader: if interrupted, load the file again)" if report.bulk else ""
         click.echo(f"{report.path}: {report.quads} triples into <{graph}>{how}")
-    click.echo(f"loaded {sum(r.quads for r in reports)} triples ({inferred}) in {time.perf_counter() - started:.2f} s")
+    click.echo(f"loaded {total} triples in {time.perf_counter() - started:.2f} s")
+
+
+def _file_size(path: Path) -> int:
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    return path.stat().st_size
 
 
 @cli.command()
@@ -155,11 +147,16 @@ def query(query: str | None, query_file: Path | None, fmt: str | None, data_dir:
 @click.option("--graph", "graphs", multiple=True, help="Named graph to export (repeatable) [all].")
 @click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default="trig", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file instead of standard output.")
+@click.option("--at", default=None, help="The graphs as they were at this ISO 8601 time (rebuilt from the audit trail).")
 @data_dir_option
-def export(graphs: tuple[str, ...], fmt: str, output: Path | None, data_dir: Path | None) -> None:
+def export(graphs: tuple[str, ...], fmt: str, output: Path | None, at: str | None, data_dir: Path | None) -> None:
     """Export named graphs (triple formats merge them into one graph)."""
     store = _open_store(data_dir)
-    body = store.dump(graphs or None, _rdf_format(fmt))
+    if at is None:
+        body = store.dump(graphs or None, _rdf_format(fmt))
+    else:
+        quads = changes.state_at(store, changes.parse_time(at), graphs or store.named_graphs())
+        body = _serialise(quads, _rdf_format(fmt))
     if output is None:
         sys.stdout.buffer.write(body)
     else:
@@ -268,9 +265,8 @@ def import_atlas(file: Path | None, data_dir: Path | None) -> None:
     from aimsgraph.importers import atlas
 
     store = _open_store(data_dir)
-    store.initialise(demo=False)
-    report = atlas.import_atlas(store, file or resources.path("data", "atlas", "ATLAS.yaml"), _mark_stale(store))
-    _refresh_derived(store)
+    changes.initialise(store, demo=False)
+    report = atlas.import_atlas(store, file or resources.path("data", "atlas", "ATLAS.yaml"), _writer(store, "import-atlas"))
     click.echo(report.summary())
 
 
@@ -287,23 +283,100 @@ def import_airo(file: Path, fmt: str | None, report_format: str, data_dir: Path 
     from aimsgraph.importers import airo
 
     store = _open_store(data_dir)
-    store.initialise(demo=False)
-    report = airo.import_airo(store, file, _rdf_format(fmt) if fmt else None, _mark_stale(store))
-    _refresh_derived(store)
+    changes.initialise(store, demo=False)
+    report = airo.import_airo(store, file, _rdf_format(fmt) if fmt else None, _writer(store, "import-airo"))
     click.echo(json.dumps(report.as_dict(), indent=2) if report_format == "json" else report.summary(), nl=False)
 
 
+@import_.command("csv")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(["risk-register", "systems"]), required=True, help="What the sheet lists.")
+@click.option("--base", default=None, help="Namespace for ids that are not IRIs [https://data.example.org/aims/].")
+@data_dir_option
+def import_csv(file: Path, kind: str, base: str | None, data_dir: Path | None) -> None:
+    """Import a risk register or systems inventory spreadsheet (CSV; columns in
+    data/templates/README.md). Every row is checked first; the import is all or nothing, and
+    importing the same file again changes nothing."""
+    from aimsgraph.importers import spreadsheet
+
+    if not file.is_file():
+        raise InvalidInput(f"{file}: no such file")
+    sheet = spreadsheet.read_sheet(file.read_bytes(), kind, base or spreadsheet.DEFAULT_BASE)
+    store = _open_store(data_dir)
+    changes.initialise(store, demo=False)
+    change = _writer(store, f"import-csv {kind}")(changes.upsert(store, sheet.quads, sheet.replaced))
+    if change is None:
+        click.echo(f"{file}: {sheet.rows} rows, nothing changed")
+    else:
+        click.echo(f"{file}: {sheet.rows} rows, {change.added} triples added, {change.removed} removed ({change.iri})")
+
+
+@cli.command()
+@click.option("--since", default=None, help="Only changes after this ISO 8601 date or time.")
+@click.option("--until", default=None, help="Only changes up to this ISO 8601 date or time.")
+@click.option("--resource", default=None, metavar="IRI", help="Only changes to triples about this resource.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@data_dir_option
+def history(since: str | None, until: str | None, resource: str | None, fmt: str, data_dir: Path | None) -> None:
+    """The audit trail: every committed write, who made it, when, and how many triples it changed."""
+    import json
+
+    store = _open_store(data_dir)
+    found = changes.history(store, _when(since), _when(until), resource)
+    if fmt == "json":
+        click.echo(json.dumps([c.as_dict() for c in found], indent=2))
+        return
+    for c in found:
+        graphs = " ".join(g.rsplit("/", 1)[-1] for g in c.graphs)
+        click.echo(f"{c.sequence:>5}  {c.ended.isoformat(timespec='seconds')}  {c.agent} ({c.role})  "
+                   f"{c.operation}  +{c.added} -{c.removed}  {graphs}  {c.iri}")
+
+
+@cli.command()
+@click.argument("since")
+@click.argument("until", required=False)
+@click.option("--graph", "graphs", multiple=True, help="Only this graph (repeatable) [all].")
+@data_dir_option
+def diff(since: str, until: str | None, graphs: tuple[str, ...], data_dir: Path | None) -> None:
+    """What changed between two times (ISO 8601; UNTIL defaults to now), as N-Quads lines
+    prefixed with - (removed) and + (added)."""
+    store = _open_store(data_dir)
+    delta = changes.diff(store, _when(since), _when(until), graphs or None)
+    for sign, quads in (("-", delta.removed), ("+", delta.added)):
+        for line in sorted(ox.serialize(quads, format=ox.RdfFormat.N_QUADS).decode().splitlines()):
+            click.echo(f"{sign} {line}")
+
+
+def _serialise(quads, fmt: ox.RdfFormat) -> bytes:
+    if fmt.supports_datasets:
+        return ox.serialize(quads, format=fmt)
+    return ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in quads), format=fmt)
+
+
+def _when(text: str | None):
+    return changes.parse_time(text) if text else None
+
+
+def _writer(store: GraphStore, operation: str, refreshed: list[str] | None = None):
+    """Commit a change as the local user, then bring the derived graphs up to date and persist
+    (saying how into ``refreshed``)."""
+    def write(delta: changes.Delta) -> changes.Change | None:
+        was_current = store.is_current(Graphs.INFERRED)
+        change = changes.commit(store, delta, operation, local_user(), before_commit=lambda: mark_stale(store))
+        if change is not None:
+            how = refresh_after(store, change.delta, was_current)
+            if refreshed is not None:
+                refreshed.append(how)
+        store.flush()
+        return change
+    return write
+
+
 def _refresh_derived(store: GraphStore) -> None:
-    """After an import: recompute the inferred and analysis graphs and persist."""
+    """Recompute the inferred and analysis graphs and persist."""
     refresh_inferences(store)
     refresh_analysis(store)
     store.flush()
-
-
-def _mark_stale(store: GraphStore):
-    """Before a write: drop the derived graphs' freshness stamps, so that an interrupted
-    import is repaired by the next start."""
-    return lambda: store.invalidate(Graphs.INFERRED, Graphs.ANALYSIS)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -314,8 +387,11 @@ def _write(text: str, output: Path | None) -> None:
 
 
 def _open_store(data_dir: Path | None) -> GraphStore:
+    """The store, with writes a killed process left uncommitted undone."""
     settings = Settings.from_env(data_dir=data_dir)
-    return GraphStore(settings.data_dir)
+    store = GraphStore(settings.data_dir)
+    changes.recover(store)
+    return store
 
 
 def _progress_printer():

@@ -37,6 +37,9 @@ class Settings:
     result_limit: int = 100_000
     #: AIMSGRAPH_MAX_BODY_BYTES: largest request body accepted (HTTP 413 above it).
     max_body_bytes: int = 1_048_576
+    #: AIMSGRAPH_MAX_UPLOAD_BYTES: largest RDF or spreadsheet upload (Graph Store Protocol,
+    #: /api/import) accepted (HTTP 413 above it).
+    max_upload_bytes: int = 64 * 1_048_576
     #: AIMSGRAPH_QUERY_WORKERS: forked reader processes that evaluate queries in parallel.
     query_workers: int = 2
     #: AIMSGRAPH_SERVICE_ALLOWLIST: space- or comma-separated IRI prefixes that SPARQL SERVICE
@@ -44,6 +47,18 @@ class Settings:
     service_allowlist: tuple[str, ...] = ()
     #: AIMSGRAPH_CORS_ORIGINS: space- or comma-separated origins allowed by CORS, "*" for any.
     cors_origins: tuple[str, ...] = ("*",)
+    #: AIMSGRAPH_TOKENS: bearer tokens as space- or comma-separated ``role:name:token`` entries
+    #: (role reader, editor or admin; name is who the audit trail records). Never logged.
+    tokens: tuple[str, ...] = field(default=(), repr=False)
+    #: AIMSGRAPH_TOKEN_FILE: a file of ``role name token`` lines (``#`` starts a comment), read
+    #: at start. Without any token, the service is read-only: every write is refused with 401.
+    token_file: Path | None = None
+    #: AIMSGRAPH_OPEN_READS: queries and reads need no token. Off: every request but
+    #: /api/health needs a reader (or higher) token.
+    open_reads: bool = True
+    #: AIMSGRAPH_VALIDATION_GATE: refuse (HTTP 422) a write that adds SHACL Violations to the
+    #: focus nodes it touches.
+    validation_gate: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -61,10 +76,11 @@ class Settings:
         """Return self after checking value ranges; raises ConfigError naming the bad setting."""
         if not 0 < self.port < 65536:
             raise ConfigError(f"AIMSGRAPH_PORT must be 1-65535, got {self.port}")
-        for name in ("query_timeout", "result_limit", "max_body_bytes", "query_workers"):
+        for name in ("query_timeout", "result_limit", "max_body_bytes", "max_upload_bytes", "query_workers"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"AIMSGRAPH_{name.upper()} must be positive, got {getattr(self, name)}")
-        return replace(self, data_dir=Path(self.data_dir))
+        token_file = Path(self.token_file).expanduser() if self.token_file else None
+        return replace(self, data_dir=Path(self.data_dir), token_file=token_file)
 
 
 def _parse(name: str, type_name: object, raw: str) -> object:
@@ -81,7 +97,7 @@ def _parse(name: str, type_name: object, raw: str) -> object:
             return int(raw)
         if kind == "float":
             return float(raw)
-        if kind == "Path":
+        if kind.startswith("Path"):
             return Path(raw).expanduser()
         if kind.startswith("tuple"):
             return tuple(part for part in raw.replace(",", " ").split() if part)

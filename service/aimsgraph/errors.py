@@ -59,11 +59,29 @@ class Forbidden(AimsgraphError):
     exit_code = 2
 
 
-class UpdateNotEnabled(AimsgraphError):
-    """SPARQL Update was sent, but this endpoint does not accept writes."""
+class Unauthorized(AimsgraphError):
+    """The request needs a bearer token and has none, or one the service does not know."""
 
-    status = 501
+    status = 401
     exit_code = 2
+
+
+class NotFound(AimsgraphError):
+    """The named graph or resource does not exist."""
+
+    status = 404
+    exit_code = 2
+
+
+class ValidationRejected(AimsgraphError):
+    """The validation gate refused a write because it would add SHACL Violations."""
+
+    status = 422
+    exit_code = 4
+
+    def __init__(self, message: str, findings: list) -> None:
+        super().__init__(message)
+        self.findings = findings
 
 
 class RemoteServiceError(AimsgraphError):

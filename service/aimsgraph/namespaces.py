@@ -46,9 +46,9 @@ class Graphs:
     ATLAS = GRAPH_BASE + "atlas"  # MITRE ATLAS tactics, techniques, mitigations (aimsgraph import atlas)
 
     ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES, ATLAS)
-    #: Graphs that are not premises for reasoning: derived ones, and published vocabularies
+    #: Graphs that are not premises for reasoning: derived ones, the audit trail, and published vocabularies
     #: (their domains and ranges would type our data; we align by our own axioms instead).
-    NOT_PREMISES = (INFERRED, ANALYSIS, VALIDATION, VOCABULARIES)
+    NOT_PREMISES = (INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES)
 
 
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|^`\\]*$")

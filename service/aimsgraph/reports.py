@@ -102,12 +102,13 @@ def as_dict(report: Report) -> dict:
             "clauses": [_readiness(r) for r in report.clauses],
             "systems": [_readiness(r) for r in report.systems],
         },
-        "findings": [
-            {"severity": f.severity, "focus": f.focus, "path": f.path, "value": f.value, "message": f.message,
-             "shape": f.shape, "clauses": list(f.clauses)}
-            for f in report.findings
-        ],
+        "findings": [finding_dict(f) for f in report.findings],
     }
+
+
+def finding_dict(f: Finding) -> dict:
+    return {"severity": f.severity, "focus": f.focus, "path": f.path, "value": f.value, "message": f.message,
+            "shape": f.shape, "clauses": list(f.clauses)}
 
 
 def _readiness(r: Readiness) -> dict:

@@ -325,7 +325,8 @@ def read_quads(
     try:
         with path.open("rb") as raw:
             reader = _ProgressReader(raw, "checking", path, _size(path), progress)
-            for quad in ox.parse(reader, format=fmt, base_iri=path.resolve().as_uri()):
+            # blank nodes renamed apart: _:b1 in two files (or two loads) are two nodes
+            for quad in ox.parse(reader, format=fmt, base_iri=path.resolve().as_uri(), rename_blank_nodes=True):
                 count += 1
                 if keep:
                     if isinstance(quad.graph_name, ox.DefaultGraph):

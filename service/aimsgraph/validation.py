@@ -30,6 +30,7 @@ from rdflib import RDF, SH, URIRef
 from rdflib.namespace import DCTERMS
 
 from aimsgraph import resources
+from aimsgraph.errors import ValidationRejected
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.shacl_sparql import Check, compile_shapes, prologue
 from aimsgraph.store import GraphStore
@@ -307,3 +308,49 @@ def validated_dataset() -> dict[str, object]:
     return {"use_default_graph_as_union": True}
 
 
+
+
+# -- writes ------------------------------------------------------------------------------------
+
+RDF_TYPE = ox.NamedNode(str(RDF.type))
+
+
+def changed_nodes(store: GraphStore, quads: Iterable[ox.Quad]) -> set[str]:
+    """The record nodes a change to ``quads`` touches: their subjects, and objects that are
+    record nodes themselves (not classes or shared concepts, which would touch everything)."""
+    data = ox.NamedNode(Graphs.DATA)
+    nodes = set()
+    for quad in quads:
+        if quad.graph_name.value in Graphs.NOT_PREMISES:
+            continue
+        if isinstance(quad.subject, ox.NamedNode):
+            nodes.add(quad.subject.value)
+        if (isinstance(quad.object, ox.NamedNode) and quad.predicate != RDF_TYPE
+                and next(store.raw.quads_for_pattern(quad.object, None, None, data), None) is not None):
+            nodes.add(quad.object.value)
+    return nodes
+
+
+class ViolationGate:
+    """Refuses a write that adds Violations to the focus nodes it touches (the optional
+    validation gate, AIMSGRAPH_VALIDATION_GATE): ``before`` runs on the store as it was,
+    ``after`` on the store with the change applied, before it is committed.
+
+    It sees the inferences of the record before the change: a new node typed only through a
+    subclass is checked against its inferred classes after the write, by the refresh."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self._focus: set[str] = set()
+        self._known: set[str] = set()
+
+    def before(self, quads: Iterable[ox.Quad]) -> None:
+        self._focus = set(affected_nodes(self.store, changed_nodes(self.store, quads)))
+        self._known = {f.iri for f in validate_store(self.store, self._focus) if f.severity == "Violation"}
+
+    def after(self, quads: Iterable[ox.Quad]) -> None:
+        focus = self._focus | set(affected_nodes(self.store, changed_nodes(self.store, quads)))
+        new = [f for f in validate_store(self.store, focus) if f.severity == "Violation" and f.iri not in self._known]
+        if new:
+            raise ValidationRejected(
+                f"the write would add {len(new)} SHACL Violation(s); nothing was written", new)

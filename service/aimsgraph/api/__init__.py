@@ -15,10 +15,11 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 @bp.get("/health")
 def health():
-    """Liveness and readiness: the store answers a query."""
-    store = current_app.extensions["aimsgraph"].store
-    store.query("ASK { ?s ?p ?o }")
-    return jsonify(status="ok", version=__version__)
+    """Liveness and readiness: the store answers a query; whether the derived graphs (inferred,
+    analysis) have caught up with the latest writes."""
+    state = current_app.extensions["aimsgraph"]
+    state.store.query("ASK { ?s ?p ?o }")
+    return jsonify(status="ok", version=__version__, derived=state.refresher.status())
 
 
 @bp.get("/graphs")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from aimsgraph.changes import Delta, local_writer
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.store import GraphStore, guess_format, read_quads
@@ -123,10 +124,10 @@ def _short(iri: str) -> str:
 
 
 def import_airo(store: GraphStore, path: Path, fmt: ox.RdfFormat | None = None,
-                before_write: Callable[[], None] | None = None) -> AiroReport:
-    """Map the AIRO description in ``path`` onto our terms and add it to the data graph in one
-    transaction. The file is parsed completely first: a syntax error changes nothing;
-    ``before_write`` runs just before the write."""
+                write: Callable[[Delta], object] | None = None) -> AiroReport:
+    """Map the AIRO description in ``path`` onto our terms and add it to the data graph as one
+    change. The file is parsed completely first: a syntax error changes nothing. ``write``
+    commits the change (default: ``changes.commit`` as the local user)."""
     _, quads = read_quads(path, fmt or guess_format(path), ox.NamedNode(Graphs.DATA))
     mapping = Mapping(store)
     report = AiroReport(file=str(path), triples_read=len(quads))
@@ -134,11 +135,9 @@ def import_airo(store: GraphStore, path: Path, fmt: ox.RdfFormat | None = None,
     converted = list(dict.fromkeys(t for q in quads for t in _convert(q, mapping, report)))
     if not converted:
         raise InvalidInput(f"{path}: no triples to import")
-    if before_write is not None:
-        before_write()
     data = ox.NamedNode(Graphs.DATA)
-    with store.write_lock():
-        store.raw.extend(ox.Quad(s, p, o, data) for s, p, o in converted)
+    delta = Delta(added={ox.Quad(s, p, o, data) for s, p, o in converted})
+    (write or local_writer(store, "import-airo"))(delta)
     report.triples_written = len(converted)
     return report
 

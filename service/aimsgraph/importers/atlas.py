@@ -24,6 +24,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import yaml
 
+from aimsgraph.changes import Delta, local_writer
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.store import GraphStore
@@ -100,23 +101,23 @@ class _NotAtlas(Exception):
     """The YAML parsed but is not shaped like ATLAS; the message says where."""
 
 
-def import_atlas(store: GraphStore, path: Path, before_write: Callable[[], None] | None = None) -> AtlasReport:
+def import_atlas(store: GraphStore, path: Path, write: Callable[[Delta], object] | None = None) -> AtlasReport:
     """Replace the atlas graph with the content of the ATLAS YAML file at ``path``.
 
-    The whole file is read and checked before the one write, so bad input raises
-    :class:`InvalidInput` and leaves the store as it was; ``before_write`` runs just before the
-    write (the CLI marks the derived graphs stale there). The caller refreshes the inferred
-    graph afterwards (the CLI does): that is what types tactics and techniques as
-    ``aims:RiskSource``.
+    The whole file is read and checked before the one change, so bad input raises
+    :class:`InvalidInput` and leaves the store as it was; ``write`` commits the change
+    (default: ``changes.commit`` as the local user; the CLI's writer also refreshes the inferred
+    graph, which is what types tactics and techniques as ``aims:RiskSource``).
     """
     try:
         atlas = _check(_read_yaml(path))
     except _NotAtlas as exc:
         raise InvalidInput(f"{path}: not an ATLAS file: {exc}") from None
     triples = list(dict.fromkeys(_triples(atlas)))  # ATLAS repeats a few mitigation links
-    if before_write is not None:
-        before_write()
-    store.replace_graph(Graphs.ATLAS, triples)
+    graph = ox.NamedNode(Graphs.ATLAS)
+    wanted = {ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples}
+    current = set(store.raw.quads_for_pattern(None, None, None, graph))
+    (write or local_writer(store, "import-atlas"))(Delta(removed=current - wanted, added=wanted - current))
     return atlas.report(len(triples))
 
 

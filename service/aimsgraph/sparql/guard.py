@@ -41,6 +41,8 @@ UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD",
 class Token:
     kind: str
     text: str
+    start: int = 0  # offsets in the text, so that callers can cut it at token boundaries
+    end: int = 0
 
 
 def tokenize(text: str) -> list[Token]:
@@ -49,7 +51,7 @@ def tokenize(text: str) -> list[Token]:
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup or "other"
         if kind not in ("ws", "comment"):
-            tokens.append(Token(kind, match.group()))
+            tokens.append(Token(kind, match.group(), match.start(), match.end()))
     return tokens
 
 
@@ -79,11 +81,11 @@ def remote_targets(text: str, base_iri: str | None = None) -> list[tuple[str, st
     while i < len(tokens):
         word = tokens[i].text.upper() if tokens[i].kind == "name" else ""
         if word == "PREFIX" and i + 2 < len(tokens) and tokens[i + 2].kind == "iri":
-            prefixes[tokens[i + 1].text.rstrip(":")] = _resolve(tokens[i + 2].text[1:-1], base)
+            prefixes[tokens[i + 1].text.rstrip(":")] = resolve(tokens[i + 2].text[1:-1], base)
             i += 3
             continue
         if word == "BASE" and i + 1 < len(tokens) and tokens[i + 1].kind == "iri":
-            base = _resolve(tokens[i + 1].text[1:-1], base)
+            base = resolve(tokens[i + 1].text[1:-1], base)
             i += 2
             continue
         if word in ("SERVICE", "LOAD"):
@@ -91,7 +93,7 @@ def remote_targets(text: str, base_iri: str | None = None) -> list[tuple[str, st
             if j < len(tokens) and tokens[j].text.upper() == "SILENT":
                 j += 1
             target = tokens[j] if j < len(tokens) else None
-            targets.append((word, _target_iri(target, prefixes, base)))
+            targets.append((word, target_iri(target, prefixes, base)))
             i = j + 1
             continue
         i += 1
@@ -174,20 +176,20 @@ def _parsed_targets(text: str, base_iri: str | None) -> list[tuple[str, str | No
     return found
 
 
-def _target_iri(token: Token | None, prefixes: dict[str, str], base: str | None) -> str | None:
+def target_iri(token: Token | None, prefixes: dict[str, str], base: str | None) -> str | None:
     if token is None or token.kind == "var":
         return None
     if token.kind == "iri":
-        return _resolve(token.text[1:-1], base)
+        return resolve(token.text[1:-1], base)
     if token.kind == "name" and ":" in token.text:
         prefix, _, local = token.text.partition(":")
         if prefix in prefixes:
-            return _resolve(prefixes[prefix] + local.replace("\\", ""), None)
+            return resolve(prefixes[prefix] + local.replace("\\", ""), None)
     # Anything else is not a valid target; report it verbatim so the refusal names it.
     return token.text
 
 
-def _resolve(iri: str, base: str | None) -> str:
+def resolve(iri: str, base: str | None) -> str:
     iri = _UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), iri)
     return urljoin(base, iri) if base else iri
 

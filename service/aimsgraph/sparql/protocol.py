@@ -1,26 +1,25 @@
-"""The SPARQL 1.1 Protocol query endpoint (``/sparql``): request parsing, dataset parameters,
-guards, content negotiation, CORS and the service description.
+"""The SPARQL 1.1 Protocol endpoint (``/sparql``, and ``/update`` for updates only): request
+parsing, dataset parameters, guards, content negotiation, CORS and the service description.
 
-The blueprint only translates HTTP: evaluation happens in ``sparql.executor``.
+The blueprint only translates HTTP: queries are evaluated in ``sparql.executor``, updates in
+``sparql.update`` and committed through ``api.writes``. An update is only ever taken from a POST
+body or form, never from a URL.
 """
 
 from __future__ import annotations
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
-from aimsgraph.errors import (
-    InvalidInput,
-    NotAcceptable,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    UpdateNotEnabled,
-)
+from aimsgraph.api.writes import change_response, commit_request
+from aimsgraph.auth import require
+from aimsgraph.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 from aimsgraph.sparql.executor import QueryJob, QueryOutcome
 from aimsgraph.sparql.guard import check_remote_calls, query_form
 from aimsgraph.sparql.negotiation import best_match
+from aimsgraph.sparql.update import UpdateRequest, evaluate
 
 bp = Blueprint("sparql", __name__)
 
@@ -35,6 +34,8 @@ def sparql_endpoint() -> Response:
     """Answer a SPARQL query, or describe the service when no query is given."""
     state = current_app.extensions["aimsgraph"]
     settings = state.settings
+    if _is_update():
+        return _update()
     text = _query_text(settings.max_body_bytes)
     if text is None:
         return _service_description()
@@ -55,6 +56,43 @@ def sparql_endpoint() -> Response:
         prefixes=PREFIXES,
     )
     return query_response(state.readers.run(job), settings.result_limit)
+
+
+@bp.post("/update")
+def update_endpoint() -> Response:
+    """SPARQL 1.1 Update only (the same as an update POSTed to /sparql)."""
+    if not _is_update():
+        raise UnsupportedMediaType(f"POST /update takes {UPDATE_MEDIA_TYPE} or a form with an 'update' field")
+    return _update()
+
+
+def _is_update() -> bool:
+    if request.method != "POST":
+        return False
+    return request.mimetype == UPDATE_MEDIA_TYPE or (request.mimetype == FORM_MEDIA_TYPE and "update" in request.form)
+
+
+def _update() -> Response:
+    """Evaluate an update to its change and commit it, against one state of the store."""
+    state = current_app.extensions["aimsgraph"]
+    settings = state.settings
+    require(g.principal, "editor", "SPARQL Update", state.tokens)
+    if request.mimetype == FORM_MEDIA_TYPE:
+        if "query" in request.form:
+            raise InvalidInput("give either 'query' or 'update', not both")
+        text = _single("update", request.form.getlist("update"), settings.max_body_bytes)
+    else:
+        text = _body_text(settings.max_body_bytes, "update")
+    if text is None or query_form(text) in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
+        raise InvalidInput("this is not a SPARQL Update; send queries as 'query'")
+    check_remote_calls(text, settings.service_allowlist, request.base_url)
+    update = UpdateRequest(
+        text, request.base_url, _graph_parameter("using-graph-uri"), _graph_parameter("using-named-graph-uri"),
+        fetch_timeout=settings.query_timeout, fetch_max_bytes=settings.max_upload_bytes,
+    )
+    with state.store.write_lock():  # evaluated and committed against the same state
+        change = commit_request(evaluate(state.store, update), "sparql-update", text)
+    return change_response(change)
 
 
 def query_response(outcome: QueryOutcome, limit: int) -> Response:
@@ -101,28 +139,29 @@ def _query_text(max_bytes: int) -> str | None:
         return _single("query", request.args.getlist("query"), max_bytes)
     mimetype = request.mimetype
     if mimetype == FORM_MEDIA_TYPE:
-        if "update" in request.form:
-            raise UpdateNotEnabled("SPARQL Update is not enabled on this endpoint")
         text = _single("query", request.form.getlist("query") + request.args.getlist("query"), max_bytes)
         if text is None:
             raise InvalidInput("the form has no 'query' field")
         return text
     if mimetype == QUERY_MEDIA_TYPE:
-        body = request.get_data(cache=False)
-        if len(body) > max_bytes:
-            raise PayloadTooLarge(f"the query is {len(body)} bytes; the limit is {max_bytes} (AIMSGRAPH_MAX_BODY_BYTES)")
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidInput("the query body is not UTF-8") from None
-        if not text.strip():
-            raise InvalidInput("the request body holds no query")
-        return text
-    if mimetype == UPDATE_MEDIA_TYPE:
-        raise UpdateNotEnabled("SPARQL Update is not enabled on this endpoint")
+        return _body_text(max_bytes, "query")
     raise UnsupportedMediaType(
-        f"POST /sparql takes {QUERY_MEDIA_TYPE} or {FORM_MEDIA_TYPE}, not {mimetype or 'a body without Content-Type'}"
+        f"POST /sparql takes {QUERY_MEDIA_TYPE}, {UPDATE_MEDIA_TYPE} or {FORM_MEDIA_TYPE}, "
+        f"not {mimetype or 'a body without Content-Type'}"
     )
+
+
+def _body_text(max_bytes: int, what: str) -> str:
+    body = request.get_data(cache=False)
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(f"the {what} is {len(body)} bytes; the limit is {max_bytes} (AIMSGRAPH_MAX_BODY_BYTES)")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"the {what} body is not UTF-8") from None
+    if not text.strip():
+        raise InvalidInput(f"the request body holds no {what}")
+    return text
 
 
 def _single(name: str, values: list[str], max_bytes: int) -> str | None:
@@ -131,7 +170,7 @@ def _single(name: str, values: list[str], max_bytes: int) -> str | None:
     if len(values) > 1:
         raise InvalidInput(f"give exactly one '{name}' parameter, not {len(values)}")
     if len(values[0].encode()) > max_bytes:
-        raise PayloadTooLarge(f"the query is longer than {max_bytes} bytes (AIMSGRAPH_MAX_BODY_BYTES)")
+        raise PayloadTooLarge(f"the {name} is longer than {max_bytes} bytes (AIMSGRAPH_MAX_BODY_BYTES)")
     if not values[0].strip():
         raise InvalidInput(f"the '{name}' parameter is empty")
     return values[0]
@@ -172,7 +211,7 @@ def _service_description() -> Response:
 <{request.base_url}#service> a sd:Service ;
     dct:title "aimsgraph SPARQL endpoint" ;
     sd:endpoint <{request.base_url}> ;
-    sd:supportedLanguage sd:SPARQL11Query ;
+    sd:supportedLanguage sd:SPARQL11Query , sd:SPARQL11Update ;
     sd:feature sd:UnionDefaultGraph{federation} ;
     sd:resultFormat {formats} ;
     sd:defaultDataset [ a sd:Dataset ;

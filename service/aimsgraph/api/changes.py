@@ -1,0 +1,93 @@
+"""REST: the audit trail (``GET /api/changes``, ``/api/changes/diff``, ``/api/changes/snapshot``)
+and spreadsheet import (``POST /api/import``)."""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from aimsgraph import changes
+from aimsgraph.api.writes import change_response, commit_request
+from aimsgraph.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from aimsgraph.importers import spreadsheet
+from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
+from aimsgraph.sparql import results
+
+bp = Blueprint("changes", __name__, url_prefix="/api")
+
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+
+
+@bp.get("/changes")
+def history() -> Response:
+    """Committed writes in order: ?since= and ?until= (ISO 8601), ?resource=IRI."""
+    store = current_app.extensions["aimsgraph"].store
+    resource = request.args.get("resource")
+    if resource is not None and not is_absolute_iri(resource):
+        raise InvalidInput(f"resource must be an absolute IRI, got {resource!r}")
+    found = changes.history(store, _time("since"), _time("until"), resource)
+    return jsonify(changes=[c.as_dict() for c in found])
+
+
+@bp.get("/changes/diff")
+def diff() -> Response:
+    """What changed between ?from= and ?to= (default: now), optionally in ?graph= graphs."""
+    store = current_app.extensions["aimsgraph"].store
+    delta = changes.diff(store, _time("from"), _time("to"), _graphs() or None)
+    return jsonify(
+        since=request.args.get("from"), until=request.args.get("to"),
+        added=len(delta.added), removed=len(delta.removed),
+        addedQuads=_nquads(delta.added), removedQuads=_nquads(delta.removed),
+    )
+
+
+@bp.get("/changes/snapshot")
+def snapshot() -> Response:
+    """A graph (?graph=, default the data graph) as it was at ?at=, in Turtle."""
+    store = current_app.extensions["aimsgraph"].store
+    at = _time("at")
+    if at is None:
+        raise InvalidInput("give ?at= an ISO 8601 date-time")
+    graphs = _graphs() or [Graphs.DATA]
+    quads = changes.state_at(store, at, graphs)
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
+    return Response(results.write_graph(triples, "text/turtle", PREFIXES), content_type="text/turtle; charset=utf-8")
+
+
+@bp.post("/import")
+def import_sheet() -> Response:
+    """Import a CSV spreadsheet (?kind=risk-register|systems, optional ?base=IRI), all or nothing."""
+    state = current_app.extensions["aimsgraph"]
+    kind = request.args.get("kind", "")
+    if kind not in spreadsheet.KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(spreadsheet.KINDS)}, got {kind!r}")
+    if request.mimetype not in CSV_TYPES:
+        raise UnsupportedMediaType(f"POST /api/import takes text/csv, not {request.mimetype or 'an untyped body'}")
+    limit = state.settings.max_upload_bytes
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the spreadsheet is larger than {limit} bytes (AIMSGRAPH_MAX_UPLOAD_BYTES)")
+    base = request.args.get("base", spreadsheet.DEFAULT_BASE)
+    if not is_absolute_iri(base):
+        raise InvalidInput(f"base must be an absolute IRI, got {base!r}")
+    sheet = spreadsheet.read_sheet(body, kind, base)
+    with state.store.write_lock():
+        change = commit_request(changes.upsert(state.store, sheet.quads, sheet.replaced), f"import-csv {kind}")
+    return change_response(change, rows=sheet.rows)
+
+
+def _time(name: str):
+    value = request.args.get(name)
+    return changes.parse_time(value) if value else None
+
+
+def _graphs() -> list[str]:
+    graphs = request.args.getlist("graph")
+    for graph in graphs:
+        if not is_absolute_iri(graph):
+            raise InvalidInput(f"graph must be an absolute IRI, got {graph!r}")
+    return graphs
+
+
+def _nquads(quads: set[ox.Quad]) -> str:
+    return ox.serialize(sorted(quads, key=str), format=ox.RdfFormat.N_QUADS).decode()

@@ -1,0 +1,42 @@
+"""The one way a request writes: check the caller may write the graphs the change touches,
+commit it (``changes.commit``, with the validation gate when configured), queue the refresh of
+the derived graphs, and describe the result. Used by SPARQL Update, the Graph Store Protocol and
+the import API."""
+
+from __future__ import annotations
+
+from flask import current_app, g, jsonify
+from flask.wrappers import Response
+
+from aimsgraph.auth import require_write
+from aimsgraph.changes import Change, Delta, commit
+from aimsgraph.refresh import mark_stale
+from aimsgraph.validation import ViolationGate
+
+#: Names the audit-trail activity of a write in its response.
+CHANGE_HEADER = "X-Aimsgraph-Change"
+
+
+def commit_request(delta: Delta, operation: str, text: str | None = None) -> Change | None:
+    """Commit ``delta`` for the caller of this request; None when it changes nothing."""
+    state = current_app.extensions["aimsgraph"]
+    principal = require_write(g.principal, delta.graphs(), state.tokens)
+    store = state.store
+    gate = ViolationGate(store) if state.settings.validation_gate else None
+    with store.write_lock():
+        change = commit(store, delta, operation, principal, text=text, gate=gate,
+                        before_commit=lambda: mark_stale(store))
+        if change is not None:
+            state.refresher.submit(change.delta)
+    return change
+
+
+def change_response(change: Change | None, status: int = 200, **extra: object) -> Response:
+    """The JSON answer to a write: the change's record in the audit trail, or that nothing changed."""
+    if change is None:
+        response = jsonify(changed=False, added=0, removed=0, **extra)
+    else:
+        response = jsonify(changed=True, **change.as_dict(), **extra)
+        response.headers[CHANGE_HEADER] = change.iri
+    response.status_code = status
+    return response

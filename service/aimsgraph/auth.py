@@ -1,0 +1,136 @@
+"""Authentication and roles: who may read, who may write, and who a write is recorded as.
+
+Bearer tokens come from configuration (``AIMSGRAPH_TOKENS`` and ``AIMSGRAPH_TOKEN_FILE``, see
+``config``), each with a role and a name. Roles are ordered: a reader may query and read, an
+editor may also change the organisation's record, an admin may also change the reference graphs
+(ontology, catalogue, vocabularies, ATLAS). Graphs that aimsgraph derives or keeps itself
+(inferred, analysis, validation, changes) are written by nobody from outside.
+
+Only SHA-256 digests of the tokens are kept in memory, compared in constant time, and no message
+or log line ever contains a token.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+from aimsgraph.config import Settings
+from aimsgraph.errors import ConfigError, Forbidden, Unauthorized
+from aimsgraph.namespaces import Graphs
+
+ROLES = ("reader", "editor", "admin")
+#: Graphs whose content comes with aimsgraph or from an admin's import: admin writes them.
+REFERENCE_GRAPHS = frozenset({Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.VOCABULARIES, Graphs.ATLAS})
+#: Graphs aimsgraph computes or keeps itself: no request writes them.
+SERVICE_GRAPHS = frozenset({Graphs.INFERRED, Graphs.ANALYSIS, Graphs.VALIDATION, Graphs.CHANGES})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: the name the audit trail records, and a role."""
+
+    name: str
+    role: str
+
+    def has(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+#: The caller of a CLI command: whoever can open the store's files is its administrator.
+def local_user() -> Principal:
+    return Principal(f"local:{getpass.getuser()}", "admin")
+
+
+class TokenRegistry:
+    """The configured tokens, by digest."""
+
+    def __init__(self, entries: dict[str, Principal]) -> None:
+        self._by_digest = entries
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenRegistry:
+        entries: dict[str, Principal] = {}
+        for number, entry in enumerate(settings.tokens, 1):
+            parts = entry.split(":", 2)
+            if len(parts) != 3:
+                raise ConfigError(f"AIMSGRAPH_TOKENS entry {number} is not role:name:token")
+            _add(entries, *parts, where=f"AIMSGRAPH_TOKENS entry {number}")
+        if settings.token_file is not None:
+            for number, line in enumerate(_read(settings.token_file).splitlines(), 1):
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    parts = line.split()
+                    if len(parts) != 3:
+                        raise ConfigError(f"{settings.token_file} line {number}: expected 'role name token'")
+                    _add(entries, *parts, where=f"{settings.token_file} line {number}")
+        return cls(entries)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._by_digest)
+
+    def principal(self, authorization: str | None) -> Principal | None:
+        """The caller named by an ``Authorization`` header; None without one.
+        Unauthorized for a malformed header or an unknown token."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+        wanted = _digest(token.strip())
+        for digest, principal in self._by_digest.items():  # constant time per comparison
+            if hmac.compare_digest(digest, wanted):
+                return principal
+        raise Unauthorized("the bearer token is not valid")
+
+
+def require(principal: Principal | None, role: str, action: str, registry: TokenRegistry) -> Principal:
+    """The caller, if it holds ``role``; otherwise Unauthorized (no token) or Forbidden."""
+    if principal is None:
+        if not registry.configured:
+            raise Unauthorized(
+                f"{action} needs a token, and none is configured: the service is read-only "
+                "(set AIMSGRAPH_TOKENS or AIMSGRAPH_TOKEN_FILE)"
+            )
+        raise Unauthorized(f"{action} needs a bearer token with the {role} role")
+    if not principal.has(role):
+        raise Forbidden(f"{action} needs the {role} role; the token of {principal.name} has the {principal.role} role")
+    return principal
+
+
+def role_to_write(graph: str) -> str:
+    """The role that may change ``graph``; Forbidden for graphs aimsgraph keeps itself."""
+    if graph in SERVICE_GRAPHS:
+        raise Forbidden(f"<{graph}> is kept by aimsgraph itself and cannot be written")
+    return "admin" if graph in REFERENCE_GRAPHS else "editor"
+
+
+def require_write(principal: Principal | None, graphs: set[str], registry: TokenRegistry) -> Principal:
+    """The caller, if it may write every one of ``graphs``."""
+    roles = {role_to_write(g) for g in graphs} or {"editor"}
+    role = "admin" if "admin" in roles else "editor"
+    what = ", ".join(f"<{g}>" for g in sorted(graphs)) or "the record"
+    return require(principal, role, f"writing {what}", registry)
+
+
+def _add(entries: dict[str, Principal], role: str, name: str, token: str, where: str) -> None:
+    if role not in ROLES:
+        raise ConfigError(f"{where}: role must be one of {', '.join(ROLES)}, got {role!r}")
+    if len(token) < 16:
+        raise ConfigError(f"{where}: the token is shorter than 16 characters")
+    entries[_digest(token)] = Principal(name, role)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"AIMSGRAPH_TOKEN_FILE {path}: {exc.strerror}") from None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

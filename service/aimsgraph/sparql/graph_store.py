@@ -1,0 +1,139 @@
+"""The SPARQL 1.1 Graph Store HTTP Protocol at ``/rdf-graph-store``: GET, HEAD, PUT, POST and
+DELETE of one graph, named by ``?graph=IRI`` or ``?default``.
+
+``?default`` is the organisation's data graph, the graph that updates without ``GRAPH`` write
+to (queries see the union of all graphs as their default graph). A POST without a graph
+creates a new graph with a fresh IRI (201, ``Location``). Bodies are parsed completely, with
+blank nodes renamed apart and no external resources fetched, before anything is written; the
+change is then committed like any other write (``api.writes``).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pyoxigraph as ox
+from flask import Blueprint, Response, current_app, request
+
+from aimsgraph.api.writes import change_response, commit_request
+from aimsgraph.changes import Delta
+from aimsgraph.errors import InvalidInput, NotAcceptable, NotFound, PayloadTooLarge, UnsupportedMediaType
+from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
+from aimsgraph.sparql import results
+from aimsgraph.sparql.negotiation import best_match
+from aimsgraph.sparql.protocol import content_type
+
+bp = Blueprint("graph_store", __name__)
+
+#: Media types a graph can be sent in (RDF graph formats: a dataset format has no place here).
+BODY_TYPES = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/x-turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "text/plain": ox.RdfFormat.N_TRIPLES,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+    "text/n3": ox.RdfFormat.N3,
+}
+#: Response formats: graph formats only, Turtle first (the answer when no Accept is given).
+ANSWER_TYPES = [t for t, fmt in results.GRAPH_TYPES.items() if not fmt.supports_datasets]
+
+
+@bp.route("/rdf-graph-store", methods=["GET", "PUT", "POST", "DELETE"])
+def graph_store() -> Response:
+    """One handler per method, after reading which graph the request names."""
+    graph = _graph_named()
+    if request.method in ("GET", "HEAD"):  # Werkzeug drops the body of a HEAD answer
+        return _get(graph)
+    if request.method == "DELETE":
+        return _delete(graph)
+    if graph is None:  # POST to the store itself: a new graph
+        graph = f"{request.host_url}rdf-graph-store/graphs/{uuid.uuid4()}"
+    triples = _body(graph)  # parsed before the write lock is taken
+    with current_app.extensions["aimsgraph"].store.write_lock():
+        existed = _exists(graph)
+        current = _content(graph) if request.method == "PUT" else set()
+        delta = Delta(removed=current - triples, added=triples - current)
+        change = commit_request(delta, f"graph-store-{request.method.lower()}")
+    created = not existed and bool(triples)
+    response = change_response(change, 201 if created else 200)
+    if created:
+        response.headers["Location"] = graph
+    return response
+
+
+def _get(graph: str | None) -> Response:
+    if graph is None:
+        raise InvalidInput("name the graph: ?graph=IRI or ?default")
+    if graph != Graphs.DATA and not _exists(graph):
+        raise NotFound(f"there is no graph <{graph}>")
+    accept = request.headers.get("Accept")
+    media_type = best_match(accept, ANSWER_TYPES) if accept else "text/turtle"
+    if media_type is None:
+        raise NotAcceptable(f"a graph is available as {', '.join(ANSWER_TYPES)}")
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in _quads(graph)]
+    response = Response(results.write_graph(triples, media_type, PREFIXES), content_type=content_type(media_type))
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _delete(graph: str | None) -> Response:
+    if graph is None:
+        raise InvalidInput("name the graph to delete: ?graph=IRI or ?default")
+    with current_app.extensions["aimsgraph"].store.write_lock():
+        current = _content(graph)
+        if not current and graph != Graphs.DATA:
+            raise NotFound(f"there is no graph <{graph}>")
+        return change_response(commit_request(Delta(removed=current), "graph-store-delete"))
+
+
+def _graph_named() -> str | None:
+    """The graph IRI of the request (the data graph for ?default); None when neither is given."""
+    graphs = request.args.getlist("graph")
+    default = "default" in request.args
+    if len(graphs) > 1 or (graphs and default):
+        raise InvalidInput("give exactly one of ?graph=IRI or ?default")
+    if default:
+        return Graphs.DATA
+    if not graphs:
+        if request.method != "POST":
+            raise InvalidInput("name the graph: ?graph=IRI or ?default")
+        return None
+    if not is_absolute_iri(graphs[0]):
+        raise InvalidInput(f"the graph must be named by an absolute IRI, got {graphs[0]!r}")
+    return graphs[0]
+
+
+def _body(graph: str) -> set[ox.Quad]:
+    """The request body's triples, in ``graph``."""
+    fmt = BODY_TYPES.get(request.mimetype)
+    if fmt is None:
+        raise UnsupportedMediaType(
+            f"the body must be an RDF graph ({', '.join(BODY_TYPES)}), not {request.mimetype or 'untyped'}")
+    limit = current_app.extensions["aimsgraph"].settings.max_upload_bytes
+    if (request.content_length or 0) > limit:
+        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit} (AIMSGRAPH_MAX_UPLOAD_BYTES)")
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes (AIMSGRAPH_MAX_UPLOAD_BYTES)")
+    target = ox.NamedNode(graph)
+    try:
+        parsed = ox.parse(body, format=fmt, base_iri=graph, rename_blank_nodes=True, without_named_graphs=True)
+        return {ox.Quad(q.subject, q.predicate, q.object, target) for q in parsed}
+    except SyntaxError as exc:
+        raise InvalidInput(f"the body is not valid {request.mimetype}: {exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput(f"the body cannot be read as {request.mimetype}: {exc}") from None
+
+
+def _quads(graph: str):
+    store = current_app.extensions["aimsgraph"].store
+    return store.raw.quads_for_pattern(None, None, None, ox.NamedNode(graph))
+
+
+def _content(graph: str) -> set[ox.Quad]:
+    return set(_quads(graph))
+
+
+def _exists(graph: str) -> bool:
+    return next(iter(_quads(graph)), None) is not None
