@@ -68,6 +68,7 @@ class GraphStore:
                 f"cannot open the store at {path} (is another aimsgraph process using it?): {exc}"
             ) from exc
         self._write_lock = threading.RLock()
+        self._write_depth = 0
         self.generation = 0
 
     # -- reading ---------------------------------------------------------------------------
@@ -130,12 +131,24 @@ class GraphStore:
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """Serialise writers; readers are never blocked. Bumps the generation on exit."""
+        """Serialise writers; readers are never blocked. Re-entrant: a commit holds it around
+        several transactions, and the generation is bumped once, when the outermost one ends."""
         with self._write_lock:
+            self._write_depth += 1
             try:
                 yield
             finally:
-                self.generation += 1
+                self._write_depth -= 1
+                if self._write_depth == 0:
+                    self.generation += 1
+
+    @contextmanager
+    def between_writes(self) -> Iterator[int]:
+        """Wait until no write is in progress and hold writes off meanwhile (without counting as
+        one); yields the generation. The query executor forks its readers here, so that no
+        reader ever sees half of a change."""
+        with self._write_lock:
+            yield self.generation
 
     def load_files(
         self,

@@ -6,9 +6,10 @@ up. Each query therefore runs in a reader process forked from the service; the r
 inherits the open store and answers over a pipe. When a query overruns, its reader is
 killed (SIGKILL) and the client gets :class:`QueryTimeout` (HTTP 503), never a partial 200.
 
-A forked reader sees the store as it was when it was forked, so readers remember the
-store's write generation and are replaced after a write. Forking costs about 20 ms at a few
-hundred MB of resident memory; it happens only after a write or a timeout, not per query.
+A forked reader sees the store as it was when it was forked, so readers are forked only
+between writes (never half-way through one), remember the store's write generation and are
+replaced after a write. Forking costs about 20 ms at a few hundred MB of resident memory; it
+happens only after a write or a timeout, not per query.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class QueryJob:
     #: values for variables, as (variable, datatype IRI or "iri", lexical value): picklable
     bindings: tuple[tuple[str, str, str], ...] = ()
 
-    def run(self, store: ox.Store) -> "QueryOutcome":
+    def run(self, store: ox.Store) -> QueryOutcome:
         substitutions = {
             ox.Variable(var): ox.NamedNode(value) if kind == "iri" else ox.Literal(value, datatype=ox.NamedNode(kind))
             for var, kind, value in self.bindings
@@ -129,13 +130,14 @@ class _Reader:
     """
 
     def __init__(self, store: GraphStore) -> None:
-        self.generation = store.generation
         parent_pid = os.getpid()
         parent_end, child_end = Pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child; covered by the service tests
-            parent_end.close()
-            _serve(child_end, store.raw, parent_pid)
+        with store.between_writes() as generation:  # a snapshot of whole changes only
+            self.generation = generation
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child; covered by the service tests
+                parent_end.close()
+                _serve(child_end, store.raw, parent_pid)
         child_end.close()
         self.pid, self.conn = pid, parent_end
         try:
