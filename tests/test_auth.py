@@ -38,7 +38,8 @@ def test_settings_never_show_tokens(tmp_path: Path):
 
 @pytest.mark.parametrize("entry, message", [
     ("editor:erin", "role:name:token"),
-    (f"owner:erin:{EDITOR}", "role must be one of"),
+    (f"owner:erin:{EDITOR}", "must be one of"),
+    (f"{EDITOR}:editor:erin", "must be one of"),
     ("editor:erin:short", "shorter than 16"),
 ])
 def test_bad_token_configuration_is_refused_without_echoing_the_token(tmp_path: Path, entry: str, message: str):

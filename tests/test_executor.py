@@ -40,6 +40,42 @@ def test_readers_see_writes_made_after_they_were_forked(tmp_path: Path, store: G
     assert count(pool) == "1"
 
 
+def test_readers_are_forked_between_writes_and_waiting_counts_against_the_timeout(store: GraphStore, tmp_path: Path):
+    """A query that needs a new reader while a write is in progress waits for the write (so the
+    reader never sees half of it), and gives up at its deadline."""
+    import threading
+    import time
+
+    import pyoxigraph as ox
+
+    readers = ReaderPool(store, size=1, timeout=0.5)
+    half_done = threading.Event()
+    finish = threading.Event()
+
+    def slow_write() -> None:
+        with store.write_lock():
+            store.replace_quads([], [ox.Quad(ox.NamedNode("urn:a"), ox.NamedNode("urn:p"), ox.Literal("1"), ox.NamedNode("urn:g"))])
+            half_done.set()
+            finish.wait(5)
+            store.replace_quads([], [ox.Quad(ox.NamedNode("urn:b"), ox.NamedNode("urn:p"), ox.Literal("2"), ox.NamedNode("urn:g"))])
+
+    writer = threading.Thread(target=slow_write)
+    writer.start()
+    try:
+        half_done.wait(5)
+        started = time.monotonic()
+        with pytest.raises(QueryTimeout, match="write in progress"):
+            readers.run(QueryJob(COUNT, solution_type=JSON))
+        assert time.monotonic() - started < 2
+    finally:
+        finish.set()
+        writer.join()
+    try:
+        assert count(readers) == "2"  # both halves, never one
+    finally:
+        readers.close()
+
+
 def test_a_runaway_query_is_killed_and_the_pool_recovers(store: GraphStore, tmp_path: Path):
     data = tmp_path / "d.nt"
     data.write_text("".join(f"<urn:s{i}> <urn:p> <urn:o{i}> .\n" for i in range(300)))

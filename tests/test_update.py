@@ -52,7 +52,18 @@ STANDARD_UPDATES = [
     f"DELETE {{ GRAPH <{G2}> {{ ?s ex:p ?o }} }} USING <{G1}> WHERE {{ ?s ex:p ?o }}",
     f"INSERT {{ GRAPH <{G3}> {{ ?s ex:in ?g }} }} USING NAMED <{G2}> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}",
     f"INSERT {{ GRAPH <{G3}> {{ ?o ex:back ?s }} }} WHERE {{ GRAPH <{G1}> {{ ?s ex:name ?o }} }}",  # literal subject: left out
+    # escaped characters in prefixed names must not start a string or a comment
+    f"INSERT DATA {{ GRAPH <{G1}> {{ ex:a ex:p ex:it\\'s }} }} ; INSERT DATA {{ GRAPH <{G3}> {{ ex:new ex:t 'x' }} }}",
+    f"INSERT DATA {{ GRAPH <{G1}> {{ ex:a\\#b ex:p 1 }} }} ; DELETE DATA {{ GRAPH <{G1}> {{ ex:a ex:p 1 }} }}",
+    # relative IRIs resolve against the request's base
+    f"INSERT DATA {{ GRAPH <{G3}> {{ <relative> ex:p <../up> }} }}",
+    # RDF 1.2 triple terms are kept, deleted and filled in like any other term
+    f"INSERT DATA {{ GRAPH <{G1}> {{ ex:s ex:says <<( ex:a ex:p 9 )>> }} }}",
+    f"INSERT {{ GRAPH <{G3}> {{ ?s ex:quoted <<( ?s ex:p ?o )>> }} }} WHERE {{ GRAPH <{G1}> {{ ?s ex:p ?o }} }}",
 ]
+
+
+BASE = "http://example.org/service/sparql"
 
 
 @pytest.mark.parametrize("text", STANDARD_UPDATES)
@@ -60,8 +71,8 @@ def test_delta_equals_pyoxigraph_update(text: str):
     store = start()
     expected = ox.Store()
     expected.extend(store.raw)
-    expected.update(PREFIX + text)
-    delta = evaluate(store, UpdateRequest(PREFIX + text))
+    expected.update(PREFIX + text, base_iri=BASE)
+    delta = evaluate(store, UpdateRequest(PREFIX + text, BASE))
     assert applied(store, delta) == set(expected)
     assert all(q in store.raw for q in delta.removed) and not any(q in store.raw for q in delta.added)
 
@@ -91,6 +102,20 @@ def test_default_graph_of_writes_is_the_data_graph_and_where_sees_the_union():
     assert {(q.subject.value, q.object.value) for q in delta.added} == {(EX + "a", "1"), (EX + "a", "2"), (EX + "b", "3")}
     cleared = evaluate(store, UpdateRequest(PREFIX + "INSERT DATA { ex:k ex:p 1 } ; CLEAR DEFAULT"))
     assert not cleared  # inserted, then cleared with the rest of the (empty) data graph
+
+
+def test_copy_from_an_empty_default_graph_empties_the_target():
+    store = start()
+    delta = evaluate(store, UpdateRequest(f"COPY DEFAULT TO <{G2}>"))
+    assert delta.removed == set(store.raw.quads_for_pattern(None, None, None, ox.NamedNode(G2))) and not delta.added
+
+
+def test_triple_terms_with_blank_nodes_can_be_removed():
+    store = start()
+    store.raw.update(PREFIX + f"INSERT DATA {{ GRAPH <{G1}> {{ ex:s ex:r <<( _:x ex:p 2 )>> }} }}")
+    delta = evaluate(store, UpdateRequest(f"CLEAR GRAPH <{G1}>"))
+    store.replace_quads(delta.removed, delta.added)
+    assert not list(store.raw.quads_for_pattern(None, None, None, ox.NamedNode(G1)))
 
 
 def test_protocol_using_graph_uri_sets_the_where_dataset():

@@ -119,7 +119,8 @@ def require_write(principal: Principal | None, graphs: set[str], registry: Token
 
 def _add(entries: dict[str, Principal], role: str, name: str, token: str, where: str) -> None:
     if role not in ROLES:
-        raise ConfigError(f"{where}: role must be one of {', '.join(ROLES)}, got {role!r}")
+        # the value is not repeated: with the fields in the wrong order it would be the token
+        raise ConfigError(f"{where}: the role (first field) must be one of {', '.join(ROLES)}")
     if len(token) < 16:
         raise ConfigError(f"{where}: the token is shorter than 16 characters")
     entries[_digest(token)] = Principal(name, role)

@@ -19,6 +19,7 @@ activity keeps the quads it removed and added, the record as it was at a past ti
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
-from aimsgraph.auth import Principal, local_user
+from aimsgraph.auth import SERVICE_GRAPHS, Principal, local_user
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.store import GraphStore
@@ -280,8 +281,11 @@ def _within(quads: set[ox.Quad], graphs: set[str] | None) -> set[ox.Quad]:
 
 
 def state_at(store: GraphStore, when: datetime, graphs: Iterable[str]) -> set[ox.Quad]:
-    """The quads of ``graphs`` as they were at ``when``: today's, with every later change undone."""
+    """The quads of ``graphs`` as they were at ``when``: today's, with every later change undone.
+    The graphs aimsgraph derives or keeps itself are not journalled and have no past."""
     graphs = set(graphs)
+    if unjournalled := graphs & SERVICE_GRAPHS:
+        raise InvalidInput(f"<{min(unjournalled)}> is derived or kept by aimsgraph, not journalled: it has no history")
     later = diff(store, when, None, graphs)
     now = {q for g in graphs for q in store.raw.quads_for_pattern(None, None, None, ox.NamedNode(g))}
     return (now - later.added) | later.removed
@@ -369,10 +373,19 @@ def _activities(store: GraphStore, committed: bool) -> list[ox.NamedNode]:
     return found
 
 
+#: The last sequence number handed out, per open store (read from the trail once, then counted).
+_LAST_SEQUENCE: weakref.WeakKeyDictionary[GraphStore, int] = weakref.WeakKeyDictionary()
+
+
 def _next_sequence(store: GraphStore) -> int:
-    rows = store.query(f"SELECT (MAX(?n) AS ?last) WHERE {{ GRAPH <{Graphs.CHANGES}> {{ ?c <{AIMS}sequenceNumber> ?n }} }}")
-    last = next(iter(rows))["last"]
-    return int(last.value) + 1 if last is not None else 1
+    """Call under the write lock. Numbers of undone changes are not reused."""
+    last = _LAST_SEQUENCE.get(store)
+    if last is None:
+        rows = store.query(f"SELECT (MAX(?n) AS ?last) WHERE {{ GRAPH <{Graphs.CHANGES}> {{ ?c <{AIMS}sequenceNumber> ?n }} }}")
+        found = next(iter(rows))["last"]
+        last = int(found.value) if found is not None else 0
+    _LAST_SEQUENCE[store] = last + 1
+    return last + 1
 
 
 def _nquads(quads: set[ox.Quad]) -> ox.Literal:

@@ -16,7 +16,7 @@ import pyoxigraph as ox
 
 from aimsgraph import __version__, changes
 from aimsgraph.analysis import refresh_analysis
-from aimsgraph.auth import local_user
+from aimsgraph.auth import SERVICE_GRAPHS, local_user
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, InvalidInput
 from aimsgraph.namespaces import PREFIXES, Graphs
@@ -155,7 +155,8 @@ def export(graphs: tuple[str, ...], fmt: str, output: Path | None, at: str | Non
     if at is None:
         body = store.dump(graphs or None, _rdf_format(fmt))
     else:
-        quads = changes.state_at(store, changes.parse_time(at), graphs or store.named_graphs())
+        journalled = [g for g in store.named_graphs() if g not in SERVICE_GRAPHS]
+        quads = changes.state_at(store, changes.parse_time(at), graphs or journalled)
         body = _serialise(quads, _rdf_format(fmt))
     if output is None:
         sys.stdout.buffer.write(body)

@@ -230,7 +230,7 @@ class GraphStore:
         if not remove and not add:
             return
         with self.write_lock():
-            if any(isinstance(t, ox.BlankNode) for q in remove for t in (q.subject, q.object)):
+            if any(_has_blank_node(t) for q in remove for t in (q.subject, q.object)):
                 for quad in remove:  # DELETE DATA cannot name blank nodes
                     self._store.remove(quad)
             elif remove:  # one transaction: a remove() each costs milliseconds
@@ -388,6 +388,12 @@ class _ProgressReader:
         chunk = self.read(len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)
+
+
+def _has_blank_node(term: object) -> bool:
+    if isinstance(term, ox.Triple):  # an RDF 1.2 triple term may hold one inside
+        return any(_has_blank_node(t) for t in (term.subject, term.object))
+    return isinstance(term, ox.BlankNode)
 
 
 def _graph_blocks(quads: list[ox.Quad]) -> str:

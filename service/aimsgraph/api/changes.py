@@ -4,10 +4,11 @@ and spreadsheet import (``POST /api/import``)."""
 from __future__ import annotations
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from aimsgraph import changes
 from aimsgraph.api.writes import change_response, commit_request
+from aimsgraph.auth import SERVICE_GRAPHS, require
 from aimsgraph.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from aimsgraph.importers import spreadsheet
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
@@ -58,6 +59,7 @@ def snapshot() -> Response:
 def import_sheet() -> Response:
     """Import a CSV spreadsheet (?kind=risk-register|systems, optional ?base=IRI), all or nothing."""
     state = current_app.extensions["aimsgraph"]
+    require(g.principal, "editor", "importing a spreadsheet", state.tokens)  # before any work
     kind = request.args.get("kind", "")
     if kind not in spreadsheet.KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(spreadsheet.KINDS)}, got {kind!r}")
@@ -86,6 +88,8 @@ def _graphs() -> list[str]:
     for graph in graphs:
         if not is_absolute_iri(graph):
             raise InvalidInput(f"graph must be an absolute IRI, got {graph!r}")
+        if graph in SERVICE_GRAPHS:
+            raise InvalidInput(f"<{graph}> is derived or kept by aimsgraph, not journalled: it has no history")
     return graphs
 
 

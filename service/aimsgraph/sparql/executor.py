@@ -61,6 +61,8 @@ class QueryJob:
     prefixes: dict[str, str] = field(default_factory=dict)
     #: values for variables, as (variable, datatype IRI or "iri", lexical value): picklable
     bindings: tuple[tuple[str, str, str], ...] = ()
+    #: with ``default_graphs``: every named graph stays available (the dataset of WITH in updates)
+    all_named_graphs: bool = False
 
     def run(self, store: ox.Store) -> QueryOutcome:
         substitutions = {
@@ -93,10 +95,10 @@ class QueryJob:
         # union of every named graph.
         if not self.default_graphs and not self.named_graphs:
             return {} if has_dataset_clause(self.query) else {"use_default_graph_as_union": True}
-        return {
-            "default_graph": [ox.NamedNode(g) for g in self.default_graphs],
-            "named_graphs": [ox.NamedNode(g) for g in self.named_graphs],
-        }
+        dataset: dict[str, object] = {"default_graph": [ox.NamedNode(g) for g in self.default_graphs]}
+        if not self.all_named_graphs:
+            dataset["named_graphs"] = [ox.NamedNode(g) for g in self.named_graphs]
+        return dataset
 
     @staticmethod
     def _need(media_type: str | None, what: str) -> str:
@@ -232,12 +234,12 @@ class ReaderPool:
         raise error_type(reply[2])
 
     def _exchange(self, job: QueryJob, deadline: float, timeout: float) -> tuple:
-        reader = self._checkout()
+        reader = self._checkout(deadline)
         try:
             reader.conn.send(job)
         except OSError:  # an idle reader died: try once more with a fresh one
             reader.kill()
-            reader = self._fork()
+            reader = self._fork(deadline)
             reader.conn.send(job)
         try:
             ready = reader.conn.poll(max(0.0, deadline - time.monotonic()))
@@ -254,22 +256,27 @@ class ReaderPool:
         self._idle.put(reader)
         return reply
 
-    def _checkout(self) -> _Reader:
+    def _checkout(self, deadline: float) -> _Reader:
         while True:
             try:
                 reader = self._idle.get_nowait()
             except queue.Empty:
-                return self._fork()
+                return self._fork(deadline)
             if reader.generation == self.store.generation:
                 return reader
             reader.kill()  # it holds a snapshot from before the latest write
 
-    def _fork(self) -> _Reader:
+    def _fork(self, deadline: float) -> _Reader:
+        """A new reader; it is forked between writes, so waiting for a write counts against the
+        query's deadline."""
         for attempt in range(FORK_ATTEMPTS):
             try:
-                return self._forker.submit(_Reader, self.store).result()
+                return self._forker.submit(_Reader, self.store).result(timeout=max(0.0, deadline - time.monotonic()))
             except _NotReady:
                 time.sleep(0.05 * (attempt + 1))  # let the store's background work finish
+            except TimeoutError:
+                raise QueryTimeout("a write in progress kept the query waiting past AIMSGRAPH_QUERY_TIMEOUT; "
+                                   "try again") from None
         raise StoreUnavailable(f"no query worker came up in {FORK_ATTEMPTS} attempts; try again")
 
     def close(self) -> None:
@@ -280,3 +287,27 @@ class ReaderPool:
             except queue.Empty:
                 break
         self._forker.shutdown(wait=False)
+
+
+def reader_selector(pool: ReaderPool):
+    """A ``sparql.update`` selector that runs WHERE clauses in the query readers, so that an
+    update's WHERE clause has the query timeout, and does not run in the service process."""
+    from aimsgraph.sparql.update import Dataset, too_many_solutions
+
+    def select(query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, object]]:
+        job = QueryJob(
+            query, base_iri, default_graphs=dataset.default or (), named_graphs=dataset.named or (),
+            solution_type=SOLUTIONS_JSON, limit=limit,
+            all_named_graphs=dataset.default is not None and dataset.named is None,
+        )
+        outcome = pool.run(job)
+        if outcome.truncated:
+            raise too_many_solutions(limit)
+        solutions = ox.parse_query_results(outcome.body, format=ox.QueryResultsFormat.JSON)
+        names = [v.value for v in solutions.variables]
+        return [{name: s[name] for name in names if s[name] is not None} for s in solutions]
+
+    return select
+
+
+SOLUTIONS_JSON = "application/sparql-results+json"

@@ -13,15 +13,16 @@ from __future__ import annotations
 import uuid
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from aimsgraph.api.writes import change_response, commit_request
+from aimsgraph.auth import require, require_write
 from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput, NotAcceptable, NotFound, PayloadTooLarge, UnsupportedMediaType
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 from aimsgraph.sparql.negotiation import best_match
-from aimsgraph.sparql.protocol import content_type
+from aimsgraph.sparql.protocol import content_type, preflight
 
 bp = Blueprint("graph_store", __name__)
 
@@ -39,12 +40,17 @@ BODY_TYPES = {
 ANSWER_TYPES = [t for t, fmt in results.GRAPH_TYPES.items() if not fmt.supports_datasets]
 
 
-@bp.route("/rdf-graph-store", methods=["GET", "PUT", "POST", "DELETE"])
+@bp.route("/rdf-graph-store", methods=["GET", "PUT", "POST", "DELETE"], provide_automatic_options=False)
 def graph_store() -> Response:
     """One handler per method, after reading which graph the request names."""
     graph = _graph_named()
     if request.method in ("GET", "HEAD"):  # Werkzeug drops the body of a HEAD answer
         return _get(graph)
+    state = current_app.extensions["aimsgraph"]
+    # before the body is read or the write lock taken: no token, no work
+    require(g.principal, "editor", f"{request.method} on the graph store", state.tokens)
+    if graph is not None:
+        require_write(g.principal, {graph}, state.tokens)
     if request.method == "DELETE":
         return _delete(graph)
     if graph is None:  # POST to the store itself: a new graph
@@ -60,6 +66,11 @@ def graph_store() -> Response:
     if created:
         response.headers["Location"] = graph
     return response
+
+
+@bp.route("/rdf-graph-store", methods=["OPTIONS"])
+def graph_store_preflight() -> Response:
+    return preflight("GET, HEAD, PUT, POST, DELETE, OPTIONS")
 
 
 def _get(graph: str | None) -> Response:

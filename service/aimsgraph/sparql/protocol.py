@@ -16,7 +16,7 @@ from aimsgraph.auth import require
 from aimsgraph.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
-from aimsgraph.sparql.executor import QueryJob, QueryOutcome
+from aimsgraph.sparql.executor import QueryJob, QueryOutcome, reader_selector
 from aimsgraph.sparql.guard import check_remote_calls, query_form
 from aimsgraph.sparql.negotiation import best_match
 from aimsgraph.sparql.update import UpdateRequest, evaluate
@@ -27,6 +27,8 @@ QUERY_MEDIA_TYPE = "application/sparql-query"
 UPDATE_MEDIA_TYPE = "application/sparql-update"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 TRUNCATED_HEADER = "X-Aimsgraph-Result-Truncated"
+#: Times an update is evaluated outside the write lock before it is evaluated under it.
+UPDATE_ATTEMPTS = 3
 
 
 @bp.route("/sparql", methods=["GET", "POST"], provide_automatic_options=False)
@@ -58,7 +60,7 @@ def sparql_endpoint() -> Response:
     return query_response(state.readers.run(job), settings.result_limit)
 
 
-@bp.post("/update")
+@bp.route("/update", methods=["POST"], provide_automatic_options=False)
 def update_endpoint() -> Response:
     """SPARQL 1.1 Update only (the same as an update POSTed to /sparql)."""
     if not _is_update():
@@ -89,10 +91,19 @@ def _update() -> Response:
     update = UpdateRequest(
         text, request.base_url, _graph_parameter("using-graph-uri"), _graph_parameter("using-named-graph-uri"),
         fetch_timeout=settings.query_timeout, fetch_max_bytes=settings.max_upload_bytes,
+        max_solutions=settings.result_limit,
     )
-    with state.store.write_lock():  # evaluated and committed against the same state
-        change = commit_request(evaluate(state.store, update), "sparql-update", text)
-    return change_response(change)
+    store, selector = state.store, reader_selector(state.readers)
+    for _ in range(UPDATE_ATTEMPTS):
+        # Evaluated outside the write lock (WHERE clauses in the query readers, with their
+        # timeout), committed only if no write came in between; otherwise evaluated again.
+        generation = store.generation
+        delta = evaluate(store, update, selector)
+        with store.write_lock():
+            if store.generation == generation:
+                return change_response(commit_request(delta, "sparql-update", text))
+    with store.write_lock():  # writes keep coming: evaluate under the lock, in this process
+        return change_response(commit_request(evaluate(store, update), "sparql-update", text))
 
 
 def query_response(outcome: QueryOutcome, limit: int) -> Response:
@@ -109,17 +120,19 @@ def query_response(outcome: QueryOutcome, limit: int) -> Response:
 
 
 @bp.route("/sparql", methods=["OPTIONS"])
-def preflight() -> Response:
+@bp.route("/update", methods=["OPTIONS"])
+def preflight(methods: str = "GET, POST, OPTIONS") -> Response:
     """CORS preflight, so browser clients such as YASGUI can send Authorization headers."""
     response = Response(status=204)
-    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Allow-Methods"] = methods
     response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
     response.headers["Access-Control-Max-Age"] = "600"
     return response
 
 
-@bp.after_request
+@bp.after_app_request
 def add_cors_headers(response: Response) -> Response:
+    """CORS headers on every answer of the service (the API and the Graph Store too)."""
     origins = current_app.extensions["aimsgraph"].settings.cors_origins
     origin = request.headers.get("Origin")
     if "*" in origins:
@@ -127,7 +140,7 @@ def add_cors_headers(response: Response) -> Response:
     elif origin and origin in origins:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.vary.add("Origin")
-    response.headers["Access-Control-Expose-Headers"] = f"{TRUNCATED_HEADER}, Warning"
+    response.headers["Access-Control-Expose-Headers"] = f"{TRUNCATED_HEADER}, Warning, Location, X-Aimsgraph-Change"
     return response
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -55,6 +55,53 @@ class UpdateRequest:
     using_named: tuple[str, ...] = ()  # using-named-graph-uri
     fetch_timeout: float = 30.0
     fetch_max_bytes: int = 64 * 1_048_576
+    max_solutions: int = 100_000  # per WHERE clause
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The dataset of a WHERE clause: None for the default graph means the union of all
+    graphs, None for the named graphs means all of them."""
+
+    default: tuple[str, ...] | None
+    named: tuple[str, ...] | None
+
+    def options(self) -> dict[str, object]:
+        """As keyword arguments of pyoxigraph's ``Store.query``."""
+        if self.default is None:
+            return {"use_default_graph_as_union": True}
+        options: dict[str, object] = {"default_graph": [ox.NamedNode(g) for g in self.default]}
+        if self.named is not None:
+            options["named_graphs"] = [ox.NamedNode(g) for g in self.named]
+        return options
+
+
+#: Evaluates the ``SELECT *`` of a WHERE clause: (query, base IRI, dataset, most solutions) to
+#: solutions as {variable: term}; PayloadTooLarge when there are more.
+Selector = Callable[[str, "str | None", Dataset, int], list[dict[str, object]]]
+
+
+def select_in_process(store: ox.Store) -> Selector:
+    """A selector that runs in this process, without a timeout (the CLI; the service uses
+    its query readers, which have one)."""
+    def select(query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, object]]:
+        try:
+            solutions = store.query(query, base_iri=base_iri, **dataset.options())
+        except SyntaxError as exc:
+            raise InvalidInput(f"SPARQL Update syntax error: {short(exc)}") from None
+        names = [v.value for v in solutions.variables]
+        found = []
+        for solution in solutions:
+            if len(found) == limit:
+                raise too_many_solutions(limit)
+            found.append({name: solution[name] for name in names if solution[name] is not None})
+        return found
+    return select
+
+
+def too_many_solutions(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"a WHERE clause of the update matched more than {limit} solutions "
+                           "(AIMSGRAPH_RESULT_LIMIT); split the update")
 
 
 @dataclass
@@ -75,11 +122,13 @@ class Operation:
     target: str | None = None  # graph IRI, or DEFAULT, NAMED, ALL
 
 
-def evaluate(store: GraphStore, request: UpdateRequest) -> Delta:
-    """The change ``request`` makes to the store, computed without writing. InvalidInput for a
-    malformed update; RemoteServiceError when a LOAD fails."""
+def evaluate(store: GraphStore, request: UpdateRequest, selector: Selector | None = None) -> Delta:
+    """The change ``request`` makes to the store, computed without writing. WHERE clauses run
+    through ``selector`` (default: in this process). InvalidInput for a malformed update;
+    PayloadTooLarge when a WHERE clause has too many solutions; RemoteServiceError when a LOAD
+    fails."""
     check_syntax(request.text, request.base_iri)
-    state = _State(store)
+    state = _State(store, selector or select_in_process(store.raw))
     for operation in parse(request.text, request.base_iri):
         removed, added = _effect(operation, state, request)
         removed = {q for q in removed if state.has(q)}
@@ -270,8 +319,8 @@ class _Parser:
 class _State:
     """The store as the operations so far have left it (the store itself is not touched)."""
 
-    def __init__(self, store: GraphStore) -> None:
-        self.store, self.net = store, Delta()
+    def __init__(self, store: GraphStore, selector: Selector) -> None:
+        self.store, self.net, self.selector = store, Delta(), selector
         self._copy: ox.Store | None = None
 
     def has(self, quad: ox.Quad) -> bool:
@@ -286,20 +335,17 @@ class _State:
         names = set(self.store.named_graphs()) | {q.graph_name.value for q in self.net.added}
         return {name for name in names if self.graph(name)}
 
-    def select(self, query: str, base_iri: str | None, dataset: dict[str, object]) -> ox.QuerySolutions:
-        target = self.store.raw
-        if self.net:  # earlier operations changed something: query a copy that shows it
-            if self._copy is None:
-                self._copy = ox.Store()
-                self._copy.extend(self.store.raw.quads_for_pattern(None, None, None, None))
-                for quad in self.net.removed:
-                    self._copy.remove(quad)
-                self._copy.extend(self.net.added)
-            target = self._copy
-        try:
-            return target.query(query, base_iri=base_iri, **dataset)
-        except SyntaxError as exc:
-            raise InvalidInput(f"SPARQL Update syntax error: {short(exc)}") from None
+    def select(self, query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, object]]:
+        if not self.net:
+            return self.selector(query, base_iri, dataset, limit)
+        # earlier operations changed something: query an in-memory copy that shows it
+        if self._copy is None:
+            self._copy = ox.Store()
+            self._copy.extend(self.store.raw.quads_for_pattern(None, None, None, None))
+            for quad in self.net.removed:
+                self._copy.remove(quad)
+            self._copy.extend(self.net.added)
+        return select_in_process(self._copy)(query, base_iri, dataset, limit)
 
     def apply(self, removed: set[ox.Quad], added: set[ox.Quad]) -> None:
         self.net.then(removed, added)
@@ -312,9 +358,9 @@ class _State:
 def _effect(op: Operation, state: _State, request: UpdateRequest) -> tuple[set[ox.Quad], set[ox.Quad]]:
     """(quads to remove, quads to add) of one operation, against the current state."""
     if op.keyword == "INSERT DATA":
-        return set(), _data_quads(op)
+        return set(), _data_quads(op, request.base_iri)
     if op.keyword == "DELETE DATA":
-        return _data_quads(op), set()
+        return _data_quads(op, request.base_iri), set()
     if op.keyword == "MODIFY":
         return _modify(op, state, request)
     if op.keyword == "LOAD":
@@ -330,7 +376,7 @@ def _effect(op: Operation, state: _State, request: UpdateRequest) -> tuple[set[o
     if source == target:
         return set(), set()
     copied = state.graph(source)
-    if not copied and not op.silent:
+    if not copied and not op.silent and op.source != "DEFAULT":  # the default graph always exists
         raise InvalidInput(f"{op.keyword} <{source}>: the graph does not exist (use {op.keyword} SILENT)")
     moved = {ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(target)) for q in copied}
     removed = state.graph(target) - moved if op.keyword in ("COPY", "MOVE") else set()
@@ -352,41 +398,41 @@ def _graph_name(target: str | None) -> str:
     return Graphs.DATA if target in (None, "DEFAULT") else target
 
 
-def _data_quads(op: Operation) -> set[ox.Quad]:
-    return set(_in_graph(_parse_template(op.prologue, op.data), DATA_GRAPH))
+def _data_quads(op: Operation, base_iri: str | None) -> set[ox.Quad]:
+    return set(_in_graph(_parse_template(op.prologue, op.data, base_iri), DATA_GRAPH))
 
 
 def _modify(op: Operation, state: _State, request: UpdateRequest) -> tuple[set[ox.Quad], set[ox.Quad]]:
     default = ox.NamedNode(op.with_graph) if op.with_graph else DATA_GRAPH
-    deletions = list(_in_graph(_parse_template(op.prologue, op.delete), default)) if op.delete else []
-    insertions = list(_in_graph(_parse_template(op.prologue, op.insert), default)) if op.insert else []
-    query = f"{op.prologue}\nSELECT * WHERE {op.where}"
-    solutions = state.select(query, request.base_iri, _dataset(op, request))
-    names = [v.value for v in solutions.variables]
+    base = request.base_iri
+    deletions = list(_in_graph(_parse_template(op.prologue, op.delete, base), default)) if op.delete else []
+    insertions = list(_in_graph(_parse_template(op.prologue, op.insert, base), default)) if op.insert else []
+    # only the variables the templates use: a wide SELECT * costs the readers most of the time
+    used = sorted({tok.text[1:] for block in (op.delete, op.insert) if block for tok in tokenize(block) if tok.kind == "var"})
+    projection = " ".join(f"?{name}" for name in used) or "(1 AS ?aimsgraph_solution)"
+    query = f"{op.prologue}\nSELECT {projection} WHERE {op.where}"
     removed: set[ox.Quad] = set()
     added: set[ox.Quad] = set()
-    for solution in solutions:
-        binding = {name: solution[name] for name in names if solution[name] is not None}
+    for binding in state.select(query, request.base_iri, _dataset(op, request), request.max_solutions):
         removed.update(_instantiate(deletions, binding, fresh_blank_nodes=False))
         added.update(_instantiate(insertions, binding, fresh_blank_nodes=True))
     return removed, added
 
 
-def _dataset(op: Operation, request: UpdateRequest) -> dict[str, object]:
+def _dataset(op: Operation, request: UpdateRequest) -> Dataset:
     from_request = bool(request.using or request.using_named)
     if from_request and (op.using or op.using_named or op.with_graph):
         raise InvalidInput("using-graph-uri / using-named-graph-uri cannot be combined with USING, USING NAMED or WITH in the update")
     using = op.using or list(request.using)
     using_named = op.using_named or list(request.using_named)
     if using or using_named:
-        return {"default_graph": [ox.NamedNode(g) for g in using],
-                "named_graphs": [ox.NamedNode(g) for g in using_named]}
+        return Dataset(tuple(using), tuple(using_named))
     if op.with_graph:
-        return {"default_graph": ox.NamedNode(op.with_graph)}
-    return {"use_default_graph_as_union": True}
+        return Dataset((op.with_graph,), None)
+    return Dataset(None, None)
 
 
-def _parse_template(prologue: str, braces: str) -> list[ox.Quad]:
+def _parse_template(prologue: str, braces: str, base_iri: str | None) -> list[ox.Quad]:
     """The quads of a template or data block, with variables as ``VARIABLE_IRI`` IRIs."""
     text = braces
     for token in reversed(tokenize(braces)):
@@ -394,7 +440,7 @@ def _parse_template(prologue: str, braces: str) -> list[ox.Quad]:
             text = f"{text[:token.start]}<{VARIABLE_IRI}{token.text[1:]}>{text[token.end:]}"
     scratch = ox.Store()
     try:
-        scratch.update(f"{prologue}\nINSERT DATA {text}")
+        scratch.update(f"{prologue}\nINSERT DATA {text}", base_iri=base_iri)
     except SyntaxError as exc:
         raise InvalidInput(f"SPARQL Update syntax error in a template: {short(exc)}") from None
     return list(scratch)
@@ -411,17 +457,28 @@ def _instantiate(templates: list[ox.Quad], binding: dict[str, object], fresh_bla
     cannot stand where it is (a literal subject, say) is left out, as the standard says."""
     blank_nodes: dict[str, ox.BlankNode] = {}
     for template in templates:
-        terms = []
-        for term in (template.subject, template.predicate, template.object, template.graph_name):
-            if isinstance(term, ox.NamedNode) and term.value.startswith(VARIABLE_IRI):
-                term = binding.get(term.value[len(VARIABLE_IRI):])
-            elif isinstance(term, ox.BlankNode) and fresh_blank_nodes:
-                term = blank_nodes.setdefault(term.value, ox.BlankNode())
-            terms.append(term)
-        subject, predicate, obj, graph = terms
+        subject, predicate, obj, graph = (
+            _fill(term, binding, blank_nodes if fresh_blank_nodes else None)
+            for term in (template.subject, template.predicate, template.object, template.graph_name)
+        )
         if (isinstance(subject, (ox.NamedNode, ox.BlankNode)) and isinstance(predicate, ox.NamedNode)
-                and obj is not None and isinstance(graph, ox.NamedNode) and not isinstance(obj, ox.Triple)):
+                and obj is not None and isinstance(graph, ox.NamedNode)):
             yield ox.Quad(subject, predicate, obj, graph)
+
+
+def _fill(term: object, binding: dict[str, object], blank_nodes: dict[str, ox.BlankNode] | None) -> object:
+    """A template term with its variable bound (None if unbound) and, when ``blank_nodes`` is
+    given, its blank node replaced by a fresh one; inside triple terms too."""
+    if isinstance(term, ox.NamedNode) and term.value.startswith(VARIABLE_IRI):
+        return binding.get(term.value[len(VARIABLE_IRI):])
+    if isinstance(term, ox.BlankNode) and blank_nodes is not None:
+        return blank_nodes.setdefault(term.value, ox.BlankNode())
+    if isinstance(term, ox.Triple):
+        parts = [_fill(t, binding, blank_nodes) for t in (term.subject, term.predicate, term.object)]
+        if any(p is None for p in parts) or isinstance(parts[0], ox.Literal) or not isinstance(parts[1], ox.NamedNode):
+            return None
+        return ox.Triple(*parts)
+    return term
 
 
 def _fetch(op: Operation, graph: ox.NamedNode, request: UpdateRequest) -> set[ox.Quad]:

@@ -1,0 +1,113 @@
+"""Write-path benchmark: what a write costs, and what bringing the derived graphs up to date
+after it costs, on generated organisations.
+
+    python -m benchmarks.writes [--systems 1000 10000] [--runs 20]
+
+For each size, on an on-disk store with current inferences, analysis and a stored validation
+report: a one-triple SPARQL INSERT DATA; a DELETE/INSERT WHERE that changes one risk's
+likelihood; a Graph Store PUT of a new 10,000-triple graph (parse, delta, commit); the anchor
+(pyoxigraph's own ``Store.update`` of the same one-triple INSERT DATA, which records nothing);
+and after a likelihood change the refresh the service runs in the background: inferences and
+findings (under the write lock) and the analysis graph (outside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from aimsgraph import changes
+from aimsgraph.analysis import refresh_analysis
+from aimsgraph.auth import Principal
+from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.refresh import mark_stale, refresh_record_after
+from aimsgraph.sparql.update import UpdateRequest, evaluate
+from aimsgraph.validation import validate_full
+from benchmarks.generate import BASE, generated_store
+
+EDITOR = Principal("benchmark", "editor")
+AIMS = "https://w3id.org/aimsgraph/ontology#"
+RM = "https://w3id.org/aimsgraph/risk-matrix/"
+
+
+def write(store, text: str) -> changes.Change | None:
+    with store.write_lock():
+        return changes.commit(store, evaluate(store, UpdateRequest(text)), "sparql-update", EDITOR,
+                              before_commit=lambda: mark_stale(store))
+
+
+def milliseconds(samples: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(statistics.median(samples) * 1000, 1), "max_ms": round(max(samples) * 1000, 1)}
+
+
+def timed(function, *args) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = function(*args)
+    return time.perf_counter() - started, result
+
+
+def measure(systems: int, runs: int, workdir: Path) -> dict:
+    store = generated_store(systems, workdir, infer=True)
+    refresh_analysis(store)
+    validate_full(store)
+    result: dict = {"systems": systems, "triples": sum(store.graph_sizes().values())}
+
+    inserts = [timed(write, store, f"INSERT DATA {{ <{BASE}system/{i}> <{AIMS}version> \"bench-{i}\" }}")[0]
+               for i in range(runs)]
+    result["insert_data_one_triple"] = milliseconds(inserts)
+
+    anchor = ox.Store(str(workdir / "anchor"))
+    result["anchor_pyoxigraph_update"] = milliseconds([
+        timed(anchor.update, f"INSERT DATA {{ <{BASE}system/{i}> <{AIMS}version> \"bench-{i}\" }}")[0] for i in range(runs)])
+
+    likelihood = (f"DELETE {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> ?l }} "
+                  f"INSERT {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> <{RM}L%d> }} "
+                  f"WHERE {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> ?l }}")
+    modifies = [timed(write, store, likelihood % (i, i, 1 + i % 5, i))[0] for i in range(runs)]
+    result["delete_insert_where_one_risk"] = milliseconds(modifies)
+
+    body = "".join(f"<{BASE}bulk/{i}> <{AIMS}version> \"{i}\" .\n" for i in range(10_000))
+    graph = ox.NamedNode(BASE + "bulk-graph")
+
+    def put() -> None:
+        quads = {ox.Quad(q.subject, q.predicate, q.object, graph) for q in ox.parse(body, format=ox.RdfFormat.TURTLE)}
+        with store.write_lock():
+            current = set(store.raw.quads_for_pattern(None, None, None, graph))
+            changes.commit(store, changes.Delta(current - quads, quads - current), "graph-store-put", EDITOR)
+
+    result["graph_store_put_10k_triples_s"] = round(timed(put)[0], 2)
+
+    # the refresh after one likelihood change, from current derived graphs
+    refresh_inferences(store)
+    refresh_analysis(store)
+    change = write(store, likelihood % (1, 1, 3, 1)) or write(store, likelihood % (1, 1, 4, 1))
+    with store.write_lock():
+        record_s, how = timed(refresh_record_after, store, change.delta, True)
+    analysis_s, _ = timed(refresh_analysis, store)
+    result["refresh_inferences_and_findings_ms"] = round(record_s * 1000, 1)
+    result["refresh_how"] = how
+    result["refresh_analysis_s"] = round(analysis_s, 2)
+    history_s, found = timed(changes.history, store)
+    result["history_ms"] = round(history_s * 1000, 1)
+    result["changes_recorded"] = len(found)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--systems", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    for systems in args.systems:
+        with tempfile.TemporaryDirectory() as workdir:
+            print(json.dumps(measure(systems, args.runs, Path(workdir))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
