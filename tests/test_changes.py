@@ -91,3 +91,48 @@ def test_state_at_and_diff_compose_changes(tmp_path: Path):
     assert (net.removed, net.added) == (set(), {b})
     assert changes.commit(store, changes.Delta(added={b}), "three", agent) is None  # no change, no record
     assert [c.operation for c in changes.history(store)] == ["one", "two"]
+
+
+def test_an_analysis_refresh_overlapping_a_refused_write_is_not_kept():
+    """The refresh runs outside the write lock; if a write (here one the gate refuses and
+    undoes) happens while it reads, its result is dropped instead of stamped current."""
+    import threading
+    import time
+
+    from aimsgraph.analysis import refresh_analysis
+    from aimsgraph.errors import ValidationRejected
+    from aimsgraph.reasoning import refresh_inferences
+
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    refresh_inferences(store)
+    refresh_analysis(store)
+    risk = ox.NamedNode("https://data.meridian.example/aims/risk/retail-credit-model-drift")
+    likelihood = ox.NamedNode("https://w3id.org/aimsgraph/ontology#hasLikelihood")
+    score = ox.NamedNode("https://w3id.org/aimsgraph/ontology#inherentScore")
+    old = next(store.raw.quads_for_pattern(risk, likelihood, None, ox.NamedNode(Graphs.DATA)))
+    new = ox.Quad(risk, likelihood, ox.NamedNode("https://w3id.org/aimsgraph/risk-matrix/L1"), old.graph_name)
+    applied = threading.Event()
+
+    class SlowRefusal:
+        def before(self, quads):
+            pass
+
+        def after(self, quads):
+            applied.set()
+            time.sleep(1)
+            raise ValidationRejected("refused", [])
+
+    def write():
+        try:
+            changes.commit(store, changes.Delta({old}, {new}), "test", changes.local_user(), gate=SlowRefusal())
+        except ValidationRejected:
+            pass
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    applied.wait(5)
+    assert refresh_analysis(store, store.generation) is None  # it read the refused write
+    writer.join()
+    assert refresh_analysis(store, store.generation) is not None
+    assert {q.object.value for q in store.raw.quads_for_pattern(risk, score, None, ox.NamedNode(Graphs.ANALYSIS))} == {"0.8"}

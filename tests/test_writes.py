@@ -143,7 +143,8 @@ def test_using_graph_uri_restricts_the_where_clause(writer: LiveServer):
 def test_graph_store_lifecycle(writer: LiveServer):
     graph = EX + "lifecycle"
     created = gsp(writer, "PUT", body=f"<{EX}x> <{EX}y> \"one\" .", graph=graph)
-    assert created.status_code == 201 and created.headers["Location"] == graph
+    assert created.status_code == 201 and created.json()["graph"] == graph
+    assert requests.get(created.headers["Location"], timeout=10).text == gsp(writer, "GET", role=None, graph=graph).text
     got = gsp(writer, "GET", role=None, graph=graph)
     assert got.status_code == 200 and got.headers["Content-Type"].startswith("text/turtle") and '"one"' in got.text
     head = gsp(writer, "HEAD", role=None, graph=graph)
@@ -177,8 +178,9 @@ def test_graph_store_default_is_the_data_graph(writer: LiveServer):
 
 def test_post_to_the_store_creates_a_graph(writer: LiveServer):
     response = gsp(writer, "POST", body=f"<{EX}new> <{EX}p> 1 .")
-    assert response.status_code == 201
-    assert ask(writer, f"ASK {{ GRAPH <{response.headers['Location']}> {{ <{EX}new> <{EX}p> 1 }} }}")
+    assert response.status_code == 201 and response.json()["graph"].startswith("urn:uuid:")
+    assert ask(writer, f"ASK {{ GRAPH <{response.json()['graph']}> {{ <{EX}new> <{EX}p> 1 }} }}")
+    assert f"<{EX}new>" in requests.get(response.headers["Location"], timeout=10).text
 
 
 @pytest.mark.parametrize("params, status", [({"graph": "relative/graph"}, 400), ({}, 400), ({"graph": EX + "a", "default": ""}, 400)])
@@ -339,8 +341,10 @@ def test_a_write_refreshes_inferences_and_analysis(writer: LiveServer):
         DELETE {{ <{risk}> aims:hasLikelihood ?l }} INSERT {{ <{risk}> aims:hasLikelihood rm:L1 }} WHERE {{ <{risk}> aims:hasLikelihood ?l }} ;
         INSERT DATA {{ <{EX}new-system> aims:usesModel <https://data.meridian.example/aims/model/retail-pd-model> }}""")
     assert changed.status_code == 200, changed.text
-    settle(writer)
+    derived = settle(writer)
     assert ask(writer, score % "0.16")
+    assert derived["lastRefresh"]["inferences"] == "inferences updated"
+    assert derived["lastRefresh"]["analysis"] == "analysis updated"  # incremental, not rebuilt
     assert ask(writer, f"ASK {{ GRAPH <https://w3id.org/aimsgraph/graph/inferred> {{ <{EX}new-system> a <https://w3id.org/aimsgraph/ontology#AISystem> }} }}")
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+import networkx as nx
 import pyoxigraph as ox
 
 from aimsgraph.namespaces import AIMS, Graphs
@@ -23,16 +24,20 @@ from aimsgraph.propagation import (
     ANALYSIS_BASE,
     DependencyGraph,
     Exposure,
+    InheritedRisk,
     Propagation,
     exposures,
     propagate,
     risks_by_asset,
 )
 from aimsgraph.record import Record
-from aimsgraph.scoring import Criteria, Risk, load_criteria, load_risks
+from aimsgraph.scoring import Criteria, Risk, load_criteria, load_risk, load_risks
 from aimsgraph.store import GraphStore
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
+_ANALYSIS = ox.NamedNode(Graphs.ANALYSIS)
+_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+_RISK = ox.NamedNode(AIMS + "Risk")
 PROV = "http://www.w3.org/ns/prov#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
@@ -61,10 +66,162 @@ class RiskModel:
         result = propagate(deps, by_asset, criteria.threshold)
         return cls(criteria, risks, by_asset, deps, result, exposures(by_asset, result, criteria))
 
+    def updated(self, risks: dict[str, Risk], deps: DependencyGraph, touched: set[str]) -> RiskModel:
+        """This model with ``risks`` and ``deps`` in place of its own, where only ``touched``
+        assets changed (their risks or edges): only the sources whose flows reach them are
+        propagated again, and only exposures there and downstream recomputed. Unchanged parts
+        are the same objects as in this model."""
+        by_asset = _updated_by_asset(self, risks)
+        sources = self.propagation.sources_reaching(touched) | touched
+        partial = propagate(deps, by_asset, self.criteria.threshold, sources)
+        merged = Propagation(cycle_edges=partial.cycle_edges)
+        for asset, items in self.propagation.inherited.items():
+            kept = [i for i in items if i.source_asset not in sources]
+            if kept and asset in deps.graph:
+                merged.inherited[asset] = kept
+        merged.add(partial.all())
+        moved = set(touched)  # exposures can change only here and downstream
+        for graph in (self.deps.graph, deps.graph):
+            for asset in touched & set(graph):
+                moved |= nx.descendants(graph, asset)
+        exposed = {a: e for a, e in self.exposures.items() if a not in moved}
+        exposed.update(exposures(by_asset, merged, self.criteria, assets=moved))
+        return RiskModel(self.criteria, risks, by_asset, deps, merged, exposed)
+
     @cached_property
     def cycles(self) -> list[list[str]]:
         """The dependency cycles (computed once: strongly connected components of the graph)."""
         return self.deps.cycles()
+
+
+def _updated_by_asset(model: RiskModel, risks: dict[str, Risk]) -> dict[str, list[Risk]]:
+    """The model's risks-per-asset index with the changed risks replaced (not rebuilt)."""
+    changed = {iri for iri in model.risks.keys() | risks.keys() if risks.get(iri) is not model.risks.get(iri)}
+    by_asset = dict(model.by_asset)
+    assets = {a for iri in changed for r in (model.risks.get(iri), risks.get(iri)) if r for a in r.assets}
+    for asset in assets:
+        own = [r for r in by_asset.get(asset, []) if r.iri not in changed]
+        own += [risks[iri] for iri in sorted(changed) if iri in risks and asset in risks[iri].assets and risks[iri].scored]
+        if own:
+            by_asset[asset] = sorted(own, key=lambda r: r.iri)
+        else:
+            by_asset.pop(asset, None)
+    return by_asset
+
+
+#: Predicates and classes of the risk criteria and matrices: a change to them can move every
+#: score, so the model is built again.
+SETTINGS_PREDICATES = {AIMS + p for p in (
+    "usesMatrix", "riskAppetite", "propagationThreshold", "defaultCouplingStrength", "hasCell", "cellLikelihood",
+    "cellSeverity", "cellRiskLevel", "rank",
+)}
+SETTINGS_TYPES = {AIMS + c for c in ("RiskCriteria", "RiskMatrix", "RiskMatrixCell")}
+#: A change to a qualified dependency changes the edge between its dependent and its target.
+QUALIFIED_PREDICATES = {AIMS + p for p in ("hasDependency", "dependencyTarget", "dependencyType", "couplingStrength", "isCritical")}
+MODEL_GRAPHS_EXCLUDED = {Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.VOCABULARIES, Graphs.ATLAS}
+
+
+def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) -> RiskModel | None:
+    """The model after a write that removed or added ``quads`` (the store already holds the
+    write and its inferences): only the risks and assets the quads name are read again. None
+    when the write changes settings, the ontology or catalogue, or has blank nodes: then the
+    model is built again (:meth:`RiskModel.build`)."""
+    quads = list(quads)
+    nodes: set[str] = set()
+    for q in quads:
+        if (q.graph_name.value in MODEL_GRAPHS_EXCLUDED or q.predicate.value in SETTINGS_PREDICATES
+                or isinstance(q.subject, ox.BlankNode) or isinstance(q.object, (ox.BlankNode, ox.Triple))
+                or (q.predicate.value == RDF_TYPE and q.object.value in SETTINGS_TYPES)):
+            return None
+        nodes.add(q.subject.value)
+        if isinstance(q.object, ox.NamedNode) and q.predicate.value != RDF_TYPE:
+            nodes.add(q.object.value)
+    if any(next(store.raw.quads_for_pattern(ox.NamedNode(n), _TYPE, ox.NamedNode(t), None), None)
+           for n in nodes for t in SETTINGS_TYPES):
+        return None
+    nodes |= _qualified_ends(store, quads)
+    controlled: dict[str, set[str]] = {}
+    for risk in model.risks.values():
+        for control in risk.controls:
+            controlled.setdefault(control.iri, set()).add(risk.iri)
+    reread = {n for n in nodes if n in model.risks} | {r for n in nodes for r in controlled.get(n, ())}
+    for how in ("mitigates", "detects"):
+        reread |= {q.object.value for n in nodes
+                   for q in store.raw.quads_for_pattern(ox.NamedNode(n), ox.NamedNode(AIMS + how), None, None)
+                   if isinstance(q.object, ox.NamedNode)}
+    reread |= {n for n in nodes if next(store.raw.quads_for_pattern(ox.NamedNode(n), _TYPE, _RISK, None), None)}
+    risks = dict(model.risks)
+    touched: set[str] = set()
+    for iri in reread:
+        old, new = model.risks.get(iri), load_risk(store, model.criteria, iri)
+        if new == old and (old is None or old.assets == new.assets):
+            continue
+        touched |= {a for r in (old, new) if r for a in r.assets}
+        if new is None:
+            del risks[iri]
+        else:
+            risks[iri] = new
+    deps = model.deps.copy()
+    touched |= deps.reload(store, nodes)
+    return model.updated(risks, deps, touched)
+
+
+def _qualified_ends(store: GraphStore, quads: list[ox.Quad]) -> set[str]:
+    """The dependents and targets of the qualified dependencies the quads change (before and
+    after the change)."""
+    has, target = AIMS + "hasDependency", AIMS + "dependencyTarget"
+    changed = {q.object.value if q.predicate.value == has else q.subject.value
+               for q in quads if q.predicate.value in QUALIFIED_PREDICATES}
+    ends = set()
+    for dependency in changed:
+        node = ox.NamedNode(dependency)
+        ends |= {q.subject.value for q in store.raw.quads_for_pattern(None, ox.NamedNode(has), node, None)}
+        ends |= {q.object.value for q in store.raw.quads_for_pattern(node, ox.NamedNode(target), None, None)}
+        ends |= {q.subject.value for q in quads if q.predicate.value == has and q.object.value == dependency}
+        ends |= {q.object.value for q in quads if q.predicate.value == target and q.subject.value == dependency}
+    return ends
+
+
+def analysis_changes(old: RiskModel, new: RiskModel) -> tuple[set[ox.Quad], set[ox.Quad]]:
+    """The quads to remove from and add to the analysis graph of ``old`` to make it ``new``'s,
+    from the parts that differ (parts :meth:`RiskModel.updated` kept are the same objects)."""
+    before: set[ox.Quad] = set()
+    after: set[ox.Quad] = set()
+    for iri in old.risks.keys() | new.risks.keys():
+        a, b = old.risks.get(iri), new.risks.get(iri)
+        if a is not b:
+            before.update(_risk_quads(old, a) if a else ())
+            after.update(_risk_quads(new, b) if b else ())
+    old_items = {id(i): i for i in old.propagation.all()}
+    new_items = {id(i): i for i in new.propagation.all()}
+    for item in (old_items[k] for k in old_items.keys() - new_items.keys()):
+        before.update(_inherited_quads(old, item))
+    for item in (new_items[k] for k in new_items.keys() - old_items.keys()):
+        after.update(_inherited_quads(new, item))
+    for asset in old.exposures.keys() | new.exposures.keys():
+        a, b = old.exposures.get(asset), new.exposures.get(asset)
+        if a is not b:
+            before.update(_exposure_quads(asset, a) if a else ())
+            after.update(_exposure_quads(asset, b) if b else ())
+    if old.cycles != new.cycles:
+        before.update(q for members in old.cycles for q in _cycle_quads(members))
+        after.update(q for members in new.cycles for q in _cycle_quads(members))
+    return before - after, after - before
+
+
+def write_analysis_changes(store: GraphStore, old: RiskModel, new: RiskModel, generation: int) -> int | None:
+    """Bring an analysis graph that holds ``old`` up to ``new`` and stamp it current; returns the
+    store generation after the write, or None (nothing written) when a write happened since
+    ``generation``: ``new`` may have read half of it."""
+    remove, add = analysis_changes(old, new)
+    with store.write_lock():
+        if store.generation != generation:
+            return None
+        graph = ox.NamedNode(Graphs.ANALYSIS)
+        stamps = list(store.raw.quads_for_pattern(graph, ox.NamedNode(PROV + "generatedAtTime"), None, graph))
+        store.replace_quads(remove=[*stamps, *remove], add=add)
+        store.mark_current(Graphs.ANALYSIS)
+    return store.generation
 
 
 @dataclass(frozen=True)
@@ -90,32 +247,37 @@ class ModelCache:
                 self._snapshot = (generation, Snapshot(RiskModel.build(self.store), Record(self.store.raw)))
             return self._snapshot[1]
 
-    def seed(self, model: RiskModel) -> None:
-        """Use a model just built (by :func:`refresh_analysis`) for the current generation.
-        Only for start-up, before requests: a write between building and seeding would pin a
-        stale model to the new generation."""
+    def seed(self, model: RiskModel, generation: int | None = None) -> None:
+        """Use a model just built or updated for the current generation: at start-up, or when
+        the store is still at the ``generation`` the model was made for."""
         with self._lock:
-            self._snapshot = (self.store.generation, Snapshot(model, Record(self.store.raw)))
+            if generation is None or generation == self.store.generation:
+                self._snapshot = (self.store.generation, Snapshot(model, Record(self.store.raw)))
 
 
-def refresh_analysis(store: GraphStore) -> RiskModel:
+def refresh_analysis(store: GraphStore, generation: int | None = None) -> RiskModel | None:
     """Recompute scores and propagation and bring the analysis graph up to date with them.
 
     Only the difference is written (removing triples from the on-disk store costs about 30 us
     each), unless most of the graph changed. The graph's ``prov:generatedAtTime`` stamp goes
-    first and comes back last, so an interrupted refresh is redone at the next start.
+    first and comes back last, so an interrupted refresh is redone at the next start. With
+    ``generation`` (the store's, read before the call), nothing is written and None returned
+    when a write happened meanwhile: the model may have read half of it.
     """
     model = RiskModel.build(store)
     graph = ox.NamedNode(Graphs.ANALYSIS)
-    wanted = set(analysis_quads(model))
-    current = set(store.raw.quads_for_pattern(None, None, None, graph))
-    stamps = {q for q in current if q.subject == graph and q.predicate.value == PROV + "generatedAtTime"}
-    stale = current - wanted - stamps
-    if len(stale) > len(current) / 2:
-        store.replace_derived_graph(Graphs.ANALYSIS, wanted)
-    else:
-        store.replace_quads(remove=[*stamps, *stale], add=wanted - current)
-    store.mark_current(Graphs.ANALYSIS)
+    with store.write_lock():
+        if generation is not None and store.generation != generation:
+            return None
+        wanted = set(analysis_quads(model))
+        current = set(store.raw.quads_for_pattern(None, None, None, graph))
+        stamps = {q for q in current if q.subject == graph and q.predicate.value == PROV + "generatedAtTime"}
+        stale = current - wanted - stamps
+        if len(stale) > len(current) / 2:
+            store.replace_derived_graph(Graphs.ANALYSIS, wanted)
+        else:
+            store.replace_quads(remove=[*stamps, *stale], add=wanted - current)
+        store.mark_current(Graphs.ANALYSIS)
     return model
 
 
@@ -126,54 +288,67 @@ def analysis_quads(model: RiskModel) -> Iterator[ox.Quad]:
     :func:`refresh_analysis`), not repeated on every record, so an unchanged result is not
     rewritten.
     """
-    graph = ox.NamedNode(Graphs.ANALYSIS)
-    nodes: dict[str, ox.NamedNode] = {}
-
-    def node(iri: str) -> ox.NamedNode:
-        found = nodes.get(iri)
-        if found is None:
-            found = nodes[iri] = ox.NamedNode(iri)
-        return found
-
-    def quad(s: str, p: str, o: ox.Literal | str) -> ox.Quad:
-        return ox.Quad(node(s), node(p), o if isinstance(o, ox.Literal) else node(o), graph)
-
-    matrix = model.criteria.matrix
     for risk in sorted(model.risks.values(), key=lambda r: r.iri):
-        if risk.scored:
-            yield quad(risk.iri, AIMS + "inherentScore", _decimal(risk.inherent_score))
-            yield quad(risk.iri, AIMS + "computedRiskLevel", risk.inherent.iri)
-            yield quad(risk.iri, AIMS + "residualScore", _decimal(risk.residual_score))
-            yield quad(risk.iri, AIMS + "computedResidualRiskLevel", risk.residual.iri)
-            yield quad(risk.iri, AIMS + "residualLikelihood", matrix.likelihood_iri(risk.residual_likelihood))
-            yield quad(risk.iri, AIMS + "residualSeverity", matrix.severity_iri(risk.residual_severity))
-            yield quad(risk.iri, AIMS + "exceedsAppetite", _bool(model.criteria.exceeds(risk.residual)))
+        yield from _risk_quads(model, risk)
     for item in model.propagation.all():
-        iri = item.iri
-        yield quad(iri, RDF_TYPE, AIMS + "InheritedRisk")
-        yield quad(item.asset, AIMS + "hasInheritedRisk", iri)
-        yield quad(iri, AIMS + "sourceRisk", item.source_risk)
-        yield quad(iri, PROV + "wasDerivedFrom", item.source_risk)
-        yield quad(iri, AIMS + "sourceAsset", item.source_asset)
-        yield quad(iri, AIMS + "inherentScore", _decimal(item.inherent_score))
-        yield quad(iri, AIMS + "computedRiskLevel", matrix.level_for_score(item.inherent_score).iri)
-        yield quad(iri, AIMS + "residualScore", _decimal(item.residual_score))
-        yield quad(iri, AIMS + "computedResidualRiskLevel", matrix.level_for_score(item.residual_score).iri)
-        yield quad(iri, AIMS + "distance", ox.Literal(str(item.distance), datatype=node(XSD + "integer")))
-        for path in item.paths:
-            yield quad(iri, AIMS + "explanationPath", ox.Literal(path.text()))
-            for via in path.assets()[1:-1]:
-                yield quad(iri, AIMS + "viaAsset", via)
+        yield from _inherited_quads(model, item)
     for asset, exposure in sorted(model.exposures.items()):
-        yield quad(asset, AIMS + "exposureScore", _decimal(exposure.score))
-        yield quad(asset, AIMS + "highestRiskLevel", exposure.level.iri)
-        yield quad(asset, AIMS + "highestInherentRiskLevel", exposure.inherent_level.iri)
-        yield quad(asset, AIMS + "exceedsAppetite", _bool(exposure.exceeds_appetite))
+        yield from _exposure_quads(asset, exposure)
     for members in model.cycles:
-        cycle = f"{ANALYSIS_BASE}cycle/" + hashlib.sha1(" ".join(members).encode()).hexdigest()[:20]
-        yield quad(cycle, RDF_TYPE, AIMS + "DependencyCycle")
-        for member in members:
-            yield quad(cycle, AIMS + "cycleMember", member)
+        yield from _cycle_quads(members)
+
+
+def _quad(s: str, p: str, o: ox.Literal | str) -> ox.Quad:
+    return ox.Quad(ox.NamedNode(s), ox.NamedNode(p), o if isinstance(o, ox.Literal) else ox.NamedNode(o), _ANALYSIS)
+
+
+def _risk_quads(model: RiskModel, risk: Risk) -> list[ox.Quad]:
+    if not risk.scored:
+        return []
+    matrix = model.criteria.matrix
+    return [
+        _quad(risk.iri, AIMS + "inherentScore", _decimal(risk.inherent_score)),
+        _quad(risk.iri, AIMS + "computedRiskLevel", risk.inherent.iri),
+        _quad(risk.iri, AIMS + "residualScore", _decimal(risk.residual_score)),
+        _quad(risk.iri, AIMS + "computedResidualRiskLevel", risk.residual.iri),
+        _quad(risk.iri, AIMS + "residualLikelihood", matrix.likelihood_iri(risk.residual_likelihood)),
+        _quad(risk.iri, AIMS + "residualSeverity", matrix.severity_iri(risk.residual_severity)),
+        _quad(risk.iri, AIMS + "exceedsAppetite", _bool(model.criteria.exceeds(risk.residual))),
+    ]
+
+
+def _inherited_quads(model: RiskModel, item: InheritedRisk) -> list[ox.Quad]:
+    matrix, iri = model.criteria.matrix, item.iri
+    quads = [
+        _quad(iri, RDF_TYPE, AIMS + "InheritedRisk"),
+        _quad(item.asset, AIMS + "hasInheritedRisk", iri),
+        _quad(iri, AIMS + "sourceRisk", item.source_risk),
+        _quad(iri, PROV + "wasDerivedFrom", item.source_risk),
+        _quad(iri, AIMS + "sourceAsset", item.source_asset),
+        _quad(iri, AIMS + "inherentScore", _decimal(item.inherent_score)),
+        _quad(iri, AIMS + "computedRiskLevel", matrix.level_for_score(item.inherent_score).iri),
+        _quad(iri, AIMS + "residualScore", _decimal(item.residual_score)),
+        _quad(iri, AIMS + "computedResidualRiskLevel", matrix.level_for_score(item.residual_score).iri),
+        _quad(iri, AIMS + "distance", ox.Literal(str(item.distance), datatype=ox.NamedNode(XSD + "integer"))),
+    ]
+    for path in item.paths:
+        quads.append(_quad(iri, AIMS + "explanationPath", ox.Literal(path.text())))
+        quads += [_quad(iri, AIMS + "viaAsset", via) for via in path.assets()[1:-1]]
+    return quads
+
+
+def _exposure_quads(asset: str, exposure: Exposure) -> list[ox.Quad]:
+    return [
+        _quad(asset, AIMS + "exposureScore", _decimal(exposure.score)),
+        _quad(asset, AIMS + "highestRiskLevel", exposure.level.iri),
+        _quad(asset, AIMS + "highestInherentRiskLevel", exposure.inherent_level.iri),
+        _quad(asset, AIMS + "exceedsAppetite", _bool(exposure.exceeds_appetite)),
+    ]
+
+
+def _cycle_quads(members: list[str]) -> list[ox.Quad]:
+    cycle = f"{ANALYSIS_BASE}cycle/" + hashlib.sha1(" ".join(members).encode()).hexdigest()[:20]
+    return [_quad(cycle, RDF_TYPE, AIMS + "DependencyCycle"), *(_quad(cycle, AIMS + "cycleMember", m) for m in members)]
 
 
 def _decimal(value: float) -> ox.Literal:

@@ -16,7 +16,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from aimsgraph import api, changes
-from aimsgraph.analysis import ModelCache, refresh_analysis
+from aimsgraph.analysis import ModelCache, RiskModel, refresh_analysis
 from aimsgraph.api import changes as changes_api
 from aimsgraph.api import impact as impact_api
 from aimsgraph.api import queries as queries_api
@@ -57,16 +57,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         refresh_inferences(store)
         changed = True
     models = ModelCache(store)
+    model = None
     if changed or not store.is_current(Graphs.ANALYSIS):
-        models.seed(refresh_analysis(store))
-    else:  # build the risk model in the background, so the first impact request need not wait
-        threading.Thread(target=models.get, name="aimsgraph-risk-model", daemon=True).start()
+        model = refresh_analysis(store)
+        models.seed(model)
+    refresher = Refresher(store, models, model)
+    if model is None:  # built in the background, so the first impact request need not wait
+        threading.Thread(target=_warm_up, args=(store, models, refresher), name="aimsgraph-risk-model", daemon=True).start()
     readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
     atexit.register(readers.close)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_upload_bytes)
-    app.extensions["aimsgraph"] = ServiceState(settings, store, readers, models, tokens, Refresher(store))
+    app.extensions["aimsgraph"] = ServiceState(settings, store, readers, models, tokens, refresher)
     app.before_request(_authenticate)
     app.register_blueprint(protocol.bp)
     app.register_blueprint(graph_store.bp)
@@ -89,6 +92,14 @@ def _index():
         health=request.host_url + "api/health",
         graphs=request.host_url + "api/graphs",
     )
+
+
+def _warm_up(store: GraphStore, models: ModelCache, refresher: Refresher) -> None:
+    """Build the risk model of the store as opened, for impact requests and the refresher."""
+    generation = store.generation
+    model = RiskModel.build(store)
+    models.seed(model, generation)
+    refresher.adopt(model, generation)
 
 
 def _authenticate() -> None:

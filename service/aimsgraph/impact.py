@@ -26,7 +26,7 @@ import networkx as nx
 from aimsgraph.analysis import RiskModel
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, is_absolute_iri
-from aimsgraph.propagation import DependencyGraph, Propagation, exposures, propagate
+from aimsgraph.propagation import DependencyGraph
 from aimsgraph.record import Record, local_name
 from aimsgraph.scoring import score
 
@@ -269,34 +269,7 @@ def what_if(model: RiskModel, modifications: list[dict]) -> RiskModel:
             touched |= _apply(deps, risks, model, modification)
         except InvalidInput as exc:
             raise InvalidInput(f"modification {number}: {exc.message}") from None
-    by_asset = _updated_by_asset(model, risks)
-    sources = model.propagation.sources_reaching(touched) | touched
-    partial = propagate(deps, by_asset, model.criteria.threshold, sources)
-    merged = Propagation(cycle_edges=partial.cycle_edges)
-    for asset, items in model.propagation.inherited.items():
-        kept = [i for i in items if i.source_asset not in sources]
-        if kept and asset in deps.graph:
-            merged.inherited[asset] = kept
-    merged.add(partial.all())
-    moved = set(touched)  # exposures can change only here and downstream
-    for graph in (model.deps.graph, deps.graph):
-        for asset in touched & set(graph):
-            moved |= nx.descendants(graph, asset)
-    exposed = {a: e for a, e in model.exposures.items() if a not in moved}
-    exposed.update(exposures(by_asset, merged, model.criteria, assets=moved))
-    return RiskModel(model.criteria, risks, by_asset, deps, merged, exposed)
-
-
-def _updated_by_asset(model: RiskModel, risks: dict) -> dict:
-    """The model's risks-per-asset index with the modified risks replaced (not rebuilt)."""
-    changed = {iri for iri, risk in risks.items() if risk is not model.risks[iri]}
-    by_asset = dict(model.by_asset)
-    assets = {a for iri in changed for a in (*model.risks[iri].assets, *risks[iri].assets)}
-    for asset in assets:
-        own = [r for r in by_asset.get(asset, []) if r.iri not in changed]
-        own += [risks[iri] for iri in sorted(changed) if asset in risks[iri].assets and risks[iri].scored]
-        by_asset[asset] = sorted(own, key=lambda r: r.iri)
-    return by_asset
+    return model.updated(risks, deps, touched)
 
 
 def _apply(deps: DependencyGraph, risks: dict, model: RiskModel, change: dict) -> set[str]:

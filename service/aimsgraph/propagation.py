@@ -39,6 +39,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import networkx as nx
+import pyoxigraph as ox
 
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.record import local_name
@@ -71,6 +72,8 @@ SELECT ?dependent ?dependency ?type ?coupling ?critical WHERE {
 }"""
 
 _ASSETS = "SELECT ?asset WHERE { ?asset a <%s> }"
+_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+_INFERRED = ox.NamedNode(Graphs.INFERRED)
 
 
 @dataclass
@@ -92,22 +95,59 @@ class DependencyGraph:
                 types[(dependency, dependent)].add(prop)
         for row in store.query(_ASSERTED_DEPENDS_ON):
             types[(row[1].value, row[0].value)].add(AIMS + "dependsOn")
-        qualified: dict[tuple[str, str], list[tuple[float | None, bool, str | None]]] = defaultdict(list)
-        for row in store.query(_QUALIFIED):
-            key = (row["dependency"].value, row["dependent"].value)
-            coupling = float(row["coupling"].value) if row["coupling"] else None
-            critical = bool(row["critical"]) and row["critical"].value in ("true", "1")
-            qualified[key].append((coupling, critical, row["type"].value if row["type"] else None))
+        qualified = _qualified(store)
+        for key in qualified:
+            types.setdefault(key, set())
         deps = cls(defaults=defaults)
-        for key in sorted(types.keys() | qualified.keys()):
-            edge_types = types.get(key, set())
-            named = sorted(edge_types - {AIMS + "dependsOn"}) or sorted(edge_types) or [AIMS + "dependsOn"]
-            factor, critical = _edge_factor(named, qualified.get(key, []), defaults)
-            deps.add_edge(key[1], key[0], named, factor, critical)
+        deps._add_edges(types, qualified)
         for kind in ASSET_KINDS:  # one class at a time: cheaper than a VALUES join on disk
             for row in store.query(_ASSETS % (AIMS + kind)):
                 deps.kinds.setdefault(row["asset"].value, kind)
         return deps
+
+    def reload(self, store: GraphStore, nodes: set[str]) -> set[str]:
+        """Read the edges and kinds of ``nodes`` again, as :meth:`from_store` reads them (after
+        a write touched them; index lookups, not scans). Returns the assets whose edges may have
+        changed: ``nodes`` and their old and new neighbours."""
+        edge_props = {row[0].value for row in store.query(_EDGE_PROPERTIES)}
+        qualified = _qualified(store)
+        types: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for name in nodes:
+            node = ox.NamedNode(name)
+            for q in store.raw.quads_for_pattern(node, None, None, None):
+                if isinstance(q.object, ox.NamedNode) and _is_edge(q, edge_props):
+                    types[(q.object.value, name)].add(q.predicate.value)
+            for q in store.raw.quads_for_pattern(None, None, node, None):
+                if isinstance(q.subject, ox.NamedNode) and _is_edge(q, edge_props):
+                    types[(name, q.subject.value)].add(q.predicate.value)
+        for key in qualified:
+            if nodes & set(key):
+                types.setdefault(key, set())
+        touched = set(nodes) | {n for key in types for n in key}
+        self.kinds = dict(self.kinds)  # shared with the graph this one was copied from
+        for name in nodes:
+            if name in self.graph:
+                touched |= set(self.graph.pred[name]) | set(self.graph.succ[name])
+                for dependency in list(self.graph.pred[name]):
+                    self.remove_edge(name, dependency)
+                for dependent in list(self.graph.succ[name]):
+                    self.remove_edge(dependent, name)
+            self.kinds.pop(name, None)
+            for kind in ASSET_KINDS:
+                if next(store.raw.quads_for_pattern(ox.NamedNode(name), _TYPE, ox.NamedNode(AIMS + kind), None), None):
+                    self.kinds.setdefault(name, kind)
+        self._add_edges(types, qualified)
+        for name in touched:  # an asset without edges is not in the graph (as from_store reads it)
+            if name in self.graph and not self.graph.degree(name):
+                self.remove_node(name)
+        return touched
+
+    def _add_edges(self, types: dict[tuple[str, str], set[str]], qualified: dict) -> None:
+        for key in sorted(types):
+            edge_types = types.get(key, set())
+            named = sorted(edge_types - {AIMS + "dependsOn"}) or sorted(edge_types) or [AIMS + "dependsOn"]
+            factor, critical = _edge_factor(named, qualified.get(key, []), self.defaults)
+            self.add_edge(key[1], key[0], named, factor, critical)
 
     def add_edge(self, dependent: str, dependency: str, types: list[str], factor: float, critical: bool) -> None:
         """Record that ``dependent`` depends on ``dependency`` (risk flows the other way)."""
@@ -159,6 +199,23 @@ class DependencyGraph:
         found = [sorted(c) for c in nx.strongly_connected_components(self.graph) if len(c) > 1]
         found += [[n] for n, _ in nx.selfloop_edges(self.graph)]
         return sorted(found)
+
+
+def _qualified(store: GraphStore) -> dict[tuple[str, str], list[tuple[float | None, bool, str | None]]]:
+    """Qualified dependencies by (dependency, dependent): coupling, criticality, type."""
+    qualified: dict[tuple[str, str], list[tuple[float | None, bool, str | None]]] = defaultdict(list)
+    for row in store.query(_QUALIFIED):
+        key = (row["dependency"].value, row["dependent"].value)
+        coupling = float(row["coupling"].value) if row["coupling"] else None
+        critical = bool(row["critical"]) and row["critical"].value in ("true", "1")
+        qualified[key].append((coupling, critical, row["type"].value if row["type"] else None))
+    return qualified
+
+
+def _is_edge(quad: ox.Quad, edge_props: set[str]) -> bool:
+    """A typed dependency (asserted or inferred), or an asserted aims:dependsOn."""
+    prop = quad.predicate.value
+    return prop in edge_props or (prop == AIMS + "dependsOn" and quad.graph_name != _INFERRED)
 
 
 def _default_couplings(store: GraphStore) -> dict[str, float]:

@@ -7,8 +7,11 @@ to date in a background thread, taking together the writes that arrived meanwhil
   milliseconds for a small change), under the write lock so that no write lands half-way;
 - stored validation findings of the focus nodes the change can affect
   (``validation.validate_changed``), when a validation report is stored at all;
-- scores and propagation (``analysis.refresh_analysis``), a full recomputation that writes only
-  the difference, outside the write lock (writes go on meanwhile, and queue another refresh).
+- scores and propagation: the risk model updated from the changed quads, re-reading only the
+  risks and assets they name and re-propagating only the flows they can change
+  (``analysis.update_model``), and the analysis graph changed where the model did; after
+  changes to the risk criteria or matrix, a full recomputation (``analysis.refresh_analysis``).
+  Both read outside the write lock and write only if no write came in meanwhile.
 
 A write marks the inferred and analysis graphs stale first (``store.invalidate``), so a process
 that dies before the refresh ends recomputes them at its next start. The CLI calls
@@ -19,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
-from aimsgraph.analysis import refresh_analysis
+from aimsgraph.analysis import ModelCache, RiskModel, refresh_analysis, update_model, write_analysis_changes
 from aimsgraph.changes import Delta
 from aimsgraph.namespaces import Graphs
 from aimsgraph.reasoning import NOT_PREMISES, refresh_inferences, update_inferences
@@ -28,6 +32,10 @@ from aimsgraph.store import GraphStore
 from aimsgraph.validation import changed_nodes, validate_changed
 
 log = logging.getLogger(__name__)
+#: Runs of the analysis refresh before it gives up on a store that keeps changing.
+ANALYSIS_ATTEMPTS = 5
+#: Above this many changed quads the model is built again rather than updated.
+INCREMENTAL_ANALYSIS_QUADS = 50_000
 
 
 def mark_stale(store: GraphStore) -> None:
@@ -89,8 +97,15 @@ def premise_changes(store: GraphStore, delta: Delta) -> tuple[set, set]:
 class Refresher:
     """Refreshes the derived graphs in one background thread after each burst of writes."""
 
-    def __init__(self, store: GraphStore) -> None:
-        self.store = store
+    def __init__(self, store: GraphStore, models: ModelCache, model: RiskModel | None = None) -> None:
+        """``model``: the risk model the analysis graph holds now, if known (else the first
+        refresh builds it)."""
+        self.store, self.models = store, models
+        self._model = model if store.is_current(Graphs.ANALYSIS) else None
+        self._start = (store.generation, store.is_current(Graphs.ANALYSIS))
+        self._last: dict[str, object] = {}  # how the last refresh went, for /api/health
+        self._analysis_written = False
+        self._analysis_quads: set = set()  # quads changed since the analysis graph held self._model
         self._incremental = store.is_current(Graphs.INFERRED)
         self._pending = Delta()
         self._waiting = 0  # writes not yet refreshed
@@ -115,7 +130,52 @@ class Refresher:
         with self._condition:
             return {"pendingWrites": self._waiting, "refreshing": self._busy,
                     "inferredCurrent": self.store.is_current(Graphs.INFERRED),
-                    "analysisCurrent": self.store.is_current(Graphs.ANALYSIS)}
+                    "analysisCurrent": self.store.is_current(Graphs.ANALYSIS), "lastRefresh": self._last}
+
+    def _refresh_analysis(self) -> str | None:
+        """Bring the analysis graph up to date: the model updated from the changed quads when it
+        can be (``analysis.update_model``), else built again. Either is read outside the write
+        lock and written only if no write came in meanwhile (a write the validation gate refused
+        is applied and undone, and queues nothing): try again until one run sees a quiet store,
+        or leave it to the next round when writes are queued."""
+        for _ in range(ANALYSIS_ATTEMPTS):
+            generation = self.store.generation
+            model = self._model
+            if model is not None and len(self._analysis_quads) <= INCREMENTAL_ANALYSIS_QUADS:
+                updated = update_model(self.store, model, self._analysis_quads)
+                if updated is not None:
+                    written = write_analysis_changes(self.store, model, updated, generation)
+                    if written is not None:
+                        self._analysed(updated, written)
+                        return "analysis updated"
+                    if self._writes_waiting():
+                        return None
+                    continue
+            built = refresh_analysis(self.store, generation)
+            if built is not None:
+                self._analysed(built, None)
+                return "analysis recomputed"
+            if self._writes_waiting():
+                return None
+        log.warning("the analysis graph could not be refreshed: writes kept changing the store")
+        return None
+
+    def adopt(self, model: RiskModel, generation: int) -> None:
+        """Take a model built in the background at start-up (at ``generation``) as the one the
+        analysis graph holds, if the graph was current then and has not been rewritten since."""
+        with self._condition:
+            if self._model is None and not self._analysis_written and self._start == (generation, True):
+                self._model = model
+
+    def _analysed(self, model: RiskModel, generation: int | None) -> None:
+        with self._condition:
+            self._model, self._analysis_quads, self._analysis_written = model, set(), True
+        if generation is not None:
+            self.models.seed(model, generation)
+
+    def _writes_waiting(self) -> bool:
+        with self._condition:
+            return self._waiting > 0
 
     def _run(self) -> None:
         while True:
@@ -125,12 +185,18 @@ class Refresher:
                 with self.store.write_lock():
                     with self._condition:
                         delta, self._pending, self._waiting, self._busy = self._pending, Delta(), 0, True
-                    refresh_record_after(self.store, delta, self._incremental)
+                    started = time.perf_counter()
+                    inferences = refresh_record_after(self.store, delta, self._incremental)
+                    record_seconds = time.perf_counter() - started
                 self._incremental = True
-                refresh_analysis(self.store)
+                self._analysis_quads |= delta.removed | delta.added
+                started = time.perf_counter()
+                analysis = self._refresh_analysis()
+                self._last = {"inferences": inferences, "inferencesAndFindingsSeconds": round(record_seconds, 3),
+                              "analysis": analysis, "analysisSeconds": round(time.perf_counter() - started, 3)}
             except Exception:  # keep serving; the next start recomputes what is stale
                 log.exception("refreshing the derived graphs failed")
-                self._incremental = False
+                self._incremental, self._model = False, None
             finally:
                 with self._condition:
                     self._busy = False

@@ -40,6 +40,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
+import pyoxigraph as ox
+
 from aimsgraph.errors import ConfigError
 from aimsgraph.namespaces import AIMS, RM
 from aimsgraph.store import GraphStore
@@ -47,6 +49,7 @@ from aimsgraph.store import GraphStore
 DEFAULT_MATRIX = RM + "Matrix5x5"
 DEFAULT_THRESHOLD = 0.1
 DETECTIVE_CREDIT = 0.5
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 
 _CRITERIA = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
 SELECT ?criteria ?matrix ?appetite ?threshold WHERE {
@@ -224,21 +227,56 @@ def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
     assets: dict[str, set[str]] = defaultdict(set)
     for asset, risk in store.pairs(AIMS + "hasRisk"):
         assets[risk].add(asset)
+    return {iri: _risk(iri, found, doubled.get(iri), assets.get(iri, set()), controls.get(iri, []), criteria)
+            for iri, found in values.items()}
+
+
+def load_risk(store: GraphStore, criteria: Criteria, iri: str) -> Risk | None:
+    """One risk as :func:`load_risks` reads it, with index lookups instead of scans (for
+    updating a model after a write); None if ``iri`` is not an ``aims:Risk``."""
+    raw, node = store.raw, ox.NamedNode(iri)
+
+    def objects(subject: ox.NamedNode, prop: str) -> list[str]:
+        return sorted({q.object.value for q in raw.quads_for_pattern(subject, ox.NamedNode(AIMS + prop), None, None)
+                       if not isinstance(q.object, ox.BlankNode)})
+
+    def subjects(prop: str) -> set[str]:
+        return {q.subject.value for q in raw.quads_for_pattern(None, ox.NamedNode(AIMS + prop), node, None)
+                if isinstance(q.subject, ox.NamedNode)}
+
+    if next(raw.quads_for_pattern(node, RDF_TYPE, ox.NamedNode(AIMS + "Risk"), None), None) is None:
+        return None
+    found, doubled = {}, None
+    for key in ("hasLikelihood", "hasSeverity", "hasRiskLevel", "hasResidualRiskLevel"):
+        values = objects(node, key)
+        if values:
+            found[key] = values[0]
+        if len(values) > 1 and key in ("hasLikelihood", "hasSeverity"):
+            doubled = doubled or f"more than one {key[3:].lower()} recorded"
+    controls = []
+    for how in ("mitigates", "detects"):
+        for control in sorted(subjects(how)):
+            subject = ox.NamedNode(control)
+            if AIMS + "Implemented" in objects(subject, "controlStatus"):
+                effectiveness = objects(subject, "effectiveness")
+                controls.append(Control(control, how == "mitigates", float(effectiveness[-1]) if effectiveness else None))
+    return _risk(iri, found, doubled, subjects("hasRisk"), controls, criteria)
+
+
+def _risk(iri: str, found: dict[str, str], doubled: str | None, assets: set[str], controls: list[Control],
+          criteria: Criteria) -> Risk:
     matrix = criteria.matrix
-    risks = {}
-    for iri, found in values.items():
-        risk = Risk(
-            iri=iri,
-            assets=tuple(sorted(assets.get(iri, ()))),
-            likelihood=matrix.likelihoods.get(found.get("hasLikelihood", "")),
-            severity=matrix.severities.get(found.get("hasSeverity", "")),
-            controls=tuple(sorted(controls.get(iri, []), key=lambda c: (c.iri, c.preventive))),
-            recorded_level=found.get("hasRiskLevel"),
-            recorded_residual_level=found.get("hasResidualRiskLevel"),
-            problem=doubled.get(iri) or _unscorable(found, matrix),
-        )
-        risks[iri] = score(risk, criteria)
-    return risks
+    risk = Risk(
+        iri=iri,
+        assets=tuple(sorted(assets)),
+        likelihood=matrix.likelihoods.get(found.get("hasLikelihood", "")),
+        severity=matrix.severities.get(found.get("hasSeverity", "")),
+        controls=tuple(sorted(controls, key=lambda c: (c.iri, c.preventive))),
+        recorded_level=found.get("hasRiskLevel"),
+        recorded_residual_level=found.get("hasResidualRiskLevel"),
+        problem=doubled or _unscorable(found, matrix),
+    )
+    return score(risk, criteria)
 
 
 def score(risk: Risk, criteria: Criteria) -> Risk:

@@ -3,7 +3,7 @@ DELETE of one graph, named by ``?graph=IRI`` or ``?default``.
 
 ``?default`` is the organisation's data graph, the graph that updates without ``GRAPH`` write
 to (queries see the union of all graphs as their default graph). A POST without a graph
-creates a new graph with a fresh IRI (201, ``Location``). Bodies are parsed completely, with
+creates a new graph named ``urn:uuid:...`` (201, with its Graph Store URL as ``Location``). Bodies are parsed completely, with
 blank nodes renamed apart and no external resources fetched, before anything is written; the
 change is then committed like any other write (``api.writes``).
 """
@@ -11,6 +11,7 @@ change is then committed like any other write (``api.writes``).
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
@@ -53,8 +54,9 @@ def graph_store() -> Response:
         require_write(g.principal, {graph}, state.tokens)
     if request.method == "DELETE":
         return _delete(graph)
-    if graph is None:  # POST to the store itself: a new graph
-        graph = f"{request.host_url}rdf-graph-store/graphs/{uuid.uuid4()}"
+    new_graph = graph is None
+    if new_graph:  # POST to the store itself: a new graph, named by a fresh URN
+        graph = f"urn:uuid:{uuid.uuid4()}"
     triples = _body(graph)  # parsed before the write lock is taken
     with current_app.extensions["aimsgraph"].store.write_lock():
         existed = _exists(graph)
@@ -62,9 +64,9 @@ def graph_store() -> Response:
         delta = Delta(removed=current - triples, added=triples - current)
         change = commit_request(delta, f"graph-store-{request.method.lower()}")
     created = not existed and bool(triples)
-    response = change_response(change, 201 if created else 200)
-    if created:
-        response.headers["Location"] = graph
+    response = change_response(change, 201 if created else 200, graph=graph)
+    if created:  # where the new graph can be read and written
+        response.headers["Location"] = f"{request.base_url}?{urlencode({'graph': graph})}"
     return response
 
 
