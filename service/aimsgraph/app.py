@@ -31,6 +31,7 @@ from aimsgraph.refresh import Refresher
 from aimsgraph.reports import finding_dict
 from aimsgraph.sparql import graph_store, protocol
 from aimsgraph.sparql.executor import ReaderPool
+from aimsgraph.validation import validate_full
 from aimsgraph.store import GraphStore
 
 
@@ -54,7 +55,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     changed = bool(changes.recover(store))  # writes a killed process left uncommitted
     changed |= changes.initialise(store, demo=settings.demo)
     if changed or not store.is_current(Graphs.INFERRED):
+        # a write whose refresh did not finish (the process stopped) leaves the inferences
+        # unstamped; its stored findings may be stale too
         refresh_inferences(store)
+        if not store.is_empty(Graphs.VALIDATION):
+            validate_full(store)
         changed = True
     models = ModelCache(store)
     model = None

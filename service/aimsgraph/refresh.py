@@ -29,7 +29,7 @@ from aimsgraph.changes import Delta
 from aimsgraph.namespaces import Graphs
 from aimsgraph.reasoning import NOT_PREMISES, refresh_inferences, update_inferences
 from aimsgraph.store import GraphStore
-from aimsgraph.validation import changed_nodes, validate_changed
+from aimsgraph.validation import changed_nodes, validate_changed, validate_full
 
 log = logging.getLogger(__name__)
 #: Runs of the analysis refresh before it gives up on a store that keeps changing.
@@ -54,10 +54,14 @@ def refresh_after(store: GraphStore, delta: Delta, inferences_were_current: bool
 
 def refresh_record_after(store: GraphStore, delta: Delta, incremental: bool) -> str:
     """The inferences and stored findings after ``delta``. Call it holding the write lock, so
-    that the store holds exactly the changes the delta describes."""
+    that the store holds exactly the changes the delta describes. Without ``incremental`` (an
+    earlier refresh failed), both are recomputed in full."""
     how = refresh_inferences_after(store, delta, incremental)
     if not store.is_empty(Graphs.VALIDATION):
-        validate_changed(store, changed_nodes(store, delta.removed | delta.added))
+        if incremental:
+            validate_changed(store, changed_nodes(store, delta.removed | delta.added))
+        else:
+            validate_full(store)
     return how
 
 
