@@ -44,8 +44,11 @@ class Graphs:
     CHANGES = GRAPH_BASE + "changes"  # the audit trail of writes (PROV)
     VOCABULARIES = GRAPH_BASE + "vocabularies"  # AIRO, VAIR, DPV as published (reference only)
     ATLAS = GRAPH_BASE + "atlas"  # MITRE ATLAS tactics, techniques, mitigations (aimsgraph import atlas)
+    DATA_CATALOGS = GRAPH_BASE + "data-catalogs"  # enterprise data catalogue entries (aimsgraph import dcat)
+    LINEAGE = GRAPH_BASE + "lineage"  # OpenLineage runs and the dataset changes they report
 
-    ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES, ATLAS)
+    ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES, ATLAS,
+           DATA_CATALOGS, LINEAGE)
     #: Graphs that are not premises for reasoning: derived ones, the audit trail, and published vocabularies
     #: (their domains and ranges would type our data; we align by our own axioms instead).
     NOT_PREMISES = (INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES)
