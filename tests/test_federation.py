@@ -1,0 +1,135 @@
+"""Federation: SPARQL SERVICE from aimsgraph to an enterprise data catalogue served by a second,
+real SPARQL server (``oxigraph serve`` from the PyPI package ``oxigraph``) on loopback; the
+allow-list; a catalogue that is down or hangs gives a clear error, never a hang."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import LiveServer, free_port, start_server
+
+CATALOG = Path(__file__).parent / "data" / "federated-catalog.ttl"
+OXIGRAPH = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
+
+FEDERATED = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+PREFIX dct: <http://purl.org/dc/terms/>
+PREFIX dcat: <http://www.w3.org/ns/dcat#>
+SELECT ?system ?dataset ?entry ?title WHERE {
+  ?system a aims:AISystem ; aims:usesDataset ?dataset .
+  ?dataset dct:identifier ?id .
+  SERVICE <%s> { ?entry a dcat:Dataset ; dct:identifier ?id ; dct:title ?title }
+} ORDER BY ?system ?dataset"""
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory):
+    """`oxigraph serve` with the catalogue loaded; yields its query endpoint."""
+    assert OXIGRAPH, "the oxigraph command (PyPI package oxigraph, a test dependency) is missing"
+    location = tmp_path_factory.mktemp("catalog")
+    subprocess.run([OXIGRAPH, "load", "--location", str(location), "--file", str(CATALOG)], check=True, timeout=60)
+    port = free_port()
+    process = subprocess.Popen([OXIGRAPH, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}/query"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(endpoint, params={"query": "ASK {}"}, timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    yield endpoint
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def silent_port():
+    """A port that accepts connections and never answers: a catalogue that hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield listener.getsockname()[1]
+    stop.set()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def federating(tmp_path_factory: pytest.TempPathFactory, catalog: str, silent_port: int):
+    hanging = f"http://127.0.0.1:{silent_port}/sparql"
+    live = start_server(tmp_path_factory.mktemp("federating"), AIMSGRAPH_QUERY_TIMEOUT="3",
+                        AIMSGRAPH_SERVICE_ALLOWLIST=f"{catalog} {hanging}")
+    yield live, catalog, hanging
+    live.stop()
+
+
+def select(server: LiveServer, query: str) -> requests.Response:
+    return requests.post(server.sparql, data={"query": query}, headers={"Accept": "application/sparql-results+json"},
+                         timeout=30)
+
+
+def test_a_federated_query_joins_our_systems_with_the_catalogue(federating):
+    server, catalog, _ = federating
+    response = select(server, FEDERATED % catalog)
+    assert response.status_code == 200, response.text
+    rows = {(b["system"]["value"].rsplit("/", 1)[1], b["dataset"]["value"].rsplit("/", 1)[1], b["entry"]["value"])
+            for b in response.json()["results"]["bindings"]}
+    # what it should be: our systems using datasets DS-001, DS-003 or DS-005, from our side alone
+    entries = {"DS-001": "core-transactions", "DS-003": "bureau-reports", "DS-005": "loan-applications"}
+    ours = server.select("""PREFIX aims: <https://w3id.org/aimsgraph/ontology#> PREFIX dct: <http://purl.org/dc/terms/>
+        SELECT ?system ?dataset ?id WHERE { ?system a aims:AISystem ; aims:usesDataset ?dataset . ?dataset dct:identifier ?id }""")
+    expected = {(r["system"].rsplit("/", 1)[1], r["dataset"].rsplit("/", 1)[1],
+                 f"https://catalog.meridian.example/dataset/{entries[r['id']]}") for r in ours if r["id"] in entries}
+    assert rows == expected and len(rows) >= 3
+    assert not any(entry.endswith("branch-footfall") for _, _, entry in rows)
+
+
+def test_a_catalogue_not_on_the_allow_list_is_refused(federating):
+    server, catalog, _ = federating
+    elsewhere = catalog.replace("/query", "/other")  # same host, another path: not on the list
+    response = select(server, FEDERATED % elsewhere)
+    assert response.status_code == 403 and "AIMSGRAPH_SERVICE_ALLOWLIST" in response.text
+
+
+def test_a_catalogue_that_hangs_is_cut_off_by_the_timeout(federating):
+    server, _, hanging = federating
+    started = time.monotonic()
+    response = select(server, FEDERATED % hanging)
+    assert response.status_code == 503 and "AIMSGRAPH_QUERY_TIMEOUT" in response.text
+    assert time.monotonic() - started < 10
+    assert select(server, "ASK { ?s ?p ?o }").status_code == 200  # and the service goes on
+
+
+def test_a_catalogue_that_is_down_gives_a_clear_error(federating, tmp_path: Path):
+    server, catalog, _ = federating
+    down = f"http://127.0.0.1:{free_port()}/query"
+    other = start_server(tmp_path / "down", AIMSGRAPH_QUERY_TIMEOUT="3", AIMSGRAPH_SERVICE_ALLOWLIST=down, AIMSGRAPH_DEMO="true")
+    try:
+        started = time.monotonic()
+        response = select(other, FEDERATED % down)
+        assert response.status_code == 502 and "SERVICE" in response.text
+        assert time.monotonic() - started < 5
+    finally:
+        other.stop()
