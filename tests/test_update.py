@@ -37,7 +37,7 @@ STANDARD_UPDATES = [
     f"DELETE DATA {{ GRAPH <{G1}> {{ ex:a ex:p 1 . ex:nope ex:p 9 }} }}",
     f"DELETE {{ GRAPH <{G1}> {{ ?s ex:p ?o }} }} INSERT {{ GRAPH <{G3}> {{ ?s ex:moved ?o }} }} WHERE {{ GRAPH <{G1}> {{ ?s ex:p ?o }} }}",
     f"DELETE WHERE {{ GRAPH <{G1}> {{ ex:a ?p ?o }} }}",
-    f"INSERT {{ GRAPH ?g {{ ?s ex:seen true }} }} WHERE {{ GRAPH ?g {{ ?s ex:p 1 }} }}",
+    "INSERT { GRAPH ?g { ?s ex:seen true } } WHERE { GRAPH ?g { ?s ex:p 1 } }",
     f"INSERT {{ GRAPH <{G3}> {{ ?s ex:double ?d }} }} WHERE {{ GRAPH <{G1}> {{ ?s ex:p ?o }} BIND(?o * 2 AS ?d) }}",
     f"INSERT {{ GRAPH <{G3}> {{ ?s ex:label ?l }} }} WHERE {{ GRAPH <{G1}> {{ ?s ex:p ?o OPTIONAL {{ ?s ex:name ?l }} }} }}",
     f"INSERT DATA {{ GRAPH <{G1}> {{ ex:x ex:p 7 }} }} ; DELETE {{ GRAPH <{G1}> {{ ?s ex:p ?o }} }} WHERE {{ GRAPH <{G1}> {{ ?s ex:p ?o FILTER(?o > 2) }} }}",
@@ -133,6 +133,9 @@ def test_protocol_using_graph_uri_sets_the_where_dataset():
     ("INSERT DATA { ex:a ex:p 1 } ; DROP GRAPH <http://example.org/missing>", "does not exist"),
     ("CREATE GRAPH <http://example.org/g1>", "already exists"),
     ("SELECT * WHERE { ?s ?p ?o }", "syntax error"),
+    # checked whole even with operations that would reach out (never run by the check)
+    ("LOAD <http://example.org/doc> ; INSERT DATA { ?x ex:p 1 }", "syntax error"),
+    ("INSERT { ?s ex:p 1 } WHERE { SERVICE <http://example.org/sparql> { ?s ?p } }", "syntax error"),
 ])
 def test_malformed_or_failing_updates_are_refused_whole(text: str, message: str):
     store = start()

@@ -138,16 +138,37 @@ def evaluate(store: GraphStore, request: UpdateRequest, selector: Selector | Non
 
 
 def check_syntax(text: str, base_iri: str | None) -> None:
-    """Raise InvalidInput unless pyoxigraph parses the update (checked by running it on an empty
-    in-memory store, which cannot change anything real; skipped for LOAD, which would fetch)."""
-    if any(keyword == "LOAD" for keyword, _ in remote_targets(text, base_iri)):
-        return  # the operations are checked one by one instead
+    """Raise InvalidInput unless pyoxigraph parses the update. Checked by running it on an empty
+    in-memory store, which cannot change anything real, after rewriting the operations that
+    would reach out into ones of the same grammar that stay home: ``SERVICE`` into ``GRAPH``,
+    ``LOAD <doc> [INTO GRAPH <g>]`` into ``ADD SILENT <doc> TO <g>|DEFAULT``."""
     try:
-        ox.Store().update(text, base_iri=base_iri)
+        ox.Store().update(_without_remote_calls(text), base_iri=base_iri)
     except SyntaxError as exc:
         raise InvalidInput(f"SPARQL Update syntax error: {short(exc)}") from None
     except Exception:  # noqa: BLE001 - a run-time error on the empty store (a missing graph, say) is not a syntax error
         pass
+
+
+def _without_remote_calls(text: str) -> str:
+    tokens = tokenize(text)
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the text
+    for i, token in enumerate(tokens):
+        word = token.text.upper() if token.kind == "name" else ""
+        following = tokens[i + 1] if i + 1 < len(tokens) else None
+        silent = following is not None and following.kind == "name" and following.text.upper() == "SILENT"
+        if word == "SERVICE":
+            edits.append((token.start, following.end if silent else token.end, "GRAPH"))
+        elif word == "LOAD":
+            edits.append((token.start, following.end if silent else token.end, "ADD SILENT"))
+            into = i + (3 if silent else 2)  # the token after the document's IRI
+            if into + 1 < len(tokens) and tokens[into].text.upper() == "INTO" and tokens[into + 1].text.upper() == "GRAPH":
+                edits.append((tokens[into].start, tokens[into + 1].end, "TO"))
+            elif into - 1 < len(tokens):
+                edits.append((tokens[into - 1].end, tokens[into - 1].end, " TO DEFAULT"))
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
 
 
 def short(error: Exception) -> str:
