@@ -17,6 +17,7 @@ import requests
 from conftest import LiveServer, free_port, start_server
 
 CATALOG = Path(__file__).parent / "data" / "federated-catalog.ttl"
+TOKEN = "editor-token-0123456789abcdef"
 OXIGRAPH = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
 
 FEDERATED = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
@@ -80,7 +81,7 @@ def silent_port():
 def federating(tmp_path_factory: pytest.TempPathFactory, catalog: str, silent_port: int):
     hanging = f"http://127.0.0.1:{silent_port}/sparql"
     live = start_server(tmp_path_factory.mktemp("federating"), AIMSGRAPH_QUERY_TIMEOUT="3",
-                        AIMSGRAPH_SERVICE_ALLOWLIST=f"{catalog} {hanging}")
+                        AIMSGRAPH_SERVICE_ALLOWLIST=f"{catalog} {hanging}", AIMSGRAPH_TOKENS=f"editor:erin:{TOKEN}")
     yield live, catalog, hanging
     live.stop()
 
@@ -104,6 +105,34 @@ def test_a_federated_query_joins_our_systems_with_the_catalogue(federating):
                  f"https://catalog.meridian.example/dataset/{entries[r['id']]}") for r in ours if r["id"] in entries}
     assert rows == expected and len(rows) >= 3
     assert not any(entry.endswith("branch-footfall") for _, _, entry in rows)
+
+
+LINKED = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+PREFIX dct: <http://purl.org/dc/terms/>
+PREFIX dcat: <http://www.w3.org/ns/dcat#>
+SELECT ?system ?entry ?title ?steward WHERE {
+  ?system a aims:AISystem ; aims:usesDataset ?dataset .
+  ?dataset aims:catalogueEntry ?entry .
+  SERVICE <%s> { ?entry dct:title ?title ; dcat:contactPoint ?steward }
+} ORDER BY ?system ?entry"""
+
+
+def test_after_linking_the_catalogue_a_federated_query_follows_the_links(federating):
+    """The architect's path: import the catalogue (links, no copies), then ask the catalogue
+    itself for what it alone knows (here the data stewards) about the datasets our systems use."""
+    server, catalog, _ = federating
+    imported = requests.post(server.url + "/api/import", params={"kind": "dcat"}, data=CATALOG.read_bytes(),
+                             headers={"Content-Type": "text/turtle", "Authorization": f"Bearer {TOKEN}"}, timeout=60)
+    assert imported.status_code == 200, imported.text
+    # the catalogue's description stays in its own graph: our record only links to it
+    in_record = "ASK { GRAPH <https://w3id.org/aimsgraph/graph/data> { ?entry <http://www.w3.org/ns/dcat#contactPoint> ?steward } }"
+    assert not select(server, in_record).json()["boolean"]
+    response = select(server, LINKED % catalog)
+    assert response.status_code == 200, response.text
+    stewards = {(b["entry"]["value"].rsplit("/", 1)[1], b["steward"]["value"].rsplit("/", 1)[1])
+                for b in response.json()["results"]["bindings"]}
+    assert stewards == {("core-transactions", "ops-data"), ("bureau-reports", "credit-data"),
+                        ("loan-applications", "credit-data")}
 
 
 def test_a_catalogue_not_on_the_allow_list_is_refused(federating):

@@ -348,6 +348,20 @@ def test_a_write_refreshes_inferences_and_analysis(writer: LiveServer):
     assert ask(writer, f"ASK {{ GRAPH <https://w3id.org/aimsgraph/graph/inferred> {{ <{EX}new-system> a <https://w3id.org/aimsgraph/ontology#AISystem> }} }}")
 
 
+def test_a_write_refreshes_the_stored_findings_of_what_it_touched(writer: LiveServer):
+    assert requests.post(writer.url + "/api/validate", timeout=120).status_code == 200  # a report is stored
+    bare = f"{EX}unfinished-system"
+    assert update(writer, f"INSERT DATA {{ <{bare}> a <https://w3id.org/aimsgraph/ontology#AISystem> }}").status_code == 200
+    derived = settle(writer)
+    assert derived["lastRefresh"]["findings"].endswith("focus nodes revalidated")
+    findings = requests.get(writer.url + "/api/findings", timeout=30).json()["findings"]
+    assert any(f["focus"] == bare and f["severity"] == "Violation" for f in findings)
+    assert update(writer, f"DELETE DATA {{ <{bare}> a <https://w3id.org/aimsgraph/ontology#AISystem> }}").status_code == 200
+    settle(writer)
+    findings = requests.get(writer.url + "/api/findings", timeout=30).json()["findings"]
+    assert not any(f["focus"] == bare for f in findings)
+
+
 # -- a stricter service: reads need a token, writes pass the validation gate -------------------
 
 

@@ -119,6 +119,7 @@ SETTINGS_TYPES = {AIMS + c for c in ("RiskCriteria", "RiskMatrix", "RiskMatrixCe
 #: A change to a qualified dependency changes the edge between its dependent and its target.
 QUALIFIED_PREDICATES = {AIMS + p for p in ("hasDependency", "dependencyTarget", "dependencyType", "couplingStrength", "isCritical")}
 MODEL_GRAPHS_EXCLUDED = {Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.VOCABULARIES, Graphs.ATLAS}
+MODEL_GRAPHS_IGNORED = {*Graphs.DERIVED, Graphs.DATA_CATALOGS, Graphs.LINEAGE}
 
 
 def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) -> RiskModel | None:
@@ -126,7 +127,9 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
     write and its inferences): only the risks and assets the quads name are read again. None
     when the write changes settings, the ontology or catalogue, or has blank nodes: then the
     model is built again (:meth:`RiskModel.build`)."""
-    quads = list(quads)
+    # catalogue entries and lineage events carry nothing the model reads (imports keep our own
+    # terms out of the first; the second holds only lineage terms)
+    quads = [q for q in quads if q.graph_name.value not in MODEL_GRAPHS_IGNORED]
     nodes: set[str] = set()
     for q in quads:
         if (q.graph_name.value in MODEL_GRAPHS_EXCLUDED or q.predicate.value in SETTINGS_PREDICATES

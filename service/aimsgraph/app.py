@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from aimsgraph import api, changes
 from aimsgraph.analysis import ModelCache, RiskModel, refresh_analysis
+from aimsgraph.api import catalogs as catalogs_api
 from aimsgraph.api import changes as changes_api
 from aimsgraph.api import impact as impact_api
 from aimsgraph.api import queries as queries_api
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(protocol.bp)
     app.register_blueprint(graph_store.bp)
     app.register_blueprint(changes_api.bp)
+    app.register_blueprint(catalogs_api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(validation_api.bp)
     app.register_blueprint(soa_api.bp)

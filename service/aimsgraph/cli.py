@@ -23,7 +23,7 @@ from aimsgraph.namespaces import PREFIXES, Graphs
 from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.refresh import mark_stale, refresh_after
 from aimsgraph.sparql.executor import QueryJob
-from aimsgraph.sparql.results import GRAPH_TYPES
+from aimsgraph.sparql.results import GRAPH_TYPES, TRIPLE_TYPES, write_graph
 from aimsgraph.store import BULK_LOAD_BYTES, GraphStore, guess_format, named_graph, read_quads
 
 #: --format names for query results and exports.
@@ -143,14 +143,19 @@ def query(query: str | None, query_file: Path | None, fmt: str | None, data_dir:
     sys.stdout.buffer.write(outcome.body)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--graph", "graphs", multiple=True, help="Named graph to export (repeatable) [all].")
 @click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default="trig", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file instead of standard output.")
 @click.option("--at", default=None, help="The graphs as they were at this ISO 8601 time (rebuilt from the audit trail).")
 @data_dir_option
-def export(graphs: tuple[str, ...], fmt: str, output: Path | None, at: str | None, data_dir: Path | None) -> None:
-    """Export named graphs (triple formats merge them into one graph)."""
+@click.pass_context
+def export(context: click.Context, graphs: tuple[str, ...], fmt: str, output: Path | None, at: str | None,
+           data_dir: Path | None) -> None:
+    """Export named graphs (triple formats merge them into one graph); `export dcat`: the AI
+    system register as a DCAT catalogue."""
+    if context.invoked_subcommand is not None:
+        return
     store = _open_store(data_dir)
     if at is None:
         body = store.dump(graphs or None, _rdf_format(fmt))
@@ -158,6 +163,32 @@ def export(graphs: tuple[str, ...], fmt: str, output: Path | None, at: str | Non
         journalled = [g for g in store.named_graphs() if g not in SERVICE_GRAPHS]
         quads = changes.state_at(store, changes.parse_time(at), graphs or journalled)
         body = _serialise(quads, _rdf_format(fmt))
+    _write_bytes(body, output)
+
+
+TRIPLE_FORMATS = sorted(name for name, media in GRAPH_FORMATS.items() if media in TRIPLE_TYPES)
+
+
+@export.command("dcat")
+@click.option("--format", "fmt", type=click.Choice(TRIPLE_FORMATS), default="turtle", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file instead of standard output.")
+@data_dir_option
+def export_dcat(fmt: str, output: Path | None, data_dir: Path | None) -> None:
+    """The AI system register, its datasets and their provenance as a DCAT catalogue (DCAT 3,
+    PROV-O), checked by the export shapes first: exit 1, with the findings, if it fails them."""
+    from aimsgraph.exporters import dcat
+
+    store = _open_store(data_dir)
+    triples = dcat.export_register(store)
+    problems = [f for f in dcat.validate_export(triples) if f.severity == "Violation"]
+    if problems:
+        for finding in problems:
+            click.echo(f"aimsgraph: export check: {finding.focus}: {finding.message}", err=True)
+        sys.exit(1)
+    _write_bytes(write_graph(triples, GRAPH_FORMATS[fmt], PREFIXES), output)
+
+
+def _write_bytes(body: bytes, output: Path | None) -> None:
     if output is None:
         sys.stdout.buffer.write(body)
     else:
@@ -286,6 +317,30 @@ def import_airo(file: Path, fmt: str | None, report_format: str, data_dir: Path 
     store = _open_store(data_dir)
     changes.initialise(store, demo=False)
     report = airo.import_airo(store, file, _rdf_format(fmt) if fmt else None, _writer(store, "import-airo"))
+    click.echo(json.dumps(report.as_dict(), indent=2) if report_format == "json" else report.summary(), nl=False)
+
+
+@import_.command("dcat")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default=None, help="Override the format guessed from the extension.")
+@click.option("--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@data_dir_option
+def import_dcat(file: Path, fmt: str | None, report_format: str, data_dir: Path | None) -> None:
+    """Bring an enterprise data catalogue (DCAT: Turtle, JSON-LD, RDF/XML) into the data-catalogs
+    graph and link our datasets and models to its entries; print what matched, what did not and
+    what matched ambiguously."""
+    import json
+
+    from aimsgraph.importers import dcat
+
+    if not file.is_file():
+        raise InvalidInput(f"{file}: no such file")
+    catalog = dcat.read_catalog(file.read_bytes(), _rdf_format(fmt) if fmt else guess_format(file),
+                                base_iri=file.resolve().as_uri())
+    store = _open_store(data_dir)
+    changes.initialise(store, demo=False)
+    delta, report = dcat.link(store, catalog)
+    _writer(store, "import-dcat")(delta)
     click.echo(json.dumps(report.as_dict(), indent=2) if report_format == "json" else report.summary(), nl=False)
 
 

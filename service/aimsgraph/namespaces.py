@@ -49,9 +49,12 @@ class Graphs:
 
     ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES, ATLAS,
            DATA_CATALOGS, LINEAGE)
-    #: Graphs that are not premises for reasoning: derived ones, the audit trail, and published vocabularies
-    #: (their domains and ranges would type our data; we align by our own axioms instead).
-    NOT_PREMISES = (INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES)
+    #: Graphs that aimsgraph derives or keeps itself.
+    DERIVED = (INFERRED, ANALYSIS, VALIDATION, CHANGES)
+    #: Graphs that are not premises for reasoning: derived ones, the audit trail, published
+    #: vocabularies (their domains and ranges would type our data; we align by our own axioms
+    #: instead), and what others say of their data: catalogue entries and lineage events.
+    NOT_PREMISES = (*DERIVED, VOCABULARIES, DATA_CATALOGS, LINEAGE)
 
 
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|^`\\]*$")

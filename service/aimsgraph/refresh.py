@@ -6,7 +6,8 @@ to date in a background thread, taking together the writes that arrived meanwhil
 - inferences incrementally from the net change to the premises (``reasoning.update_inferences``,
   milliseconds for a small change), under the write lock so that no write lands half-way;
 - stored validation findings of the focus nodes the change can affect
-  (``validation.validate_changed``), when a validation report is stored at all;
+  (``validation.revalidate``), when a validation report is stored at all: read outside the
+  write lock, stored only if no write came in meanwhile;
 - scores and propagation: the risk model updated from the changed quads, re-reading only the
   risks and assets they name and re-propagating only the flows they can change
   (``analysis.update_model``), and the analysis graph changed where the model did; after
@@ -29,7 +30,15 @@ from aimsgraph.changes import Delta
 from aimsgraph.namespaces import Graphs
 from aimsgraph.reasoning import NOT_PREMISES, refresh_inferences, update_inferences
 from aimsgraph.store import GraphStore
-from aimsgraph.validation import changed_nodes, validate_changed, validate_full
+from aimsgraph.validation import (
+    Revalidation,
+    changed_nodes,
+    revalidate,
+    store_revalidation,
+    validate_changed,
+    validate_full,
+    validate_store,
+)
 
 log = logging.getLogger(__name__)
 #: Runs of the analysis refresh before it gives up on a store that keeps changing.
@@ -110,6 +119,8 @@ class Refresher:
         self._last: dict[str, object] = {}  # how the last refresh went, for /api/health
         self._analysis_written = False
         self._analysis_quads: set = set()  # quads changed since the analysis graph held self._model
+        self._validation_nodes: set[str] = set()  # record nodes changed since findings were stored
+        self._validate_all = False  # a failed refresh: recompute every finding
         self._incremental = store.is_current(Graphs.INFERRED)
         self._pending = Delta()
         self._waiting = 0  # writes not yet refreshed
@@ -135,6 +146,28 @@ class Refresher:
             return {"pendingWrites": self._waiting, "refreshing": self._busy,
                     "inferredCurrent": self.store.is_current(Graphs.INFERRED),
                     "analysisCurrent": self.store.is_current(Graphs.ANALYSIS), "lastRefresh": self._last}
+
+    def _refresh_findings(self) -> str | None:
+        """Re-validate the focus nodes the changes can affect, read outside the write lock (a
+        hub's change can touch thousands) and stored only if no write came in meanwhile."""
+        if self.store.is_empty(Graphs.VALIDATION):
+            self._validation_nodes, self._validate_all = set(), False
+            return None
+        for _ in range(ANALYSIS_ATTEMPTS):
+            generation = self.store.generation
+            if self._validate_all:
+                plan = Revalidation(None, validate_store(self.store))
+            else:
+                plan = revalidate(self.store, self._validation_nodes)
+            with self.store.write_lock():
+                if self.store.generation == generation:
+                    store_revalidation(self.store, plan)
+                    self._validation_nodes, self._validate_all = set(), False
+                    return "findings revalidated in full" if plan.affected is None else f"{len(plan.affected)} focus nodes revalidated"
+            if self._writes_waiting():
+                return None
+        log.warning("the stored findings could not be refreshed: writes kept changing the store")
+        return None
 
     def _refresh_analysis(self) -> str | None:
         """Bring the analysis graph up to date: the model updated from the changed quads when it
@@ -186,21 +219,24 @@ class Refresher:
             with self._condition:
                 self._condition.wait_for(lambda: self._waiting > 0)
             try:
-                with self.store.write_lock():
+                started = time.perf_counter()
+                with self.store.write_lock():  # the inferences: milliseconds, and exact only here
                     with self._condition:
                         delta, self._pending, self._waiting, self._busy = self._pending, Delta(), 0, True
-                    started = time.perf_counter()
-                    inferences = refresh_record_after(self.store, delta, self._incremental)
-                    record_seconds = time.perf_counter() - started
+                    inferences = refresh_inferences_after(self.store, delta, self._incremental)
+                    self._validation_nodes |= changed_nodes(self.store, delta.removed | delta.added)
                 self._incremental = True
                 self._analysis_quads |= delta.removed | delta.added
-                started = time.perf_counter()
+                inferred = time.perf_counter()
+                findings = self._refresh_findings()
+                validated = time.perf_counter()
                 analysis = self._refresh_analysis()
-                self._last = {"inferences": inferences, "inferencesAndFindingsSeconds": round(record_seconds, 3),
-                              "analysis": analysis, "analysisSeconds": round(time.perf_counter() - started, 3)}
+                self._last = {"inferences": inferences, "inferencesSeconds": round(inferred - started, 3),
+                              "findings": findings, "findingsSeconds": round(validated - inferred, 3),
+                              "analysis": analysis, "analysisSeconds": round(time.perf_counter() - validated, 3)}
             except Exception:  # keep serving; the next start recomputes what is stale
                 log.exception("refreshing the derived graphs failed")
-                self._incremental, self._model = False, None
+                self._incremental, self._model, self._validate_all = False, None, True
             finally:
                 with self._condition:
                     self._busy = False

@@ -36,7 +36,7 @@ from aimsgraph.shacl_sparql import Check, compile_shapes, prologue
 from aimsgraph.store import GraphStore
 
 #: The record as validation sees it: asserted data with its inferences, ontology and catalogue.
-VALIDATED_GRAPHS = (Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.DATA, Graphs.INFERRED)
+VALIDATED_GRAPHS = (Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.DATA, Graphs.INFERRED, Graphs.LINEAGE)
 FINDING_BASE = "https://w3id.org/aimsgraph/finding/"
 SEVERITIES = ("Violation", "Warning", "Info")
 #: Links a stored finding to the clauses it concerns. Not aims:clause: findings must never
@@ -164,18 +164,39 @@ def validate_changed(store: GraphStore, changed: Iterable[str]) -> list[Finding]
     """Re-validate what a change to ``changed`` nodes can affect and update their stored
     findings. Returns the findings of the affected focus nodes. A change to the management
     system's own settings (criteria, matrix, SoA, scope) re-validates everything."""
+    plan = revalidate(store, changed)
+    store_revalidation(store, plan)
+    return stored_findings(store) if plan.affected is None else plan.findings
+
+
+@dataclass(frozen=True)
+class Revalidation:
+    """Findings computed for the focus nodes a change can affect (for all when ``affected``
+    is None), not yet stored: the service computes them outside the write lock."""
+
+    affected: list[str] | None
+    findings: list[Finding]
+
+
+def revalidate(store: GraphStore, changed: Iterable[str]) -> Revalidation:
+    """The findings :func:`validate_changed` would store, read without writing."""
     changed = sorted(set(changed))
     if _touches_settings(store, changed):
-        validate_full(store)
-        return stored_findings(store)
+        return Revalidation(None, validate_store(store))
     affected = affected_nodes(store, changed)
-    findings = validate_store(store, affected)
-    stale = stored_findings(store, affected)
+    return Revalidation(affected, validate_store(store, affected))
+
+
+def store_revalidation(store: GraphStore, plan: Revalidation) -> None:
+    """Replace the stored findings of the plan's focus nodes (all of them, for a full plan)."""
+    if plan.affected is None:
+        store.replace_derived_graph(Graphs.VALIDATION, findings_as_triples(plan.findings))
+        return
+    stale = stored_findings(store, plan.affected)
     store.replace_quads(
         remove=[q for f in stale for q in _quads_of(store, f.iri)],
-        add=[ox.Quad(*t, ox.NamedNode(Graphs.VALIDATION)) for t in findings_as_triples(findings)],
+        add=[ox.Quad(*t, ox.NamedNode(Graphs.VALIDATION)) for t in findings_as_triples(plan.findings)],
     )
-    return findings
 
 
 #: Nodes every check may read (shapes look them up globally, not along links from the focus).
@@ -321,7 +342,7 @@ def changed_nodes(store: GraphStore, quads: Iterable[ox.Quad]) -> set[str]:
     data = ox.NamedNode(Graphs.DATA)
     nodes = set()
     for quad in quads:
-        if quad.graph_name.value in Graphs.NOT_PREMISES:
+        if quad.graph_name.value in Graphs.DERIVED:
             continue
         if isinstance(quad.subject, ox.NamedNode):
             nodes.add(quad.subject.value)

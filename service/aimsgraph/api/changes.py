@@ -1,5 +1,5 @@
 """REST: the audit trail (``GET /api/changes``, ``/api/changes/diff``, ``/api/changes/snapshot``)
-and spreadsheet import (``POST /api/import``)."""
+and imports (``POST /api/import``: spreadsheets and data catalogues)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from aimsgraph import changes
 from aimsgraph.api.writes import change_response, commit_request
 from aimsgraph.auth import SERVICE_GRAPHS, require
 from aimsgraph.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from aimsgraph.importers import spreadsheet
+from aimsgraph.importers import dcat, spreadsheet
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 
 bp = Blueprint("changes", __name__, url_prefix="/api")
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+CATALOG_TYPES = {"text/turtle": ox.RdfFormat.TURTLE, "application/ld+json": ox.RdfFormat.JSON_LD,
+                 "application/rdf+xml": ox.RdfFormat.RDF_XML}
 
 
 @bp.get("/changes")
@@ -56,19 +58,28 @@ def snapshot() -> Response:
 
 
 @bp.post("/import")
-def import_sheet() -> Response:
-    """Import a CSV spreadsheet (?kind=risk-register|systems, optional ?base=IRI), all or nothing."""
+def import_records() -> Response:
+    """Import, all or nothing: a CSV spreadsheet (?kind=risk-register|systems, optional
+    ?base=IRI) or an enterprise data catalogue (?kind=dcat; Turtle, JSON-LD or RDF/XML), whose
+    entries are linked to our datasets and models."""
     state = current_app.extensions["aimsgraph"]
-    require(g.principal, "editor", "importing a spreadsheet", state.tokens)  # before any work
+    require(g.principal, "editor", "importing", state.tokens)  # before any work
     kind = request.args.get("kind", "")
-    if kind not in spreadsheet.KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(spreadsheet.KINDS)}, got {kind!r}")
-    if request.mimetype not in CSV_TYPES:
-        raise UnsupportedMediaType(f"POST /api/import takes text/csv, not {request.mimetype or 'an untyped body'}")
+    if kind not in (*spreadsheet.KINDS, "dcat"):
+        raise InvalidInput(f"kind must be one of {', '.join(spreadsheet.KINDS)}, dcat; got {kind!r}")
+    accepted = tuple(CATALOG_TYPES) if kind == "dcat" else CSV_TYPES
+    if request.mimetype not in accepted:
+        raise UnsupportedMediaType(f"POST /api/import?kind={kind} takes {', '.join(accepted)}, not {request.mimetype or 'an untyped body'}")
     limit = state.settings.max_upload_bytes
     body = request.get_data(cache=False)
     if len(body) > limit:
-        raise PayloadTooLarge(f"the spreadsheet is larger than {limit} bytes (AIMSGRAPH_MAX_UPLOAD_BYTES)")
+        raise PayloadTooLarge(f"the upload is larger than {limit} bytes (AIMSGRAPH_MAX_UPLOAD_BYTES)")
+    if kind == "dcat":
+        catalog = dcat.read_catalog(body, CATALOG_TYPES[request.mimetype])
+        with state.store.write_lock():
+            delta, report = dcat.link(state.store, catalog)
+            change = commit_request(delta, "import-dcat")
+        return change_response(change, report=report.as_dict())
     base = request.args.get("base", spreadsheet.DEFAULT_BASE)
     if not is_absolute_iri(base):
         raise InvalidInput(f"base must be an absolute IRI, got {base!r}")

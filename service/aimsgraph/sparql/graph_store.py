@@ -38,7 +38,7 @@ BODY_TYPES = {
     "text/n3": ox.RdfFormat.N3,
 }
 #: Response formats: graph formats only, Turtle first (the answer when no Accept is given).
-ANSWER_TYPES = [t for t, fmt in results.GRAPH_TYPES.items() if not fmt.supports_datasets]
+ANSWER_TYPES = results.TRIPLE_TYPES
 
 
 @bp.route("/rdf-graph-store", methods=["GET", "PUT", "POST", "DELETE"], provide_automatic_options=False)

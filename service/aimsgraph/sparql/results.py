@@ -39,6 +39,9 @@ GRAPH_TYPES: dict[str, ox.RdfFormat] = {
     "application/x-turtle": ox.RdfFormat.TURTLE,
 }
 
+#: The media types of one graph (not a dataset): the Graph Store Protocol and exports.
+TRIPLE_TYPES = [t for t in GRAPH_TYPES if t not in ("application/trig", "application/n-quads")]
+
 # Plain JSON/XML requests are answered with the SPARQL result formats.
 _ALIASES = {"application/json": "application/sparql-results+json", "application/xml": "application/sparql-results+xml"}
 
