@@ -119,3 +119,100 @@ def test_cli_import_and_export_round_trip(tmp_path: Path):
     report = json.loads(back.stdout)
     assert report["matched"] and all(m["how"] == "iri" for m in report["matched"])
     assert not report["ambiguous"]
+
+
+def test_the_readme_flow_an_event_finds_our_dataset_through_its_catalogue_entry():
+    """Catalogue linked (step 1 of the README), then a pipeline event naming the lakehouse table
+    (step 4): no hand-made identifier needed, the catalogue entry carries it."""
+    from aimsgraph.importers import dcat, openlineage
+    from aimsgraph.store import GraphStore
+
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    delta, _ = dcat.link(store, dcat.read_catalog((DATA / "federated-catalog.ttl").read_bytes(), ox.RdfFormat.TURTLE))
+    store.replace_quads(delta.removed, delta.added)
+    events = openlineage.read_events(json.loads((DATA / "openlineage-complete.json").read_text()))
+    _, report = openlineage.lineage_delta(store, events)
+    assert [m["dataset"] for m in report.as_dict()["matched"]] == [TRANSACTIONS]
+
+
+def test_a_second_event_of_the_same_run_keeps_who_changed_the_data():
+    """The second event restates the same run as the last change: that must not erase it."""
+    from aimsgraph.changes import commit, local_user
+    from aimsgraph.importers import dcat, openlineage
+    from aimsgraph.store import GraphStore
+
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    delta, _ = dcat.link(store, dcat.read_catalog((DATA / "federated-catalog.ttl").read_bytes(), ox.RdfFormat.TURTLE))
+    store.replace_quads(delta.removed, delta.added)
+    complete = json.loads((DATA / "openlineage-complete.json").read_text())
+    running = json.loads(json.dumps(complete))
+    running["eventType"] = "RUNNING"
+    running["eventTime"] = "2026-10-20T07:00:00Z"
+    running["outputs"][0]["facets"]["version"] = {"datasetVersion": "41"}
+    for event in (running, complete):
+        delta, _ = openlineage.lineage_delta(store, openlineage.read_events(event))
+        commit(store, delta, "test", local_user())
+    changed_by = list(store.raw.quads_for_pattern(ox.NamedNode(TRANSACTIONS),
+                                                  ox.NamedNode("https://w3id.org/aimsgraph/ontology#lastChangedBy"), None, None))
+    assert len(changed_by) == 1
+
+
+def test_events_from_the_future_are_refused():
+    from aimsgraph.errors import InvalidInput
+    from aimsgraph.importers import openlineage
+
+    event = json.loads((DATA / "openlineage-complete.json").read_text())
+    event["eventTime"] = "2099-01-01T00:00:00Z"
+    with pytest.raises(InvalidInput, match="future"):
+        openlineage.read_events(event)
+
+
+def test_rdf_xml_with_entity_declarations_is_refused(server: LiveServer):
+    bomb = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://example.org/">'
+            '<rdf:Description rdf:about="http://example.org/x"><ex:p>&b;</ex:p></rdf:Description></rdf:RDF>')
+    for url, params in ((server.url + "/api/import", {"kind": "dcat"}), (server.url + "/rdf-graph-store", {"graph": "http://example.org/g"})):
+        method = requests.post if "import" in url else requests.put
+        response = method(url, params=params, data=bomb.encode(), headers={"Content-Type": "application/rdf+xml", **EDITOR}, timeout=30)
+        assert response.status_code == 400 and "entit" in response.text
+
+
+def test_a_catalogue_cannot_stand_in_for_the_record():
+    """A catalogue that describes one of our own datasets (our export, re-imported, does) must not
+    hide a gap in the record from validation: both engines still see it."""
+    from aimsgraph import validation
+    from aimsgraph.exporters import dcat as export
+    from aimsgraph.importers import dcat
+    from aimsgraph.namespaces import Graphs
+    from aimsgraph.reasoning import refresh_inferences
+    from aimsgraph.store import GraphStore
+
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    refresh_inferences(store)
+    exported = export.serialize_export(export.export_register(store))
+    delta, _ = dcat.link(store, dcat.read_catalog(exported, ox.RdfFormat.TURTLE))
+    store.replace_quads(delta.removed, delta.added)
+    generated = ox.NamedNode("http://www.w3.org/ns/prov#wasGeneratedBy")
+    for quad in list(store.raw.quads_for_pattern(ox.NamedNode(TRANSACTIONS), generated, None, ox.NamedNode(Graphs.DATA))):
+        store.raw.remove(quad)
+    refresh_inferences(store)
+    fast = {f for f in validation.validate_store(store, [TRANSACTIONS]) if f.severity == "Violation"}
+    reference = {f for f in validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS))
+                 if f.focus == TRANSACTIONS and f.severity == "Violation"}
+    assert fast and fast == reference
+
+
+def test_a_catalogue_without_a_name_is_refused():
+    from aimsgraph.errors import InvalidInput
+    from aimsgraph.importers import dcat
+    from aimsgraph.store import GraphStore
+
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    anonymous = b"""@prefix dcat: <http://www.w3.org/ns/dcat#> . @prefix dct: <http://purl.org/dc/terms/> .
+    [] a dcat:Catalog ; dcat:dataset <https://catalog.example/d1> . <https://catalog.example/d1> a dcat:Dataset ; dct:identifier "DS-001" ."""
+    with pytest.raises(InvalidInput, match="blank node"):
+        dcat.link(store, dcat.read_catalog(anonymous, ox.RdfFormat.TURTLE))

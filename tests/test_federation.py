@@ -69,9 +69,11 @@ def silent_port():
             except TimeoutError:
                 continue
 
-    threading.Thread(target=accept, daemon=True).start()
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     yield listener.getsockname()[1]
     stop.set()
+    acceptor.join(5)  # before the socket closes under it
     for connection in held:
         connection.close()
     listener.close()

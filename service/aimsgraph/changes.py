@@ -81,9 +81,11 @@ class Delta:
         return {q.subject.value for q in self.removed | self.added if isinstance(q.subject, ox.NamedNode)}
 
     def exact(self, store: GraphStore) -> Delta:
-        """This delta without removals of absent quads and additions of present ones."""
+        """This delta without removals of absent quads, additions of present ones, and quads
+        both removed and added (they stay as they are)."""
         raw = store.raw
-        return Delta({q for q in self.removed if q in raw}, {q for q in self.added if q not in raw})
+        return Delta({q for q in self.removed - self.added if q in raw},
+                     {q for q in self.added - self.removed if q not in raw})
 
 
 def upsert(store: GraphStore, quads: Iterable[ox.Quad], replaced: Iterable[tuple[ox.NamedNode, ox.NamedNode]],

@@ -24,9 +24,10 @@ EXPORT_TYPES = results.TRIPLE_TYPES
 
 
 class ExportInvalid(AimsgraphError):
-    """The export fails its own shapes: a defect of the record or of the exporter."""
+    """The export fails its own shapes: the record lacks something a catalogue needs (a title,
+    a publisher's name ...)."""
 
-    status = 500
+    status = 422
 
 
 @bp.get("/export/dcat")
@@ -58,7 +59,7 @@ def lineage() -> Response:
         raise PayloadTooLarge(f"the events are larger than {state.settings.max_upload_bytes} bytes (AIMSGRAPH_MAX_UPLOAD_BYTES)")
     try:
         payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput(f"the body is not JSON: {exc}") from None
     events = openlineage.read_events(payload)
     with state.store.write_lock():

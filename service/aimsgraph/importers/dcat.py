@@ -160,9 +160,12 @@ def _check_complete_xml(data: bytes | str) -> None:
     accepts a document cut off inside its elements, and a truncated catalogue would read as one
     whose missing entries were withdrawn (their links removed). expat loads no external
     entities and limits entity expansion."""
+    data = data.encode() if isinstance(data, str) else data
+    if b"<!ENTITY" in data:
+        raise InvalidInput("the catalogue declares XML entities, which are refused (they can expand without bound)")
     parser = xml.parsers.expat.ParserCreate()
     try:
-        parser.Parse(data.encode() if isinstance(data, str) else data, True)
+        parser.Parse(data, True)
     except xml.parsers.expat.ExpatError as exc:
         raise InvalidInput(f"the catalogue is not valid RDF/XML: {exc}") from None
 
@@ -402,6 +405,9 @@ def link(store: GraphStore, catalog: list[ox.Quad]) -> tuple[Delta, LinkReport]:
     kinds = resource_kinds(triples)
     if not kinds:
         raise InvalidInput("the catalogue is empty: it describes no DCAT resource")
+    if any(isinstance(n, ox.BlankNode) and primary_kind(k) == CATALOG for n, k in kinds.items()):
+        # without a name, a later import of the same catalogue could not replace this one
+        raise InvalidInput("the dcat:Catalog is a blank node: name it with an IRI, so that importing it again replaces it")
     catalogues = {n for n, k in kinds.items() if isinstance(n, ox.NamedNode) and primary_kind(k) == CATALOG}
     report = LinkReport(catalogues=sorted(n.value for n in catalogues), entries=_counts(kinds))
     report.without_iri = sum(1 for n, k in kinds.items()
@@ -431,7 +437,11 @@ def _catalogue_change(store: GraphStore, new: set[ox.Quad], kinds: dict[object, 
     described = {q.subject for q in new if isinstance(q.subject, ox.NamedNode)}
     old = _stored_description(store, (described - shared) | previous)
     members = {n.value for n in (*kinds, *previous) if isinstance(n, ox.NamedNode)}
-    return old - new, {q for q in new if q not in store.raw}, members
+    # What a catalogue says about one of our own records (our export, re-imported, describes
+    # exactly those) is not stored: validation reads every graph, and a catalogue's statements
+    # about our dataset must not stand in for the record's own.
+    ours = {q.subject for q in new if next(store.raw.quads_for_pattern(q.subject, None, None, DATA), None)}
+    return old - new, {q for q in new if q not in store.raw and q.subject not in ours}, members
 
 
 def _link_change(store: GraphStore, matched: list[Match], members: set[str]) -> tuple[set[ox.Quad], set[ox.Quad]]:

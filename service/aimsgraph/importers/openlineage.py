@@ -67,7 +67,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 import pyoxigraph as ox
@@ -239,6 +239,10 @@ def _optional_string(obj: dict, key: str, where: str) -> str | None:
     return value
 
 
+#: How far ahead of this server's clock an event time may be.
+MAX_CLOCK_SKEW = timedelta(hours=1)
+
+
 def _uuid(value: object, where: str) -> str:
     if not isinstance(value, str) or not _UUID.fullmatch(value):
         raise InvalidInput(f"{where}: {_shown(value)} is not a UUID")
@@ -250,9 +254,16 @@ def _date_time(value: object, where: str) -> datetime:
         raise InvalidInput(f"{where}: {_shown(value)} is not an ISO 8601 date-time with seconds and a time zone, "
                            "such as 2026-10-01T12:00:00Z")
     try:
-        return datetime.fromisoformat(value.upper()).astimezone(UTC)
-    except ValueError as exc:  # well formed, but no such day or hour
+        moment = datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # well formed, but no such day or hour
         raise InvalidInput(f"{where}: {_shown(value)} is not a valid date-time ({exc})") from None
+    if moment.year < 1000:
+        raise InvalidInput(f"{where}: {_shown(value)} is before the year 1000")
+    # a producer with a clock far ahead would make everything it covers stale for good:
+    # a last change never moves back
+    if moment > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise InvalidInput(f"{where}: {_shown(value)} lies in the future (more than {MAX_CLOCK_SKEW} ahead)")
+    return moment
 
 
 def _shown(value: object) -> str:
