@@ -153,6 +153,8 @@ class Refresher:
         if self.store.is_empty(Graphs.VALIDATION):
             self._validation_nodes, self._validate_all = set(), False
             return None
+        if not self._validation_nodes and not self._validate_all:
+            return None
         for _ in range(ANALYSIS_ATTEMPTS):
             generation = self.store.generation
             if self._validate_all:
