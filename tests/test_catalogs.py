@@ -216,3 +216,27 @@ def test_a_catalogue_without_a_name_is_refused():
     [] a dcat:Catalog ; dcat:dataset <https://catalog.example/d1> . <https://catalog.example/d1> a dcat:Dataset ; dct:identifier "DS-001" ."""
     with pytest.raises(InvalidInput, match="blank node"):
         dcat.link(store, dcat.read_catalog(anonymous, ox.RdfFormat.TURTLE))
+
+
+def test_two_catalogues_listing_one_entry_do_not_undo_each_others_links():
+    from aimsgraph.importers import dcat
+    from aimsgraph.store import GraphStore
+
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    head = b"@prefix dcat: <http://www.w3.org/ns/dcat#> . @prefix dct: <http://purl.org/dc/terms/> . @prefix e: <https://catalog.example/> .\n"
+    a = head + b'e:a a dcat:Catalog ; dcat:dataset e:tx . e:tx a dcat:Dataset ; dct:title "Transactions" .'
+    b = head + b'e:b a dcat:Catalog ; dcat:dataset e:tx . e:tx a dcat:Dataset ; dct:identifier "DS-001" .'
+
+    def load(body: bytes) -> dcat.LinkReport:
+        delta, report = dcat.link(store, dcat.read_catalog(body, ox.RdfFormat.TURTLE))
+        store.replace_quads(delta.removed, delta.added)
+        return report
+
+    link = ox.Quad(ox.NamedNode(TRANSACTIONS), ox.NamedNode("https://w3id.org/aimsgraph/ontology#catalogueEntry"),
+                   ox.NamedNode("https://catalog.example/tx"), ox.NamedNode("https://w3id.org/aimsgraph/graph/data"))
+    load(a)
+    load(b)
+    assert link in store.raw
+    assert load(a).links_removed == 0 and link in store.raw  # A knows no identifier, but does not withdraw B's link
+    assert load(b).links_added == 0

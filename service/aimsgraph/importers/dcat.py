@@ -436,7 +436,9 @@ def _catalogue_change(store: GraphStore, new: set[ox.Quad], kinds: dict[object, 
     # lists it too: then the descriptions are merged, so that neither import erases the other's.
     described = {q.subject for q in new if isinstance(q.subject, ox.NamedNode)}
     old = _stored_description(store, (described - shared) | previous)
-    members = {n.value for n in (*kinds, *previous) if isinstance(n, ox.NamedNode)}
+    # Links into an entry another catalogue lists too may rest on what that catalogue says:
+    # this import does not withdraw them (else two imports would undo each other).
+    members = {n.value for n in (*kinds, *previous) if isinstance(n, ox.NamedNode) and n not in shared}
     # What a catalogue says about one of our own records (our export, re-imported, describes
     # exactly those) is not stored: validation reads every graph, and a catalogue's statements
     # about our dataset must not stand in for the record's own.
@@ -449,7 +451,7 @@ def _link_change(store: GraphStore, matched: list[Match], members: set[str]) -> 
     wanted = {ox.Quad(ox.NamedNode(m.ours), CATALOGUE_ENTRY, ox.NamedNode(m.entry), DATA)
               for m in matched if m.how != "iri"}
     existing = {q for q in store.raw.quads_for_pattern(None, CATALOGUE_ENTRY, None, DATA) if q.object.value in members}
-    return existing - wanted, wanted - existing
+    return existing - wanted, {q for q in wanted if q not in store.raw}
 
 
 def _counts(kinds: dict[object, set[str]]) -> dict[str, int]:
