@@ -81,3 +81,29 @@ def test_a_chain_of_writes_stays_equal(demo):
         model = update_model(store, model, delta.removed | delta.added)
     assert set(analysis_quads(model)) == set(analysis_quads(RiskModel.build(store)))
     assert not list(store.raw.quads_for_pattern(None, None, None, ox.NamedNode(Graphs.CHANGES + "x")))
+
+
+def test_two_inherited_shares_of_one_risk_on_one_asset_stay_right(demo):
+    """A risk of two assets that both reach one dependent gives two items with one IRI: a change
+    to one of them must not drop what the other still states (found by review)."""
+    store, model = demo
+    steps = [
+        "PREFIX ex: <https://example.org/> INSERT DATA { ex:d1 aims:hasRisk ex:shared . ex:d2 aims:hasRisk ex:shared . "
+        "ex:shared a aims:Risk ; aims:hasLikelihood rm:L5 ; aims:hasSeverity rm:S5 . ex:sysX aims:usesDataset ex:d2 ; "
+        "aims:consumesOutputOf ex:sysY . ex:sysY aims:usesModel ex:m1 . ex:m1 aims:trainedOn ex:d1 }",
+        "PREFIX ex: <https://example.org/> DELETE DATA { ex:m1 aims:trainedOn ex:d1 }",
+    ]
+    graph = set(analysis_quads(model))
+    for text in steps:
+        delta = write(store, text)
+        updated = update_model(store, model, delta.removed | delta.added)
+        remove, add = analysis_changes(model, updated)
+        graph = (graph - remove) | add
+        model = updated
+    assert graph == set(analysis_quads(RiskModel.build(store)))
+
+
+def test_schema_statements_in_the_record_build_the_model_again(demo):
+    store, before = demo
+    delta = write(store, "PREFIX ex: <https://example.org/> INSERT DATA { ex:feeds rdfs:subPropertyOf aims:dependsOn }")
+    assert update_model(store, before, delta.removed | delta.added) is None

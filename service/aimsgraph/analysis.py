@@ -30,6 +30,7 @@ from aimsgraph.propagation import (
     propagate,
     risks_by_asset,
 )
+from aimsgraph.reasoning import SCHEMA_PREDICATES, SCHEMA_TYPES
 from aimsgraph.record import Record
 from aimsgraph.scoring import Criteria, Risk, load_criteria, load_risk, load_risks
 from aimsgraph.store import GraphStore
@@ -74,7 +75,9 @@ class RiskModel:
         by_asset = _updated_by_asset(self, risks)
         sources = self.propagation.sources_reaching(touched) | touched
         partial = propagate(deps, by_asset, self.criteria.threshold, sources)
-        merged = Propagation(cycle_edges=partial.cycle_edges)
+        merged = Propagation(cycle_edges=partial.cycle_edges,
+                             reached={s: r for s, r in self.propagation.reached.items() if s not in sources})
+        merged.reached.update(partial.reached)
         for asset, items in self.propagation.inherited.items():
             kept = [i for i in items if i.source_asset not in sources]
             if kept and asset in deps.graph:
@@ -119,7 +122,6 @@ SETTINGS_TYPES = {AIMS + c for c in ("RiskCriteria", "RiskMatrix", "RiskMatrixCe
 #: A change to a qualified dependency changes the edge between its dependent and its target.
 QUALIFIED_PREDICATES = {AIMS + p for p in ("hasDependency", "dependencyTarget", "dependencyType", "couplingStrength", "isCritical")}
 MODEL_GRAPHS_EXCLUDED = {Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.VOCABULARIES, Graphs.ATLAS}
-MODEL_GRAPHS_IGNORED = {*Graphs.DERIVED, Graphs.DATA_CATALOGS, Graphs.LINEAGE}
 
 
 def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) -> RiskModel | None:
@@ -127,12 +129,11 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
     write and its inferences): only the risks and assets the quads name are read again. None
     when the write changes settings, the ontology or catalogue, or has blank nodes: then the
     model is built again (:meth:`RiskModel.build`)."""
-    # catalogue entries and lineage events carry nothing the model reads (imports keep our own
-    # terms out of the first; the second holds only lineage terms)
-    quads = [q for q in quads if q.graph_name.value not in MODEL_GRAPHS_IGNORED]
+    quads = [q for q in quads if q.graph_name.value not in Graphs.DERIVED]
     nodes: set[str] = set()
     for q in quads:
         if (q.graph_name.value in MODEL_GRAPHS_EXCLUDED or q.predicate.value in SETTINGS_PREDICATES
+                or q.predicate in SCHEMA_PREDICATES or (q.predicate.value == RDF_TYPE and q.object in SCHEMA_TYPES)
                 or isinstance(q.subject, ox.BlankNode) or isinstance(q.object, (ox.BlankNode, ox.Triple))
                 or (q.predicate.value == RDF_TYPE and q.object.value in SETTINGS_TYPES)):
             return None
@@ -197,10 +198,12 @@ def analysis_changes(old: RiskModel, new: RiskModel) -> tuple[set[ox.Quad], set[
             after.update(_risk_quads(new, b) if b else ())
     old_items = {id(i): i for i in old.propagation.all()}
     new_items = {id(i): i for i in new.propagation.all()}
-    for item in (old_items[k] for k in old_items.keys() - new_items.keys()):
-        before.update(_inherited_quads(old, item))
-    for item in (new_items[k] for k in new_items.keys() - old_items.keys()):
-        after.update(_inherited_quads(new, item))
+    # Two items can share an IRI (a risk of two assets reaching one dependent): compare all the
+    # items of every IRI that changed, not the changed items alone.
+    changed = {old_items[k].iri for k in old_items.keys() - new_items.keys()}
+    changed |= {new_items[k].iri for k in new_items.keys() - old_items.keys()}
+    before.update(q for i in old_items.values() if i.iri in changed for q in _inherited_quads(old, i))
+    after.update(q for i in new_items.values() if i.iri in changed for q in _inherited_quads(new, i))
     for asset in old.exposures.keys() | new.exposures.keys():
         a, b = old.exposures.get(asset), new.exposures.get(asset)
         if a is not b:
@@ -224,7 +227,7 @@ def write_analysis_changes(store: GraphStore, old: RiskModel, new: RiskModel, ge
         stamps = list(store.raw.quads_for_pattern(graph, ox.NamedNode(PROV + "generatedAtTime"), None, graph))
         store.replace_quads(remove=[*stamps, *remove], add=add)
         store.mark_current(Graphs.ANALYSIS)
-    return store.generation
+    return generation + 1  # this write's own (a write after it must not get this model)
 
 
 @dataclass(frozen=True)

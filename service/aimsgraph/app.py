@@ -105,8 +105,11 @@ def _warm_up(store: GraphStore, models: ModelCache, refresher: Refresher) -> Non
     """Build the risk model of the store as opened, for impact requests and the refresher."""
     generation = store.generation
     model = RiskModel.build(store)
-    models.seed(model, generation)
-    refresher.adopt(model, generation)
+    with store.between_writes() as now:
+        if now != generation:  # a write overlapped the build: the model may hold half of it
+            return
+        models.seed(model, generation)
+        refresher.adopt(model, generation)
 
 
 def _authenticate() -> None:

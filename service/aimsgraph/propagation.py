@@ -294,6 +294,9 @@ class Propagation:
 
     inherited: dict[str, list[InheritedRisk]] = field(default_factory=lambda: defaultdict(list))
     cycle_edges: set[tuple[str, str]] = field(default_factory=set)
+    #: the assets each source's search reached, immaterial shares included: a change at any of
+    #: them can change that source's paths and cycle cuts, so it is propagated again
+    reached: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def add(self, found: Iterable[InheritedRisk]) -> None:
         for item in found:
@@ -304,7 +307,8 @@ class Propagation:
             yield from self.inherited[asset]
 
     def sources_reaching(self, assets: Iterable[str]) -> set[str]:
-        return {item.source_asset for asset in assets for item in self.inherited.get(asset, [])}
+        assets = set(assets)
+        return {source for source, reached in self.reached.items() if reached & assets}
 
 
 def risks_by_asset(risks: Iterable[Risk]) -> dict[str, list[Risk]]:
@@ -326,15 +330,16 @@ def propagate(deps: DependencyGraph, by_asset: dict[str, list[Risk]], threshold:
     result = Propagation()
     for source in sorted(set(by_asset) if sources is None else set(sources) & set(by_asset)):
         if source in deps.graph:
-            result.add(_propagate_from(deps, source, by_asset[source], threshold, result.cycle_edges))
+            result.add(_propagate_from(deps, source, by_asset[source], threshold, result.cycle_edges, result.reached))
     return result
 
 
 def _propagate_from(deps: DependencyGraph, source: str, risks: list[Risk], threshold: float,
-                    cycle_edges: set[tuple[str, str]]) -> list[InheritedRisk]:
+                    cycle_edges: set[tuple[str, str]], reached: dict[str, frozenset[str]]) -> list[InheritedRisk]:
     graph = deps.graph
     strongest = max(r.inherent_score for r in risks)
     region = _reachable(graph, source, threshold / strongest if strongest else 2.0)
+    reached[source] = frozenset(region)
     order, dag_preds = _acyclic_order(graph, source, region, cycle_edges)
     if len(order) < 2:
         return []

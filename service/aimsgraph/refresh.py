@@ -239,6 +239,7 @@ class Refresher:
             except Exception:  # keep serving; the next start recomputes what is stale
                 log.exception("refreshing the derived graphs failed")
                 self._incremental, self._model, self._validate_all = False, None, True
+                self._analysis_written = True  # refuse a late start-up model: it lacks this round
             finally:
                 with self._condition:
                     self._busy = False

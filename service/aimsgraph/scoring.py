@@ -212,7 +212,10 @@ def load_matrix(store: GraphStore, iri: str) -> Matrix:
 def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
     """Every ``aims:Risk`` with its assets, implemented controls and computed scores."""
     implemented = {row[0].value for row in store.query(_IMPLEMENTED)}
-    effectiveness = {c: float(v) for c, v in store.pairs(AIMS + "effectiveness") if c in implemented}
+    effectiveness: dict[str, float] = {}
+    for control, value in store.pairs(AIMS + "effectiveness"):  # several values: the largest counts
+        if control in implemented:
+            effectiveness[control] = max(float(value), effectiveness.get(control, 0.0))
     controls: dict[str, list[Control]] = defaultdict(list)
     for how in ("mitigates", "detects"):
         for control, risk in store.pairs(AIMS + how):
@@ -259,7 +262,7 @@ def load_risk(store: GraphStore, criteria: Criteria, iri: str) -> Risk | None:
             subject = ox.NamedNode(control)
             if AIMS + "Implemented" in objects(subject, "controlStatus"):
                 effectiveness = objects(subject, "effectiveness")
-                controls.append(Control(control, how == "mitigates", float(effectiveness[-1]) if effectiveness else None))
+                controls.append(Control(control, how == "mitigates", max(map(float, effectiveness)) if effectiveness else None))
     return _risk(iri, found, doubled, subjects("hasRisk"), controls, criteria)
 
 
