@@ -24,7 +24,7 @@ from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.refresh import mark_stale, refresh_after
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.results import GRAPH_TYPES, TRIPLE_TYPES, write_graph
-from aimsgraph.store import BULK_LOAD_BYTES, GraphStore, guess_format, named_graph, read_quads
+from aimsgraph.store import BULK_LOAD_BYTES, GraphStore, guess_format, named_graph, read_quads, serialize_quads
 
 #: --format names for query results and exports.
 SOLUTION_FORMATS = {
@@ -162,7 +162,7 @@ def export(context: click.Context, graphs: tuple[str, ...], fmt: str, output: Pa
     else:
         journalled = [g for g in store.named_graphs() if g not in SERVICE_GRAPHS]
         quads = changes.state_at(store, changes.parse_time(at), graphs or journalled)
-        body = _serialise(quads, _rdf_format(fmt))
+        body = serialize_quads(quads, _rdf_format(fmt))
     _write_bytes(body, output)
 
 
@@ -401,12 +401,6 @@ def diff(since: str, until: str | None, graphs: tuple[str, ...], data_dir: Path 
     for sign, quads in (("-", delta.removed), ("+", delta.added)):
         for line in sorted(ox.serialize(quads, format=ox.RdfFormat.N_QUADS).decode().splitlines()):
             click.echo(f"{sign} {line}")
-
-
-def _serialise(quads, fmt: ox.RdfFormat) -> bytes:
-    if fmt.supports_datasets:
-        return ox.serialize(quads, format=fmt)
-    return ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in quads), format=fmt)
 
 
 def _when(text: str | None):

@@ -120,9 +120,7 @@ class GraphStore:
         quads: Iterator[ox.Quad] = (
             quad for g in chosen for quad in self._store.quads_for_pattern(None, None, None, named_graph(g))
         )
-        if fmt.supports_datasets:
-            return ox.serialize(quads, format=fmt)
-        return ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in quads), format=fmt)
+        return serialize_quads(quads, fmt)
 
     def named_graphs(self) -> list[str]:
         return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
@@ -309,6 +307,13 @@ class GraphStore:
             self._store.clear_graph(stamp.graph_name)
             self._store.extend([*quads, stamp])
         return "loaded"
+
+
+def serialize_quads(quads: Iterable[ox.Quad], fmt: ox.RdfFormat) -> bytes:
+    """Quads in ``fmt``; a triple format merges their graphs."""
+    if fmt.supports_datasets:
+        return ox.serialize(quads, format=fmt)
+    return ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in quads), format=fmt)
 
 
 def guess_format(path: Path) -> ox.RdfFormat:

@@ -8,9 +8,9 @@ import json
 
 from flask import Blueprint, Response, current_app, g, request
 
-from aimsgraph.api.writes import change_response, commit_request
+from aimsgraph.api.writes import change_response, commit_request, upload_body
 from aimsgraph.auth import require
-from aimsgraph.errors import AimsgraphError, InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+from aimsgraph.errors import AimsgraphError, InvalidInput, NotAcceptable, UnsupportedMediaType
 from aimsgraph.exporters import dcat
 from aimsgraph.importers import openlineage
 from aimsgraph.namespaces import PREFIXES
@@ -54,9 +54,7 @@ def lineage() -> Response:
     require(g.principal, "editor", "recording lineage", state.tokens)
     if request.mimetype != "application/json":
         raise UnsupportedMediaType(f"POST /api/lineage takes application/json (OpenLineage RunEvents), not {request.mimetype or 'an untyped body'}")
-    body = request.get_data(cache=False)
-    if len(body) > state.settings.max_upload_bytes:
-        raise PayloadTooLarge(f"the events are larger than {state.settings.max_upload_bytes} bytes (AIMSGRAPH_MAX_UPLOAD_BYTES)")
+    body = upload_body("events")
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:

@@ -7,9 +7,9 @@ import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from aimsgraph import changes
-from aimsgraph.api.writes import change_response, commit_request
+from aimsgraph.api.writes import change_response, commit_request, upload_body
 from aimsgraph.auth import SERVICE_GRAPHS, require
-from aimsgraph.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.importers import dcat, spreadsheet
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
@@ -70,10 +70,7 @@ def import_records() -> Response:
     accepted = tuple(CATALOG_TYPES) if kind == "dcat" else CSV_TYPES
     if request.mimetype not in accepted:
         raise UnsupportedMediaType(f"POST /api/import?kind={kind} takes {', '.join(accepted)}, not {request.mimetype or 'an untyped body'}")
-    limit = state.settings.max_upload_bytes
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the upload is larger than {limit} bytes (AIMSGRAPH_MAX_UPLOAD_BYTES)")
+    body = upload_body("upload")
     if kind == "dcat":
         catalog = dcat.read_catalog(body, CATALOG_TYPES[request.mimetype])
         with state.store.write_lock():

@@ -5,16 +5,29 @@ the import API."""
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify
+from flask import current_app, g, jsonify, request
 from flask.wrappers import Response
 
 from aimsgraph.auth import require_write
 from aimsgraph.changes import Change, Delta, commit
+from aimsgraph.errors import PayloadTooLarge
 from aimsgraph.refresh import mark_stale
 from aimsgraph.validation import ViolationGate
 
 #: Names the audit-trail activity of a write in its response.
 CHANGE_HEADER = "X-Aimsgraph-Change"
+
+
+def upload_body(what: str) -> bytes:
+    """The request body of an upload (RDF, a spreadsheet, lineage events); PayloadTooLarge above
+    AIMSGRAPH_MAX_UPLOAD_BYTES, refused on the announced length before anything is read."""
+    limit = current_app.extensions["aimsgraph"].settings.max_upload_bytes
+    if (request.content_length or 0) > limit:
+        raise PayloadTooLarge(f"the {what} is {request.content_length} bytes; the limit is {limit} (AIMSGRAPH_MAX_UPLOAD_BYTES)")
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the {what} is larger than {limit} bytes (AIMSGRAPH_MAX_UPLOAD_BYTES)")
+    return body
 
 
 def commit_request(delta: Delta, operation: str, text: str | None = None) -> Change | None:

@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
-from aimsgraph.api.writes import change_response, commit_request
+from aimsgraph.api.writes import change_response, commit_request, upload_body
 from aimsgraph.auth import require, require_write
 from aimsgraph.changes import Delta
-from aimsgraph.errors import InvalidInput, NotAcceptable, NotFound, PayloadTooLarge, UnsupportedMediaType
+from aimsgraph.errors import InvalidInput, NotAcceptable, NotFound, UnsupportedMediaType
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 from aimsgraph.sparql.negotiation import best_match
@@ -123,12 +123,7 @@ def _body(graph: str) -> set[ox.Quad]:
     if fmt is None:
         raise UnsupportedMediaType(
             f"the body must be an RDF graph ({', '.join(BODY_TYPES)}), not {request.mimetype or 'untyped'}")
-    limit = current_app.extensions["aimsgraph"].settings.max_upload_bytes
-    if (request.content_length or 0) > limit:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit} (AIMSGRAPH_MAX_UPLOAD_BYTES)")
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes (AIMSGRAPH_MAX_UPLOAD_BYTES)")
+    body = upload_body("body")
     if fmt == ox.RdfFormat.RDF_XML and b"<!ENTITY" in body:
         raise InvalidInput("RDF/XML with XML entity declarations is refused (they can expand without bound)")
     target = ox.NamedNode(graph)

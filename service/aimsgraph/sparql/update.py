@@ -35,7 +35,7 @@ from aimsgraph.auth import SERVICE_GRAPHS
 from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput, PayloadTooLarge, RemoteServiceError
 from aimsgraph.namespaces import Graphs, is_absolute_iri
-from aimsgraph.sparql.guard import Token, remote_targets, resolve, target_iri, tokenize
+from aimsgraph.sparql.guard import Token, resolve, target_iri, tokenize
 from aimsgraph.store import GraphStore
 
 #: Template variables become IRIs under this prefix while the template is parsed.
