@@ -15,7 +15,7 @@ from aimsgraph import resources
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "service" / "aimsgraph"
-WEB_MODULES = {"app.py", "api", "sparql/protocol.py", "sparql/graph_store.py", "cli.py"}
+WEB_MODULES = {"app.py", "api", "web", "sparql/protocol.py", "sparql/graph_store.py", "cli.py"}
 
 
 def test_installed_package_finds_every_declarative_folder():
@@ -37,7 +37,8 @@ def test_wheel_contains_ontology_shapes_queries_and_data(tmp_path: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("aimsgraph/_resources/ontology/aims.ttl", "aimsgraph/_resources/queries/ai-systems.rq",
                      "aimsgraph/_resources/data/iso42001/catalogue.ttl", "aimsgraph/_resources/data/demo/register.ttl",
-                     "aimsgraph/cli.py"):
+                     "aimsgraph/cli.py", "aimsgraph/web/templates/report.html", "aimsgraph/web/static/style.css",
+                     "aimsgraph/web/static/vendor/codemirror/codemirror.js"):
         assert expected in names
     assert any(n.startswith("aimsgraph/_resources/shapes/") for n in names)
 

@@ -276,6 +276,10 @@ EXPECTED = {
     "why-risk": why_risk,
     "impact-revisit": impact_revisit,
     "concentration": concentration,
+    "record-counts": lambda rows: [(r["label"], int(r["count"])) for r in rows][:5] == [
+        ("AI systems", 12), ("Models", 14), ("Datasets", 20), ("Infrastructure services", 8), ("Suppliers", 6)]
+    and {r["label"]: int(r["count"]) for r in rows}["Risks"] == 40
+    and {r["label"]: int(r["count"]) for r in rows}["Controls"] == 58,
 }
 PARAMETERS = {
     "dependents": {"node": DEMO + "dataset/customer-transactions"},

@@ -9,13 +9,14 @@ forked readers, so the two cores are used anyway.
 from __future__ import annotations
 
 import atexit
+import secrets
 import threading
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from aimsgraph import api, changes
+from aimsgraph import api, changes, web
 from aimsgraph.analysis import ModelCache, RiskModel, refresh_analysis
 from aimsgraph.api import catalogs as catalogs_api
 from aimsgraph.api import changes as changes_api
@@ -25,7 +26,7 @@ from aimsgraph.api import soa as soa_api
 from aimsgraph.api import validation as validation_api
 from aimsgraph.auth import TokenRegistry, require
 from aimsgraph.config import Settings
-from aimsgraph.errors import AimsgraphError, ValidationRejected
+from aimsgraph.errors import AimsgraphError, Unauthorized, ValidationRejected
 from aimsgraph.namespaces import Graphs
 from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.refresh import Refresher
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Open (or create) the store, load reference graphs and demo on first start, wire routes."""
     settings = settings or Settings.from_env()
     tokens = TokenRegistry.from_settings(settings)
-    store = GraphStore(settings.data_dir)
+    store = GraphStore.open(settings)
     changed = bool(changes.recover(store))  # writes a killed process left uncommitted
     changed |= changes.initialise(store, demo=settings.demo)
     if changed or not store.is_current(Graphs.INFERRED):
@@ -73,7 +74,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
     atexit.register(readers.close)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the web blueprint serves /static
+    app.config.update(SECRET_KEY=settings.secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax")
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_upload_bytes)
     app.extensions["aimsgraph"] = ServiceState(settings, store, readers, models, tokens, refresher)
     app.before_request(_authenticate)
@@ -86,19 +89,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(soa_api.bp)
     app.register_blueprint(queries_api.bp)
     app.register_blueprint(impact_api.bp)
+    app.register_blueprint(web.bp)
     app.register_error_handler(AimsgraphError, _render_error)
     app.register_error_handler(HTTPException, _render_http_error)
-    app.add_url_rule("/", "index", _index)
     return app
-
-
-def _index():
-    return jsonify(
-        service="aimsgraph",
-        sparql=request.host_url + "sparql",
-        health=request.host_url + "api/health",
-        graphs=request.host_url + "api/graphs",
-    )
 
 
 def _warm_up(store: GraphStore, models: ModelCache, refresher: Refresher) -> None:
@@ -112,12 +106,26 @@ def _warm_up(store: GraphStore, models: ModelCache, refresher: Refresher) -> Non
         refresher.adopt(model, generation)
 
 
-def _authenticate() -> None:
-    """Who is calling (``g.principal``); with AIMSGRAPH_OPEN_READS off, nobody unnamed reads."""
+#: Reachable without a token even when reads are protected.
+PUBLIC_ENDPOINTS = {"api.health", "web.login", "web.static"}
+
+
+def _authenticate() -> Response | None:
+    """Who is calling (``g.principal``): the bearer token, else a web login's session (which
+    only reads); with AIMSGRAPH_OPEN_READS off, nobody unnamed reads, and pages send people to
+    the login form."""
     state = current_app.extensions["aimsgraph"]
     g.principal = state.tokens.principal(request.headers.get("Authorization"))
-    if not state.settings.open_reads and request.endpoint != "api.health" and request.method != "OPTIONS":
-        require(g.principal, "reader", "reading", state.tokens)
+    if g.principal is None and "token" in session:
+        g.principal = state.tokens.session_principal(session["token"])
+    if not state.settings.open_reads and request.endpoint not in PUBLIC_ENDPOINTS and request.method != "OPTIONS":
+        try:
+            require(g.principal, "reader", "reading", state.tokens)
+        except Unauthorized:
+            if request.blueprint == "web" and request.method == "GET":
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            raise
+    return None
 
 
 def _render_error(error: AimsgraphError) -> Response:
@@ -141,7 +149,11 @@ def _render_http_error(error: HTTPException) -> Response:
 
 
 def _error_response(status: int, message: str) -> Response:
-    """JSON problem details under /api; plain text elsewhere, which SPARQL clients display."""
+    """JSON problem details under /api; a page for the web interface; plain text elsewhere,
+    which SPARQL clients display."""
+    if request.blueprint == "web" and request.method in ("GET", "POST"):
+        return Response(render_template("error.html", status=status, message=message), status=status,
+                        content_type="text/html; charset=utf-8")
     if request.path.startswith("/api/"):
         response = jsonify(title=message, status=status, detail=message, instance=request.path)
         response.status_code = status

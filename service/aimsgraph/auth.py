@@ -87,6 +87,19 @@ class TokenRegistry:
                 return principal
         raise Unauthorized("the bearer token is not valid")
 
+    def session_key(self, token: str) -> str | None:
+        """What a browser session keeps after a token login (the token's digest, never the
+        token); None if the token is not valid."""
+        wanted = _digest(token.strip())
+        return next((digest for digest in self._by_digest if hmac.compare_digest(digest, wanted)), None)
+
+    def session_principal(self, key: object) -> Principal | None:
+        """The caller of a browser session, as a reader whatever the token's role: a cookie is
+        sent with cross-site form posts too, so a session never writes (writes need the
+        Authorization header). None once the token is no longer configured."""
+        principal = self._by_digest.get(key) if isinstance(key, str) else None
+        return Principal(principal.name, "reader") if principal else None
+
 
 def require(principal: Principal | None, role: str, action: str, registry: TokenRegistry) -> Principal:
     """The caller, if it holds ``role``; otherwise Unauthorized (no token) or Forbidden."""

@@ -76,8 +76,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     app = create_app(settings)
     server = make_server(settings.host, settings.port, app, threaded=True)
     url = f"http://{settings.host}:{server.server_port}"
-    click.echo(f"aimsgraph {__version__}: store {settings.data_dir} ready in {time.perf_counter() - started:.2f} s")
-    click.echo(f"SPARQL endpoint {url}/sparql  (Ctrl-C stops)")
+    where = f"external store {settings.remote_query_url}" if settings.remote_query_url else f"store {settings.data_dir}"
+    click.echo(f"aimsgraph {__version__}: {where} ready in {time.perf_counter() - started:.2f} s")
+    click.echo(f"web interface {url}/  SPARQL endpoint {url}/sparql  (Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -230,6 +231,24 @@ def soa(fmt: str, output: Path | None, data_dir: Path | None) -> None:
     from aimsgraph import soa as statement
 
     _write(statement.render(_open_store(data_dir), fmt), output)
+
+
+@cli.command()
+@click.option("--html", "html_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to this file ('-' for standard output).")
+@data_dir_option
+def report(html_file: Path, data_dir: Path | None) -> None:
+    """The auditor report: one self-contained HTML file (no external references, charts as
+    inline SVG) with the heat maps, readiness per clause, the SoA, the top risks with their
+    explanation paths and the open findings. Validates the record first and stores the findings."""
+    from aimsgraph import auditor_report, validation
+
+    store = _open_store(data_dir)
+    if not store.is_current(Graphs.INFERRED):
+        refresh_inferences(store)
+    findings = validation.validate_full(store)
+    store.flush()
+    _write(auditor_report.render_html(store, findings), None if str(html_file) == "-" else html_file)
 
 
 @cli.command()
@@ -439,7 +458,7 @@ def _write(text: str, output: Path | None) -> None:
 def _open_store(data_dir: Path | None) -> GraphStore:
     """The store, with writes a killed process left uncommitted undone."""
     settings = Settings.from_env(data_dir=data_dir)
-    store = GraphStore(settings.data_dir)
+    store = GraphStore.open(settings)
     changes.recover(store)
     return store
 

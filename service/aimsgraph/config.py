@@ -59,6 +59,18 @@ class Settings:
     #: AIMSGRAPH_VALIDATION_GATE: refuse (HTTP 422) a write that adds SHACL Violations to the
     #: focus nodes it touches.
     validation_gate: bool = False
+    #: AIMSGRAPH_REMOTE_QUERY_URL and AIMSGRAPH_REMOTE_UPDATE_URL: the SPARQL 1.1 query and
+    #: update endpoints of an external store to use instead of the embedded one (both or
+    #: neither; its default graph must be the union of its named graphs). The service then
+    #: keeps no state of its own, and several instances can share the store.
+    remote_query_url: str = ""
+    remote_update_url: str = ""
+    #: AIMSGRAPH_REMOTE_AUTHORIZATION: the Authorization header value sent to the external
+    #: store (for example "Basic dXNlcjpwYXNz"). Never logged.
+    remote_authorization: str = field(default="", repr=False)
+    #: AIMSGRAPH_SECRET_KEY: signs the session cookie of a web token login. Empty (the default):
+    #: a random key per process, so logins end when the service restarts.
+    secret_key: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -79,6 +91,15 @@ class Settings:
         for name in ("query_timeout", "result_limit", "max_body_bytes", "max_upload_bytes", "query_workers"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"AIMSGRAPH_{name.upper()} must be positive, got {getattr(self, name)}")
+        if bool(self.remote_query_url) != bool(self.remote_update_url):
+            raise ConfigError("set both AIMSGRAPH_REMOTE_QUERY_URL and AIMSGRAPH_REMOTE_UPDATE_URL, or neither")
+        for name in ("remote_query_url", "remote_update_url"):
+            value = getattr(self, name)
+            if value and not value.startswith(("http://", "https://")):
+                raise ConfigError(f"AIMSGRAPH_{name.upper()} must be an http(s) URL, got {value!r}")
+        if self.remote_query_url and self.validation_gate:
+            raise ConfigError("AIMSGRAPH_VALIDATION_GATE needs the embedded store: with an external store a write "
+                              "reaches the store only when it is complete, so the gate could not see it first")
         token_file = Path(self.token_file).expanduser() if self.token_file else None
         return replace(self, data_dir=Path(self.data_dir), token_file=token_file)
 

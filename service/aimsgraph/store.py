@@ -26,6 +26,7 @@ import rdflib
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput, StoreUnavailable
 from aimsgraph.namespaces import Graphs, is_absolute_iri
+from aimsgraph.remote import RemoteStore, graph_blocks
 
 #: File extensions the loader recognises, beyond pyoxigraph's own guesses.
 EXTRA_EXTENSIONS = {"jsonld": ox.RdfFormat.JSON_LD, "owl": ox.RdfFormat.RDF_XML, "rdf": ox.RdfFormat.RDF_XML}
@@ -53,12 +54,16 @@ class LoadReport:
 
 
 class GraphStore:
-    """An aimsgraph store over pyoxigraph. ``path=None`` keeps everything in memory."""
+    """An aimsgraph store over pyoxigraph. ``path=None`` keeps everything in memory; ``remote``
+    puts it in an external SPARQL 1.1 store (see :mod:`aimsgraph.remote`)."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, remote: RemoteStore | None = None) -> None:
         self.path = path
+        self.remote = remote
         try:
-            if path is None:
+            if remote is not None:
+                self._store = remote
+            elif path is None:
                 self._store = ox.Store()
             else:
                 path.mkdir(parents=True, exist_ok=True)
@@ -69,7 +74,22 @@ class GraphStore:
             ) from exc
         self._write_lock = threading.RLock()
         self._write_depth = 0
-        self.generation = 0
+        self._generation = 0
+
+    @classmethod
+    def open(cls, settings) -> GraphStore:
+        """The store the settings name: an external SPARQL store, else the on-disk one."""
+        if settings.remote_query_url:
+            remote = RemoteStore(settings.remote_query_url, settings.remote_update_url,
+                                 authorization=settings.remote_authorization or None, timeout=settings.query_timeout)
+            remote.check()
+            return cls(None, remote)
+        return cls(settings.data_dir)
+
+    @property
+    def generation(self) -> int:
+        """Counts completed write sections; with an external store, those of every instance."""
+        return self._store.generation if self.remote is not None else self._generation
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -133,12 +153,21 @@ class GraphStore:
         several transactions, and the generation is bumped once, when the outermost one ends."""
         with self._write_lock:
             self._write_depth += 1
+            if self._write_depth == 1 and self.remote is not None:
+                self.remote.begin()  # the section's writes go to the external store as one request
             try:
                 yield
+            except BaseException:
+                if self._write_depth == 1 and self.remote is not None:
+                    self.remote.rollback()
+                raise
+            else:
+                if self._write_depth == 1 and self.remote is not None:
+                    self.remote.commit()
             finally:
                 self._write_depth -= 1
                 if self._write_depth == 0:
-                    self.generation += 1
+                    self._generation += 1
 
     @contextmanager
     def between_writes(self) -> Iterator[int]:
@@ -232,7 +261,7 @@ class GraphStore:
                 for quad in remove:  # DELETE DATA cannot name blank nodes
                     self._store.remove(quad)
             elif remove:  # one transaction: a remove() each costs milliseconds
-                self._store.update(f"DELETE DATA {{ {_graph_blocks(remove)} }}")
+                self._store.update(f"DELETE DATA {{ {graph_blocks(remove)} }}")
             self._add(add)
 
     def _add(self, quads: Iterable[ox.Quad]) -> None:
@@ -399,17 +428,6 @@ def _has_blank_node(term: object) -> bool:
     if isinstance(term, ox.Triple):  # an RDF 1.2 triple term may hold one inside
         return any(_has_blank_node(t) for t in (term.subject, term.object))
     return isinstance(term, ox.BlankNode)
-
-
-def _graph_blocks(quads: list[ox.Quad]) -> str:
-    """Quads as ``GRAPH <g> { ... }`` blocks for SPARQL Update data."""
-    by_graph: dict[str, list[ox.Triple]] = {}
-    for q in quads:
-        by_graph.setdefault(q.graph_name.value, []).append(ox.Triple(q.subject, q.predicate, q.object))
-    return " ".join(
-        f"GRAPH <{g}> {{ {ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()} }}"
-        for g, triples in by_graph.items()
-    )
 
 
 def _read_triples(files: Iterable[Path]) -> list[ox.Triple]:

@@ -73,10 +73,34 @@ def remote_targets(text: str, base_iri: str | None = None) -> list[tuple[str, st
 
     The target is None when it is a variable, which cannot be checked in advance.
     """
+    targets: list[tuple[str, str | None]] = []
+    for word, following, prefixes, base in _keywords(text, base_iri):
+        if word in ("SERVICE", "LOAD"):
+            if following and following[0].text.upper() == "SILENT":
+                following = following[1:]
+            targets.append((word, target_iri(following[0] if following else None, prefixes, base)))
+    return targets
+
+
+def dataset_clause(text: str, base_iri: str | None = None) -> tuple[list[str], list[str]]:
+    """The IRIs of the query's FROM and FROM NAMED clauses (both empty if it has none)."""
+    defaults: list[str] = []
+    named: list[str] = []
+    for word, following, prefixes, base in _keywords(text, base_iri):
+        if word == "FROM" and following:
+            is_named = following[0].kind == "name" and following[0].text.upper() == "NAMED"
+            target = target_iri(following[1] if is_named and len(following) > 1 else following[0], prefixes, base)
+            if target is not None:
+                (named if is_named else defaults).append(target)
+    return defaults, named
+
+
+def _keywords(text: str, base_iri: str | None):
+    """(upper-cased keyword, the tokens after it, prefixes and base in force) for every name
+    token outside the prologue, tracking PREFIX and BASE declarations on the way."""
     tokens = tokenize(text)
     prefixes: dict[str, str] = {}
     base = base_iri
-    targets: list[tuple[str, str | None]] = []
     i = 0
     while i < len(tokens):
         word = tokens[i].text.upper() if tokens[i].kind == "name" else ""
@@ -88,16 +112,9 @@ def remote_targets(text: str, base_iri: str | None = None) -> list[tuple[str, st
             base = resolve(tokens[i + 1].text[1:-1], base)
             i += 2
             continue
-        if word in ("SERVICE", "LOAD"):
-            j = i + 1
-            if j < len(tokens) and tokens[j].text.upper() == "SILENT":
-                j += 1
-            target = tokens[j] if j < len(tokens) else None
-            targets.append((word, target_iri(target, prefixes, base)))
-            i = j + 1
-            continue
+        if word:
+            yield word, tokens[i + 1:i + 3], prefixes, base
         i += 1
-    return targets
 
 
 def has_dataset_clause(text: str) -> bool:

@@ -1,0 +1,418 @@
+"""What the web pages and the auditor report show, assembled from the record: counts, readiness
+per clause, the riskiest systems and the top risks, stale evidence, the heat map, one system's
+picture, and findings filtered by clause, severity and system.
+
+Read-only and free of HTML: the web blueprint and the auditor report render what this module
+returns. Scores and paths come from the risk model (:mod:`aimsgraph.analysis`), completeness
+from the stored validation findings, which are computed once if nobody has validated yet.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from aimsgraph import queries, reports, validation
+from aimsgraph.analysis import RiskModel
+from aimsgraph.namespaces import Graphs
+from aimsgraph.propagation import InheritedRisk, Path
+from aimsgraph.record import AIMS, Record, local_name
+from aimsgraph.scoring import Level, Risk
+from aimsgraph.store import GraphStore
+from aimsgraph.validation import Finding
+
+ASH = "https://w3id.org/aimsgraph/shapes#"
+DCT = "http://purl.org/dc/terms/"
+#: Shapes whose findings are about out-of-date evidence: expired (the evidence is the value,
+#: the control the focus) and older than a reported change of the data it covers (the focus).
+EXPIRED_EVIDENCE_SHAPE = ASH + "ImplementedControlEvidenceExpiryShape"
+STALE_EVIDENCE_SHAPE = ASH + "StaleEvidenceShape"
+#: Kinds of asset in the order pages list them.
+ASSET_KINDS = ("AISystem", "Model", "Dataset", "InfrastructureService", "Supplier")
+KIND_LABELS = {"AISystem": "AI system", "Model": "Model", "Dataset": "Dataset",
+               "InfrastructureService": "Infrastructure", "Supplier": "Supplier"}
+
+_validating = threading.Lock()
+
+
+def findings(store: GraphStore) -> list[Finding]:
+    """The stored findings; the first call on a store that was never validated validates it
+    (the refresher keeps them current after that)."""
+    if store.is_empty(Graphs.VALIDATION):
+        with _validating:
+            if store.is_empty(Graphs.VALIDATION):
+                return validation.validate_full(store)
+    return validation.stored_findings(store)
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RiskRow:
+    """One own risk as the pages list it."""
+
+    iri: str
+    label: str
+    identifier: str | None
+    asset: str
+    asset_label: str
+    likelihood: int | None
+    severity: int | None
+    inherent: Level | None
+    residual: Level | None
+    inherent_score: float
+    residual_score: float
+    exceeds_appetite: bool
+    problem: str | None  # why it could not be scored
+
+
+@dataclass(frozen=True)
+class SystemRow:
+    iri: str
+    label: str
+    exposure: float  # highest residual score, own or inherited
+    level: Level | None
+    inherent_level: Level | None
+    exceeds_appetite: bool
+    own_risks: int
+    inherited_risks: int
+
+
+def risk_rows(record: Record, model: RiskModel, risks: list[Risk] | None = None) -> list[RiskRow]:
+    """Own risks, riskiest first (residual score, then inherent score, then label)."""
+    rows = []
+    for risk in model.risks.values() if risks is None else risks:
+        for asset in risk.assets or ("",):
+            rows.append(RiskRow(
+                iri=risk.iri, label=record.label(risk.iri), identifier=_first(record, risk.iri, DCT + "identifier"),
+                asset=asset, asset_label=record.label(asset) if asset else "",
+                likelihood=risk.likelihood, severity=risk.severity, inherent=risk.inherent, residual=risk.residual,
+                inherent_score=risk.inherent_score, residual_score=risk.residual_score,
+                exceeds_appetite=bool(risk.residual and model.criteria.exceeds(risk.residual)), problem=risk.problem,
+            ))
+    return sorted(rows, key=lambda r: (-r.residual_score, -r.inherent_score, r.label, r.asset))
+
+
+def system_rows(record: Record, model: RiskModel) -> list[SystemRow]:
+    """AI systems, riskiest first: by highest residual risk (own or inherited), then inherent."""
+    rows = []
+    for iri, kind in model.deps.kinds.items():
+        if kind != "AISystem":
+            continue
+        exposure = model.exposures.get(iri)
+        rows.append(SystemRow(
+            iri=iri, label=record.label(iri), exposure=exposure.score if exposure else 0.0,
+            level=exposure.level if exposure else None, inherent_level=exposure.inherent_level if exposure else None,
+            exceeds_appetite=bool(exposure and exposure.exceeds_appetite),
+            own_risks=len(model.by_asset.get(iri, ())), inherited_risks=len(model.propagation.inherited.get(iri, ())),
+        ))
+    return sorted(rows, key=lambda r: (-r.exposure, -(r.inherent_level.rank if r.inherent_level else 0), r.label))
+
+
+def counts(store: GraphStore) -> list[tuple[str, int]]:
+    """(label, number) per kind of record, from ``queries/record-counts.rq``."""
+    return [(row["label"].value, int(row["count"].value)) for row in store.query(_query("record-counts"))]
+
+
+def readiness(store: GraphStore, found: list[Finding]) -> list[reports.Readiness]:
+    """Readiness per ISO clause and Annex A control, in clause order."""
+    return reports.build(store, found).clauses
+
+
+@dataclass(frozen=True)
+class StaleEvidence:
+    evidence: str
+    evidence_label: str
+    concerns: str  # the control (expired) or the changed dataset (stale)
+    concerns_label: str
+    reason: str
+
+
+def stale_evidence(record: Record, found: list[Finding]) -> list[StaleEvidence]:
+    """Evidence that no longer supports its control: expired, or older than a data change."""
+    items = []
+    for f in found:
+        if f.shape == EXPIRED_EVIDENCE_SHAPE and f.value:
+            items.append(StaleEvidence(f.value, record.label(f.value), f.focus, record.label(f.focus), "expired"))
+        elif f.shape == STALE_EVIDENCE_SHAPE and f.value:
+            items.append(StaleEvidence(f.focus, record.label(f.focus), f.value, record.label(f.value),
+                                       "predates a change of the data"))
+    return sorted(set(items), key=lambda i: (i.evidence_label, i.concerns_label))
+
+
+# -- heat map --------------------------------------------------------------------------------
+
+
+@dataclass
+class HeatCell:
+    likelihood: int
+    severity: int
+    level: Level
+    risks: list[RiskRow] = field(default_factory=list)
+
+
+@dataclass
+class HeatMap:
+    """The configured matrix: rows are likelihood ranks (highest first), columns severity ranks."""
+
+    view: str  # "inherent" or "residual"
+    likelihoods: list[tuple[int, str]]  # (rank, label), highest first
+    severities: list[tuple[int, str]]  # (rank, label), lowest first
+    cells: dict[tuple[int, int], HeatCell]
+    appetite: Level | None
+    unscored: list[RiskRow]
+
+    def cell(self, likelihood: int, severity: int) -> HeatCell:
+        return self.cells[(likelihood, severity)]
+
+
+VIEWS = ("inherent", "residual")
+
+
+def heat_map(record: Record, model: RiskModel, view: str = "inherent") -> HeatMap:
+    """Risks per cell of the matrix, by inherent (recorded) or residual (after controls) ranks."""
+    matrix = model.criteria.matrix
+    cells = {key: HeatCell(*key, matrix.levels[level]) for key, level in matrix.cells.items()}
+    unscored = []
+    for row in risk_rows(record, model):
+        risk = model.risks[row.iri]
+        ranks = (risk.likelihood, risk.severity) if view == "inherent" else (risk.residual_likelihood, risk.residual_severity)
+        if risk.scored and ranks in cells:
+            cells[ranks].risks.append(row)
+        else:
+            unscored.append(row)
+    for cell in cells.values():
+        cell.risks.sort(key=lambda r: (r.label, r.asset))
+    likelihoods = sorted(((rank, record.label(iri)) for iri, rank in matrix.likelihoods.items()), reverse=True)
+    severities = sorted((rank, record.label(iri)) for iri, rank in matrix.severities.items())
+    return HeatMap(view, likelihoods, severities, cells, model.criteria.appetite, unscored)
+
+
+# -- one system ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Edge:
+    dependency: str
+    dependent: str
+    types: tuple[str, ...]  # local names: usesModel, trainedOn, ...
+
+
+@dataclass
+class Picture:
+    """Nodes (IRI -> (label, kind)) and edges of a part of the dependency graph, with the
+    nodes to highlight and a column per node (upstream negative, the focus 0, dependents
+    positive) for a left-to-right drawing."""
+
+    nodes: dict[str, tuple[str, str]]
+    edges: list[Edge]
+    columns: dict[str, int]
+    focus: str
+    highlighted: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class InheritedRow:
+    iri: str
+    source_risk: str
+    source_label: str
+    source_asset: str
+    source_asset_label: str
+    distance: int
+    inherent_score: float
+    residual_score: float
+    inherent: Level
+    residual: Level
+    paths: tuple[tuple[tuple[str, str], ...], ...]  # per path, (asset label, edge types into the next) from this system back to the source
+
+
+@dataclass
+class SystemView:
+    iri: str
+    label: str
+    kind: str
+    facts: list[tuple[str, str]]  # (field, value) for the header
+    exposure: SystemRow | None
+    picture: Picture
+    components: list[tuple[str, str, str, str]]  # (iri, label, kind, via edge types)
+    dependents: list[tuple[str, str, str, int]]  # (iri, label, kind, distance)
+    own_risks: list[RiskRow]
+    inherited: list[InheritedRow]
+    controls: list[dict[str, str]]
+    assessments: list[dict[str, str]]
+    findings: list[Finding]
+    models: list[tuple[str, str]]  # models it uses, for "what would retiring this touch?"
+
+
+SYSTEM_FACTS = (("Identifier", DCT + "identifier"), ("Owner", AIMS + "hasOwner"),
+                ("Lifecycle stage", AIMS + "lifecycleStage"), ("Domain", AIMS + "applicationDomain"),
+                ("Intended purpose", AIMS + "intendedPurpose"))
+
+
+def asset_view(store: GraphStore, record: Record, model: RiskModel, found: list[Finding], iri: str) -> SystemView | None:
+    """Everything the system page shows about one asset; None if the graph has no such asset."""
+    graph = model.deps.graph
+    if iri not in graph:
+        return None
+    kind = model.deps.kinds.get(iri, "Asset")
+    upstream = nx.ancestors(graph, iri)
+    downstream = _distances(graph, iri)
+    row = next((r for r in system_rows(record, model) if r.iri == iri), None)
+    own = [r for r in model.risks.values() if iri in r.assets]
+    record_nodes = system_record(store, iri) | {r.iri for r in own} | {iri}
+    return SystemView(
+        iri=iri, label=record.label(iri), kind=kind,
+        facts=[(name, ", ".join(record.label(v) if v.startswith("http") else v for v in record.objects(iri, p)))
+               for name, p in SYSTEM_FACTS if record.objects(iri, p)],
+        exposure=row,
+        picture=picture(record, model, iri, upstream | set(downstream), set(downstream)),
+        components=sorted(((a, record.label(a), model.deps.kinds.get(a, ""), _edge_text(graph, a, iri)) for a in graph.pred[iri]),
+                          key=lambda c: (ASSET_KINDS.index(c[2]) if c[2] in ASSET_KINDS else 9, c[1])),
+        dependents=sorted(((a, record.label(a), model.deps.kinds.get(a, ""), d) for a, d in downstream.items()),
+                          key=lambda d: (d[3], d[1])),
+        own_risks=risk_rows(record, model, own),
+        inherited=inherited_rows(record, model, model.propagation.inherited.get(iri, [])),
+        controls=_controls(record, own),
+        assessments=_assessments(record, iri),
+        findings=[f for f in found if f.focus in record_nodes],
+        models=[(m, record.label(m)) for m in graph.pred[iri] if model.deps.kinds.get(m) == "Model"],
+    )
+
+
+def inherited_rows(record: Record, model: RiskModel, items: list[InheritedRisk]) -> list[InheritedRow]:
+    matrix = model.criteria.matrix
+    rows = [InheritedRow(
+        iri=i.iri, source_risk=i.source_risk, source_label=record.label(i.source_risk), source_asset=i.source_asset,
+        source_asset_label=record.label(i.source_asset), distance=i.distance,
+        inherent_score=i.inherent_score, residual_score=i.residual_score,
+        inherent=matrix.level_for_score(i.inherent_score), residual=matrix.level_for_score(i.residual_score),
+        paths=tuple(_path_steps(record, p) for p in i.paths),
+    ) for i in items]
+    return sorted(rows, key=lambda r: (-r.residual_score, -r.inherent_score, r.distance, r.source_label))
+
+
+def _path_steps(record: Record, path: Path) -> tuple[tuple[str, str], ...]:
+    """From the dependent back to the source: (label, edge types to the next asset)."""
+    steps = []
+    for step in reversed(path.steps):
+        steps.append((record.label(step.dependent), ", ".join(local_name(t) for t in step.types)))
+    if path.steps:
+        steps.append((record.label(path.steps[0].dependency), ""))
+    return tuple(steps)
+
+
+def picture(record: Record, model: RiskModel, focus: str, nodes: set[str], highlighted: set[str]) -> Picture:
+    """The focus, the given nodes and the edges among them, laid out in columns by distance."""
+    graph = model.deps.graph
+    members = (nodes | {focus}) & set(graph)
+    sub = graph.subgraph(members)
+    columns = {focus: 0}
+    for node, distance in _distances(sub, focus).items():
+        columns[node] = distance
+    for node, distance in _distances(sub.reverse(copy=False), focus).items():
+        columns.setdefault(node, -distance)
+    for node in members - set(columns):  # reachable neither way from the focus: put beside it
+        columns[node] = 0
+    edges = [Edge(a, b, tuple(local_name(t) for t in data.get("types", ()))) for a, b, data in sub.edges(data=True)]
+    labels = {n: (record.label(n), model.deps.kinds.get(n, "")) for n in members}
+    return Picture(labels, sorted(edges, key=lambda e: (e.dependency, e.dependent)), columns, focus, highlighted & members)
+
+
+def system_record(store: GraphStore, system: str) -> set[str]:
+    """The nodes of a system's record (``queries/system-record-nodes.rq``): itself, its risks,
+    assessments, controls, documentation."""
+    return {row["node"].value for row in store.query(_query("system-record-nodes")) if row["system"].value == system}
+
+
+def _distances(graph: nx.DiGraph, source: str) -> dict[str, int]:
+    lengths = nx.single_source_shortest_path_length(graph, source)
+    lengths.pop(source, None)
+    return lengths
+
+
+def _edge_text(graph: nx.DiGraph, dependency: str, dependent: str) -> str:
+    return ", ".join(local_name(t) for t in graph.edges[dependency, dependent].get("types", ()))
+
+
+def _controls(record: Record, risks: list[Risk]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for risk in risks:
+        for predicate in ("mitigates", "detects"):
+            for control in record.subjects(AIMS + predicate, risk.iri):
+                entry = seen.setdefault(control, {
+                    "iri": control, "label": record.label(control),
+                    "status": ", ".join(local_name(s) for s in record.objects(control, AIMS + "controlStatus")),
+                    "annexA": ", ".join(_notation(record, c) for c in record.objects(control, AIMS + "implements")),
+                    "evidence": str(len(record.objects(control, AIMS + "hasEvidence"))),
+                    "risks": "",
+                })
+                entry["risks"] = ", ".join(sorted(set(filter(None, entry["risks"].split(", "))) | {record.label(risk.iri)}))
+    return sorted(seen.values(), key=lambda c: c["label"])
+
+
+def _notation(record: Record, concept: str) -> str:
+    return _first(record, concept, "http://www.w3.org/2004/02/skos/core#notation") or local_name(concept)
+
+
+def _assessments(record: Record, asset: str) -> list[dict[str, str]]:
+    rows = []
+    for node in record.subjects(AIMS + "assesses", asset):
+        kinds = sorted(t for t in record.types(node) if t.endswith("Assessment") or t.endswith("Verification"))
+        rows.append({"iri": node, "label": record.label(node), "kind": ", ".join(kinds) or "Assessment",
+                     "date": _first(record, node, AIMS + "assessmentDate") or "",
+                     "nextReview": _first(record, node, AIMS + "nextReviewDate") or ""})
+    return sorted(rows, key=lambda r: (r["date"], r["label"]), reverse=True)
+
+
+# -- findings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    clause: str | None = None  # id (A.6.2.7, 4.3) or catalogue IRI
+    severity: str | None = None
+    system: str | None = None
+
+
+def filter_findings(store: GraphStore, found: list[Finding], wanted: FindingFilter) -> list[Finding]:
+    selected = found
+    if wanted.clause:
+        selected = [f for f in selected if any(c == wanted.clause or c.rsplit("/", 1)[-1] == wanted.clause for c in f.clauses)]
+    if wanted.severity:
+        selected = [f for f in selected if f.severity == wanted.severity]
+    if wanted.system:
+        nodes = system_record(store, wanted.system)
+        selected = [f for f in selected if f.focus in nodes]
+    severity_order = {s: i for i, s in enumerate(validation.SEVERITIES)}
+    return sorted(selected, key=lambda f: (severity_order.get(f.severity, 9), f.clauses, f.focus, f.message))
+
+
+def clause_ids(found: list[Finding]) -> list[str]:
+    """The clause and control ids that findings cite, in clause order."""
+    ids = {c.rsplit("/", 1)[-1] for f in found for c in f.clauses}
+    return sorted(ids, key=reports._clause_order)
+
+
+def severity_counts(found: list[Finding]) -> Counter:
+    return Counter(f.severity for f in found)
+
+
+def assets_by_kind(record: Record, model: RiskModel) -> dict[str, list[tuple[str, str]]]:
+    """(iri, label) of every asset in the dependency graph, per kind, for pickers."""
+    grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for iri, kind in model.deps.kinds.items():
+        grouped[kind].append((iri, record.label(iri)))
+    return {kind: sorted(grouped[kind], key=lambda a: a[1]) for kind in ASSET_KINDS if kind in grouped}
+
+
+def _first(record: Record, subject: str, predicate: str) -> str | None:
+    values = record.objects(subject, predicate)
+    return values[0] if values else None
+
+
+def _query(name: str) -> str:
+    return queries.load_all()[name].text

@@ -1,0 +1,280 @@
+"""The external engine: aimsgraph over any SPARQL 1.1 store (Oxigraph server, Apache Jena
+Fuseki, GraphDB, Virtuoso, Amazon Neptune, ...) instead of the embedded pyoxigraph store.
+
+:class:`RemoteStore` offers the part of ``pyoxigraph.Store`` that aimsgraph uses (queries,
+pattern lookups, adds and removes) over the SPARQL 1.1 Protocol, so that every module above
+:mod:`aimsgraph.store` works unchanged. Answers are parsed back into pyoxigraph terms.
+
+Transactions: the remote store executes one SPARQL Update request atomically (all of the
+engines above do), so the writes a :meth:`GraphStore.write_lock` section makes are collected and
+sent as one request when the section ends, together with an increment of a shared generation
+counter. A write is therefore all or nothing at the remote, and several aimsgraph instances
+can share one store: each sees the others' writes through the counter. Reads inside a write
+section see the store as it was before the section (nothing is sent until it ends).
+
+Requirements on the remote store, checked at start (:meth:`RemoteStore.check`): its default
+graph is the union of its named graphs (``oxigraph serve --union-default-graph``; Fuseki's
+``tdb2:unionDefaultGraph``; GraphDB, Virtuoso and Neptune do so by default), and it accepts
+``default-graph-uri`` / ``named-graph-uri``. aimsgraph keeps all its data in named graphs.
+Blank nodes cannot be named across requests: a removal of a blank-node triple is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator
+
+import pyoxigraph as ox
+
+from aimsgraph.errors import AimsgraphError, InvalidInput, QueryTimeout, StoreUnavailable
+from aimsgraph.sparql.guard import dataset_clause, has_dataset_clause
+
+AIMS = "https://w3id.org/aimsgraph/ontology#"
+#: The shared write counter (in the changes graph): bumped by every write request.
+STATE = "urn:aimsgraph:state"
+GENERATION = AIMS + "storeGeneration"
+CHANGES_GRAPH = "https://w3id.org/aimsgraph/graph/changes"
+RESULTS = "application/sparql-results+json"
+#: A graph nobody writes: the default graph of a query that has only FROM NAMED clauses.
+EMPTY_GRAPH = "urn:aimsgraph:empty"
+#: Largest update request sent at once when a write section is not in progress (bulk adds).
+CHUNK_QUADS = 50_000
+
+
+class RemoteServiceError(AimsgraphError):
+    """The external store answered with an error (HTTP 502 to our clients)."""
+
+    status = 502
+
+
+class RemoteStore:
+    """A SPARQL 1.1 store reached over HTTP, shaped like ``pyoxigraph.Store``."""
+
+    def __init__(self, query_url: str, update_url: str, *, graph_store_url: str | None = None,
+                 authorization: str | None = None, timeout: float = 30.0) -> None:
+        self.query_url, self.update_url, self.graph_store_url = query_url, update_url, graph_store_url
+        self.authorization, self.timeout = authorization, timeout
+        self._section = threading.local()  # .pending: the update operations of this thread's write section
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def query(self, sparql: str, *, base_iri: str | None = None, use_default_graph_as_union: bool = False,
+              default_graph: object = None, named_graphs: Iterable[ox.NamedNode] | None = None,
+              substitutions: dict | None = None):
+        """Evaluate a query at the remote store; the answer as pyoxigraph would give it.
+
+        ``use_default_graph_as_union`` needs no parameter: the remote's default graph is the
+        union (see the module doc). A ``default_graph`` without ``named_graphs`` keeps every
+        named graph available, as pyoxigraph does, by listing them."""
+        if substitutions:
+            sparql = bind_values(sparql, substitutions)
+        params: list[tuple[str, str]] = [("query", sparql)]
+        if default_graph is not None:
+            defaults = default_graph if isinstance(default_graph, list | tuple) else [default_graph]
+            params += [("default-graph-uri", g.value) for g in defaults if isinstance(g, ox.NamedNode)]
+            named = list(named_graphs) if named_graphs is not None else list(self.named_graphs())
+            params += [("named-graph-uri", g.value) for g in named]
+        elif named_graphs is not None:
+            params += [("named-graph-uri", g.value) for g in named_graphs]
+        elif has_dataset_clause(sparql):
+            # a union default graph would override FROM (Oxigraph's does): the query's own
+            # dataset is sent as protocol parameters, which every store must honour
+            defaults, named = dataset_clause(sparql, base_iri)
+            params += [("default-graph-uri", g) for g in defaults] + [("named-graph-uri", g) for g in named]
+            if not defaults:
+                params.append(("default-graph-uri", EMPTY_GRAPH))
+        body, media = self._post(self.query_url, urllib.parse.urlencode(params).encode(),
+                                 "application/x-www-form-urlencoded", f"{RESULTS}, application/n-triples;q=0.9")
+        if media.startswith("application/n-triples") or media.startswith("text/plain"):
+            return list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
+        try:
+            return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+        except SyntaxError as exc:
+            raise RemoteServiceError(f"the external store sent results that do not parse: {exc}") from None
+
+    def quads_for_pattern(self, subject=None, predicate=None, obj=None, graph_name=None) -> Iterator[ox.Quad]:
+        """Quads of the named graphs that match; ``None`` matches anything."""
+        s, p, o = (_term(t, name) for t, name in ((subject, "?s"), (predicate, "?p"), (obj, "?o")))
+        g = "?g" if graph_name is None or isinstance(graph_name, ox.DefaultGraph) else _term(graph_name, "?g")
+        rows = self.query(f"SELECT * WHERE {{ GRAPH {g} {{ {s} {p} {o} }} }}")
+        for row in rows:
+            yield ox.Quad(row["s"] if subject is None else subject, row["p"] if predicate is None else predicate,
+                          row["o"] if obj is None else obj, row["g"] if g == "?g" else graph_name)
+
+    def named_graphs(self) -> Iterator[ox.NamedNode]:
+        for row in self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"):
+            if isinstance(row["g"], ox.NamedNode):
+                yield row["g"]
+
+    def __contains__(self, quad: ox.Quad) -> bool:
+        if _has_blank_node(quad):
+            return False  # a blank node of ours is never the remote's
+        return bool(self.query(f"ASK {{ GRAPH {quad.graph_name} {{ {quad.subject} {quad.predicate} {quad.object} }} }}"))
+
+    def __len__(self) -> int:
+        rows = list(self.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"))
+        return int(rows[0]["n"].value)
+
+    @property
+    def generation(self) -> int:
+        """The shared count of write requests made through aimsgraph (any instance)."""
+        rows = list(self.query(f"SELECT ?n WHERE {{ GRAPH <{CHANGES_GRAPH}> {{ <{STATE}> <{GENERATION}> ?n }} }}"))
+        return max((int(row["n"].value) for row in rows), default=0)
+
+    def check(self) -> None:
+        """Fail at start, with a clear message, if the remote cannot serve as aimsgraph's store."""
+        probe = ox.NamedNode("urn:aimsgraph:union-probe")
+        self.update(f"INSERT DATA {{ GRAPH {probe} {{ {probe} {probe} {probe} }} }}")
+        try:
+            if not bool(self.query(f"ASK {{ {probe} {probe} {probe} }}")):
+                raise StoreUnavailable(
+                    f"the external store at {self.query_url} does not answer over the union of its named graphs; "
+                    "configure its default graph as the union (oxigraph serve --union-default-graph, "
+                    "Fuseki tdb2:unionDefaultGraph true)")
+        finally:
+            self.update(f"DROP SILENT GRAPH {probe}")
+
+    # -- writes --------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start collecting this thread's writes (see the module doc)."""
+        self._section.pending = []
+
+    def commit(self) -> None:
+        """Send the write section's operations as one request, with the generation bump."""
+        pending, self._section.pending = self._pending(), None
+        if pending:
+            self._send([*pending, _bump_generation()])
+
+    def rollback(self) -> None:
+        self._section.pending = None
+
+    def update(self, sparql: str, base_iri: str | None = None) -> None:
+        if base_iri:
+            sparql = f"BASE <{base_iri}>\n{sparql}"
+        pending = self._pending()
+        if pending is not None:
+            pending.append(sparql)
+        else:
+            self._send([sparql, _bump_generation()])
+
+    def extend(self, quads: Iterable[ox.Quad]) -> None:
+        quads = list(quads)
+        if self._pending() is not None:  # part of a write section: one request with the rest
+            if quads:
+                self.update(f"INSERT DATA {{ {graph_blocks(quads)} }}")
+            return
+        for start in range(0, len(quads), CHUNK_QUADS):  # a bulk add: not atomic, like the local bulk loader
+            self.update(f"INSERT DATA {{ {graph_blocks(quads[start:start + CHUNK_QUADS])} }}")
+
+    bulk_extend = extend
+
+    def remove(self, quad: ox.Quad) -> None:
+        if _has_blank_node(quad):
+            raise InvalidInput("a triple with a blank node cannot be removed from an external store "
+                               "(blank nodes have no name across requests): give the node an IRI")
+        self.update(f"DELETE DATA {{ {graph_blocks([quad])} }}")
+
+    def clear_graph(self, graph: ox.NamedNode) -> None:
+        self.update(f"CLEAR SILENT GRAPH {graph}")
+
+    def load(self, data, format: ox.RdfFormat, to_graph: ox.NamedNode | None = None, base_iri: str | None = None) -> None:
+        graph = to_graph or ox.NamedNode(CHANGES_GRAPH)
+        self.extend(ox.Quad(q.subject, q.predicate, q.object, graph if isinstance(q.graph_name, ox.DefaultGraph) else q.graph_name)
+                    for q in ox.parse(data, format=format, base_iri=base_iri, rename_blank_nodes=True))
+
+    bulk_load = load
+
+    def flush(self) -> None:
+        """Nothing to do: the remote store persists each request."""
+
+    def _pending(self) -> list[str] | None:
+        return getattr(self._section, "pending", None)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _send(self, operations: list[str]) -> None:
+        self._post(self.update_url, " ;\n".join(operations).encode(), "application/sparql-update", "*/*")
+
+    def _post(self, url: str, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        """One request on a fresh connection (no pool: the query readers are forked processes)."""
+        request = urllib.request.Request(url, data=body, method="POST",
+                                         headers={"Content-Type": content_type, "Accept": accept})
+        if self.authorization:
+            request.add_header("Authorization", self.authorization)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.read(), response.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read(2000).decode("utf-8", "replace").strip()
+            if exc.code == 400:
+                raise InvalidInput(f"the external store refused the request (SPARQL syntax error or unsupported request): {detail}") from None
+            raise RemoteServiceError(f"the external store answered {exc.code}: {detail}") from None
+        except TimeoutError:
+            raise QueryTimeout(f"the external store did not answer within {self.timeout:g} s") from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, TimeoutError):
+                raise QueryTimeout(f"the external store did not answer within {self.timeout:g} s") from None
+            raise StoreUnavailable(f"cannot reach the external store at {url}: {exc.reason}") from None
+
+
+def graph_blocks(quads: list[ox.Quad]) -> str:
+    """Quads as ``GRAPH <g> { ... }`` blocks for SPARQL Update data."""
+    by_graph: dict[str, list[ox.Triple]] = {}
+    for q in quads:
+        by_graph.setdefault(q.graph_name.value, []).append(ox.Triple(q.subject, q.predicate, q.object))
+    return " ".join(
+        f"GRAPH <{g}> {{ {ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()} }}"
+        for g, triples in by_graph.items()
+    )
+
+
+def bind_values(sparql: str, substitutions: dict) -> str:
+    """The query with its variables bound, as pyoxigraph's ``substitutions`` would: a
+    ``VALUES`` block at the start of the outermost group, so that everything after it
+    (``BIND``, ``FILTER``, ``OPTIONAL``) sees the values."""
+    brace = _first_group(sparql)
+    names = " ".join(f"?{v.value}" for v in substitutions)
+    values = " ".join(str(t) for t in substitutions.values())
+    return f"{sparql[:brace + 1]} VALUES ({names}) {{ ({values}) }} {sparql[brace + 1:]}"
+
+
+def _first_group(sparql: str) -> int:
+    """Index of the ``{`` that opens the outermost group pattern, skipping IRIs, strings and
+    comments of the prologue."""
+    i, n = 0, len(sparql)
+    while i < n:
+        c = sparql[i]
+        if c == "#":
+            i = sparql.find("\n", i) if sparql.find("\n", i) != -1 else n
+        elif c == "<" and (end := sparql.find(">", i)) != -1 and " " not in sparql[i:end]:
+            i = end
+        elif c in "'\"":
+            end = sparql.find(c, i + 1)
+            i = end if end != -1 else n
+        elif c == "{":
+            return i
+        i += 1
+    raise InvalidInput("the query has no group pattern to bind parameters in")
+
+
+def _bump_generation() -> str:
+    return (f"DELETE {{ GRAPH <{CHANGES_GRAPH}> {{ <{STATE}> <{GENERATION}> ?n }} }} "
+            f"INSERT {{ GRAPH <{CHANGES_GRAPH}> {{ <{STATE}> <{GENERATION}> ?next }} }} "
+            f"WHERE {{ OPTIONAL {{ GRAPH <{CHANGES_GRAPH}> {{ <{STATE}> <{GENERATION}> ?n }} }} "
+            "BIND(COALESCE(?n, 0) + 1 AS ?next) }")
+
+
+def _term(term, variable: str) -> str:
+    if term is None:
+        return variable
+    if isinstance(term, ox.BlankNode):
+        raise InvalidInput("blank nodes cannot be looked up in an external store")
+    return str(term)
+
+
+def _has_blank_node(quad: ox.Quad) -> bool:
+    return any(isinstance(t, ox.BlankNode) for t in (quad.subject, quad.object))

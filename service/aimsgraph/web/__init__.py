@@ -1,0 +1,207 @@
+"""The web interface: server-rendered pages for people who do not write SPARQL (dashboard, heat
+map, system pages, Statement of Applicability, findings, impact, a SPARQL editor) and the token
+login. Views only gather what :mod:`aimsgraph.overview` and :mod:`aimsgraph.impact` compute and
+render it with the templates in ``templates/``; static assets (CSS, a small script, CodeMirror
+from the npm registry) ship in ``static/``, so nothing is fetched from elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request,
+                   session, url_for)
+
+from aimsgraph import charts, impact, overview, queries, soa
+from aimsgraph.errors import InvalidInput
+from aimsgraph.namespaces import is_absolute_iri
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
+
+IRI_IN_TEXT = re.compile(r"<(https?://[^<>\s]+)>")
+TOP_RISKS = 10
+RISKIEST_SYSTEMS = 5
+
+
+def _state():
+    return current_app.extensions["aimsgraph"]
+
+
+@bp.app_context_processor
+def _page_globals() -> dict:
+    """What every page's header needs: who is signed in, and whether a login exists."""
+    return {"principal": g.get("principal"), "login_enabled": _state().tokens.configured, "charts": charts,
+            "asset_url": lambda iri: url_for("web.asset", iri=iri)}
+
+
+@bp.get("/")
+def dashboard():
+    if not _wants_html():  # API clients asking for JSON (or anything) at / get the service index
+        return _service_index()
+    state = _state()
+    snapshot = state.models.get()
+    found = overview.findings(state.store)
+    return render_template(
+        "dashboard.html",
+        counts=overview.counts(state.store),
+        severities=overview.severity_counts(found),
+        readiness=overview.readiness(state.store, found),
+        systems=overview.system_rows(snapshot.record, snapshot.model)[:RISKIEST_SYSTEMS],
+        top_risks=overview.risk_rows(snapshot.record, snapshot.model)[:TOP_RISKS],
+        stale=overview.stale_evidence(snapshot.record, found),
+        appetite=snapshot.model.criteria.appetite,
+    )
+
+
+@bp.get("/heatmap")
+def heat_map():
+    view = request.args.get("view", "inherent")
+    if view not in overview.VIEWS:
+        raise InvalidInput(f"view must be one of {', '.join(overview.VIEWS)}")
+    snapshot = _state().models.get()
+    data = overview.heat_map(snapshot.record, snapshot.model, view)
+    selected = _selected_cell(data)
+    return render_template(
+        "heatmap.html", data=data, selected=selected, cell=data.cell(*selected) if selected else None,
+        chart=charts.heat_map(data, lambda l, s: url_for("web.heat_map", view=view, likelihood=l, severity=s) + "#cell-risks",
+                              selected),
+    )
+
+
+@bp.get("/systems")
+def systems():
+    snapshot = _state().models.get()
+    return render_template("systems.html", systems=overview.system_rows(snapshot.record, snapshot.model),
+                           assets=overview.assets_by_kind(snapshot.record, snapshot.model), kinds=overview.KIND_LABELS)
+
+
+@bp.get("/asset")
+def asset():
+    iri = _iri_argument("iri")
+    state = _state()
+    snapshot = state.models.get()
+    view = overview.asset_view(state.store, snapshot.record, snapshot.model, overview.findings(state.store), iri)
+    if view is None:
+        abort(404, description=f"<{iri}> is not a system, model, dataset, infrastructure service or supplier of the record")
+    return render_template("asset.html", view=view, kinds=overview.KIND_LABELS, label=snapshot.record.label,
+                           picture=charts.dependency_picture(view.picture, lambda n: url_for("web.asset", iri=n)))
+
+
+@bp.get("/soa")
+def statement_of_applicability():
+    columns, rows = soa.rows(_state().store)
+    return render_template("soa.html", columns=columns, rows=rows)
+
+
+@bp.get("/soa.csv")
+def statement_of_applicability_csv():
+    response = Response(soa.render(_state().store, "csv"), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = 'attachment; filename="statement-of-applicability.csv"'
+    return response
+
+
+@bp.get("/findings")
+def findings():
+    state = _state()
+    snapshot = state.models.get()
+    found = overview.findings(state.store)
+    severity = request.args.get("severity") or None
+    if severity and severity not in overview.validation.SEVERITIES:
+        raise InvalidInput(f"severity must be one of {', '.join(overview.validation.SEVERITIES)}")
+    system = request.args.get("system") or None
+    if system and not is_absolute_iri(system):
+        raise InvalidInput("system must be the IRI of an AI system")
+    wanted = overview.FindingFilter(request.args.get("clause") or None, severity, system)
+    return render_template(
+        "findings.html", findings=overview.filter_findings(state.store, found, wanted), wanted=wanted,
+        clauses=overview.clause_ids(found), total=len(found),
+        systems=[(r.iri, r.label) for r in sorted(overview.system_rows(snapshot.record, snapshot.model), key=lambda r: r.label)],
+        severities=overview.validation.SEVERITIES, label=snapshot.record.label,
+    )
+
+
+@bp.get("/impact")
+def impact_page():
+    snapshot = _state().models.get()
+    node, change = request.args.get("node") or None, request.args.get("change") or "modify"
+    answer = picture = None
+    status = 200
+    error = None
+    if node:
+        try:
+            answer = impact.analyse(snapshot.record, snapshot.model, node, change)
+        except InvalidInput as exc:
+            error, status = exc.message, 400
+        else:
+            affected = {a["iri"] for a in answer["affected"]}
+            picture = charts.dependency_picture(
+                overview.picture(snapshot.record, snapshot.model, node, affected, affected),
+                lambda n: url_for("web.impact_page", node=n, change=change))
+    def readable(text: str) -> str:  # the analysis names things by IRI; people read labels
+        return IRI_IN_TEXT.sub(lambda m: snapshot.record.label(m.group(1)), text)
+
+    return render_template("impact.html", node=node, change=change, answer=answer, picture=picture, error=error,
+                           readable=readable,
+                           kinds=impact.CHANGE_KINDS, assets=overview.assets_by_kind(snapshot.record, snapshot.model),
+                           kind_labels=overview.KIND_LABELS), status
+
+
+@bp.get("/query")
+def sparql_page():
+    named = sorted(queries.load_all().values(), key=lambda q: q.summary)
+    texts = {q.name: {"text": q.text, "parameters": [p.variable for p in q.parameters]} for q in named}
+    return render_template("query.html", named=named, texts=texts, initial=request.args.get("name"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    tokens = _state().tokens
+    target = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", next=target, error=None)
+    key = tokens.session_key(request.form.get("token", "")) if tokens.configured else None
+    if key is None:
+        error = "That token is not valid." if tokens.configured else "No tokens are configured: there is nothing to log in to."
+        return render_template("login.html", next=target, error=error), 401
+    session.clear()
+    session["token"] = key
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("web.dashboard"))
+
+
+def _wants_html() -> bool:
+    return any(value in ("text/html", "application/xhtml+xml") for value, _ in request.accept_mimetypes)
+
+
+def _service_index() -> Response:
+    return jsonify(service="aimsgraph", sparql=request.host_url + "sparql", health=request.host_url + "api/health",
+                   graphs=request.host_url + "api/graphs", web=request.host_url)
+
+
+def _selected_cell(data: overview.HeatMap) -> tuple[int, int] | None:
+    likelihood, severity = request.args.get("likelihood"), request.args.get("severity")
+    if likelihood is None and severity is None:
+        return None
+    if not (likelihood or "").isdigit() or not (severity or "").isdigit() or (int(likelihood), int(severity)) not in data.cells:
+        raise InvalidInput("likelihood and severity must be ranks of the matrix, both given")
+    return int(likelihood), int(severity)
+
+
+def _iri_argument(name: str) -> str:
+    value = request.args.get(name, "")
+    if not is_absolute_iri(value):
+        raise InvalidInput(f"{name} must be an absolute IRI")
+    return value
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: a login must not redirect elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return url_for("web.dashboard")
+    return target

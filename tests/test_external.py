@@ -1,0 +1,193 @@
+"""The external engine: aimsgraph over a real Oxigraph server (``oxigraph serve`` from the PyPI
+package ``oxigraph``) on loopback, instead of its embedded store.
+
+The integration tests of the SPARQL protocol, the REST API and the write path are imported
+from their modules and run here again, with ``server`` and ``writer`` meaning services whose
+store is the Oxigraph server. Tests of things only the embedded store does (the forked readers'
+CPU accounting, kill -9 durability of the local files, the validation gate) stay where they are.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import LiveServer, free_port, start_server
+from test_api import (  # noqa: F401 - collected and run here against the external store
+    test_named_queries_are_listed_and_run_with_negotiation,
+    test_soa_in_json_csv_and_html,
+    test_validate_changed_nodes_and_report_formats,
+    test_validate_the_store_then_filter_findings,
+)
+from test_protocol import (  # noqa: F401
+    test_ask_in_json_and_xml,
+    test_bad_parameters_are_400,
+    test_construct_in_every_rdf_format,
+    test_default_graph_uri_restricts_the_default_graph,
+    test_from_in_the_query_chooses_its_default_graph,
+    test_get_post_form_and_post_direct_give_the_same_answer,
+    test_malformed_query_is_a_400_with_a_readable_message,
+    test_named_graph_uri_limits_graph_patterns,
+    test_rdflib_sparqlstore_runs_the_same_queries,
+    test_select_in_json_xml_csv_and_tsv,
+    test_select_lists_the_demo_ai_systems,
+    test_select_returns_the_38_annex_a_controls,
+    test_service_to_a_host_off_the_allow_list_is_refused,
+    test_update_without_configured_tokens_is_refused,
+)
+from test_writes import (  # noqa: F401
+    ENV,
+    ask,
+    auth,
+    test_concurrent_updates_are_all_kept_and_each_recorded,
+    test_graph_store_default_is_the_data_graph,
+    test_graph_store_lifecycle,
+    test_history_and_diff_between_two_times,
+    test_malformed_update_is_400_and_changes_nothing,
+    test_post_to_the_store_creates_a_graph,
+    test_snapshot_rebuilds_the_graph_as_it_was,
+    test_spreadsheet_import_checks_every_row_and_is_all_or_nothing,
+    test_update_as_form_and_as_body_writes_and_names_its_change,
+    test_update_failing_halfway_changes_nothing,
+    test_using_graph_uri_restricts_the_where_clause,
+    test_writes_need_a_token_with_the_right_role,
+    update,
+)
+
+OXIGRAPH = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
+DEMO = "https://data.meridian.example/aims/"
+EX = "http://example.org/external/"
+
+
+class OxigraphServer:
+    """``oxigraph serve --union-default-graph`` on a free loopback port."""
+
+    def __init__(self, location: Path, union: bool = True) -> None:
+        assert OXIGRAPH, "the oxigraph command (PyPI package oxigraph, a test dependency) is missing"
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        command = [OXIGRAPH, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"]
+        self.process = subprocess.Popen(command + (["--union-default-graph"] if union else []),
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/query", params={"query": "ASK {}"}, timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("oxigraph serve did not start")
+
+    def env(self) -> dict[str, str]:
+        return {"AIMSGRAPH_REMOTE_QUERY_URL": self.url + "/query", "AIMSGRAPH_REMOTE_UPDATE_URL": self.url + "/update"}
+
+    def count(self, graph: str) -> int:
+        answer = requests.post(self.url + "/query", data={"query": f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"},
+                               headers={"Accept": "application/sparql-results+json"}, timeout=30)
+        return int(answer.json()["results"]["bindings"][0]["n"]["value"])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def oxigraph(tmp_path_factory):
+    store = OxigraphServer(tmp_path_factory.mktemp("oxigraph"))
+    yield store
+    store.stop()
+
+
+@pytest.fixture(scope="module")
+def server(oxigraph, tmp_path_factory):
+    """As conftest's ``server`` (demo, 3 s timeout, read-only), over the Oxigraph server."""
+    live = start_server(tmp_path_factory.mktemp("unused-read"), AIMSGRAPH_QUERY_TIMEOUT="3", **oxigraph.env())
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def writer(server, oxigraph, tmp_path_factory):
+    """As test_writes' ``writer`` (tokens, small upload limit), over the same Oxigraph server."""
+    live = start_server(tmp_path_factory.mktemp("unused-write"), **ENV, **oxigraph.env())
+    yield live
+    live.stop()
+
+
+def test_the_service_keeps_no_state_of_its_own(oxigraph, server, tmp_path):
+    """The demo went into the Oxigraph server, and the service's data directory stays empty."""
+    assert oxigraph.count("https://w3id.org/aimsgraph/graph/data") > 4000
+    assert oxigraph.count("https://w3id.org/aimsgraph/graph/inferred") > 0
+    assert not any(server.data_dir.iterdir()) if server.data_dir.exists() else True
+
+
+def test_a_second_instance_sees_the_first_ones_writes_at_once(oxigraph, writer, tmp_path_factory):
+    """Two instances behind a load balancer: a write through one shows in the other's SPARQL,
+    impact analysis and derived graphs (its caches follow the shared generation)."""
+    other = start_server(tmp_path_factory.mktemp("second"), **ENV, **oxigraph.env())
+    try:
+        model = DEMO + "model/extra-external-model"
+        system = DEMO + "system/card-fraud-detection"
+        before = requests.post(other.url + "/api/impact", json={"node": DEMO + "supplier/aurora-ai", "change": "supplier-exit"}, timeout=60)
+        assert before.ok
+        written = update(writer, f"""PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+            INSERT DATA {{ <{model}> a aims:Model ; <http://www.w3.org/2000/01/rdf-schema#label> "Extra" ;
+                           aims:suppliedBy <{DEMO}supplier/aurora-ai> . <{system}> aims:usesModel <{model}> . }}""")
+        assert written.ok, written.text
+        assert ask(other, f"ASK {{ <{system}> <https://w3id.org/aimsgraph/ontology#usesModel> <{model}> }}")
+        after = requests.post(other.url + "/api/impact", json={"node": DEMO + "supplier/aurora-ai", "change": "supplier-exit"}, timeout=60)
+        affected = {a["iri"] for a in after.json()["affected"]}
+        assert {model, system} <= affected
+        assert system not in {a["iri"] for a in before.json()["affected"]}
+    finally:
+        other.stop()
+
+
+def test_a_write_is_one_request_to_the_external_store(oxigraph, writer):
+    """All or nothing at the remote: the journal entry, the change and its commit mark arrive
+    together, so no instance ever sees a change without its trail (or the reverse)."""
+    subject = f"<{EX}atomic>"
+    assert update(writer, f"INSERT DATA {{ {subject} <{EX}p> 1 }}").ok
+    history = requests.get(writer.url + "/api/changes", params={"resource": EX + "atomic"}, headers=auth("reader"), timeout=30)
+    [change] = history.json()["changes"]
+    assert change["operation"] and change["agent"] == "editor-user"
+    answer = requests.post(oxigraph.url + "/query", headers={"Accept": "application/sparql-results+json"}, timeout=30, data={
+        "query": "PREFIX aims: <https://w3id.org/aimsgraph/ontology#> ASK { GRAPH ?g { ?c aims:changeCommitted true ; "
+                 f"aims:changedResource {subject} }} }}"})
+    assert answer.json()["boolean"]
+
+
+def test_an_unreachable_external_store_is_a_clear_startup_error(tmp_path):
+    port = free_port()
+    env = {"AIMSGRAPH_REMOTE_QUERY_URL": f"http://127.0.0.1:{port}/query",
+           "AIMSGRAPH_REMOTE_UPDATE_URL": f"http://127.0.0.1:{port}/update"}
+    with pytest.raises(RuntimeError, match="cannot reach the external store"):
+        start_server(tmp_path / "db", **env)
+
+
+def test_a_store_without_a_union_default_graph_is_refused(tmp_path):
+    plain = OxigraphServer(tmp_path / "plain", union=False)
+    try:
+        with pytest.raises(RuntimeError, match="union of its named graphs"):
+            start_server(tmp_path / "db", **plain.env())
+    finally:
+        plain.stop()
+
+
+def test_half_configured_external_store_is_a_config_error(tmp_path):
+    with pytest.raises(RuntimeError, match="AIMSGRAPH_REMOTE_UPDATE_URL"):
+        start_server(tmp_path / "db", AIMSGRAPH_REMOTE_QUERY_URL="http://127.0.0.1:1/query")
+
+
+def test_a_slow_remote_query_gets_503_at_the_timeout(server: LiveServer):
+    started = time.monotonic()
+    answer = requests.post(server.sparql, timeout=60, data={
+        "query": "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"})
+    assert answer.status_code == 503
+    assert time.monotonic() - started < 10
