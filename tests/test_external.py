@@ -191,3 +191,22 @@ def test_a_slow_remote_query_gets_503_at_the_timeout(server: LiveServer):
         "query": "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"})
     assert answer.status_code == 503
     assert time.monotonic() - started < 10
+
+
+def test_named_query_parameters_are_bound_at_the_external_store(server: LiveServer):
+    answer = requests.get(server.url + "/api/queries/why-risk", params={"asset": DEMO + "system/collections-prioritisation"},
+                          headers={"Accept": "application/sparql-results+json"}, timeout=30)
+    rows = answer.json()["results"]["bindings"]
+    sources = {row["sourceRisk"]["value"]: row["distance"]["value"] for row in rows}
+    assert sources[DEMO + "risk/customer-transactions-quality"] == "2"
+    overdue = requests.get(server.url + "/api/queries/overdue-reviews", params={"asOf": "2026-07-01"},
+                           headers={"Accept": "application/sparql-results+json"}, timeout=30).json()
+    assert {row["today"]["value"] for row in overdue["results"]["bindings"]} == {"2026-07-01"}
+
+
+def test_the_web_pages_render_over_the_external_store(server: LiveServer):
+    for path in ("/", "/heatmap?likelihood=3&severity=4", "/findings", "/soa",
+                 "/impact?change=data-change&node=" + DEMO + "dataset/customer-transactions"):
+        page = requests.get(server.url + path, headers={"Accept": "text/html"}, timeout=60)
+        assert page.status_code == 200, path
+    assert "AIR-035" in requests.get(server.url + "/heatmap?likelihood=3&severity=4", timeout=60).text
