@@ -210,3 +210,23 @@ def test_the_web_pages_render_over_the_external_store(server: LiveServer):
         page = requests.get(server.url + path, headers={"Accept": "text/html"}, timeout=60)
         assert page.status_code == 200, path
     assert "AIR-035" in requests.get(server.url + "/heatmap?likelihood=3&severity=4", timeout=60).text
+
+
+def test_parameters_bind_at_the_start_of_the_outermost_group():
+    import pyoxigraph as ox
+
+    from aimsgraph.remote import bind_values
+
+    query = "PREFIX ex: <http://ex/#x> # a { in a comment\nSELECT ?a WHERE { BIND(COALESCE(?d, 1) AS ?a) }"
+    bound = bind_values(query, {ox.Variable("d"): ox.Literal("2026-01-01", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#date"))})
+    assert 'WHERE { VALUES (?d) { ("2026-01-01"^^<http://www.w3.org/2001/XMLSchema#date>) }  BIND' in bound
+    store = ox.Store()
+    assert [row["a"].value for row in store.query(bound)] == ["2026-01-01"]
+
+
+def test_the_dataset_clause_is_read_with_prefixes_and_base():
+    from aimsgraph.sparql.guard import dataset_clause
+
+    text = "BASE <http://b/> PREFIX g: <http://g/> SELECT * FROM <x> FROM g:one FROM NAMED g:two FROM NAMED <y> { ?s ?p ?o }"
+    assert dataset_clause(text) == (["http://b/x", "http://g/one"], ["http://g/two", "http://b/y"])
+    assert dataset_clause("SELECT * { ?s <http://from/p> 'FROM <no>' }") == ([], [])
