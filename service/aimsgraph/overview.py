@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import networkx as nx
+import pyoxigraph as ox
 
 from aimsgraph import queries, reports, validation
 from aimsgraph.analysis import RiskModel
@@ -325,7 +326,8 @@ def picture(record: Record, model: RiskModel, focus: str, nodes: set[str], highl
 def system_record(store: GraphStore, system: str) -> set[str]:
     """The nodes of a system's record (``queries/system-record-nodes.rq``): itself, its risks,
     assessments, controls, documentation."""
-    return {row["node"].value for row in store.query(_query("system-record-nodes")) if row["system"].value == system}
+    rows = store.query(_query("system-record-nodes"), substitutions={ox.Variable("system"): ox.NamedNode(system)})
+    return {row["node"].value for row in rows}
 
 
 def _distances(graph: nx.DiGraph, source: str) -> dict[str, int]:
@@ -339,19 +341,20 @@ def _edge_text(graph: nx.DiGraph, dependency: str, dependent: str) -> str:
 
 
 def _controls(record: Record, risks: list[Risk]) -> list[dict[str, str]]:
-    seen: dict[str, dict[str, str]] = {}
+    """The controls that mitigate or detect any of ``risks``, with the risks each treats."""
+    treats: dict[str, set[str]] = defaultdict(set)
     for risk in risks:
         for predicate in ("mitigates", "detects"):
             for control in record.subjects(AIMS + predicate, risk.iri):
-                entry = seen.setdefault(control, {
-                    "iri": control, "label": record.label(control),
-                    "status": ", ".join(local_name(s) for s in record.objects(control, AIMS + "controlStatus")),
-                    "annexA": ", ".join(_notation(record, c) for c in record.objects(control, AIMS + "implements")),
-                    "evidence": str(len(record.objects(control, AIMS + "hasEvidence"))),
-                    "risks": "",
-                })
-                entry["risks"] = ", ".join(sorted(set(filter(None, entry["risks"].split(", "))) | {record.label(risk.iri)}))
-    return sorted(seen.values(), key=lambda c: c["label"])
+                treats[control].add(record.label(risk.iri))
+    rows = [{
+        "iri": control, "label": record.label(control),
+        "status": ", ".join(local_name(s) for s in record.objects(control, AIMS + "controlStatus")),
+        "annexA": ", ".join(_notation(record, c) for c in record.objects(control, AIMS + "implements")),
+        "evidence": str(len(record.objects(control, AIMS + "hasEvidence"))),
+        "risks": ", ".join(sorted(labels)),
+    } for control, labels in treats.items()]
+    return sorted(rows, key=lambda c: c["label"])
 
 
 def _notation(record: Record, concept: str) -> str:
