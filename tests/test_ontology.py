@@ -18,7 +18,12 @@ EXTERNAL = ("https://w3id.org/airo#", "https://w3id.org/vair#", "https://w3id.or
 
 @pytest.fixture(scope="module")
 def ontology() -> rdflib.Graph:
-    return rdflib.Graph().parse(resources.path("ontology", "aims.ttl"), format="turtle")
+    """aims.ttl and the other modules of the ontology (lineage, operations ...), not the alignments."""
+    graph = rdflib.Graph()
+    for path in resources.ontology_files():
+        if path.name != "alignments.ttl":
+            graph.parse(path, format="turtle")
+    return graph
 
 
 @pytest.fixture(scope="module")

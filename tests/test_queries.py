@@ -254,6 +254,70 @@ def concentration(rows):
     )
 
 
+def open_incidents(rows):
+    incidents = by(rows, "incident")
+    chatbot = incidents.get(DEMO + "incident/inc-2026-0814")  # open unless the record closes it
+    occurred = [r.get("occurredAt", "") for r in rows]
+    return (
+        len(incidents) == len(rows) and occurred == sorted(occurred, reverse=True)
+        and all(r.get("status") != AIMS + "StatusClosed" for r in rows)
+        and (chatbot is None or (
+            split(chatbot, "systems") == iris("system", "customer-service-chatbot")
+            and iris("system", "customer-service-chatbot") | iris("dataset", "knowledge-base") <= split(chatbot, "assets")
+            and split(chatbot, "risks") == iris("risk", "chatbot-hallucination")
+            and chatbot["owner"] == DEMO + "role/customer-service-owner"))
+    )
+
+
+def overdue_communications(rows):
+    return len({(r["incident"], r["party"]) for r in rows}) == len(rows) and all(
+        r["today"] == AS_OF and r["informBy"][:10] < AS_OF and r["overdueBy"].startswith("P") for r in rows)
+
+
+def overdue_nonconformities(rows):
+    return DEMO + "action/ca-2026-01" not in column(rows, "item") and all(  # due 2027-01-31
+        r["today"] == AS_OF and r["due"] < AS_OF and r["kind"] in ("Nonconformity", "Corrective action")
+        and r.get("status") != AIMS + "StatusClosed" and r["overdueBy"].startswith("P") for r in rows)
+
+
+def recurring_nonconformities(rows):
+    return all(
+        r["earlier"] != r["nonconformity"] and r["earlierOpened"] <= r["opened"]
+        and r["earlierOpened"] >= str(int(r["opened"][:4]) - 1) + r["opened"][4:10]
+        and split(r, "shared") and set(r["via"].split()) <= {"metric", "system", "clause"} for r in rows)
+
+
+def metric_breaches(rows):
+    gini = by(rows, "measurement").get(DEMO + "measurement/retail-pd-gini-2026-09-30")
+    return (
+        gini is not None and gini["metric"] == DEMO + "metric/retail-pd-gini"
+        and (gini["value"], gini["threshold"], gini["direction"]) == ("0.53", "0.55", "lower")
+        and split(gini, "systems") == iris("system", "retail-credit-scoring")
+        and DEMO + "model/retail-pd-model" in split(gini, "assets")
+        and DEMO + "risk/retail-credit-model-drift" in split(gini, "risks")
+        and DEMO + "measurement/retail-pd-gini-2026-06-30" not in column(rows, "measurement")  # 0.58 >= 0.55
+        and all(float(r["value"]) < float(r["threshold"]) if r["direction"] == "lower"
+                else float(r["value"]) > float(r["threshold"]) for r in rows)
+    )
+
+
+def due_items(rows):
+    items = {(r["item"], r["kind"]): r for r in rows}
+    action = items[(DEMO + "action/ca-2026-01", "Corrective action")]
+    gini = items[(DEMO + "metric/retail-pd-gini", "Measurement")]
+    dated = [r["due"] for r in rows if "due" in r]
+    return (
+        (action["due"], action["overdue"], action["owner"]) == ("2027-01-31", "false", DEMO + "role/claims-owner")
+        and items[(DEMO + "assessment/ra-claims-triage-2025", "Review")]["overdue"] == "true"
+        and items[(DEMO + "risk/claims-triage-unfair-routing", "Review")]["owner"] == DEMO + "role/claims-owner"
+        and items[(DEMO + "evidence/fraud-backtest-2025", "Evidence expiry")]["due"] == "2026-03-31"
+        and items[(DEMO + "change/replace-ocr-vendor", "Planned change")]["due"] == "2027-06-30"
+        and "due" not in gini and gini["interval"] == "P3M" and gini["lastMeasured"] >= "2026-09-30"
+        and dated == sorted(dated) and all(r["overdue"] == str(r["due"] < AS_OF).lower() for r in rows if "due" in r)
+        and all("due" in r or r["kind"] == "Measurement" for r in rows)
+    )
+
+
 EXPECTED = {
     "ai-systems": lambda rows: len(rows) == 12 and all(r.get("owner") for r in rows),
     "annex-a-controls": lambda rows: len(rows) == 38 and rows[0]["id"] == "A.10.2",
@@ -280,6 +344,12 @@ EXPECTED = {
         ("AI systems", 12), ("Models", 14), ("Datasets", 20), ("Infrastructure services", 8), ("Suppliers", 6)]
     and {r["label"]: int(r["count"]) for r in rows}["Risks"] == 40
     and {r["label"]: int(r["count"]) for r in rows}["Controls"] == 58,
+    "open-incidents": open_incidents,
+    "overdue-communications": overdue_communications,
+    "overdue-nonconformities": overdue_nonconformities,
+    "recurring-nonconformities": recurring_nonconformities,
+    "metric-breaches": metric_breaches,
+    "due-items": due_items,
 }
 PARAMETERS = {
     "dependents": {"node": DEMO + "dataset/customer-transactions"},
@@ -295,6 +365,7 @@ ALWAYS_REPORTED = {
     "controls-without-evidence": ("control", iris("control", "chatbot-guardrails", "fraud-champion-challenger",
                                                   "supplier-ai-due-diligence")),
     "overdue-reviews": ("item", iris("assessment", "ra-claims-triage-2025")),
+    "due-items": ("item", iris("assessment", "ra-claims-triage-2025") | iris("action", "ca-2026-01")),
 }
 
 

@@ -18,9 +18,11 @@ from werkzeug.exceptions import HTTPException
 
 from aimsgraph import api, changes, web
 from aimsgraph.analysis import ModelCache, RiskModel, refresh_analysis
+from aimsgraph.api import agenda as agenda_api
 from aimsgraph.api import catalogs as catalogs_api
 from aimsgraph.api import changes as changes_api
 from aimsgraph.api import impact as impact_api
+from aimsgraph.api import operations as operations_api
 from aimsgraph.api import queries as queries_api
 from aimsgraph.api import soa as soa_api
 from aimsgraph.api import validation as validation_api
@@ -89,7 +91,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(soa_api.bp)
     app.register_blueprint(queries_api.bp)
     app.register_blueprint(impact_api.bp)
+    app.register_blueprint(operations_api.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(agenda_api.bp)
     app.register_error_handler(AimsgraphError, _render_error)
     app.register_error_handler(HTTPException, _render_http_error)
     return app

@@ -141,8 +141,12 @@ def commit(
     text: str | None = None,
     gate: Gate | None = None,
     before_commit: Callable[[], None] | None = None,
+    day_only: bool = False,
 ) -> Change | None:
     """Apply ``delta`` atomically and record it in the changes graph; None if it changes nothing.
+
+    ``day_only`` records the day, not the time, of the change (an anonymous report: its exact
+    time could tell who sent it).
 
     ``gate.after`` runs after the delta is applied and before it is committed: whatever it
     raises undoes the change and propagates. ``before_commit`` runs after the gate passed (to
@@ -155,7 +159,7 @@ def commit(
         if gate is not None:
             gate.before(delta.removed | delta.added)
         activity = ox.NamedNode(f"urn:uuid:{uuid.uuid4()}")
-        sequence, started = _next_sequence(store), datetime.now(UTC)
+        sequence, started = _next_sequence(store), _now(day_only)
         store.replace_quads(remove=[], add=_journal(activity, sequence, operation, agent, started, delta, text))
         try:
             store.replace_quads(remove=delta.removed, add=delta.added)
@@ -166,11 +170,16 @@ def commit(
         except BaseException:
             _undo(store, activity, delta)
             raise
-        ended = datetime.now(UTC)
+        ended = _now(day_only)
         store.replace_quads(remove=[], add=[ox.Quad(activity, ENDED, _time(ended), CHANGES),
                                             ox.Quad(activity, COMMITTED, TRUE, CHANGES)])
     return Change(activity.value, sequence, operation, agent.name, agent.role, started, ended,
                   tuple(sorted(delta.graphs())), len(delta.added), len(delta.removed), delta=delta)
+
+
+def _now(day_only: bool = False) -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0) if day_only else now
 
 
 def local_writer(store: GraphStore, operation: str) -> Callable[[Delta], Change | None]:

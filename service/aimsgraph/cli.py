@@ -252,6 +252,62 @@ def report(html_file: Path, data_dir: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--within", default="30d", show_default=True,
+              help="Window after the reference date: 30d, 2w, 12m, 1y, or all. Overdue items are always listed.")
+@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Reference date YYYY-MM-DD [today, UTC].")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "ics"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
+@data_dir_option
+def due(within: str, as_of: str | None, fmt: str, output: Path | None, data_dir: Path | None) -> None:
+    """The review calendar: reviews, actions, expiring evidence and training, planned audits,
+    management reviews and changes, and metric measurements due in the window, overdue ones
+    included. --format ics writes an iCalendar file for calendar programs."""
+    import json
+    from datetime import UTC, datetime
+
+    from aimsgraph import agenda
+
+    day = agenda.parse_date(as_of, "--as-of") if as_of else datetime.now(UTC).date()
+    window = agenda.parse_within(within, day)
+    items = agenda.due_items(_open_store(data_dir), day, window)
+    if fmt == "json":
+        text = json.dumps(agenda.as_dict(items, day, within), indent=2, ensure_ascii=False) + "\n"
+    elif fmt == "ics":
+        text = agenda.to_ical(items, datetime.now(UTC))
+    else:
+        text = agenda.render_table(items, day)
+    if output is not None and fmt == "ics":
+        output.write_bytes(text.encode("utf-8"))  # keep the CRLF line ends
+    elif fmt == "ics":
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.flush()
+    else:
+        _write(text, output)
+
+
+@cli.command("review-pack")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Reference date YYYY-MM-DD [today, UTC].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
+@data_dir_option
+def review_pack_command(fmt: str, as_of: str | None, output: Path | None, data_dir: Path | None) -> None:
+    """The management review input (ISO/IEC 42001 9.3.2): actions from earlier reviews,
+    changes, risk and readiness trends, nonconformities, monitoring results, incidents, audit
+    results and opportunities for improvement, as Markdown, self-contained HTML or JSON."""
+    from aimsgraph import agenda, overview, review_pack
+    from aimsgraph.analysis import RiskModel
+
+    day = agenda.parse_date(as_of, "--as-of") if as_of else None
+    store = _open_store(data_dir)
+    if not store.is_current(Graphs.INFERRED):
+        refresh_inferences(store)
+    findings = overview.findings(store)
+    store.flush()
+    pack = review_pack.build(store, RiskModel.build(store), findings, day)
+    _write(review_pack.render(pack, fmt), output)
+
+
+@cli.command()
 @click.argument("node")
 @click.option("--change", "change", default="modify", show_default=True,
               help="Change kind: modify, retrain, replace, retire, data-change or supplier-exit.")
@@ -439,6 +495,33 @@ def _writer(store: GraphStore, operation: str, refreshed: list[str] | None = Non
         store.flush()
         return change
     return write
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@data_dir_option
+def measure(file: Path, report_format: str, data_dir: Path | None) -> None:
+    """Record measurements of metrics from a JSON file (a list of {"metric", "value",
+    "measuredAt", "id"?, "note"?}, as POST /api/measurements takes): all or nothing; a breach of
+    a metric's threshold is flagged and raised as a nonconformity. Sending a file again changes
+    nothing."""
+    import json
+
+    from aimsgraph import operations
+
+    if not file.is_file():
+        raise InvalidInput(f"{file}: no such file")
+    batch = operations.read_measurements(operations.parse_json(file.read_bytes(), what=str(file)))
+    store = _open_store(data_dir)
+    changes.initialise(store, demo=False)
+    delta, report = operations.measurement_delta(store, batch)
+    change = _writer(store, "measurements")(delta)
+    if report_format == "json":
+        click.echo(json.dumps({"changed": change is not None, "change": change.iri if change else None,
+                               "report": report.as_dict()}, indent=2))
+    else:
+        click.echo(report.summary() + (f"change     {change.iri}" if change else "nothing changed"))
 
 
 def _refresh_derived(store: GraphStore) -> None:
