@@ -37,6 +37,7 @@ PAGES = {
     "findings": "/findings",
     "impact": "/impact?node=" + quote(DEMO + "dataset/customer-transactions", safe="") + "&change=data-change",
     "sparql": "/query",
+    "due": "/due?asOf=2026-11-26&within=90d",
     "login": "/login",
 }
 TOKEN = "reader-token-for-the-web-tests"
@@ -186,6 +187,22 @@ def test_a_newcomer_finds_the_riskiest_system_why_and_what_retiring_its_model_to
     assert chrome.find_element(By.ID, "result-h").text.startswith("Retire ")
     assert chrome.find_elements(By.CSS_SELECTOR, "#affected tbody tr a")  # a model in use has dependents
     screenshot(chrome, "newcomer-retire-model")
+
+
+def test_a_reviewer_sees_what_is_due_which_metric_breached_and_what_was_done(chrome, server):
+    """Issue 10's 'done when', in the browser: the agenda, the breach with its follow-up, and the
+    review pack one click away."""
+    open_page(chrome, server.url + "/due?asOf=2026-11-26&within=90d")
+    due = chrome.find_element(By.ID, "due-items").text
+    assert "Reassess claims triage risks" in due and "2027-01-31" in due  # the open corrective action
+    assert "AI risk assessment 2025: claims triage" in due and "overdue" in due  # the deliberate gap
+    breach = chrome.find_element(By.CSS_SELECTOR, "#breaches tbody tr").text
+    assert "Retail PD model Gini coefficient" in breach and "0.53 (below 0.55)" in breach
+    assert "in progress" in breach and "due 2027-02-15" in breach  # what was done about it
+    chrome.find_element(By.ID, "review-pack").click()
+    wait(chrome).until(lambda c: "Management review" in c.find_element(By.TAG_NAME, "h1").text)
+    screenshot(chrome, "review-pack")
+    assert console_errors(chrome) == []
 
 
 # -- the login, with authentication configured ----------------------------------------------

@@ -111,7 +111,7 @@ def _warm_up(store: GraphStore, models: ModelCache, refresher: Refresher) -> Non
 
 
 #: Reachable without a token even when reads are protected.
-PUBLIC_ENDPOINTS = {"api.health", "web.login", "web.static"}
+PUBLIC_ENDPOINTS = {"api.health", "web.login", "web.static", "web.favicon"}
 
 
 def _authenticate() -> Response | None:

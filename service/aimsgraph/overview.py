@@ -371,6 +371,55 @@ def _assessments(record: Record, asset: str) -> list[dict[str, str]]:
     return sorted(rows, key=lambda r: (r["date"], r["label"]), reverse=True)
 
 
+# -- monitoring ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A measurement beyond its metric's threshold, and what was done about it."""
+
+    measurement: str
+    metric: str
+    metric_label: str
+    value: str
+    threshold: str
+    direction: str
+    measured_at: str
+    still_stands: bool  # the metric's latest measurement
+    systems: list[tuple[str, str]]
+    nonconformities: list[dict[str, object]]  # label, status, actions (label, state, due, taken)
+
+
+def breaches(store: GraphStore, record: Record) -> list[Breach]:
+    """Every threshold breach (``queries/metric-breaches.rq``), newest first, with the status of
+    the nonconformity it raised and the corrective actions that address it."""
+    found = []
+    for row in store.query(_query("metric-breaches")):
+        value = {name: row[name].value if row[name] is not None else "" for name in
+                 ("measurement", "metric", "metricLabel", "value", "threshold", "direction", "measuredAt", "latest",
+                  "systems", "nonconformities")}
+        found.append(Breach(
+            measurement=value["measurement"], metric=value["metric"], metric_label=value["metricLabel"] or record.label(value["metric"]),
+            value=value["value"], threshold=value["threshold"], direction=value["direction"],
+            measured_at=value["measuredAt"][:10], still_stands=value["latest"] == "true",
+            systems=[(s, record.label(s)) for s in value["systems"].split()],
+            nonconformities=[_nonconformity(record, nc) for nc in value["nonconformities"].split()],
+        ))
+    return found
+
+
+def _nonconformity(record: Record, iri: str) -> dict[str, object]:
+    actions = [{
+        "label": record.label(action),
+        "status": ", ".join(record.label(s) for s in record.objects(action, AIMS + "status")),
+        "due": _first(record, action, AIMS + "dueDate") or "",
+        "taken": _first(record, action, AIMS + "actionTaken") or _first(record, action, AIMS + "statusNote") or "",
+    } for action in record.subjects(AIMS + "addresses", iri)]
+    return {"iri": iri, "label": record.label(iri),
+            "status": ", ".join(record.label(s) for s in record.objects(iri, AIMS + "status")) or "no status",
+            "actions": actions}
+
+
 # -- findings --------------------------------------------------------------------------------
 
 

@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request,
                    session, url_for)
 
-from aimsgraph import charts, impact, overview, queries, soa
+from datetime import UTC, datetime
+
+from aimsgraph import agenda, charts, impact, overview, queries, soa
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import is_absolute_iri
 
@@ -147,11 +149,32 @@ def impact_page():
                            kind_labels=overview.KIND_LABELS), status
 
 
+WINDOWS = ("7d", "30d", "90d", "12m")
+
+
+@bp.get("/due")
+def due():
+    """What is due (the review calendar) and how monitoring went (breaches and their follow-up)."""
+    state = _state()
+    as_of = agenda.parse_date(request.args["asOf"]) if request.args.get("asOf") else datetime.now(UTC).date()
+    within = request.args.get("within", agenda.DEFAULT_WITHIN)
+    items = agenda.due_items(state.store, as_of, agenda.parse_within(within, as_of))
+    snapshot = state.models.get()
+    return render_template("due.html", items=items, as_of=as_of, within=within, windows=WINDOWS,
+                           breaches=overview.breaches(state.store, snapshot.record))
+
+
 @bp.get("/query")
 def sparql_page():
     named = sorted(queries.load_all().values(), key=lambda q: q.summary)
     texts = {q.name: {"text": q.text, "parameters": [p.variable for p in q.parameters]} for q in named}
     return render_template("query.html", named=named, texts=texts, initial=request.args.get("name"))
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """No icon: browsers ask for one on every page, the review pack and the API included."""
+    return Response(status=204)
 
 
 @bp.route("/login", methods=["GET", "POST"])
