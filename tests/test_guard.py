@@ -75,3 +75,18 @@ def test_check_refuses_with_a_message_naming_the_setting():
 )
 def test_query_form(text, form):
     assert query_form(text) == form
+
+
+def test_the_cheap_check_reads_tokens_not_words():
+    from aimsgraph.sparql.guard import may_call_remote
+
+    assert not may_call_remote('SELECT * { ?s ?p "Infrastructure services" } # no LOAD here')
+    assert may_call_remote("SELECT * { SERVICE <http://x/> { ?s ?p ?o } }")
+    assert may_call_remote("LOAD <http://x/data.ttl>")
+    # \u0022 is a quote before parsing: the "string" ends and SERVICE is a call
+    hidden = 'SELECT * { ?s ?p "x\\u0022 . SERVICE <http://evil.example/> { ?a ?b ?c } ?s ?p \\u0022y" }'
+    assert may_call_remote(hidden)
+    with pytest.raises(Forbidden):
+        check_remote_calls(hidden, ())
+    # '<' as less-than, then a quote: the scanner could misread the strings, so it says maybe
+    assert may_call_remote("SELECT * { BIND(1<'>' AS ?z) SERVICE <http://x/> { } BIND('x' AS ?y) }")

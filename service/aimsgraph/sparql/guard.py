@@ -123,8 +123,21 @@ def has_dataset_clause(text: str) -> bool:
 
 
 def may_call_remote(text: str) -> bool:
-    """Cheap pre-check: False only when no SERVICE or LOAD can be in the text."""
-    return _REMOTE_WORD.search(text) is not None
+    """Cheap pre-check: False only when no SERVICE or LOAD can be in the text.
+
+    The words may occur in strings, comments and IRIs ("Infrastructure services") without being
+    calls, so a match is confirmed on the tokens, after decoding \\u escapes as the SPARQL
+    grammar does before parsing (an escaped quote could otherwise end a string early). A
+    SERVICE or LOAD cannot hide in an IRI token (it needs braces or spaces, which IRIs exclude),
+    only in a string, so text whose string boundaries the scanner might misread counts as a call."""
+    if _REMOTE_WORD.search(text) is None:
+        return False
+    tokens = tokenize(_UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text))
+    # '<' is also less-than: "1<'>'" reads as an IRI holding a quote, which shifts every string
+    # after it; such text gets the full check
+    if any(t.kind == "iri" and ("'" in t.text or '"' in t.text) for t in tokens):
+        return True
+    return any(t.kind == "name" and t.text.upper() in ("SERVICE", "LOAD") for t in tokens)
 
 
 def check_remote_calls(text: str, allowlist: tuple[str, ...], base_iri: str | None = None) -> None:
