@@ -5,7 +5,8 @@ models each trained on 1-3 datasets reused with a power law (Yule process); 3-8 
 likelihood, severity, the matching 5x5 level, owner, treatment and source; 1-3 controls per
 risk implementing Annex A controls, 60 % with dated evidence; systems consume the output of
 earlier systems: 10 core systems, then business units of 20-80 systems behind a gateway, with
-deep chains inside a unit. About 135 triples per system.
+deep chains inside a unit. Stakeholder groups (a few dozen, reused with a power law): 60 % of
+systems name 1-2 as AI subjects, and every risk affects 1-2. About 140 triples per system.
 
     python -m benchmarks.generate 7300 /tmp/org-7300.nt    # about 1M triples
 """
@@ -60,6 +61,9 @@ def generate(n_systems: int, seed: int = 42) -> str:
     datasets: list[str] = []
     uses: list[str] = []  # one entry per use, so picks are weighted by current use (Yule)
     units = Units(random.Random(seed + 1), n_systems)
+    # a generator of their own, so that adding stakeholders left every other triple as it was
+    parties = Stakeholders(random.Random(seed + 2), n_systems)
+    parties.declare(w)
     for i in range(n_systems):
         system = f"{BASE}system/{i}"
         w.iri(system, RDF_TYPE, AIMS + "AISystem")
@@ -69,6 +73,9 @@ def generate(n_systems: int, seed: int = 42) -> str:
         w.iri(system, AIMS + "lifecycleStage", AIMS + rng.choice(STAGES))
         w.iri(system, AIMS + "applicationDomain", AIMS + rng.choice(DOMAINS))
         w.iri(f"{BASE}aims/scope", AIMS + "inScope", system)
+        if parties.rng.random() < 0.6:
+            for party in parties.pick():
+                w.iri(system, AIMS + "hasAISubject", party)
         for j in range(rng.randint(1, 3)):
             model = f"{system}/model/{j}"
             w.iri(model, RDF_TYPE, AIMS + "Model")
@@ -101,6 +108,8 @@ def generate(n_systems: int, seed: int = 42) -> str:
             w.iri(risk, AIMS + "hasRiskOwner", f"{BASE}person/{rng.randrange(people)}")
             w.iri(risk, AIMS + "treatmentDecision", AIMS + rng.choice(TREATMENTS))
             w.iri(risk, AIMS + "hasRiskSource", ISO + rng.choice(SOURCES))
+            for party in parties.pick():
+                w.iri(risk, AIMS + "affectsStakeholder", party)
             for c in range(rng.randint(1, 3)):
                 control = f"{risk}/control/{c}"
                 w.iri(control, RDF_TYPE, AIMS + "ImplementedControl")
@@ -116,6 +125,27 @@ def generate(n_systems: int, seed: int = 42) -> str:
 
 
 CORE = 10  # core platform systems 0-9
+
+
+class Stakeholders:
+    """Stakeholder groups (``aims:StakeholderGroup``): 10 plus one per 200 systems, picked with
+    Zipf weights (the k-th group 1/k as often as the first), as a few groups such as customers
+    are affected by most systems and most groups by few."""
+
+    def __init__(self, rng: random.Random, n_systems: int) -> None:
+        self.rng = rng
+        self.groups = [f"{BASE}party/{k}" for k in range(10 + n_systems // 200)]
+        self.weights = [1 / (k + 1) for k in range(len(self.groups))]
+
+    def declare(self, w: Writer) -> None:
+        for k, group in enumerate(self.groups):
+            w.iri(group, RDF_TYPE, AIMS + "StakeholderGroup")
+            w.lit(group, LABEL, f"Stakeholder group {k}")
+            w.iri(group, AIMS + "hasStakeholderRole", AIMS + "SubjectRole")
+
+    def pick(self) -> list[str]:
+        """One or two distinct groups."""
+        return sorted(set(self.rng.choices(self.groups, self.weights, k=self.rng.randint(1, 2))))
 
 
 class Units:

@@ -19,24 +19,12 @@ import json
 import random
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import requests
 
+from benchmarks.common import percentiles, start_server, timed
 from benchmarks.generate import generated_store
-
-
-def timed(function, *args, **kwargs):
-    started = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - started
-
-
-def percentiles(samples: list[float]) -> dict:
-    ordered = sorted(samples)
-    return {"p50_ms": 1000 * statistics.median(ordered), "p95_ms": 1000 * ordered[int(0.95 * (len(ordered) - 1))],
-            "max_ms": 1000 * ordered[-1], "n": len(ordered)}
 
 
 def model_costs(store) -> tuple[dict, object]:
@@ -83,8 +71,6 @@ def in_process_impact(store, model, nodes: list[str], change: str = "modify") ->
 
 
 def http_impact(store_dir: Path, nodes: list[str]) -> dict:
-    from tests.conftest import start_server
-
     server = start_server(store_dir)
     try:
         session = requests.Session()

@@ -36,6 +36,17 @@ print(json.dumps({"extract": extracted, "total": time.perf_counter() - started,
 """
 
 
+def pyshacl_reference(store_dir: Path, timeout: float) -> dict:
+    """Whole-graph pyshacl over the validated graphs of a closed store, in a child process:
+    ``{"extract": s, "total": s, "findings": [...]}``, or ``{"timeout": s}`` when it is cut off."""
+    try:
+        run = subprocess.run([sys.executable, "-c", PYSHACL, str(store_dir)], capture_output=True, text=True,
+                             timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:  # subprocess.run has killed the child
+        return {"timeout": timeout}
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def measure(systems: int, pyshacl_timeout: float, workdir: Path) -> dict:
     from aimsgraph import validation
 
@@ -61,13 +72,7 @@ def measure(systems: int, pyshacl_timeout: float, workdir: Path) -> dict:
     store.flush()
     del store
 
-    reference: dict = {}
-    try:
-        run = subprocess.run([sys.executable, "-c", PYSHACL, str(store_dir)], capture_output=True, text=True,
-                             timeout=pyshacl_timeout, check=True)
-        reference = json.loads(run.stdout.strip().splitlines()[-1])
-    except subprocess.TimeoutExpired:
-        reference = {"timeout": pyshacl_timeout}
+    reference = pyshacl_reference(store_dir, pyshacl_timeout)
     ours = sorted([f.severity, f.focus, f.shape, f.path, f.value] for f in findings)
     return {
         "systems": systems,

@@ -18,7 +18,6 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -30,6 +29,7 @@ from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.refresh import mark_stale, refresh_record_after
 from aimsgraph.sparql.update import UpdateRequest, evaluate
 from aimsgraph.validation import validate_full
+from benchmarks.common import timed
 from benchmarks.generate import BASE, generated_store
 
 EDITOR = Principal("benchmark", "editor")
@@ -47,10 +47,19 @@ def milliseconds(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(samples) * 1000, 1), "max_ms": round(max(samples) * 1000, 1)}
 
 
-def timed(function, *args) -> tuple[float, object]:
-    started = time.perf_counter()
-    result = function(*args)
-    return time.perf_counter() - started, result
+def other_likelihood(store, risk: str) -> int:
+    """A likelihood level the risk does not have, so that the edit changes something."""
+    current = {row["l"].value for row in store.query(f"SELECT ?l WHERE {{ <{risk}> <{AIMS}hasLikelihood> ?l }}")}
+    return next(level for level in (3, 4, 5, 1, 2) if f"{RM}L{level}" not in current)
+
+
+def new_consumer(store, systems: int, hub: int) -> int:
+    """A system near the end of the estate that does not consume core system ``hub``'s output yet
+    (the generated data links some of them: an edit that changes nothing is no write)."""
+    for dependent in range(systems - 1, hub, -1):
+        if not store.query(f"ASK {{ <{BASE}system/{dependent}> <{AIMS}consumesOutputOf> <{BASE}system/{hub}> }}"):
+            return dependent
+    raise RuntimeError(f"every system already consumes system {hub}'s output")
 
 
 def measure(systems: int, runs: int, workdir: Path) -> dict:
@@ -59,18 +68,18 @@ def measure(systems: int, runs: int, workdir: Path) -> dict:
     validate_full(store)
     result: dict = {"systems": systems, "triples": sum(store.graph_sizes().values())}
 
-    inserts = [timed(write, store, f"INSERT DATA {{ <{BASE}system/{i}> <{AIMS}version> \"bench-{i}\" }}")[0]
+    inserts = [timed(write, store, f"INSERT DATA {{ <{BASE}system/{i}> <{AIMS}version> \"bench-{i}\" }}")[1]
                for i in range(runs)]
     result["insert_data_one_triple"] = milliseconds(inserts)
 
     anchor = ox.Store(str(workdir / "anchor"))
     result["anchor_pyoxigraph_update"] = milliseconds([
-        timed(anchor.update, f"INSERT DATA {{ <{BASE}system/{i}> <{AIMS}version> \"bench-{i}\" }}")[0] for i in range(runs)])
+        timed(anchor.update, f"INSERT DATA {{ <{BASE}system/{i}> <{AIMS}version> \"bench-{i}\" }}")[1] for i in range(runs)])
 
     likelihood = (f"DELETE {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> ?l }} "
                   f"INSERT {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> <{RM}L%d> }} "
                   f"WHERE {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> ?l }}")
-    modifies = [timed(write, store, likelihood % (i, i, 1 + i % 5, i))[0] for i in range(runs)]
+    modifies = [timed(write, store, likelihood % (i, i, 1 + i % 5, i))[1] for i in range(runs)]
     result["delete_insert_where_one_risk"] = milliseconds(modifies)
 
     body = "".join(f"<{BASE}bulk/{i}> <{AIMS}version> \"{i}\" .\n" for i in range(10_000))
@@ -82,24 +91,25 @@ def measure(systems: int, runs: int, workdir: Path) -> dict:
             current = set(store.raw.quads_for_pattern(None, None, None, graph))
             changes.commit(store, changes.Delta(current - quads, quads - current), "graph-store-put", EDITOR)
 
-    result["graph_store_put_10k_triples_s"] = round(timed(put)[0], 2)
+    result["graph_store_put_10k_triples_s"] = round(timed(put)[1], 2)
 
     # the refresh after a write, from current derived graphs: the model updated from the
     # change (what the service does) against the model built again (the anchor)
     refresh_inferences(store)
     model = refresh_analysis(store)
+    dependent = new_consumer(store, systems, hub=3)
     edits = {
-        "likelihood": likelihood % (1, 1, 3, 1),
-        "new_dependency": f"INSERT DATA {{ <{BASE}system/7> <{AIMS}consumesOutputOf> <{BASE}system/3> }}",
+        "likelihood": likelihood % (1, 1, other_likelihood(store, f"{BASE}system/1/risk/0"), 1),
+        "new_dependency": f"INSERT DATA {{ <{BASE}system/{dependent}> <{AIMS}consumesOutputOf> <{BASE}system/3> }}",
     }
     for name, text in edits.items():
         change = write(store, text)
         with store.write_lock():
-            record_s, how = timed(refresh_record_after, store, change.delta, True)
+            how, record_s = timed(refresh_record_after, store, change.delta, True)
         generation = store.generation
-        update_s, updated = timed(update_model, store, model, change.delta.removed | change.delta.added)
-        write_s, _ = timed(write_analysis_changes, store, model, updated, generation)
-        full_s, rebuilt = timed(refresh_analysis, store)
+        updated, update_s = timed(update_model, store, model, change.delta.removed | change.delta.added)
+        _, write_s = timed(write_analysis_changes, store, model, updated, generation)
+        rebuilt, full_s = timed(refresh_analysis, store)
         assert set(analysis_quads(updated)) == set(analysis_quads(rebuilt))
         model = rebuilt
         result[f"refresh_after_{name}"] = {
@@ -107,7 +117,7 @@ def measure(systems: int, runs: int, workdir: Path) -> dict:
             "analysis_updated_ms": round((update_s + write_s) * 1000, 1),
             "analysis_rebuilt_s": round(full_s, 2),
         }
-    history_s, found = timed(changes.history, store)
+    found, history_s = timed(changes.history, store)
     result["history_ms"] = round(history_s * 1000, 1)
     result["changes_recorded"] = len(found)
     return result

@@ -1,0 +1,536 @@
+"""Every measurement in one run, on the same generated organisation, each next to its anchor.
+
+Owns the order of the phases over one on-disk store per size, the parameter values of the named
+queries, the HTTP measurements against a real ``aimsgraph serve``, and the results as rows
+(metric, aimsgraph, anchor, ratio, note). The topic modules own their measuring functions
+(``benchmarks.validation``, ``reasoning``, ``propagation``), which are reused here; ``bare`` owns
+the bare-pyoxigraph query anchor and ``report`` the Markdown.
+
+Phases per size, in this order because a store is opened for writing by one process at a time,
+and because the later phases write (findings, one-triple changes, each undone):
+1. generate the organisation (fixed seed) to N-Triples; load it with bare pyoxigraph (the
+   anchors), then with ``aimsgraph load`` into an initialised store (inferences and analysis);
+2. in process, read-only: the risk model, propagation, impact of one node, the anchor of the
+   impact load test;
+3. ``aimsgraph serve`` on the store, with the bare worker reading the same store: every named
+   query, its HTTP and bare runs alternating; then bounded concurrent load on /sparql and
+   /api/impact;
+4. in process: full and incremental validation, reasoning closure, refresh and incremental
+   refresh;
+5. the store closed: whole-graph pyshacl and owlrl in child processes, each with a time limit.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from dataclasses import asdict, dataclass
+from io import StringIO
+from pathlib import Path
+
+import pyoxigraph as ox
+import requests
+
+from benchmarks.bare import BareWorker
+from benchmarks.common import load_test, percentiles, start_server, timed
+from benchmarks.generate import BASE, generate
+
+#: The named query of the /sparql load test: cheap, so that the figures are the service's cost.
+LOAD_QUERY = "annex-a-controls"
+#: Each named query gets about this many seconds of repeated runs (at least one on each side).
+QUERY_BUDGET_S = 30.0
+#: A first run longer than this counts as a sample: the warm-up matters only to short queries.
+WARM_UP_S = 1.0
+#: Repeated in-process steps stop after this many seconds (at 10k systems a closure takes a minute).
+STEP_BUDGET_S = 60.0
+#: The service's result limit in the benchmark (its default, 100,000, would cut answers at 10k systems).
+UNLIMITED_ROWS = 100_000_000
+ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
+DATA_GRAPH = "https://w3id.org/aimsgraph/graph/data"
+
+
+@dataclass
+class Options:
+    runs: int = 5  # timed runs of each query and in-process step (the p50 is reported)
+    requests: int = 500  # requests per endpoint in the load test
+    concurrency: int = 4  # client threads in the load test
+    query_timeout: float = 120  # per query run, on both sides (the service's AIMSGRAPH_QUERY_TIMEOUT)
+    pyshacl_timeout: float = 900
+    owlrl_timeout: float = 600
+    start_timeout: float = 900  # seconds the service may take to open the store and answer
+
+
+@dataclass
+class Row:
+    """One measurement. ``unit`` is "s" (lower is better) or "req/s" (higher is better); the ratio
+    is always aimsgraph's cost over the anchor's, so above 1 is slower than the anchor. A figure
+    that is missing says why in ``value_note`` or ``anchor_note``."""
+
+    metric: str
+    value: float | None
+    anchor: float | None = None
+    unit: str = "s"
+    note: str = ""
+    value_note: str = ""
+    anchor_note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.value or not self.anchor:
+            return None
+        return self.value / self.anchor if self.unit == "s" else self.anchor / self.value
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def failed(what: str, exc: Exception) -> Row:
+    return Row(what, None, value_note="failed", anchor_note="not run", note=f"{type(exc).__name__}: {exc}")
+
+
+def log(systems: int, message: str) -> None:
+    print(f"[{systems} systems {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def measure(systems: int, options: Options, workdir: Path) -> dict:
+    """All phases for one size: ``{"systems", "generated_triples", "store_triples", "parameters", "rows"}``."""
+    from aimsgraph.store import GraphStore
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = workdir / f"org-{systems}.nt"
+    data.write_text(generate(systems))
+    facts: dict = {"systems": systems, "generated_triples": sum(1 for _ in data.open())}
+    store_dir = workdir / "store"
+    log(systems, f"generated {facts['generated_triples']:,} triples; loading")
+    load = load_row(data, store_dir, workdir)
+
+    store = GraphStore(store_dir)
+    facts["store_triples"] = sum(store.graph_sizes().values())
+    values = parameter_values(store, systems)
+    log(systems, "risk model, propagation and impact in process")
+    analysed = in_process_analysis(store, values["system"], options)
+    del store
+    gc.collect()  # closes the store: the service opens it next
+
+    log(systems, "aimsgraph serve: named queries (alternating with bare pyoxigraph) and load over HTTP")
+    try:
+        query_rows, service_rows, dependents = served(store_dir, values, analysed, options)
+    except Exception as exc:  # noqa: BLE001 - a long run goes on with the other phases
+        query_rows, service_rows, dependents = [], [failed("HTTP measurements", exc)], None
+
+    store = GraphStore(store_dir)
+    log(systems, "validation and reasoning in process")
+    checked = validation_in_process(store, systems, options)
+    reasoned = reasoning_in_process(store, systems, options)
+    del store
+    gc.collect()
+    log(systems, "anchors: whole-graph pyshacl and owlrl in child processes")
+    rows = [load, *query_rows, *analysis_rows(analysed, dependents), *service_rows,
+            *validation_rows(checked, store_dir, options), *reasoning_rows(reasoned, store_dir, options)]
+    shutil.rmtree(store_dir, ignore_errors=True)
+    data.unlink()
+    return {**facts, "parameters": values, "rows": rows}
+
+
+# -- 1. load -----------------------------------------------------------------------------------
+
+
+def load_row(data: Path, store_dir: Path, workdir: Path) -> Row:
+    """``aimsgraph load FILE`` into an initialised store, against pyoxigraph's bulk loader."""
+    from aimsgraph import changes
+    from aimsgraph.cli import cli
+    from aimsgraph.store import BULK_LOAD_BYTES, GraphStore
+
+    bulk_dir, load_dir = workdir / "anchor-bulk", workdir / "anchor-load"
+    bulk = timed(_bare_load, bulk_dir, data, bulk=True)[1]
+    transactional = timed(_bare_load, load_dir, data, bulk=False)[1]
+    for scratch in (bulk_dir, load_dir):
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    store = GraphStore(store_dir)
+    changes.initialise(store, demo=False)  # ontology, catalogue, vocabularies: not part of the figure
+    store.flush()
+    del store
+    gc.collect()
+    with redirect_stdout(StringIO()):  # in process: Python's start and imports are not counted
+        seconds = timed(cli.main, ["load", "--data-dir", str(store_dir), str(data)], standalone_mode=False)[1]
+    gc.collect()
+    how = "bulk loader" if data.stat().st_size > BULK_LOAD_BYTES else "one journalled transaction"
+    return Row("load the file: `aimsgraph load` (check, load, inferences, analysis)", seconds, bulk,
+               note=f"{how}; anchor: `Store.bulk_load`; transactional `Store.load` {format_seconds(transactional)}")
+
+
+def _bare_load(directory: Path, data: Path, bulk: bool) -> None:
+    store = ox.Store(str(directory))
+    load = store.bulk_load if bulk else store.load
+    load(path=str(data), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(DATA_GRAPH))
+    store.flush()
+
+
+# -- 2. in process, read-only ------------------------------------------------------------------
+
+
+def parameter_values(store, systems: int) -> dict[str, str]:
+    """Values for the named queries' parameters, from the generated data: a system half-way
+    through the estate (inside a business unit, with upstream systems and so inherited risks)."""
+    system = f"{BASE}system/{systems // 2}"
+    if not store.query(f"ASK {{ <{system}> a <https://w3id.org/aimsgraph/ontology#AISystem> }}"):
+        raise RuntimeError(f"the generated data has no system <{system}>")
+    return {"system": system, "node": system, "asset": system}
+
+
+def in_process_analysis(store, node: str, options: Options) -> dict:
+    """Risk model build, propagation, impact of one node (fresh lookups each time, as the first
+    request after a write), and the anchor of the /api/impact load test: the same nodes from as
+    many threads, lookups memoised (as in the service once every node was asked for)."""
+    from aimsgraph import impact
+    from aimsgraph.analysis import RiskModel
+    from aimsgraph.record import Record
+    from benchmarks.propagation import in_process_impact, pick_nodes
+
+    model, builds = repeat(RiskModel.build, options.runs, store)
+    computes = repeat(RiskModel.compute, options.runs, model.criteria, model.risks, model.deps)[1]
+    one = in_process_impact(store, model, [node] * options.runs)
+    nodes = pick_nodes(model, min(200, options.requests))
+    record = Record(store.raw)
+    for item in nodes:  # the same warm-up pass the HTTP test makes
+        impact.analyse(record, model, item, "modify")
+    anchor = load_test(lambda: lambda i: impact.analyse(record, model, nodes[i % len(nodes)], "modify"),
+                       options.concurrency, options.requests)
+    return {
+        "build_s": statistics.median(builds), "compute_s": statistics.median(computes),
+        "one": one, "nodes": nodes, "impact_anchor": anchor,
+        "size": f"{model.deps.graph.number_of_nodes():,} assets, {model.deps.graph.number_of_edges():,} edges, "
+                f"{len(model.risks):,} risks, {sum(1 for _ in model.propagation.all()):,} inherited",
+    }
+
+
+def analysis_rows(analysed: dict, dependents: float | None) -> list[Row]:
+    one = analysed["one"]
+    return [
+        Row("risk model: `RiskModel.build` (read risks and dependencies, propagate)", analysed["build_s"],
+            note=analysed["size"]),
+        Row("propagation: `RiskModel.compute` (propagate, exposures)", analysed["compute_s"]),
+        Row("impact of one system in process: `impact.analyse`, fresh lookups", one["p50_ms"] / 1000, dependents,
+            anchor_note="not measured",
+            note=f"p50 of {one['n']}; {one['affected_p50']:.0f} affected assets; "
+                 "anchor: bare pyoxigraph `dependents` query of the same node"),
+    ]
+
+
+# -- 3. over HTTP, next to the bare worker -----------------------------------------------------
+
+
+def named_queries() -> dict:
+    from aimsgraph.queries import load_all
+
+    return load_all()
+
+
+def served(store_dir: Path, values: dict[str, str], analysed: dict,
+           options: Options) -> tuple[list[Row], list[Row], float | None]:
+    """Start the service (and the bare worker) on the store: (query rows, service rows, the bare
+    p50 of the ``dependents`` query, the anchor of the impact row)."""
+    started = time.perf_counter()
+    # no result limit: the anchor serialises whole answers, so the service must too
+    server = start_server(store_dir, options.start_timeout, AIMSGRAPH_QUERY_TIMEOUT=f"{options.query_timeout:g}",
+                          AIMSGRAPH_RESULT_LIMIT=str(UNLIMITED_ROWS))
+    bare = BareWorker(store_dir)
+    try:
+        session = requests.Session()
+        nodes = analysed["nodes"]
+        # the first impact answer waits for the risk model the service builds at start
+        session.post(server.url + "/api/impact", json={"node": nodes[0]}, timeout=options.start_timeout).raise_for_status()
+        start = Row("service start on this store: `aimsgraph serve` to first impact answer",
+                    time.perf_counter() - started, note="opens the store, builds the risk model")
+        query_rows, dependents = [], None
+        for name, named in named_queries().items():
+            row, bare_p50 = query_row(session, server.url, bare, named, values, options)
+            query_rows.append(row)
+            dependents = bare_p50 if name == "dependents" else dependents
+        return query_rows, [start, *load_rows(server.url, bare, nodes, analysed["impact_anchor"], options)], dependents
+    finally:
+        bare.stop()
+        server.stop()
+
+
+def http_call(session: requests.Session, url: str, named, bound: dict[str, str], timeout: float) -> requests.Response:
+    """A named query as a client sends it: POST /sparql with the text; a query with parameters
+    through /api/queries/NAME, which binds them as pyoxigraph substitutions (/sparql takes no
+    bindings, and splicing an IRI into the text would change the query)."""
+    if bound:
+        response = session.get(f"{url}/api/queries/{named.name}", params=bound, headers={"Accept": ACCEPT},
+                               timeout=timeout)
+    else:
+        response = session.post(url + "/sparql", data=named.text.encode(), timeout=timeout,
+                                headers={"Content-Type": "application/sparql-query", "Accept": ACCEPT})
+    response.raise_for_status()
+    return response
+
+
+def query_row(session, url: str, bare: BareWorker, named, values: dict[str, str],
+              options: Options) -> tuple[Row, float | None]:
+    """One named query: a warm-up on each side, then HTTP and bare runs alternating, so that both
+    see the machine in the same state (p50 of each); returns the row and the bare p50."""
+    metric = f"query `{named.name}`"
+    missing = [p.name for p in named.parameters if p.required and p.name not in values]
+    if missing:
+        return Row(metric, None, value_note="not run", anchor_note="not run",
+                   note=f"no value for its parameter {', '.join(missing)}"), None
+    bound = {p.name: values[p.name] for p in named.parameters if p.required}  # optional ones stay unbound
+    ours = _HttpSide(session, url, named, bound, options.query_timeout)
+    anchor = _BareSide(bare, {"query": named.name, "values": bound}, options.query_timeout)
+    counted = anchor.count()  # also the bare side's warm-up
+    if "timeout" in counted:  # the same engine would overrun in the service too: spare the time
+        ours.missing = "not run (the bare run timed out)"
+    else:
+        ours.warm_up()
+    rounds = max(1, min(options.runs, int(QUERY_BUDGET_S / max(ours.longest, anchor.longest, 1e-3))))
+    for _ in range(rounds):
+        if len(ours.samples) < rounds:  # a long first HTTP run already counts as one
+            ours.run()
+        anchor.run()
+    how = f"GET /api/queries/{named.name}?{'&'.join(bound)}=..." if bound else "POST /sparql"
+    note = f"{how}; {counted['rows']:,} rows" if "rows" in counted else how
+    if ours.p50 is not None or anchor.p50 is not None:
+        note += f"; p50 of {len(ours.samples)} / {len(anchor.samples)}"
+    if ours.cut:
+        note += f"; HTTP answer cut at {int(ours.cut):,} rows"
+    row = Row(metric, ours.p50, anchor.p50, note=note, value_note=ours.missing, anchor_note=anchor.missing)
+    return row, anchor.p50
+
+
+class _Side:
+    """The timed runs of one side of a query row, and why it has no figure if it has none."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.samples: list[float] = []
+        self.missing = ""
+        self.longest = 0.0  # the warm-up's time, which sets how many runs fit the budget
+
+    @property
+    def p50(self) -> float | None:
+        return statistics.median(self.samples) if self.samples and not self.missing else None
+
+
+class _HttpSide(_Side):
+    def __init__(self, session, url: str, named, bound: dict[str, str], timeout: float) -> None:
+        super().__init__(timeout)
+        self.call = lambda: http_call(session, url, named, bound, timeout + 30)  # the service stops at timeout
+        self.cut = ""  # the service's result limit, when it cut the answer
+
+    def warm_up(self) -> None:
+        seconds = self._timed()
+        if seconds is not None:
+            self.longest = seconds
+            if seconds > WARM_UP_S:  # a long first run is warm already
+                self.samples.append(seconds)
+
+    def run(self) -> None:
+        seconds = self._timed() if not self.missing else None
+        if seconds is not None:
+            self.samples.append(seconds)
+
+    def _timed(self) -> float | None:
+        try:
+            response, seconds = timed(self.call)
+        except requests.RequestException as exc:
+            response = getattr(exc, "response", None)
+            timed_out = response is not None and response.status_code == 503
+            self.missing = f"timed out after {self.timeout:g} s" if timed_out else f"failed: {type(exc).__name__}: {exc}"
+            return None
+        self.cut = response.headers.get("X-Aimsgraph-Result-Truncated", "")
+        return seconds
+
+
+class _BareSide(_Side):
+    def __init__(self, bare: BareWorker, job: dict, timeout: float) -> None:
+        super().__init__(timeout)
+        self.bare, self.job = bare, job
+
+    def count(self) -> dict:
+        counted, self.longest = timed(self.bare.run, {**self.job, "op": "count"}, self.timeout)
+        if "rows" not in counted:
+            self.missing = _why(counted, self.timeout)
+        return counted
+
+    def run(self) -> None:
+        if self.missing:
+            return
+        reply = self.bare.run({**self.job, "op": "run"}, self.timeout)
+        if "seconds" in reply:
+            self.samples.append(reply["seconds"])
+        else:
+            self.missing = _why(reply, self.timeout)
+
+
+def _why(reply: dict, timeout: float) -> str:
+    return f"timed out after {timeout:g} s" if "timeout" in reply else f"failed: {reply.get('error')}"
+
+
+def load_rows(url: str, bare: BareWorker, nodes: list[str], impact_anchor: dict, options: Options) -> list[Row]:
+    """Bounded concurrent load: ``options.concurrency`` client threads, a Session each."""
+    named = named_queries()[LOAD_QUERY]
+    timeout = options.query_timeout + 30
+
+    def sparql_client() -> Callable[[int], object]:
+        session = requests.Session()
+        return lambda i: http_call(session, url, named, {}, timeout)
+
+    def impact_client() -> Callable[[int], object]:
+        session = requests.Session()
+        return lambda i: session.post(url + "/api/impact", json={"node": nodes[i % len(nodes)]},
+                                      timeout=timeout).raise_for_status()
+
+    bare_load = bare.run({"op": "load", "query": LOAD_QUERY, "concurrency": options.concurrency,
+                          "requests": options.requests}, options.query_timeout * options.requests)
+    sparql = load_test(sparql_client, options.concurrency, options.requests)
+    warm = impact_client()
+    for i in range(len(nodes)):  # every node once: the service's lookups as warm as the anchor's
+        warm(i)
+    impacts = load_test(impact_client, options.concurrency, options.requests)
+    where = f"{options.concurrency} client threads, {options.requests} requests, loopback"
+    return [
+        *_load_rows(f"HTTP `/sparql` (`{LOAD_QUERY}`)", sparql, bare_load,
+                    f"{where}; anchor: bare pyoxigraph, {options.concurrency} threads in one process"),
+        *_load_rows("HTTP `/api/impact` (systems, models, datasets)", impacts, impact_anchor,
+                    f"{where}, {len(nodes)} nodes; anchor: `impact.analyse` in process, "
+                    f"{options.concurrency} threads, memoised lookups"),
+    ]
+
+
+def _load_rows(what: str, measured: dict, anchor: dict, note: str) -> list[Row]:
+    if measured["errors"]:
+        note += f"; {measured['errors']} failed ({measured['first_error']})"
+    missing = "" if "throughput" in anchor else _why(anchor, 0)
+    rows = [Row(f"{what}: throughput", measured["throughput"], anchor.get("throughput"), unit="req/s", note=note,
+                anchor_note=missing)]
+    for key, label in (("p50_ms", "p50"), ("p99_ms", "p99")):
+        value, base = measured.get(key), anchor.get(key)
+        rows.append(Row(f"{what}: {label} latency", value / 1000 if value is not None else None,
+                        base / 1000 if base is not None else None, anchor_note=missing,
+                        value_note="" if value is not None else "every request failed"))
+    return rows
+
+
+# -- 4. validation and reasoning in process ----------------------------------------------------
+
+
+def validation_in_process(store, systems: int, options: Options) -> tuple[dict, list]:
+    """Full validation (checking alone, then ``validate_full`` with storing), and incremental
+    validation of one system after a one-triple change to it (undone after each sample)."""
+    from aimsgraph import validation
+
+    findings, check_s = timed(validation.validate_store, store)
+    full_s = timed(validation.validate_full, store)[1]
+    samples, affected = [], []
+    comment = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#comment")
+    for k in range(options.runs):
+        if sum(samples) >= STEP_BUDGET_S:
+            break
+        system = f"{BASE}system/{(systems // 2 + 37 * k) % systems}"
+        quad = ox.Quad(ox.NamedNode(system), comment, ox.Literal("benchmark change"), ox.NamedNode(DATA_GRAPH))
+        affected.append(len(validation.affected_nodes(store, [system])))
+        store.raw.add(quad)
+        samples.append(timed(validation.validate_changed, store, [system])[1])
+        store.raw.remove(quad)
+        validation.validate_changed(store, [system])  # the stored findings as they were
+    store.flush()
+    ours = sorted([f.severity, f.focus, f.shape, f.path, f.value] for f in findings)
+    return {"check_s": check_s, "full_s": full_s, "incremental": samples, "affected": affected,
+            "findings": len(findings)}, ours
+
+
+def validation_rows(checked: tuple[dict, list], store_dir: Path, options: Options) -> list[Row]:
+    from benchmarks.validation import pyshacl_reference
+
+    measured, ours = checked
+    reference = pyshacl_reference(store_dir, options.pyshacl_timeout)
+    if "timeout" in reference:
+        anchor, anchor_note, same = None, f"timed out after {options.pyshacl_timeout:g} s", ""
+    else:
+        anchor, anchor_note = reference["total"], ""
+        same = "; same findings as pyshacl" if sorted(reference["findings"]) == ours else "; findings DIFFER from pyshacl"
+        same += f" (its extraction {format_seconds(reference['extract'])})"
+    incremental = percentiles(measured["incremental"])
+    return [
+        Row("full validation, checking: `validation.validate_store`", measured["check_s"], anchor,
+            anchor_note=anchor_note,
+            note=f"{measured['findings']:,} findings; anchor: whole-graph pyshacl incl. extraction{same}"),
+        Row("full validation with storing the findings: `validation.validate_full`", measured["full_s"], anchor,
+            anchor_note=anchor_note),
+        Row("incremental validation of one changed system: `validation.validate_changed`",
+            incremental["p50_ms"] / 1000, measured["check_s"],
+            note=f"p50 of {incremental['n']}, max {format_seconds(incremental['max_ms'] / 1000)}; "
+                 f"{statistics.median(measured['affected']):.0f} affected focus nodes (median); "
+                 "anchor: the full check above"),
+    ]
+
+
+def reasoning_in_process(store, systems: int, options: Options) -> dict:
+    """Closure of the premises, a full refresh (inferred graph current: compute and compare),
+    and incremental refreshes after one-triple writes, each undone."""
+    from aimsgraph import reasoning
+    from benchmarks.reasoning import DATA, one_change_edges
+
+    premises, read_s = timed(reasoning.premises, store)
+    inferred, closures = repeat(reasoning.fast_inferences, options.runs, premises)
+    refresh = repeat(reasoning.refresh_inferences, options.runs, store)[1]
+    incremental = []
+    for edge in one_change_edges(systems):  # one system starts, then stops, consuming another's output
+        store.raw.add(ox.Quad(*edge, DATA))
+        incremental.append(timed(reasoning.update_inferences, store, {edge}, set())[1])
+        store.raw.remove(ox.Quad(*edge, DATA))
+        incremental.append(timed(reasoning.update_inferences, store, set(), {edge})[1])
+    store.flush()
+    return {"premises": len(premises), "inferred": len(inferred), "read_s": read_s,
+            "closure_s": statistics.median(closures), "refresh_s": statistics.median(refresh),
+            "incremental": incremental}
+
+
+def reasoning_rows(measured: dict, store_dir: Path, options: Options) -> list[Row]:
+    from benchmarks.reasoning import owlrl_reference
+
+    reference = owlrl_reference(store_dir, options.owlrl_timeout)
+    if "timeout" in reference:
+        anchor, anchor_note, same = None, f"timed out after {options.owlrl_timeout:g} s", ""
+    else:
+        anchor, anchor_note = reference["closure_s"], ""
+        same = "; same count as owlrl" if reference["inferred"] == measured["inferred"] else \
+            f"; owlrl inferred {reference['inferred']:,}"
+    incremental = percentiles(measured["incremental"])
+    return [
+        Row("reasoning closure: `reasoning.fast_inferences`", measured["closure_s"], anchor, anchor_note=anchor_note,
+            note=f"{measured['premises']:,} premises (read in {format_seconds(measured['read_s'])}), "
+                 f"{measured['inferred']:,} inferred; anchor: owlrl OWL 2 RL closure{same}"),
+        Row("reasoning refresh, graph current: `reasoning.refresh_inferences`", measured["refresh_s"], anchor,
+            anchor_note=anchor_note, note="read, compute, compare digests; anchor: owlrl closure alone"),
+        Row("reasoning after a one-triple write: `reasoning.update_inferences`", incremental["p50_ms"] / 1000,
+            measured["refresh_s"],
+            note=f"p50 of {incremental['n']} (3 edges added, then removed), max "
+                 f"{format_seconds(incremental['max_ms'] / 1000)}; anchor: the full refresh above"),
+    ]
+
+
+def repeat(function, runs: int, *args) -> tuple[object, list[float]]:
+    """Up to ``runs`` timed calls, fewer once STEP_BUDGET_S is spent: (the last result, seconds each)."""
+    samples: list[float] = []
+    while True:
+        result, seconds = timed(function, *args)
+        samples.append(seconds)
+        if len(samples) >= runs or sum(samples) >= STEP_BUDGET_S:
+            return result, samples
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 0.001:
+        return f"{seconds * 1000:.2f} ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.2f} s"
