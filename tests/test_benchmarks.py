@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark harness (``python -m benchmarks``) at its smallest size.
+"""Smoke test of the benchmark harness (``python -m benchmarks``) at a small size (40 systems).
 
 It checks that one run produces a figure for every metric and every named query and writes the
 README block between its markers without touching the rest; it asserts no speed, since the
@@ -31,14 +31,14 @@ BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]:
-    """One harness run at 100 systems into a copy of the README: (JSON results, README before, after)."""
+    """One harness run at 40 systems into a copy of the README: (JSON results, README before, after)."""
     work = tmp_path_factory.mktemp("benchmarks")
     readme = work / "README.md"
     before = (REPO / "README.md").read_text(encoding="utf-8")
     readme.write_text(before, encoding="utf-8")
     results = work / "results.json"
     subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--systems", "100", "--readme", str(readme), "--json", str(results),
+        [sys.executable, "-m", "benchmarks", "--systems", "40", "--readme", str(readme), "--json", str(results),
          "--runs", "1", "--requests", "20", "--concurrency", "2", "--query-timeout", "3",
          "--owlrl-timeout", "3", "--pyshacl-timeout", "60", "--workdir", str(work)],
         cwd=REPO, check=True, timeout=300, capture_output=True, text=True,
@@ -78,7 +78,7 @@ def test_the_readme_block_has_a_row_for_each_and_nothing_else_changed(run: tuple
     else:  # the markers were added under the section's first paragraph, all else kept
         assert after.replace(f"\n\n{BEGIN}\n{block}{END}", "", 1) == before
     assert head.rstrip().split("\n\n")[-2] == "## Performance"
-    assert "python -m benchmarks" in block and "#### 100 systems" in block
+    assert "python -m benchmarks" in block and "#### 40 systems" in block
     cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in block.splitlines() if line.startswith("| ")}
     for name in load_all():
         assert f"query `{name}`" in cells, name

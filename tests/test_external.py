@@ -1,10 +1,12 @@
 """The external engine: aimsgraph over a real Oxigraph server (``oxigraph serve`` from the PyPI
 package ``oxigraph``) on loopback, instead of its embedded store.
 
-The integration tests of the SPARQL protocol, the REST API and the write path are imported
-from their modules and run here again, with ``server`` and ``writer`` meaning services whose
-store is the Oxigraph server. Tests of things only the embedded store does (the forked readers'
-CPU accounting, kill -9 durability of the local files, the validation gate) stay where they are.
+The integration tests of the SPARQL protocol, the REST API and the write path that reach the
+store are imported from their modules and run here again, with ``server`` and ``writer``
+meaning services whose store is the Oxigraph server. Left out: tests of layers in front of the
+store (result formats and negotiation, parameter checks, tokens, the SERVICE allow-list), which
+answer the same whatever the store, and of things only the embedded store does (the forked
+readers' CPU accounting, kill -9 durability of the local files, the validation gate).
 """
 
 from __future__ import annotations
@@ -26,20 +28,14 @@ from test_api import (  # noqa: F401 - collected and run here against the extern
     test_validate_the_store_then_filter_findings,
 )
 from test_protocol import (  # noqa: F401
-    test_ask_in_json_and_xml,
-    test_bad_parameters_are_400,
-    test_construct_in_every_rdf_format,
     test_default_graph_uri_restricts_the_default_graph,
     test_from_in_the_query_chooses_its_default_graph,
     test_get_post_form_and_post_direct_give_the_same_answer,
     test_malformed_query_is_a_400_with_a_readable_message,
     test_named_graph_uri_limits_graph_patterns,
     test_rdflib_sparqlstore_runs_the_same_queries,
-    test_select_in_json_xml_csv_and_tsv,
     test_select_lists_the_demo_ai_systems,
     test_select_returns_the_38_annex_a_controls,
-    test_service_to_a_host_off_the_allow_list_is_refused,
-    test_update_without_configured_tokens_is_refused,
 )
 from test_writes import (  # noqa: F401
     ENV,
@@ -56,7 +52,6 @@ from test_writes import (  # noqa: F401
     test_update_as_form_and_as_body_writes_and_names_its_change,
     test_update_failing_halfway_changes_nothing,
     test_using_graph_uri_restricts_the_where_clause,
-    test_writes_need_a_token_with_the_right_role,
     update,
 )
 
