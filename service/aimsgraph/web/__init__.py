@@ -1,6 +1,6 @@
 """The web interface: server-rendered pages for people who do not write SPARQL (dashboard, heat
-map, system pages, Statement of Applicability, findings, impact, a SPARQL editor) and the token
-login. Views only gather what :mod:`aimsgraph.overview` and :mod:`aimsgraph.impact` compute and
+map, system pages, Statement of Applicability, findings, impact, what is due, a SPARQL editor)
+and the token login. Views only gather what :mod:`aimsgraph.overview` and :mod:`aimsgraph.impact` compute and
 render it with the templates in ``templates/``; static assets (CSS, a small script, CodeMirror
 from the npm registry) ship in ``static/``, so nothing is fetched from elsewhere.
 """
@@ -8,12 +8,11 @@ from the npm registry) ship in ``static/``, so nothing is fetched from elsewhere
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request,
                    session, url_for)
-
-from datetime import UTC, datetime
 
 from aimsgraph import agenda, charts, impact, overview, queries, soa
 from aimsgraph.errors import InvalidInput
