@@ -100,18 +100,19 @@ def risk_rows(record: Record, model: RiskModel, risks: list[Risk] | None = None)
 
 def system_rows(record: Record, model: RiskModel) -> list[SystemRow]:
     """AI systems, riskiest first: by highest residual risk (own or inherited), then inherent."""
-    rows = []
-    for iri, kind in model.deps.kinds.items():
-        if kind != "AISystem":
-            continue
-        exposure = model.exposures.get(iri)
-        rows.append(SystemRow(
-            iri=iri, label=record.label(iri), exposure=exposure.score if exposure else 0.0,
-            level=exposure.level if exposure else None, inherent_level=exposure.inherent_level if exposure else None,
-            exceeds_appetite=bool(exposure and exposure.exceeds_appetite),
-            own_risks=len(model.by_asset.get(iri, ())), inherited_risks=len(model.propagation.inherited.get(iri, ())),
-        ))
+    rows = [system_row(record, model, iri) for iri, kind in model.deps.kinds.items() if kind == "AISystem"]
     return sorted(rows, key=lambda r: (-r.exposure, -(r.inherent_level.rank if r.inherent_level else 0), r.label))
+
+
+def system_row(record: Record, model: RiskModel, iri: str) -> SystemRow:
+    """One asset's highest risks and risk counts."""
+    exposure = model.exposures.get(iri)
+    return SystemRow(
+        iri=iri, label=record.label(iri), exposure=exposure.score if exposure else 0.0,
+        level=exposure.level if exposure else None, inherent_level=exposure.inherent_level if exposure else None,
+        exceeds_appetite=bool(exposure and exposure.exceeds_appetite),
+        own_risks=len(model.by_asset.get(iri, ())), inherited_risks=len(model.propagation.inherited.get(iri, ())),
+    )
 
 
 def counts(store: GraphStore) -> list[tuple[str, int]]:
@@ -262,7 +263,7 @@ def asset_view(store: GraphStore, record: Record, model: RiskModel, found: list[
     kind = model.deps.kinds.get(iri, "Asset")
     upstream = nx.ancestors(graph, iri)
     downstream = _distances(graph, iri)
-    row = next((r for r in system_rows(record, model) if r.iri == iri), None)
+    row = system_row(record, model, iri) if kind == "AISystem" else None
     own = [r for r in model.risks.values() if iri in r.assets]
     record_nodes = system_record(store, iri) | {r.iri for r in own} | {iri}
     return SystemView(

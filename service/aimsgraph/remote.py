@@ -110,7 +110,7 @@ class RemoteStore:
                 yield row["g"]
 
     def __contains__(self, quad: ox.Quad) -> bool:
-        if _has_blank_node(quad):
+        if has_blank_node(quad):
             return False  # a blank node of ours is never the remote's
         return bool(self.query(f"ASK {{ GRAPH {quad.graph_name} {{ {quad.subject} {quad.predicate} {quad.object} }} }}"))
 
@@ -173,7 +173,7 @@ class RemoteStore:
     bulk_extend = extend
 
     def remove(self, quad: ox.Quad) -> None:
-        if _has_blank_node(quad):
+        if has_blank_node(quad):
             raise InvalidInput("a triple with a blank node cannot be removed from an external store "
                                "(blank nodes have no name across requests): give the node an IRI")
         self.update(f"DELETE DATA {{ {graph_blocks([quad])} }}")
@@ -276,5 +276,8 @@ def _term(term, variable: str) -> str:
     return str(term)
 
 
-def _has_blank_node(quad: ox.Quad) -> bool:
-    return any(isinstance(t, ox.BlankNode) for t in (quad.subject, quad.object))
+def has_blank_node(term: object) -> bool:
+    """True for a blank node, or a quad or RDF 1.2 triple term holding one."""
+    if isinstance(term, ox.Triple | ox.Quad):
+        return any(has_blank_node(t) for t in (term.subject, term.object))
+    return isinstance(term, ox.BlankNode)

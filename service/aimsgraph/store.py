@@ -26,7 +26,7 @@ import rdflib
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput, StoreUnavailable
 from aimsgraph.namespaces import Graphs, is_absolute_iri
-from aimsgraph.remote import RemoteStore, graph_blocks
+from aimsgraph.remote import RemoteStore, graph_blocks, has_blank_node
 
 #: File extensions the loader recognises, beyond pyoxigraph's own guesses.
 EXTRA_EXTENSIONS = {"jsonld": ox.RdfFormat.JSON_LD, "owl": ox.RdfFormat.RDF_XML, "rdf": ox.RdfFormat.RDF_XML}
@@ -257,7 +257,7 @@ class GraphStore:
         if not remove and not add:
             return
         with self.write_lock():
-            if any(_has_blank_node(t) for q in remove for t in (q.subject, q.object)):
+            if any(has_blank_node(q) for q in remove):
                 for quad in remove:  # DELETE DATA cannot name blank nodes
                     self._store.remove(quad)
             elif remove:  # one transaction: a remove() each costs milliseconds
@@ -422,12 +422,6 @@ class _ProgressReader:
         chunk = self.read(len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)
-
-
-def _has_blank_node(term: object) -> bool:
-    if isinstance(term, ox.Triple):  # an RDF 1.2 triple term may hold one inside
-        return any(_has_blank_node(t) for t in (term.subject, term.object))
-    return isinstance(term, ox.BlankNode)
 
 
 def _read_triples(files: Iterable[Path]) -> list[ox.Triple]:

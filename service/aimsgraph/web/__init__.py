@@ -117,7 +117,7 @@ def findings():
     return render_template(
         "findings.html", findings=overview.filter_findings(state.store, found, wanted), wanted=wanted,
         clauses=overview.clause_ids(found), total=len(found),
-        systems=[(r.iri, r.label) for r in sorted(overview.system_rows(snapshot.record, snapshot.model), key=lambda r: r.label)],
+        systems=overview.assets_by_kind(snapshot.record, snapshot.model).get("AISystem", []),
         severities=overview.validation.SEVERITIES, label=snapshot.record.label,
     )
 
