@@ -26,6 +26,7 @@ from aimsgraph.api import operations as operations_api
 from aimsgraph.api import queries as queries_api
 from aimsgraph.api import soa as soa_api
 from aimsgraph.api import validation as validation_api
+from aimsgraph.api.writes import CHANGE_HEADER
 from aimsgraph.auth import TokenRegistry, require
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, Unauthorized, ValidationRejected
@@ -81,7 +82,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                       SESSION_COOKIE_SAMESITE="Lax")
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_upload_bytes)
     app.extensions["aimsgraph"] = ServiceState(settings, store, readers, models, tokens, refresher)
+    app.before_request(_preflight)  # first: a preflight carries no credentials
     app.before_request(_authenticate)
+    app.after_request(_add_cors_headers)
     app.register_blueprint(protocol.bp)
     app.register_blueprint(graph_store.bp)
     app.register_blueprint(changes_api.bp)
@@ -130,6 +133,42 @@ def _authenticate() -> Response | None:
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
             raise
     return None
+
+
+#: Request headers browser clients may send: the token, JSON and RDF bodies, negotiation.
+CORS_REQUEST_HEADERS = "Accept, Authorization, Content-Type"
+#: Response headers browser clients may read (a cut result, where a new graph is, a write's change).
+CORS_EXPOSED_HEADERS = f"{protocol.TRUNCATED_HEADER}, Warning, Location, {CHANGE_HEADER}"
+
+
+def _preflight() -> Response | None:
+    """Answer OPTIONS for every route (/sparql, the Graph Store, /api/*) in one place, so that
+    browser clients such as YASGUI or a page posting JSON to /api can send Authorization and
+    Content-Type headers; a path with no route is left to answer 404."""
+    if request.method != "OPTIONS":
+        return None
+    methods = set(current_app.create_url_adapter(request).allowed_methods())
+    if not methods:
+        return None
+    allowed = ", ".join(sorted(methods | {"OPTIONS"}))
+    response = Response(status=204, headers={"Allow": allowed})
+    response.headers["Access-Control-Allow-Methods"] = allowed
+    response.headers["Access-Control-Allow-Headers"] = CORS_REQUEST_HEADERS
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _add_cors_headers(response: Response) -> Response:
+    """CORS headers on every answer of the service (SPARQL, the Graph Store, the API, errors)."""
+    origins = current_app.extensions["aimsgraph"].settings.cors_origins
+    origin = request.headers.get("Origin")
+    if "*" in origins:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.vary.add("Origin")
+    response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
+    return response
 
 
 def _render_error(error: AimsgraphError) -> Response:

@@ -1,7 +1,10 @@
 """Authentication and roles: who may read, who may write, and who a write is recorded as.
 
 Bearer tokens come from configuration (``AIMSGRAPH_TOKENS`` and ``AIMSGRAPH_TOKEN_FILE``, see
-``config``), each with a role and a name. Roles are ordered: a reader may query and read, an
+``config``), each with a role and a name. A token is also taken as the password of HTTP Basic
+authentication, whatever the user name, because many SPARQL clients (SPARQLWrapper's
+``setCredentials``, rdflib's ``auth=``, Jena, curl ``-u``) know only Basic; the token still names
+the caller, the user name is ignored. Roles are ordered: a reader may query and read, an
 editor may also change the organisation's record, an admin may also change the reference graphs
 (ontology, catalogue, vocabularies, ATLAS). Graphs that aimsgraph derives or keeps itself
 (inferred, analysis, validation, changes) are written by nobody from outside.
@@ -12,6 +15,8 @@ or log line ever contains a token.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import getpass
 import hashlib
 import hmac
@@ -74,18 +79,15 @@ class TokenRegistry:
         return bool(self._by_digest)
 
     def principal(self, authorization: str | None) -> Principal | None:
-        """The caller named by an ``Authorization`` header; None without one.
-        Unauthorized for a malformed header or an unknown token."""
+        """The caller named by an ``Authorization`` header (Bearer, or Basic with the token as
+        password); None without one. Unauthorized for a malformed header or an unknown token."""
         if not authorization:
             return None
-        scheme, _, token = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-        wanted = _digest(token.strip())
+        wanted = _digest(_token(authorization))
         for digest, principal in self._by_digest.items():  # constant time per comparison
             if hmac.compare_digest(digest, wanted):
                 return principal
-        raise Unauthorized("the bearer token is not valid")
+        raise Unauthorized("the token is not valid")
 
     def session_key(self, token: str) -> str | None:
         """What a browser session keeps after a token login (the token's digest, never the
@@ -144,6 +146,24 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"AIMSGRAPH_TOKEN_FILE {path}: {exc.strerror}") from None
+
+
+def _token(authorization: str) -> str:
+    """The token of an ``Authorization`` header: ``Bearer <token>``, or ``Basic`` credentials
+    whose password is the token."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer" and credentials:
+        return credentials
+    if scheme.lower() == "basic":
+        try:
+            _user, colon, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            colon, password = "", ""
+        if colon and password:
+            return password
+    raise Unauthorized("the Authorization header must be 'Bearer <token>', or Basic credentials with the token "
+                       "as password")
 
 
 def _digest(token: str) -> str:

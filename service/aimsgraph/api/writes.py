@@ -5,6 +5,8 @@ the import API."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app, g, jsonify, request
 from flask.wrappers import Response
 
@@ -18,18 +20,55 @@ from aimsgraph.validation import ViolationGate
 CHANGE_HEADER = "X-Aimsgraph-Change"
 
 
+@dataclass(frozen=True)
+class UploadedFile:
+    """One file part of a multipart/form-data upload."""
+
+    data: bytes
+    filename: str
+    mimetype: str  # the part's own Content-Type; "" when it has none
+
+
 def upload_body(what: str, small: bool = False) -> bytes:
     """The request body of an upload (RDF, a spreadsheet, lineage events); PayloadTooLarge above
     AIMSGRAPH_MAX_UPLOAD_BYTES (AIMSGRAPH_MAX_BODY_BYTES when ``small``: a form-sized body),
     refused on the announced length before anything is read."""
+    limit, setting = _upload_limit(what, small)
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise _too_large(what, limit, setting)
+    return body
+
+
+def uploaded_files(what: str) -> list[UploadedFile]:
+    """The file parts of a multipart/form-data upload (an HTML form, ``curl -F file=@data.ttl``,
+    Fuseki's upload page), within AIMSGRAPH_MAX_UPLOAD_BYTES together, as :func:`upload_body`.
+    Text fields are not files; an empty file input (a form sent without a file) is skipped."""
+    limit, setting = _upload_limit(what, small=False)
+    files, total = [], 0
+    parts = [part for field in request.files for part in request.files.getlist(field)]  # several a field, too
+    for part in parts:
+        data = part.stream.read(limit - total + 1)  # a byte more than may come: enough to tell
+        total += len(data)
+        if total > limit:
+            raise _too_large(what, limit, setting)
+        if part.filename or data:
+            files.append(UploadedFile(data, part.filename or "", part.mimetype))
+    return files
+
+
+def _upload_limit(what: str, small: bool) -> tuple[int, str]:
+    """The size limit of an upload and its setting; PayloadTooLarge when the request announces
+    more, before any of it is read."""
     setting = "max_body_bytes" if small else "max_upload_bytes"
     limit = getattr(current_app.extensions["aimsgraph"].settings, setting)
     if (request.content_length or 0) > limit:
         raise PayloadTooLarge(f"the {what} is {request.content_length} bytes; the limit is {limit} (AIMSGRAPH_{setting.upper()})")
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the {what} is larger than {limit} bytes (AIMSGRAPH_{setting.upper()})")
-    return body
+    return limit, setting
+
+
+def _too_large(what: str, limit: int, setting: str) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the {what} is larger than {limit} bytes (AIMSGRAPH_{setting.upper()})")
 
 
 def commit_request(delta: Delta, operation: str, text: str | None = None, *, admitted_as: Principal | None = None,

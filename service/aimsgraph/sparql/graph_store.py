@@ -3,7 +3,10 @@ DELETE of one graph, named by ``?graph=IRI`` or ``?default``.
 
 ``?default`` is the organisation's data graph, the graph that updates without ``GRAPH`` write
 to (queries see the union of all graphs as their default graph). A POST without a graph
-creates a new graph named ``urn:uuid:...`` (201, with its Graph Store URL as ``Location``). Bodies are parsed completely, with
+creates a new graph named ``urn:uuid:...`` (201, with its Graph Store URL as ``Location``). PUT and
+POST take an RDF body, or, as Fuseki does, a ``multipart/form-data`` upload of one or more files
+(an HTML form, ``curl -F file=@data.ttl``), each in the format its Content-Type or, failing that,
+its file name extension names. Bodies are parsed completely, with
 blank nodes renamed apart and no external resources fetched, before anything is written; the
 change is then committed like any other write (``api.writes``).
 """
@@ -11,19 +14,20 @@ change is then committed like any other write (``api.writes``).
 from __future__ import annotations
 
 import uuid
+from pathlib import PurePosixPath
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
-from aimsgraph.api.writes import change_response, commit_request, upload_body
+from aimsgraph.api.writes import UploadedFile, change_response, commit_request, upload_body, uploaded_files
 from aimsgraph.auth import require, require_write
 from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput, NotAcceptable, NotFound, UnsupportedMediaType
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 from aimsgraph.sparql.negotiation import best_match
-from aimsgraph.sparql.protocol import content_type, preflight
+from aimsgraph.sparql.protocol import content_type
 
 bp = Blueprint("graph_store", __name__)
 
@@ -37,6 +41,7 @@ BODY_TYPES = {
     "application/ld+json": ox.RdfFormat.JSON_LD,
     "text/n3": ox.RdfFormat.N3,
 }
+MULTIPART = "multipart/form-data"
 #: Response formats: graph formats only, Turtle first (the answer when no Accept is given).
 ANSWER_TYPES = results.TRIPLE_TYPES
 
@@ -68,11 +73,6 @@ def graph_store() -> Response:
     if created:  # where the new graph can be read and written
         response.headers["Location"] = f"{request.base_url}?{urlencode({'graph': graph})}"
     return response
-
-
-@bp.route("/rdf-graph-store", methods=["OPTIONS"])
-def graph_store_preflight() -> Response:
-    return preflight("GET, HEAD, PUT, POST, DELETE, OPTIONS")
 
 
 def _get(graph: str | None) -> Response:
@@ -118,22 +118,52 @@ def _graph_named() -> str | None:
 
 
 def _body(graph: str) -> set[ox.Quad]:
-    """The request body's triples, in ``graph``."""
+    """The request's triples, in ``graph``: from the body, or from every file of an upload."""
+    target = ox.NamedNode(graph)
+    return {ox.Quad(t.subject, t.predicate, t.object, target)
+            for data, fmt, what in _documents() for t in _parse(data, fmt, graph, what)}
+
+
+def _documents() -> list[tuple[bytes, ox.RdfFormat, str]]:
+    """The RDF documents of the request, with their formats and how to name them in a message."""
+    if request.mimetype == MULTIPART:
+        files = uploaded_files("upload")
+        if not files:
+            raise InvalidInput("the multipart/form-data upload has no file part (curl: -F 'file=@data.ttl')")
+        return [(f.data, _file_format(f), f"the file {f.filename!r}") for f in files]
     fmt = BODY_TYPES.get(request.mimetype)
     if fmt is None:
+        raise UnsupportedMediaType(f"the body must be an RDF graph ({', '.join(BODY_TYPES)}) or a {MULTIPART} "
+                                   f"upload, not {request.mimetype or 'untyped'}")
+    return [(upload_body("body"), fmt, "the body")]
+
+
+def _file_format(upload: UploadedFile) -> ox.RdfFormat:
+    """An uploaded file's format: the one its Content-Type names, else the one its extension names
+    (.ttl, .nt, .rdf, .jsonld, .n3); a text/plain file with neither is N-Triples, as a body."""
+    # text/plain says little of a file: browsers and editors label .ttl files so too
+    if upload.mimetype in BODY_TYPES and upload.mimetype != "text/plain":
+        return BODY_TYPES[upload.mimetype]
+    extension = PurePosixPath(upload.filename.replace("\\", "/")).suffix.lstrip(".").lower()
+    fmt = ox.RdfFormat.from_extension(extension) if extension else None
+    if fmt is None and upload.mimetype == "text/plain":
+        fmt = BODY_TYPES["text/plain"]
+    if fmt not in BODY_TYPES.values():  # not RDF, or a dataset format (.trig, .nq) where a graph goes
         raise UnsupportedMediaType(
-            f"the body must be an RDF graph ({', '.join(BODY_TYPES)}), not {request.mimetype or 'untyped'}")
-    body = upload_body("body")
-    if fmt == ox.RdfFormat.RDF_XML and b"<!ENTITY" in body:
+            f"the file {upload.filename!r} ({upload.mimetype or 'no Content-Type'}) is not an RDF graph: give it "
+            f"an extension (.ttl, .nt, .rdf, .jsonld, .n3) or one of the types {', '.join(BODY_TYPES)}")
+    return fmt
+
+
+def _parse(data: bytes, fmt: ox.RdfFormat, graph: str, what: str) -> list[ox.Quad]:
+    if fmt == ox.RdfFormat.RDF_XML and b"<!ENTITY" in data:
         raise InvalidInput("RDF/XML with XML entity declarations is refused (they can expand without bound)")
-    target = ox.NamedNode(graph)
     try:
-        parsed = ox.parse(body, format=fmt, base_iri=graph, rename_blank_nodes=True, without_named_graphs=True)
-        return {ox.Quad(q.subject, q.predicate, q.object, target) for q in parsed}
+        return list(ox.parse(data, format=fmt, base_iri=graph, rename_blank_nodes=True, without_named_graphs=True))
     except SyntaxError as exc:
-        raise InvalidInput(f"the body is not valid {request.mimetype}: {exc}") from None
+        raise InvalidInput(f"{what} is not valid {fmt.name}: {exc}") from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput(f"the body cannot be read as {request.mimetype}: {exc}") from None
+        raise InvalidInput(f"{what} cannot be read as {fmt.name}: {exc}") from None
 
 
 def _quads(graph: str):

@@ -26,26 +26,31 @@ class MediaRange:
 def parse_accept(header: str | None) -> list[MediaRange]:
     """Parse an Accept header. A missing or empty header accepts anything (``*/*``).
 
-    Malformed entries are skipped rather than rejected, as browsers and libraries send odd ones.
+    Malformed entries (no ``type/subtype``, a q-value that is not a number) are skipped rather
+    than rejected, as browsers and libraries send odd ones; a header with no readable entry at
+    all counts as missing, so the client gets the default format instead of a 406 for a header
+    it cannot fix. A bare ``*`` is read as ``*/*``: Java's URLConnection sends it.
     """
-    if not header or not header.strip():
-        return [MediaRange("*", "*", 1.0, 0)]
     ranges = []
-    for order, item in enumerate(header.split(",")):
+    for order, item in enumerate((header or "").split(",")):
         media, *params = [part.strip() for part in item.split(";")]
-        main, slash, sub = media.lower().partition("/")
-        if not slash or not main or not sub:
-            continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = max(0.0, min(1.0, float(value.strip())))
-                except ValueError:
-                    q = 0.0
-        ranges.append(MediaRange(main, sub, q, order))
-    return ranges
+        main, slash, sub = ("*/*" if media == "*" else media.lower()).partition("/")
+        q = _q_value(params)
+        if slash and main and sub and q is not None:
+            ranges.append(MediaRange(main, sub, q, order))
+    return ranges or [MediaRange("*", "*", 1.0, 0)]
+
+
+def _q_value(params: list[str]) -> float | None:
+    """The q parameter of a media range (1 when absent), None when it is not a number."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return max(0.0, min(1.0, float(value.strip())))
+            except ValueError:
+                return None
+    return 1.0
 
 
 def best_match(header: str | None, offered: list[str]) -> str | None:

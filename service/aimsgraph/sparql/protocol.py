@@ -1,5 +1,9 @@
 """The SPARQL 1.1 Protocol endpoint (``/sparql``, and ``/update`` for updates only): request
-parsing, dataset parameters, guards, content negotiation, CORS and the service description.
+parsing, dataset parameters, guards, content negotiation and the service description.
+
+Besides the Accept header, the result format can be named by ``format=`` or ``output=`` (the
+parameters of Virtuoso and Fuseki, which SPARQLWrapper sends); a named format wins over Accept.
+HEAD answers as GET does, without the body. CORS is the application's (``app``).
 
 The blueprint only translates HTTP: queries are evaluated in ``sparql.executor``, updates in
 ``sparql.update`` and committed through ``api.writes``. An update is only ever taken from a POST
@@ -46,14 +50,19 @@ def sparql_endpoint() -> Response:
     if form == "UPDATE":
         raise InvalidInput("this is a SPARQL Update; send it as 'update', not 'query'")
     check_remote_calls(text, settings.service_allowlist, base_iri)
-    accept = request.headers.get("Accept")
+    solution_type, graph_type = result_types()
+    # refused here, with the formats on offer, rather than after the query has run
+    if form in ("SELECT", "ASK") and solution_type is None:
+        raise NotAcceptable(f"{form} results are available as {results.on_offer(graph=False)}")
+    if form in ("CONSTRUCT", "DESCRIBE") and graph_type is None:
+        raise NotAcceptable(f"{form} results are available as {results.on_offer(graph=True)}")
     job = QueryJob(
         query=text,
         base_iri=base_iri,
         default_graphs=_graph_parameter("default-graph-uri"),
         named_graphs=_graph_parameter("named-graph-uri"),
-        solution_type=best_match(accept, results.SOLUTION_TYPES),
-        graph_type=best_match(accept, list(results.GRAPH_TYPES)),
+        solution_type=solution_type,
+        graph_type=graph_type,
         limit=settings.result_limit,
         prefixes=PREFIXES,
     )
@@ -66,6 +75,45 @@ def update_endpoint() -> Response:
     if not _is_update():
         raise UnsupportedMediaType(f"POST /update takes {UPDATE_MEDIA_TYPE} or a form with an 'update' field")
     return _update()
+
+
+def result_types() -> tuple[str | None, str | None]:
+    """The media types for SELECT/ASK and for CONSTRUCT/DESCRIBE results of this request: those
+    named by ``format``/``output`` when given, else the Accept header's choice; None where
+    nothing fits."""
+    named = _named_format()
+    if named is not None:
+        return named
+    accept = request.headers.get("Accept")
+    return best_match(accept, results.SOLUTION_TYPES), best_match(accept, list(results.GRAPH_TYPES))
+
+
+def _named_format() -> tuple[str | None, str | None] | None:
+    """The formats named by the ``format`` and ``output`` parameters; None when neither is given.
+
+    SPARQLWrapper sends both, and for some formats a short name and a media type in each
+    (``format=tsv&format=text/tab-separated-values``): they may repeat a choice, not contradict it.
+    An empty value (SPARQLWrapper sends one when it has no media type) names nothing."""
+    values = [v for v in _parameter("format") + _parameter("output") if v.strip()]
+    if not values:
+        return None
+    choices = []
+    for value in values:
+        types = results.named_types(value)
+        if types is None:
+            names = ", ".join(results.FORMAT_NAMES)
+            raise InvalidInput(f"unknown result format {value!r}: format= and output= take {names}, "
+                               "or a media type such as application/sparql-results+json or text/turtle")
+        choices.append(types)
+    return _agreed([c[0] for c in choices]), _agreed([c[1] for c in choices])
+
+
+def _agreed(types: list[str | None]) -> str | None:
+    """The one media type the values name for one kind of result (None if none names one)."""
+    named = {results.canonical_solution_type(t) for t in types if t is not None}
+    if len(named) > 1:
+        raise InvalidInput(f"format= and output= name different formats: {', '.join(sorted(named))}")
+    return named.pop() if named else None
 
 
 def _is_update() -> bool:
@@ -119,34 +167,9 @@ def query_response(outcome: QueryOutcome, limit: int) -> Response:
     return response
 
 
-@bp.route("/sparql", methods=["OPTIONS"])
-@bp.route("/update", methods=["OPTIONS"])
-def preflight(methods: str = "GET, POST, OPTIONS") -> Response:
-    """CORS preflight, so browser clients such as YASGUI can send Authorization headers."""
-    response = Response(status=204)
-    response.headers["Access-Control-Allow-Methods"] = methods
-    response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
-    response.headers["Access-Control-Max-Age"] = "600"
-    return response
-
-
-@bp.after_app_request
-def add_cors_headers(response: Response) -> Response:
-    """CORS headers on every answer of the service (the API and the Graph Store too)."""
-    origins = current_app.extensions["aimsgraph"].settings.cors_origins
-    origin = request.headers.get("Origin")
-    if "*" in origins:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-    elif origin and origin in origins:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.vary.add("Origin")
-    response.headers["Access-Control-Expose-Headers"] = f"{TRUNCATED_HEADER}, Warning, Location, X-Aimsgraph-Change"
-    return response
-
-
 def _query_text(max_bytes: int) -> str | None:
     """The query string of the request, or None when the request carries no query at all."""
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # Werkzeug drops the body of a HEAD answer
         if "update" in request.args:
             raise InvalidInput("SPARQL Update is never executed via GET; POST it instead")
         return _single("query", request.args.getlist("query"), max_bytes)
@@ -189,10 +212,16 @@ def _single(name: str, values: list[str], max_bytes: int) -> str | None:
     return values[0]
 
 
-def _graph_parameter(name: str) -> tuple[str, ...]:
+def _parameter(name: str) -> list[str]:
+    """The values of a request parameter, from the URL and from a POSTed form."""
     values = request.args.getlist(name)
     if request.method == "POST" and request.mimetype == FORM_MEDIA_TYPE:
         values += request.form.getlist(name)
+    return values
+
+
+def _graph_parameter(name: str) -> tuple[str, ...]:
+    values = _parameter(name)
     for value in values:
         if not is_absolute_iri(value):
             raise InvalidInput(f"{name} must be an absolute IRI, got {value!r}")
@@ -207,16 +236,19 @@ def content_type(media_type: str) -> str:
 
 def _service_description() -> Response:
     """SPARQL 1.1 Service Description of this endpoint, in the negotiated RDF format."""
-    media_type = best_match(request.headers.get("Accept"), list(results.GRAPH_TYPES))
+    media_type = result_types()[1]
     if media_type is None:
-        raise NotAcceptable(f"the service description is available as {', '.join(results.GRAPH_TYPES)}")
+        raise NotAcceptable(f"the service description is available as {results.on_offer(graph=True)}")
     allowlist = current_app.extensions["aimsgraph"].settings.service_allowlist
     formats = " ,\n    ".join(
         f"<http://www.w3.org/ns/formats/{name}>"
         for name in ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
                      "Turtle", "N-Triples", "JSON-LD", "RDF_XML", "TriG", "N-Quads")
     )
-    named = " ,\n        ".join(f"[ a sd:NamedGraph ; sd:name <{g}> ]" for g in Graphs.ALL)
+    # labelled blank nodes, not [ ]: the same description every time, so HEAD and GET agree on
+    # its Content-Length
+    named = " ,\n        ".join(f"_:graph{i}" for i in range(len(Graphs.ALL)))
+    named_graphs = "\n".join(f"_:graph{i} a sd:NamedGraph ; sd:name <{g}> ." for i, g in enumerate(Graphs.ALL))
     federation = " , sd:BasicFederatedQuery" if allowlist else ""
     turtle = f"""
 @prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
@@ -227,10 +259,13 @@ def _service_description() -> Response:
     sd:supportedLanguage sd:SPARQL11Query , sd:SPARQL11Update ;
     sd:feature sd:UnionDefaultGraph{federation} ;
     sd:resultFormat {formats} ;
-    sd:defaultDataset [ a sd:Dataset ;
-        dct:description "The default graph is the union of all named graphs." ;
-        sd:defaultGraph [ a sd:Graph ] ;
-        sd:namedGraph {named} ] .
+    sd:defaultDataset _:dataset .
+_:dataset a sd:Dataset ;
+    dct:description "The default graph is the union of all named graphs." ;
+    sd:defaultGraph _:default ;
+    sd:namedGraph {named} .
+_:default a sd:Graph .
+{named_graphs}
 """
     triples = [ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(turtle, format=ox.RdfFormat.TURTLE)]
     prefixes = {"sd": "http://www.w3.org/ns/sparql-service-description#", "dct": "http://purl.org/dc/terms/"}

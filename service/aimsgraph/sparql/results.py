@@ -1,8 +1,15 @@
-"""Result formats: the media types /sparql produces and the writers for capped results.
+"""Result formats: the media types /sparql produces, their short names, and the writers for
+capped results.
 
 SELECT and ASK results are written here (JSON, XML, CSV, TSV per the W3C result-format
 specs) because a capped result cannot be handed back to pyoxigraph's own serialiser.
 Graph results (CONSTRUCT, DESCRIBE) go through ``pyoxigraph.serialize``.
+
+RDF 1.2 triple terms: JSON and XML use the ``triple`` form of the SPARQL 1.2 drafts; TSV
+writes ``<<( s p o )>>`` as pyoxigraph's own TSV serialiser does (and its parser reads); CSV,
+which SPARQL 1.1 defines for IRIs, literals and blank nodes only, writes the N-Triples-star
+form ``<< s p o >>`` with every inner term in N-Triples syntax, so that a cell stays
+unambiguous (plain CSV values inside would run together).
 """
 
 from __future__ import annotations
@@ -42,12 +49,57 @@ GRAPH_TYPES: dict[str, ox.RdfFormat] = {
 #: The media types of one graph (not a dataset): the Graph Store Protocol and exports.
 TRIPLE_TYPES = [t for t in GRAPH_TYPES if t not in ("application/trig", "application/n-quads")]
 
+#: Short names for the ``format`` and ``output`` parameters (Fuseki's and Virtuoso's names, and
+#: what SPARQLWrapper sends): name -> (media type for SELECT/ASK, for CONSTRUCT/DESCRIBE), None
+#: where the name means nothing for that kind of result.
+FORMAT_NAMES: dict[str, tuple[str | None, str | None]] = {
+    "json": ("application/sparql-results+json", "application/ld+json"),
+    "xml": ("application/sparql-results+xml", "application/rdf+xml"),
+    "csv": ("text/csv", None),
+    "tsv": ("text/tab-separated-values", None),
+    "turtle": (None, "text/turtle"),
+    "ttl": (None, "text/turtle"),
+    "n3": (None, "text/turtle"),  # SPARQLWrapper's N3; Turtle is N3 without its extensions
+    "ntriples": (None, "application/n-triples"),
+    "nt": (None, "application/n-triples"),
+    "jsonld": (None, "application/ld+json"),
+    "json-ld": (None, "application/ld+json"),
+    "rdfxml": (None, "application/rdf+xml"),
+    "rdf+xml": (None, "application/rdf+xml"),  # SPARQLWrapper's RDFXML
+    "rdf": (None, "application/rdf+xml"),  # SPARQLWrapper's RDF
+    "nquads": (None, "application/n-quads"),
+    "trig": (None, "application/trig"),
+}
+
 # Plain JSON/XML requests are answered with the SPARQL result formats.
 _ALIASES = {"application/json": "application/sparql-results+json", "application/xml": "application/sparql-results+xml"}
 
 
 def canonical_solution_type(media_type: str) -> str:
     return _ALIASES.get(media_type, media_type)
+
+
+def named_types(value: str) -> tuple[str | None, str | None] | None:
+    """The media types (for SELECT/ASK, for CONSTRUCT/DESCRIBE) a ``format``/``output`` value
+    asks for: a short name of FORMAT_NAMES or a media type; None when it is neither. A list
+    (SPARQLWrapper sends its Accept list for JSON-LD) is read in order: the first known entry wins."""
+    for entry in value.split(","):
+        # '+' in a hand-typed URL arrives as a space (application/sparql-results+json)
+        entry = entry.split(";")[0].strip().lower().replace(" ", "+")
+        if entry in FORMAT_NAMES:
+            return FORMAT_NAMES[entry]
+        if entry in SOLUTION_TYPES or entry in GRAPH_TYPES:
+            return (entry if entry in SOLUTION_TYPES else None, entry if entry in GRAPH_TYPES else None)
+    return None
+
+
+def on_offer(graph: bool) -> str:
+    """The formats of one kind of result, as media types and short names, for error messages."""
+    if graph:
+        types, names = list(GRAPH_TYPES), [n for n, (_, g) in FORMAT_NAMES.items() if g]
+    else:
+        types, names = [t for t in SOLUTION_TYPES if t not in _ALIASES], [n for n, (s, _) in FORMAT_NAMES.items() if s]
+    return f"{', '.join(types)} (format= or output= {', '.join(names)})"
 
 
 def write_solutions(variables: list[str], rows: list[list[object | None]], media_type: str) -> bytes:
@@ -168,7 +220,16 @@ def _csv_value(term: object | None) -> str:
         return f"_:{term.value}"
     if isinstance(term, (ox.NamedNode, ox.Literal)):
         return term.value
+    if isinstance(term, ox.Triple):
+        return _triple_term(term, "<< ", " >>")
     return str(term)
+
+
+def _triple_term(triple: ox.Triple, opening: str, closing: str) -> str:
+    """A triple term in N-Triples syntax between ``opening`` and ``closing``, nested ones too."""
+    parts = (_triple_term(t, opening, closing) if isinstance(t, ox.Triple) else str(t)
+             for t in (triple.subject, triple.predicate, triple.object))
+    return opening + " ".join(parts) + closing
 
 
 def _csv_solutions(variables: list[str], rows: list[list[object | None]]) -> bytes:
@@ -183,6 +244,9 @@ def _csv_solutions(variables: list[str], rows: list[list[object | None]]) -> byt
 def _tsv_value(term: object | None) -> str:
     if term is None:
         return ""
+    if isinstance(term, ox.Triple):
+        # str() of a triple leaves out the outer <<( )>> (and writes the nested ones)
+        return _triple_term(term, "<<( ", " )>>")
     # str() of a pyoxigraph term is its N-Triples form, which is what TSV results use.
     return str(term).replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
