@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pyoxigraph
 import rdflib
+import requests
+
+from conftest import start_server
 
 
 def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
@@ -125,3 +130,76 @@ def test_a_small_load_with_blank_nodes_updates_inferences_and_leaves_no_orphan(t
     count = run("query", "SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE { <https://example.org/a> <https://w3id.org/airo#hasRisk> ?r }",
                 data_dir=store)
     assert count.stdout.splitlines() == ["n", "2"]  # one risk per load (blank nodes are not merged), no orphan
+
+
+# -- while `aimsgraph serve` holds the store (issue 16) -----------------------------------------
+
+TOKENS = "admin:ops-admin:admin-token-for-the-cli-0001 editor:ed:editor-token-for-the-cli-01"
+
+
+def run_beside(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProcess:
+    """A command run while the service holds ``data_dir``, with the service's configuration."""
+    return subprocess.run([sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "AIMSGRAPH_TOKENS": TOKENS, **env})
+
+
+def test_load_import_query_and_validate_go_through_the_running_service(tmp_path: Path):
+    data_dir = tmp_path / "db"
+    server = start_server(data_dir, AIMSGRAPH_TOKENS=TOKENS, AIMSGRAPH_DEMO="false")
+    try:
+        announced = json.loads((data_dir / "aimsgraph-service.json").read_text())
+        assert announced["url"] == server.url and announced["pid"] == server.process.pid
+        data = tmp_path / "mine.ttl"
+        data.write_text("@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n"
+                        "<https://example.org/sys/a> a aims:AISystem ; aims:intendedPurpose \"A\" .\n")
+        loaded = run_beside("load", str(data), data_dir=data_dir)
+        assert loaded.returncode == 0, loaded.stderr
+        assert "loaded 2 triples, 2 of them new" in loaded.stdout and server.url in loaded.stdout
+
+        sample = Path(__file__).parent / "data" / "airo-system.ttl"
+        imported = run_beside("import", "airo", str(sample), "--report-format", "json", data_dir=data_dir)
+        assert imported.returncode == 0, imported.stderr
+        report = json.loads(imported.stdout)
+        assert report["file"] == str(sample) and report["triplesWritten"] > 0 and report["unmapped"] == {"airo:Purpose": 1}
+        again = json.loads(run_beside("import", "airo", str(sample), "--report-format", "json", data_dir=data_dir).stdout)
+        assert (again["triplesWritten"], again["change"]) == (0, None)
+
+        counted = run_beside("query", "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/aimsgraph/ontology#AISystem> "
+                             "FILTER(?s = <https://example.org/sys/a>) }", data_dir=data_dir)
+        assert counted.returncode == 0 and counted.stdout.splitlines() == ["n", "1"], counted.stderr
+        bad = run_beside("query", "SELECT WHERE {", data_dir=data_dir)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "syntax" in bad.stderr.lower()
+
+        report_json = run_beside("validate", "--format", "json", "--fail-on", "none", data_dir=data_dir)
+        assert report_json.returncode == 0, report_json.stderr
+        findings = json.loads(report_json.stdout)["findings"]
+        assert any(f["focus"] == "https://hr.example/ai/screener" for f in findings)
+        assert run_beside("validate", data_dir=data_dir).returncode == 1  # violations, as --fail-on violation says
+
+        # the writes are the service's, journalled like any request, as the configured admin token
+        trail = requests.get(server.url + "/api/changes", timeout=30).json()["changes"]
+        assert [(c["operation"], c["agent"]) for c in trail if c["agent"] != "aimsgraph"] == [
+            ("load", "ops-admin"), ("import-airo", "ops-admin")]
+        assert trail[-1]["added"] == report["triplesWritten"]
+
+        refused = run_beside("history", data_dir=data_dir)
+        assert refused.returncode == 3 and refused.stderr.count("\n") == 1
+        assert "cannot run while the service at " + server.url in refused.stderr
+        unauthorised = run_beside("load", str(data), data_dir=data_dir, AIMSGRAPH_TOKENS="")
+        assert unauthorised.returncode == 2 and "AIMSGRAPH_TOKEN" in unauthorised.stderr
+    finally:
+        server.stop()
+    assert not (data_dir / "aimsgraph-service.json").exists()  # a stopped service withdraws it
+    assert run("history", data_dir=data_dir).returncode == 0
+
+
+def test_a_store_held_by_another_process_is_one_line_and_exit_3(tmp_path: Path):
+    data_dir = tmp_path / "db"
+    held = pyoxigraph.Store(str(data_dir))  # as another command would hold it
+    try:
+        result = run("query", "ASK {}", data_dir=data_dir)
+    finally:
+        del held
+    assert result.returncode == 3 and result.stderr.count("\n") == 1
+    assert "in use by another process" in result.stderr

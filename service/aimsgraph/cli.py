@@ -3,22 +3,37 @@ import (atlas, airo, csv), history and diff.
 
 Every command takes the same ``--data-dir`` (env AIMSGRAPH_DATA_DIR). Exit codes: 0 success,
 2 bad input or usage (one line on stderr saying why), 3 internal or store error.
+
+While ``serve`` runs it holds the store (RocksDB allows one process), and says where it listens
+in the data directory (:data:`SERVICE_FILE`); ``load``, ``import airo|atlas|csv``, ``query`` and
+``validate`` then go through its HTTP API, and the other commands say why they cannot run
+(``docs/importing.md``).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 import pyoxigraph as ox
 
 from aimsgraph import __version__, changes
 from aimsgraph.analysis import refresh_analysis
-from aimsgraph.auth import SERVICE_GRAPHS, local_user
+from aimsgraph.auth import ROLES, SERVICE_GRAPHS, TokenRegistry, local_user
 from aimsgraph.config import Settings
-from aimsgraph.errors import AimsgraphError, InvalidInput
+from aimsgraph.errors import AimsgraphError, InvalidInput, StoreUnavailable
+from aimsgraph.importers import read_rdf
 from aimsgraph.namespaces import PREFIXES, Graphs
 from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.refresh import mark_stale, refresh_after
@@ -45,6 +60,18 @@ GRAPH_FORMATS = {
 
 def _rdf_format(name: str) -> ox.RdfFormat:
     return GRAPH_TYPES[GRAPH_FORMATS[name]]
+
+
+as_of_option = click.option(
+    "--as-of", "as_of", default=None, metavar="DATE",
+    help="Evaluation date YYYY-MM-DD for time-dependent checks [env AIMSGRAPH_TODAY, else today, UTC].",
+)
+
+
+def _as_of(text: str | None):
+    from aimsgraph import clock
+
+    return clock.as_of_argument(text, "--as-of")
 
 data_dir_option = click.option(
     "--data-dir",
@@ -79,6 +106,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     where = f"external store {settings.remote_query_url}" if settings.remote_query_url else f"store {settings.data_dir}"
     click.echo(f"aimsgraph {__version__}: {where} ready in {time.perf_counter() - started:.2f} s")
     click.echo(f"web interface {url}/  SPARQL endpoint {url}/sparql  (Ctrl-C stops)")
+    announced = None if settings.remote_query_url else _announce(settings, server.server_port)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -86,6 +115,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     finally:
         server.server_close()
         app.extensions["aimsgraph"].store.flush()
+        if announced is not None:
+            announced.unlink(missing_ok=True)
 
 
 @cli.command()
@@ -202,21 +233,25 @@ def _write_bytes(body: bytes, output: Path | None) -> None:
 @click.option("--fail-on", type=click.Choice(["violation", "warning", "info", "none"]), default="violation", show_default=True,
               help="Exit with 1 when the findings include this severity or a worse one.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the report to a file.")
+@as_of_option
 @data_dir_option
-def validate(changed: tuple[str, ...], fmt: str, fail_on: str, output: Path | None, data_dir: Path | None) -> None:
+def validate(changed: tuple[str, ...], fmt: str, fail_on: str, output: Path | None, as_of: str | None,
+             data_dir: Path | None) -> None:
     """Check the record against the completeness shapes (ISO/IEC 42001 clauses and Annex A).
 
     The findings are stored in the validation graph. With --changed, only the affected focus
-    nodes are checked and reported. Exit codes: 0 nothing at --fail-on, 1 findings, 2 bad input.
+    nodes are checked and reported. Time-dependent checks are judged as of --as-of (default
+    today). Exit codes: 0 nothing at --fail-on, 1 findings, 2 bad input.
     """
     from aimsgraph import reports, validation
 
+    day = _as_of(as_of)
     store = _open_store(data_dir)
     for iri in changed:
         named_graph(iri)  # the same absolute-IRI check, with the same one-line error
-    findings = validation.validate_changed(store, changed) if changed else validation.validate_full(store)
+    findings = validation.validate_changed(store, changed, day) if changed else validation.validate_full(store, day)
     store.flush()
-    report = reports.build(store, findings)
+    report = reports.build(store, findings, day)
     _write(reports.render(report, fmt), output)
     if fail_on != "none" and report.fails(fail_on):
         sys.exit(1)
@@ -236,25 +271,27 @@ def soa(fmt: str, output: Path | None, data_dir: Path | None) -> None:
 @cli.command()
 @click.option("--html", "html_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report to this file ('-' for standard output).")
+@as_of_option
 @data_dir_option
-def report(html_file: Path, data_dir: Path | None) -> None:
+def report(html_file: Path, as_of: str | None, data_dir: Path | None) -> None:
     """The auditor report: one self-contained HTML file (no external references, charts as
     inline SVG) with the heat maps, readiness per clause, the SoA, the top risks with their
     explanation paths and the open findings. Validates the record first and stores the findings."""
     from aimsgraph import auditor_report, validation
 
+    day = _as_of(as_of)
     store = _open_store(data_dir)
     if not store.is_current(Graphs.INFERRED):
         refresh_inferences(store)
-    findings = validation.validate_full(store)
+    findings = validation.validate_full(store, day)
     store.flush()
-    _write(auditor_report.render_html(store, findings), None if str(html_file) == "-" else html_file)
+    _write(auditor_report.render_html(store, findings, day), None if str(html_file) == "-" else html_file)
 
 
 @cli.command()
 @click.option("--within", default="30d", show_default=True,
               help="Window after the reference date: 30d, 2w, 12m, 1y, or all. Overdue items are always listed.")
-@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Reference date YYYY-MM-DD [today, UTC].")
+@as_of_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "ics"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
 @data_dir_option
@@ -263,17 +300,16 @@ def due(within: str, as_of: str | None, fmt: str, output: Path | None, data_dir:
     management reviews and changes, and metric measurements due in the window, overdue ones
     included. --format ics writes an iCalendar file for calendar programs."""
     import json
-    from datetime import UTC, datetime
 
-    from aimsgraph import agenda
+    from aimsgraph import agenda, clock
 
-    day = agenda.parse_date(as_of, "--as-of") if as_of else datetime.now(UTC).date()
+    day = _as_of(as_of)
     window = agenda.parse_within(within, day)
     items = agenda.due_items(_open_store(data_dir), day, window)
     if fmt == "json":
         text = json.dumps(agenda.as_dict(items, day, within), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "ics":
-        text = agenda.to_ical(items, datetime.now(UTC))
+        text = agenda.to_ical(items, clock.now())
     else:
         text = agenda.render_table(items, day)
     if output is not None and fmt == "ics":
@@ -287,21 +323,21 @@ def due(within: str, as_of: str | None, fmt: str, output: Path | None, data_dir:
 
 @cli.command("review-pack")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
-@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Reference date YYYY-MM-DD [today, UTC].")
+@as_of_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
 @data_dir_option
 def review_pack_command(fmt: str, as_of: str | None, output: Path | None, data_dir: Path | None) -> None:
     """The management review input (ISO/IEC 42001 9.3.2): actions from earlier reviews,
     changes, risk and readiness trends, nonconformities, monitoring results, incidents, audit
     results and opportunities for improvement, as Markdown, self-contained HTML or JSON."""
-    from aimsgraph import agenda, overview, review_pack
+    from aimsgraph import review_pack, validation
     from aimsgraph.analysis import RiskModel
 
-    day = agenda.parse_date(as_of, "--as-of") if as_of else None
+    day = _as_of(as_of)
     store = _open_store(data_dir)
     if not store.is_current(Graphs.INFERRED):
         refresh_inferences(store)
-    findings = overview.findings(store)
+    findings = validation.validate_full(store, day)
     store.flush()
     pack = review_pack.build(store, RiskModel.build(store), findings, day)
     _write(review_pack.render(pack, fmt), output)
@@ -364,35 +400,45 @@ def import_() -> None:
 
 @import_.command("atlas")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.option("--report-format", "--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @data_dir_option
-def import_atlas(file: Path | None, data_dir: Path | None) -> None:
+def import_atlas(file: Path | None, report_format: str, data_dir: Path | None) -> None:
     """Load MITRE ATLAS (FILE, or the copy shipped in data/atlas/) into the atlas graph:
     tactics and techniques as risk sources, mitigations as reference mitigations."""
-    from aimsgraph import resources
     from aimsgraph.importers import atlas
 
     store = _open_store(data_dir)
     changes.initialise(store, demo=False)
-    report = atlas.import_atlas(store, file or resources.path("data", "atlas", "ATLAS.yaml"), _writer(store, "import-atlas"))
-    click.echo(report.summary())
+    _print_report(atlas.import_atlas(store, _atlas_file(file), _writer(store, "import-atlas")), report_format)
+
+
+def _atlas_file(file: Path | None) -> Path:
+    from aimsgraph import resources
+
+    return file or resources.path("data", "atlas", "ATLAS.yaml")
+
+
+def _print_report(report, report_format: str) -> None:
+    """An import's report as text or as the JSON that ``POST /api/import`` answers under "report"."""
+    text = json.dumps(report.as_dict(), indent=2) + "\n" if report_format == "json" else report.summary()
+    click.echo(text, nl=not text.endswith("\n"))
 
 
 @import_.command("airo")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default=None, help="Override the format guessed from the extension.")
-@click.option("--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--report-format", "--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @data_dir_option
 def import_airo(file: Path, fmt: str | None, report_format: str, data_dir: Path | None) -> None:
     """Map an AIRO description of AI systems and their risks onto aimsgraph terms and add it
-    to the data graph; print what mapped and what did not."""
-    import json
-
+    to the data graph; print what mapped and what did not. Exit 2, changing nothing, when the
+    file uses no AIRO term (the message names namespaces that are near misses of AIRO's)."""
     from aimsgraph.importers import airo
 
     store = _open_store(data_dir)
     changes.initialise(store, demo=False)
     report = airo.import_airo(store, file, _rdf_format(fmt) if fmt else None, _writer(store, "import-airo"))
-    click.echo(json.dumps(report.as_dict(), indent=2) if report_format == "json" else report.summary(), nl=False)
+    _print_report(report, report_format)
 
 
 @import_.command("dcat")
@@ -436,10 +482,15 @@ def import_csv(file: Path, kind: str, base: str | None, data_dir: Path | None) -
     store = _open_store(data_dir)
     changes.initialise(store, demo=False)
     change = _writer(store, f"import-csv {kind}")(changes.upsert(store, sheet.quads, sheet.replaced))
+    _print_sheet(file, sheet.rows, change.as_dict() if change else None)
+
+
+def _print_sheet(file: Path, rows: int, change: dict | None) -> None:
+    """What a spreadsheet import changed (``change`` as ``Change.as_dict`` or the API gives it)."""
     if change is None:
-        click.echo(f"{file}: {sheet.rows} rows, nothing changed")
+        click.echo(f"{file}: {rows} rows, nothing changed")
     else:
-        click.echo(f"{file}: {sheet.rows} rows, {change.added} triples added, {change.removed} removed ({change.iri})")
+        click.echo(f"{file}: {rows} rows, {change['added']} triples added, {change['removed']} removed ({change['change']})")
 
 
 @cli.command()
@@ -539,11 +590,251 @@ def _write(text: str, output: Path | None) -> None:
 
 
 def _open_store(data_dir: Path | None) -> GraphStore:
-    """The store, with writes a killed process left uncommitted undone."""
+    """The store, with writes a killed process left uncommitted undone. When a running
+    ``aimsgraph serve`` holds it, this does not return: the command runs through the service
+    (:func:`_through_service`) or stops with the reason it cannot."""
     settings = Settings.from_env(data_dir=data_dir)
-    store = GraphStore.open(settings)
+    try:
+        store = GraphStore.open(settings)
+    except StoreUnavailable as exc:
+        if "LOCK" not in str(exc.__cause__):  # RocksDB: "While lock file: <dir>/LOCK: ..."
+            raise
+        _through_service(settings)
     changes.recover(store)
     return store
+
+
+# -- while the service runs ---------------------------------------------------------------------
+#
+# RocksDB lets one process open the store, and ``serve`` keeps it open. Reading it from a second
+# process (pyoxigraph's Store.read_only) is undefined behaviour while the first writes, and a
+# write from here would bypass the service's write lock, refresher and validation gate. So
+# ``serve`` writes SERVICE_FILE into the data directory (its URL and process id) and removes it
+# when it stops, and a command that finds the store locked by that live process sends its work
+# to the service's HTTP API, where it is journalled as any other request: load and the imports
+# through POST /api/import, query through /sparql, validate through /api/validate.
+
+#: Written into the data directory by ``serve`` while it runs.
+SERVICE_FILE = "aimsgraph-service.json"
+#: Seconds a command waits for the service's answer (validation of a large record is slow).
+SERVICE_TIMEOUT = 3600
+
+
+def _announce(settings: Settings, port: int) -> Path:
+    """Say where this service listens, for the commands that find the store locked."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    path = settings.data_dir / SERVICE_FILE
+    partial = path.with_name(SERVICE_FILE + ".partial")
+    partial.write_text(json.dumps({"url": url, "pid": os.getpid(), "version": __version__}), encoding="utf-8")
+    partial.replace(path)  # whole or absent: a reader never sees half of it
+    return path
+
+
+def _interrupt(*_: object) -> None:
+    """A stop request (SIGTERM: systemd, docker stop) ends ``serve`` as Ctrl-C does: the store
+    flushed and the announcement withdrawn, so no command later reads a stale one."""
+    raise KeyboardInterrupt
+
+
+class ServiceRefused(AimsgraphError):
+    """The running service refused the command's request: its reason, with the exit code the
+    command gives for that reason itself (2 bad input or not allowed, 4 refused by the
+    validation gate, 3 otherwise)."""
+
+    def __init__(self, message: str, status: int, exit_code: int) -> None:
+        super().__init__(message)
+        self.status, self.exit_code = status, exit_code
+
+
+@dataclass(frozen=True)
+class _Service:
+    """A running ``aimsgraph serve`` over this data directory, and the token sent to it."""
+
+    url: str
+    token: str | None
+
+    @classmethod
+    def announced(cls, settings: Settings) -> _Service | None:
+        """The service SERVICE_FILE names, if that process is alive."""
+        try:
+            announced = json.loads((settings.data_dir / SERVICE_FILE).read_text(encoding="utf-8"))
+            url, pid = str(announced["url"]), int(announced["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return cls(url, _service_token(settings)) if _alive(pid) else None
+
+    def call(self, method: str, path: str, *, params: dict | None = None, body: bytes | None = None,
+             content_type: str | None = None, accept: str | None = None, timeout: float = SERVICE_TIMEOUT):
+        """(headers, body) of the service's answer; ServiceRefused when it refuses."""
+        url = self.url + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        request = urllib.request.Request(url, data=body, method=method)
+        for name, value in (("Content-Type", content_type), ("Accept", accept),
+                            ("Authorization", self.token and f"Bearer {self.token}")):
+            if value:
+                request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return answer.headers, answer.read()
+        except urllib.error.HTTPError as exc:
+            raise _refusal(self.url, exc.code, exc.read()) from None
+        except OSError as exc:  # URLError, refused, timed out
+            raise StoreUnavailable(f"the service at {self.url} holds the store but does not answer: "
+                                   f"{getattr(exc, 'reason', exc)}") from None
+
+    def post_json(self, path: str, **options) -> dict:
+        return json.loads(self.call("POST", path, **options)[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _service_token(settings: Settings) -> str | None:
+    """AIMSGRAPH_TOKEN, else the configured token (AIMSGRAPH_TOKENS, AIMSGRAPH_TOKEN_FILE) with
+    the highest role: whoever can read the service's configuration administers it. The audit
+    trail records that token's name, not the local user."""
+    if os.environ.get("AIMSGRAPH_TOKEN", "").strip():
+        return os.environ["AIMSGRAPH_TOKEN"].strip()
+    registry = TokenRegistry.from_settings(settings)  # checks every entry: the fields below exist
+    tokens = [entry.split(":", 2)[2] for entry in settings.tokens]
+    if settings.token_file is not None:
+        lines = (line.split("#", 1)[0].split() for line in settings.token_file.read_text(encoding="utf-8").splitlines())
+        tokens += [fields[2] for fields in lines if fields]
+    return max(tokens, key=lambda token: ROLES.index(registry.principal(f"Bearer {token}").role), default=None)
+
+
+def _refusal(url: str, status: int, body: bytes) -> ServiceRefused:
+    """The service's reason (problem+json ``detail``, or its text) as one line."""
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        problem = {"detail": body.decode("utf-8", "replace")}
+    detail = " ".join(str(problem.get("detail") or f"HTTP {status}").split())
+    if status == 401:
+        detail += " (this command sends AIMSGRAPH_TOKEN, else a token of AIMSGRAPH_TOKENS or AIMSGRAPH_TOKEN_FILE)"
+    exit_code = 4 if status == 422 and "findings" in problem else 2 if status < 500 else 3
+    return ServiceRefused(f"{detail} (the service at {url} answered {status})", status, exit_code)
+
+
+def _through_service(settings: Settings) -> None:
+    """Run the current command through the service holding the store, and exit; or say why not."""
+    context = click.get_current_context()
+    command = f"aimsgraph {context.command_path.partition(' ')[2]}"
+    service = _Service.announced(settings)
+    if service is None:
+        raise StoreUnavailable(f"the store at {settings.data_dir} is in use by another process, not a running "
+                               f"`aimsgraph serve` ({SERVICE_FILE} names none): try `{command}` again when it has finished")
+    run = _THROUGH_SERVICE.get(context.command)
+    if run is None:
+        raise StoreUnavailable(f"`{command}` cannot run while the service at {service.url} holds the store: "
+                               "stop the service, or use its HTTP API")
+    service.call("GET", "/api/health", timeout=10)  # a clear error if it does not answer
+    run(service, **context.params)
+    sys.exit(0)
+
+
+@contextmanager
+def _about(file: Path):
+    """Name the file in the service's refusal, as the command does for its own errors."""
+    try:
+        yield
+    except ServiceRefused as exc:
+        raise ServiceRefused(f"{file}: {exc.message}", exc.status, exc.exit_code) from None
+
+
+def _import_rdf_through(service: _Service, kind: str, quads: list[ox.Quad], **params: str) -> dict:
+    """Quads read here (relative IRIs resolved against the file, as a local import does), sent
+    as N-Quads to ``POST /api/import``."""
+    body = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
+    return service.post_json("/api/import", params={"kind": kind, **params}, body=body, content_type="application/n-quads")
+
+
+def _load_through(service: _Service, files: tuple[Path, ...], graph: str, fmt: str | None, **_: object) -> None:
+    started = time.perf_counter()
+    form = _rdf_format(fmt) if fmt else None
+    quads = [q for path in files for q in read_rdf(path, form, named_graph(graph).value)]
+    report = _import_rdf_through(service, "rdf", quads, graph=graph)["report"]
+    click.echo(f"loaded {report['triplesRead']} triples, {report['triplesWritten']} of them new, into <{graph}> "
+               f"(through the service at {service.url}) in {time.perf_counter() - started:.2f} s")
+
+
+def _import_airo_through(service: _Service, file: Path, fmt: str | None, report_format: str, **_: object) -> None:
+    from aimsgraph.importers import airo
+
+    quads = read_rdf(file, _rdf_format(fmt) if fmt else None)
+    with _about(file):
+        answer = _import_rdf_through(service, "airo", quads)
+    _print_report(airo.AiroReport.from_dict({**answer["report"], "file": str(file)}), report_format)
+
+
+def _import_atlas_through(service: _Service, file: Path | None, report_format: str, **_: object) -> None:
+    from aimsgraph.importers import atlas
+
+    path = _atlas_file(file)
+    if not path.is_file():
+        raise InvalidInput(f"cannot read {path}: no such file")
+    with _about(path):
+        answer = service.post_json("/api/import", params={"kind": "atlas"}, body=path.read_bytes(),
+                                   content_type="application/yaml")
+    _print_report(atlas.AtlasReport.from_dict(answer["report"]), report_format)
+
+
+def _import_csv_through(service: _Service, file: Path, kind: str, base: str | None, **_: object) -> None:
+    if not file.is_file():
+        raise InvalidInput(f"{file}: no such file")
+    params = {"kind": kind, **({"base": base} if base else {})}
+    with _about(file):
+        answer = service.post_json("/api/import", params=params, body=file.read_bytes(), content_type="text/csv")
+    _print_sheet(file, answer["rows"], answer if answer["changed"] else None)
+
+
+def _query_through(service: _Service, query: str | None, query_file: Path | None, fmt: str | None, **_: object) -> None:
+    """The query at /sparql, in the format the command would print (within the service's
+    timeout and result limit: a cut result is announced on stderr)."""
+    from aimsgraph.sparql.protocol import TRUNCATED_HEADER
+
+    text = query_file.read_text(encoding="utf-8") if query_file else query
+    accept = ", ".join(t for t in (SOLUTION_FORMATS.get(fmt or "csv"), GRAPH_FORMATS.get(fmt or "turtle")) if t)
+    headers, body = service.call("POST", "/sparql", body=urllib.parse.urlencode({"query": text}).encode(),
+                                 content_type="application/x-www-form-urlencoded", accept=accept)
+    if headers.get(TRUNCATED_HEADER):
+        click.echo(f"aimsgraph: the service cut the result at {headers[TRUNCATED_HEADER]} (AIMSGRAPH_RESULT_LIMIT)", err=True)
+    sys.stdout.buffer.write(body)
+
+
+def _validate_through(service: _Service, changed: tuple[str, ...], fmt: str, fail_on: str, output: Path | None,
+                      as_of: str | None = None, **_: object) -> None:
+    """``POST /api/validate`` (which stores today's findings, as the command does) in the
+    command's format; the exit code from the findings' severities."""
+    from aimsgraph.api.validation import REPORT_TYPES
+    from aimsgraph.reports import Report
+
+    for iri in changed:
+        named_graph(iri)
+    params = {"asOf": as_of} if as_of else None
+    media = {name: media for media, name in REPORT_TYPES.items()}[fmt]
+    body = json.dumps({"changed": list(changed)}).encode() if changed else None
+    _, text = service.call("POST", "/api/validate", params=params, body=body, content_type="application/json", accept=media)
+    _write(text.decode("utf-8"), output)
+    if fail_on == "none":
+        return
+    found = json.loads(text) if fmt == "json" else json.loads(service.call("GET", "/api/findings", params=params)[1])
+    if Report([SimpleNamespace(severity=f["severity"]) for f in found["findings"]]).fails(fail_on):
+        sys.exit(1)
+
+
+#: The commands that can run through a running service, by click command.
+_THROUGH_SERVICE = {
+    load: _load_through, query: _query_through, validate: _validate_through,
+    import_airo: _import_airo_through, import_atlas: _import_atlas_through, import_csv: _import_csv_through,
+}
 
 
 def _progress_printer():

@@ -1,4 +1,4 @@
-"""MITRE ATLAS into the atlas named graph (``aimsgraph import atlas``).
+"""MITRE ATLAS into the atlas named graph (``aimsgraph import atlas``, ``POST /api/import?kind=atlas``).
 
 This module owns reading ATLAS's compiled YAML (``dist/ATLAS.yaml`` of mitre-atlas/atlas-data;
 a copy ships in ``data/atlas/``) and writing its tactics, techniques, sub-techniques and
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import yaml
 
 from aimsgraph.changes import Delta, local_writer
 from aimsgraph.errors import InvalidInput
+from aimsgraph.importers import NothingRecognised
 from aimsgraph.namespaces import AIMS, PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.store import GraphStore
 
@@ -53,7 +54,9 @@ def _aims(local: str) -> ox.NamedNode:
 
 @dataclass(frozen=True)
 class AtlasReport:
-    """What an import wrote. Links are counted once per distinct pair."""
+    """What the file holds and what the import changed. Links are counted once per distinct
+    pair. ``added``, ``removed`` and ``change`` are the audit trail's record of the change (0, 0
+    and None when the graph already held the file); two imports of one file compare equal."""
 
     version: str
     tactics: int
@@ -62,15 +65,32 @@ class AtlasReport:
     mitigations: int
     tactic_links: int  # technique -> tactic
     mitigation_links: int  # mitigation -> technique
-    triples: int
+    triples: int  # in the atlas graph after the import
+    added: int = field(default=0, compare=False)
+    removed: int = field(default=0, compare=False)
+    change: str | None = field(default=None, compare=False)
 
     def summary(self) -> str:
         return (
             f"MITRE ATLAS {self.version}: {self.tactics} tactics, {self.techniques} techniques and "
             f"{self.subtechniques} sub-techniques, {self.mitigations} mitigations\n"
             f"{self.tactic_links} technique-tactic links, {self.mitigation_links} mitigation-technique links; "
-            f"{self.triples} triples into <{Graphs.ATLAS}>"
+            f"{self.triples} triples into <{Graphs.ATLAS}>, {self.added} added, {self.removed} removed"
+            + (f" ({self.change})" if self.change else "")
         )
+
+    def as_dict(self) -> dict:
+        return {_camel(name): value for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AtlasReport:
+        """The report :meth:`as_dict` gave (the command line prints what a running service answered)."""
+        return cls(**{name: data[_camel(name)] for name in cls.__dataclass_fields__})
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
 
 
 @dataclass(frozen=True)
@@ -101,39 +121,50 @@ class _NotAtlas(Exception):
     """The YAML parsed but is not shaped like ATLAS; the message says where."""
 
 
-def import_atlas(store: GraphStore, path: Path, write: Callable[[Delta], object] | None = None) -> AtlasReport:
-    """Replace the atlas graph with the content of the ATLAS YAML file at ``path``.
+class _Unrecognised(_NotAtlas):
+    """Not even ATLAS's outline (a version and matrices of tactics and techniques): another
+    kind of file, which :class:`NothingRecognised` reports."""
+
+
+def import_atlas(store: GraphStore, source: Path | bytes, write: Callable[[Delta], object] | None = None) -> AtlasReport:
+    """Replace the atlas graph with the content of an ATLAS YAML file (or request body).
 
     The whole file is read and checked before the one change, so bad input raises
-    :class:`InvalidInput` and leaves the store as it was; ``write`` commits the change
-    (default: ``changes.commit`` as the local user; the CLI's writer also refreshes the inferred
-    graph, which is what types tactics and techniques as ``aims:RiskSource``).
+    :class:`InvalidInput` (:class:`NothingRecognised` for YAML that is not ATLAS at all) and
+    leaves the store as it was; ``write`` commits the change and returns it (default:
+    ``changes.commit`` as the local user; the CLI's writer also refreshes the inferred graph,
+    which is what types tactics and techniques as ``aims:RiskSource``).
     """
+    name = str(source) if isinstance(source, Path) else "the upload"
     try:
-        atlas = _check(_read_yaml(path))
+        atlas = _check(_read_yaml(source, name))
     except _NotAtlas as exc:
-        raise InvalidInput(f"{path}: not an ATLAS file: {exc}") from None
+        error = NothingRecognised if isinstance(exc, _Unrecognised) else InvalidInput
+        raise error(f"{name}: not an ATLAS file: {exc}") from None
     triples = list(dict.fromkeys(_triples(atlas)))  # ATLAS repeats a few mitigation links
     graph = ox.NamedNode(Graphs.ATLAS)
     wanted = {ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples}
     current = set(store.raw.quads_for_pattern(None, None, None, graph))
-    (write or local_writer(store, "import-atlas"))(Delta(removed=current - wanted, added=wanted - current))
-    return atlas.report(len(triples))
+    change = (write or local_writer(store, "import-atlas"))(Delta(removed=current - wanted, added=wanted - current))
+    report = atlas.report(len(triples))
+    return replace(report, added=change.added, removed=change.removed, change=change.iri) if change else report
 
 
 # -- reading and checking ------------------------------------------------------------------
 
 
-def _read_yaml(path: Path) -> object:
+def _read_yaml(source: Path | bytes, name: str) -> object:
     try:
-        with path.open("rb") as stream:
-            return yaml.safe_load(stream)  # safe_load: a data file must never construct objects
+        if isinstance(source, bytes):
+            return yaml.safe_load(source)  # safe_load: a data file must never construct objects
+        with source.open("rb") as stream:
+            return yaml.safe_load(stream)
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InvalidInput(f"cannot read {name}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+        raise InvalidInput(f"{name}: not valid YAML: {_yaml_problem(exc)}") from None
     except RecursionError:
-        raise InvalidInput(f"{path}: not valid YAML: nested too deeply") from None
+        raise InvalidInput(f"{name}: not valid YAML: nested too deeply") from None
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -145,16 +176,16 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 def _check(document: object) -> _Atlas:
     if not isinstance(document, dict) or "matrices" not in document or "version" not in document:
-        raise _NotAtlas("expected a mapping with 'version' and 'matrices' at the top")
+        raise _Unrecognised("expected a mapping with 'version' and 'matrices' at the top")
     matrices = document["matrices"]
     if not isinstance(matrices, list) or not matrices or not all(isinstance(m, dict) for m in matrices):
-        raise _NotAtlas("'matrices' is not a non-empty list of mappings")
+        raise _Unrecognised("'matrices' is not a non-empty list of mappings")
     # Later ATLAS releases may split the matrix; an entry listed in several is the same entry.
     tactics, techniques, mitigations = ({
         entry["id"]: entry for matrix in matrices for entry in _entries(matrix, key)
     } for key in ("tactics", "techniques", "mitigations"))
     if not tactics or not techniques:
-        raise _NotAtlas("no tactics or no techniques")
+        raise _Unrecognised("no tactics or no techniques")
     if not _text(document["version"]):
         raise _NotAtlas("'version' is empty")
     _check_references(tactics, techniques, mitigations)

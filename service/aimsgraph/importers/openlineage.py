@@ -72,6 +72,7 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
+from aimsgraph import clock
 from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, Graphs
@@ -261,7 +262,7 @@ def _date_time(value: object, where: str) -> datetime:
         raise InvalidInput(f"{where}: {_shown(value)} is before the year 1000")
     # a producer with a clock far ahead would make everything it covers stale for good:
     # a last change never moves back
-    if moment > datetime.now(UTC) + MAX_CLOCK_SKEW:
+    if moment > clock.now() + MAX_CLOCK_SKEW:
         raise InvalidInput(f"{where}: {_shown(value)} lies in the future (more than {MAX_CLOCK_SKEW} ahead)")
     return moment
 
