@@ -425,9 +425,9 @@ def _load_rows(what: str, measured: dict, anchor: dict, note: str) -> list[Row]:
 def validation_in_process(store, systems: int, options: Options) -> tuple[dict, list]:
     """Full validation (checking alone, then ``validate_full`` with storing), and incremental
     validation of one system after a one-triple change to it (undone after each sample)."""
-    from aimsgraph import validation
+    from aimsgraph import clock, validation
 
-    findings, check_s = timed(validation.validate_store, store)
+    findings, check_s = timed(validation.validate_store, store, clock.today())
     full_s = timed(validation.validate_full, store)[1]
     samples, affected = [], []
     comment = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#comment")

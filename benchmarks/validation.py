@@ -25,12 +25,12 @@ PYSHACL = """
 import json, sys, time
 from pathlib import Path
 from aimsgraph.store import GraphStore
-from aimsgraph import validation
+from aimsgraph import clock, validation
 store = GraphStore(Path(sys.argv[1]))
 started = time.perf_counter()
 data = store.extract(validation.VALIDATED_GRAPHS)
 extracted = time.perf_counter() - started
-findings = validation.validate_graph(data)
+findings = validation.validate_graph(data, clock.today())
 print(json.dumps({"extract": extracted, "total": time.perf_counter() - started,
                   "findings": [[f.severity, f.focus, f.shape, f.path, f.value] for f in findings]}))
 """
@@ -48,7 +48,7 @@ def pyshacl_reference(store_dir: Path, timeout: float) -> dict:
 
 
 def measure(systems: int, pyshacl_timeout: float, workdir: Path) -> dict:
-    from aimsgraph import validation
+    from aimsgraph import clock, validation
 
     store = generated_store(systems, workdir)
     store_dir = store.path
@@ -57,7 +57,7 @@ def measure(systems: int, pyshacl_timeout: float, workdir: Path) -> dict:
     full_times = []
     for _ in range(3):
         started = time.perf_counter()
-        findings = validation.validate_store(store)
+        findings = validation.validate_store(store, clock.today())
         full_times.append(time.perf_counter() - started)
 
     started = time.perf_counter()

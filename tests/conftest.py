@@ -13,9 +13,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from aimsgraph import resources
+from aimsgraph import clock, demo, resources
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: The evaluation date of the whole suite. Pinned (here, before any test or server starts, so
+#: that subprocess servers inherit it) so that no test depends on the day it runs: the default
+#: "today" of validation, due items and queries is this date, and the demo is dated for it.
+#: tests/test_clock.py checks that nothing but aimsgraph.clock reads the wall clock, and
+#: test_demo loads the demo on other dates.
+AS_OF = demo.REFERENCE_DATE
+os.environ[clock.TODAY_VARIABLE] = AS_OF.isoformat()
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import LiveServer, start_server
+from conftest import AS_OF, LiveServer, start_server
 from test_cli import run
 
 DATA = Path(__file__).parent / "data"
@@ -199,8 +199,8 @@ def test_a_catalogue_cannot_stand_in_for_the_record():
     for quad in list(store.raw.quads_for_pattern(ox.NamedNode(TRANSACTIONS), generated, None, ox.NamedNode(Graphs.DATA))):
         store.raw.remove(quad)
     refresh_inferences(store)
-    fast = {f for f in validation.validate_store(store, [TRANSACTIONS]) if f.severity == "Violation"}
-    reference = {f for f in validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS))
+    fast = {f for f in validation.validate_store(store, AS_OF, [TRANSACTIONS]) if f.severity == "Violation"}
+    reference = {f for f in validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF)
                  if f.focus == TRANSACTIONS and f.severity == "Violation"}
     assert fast and fast == reference
 

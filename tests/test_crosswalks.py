@@ -16,6 +16,8 @@ from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.shacl_sparql import compile_shapes
 from aimsgraph.store import GraphStore
 
+from conftest import AS_OF
+
 SSSOM = "https://w3id.org/sssom/"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 VAIR = "https://w3id.org/vair#"
@@ -114,7 +116,7 @@ def test_the_shipped_crosswalks_validate_clean(demo_store: GraphStore):
     checked = {c.shape.rsplit("#", 1)[1] for c in compile_shapes(validation.shapes_graph())}
     assert {"CrosswalkMappingShape-subject", "CrosswalkMappingShape-confidence", "CrosswalkConfidenceShape",
             "CrosswalkSkosTripleShape", "CrosswalkResolvesShape"} <= checked
-    assert crosswalk_findings(validation.validate_store(demo_store)) == []
+    assert crosswalk_findings(validation.validate_store(demo_store, AS_OF)) == []
 
 
 def test_sparql_follows_annex_c_risk_sources_to_vair_terms_and_their_labels(demo_store: GraphStore):
@@ -164,14 +166,14 @@ def bad_store() -> GraphStore:
 
 
 def test_dangling_subject_and_object_are_reported(bad_store: GraphStore):
-    resolves = {(f.focus.removeprefix(BAD), f.path, f.value) for f in validation.validate_store(bad_store)
+    resolves = {(f.focus.removeprefix(BAD), f.path, f.value) for f in validation.validate_store(bad_store, AS_OF)
                 if f.shape.endswith("#CrosswalkResolvesShape")}
     assert resolves == {("dangling-object", SSSOM + "object_id", DANGLING_OBJECT),
                         ("dangling-subject", SSSOM + "subject_id", DANGLING_SUBJECT)}
 
 
 def test_malformed_mapping_is_reported_and_nothing_else(bad_store: GraphStore):
-    findings = crosswalk_findings(validation.validate_store(bad_store))
+    findings = crosswalk_findings(validation.validate_store(bad_store, AS_OF))
     assert {(f.focus.removeprefix(BAD), f.shape.rsplit("#", 1)[1]) for f in findings} == {
         ("dangling-object", "CrosswalkResolvesShape"),
         ("dangling-subject", "CrosswalkResolvesShape"),
@@ -183,21 +185,21 @@ def test_malformed_mapping_is_reported_and_nothing_else(bad_store: GraphStore):
 
 
 def test_bad_mappings_leave_the_demo_findings_alone(bad_store: GraphStore, demo_store: GraphStore):
-    others = [f for f in validation.validate_store(bad_store) if f not in crosswalk_findings([f])]
-    assert others == validation.validate_store(demo_store)
+    others = [f for f in validation.validate_store(bad_store, AS_OF) if f not in crosswalk_findings([f])]
+    assert others == validation.validate_store(demo_store, AS_OF)
 
 
 def test_incremental_validation_of_a_changed_mapping_reports_it(bad_store: GraphStore):
-    full = crosswalk_findings(validation.validate_store(bad_store))
+    full = crosswalk_findings(validation.validate_store(bad_store, AS_OF))
     focus = [BAD + "dangling-object", BAD + "dangling-subject", BAD + "malformed"]
-    assert crosswalk_findings(validation.validate_store(bad_store, focus)) == full
+    assert crosswalk_findings(validation.validate_store(bad_store, AS_OF, focus)) == full
 
 
 def test_pyshacl_agrees_when_it_sees_the_vocabularies(bad_store: GraphStore):
-    fast = crosswalk_findings(validation.validate_store(bad_store))
-    with_vocabularies = validation.validate_graph(bad_store.extract((*validation.VALIDATED_GRAPHS, Graphs.VOCABULARIES)))
+    fast = crosswalk_findings(validation.validate_store(bad_store, AS_OF))
+    with_vocabularies = validation.validate_graph(bad_store.extract((*validation.VALIDATED_GRAPHS, Graphs.VOCABULARIES)), AS_OF)
     assert crosswalk_findings(with_vocabularies) == fast
     # Over the record graphs alone (the reference extraction) a VAIR IRI cannot be told from an
     # unloaded one, so only that finding is missing; the catalogue subject is still checked.
-    record_only = crosswalk_findings(validation.validate_graph(bad_store.extract(validation.VALIDATED_GRAPHS)))
+    record_only = crosswalk_findings(validation.validate_graph(bad_store.extract(validation.VALIDATED_GRAPHS), AS_OF))
     assert [f for f in fast if f.value != DANGLING_OBJECT] == record_only

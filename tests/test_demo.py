@@ -1,10 +1,22 @@
-"""The demo organisation is rich enough to exercise every feature, and consistent with the matrix."""
+"""The demo organisation is rich enough to exercise every feature, consistent with the matrix, and
+shows its documented gaps on whatever day it is loaded."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from aimsgraph import clock, demo, resources
+from aimsgraph.app import create_app
+from aimsgraph.config import Settings
+from aimsgraph.namespaces import Graphs
 from aimsgraph.store import GraphStore
 
 from test_catalogue import CONTROL_IDS, select
+from test_validation import DEMO, DOCUMENTED_GAPS
 
 
 def count(store: GraphStore, where: str) -> int:
@@ -79,3 +91,50 @@ def test_deliberate_gaps_are_present_as_documented(demo_store: GraphStore):
     assert [r["s"].rsplit("/", 1)[1] for r in not_in_scope] == ["code-assistant"]
     no_logging = select(demo_store, "SELECT ?s WHERE { ?s a aims:AISystem FILTER NOT EXISTS { ?s aims:hasEventLogging ?l } }")
     assert "cv-screening" in [r["s"].rsplit("/", 1)[1] for r in no_logging]
+
+
+# -- the demo does not age -------------------------------------------------------------------
+
+
+def _first_start_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, day: date) -> tuple[dict, set]:
+    """Start the service on an empty store "on" ``day`` (the pinned evaluation date) and read
+    its findings through the API, as a user would on that day."""
+    monkeypatch.setenv(clock.TODAY_VARIABLE, day.isoformat())
+    app = create_app(Settings(data_dir=tmp_path / day.isoformat()))
+    body = app.test_client().get("/api/findings").get_json()
+    return body, {(f["focus"].removeprefix(DEMO), f["shape"].rsplit("#", 1)[1]) for f in body["findings"]}
+
+
+@pytest.mark.parametrize("offset", [timedelta(0), timedelta(days=365), timedelta(days=5 * 365)],
+                         ids=["today", "one year on", "five years on"])
+def test_the_demo_shows_its_documented_gaps_on_any_day_it_is_loaded(tmp_path, monkeypatch, offset):
+    day = datetime.now(UTC).date() + offset  # the wall clock on purpose: the days a user loads it
+    body, found = _first_start_findings(tmp_path, monkeypatch, day)
+    assert body["asOf"] == day.isoformat()
+    assert found == DOCUMENTED_GAPS
+
+
+@pytest.mark.parametrize("day", ["2028-02-29", "2027-01-31", "2030-12-31", "2026-03-01"])
+def test_the_demo_has_no_gap_on_the_edge_of_a_month(tmp_path, monkeypatch, day):
+    """Month-based intervals (P3M monitoring, P12M reviews) meet day-based shifts at month ends."""
+    assert _first_start_findings(tmp_path, monkeypatch, date.fromisoformat(day))[1] == DOCUMENTED_GAPS
+
+
+def test_dates_move_with_the_load_date_and_durations_do_not():
+    graph = ox.NamedNode(Graphs.DATA)
+    later = demo.REFERENCE_DATE + timedelta(days=400)
+    original, moved = demo.quads(graph, demo.REFERENCE_DATE), demo.quads(graph, later)
+    assert len(original) == len(moved)
+    pairs = [(a.object, b.object) for a, b in zip(original, moved, strict=True) if a.object != b.object]
+    assert pairs and all(isinstance(a, ox.Literal) and a.datatype.value.endswith(("#date", "#dateTime")) for a, _ in pairs)
+    for before, after in pairs:
+        if before.datatype.value.endswith("#date"):
+            assert date.fromisoformat(after.value) - date.fromisoformat(before.value) == timedelta(days=400)
+        else:
+            assert after.value.endswith("Z") == before.value.endswith("Z")
+            assert datetime.fromisoformat(after.value) - datetime.fromisoformat(before.value) == timedelta(days=400)
+
+
+def test_the_readme_states_the_reference_date_the_code_uses():
+    readme = resources.path("data", "demo", "README.md").read_text(encoding="utf-8")
+    assert f"the reference date of the data is **{demo.REFERENCE_DATE.isoformat()}**" in readme

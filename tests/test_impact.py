@@ -14,7 +14,7 @@ from riskgraphs import EX, model_of, store_with
 
 from aimsgraph import impact, queries
 from aimsgraph.analysis import RiskModel, refresh_analysis
-from aimsgraph.errors import InvalidInput
+from aimsgraph.errors import InvalidInput, NotFound
 from aimsgraph.namespaces import Graphs
 from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.record import Record
@@ -102,7 +102,7 @@ def test_cycles_through_the_affected_assets_are_reported():
 def test_bad_input_names_the_problem(demo_store, demo_model):
     with pytest.raises(InvalidInput, match="unknown change kind 'explode'"):
         impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "explode")
-    with pytest.raises(InvalidInput, match="unknown node"):
+    with pytest.raises(NotFound, match="unknown node"):  # 404: the IRI may be right and the record behind
         impact.analyse(Record(demo_store.raw), demo_model, DEMO + "dataset/nope", "retire")
     with pytest.raises(InvalidInput, match="not an asset"):
         impact.analyse(Record(demo_store.raw), demo_model, DEMO + "risk/aurora-lock-in", "retire")
@@ -225,7 +225,6 @@ def test_impact_over_http_with_what_if(server: LiveServer, demo_store, demo_mode
 
 @pytest.mark.parametrize("body, message", [
     ({"node": SHARED_DATASET, "change": "explode"}, "unknown change kind"),
-    ({"node": DEMO + "dataset/nope", "change": "retire"}, "unknown node"),
     ({"node": "not an iri", "change": "retire"}, "not an absolute IRI"),
     ({"change": "retire"}, '"node" must be'),
     ({"node": SHARED_DATASET, "whatIf": [{"op": "set-likelihood", "risk": DEMO + "risk/x"}]}, "unknown risk"),
@@ -234,6 +233,11 @@ def test_impact_over_http_with_what_if(server: LiveServer, demo_store, demo_mode
 def test_impact_rejects_bad_input_with_400(server: LiveServer, body, message: str):
     response = requests.post(server.url + "/api/impact", json=body, timeout=30)
     assert response.status_code == 400 and message in response.json()["detail"]
+
+
+def test_impact_of_a_node_the_record_does_not_hold_is_404(server: LiveServer):
+    response = requests.post(server.url + "/api/impact", json={"node": DEMO + "dataset/nope", "change": "retire"}, timeout=30)
+    assert response.status_code == 404 and "unknown node" in response.json()["detail"]
 
 
 def test_impact_needs_json(server: LiveServer):

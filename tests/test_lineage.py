@@ -19,6 +19,8 @@ from aimsgraph.importers import openlineage
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
+
+from conftest import AS_OF
 from rdflib import RDFS, SKOS, URIRef
 from rdflib.namespace import DCTERMS
 
@@ -66,7 +68,7 @@ def apply(store: GraphStore, payload: object) -> tuple[Delta, openlineage.Lineag
 
 
 def stale_findings(store: GraphStore, focus: object = None) -> list[validation.Finding]:
-    return [f for f in validation.validate_store(store, focus) if f.shape in STALE_SHAPES]
+    return [f for f in validation.validate_store(store, AS_OF, focus) if f.shape in STALE_SHAPES]
 
 
 def values(store: GraphStore, subject: str, prop: str) -> set[str]:
@@ -321,10 +323,10 @@ def test_both_engines_agree_on_stale_findings(store: GraphStore):
     add(store, Graphs.DATA, f'<{MB}dataset/collections-contact-history> <http://purl.org/dc/terms/identifier> "collections.contacts" .')
     event = dict(fixture("complete"), outputs=[{"namespace": "postgres://lakehouse.meridian.example:5432", "name": "collections.contacts"}])
     _, report = apply(store, event)
-    fast = validation.validate_store(store)
+    fast = validation.validate_store(store, AS_OF)
     assert {f.focus for f in fast if f.shape in STALE_SHAPES} == {s.item for s in report.stale} != set()
     assert Graphs.LINEAGE in validation.VALIDATED_GRAPHS  # the reference engine reads the lineage graph too
-    assert validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS)) == fast
+    assert validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF) == fast
 
 
 def test_without_lineage_the_demo_has_no_stale_findings(base: GraphStore):

@@ -11,11 +11,12 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from datetime import time as time_of_day
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import LiveServer, start_server
+from conftest import AS_OF, LiveServer, start_server
 
 MB = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -83,8 +84,13 @@ def select(server: LiveServer, query: str) -> list[dict[str, str]]:
     return server.select(PREFIXES + query)
 
 
+#: The suite's evaluation date at noon: events are dated relative to it, so the findings judged
+#: as of AS_OF see them in the past (and they are in the past of the wall clock too).
+NOON = datetime.combine(AS_OF, time_of_day(12), tzinfo=UTC)
+
+
 def ago(**delta: float) -> str:
-    return (datetime.now(UTC) - timedelta(**delta)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return (NOON - timedelta(**delta)).isoformat().replace("+00:00", "Z")
 
 
 # -- measurements --------------------------------------------------------------------------------
@@ -98,7 +104,7 @@ def test_a_breach_opens_one_nonconformity_and_a_finding_and_a_second_breach_join
     report = first.json()["report"]
     assert len(report["breaches"]) == 2 and report["risksFlagged"] == [MB + "risk/cv-screening-gender-bias"]
     [nc] = report["nonconformities"]["opened"]  # two breaches in one batch: one nonconformity
-    assert nc.startswith(NC_BASE) and nc.endswith((datetime.now(UTC) - timedelta(days=2)).strftime("-%Y%m%d"))
+    assert nc.startswith(NC_BASE) and nc.endswith((NOON - timedelta(days=2)).strftime("-%Y%m%d"))
     assert first.headers["X-Aimsgraph-Change"] == first.json()["change"]
 
     second = post(live, "/api/measurements", {"measurements": [{"metric": CV_RATIO, "value": 0.7, "measuredAt": ago(hours=1)}]})

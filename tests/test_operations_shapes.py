@@ -21,6 +21,8 @@ from aimsgraph import resources, validation
 from aimsgraph.namespaces import Graphs
 from aimsgraph.store import GraphStore
 
+from conftest import AS_OF
+
 EX = "https://example.org/ops/"
 ASH = "https://w3id.org/aimsgraph/shapes#"
 OPERATIONS = rdflib.Graph().parse(resources.path("shapes", "operations.ttl"), format="turtle")
@@ -61,7 +63,7 @@ def reference(store: GraphStore) -> list[validation.Finding]:
 
 
 def operations_findings(store: GraphStore, focus: list[str] | None = None) -> list[validation.Finding]:
-    return [f for f in validation.validate_store(store, focus) if f.shape in SHAPES]
+    return [f for f in validation.validate_store(store, AS_OF, focus) if f.shape in SHAPES]
 
 
 @contextmanager

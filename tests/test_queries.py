@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 import pytest
 
-from aimsgraph import queries
+from aimsgraph import clock, queries
 from aimsgraph.store import GraphStore
 
 DEMO = "https://data.meridian.example/aims/"
@@ -410,9 +409,10 @@ def test_query_answers_on_the_demo(demo_store: GraphStore, name: str):
 
 @pytest.mark.parametrize("name", sorted(ALWAYS_REPORTED))
 def test_dated_queries_default_to_today(demo_store: GraphStore, name: str):
+    """Without asOf, the evaluation date is today: the suite's pinned date (conftest)."""
     rows = run(demo_store, NAMED[name], as_of=None)
     key, expected = ALWAYS_REPORTED[name]
-    assert {r["today"] for r in rows} <= {datetime.now(timezone.utc).date().isoformat()}
+    assert {r["today"] for r in rows} <= {clock.today().isoformat()} == {AS_OF}
     assert expected <= set(column(rows, key))
 
 

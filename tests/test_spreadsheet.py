@@ -16,9 +16,10 @@ from aimsgraph.scoring import load_criteria, load_risks
 from aimsgraph.store import GraphStore
 from aimsgraph.validation import validate_store
 
+from conftest import AS_OF
+
 MB = "https://data.meridian.example/aims/"
 TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-REFERENCE_DATE = "2026-11-26"  # the demo's reference date, so the date checks do not age
 
 HEADER = ["system", "risk", "title", "risk source", "affected stakeholders", "likelihood", "severity",
           "treatment", "owner", "review date", "control", "annex a", "control owner", "control status",
@@ -75,11 +76,8 @@ def templates():
 
 def demo_store_with(*imports) -> GraphStore:
     store = GraphStore(None)
-    store.initialise(demo=True)
-    setting = ox.Quad(ox.NamedNode("urn:test:setting"), ox.NamedNode("https://w3id.org/aimsgraph/shapes#referenceDate"),
-                      ox.Literal(REFERENCE_DATE, datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#date")),
-                      ox.NamedNode(Graphs.DATA))
-    store.raw.extend([setting, *(q for result in imports for q in result.quads)])
+    store.initialise(demo=True)  # dated for AS_OF, the date the tests validate for
+    store.raw.extend([q for result in imports for q in result.quads])
     return store
 
 
@@ -104,7 +102,7 @@ def test_template_records_validate_and_score(templates):
     store = demo_store_with(*templates)
     focus = records(*templates)
     assert len(focus) >= 3 + 4 + 2  # systems, risks, local controls
-    violations = [f for f in validate_store(store, focus=focus) if f.severity == "Violation"]
+    violations = [f for f in validate_store(store, AS_OF, focus=focus) if f.severity == "Violation"]
     # a spreadsheet carries no monitoring: the one High-risk system still needs a metric (9.1)
     assert [(f.focus, f.shape.rsplit("#", 1)[1]) for f in violations] == [
         (DEFAULT_BASE + "system/mortgage-affordability", "MonitoringCoverageShape")]
@@ -121,7 +119,7 @@ def test_validation_reports_what_an_incomplete_row_lacks():
     register = read_sheet(sheet(risk_row(owner="", affected_stakeholders="")), "risk-register")
     systems = read_sheet("system,name\ncredit-scoring,Credit scoring\n", "systems")
     store = demo_store_with(register, systems)
-    found = {(f.focus, f.shape.rsplit("#", 1)[1]) for f in validate_store(store, focus=records(register, systems))
+    found = {(f.focus, f.shape.rsplit("#", 1)[1]) for f in validate_store(store, AS_OF, focus=records(register, systems))
              if f.severity == "Violation"}
     risk, system = DEFAULT_BASE + "risk/r1", DEFAULT_BASE + "system/credit-scoring"
     assert {(risk, "RiskShape-owner"), (risk, "RiskShape-affectedStakeholder"),

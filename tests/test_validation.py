@@ -19,6 +19,8 @@ from aimsgraph.namespaces import Graphs
 from aimsgraph.shacl_sparql import UnsupportedShape, compile_shapes
 from aimsgraph.store import GraphStore
 
+from conftest import AS_OF
+
 DEMO = "https://data.meridian.example/aims/"
 #: data/demo/README.md lists 12 deliberate gaps; these are the findings they produce.
 DOCUMENTED_GAPS = {
@@ -55,14 +57,14 @@ def store(tmp_path: Path) -> GraphStore:
 
 
 def test_the_demo_reports_its_documented_gaps_and_nothing_else(demo_store: GraphStore):
-    findings = validation.validate_store(demo_store)
+    findings = validation.validate_store(demo_store, AS_OF)
     assert {key(f) for f in findings} == DOCUMENTED_GAPS
     assert all(f.clauses and f.message for f in findings)
 
 
 def test_store_engine_equals_pyshacl_on_the_demo(demo_store: GraphStore):
-    reference = validation.validate_graph(demo_store.extract(validation.VALIDATED_GRAPHS))
-    assert validation.validate_store(demo_store) == reference
+    reference = validation.validate_graph(demo_store.extract(validation.VALIDATED_GRAPHS), AS_OF)
+    assert validation.validate_store(demo_store, AS_OF) == reference
 
 
 def test_store_engine_equals_pyshacl_on_a_generated_organisation(tmp_path: Path):
@@ -73,9 +75,9 @@ def test_store_engine_equals_pyshacl_on_a_generated_organisation(tmp_path: Path)
     store = GraphStore(None)
     store.initialise(demo=False)
     store.load_files([data])
-    fast = validation.validate_store(store)
+    fast = validation.validate_store(store, AS_OF)
     assert len(fast) > 100  # a generated record misses a lot: a real comparison
-    assert fast == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS))
+    assert fast == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF)
 
 
 def test_store_engine_equals_pyshacl_on_an_off_scale_risk():
@@ -84,9 +86,9 @@ def test_store_engine_equals_pyshacl_on_an_off_scale_risk():
     store.update("""PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
         INSERT DATA { GRAPH <https://w3id.org/aimsgraph/graph/data> {
           <https://data.meridian.example/aims/risk/aurora-lock-in> aims:hasLikelihood <https://w3id.org/aimsgraph/risk-matrix/L3-3> } }""")
-    fast = validation.validate_store(store)
+    fast = validation.validate_store(store, AS_OF)
     assert any("L3-3" in (f.value or "") for f in fast)
-    assert fast == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS))
+    assert fast == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF)
 
 
 def test_fixing_a_gap_and_revalidating_the_change_removes_its_finding(store: GraphStore):
@@ -101,16 +103,16 @@ def test_fixing_a_gap_and_revalidating_the_change_removes_its_finding(store: Gra
     assert ("system/cv-screening", "AISystemShape-eventLogging") not in {key(f) for f in changed}
     stored = validation.stored_findings(store)
     assert {key(f) for f in stored} == DOCUMENTED_GAPS - {("system/cv-screening", "AISystemShape-eventLogging")}
-    assert stored == validation.validate_store(store)  # the merged report equals a fresh full one
+    assert stored == validation.validate_store(store, AS_OF)  # the merged report equals a fresh full one
 
 
 def test_incremental_validation_equals_full_validation_on_the_affected_nodes(demo_store: GraphStore):
-    full = validation.validate_store(demo_store)
+    full = validation.validate_store(demo_store, AS_OF)
     subjects = sorted({row["s"].value for row in demo_store.query(
         f"SELECT DISTINCT ?s WHERE {{ GRAPH <{Graphs.DATA}> {{ ?s ?p ?o }} FILTER(isIRI(?s)) }}")})
     for subject in subjects[::11]:
         affected = set(validation.affected_nodes(demo_store, [subject]))
-        assert validation.validate_store(demo_store, affected) == [f for f in full if f.focus in affected], subject
+        assert validation.validate_store(demo_store, AS_OF, affected) == [f for f in full if f.focus in affected], subject
 
 
 def test_every_shape_documents_itself_and_cites_a_catalogue_clause(demo_store: GraphStore):
@@ -140,7 +142,7 @@ def test_the_compiler_refuses_what_it_cannot_translate():
 
 
 def test_reports_give_readiness_and_every_format(demo_store: GraphStore):
-    report = reports.build(demo_store, validation.validate_store(demo_store))
+    report = reports.build(demo_store, validation.validate_store(demo_store, AS_OF), AS_OF)
     by_clause = {r.key.rsplit("/", 1)[1]: r for r in report.clauses}
     logging = by_clause["A.6.2.8"]
     assert (logging.total, logging.failed) == (12, 1)  # 12 AI systems, one without event logging
@@ -188,4 +190,33 @@ def test_incremental_validation_misses_nothing_after_random_edits(tmp_path: Path
         for edit in (store.raw.remove, store.raw.add):
             edit(quad)
             validation.validate_changed(store, touched)
-            assert validation.stored_findings(store) == validation.validate_store(store), (edit.__name__, str(quad))
+            assert validation.stored_findings(store) == validation.validate_store(store, AS_OF), (edit.__name__, str(quad))
+
+
+def test_the_stored_report_is_a_conformant_shacl_report():
+    """One result per failing constraint component (never merged), each with its
+    sh:sourceConstraintComponent, and sh:value the term it was: an IRI stays an IRI. The same
+    results as pyshacl's own report on the same shapes and data."""
+    store = GraphStore(None)
+    store.initialise(demo=True, on=AS_OF)
+    data, criteria = Graphs.DATA, URIRef(DEMO + "risk-criteria")
+    wrong_class = URIRef("https://example.org/not-a-likelihood")
+    store.update(f"""INSERT DATA {{ GRAPH <{data}> {{
+        <{criteria}> <https://w3id.org/aimsgraph/ontology#reviewInterval> "two weeks" .
+        <{DEMO}risk/retail-credit-proxy-discrimination> <https://w3id.org/aimsgraph/ontology#hasLikelihood> <{wrong_class}> }} }}""")
+    findings = validation.validate_store(store, AS_OF)
+    assert findings == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF)
+    on_interval = {(f.component.rsplit("#", 1)[1], f.value, f.value_type) for f in findings
+                   if f.shape.endswith("#RiskCriteriaShape-reviewInterval")}
+    string = "http://www.w3.org/2001/XMLSchema#string"
+    assert on_interval == {("MaxCountConstraintComponent", None, None), ("DatatypeConstraintComponent", "two weeks", string),
+                           ("PatternConstraintComponent", "two weeks", string)}
+
+    validation.validate_full(store, AS_OF)
+    report = rdflib.Graph().parse(data=reports.render(reports.build(store, validation.stored_findings(store), AS_OF), "turtle"),
+                                  format="turtle")
+    results = set(report.subjects(RDF.type, SH.ValidationResult))
+    assert len(results) == len(findings)
+    assert all((r, SH.sourceConstraintComponent, None) in report for r in results)
+    assert (None, SH.value, wrong_class) in report  # an IRI, not a literal holding its text
+    assert (None, SH.value, rdflib.Literal("two weeks")) in report

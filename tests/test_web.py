@@ -275,7 +275,9 @@ def test_bad_page_arguments_get_400_and_unknown_assets_404(server):
         answer = requests.get(server.url + path)
         assert answer.status_code == 400, path
         assert answer.headers["Content-Type"].startswith("text/html") and "role=\"alert\"" in answer.text
-    assert requests.get(server.url + "/asset?iri=" + quote(DEMO + "nothing/here", safe="")).status_code == 404
+    for path in ("/asset?iri=", "/impact?node=", "/findings?system="):  # an IRI the record does not hold
+        answer = requests.get(server.url + path + quote(DEMO + "nothing/here", safe=""))
+        assert answer.status_code == 404 and DEMO + "nothing/here" in answer.text, path
     wrong_kind = requests.get(server.url + "/impact?node=" + quote(DEMO + "system/cv-screening", safe="") + "&change=data-change")
     assert wrong_kind.status_code == 400 and "applies to Dataset" in wrong_kind.text
 

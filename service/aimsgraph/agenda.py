@@ -76,16 +76,6 @@ class DueItem:
 # -- parameters ------------------------------------------------------------------------------
 
 
-def parse_date(text: str, name: str = "asOf") -> date:
-    """An ISO 8601 calendar date (YYYY-MM-DD); InvalidInput otherwise."""
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-            raise ValueError
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput(f"{name} must be a date such as 2026-11-26, not {text!r}") from None
-
-
 def parse_within(text: str, as_of: date) -> timedelta | None:
     """A window after ``as_of``: ``30d``, ``2w``, ``12m`` (calendar months from ``as_of``),
     ``1y``, or ``all`` (None: no limit). InvalidInput otherwise."""

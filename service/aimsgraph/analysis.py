@@ -91,6 +91,15 @@ class RiskModel:
         exposed.update(exposures(by_asset, merged, self.criteria, assets=moved))
         return RiskModel(self.criteria, risks, by_asset, deps, merged, exposed)
 
+    def asset_kind(self, iri: str) -> str | None:
+        """The kind of asset ``iri`` is (AISystem, Model, Dataset, InfrastructureService,
+        Supplier, or "Asset" for an untyped node that a dependency names); None if it is no
+        asset. Typed assets count whether or not they have edges: the dependency graph holds
+        only those that have, and a record just started has many that have none."""
+        if iri in self.deps.kinds:
+            return self.deps.kinds[iri]
+        return "Asset" if iri in self.deps.graph else None
+
     @cached_property
     def cycles(self) -> list[list[str]]:
         """The dependency cycles (computed once: strongly connected components of the graph)."""

@@ -10,12 +10,12 @@ Jinja environment of its own, so no Flask application (and no running service) i
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date
 from pathlib import Path
 
 import jinja2
 
-from aimsgraph import charts, overview, soa
+from aimsgraph import charts, clock, overview, soa
 from aimsgraph.analysis import RiskModel
 from aimsgraph.record import Record
 from aimsgraph.store import GraphStore
@@ -25,8 +25,8 @@ SYSTEMS_EXPLAINED = 5
 PATHS_PER_SYSTEM = 5
 
 
-def render_html(store: GraphStore, findings: list[overview.Finding]) -> str:
-    """The report of ``store`` as it is now, with ``findings`` (the current validation)."""
+def render_html(store: GraphStore, findings: list[overview.Finding], as_of: date) -> str:
+    """The report of ``store`` as it is now, with ``findings`` (its validation as of ``as_of``)."""
     model = RiskModel.build(store)
     record = Record(store.raw)
     columns, soa_rows = soa.rows(store)
@@ -37,11 +37,12 @@ def render_html(store: GraphStore, findings: list[overview.Finding]) -> str:
     ]
     heat_maps = [overview.heat_map(record, model, view) for view in overview.VIEWS]
     return _environment().get_template("report.html").render(
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=clock.now().strftime("%Y-%m-%d %H:%M UTC"),
+        as_of=as_of,
         title=_title(store),
         counts=overview.counts(store),
         heat_maps=[(data, charts.heat_map(data)) for data in heat_maps],
-        readiness=overview.readiness(store, findings),
+        readiness=overview.readiness(store, findings, as_of),
         columns=columns, soa_rows=soa_rows,
         top_risks=overview.risk_rows(record, model)[:TOP_RISKS],
         explained=explained,

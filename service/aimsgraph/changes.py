@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
+from aimsgraph import clock
 from aimsgraph.auth import SERVICE_GRAPHS, Principal, local_user
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, Graphs
@@ -178,7 +179,7 @@ def commit(
 
 
 def _now(day_only: bool = False) -> datetime:
-    now = datetime.now(UTC)
+    now = clock.now()
     return now.replace(hour=0, minute=0, second=0, microsecond=0) if day_only else now
 
 
@@ -196,7 +197,7 @@ def record(store: GraphStore, operation: str, agent: Principal, graph: str, adde
     count = added if isinstance(added, int) else len(added)
     activity = ox.NamedNode(f"urn:uuid:{uuid.uuid4()}")
     with store.write_lock():
-        sequence, now = _next_sequence(store), datetime.now(UTC)
+        sequence, now = _next_sequence(store), clock.now()
         quads = [q for q in _journal(activity, sequence, operation, agent, now, delta, None, graphs={graph})
                  if q.predicate != TRIPLES_ADDED]
         quads += [ox.Quad(activity, TRIPLES_ADDED, _integer(count), CHANGES),

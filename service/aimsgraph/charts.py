@@ -121,7 +121,8 @@ def dependency_picture(data: Picture, link: Callable[[str], str] | None = None) 
 
 
 def readiness_bars(items: list[Readiness]) -> Markup:
-    """One bar per clause: the share of passing checks, with the counts written beside it."""
+    """One bar per clause: the share of passing checks, with the counts written beside it; a
+    clause without checks has an empty bar and says so."""
     bar_w, row_h, left = 260, 22, 300
     height = row_h * len(items) + 8
     width = left + bar_w + 110
@@ -129,13 +130,13 @@ def readiness_bars(items: list[Readiness]) -> Markup:
              f'height="{height}" role="img" aria-label="Readiness per clause">']
     for index, item in enumerate(items):
         y = 4 + index * row_h
-        share = item.share
-        colour = "#4d9221" if share >= 0.999 else "#f1a340" if share >= 0.75 else "#d6604d"
         parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" class="axis">{escape(_short(item.label, 44))}'
                      f'<title>{escape(item.label)}</title></text>'
-                     f'<rect x="{left}" y="{y + 2}" width="{bar_w}" height="{row_h - 6}" fill="#eee"/>'
-                     f'<rect x="{left}" y="{y + 2}" width="{bar_w * share:.1f}" height="{row_h - 6}" fill="{colour}"/>'
-                     f'<text x="{left + bar_w + 8}" y="{y + 14}" class="axis">{share:.0%} '
+                     f'<rect x="{left}" y="{y + 2}" width="{bar_w}" height="{row_h - 6}" fill="#eee"/>')
+        if item.ratio is not None:
+            colour = "#4d9221" if item.ratio >= 0.999 else "#f1a340" if item.ratio >= 0.75 else "#d6604d"
+            parts.append(f'<rect x="{left}" y="{y + 2}" width="{bar_w * item.ratio:.1f}" height="{row_h - 6}" fill="{colour}"/>')
+        parts.append(f'<text x="{left + bar_w + 8}" y="{y + 14}" class="axis">{escape(item.percent())} '
                      f'({item.total - item.failed}/{item.total})</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -30,6 +30,8 @@ class Settings:
     port: int = 8042
     #: AIMSGRAPH_DEMO: load the demo organisation on the first start of an empty store.
     demo: bool = True
+    #: (AIMSGRAPH_TODAY, the default evaluation date, is read by aimsgraph.clock, not kept here:
+    #: background refreshes and the CLI need it too.)
     #: AIMSGRAPH_QUERY_TIMEOUT: seconds a SPARQL query may run before it is stopped (HTTP 503).
     query_timeout: float = 30.0
     #: AIMSGRAPH_RESULT_LIMIT: most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) returned by /sparql;

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import networkx as nx
 
 from aimsgraph.analysis import RiskModel
-from aimsgraph.errors import InvalidInput
+from aimsgraph.errors import InvalidInput, NotFound
 from aimsgraph.namespaces import AIMS, is_absolute_iri
 from aimsgraph.propagation import DependencyGraph
 from aimsgraph.record import Record, local_name
@@ -84,7 +84,7 @@ def analyse(record: Record, model: RiskModel, node: str, change: str,
             modifications: list[dict] | None = None) -> dict:
     """The impact analysis of changing ``node`` in the way ``change`` names (see module doc)."""
     kind = change_kind(change)
-    asset_kind = _check_node(record, model.deps, node)
+    asset_kind = check_asset(record, model, node)
     if kind.applies_to and asset_kind not in kind.applies_to:
         raise InvalidInput(
             f"change kind {kind.name!r} applies to {' or '.join(kind.applies_to)}, and <{node}> is a {asset_kind}"
@@ -162,15 +162,16 @@ def _affected_entry(record: Record, model: RiskModel, kind: ChangeKind, item: Af
     return entry
 
 
-def _check_node(record: Record, deps: DependencyGraph, node: str) -> str:
+def check_asset(record: Record, model: RiskModel, node: str) -> str:
+    """The asset kind of ``node`` (see :meth:`RiskModel.asset_kind`). A node the record does not
+    hold is not found (404), not a bad request: the IRI may be right and the record behind."""
     if not is_absolute_iri(node):
         raise InvalidInput(f"{node!r} is not an absolute IRI")
-    if node in deps.kinds:
-        return deps.kinds[node]
-    if node in deps.graph:
-        return "Asset"
+    kind = model.asset_kind(node)
+    if kind is not None:
+        return kind
     if not record.exists(node):
-        raise InvalidInput(f"unknown node <{node}>: nothing in the record describes it")
+        raise NotFound(f"unknown node <{node}>: nothing in the record describes it")
     raise InvalidInput(f"<{node}> is not an asset (system, model, dataset, infrastructure service or supplier)")
 
 

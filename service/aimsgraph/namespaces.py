@@ -11,6 +11,11 @@ AIMS = "https://w3id.org/aimsgraph/ontology#"
 ISO = "https://w3id.org/aimsgraph/iso42001/"
 RM = "https://w3id.org/aimsgraph/risk-matrix/"
 GRAPH_BASE = "https://w3id.org/aimsgraph/graph/"
+ASH = "https://w3id.org/aimsgraph/shapes#"
+#: The evaluation date of a validation (shapes/groups.ttl); on the validation graph, the date
+#: its stored findings were computed for.
+REFERENCE_DATE = ASH + "referenceDate"
+XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
 
 #: Prefixes used when serialising results and in the SPARQL service description.
 PREFIXES: dict[str, str] = {

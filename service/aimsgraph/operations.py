@@ -48,6 +48,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from aimsgraph import clock
 from aimsgraph.auth import Principal
 from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput
@@ -142,7 +143,7 @@ def read_measurements(payload: object, now: datetime | None = None) -> list[Meas
         raise InvalidInput("the batch holds no measurements")
     if len(payload) > MAX_BATCH:
         raise InvalidInput(f"the batch holds {len(payload)} measurements; at most {MAX_BATCH} are taken at once")
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     items = [_measurement(item, i, now) for i, item in enumerate(payload)]
     seen: dict[str, Measurement] = {}
     unique = []
@@ -389,7 +390,7 @@ INCIDENT_FIELDS = {"id", "label", "description", "occurredAt", "systems", "risks
 
 def read_incident(payload: object, now: datetime | None = None) -> Incident:
     """Check a decoded incident report; InvalidInput names the field."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if not isinstance(payload, dict):
         raise InvalidInput("the body must be a JSON object describing the incident")
     _no_unknown(payload, INCIDENT_FIELDS, "")
@@ -439,7 +440,7 @@ def incident_delta(store: GraphStore, incident: Incident, now: datetime | None =
     recorded); communications are added to those recorded (once made, one stays made); status
     and openedOn are set when the incident is first recorded and left to its owner afterwards.
     InvalidInput when a named system, risk or party is not in the record as one."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     _require_typed(store, incident.systems, AIMS + "Asset", "systems", "an asset (AI system, model, dataset ...)")
     _require_typed(store, incident.risks, AIMS + "Risk", "risks", "an aims:Risk")
     parties = [("affectedStakeholders", incident.affected), ("mustInform", incident.must_inform),
@@ -543,7 +544,7 @@ def concern_delta(store: GraphStore, concern: Concern, caller: str | None = None
     the caller's name; InvalidInput if there is neither. Anonymous: no reporter, and
     ``aims:reportedAt`` at the start of the day (UTC), so that neither names nor times single
     anyone out. The caller must commit an anonymous concern as :data:`ANONYMOUS`."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     node = ox.NamedNode(iri or CONCERN_BASE + str(uuid.uuid4()))
     if concern.concerns is not None:
         _require_described(store, concern.concerns, "concerns")
@@ -610,7 +611,7 @@ def triage_delta(store: GraphStore, triage: Triage, now: datetime | None = None)
     A.3.3, open) or a risk of an asset (``aims:hasRisk`` from the asset, ``prov:wasDerivedFrom``
     the concern), links the concern to it with ``aims:triagedInto`` and sets the concern's
     status (``aims:closedOn`` today when closed)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     concern = ox.NamedNode(triage.concern)
     if not _has(store, concern, RDF_TYPE, ox.NamedNode(AIMS + "Concern")):
         raise InvalidInput(f"concern <{triage.concern}> is not an aims:Concern in the record")

@@ -12,13 +12,13 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 
 import networkx as nx
 import pyoxigraph as ox
 
-from aimsgraph import queries, reports, validation
+from aimsgraph import clock, queries, reports, validation
 from aimsgraph.analysis import RiskModel
-from aimsgraph.namespaces import Graphs
 from aimsgraph.propagation import InheritedRisk, Path
 from aimsgraph.record import AIMS, Record, local_name
 from aimsgraph.scoring import Level, Risk
@@ -39,13 +39,18 @@ KIND_LABELS = {"AISystem": "AI system", "Model": "Model", "Dataset": "Dataset",
 _validating = threading.Lock()
 
 
-def findings(store: GraphStore) -> list[Finding]:
-    """The stored findings; the first call on a store that was never validated validates it
-    (the refresher keeps them current after that)."""
-    if store.is_empty(Graphs.VALIDATION):
+def findings(store: GraphStore, as_of: date | None = None) -> list[Finding]:
+    """The findings as of ``as_of`` (default today). Today's are the stored ones: the first call
+    on a store that was never validated, or whose findings were computed for another day,
+    validates it in full and stores them (the refresher keeps them current after writes).
+    Another date's are computed and not stored."""
+    today = clock.today()
+    if as_of is not None and as_of != today:
+        return validation.validate_store(store, as_of)
+    if validation.stored_as_of(store) != today:
         with _validating:
-            if store.is_empty(Graphs.VALIDATION):
-                return validation.validate_full(store)
+            if validation.stored_as_of(store) != today:
+                return validation.validate_full(store, today)
     return validation.stored_findings(store)
 
 
@@ -120,9 +125,9 @@ def counts(store: GraphStore) -> list[tuple[str, int]]:
     return [(row["label"].value, int(row["count"].value)) for row in store.query(_query("record-counts"))]
 
 
-def readiness(store: GraphStore, found: list[Finding]) -> list[reports.Readiness]:
-    """Readiness per ISO clause and Annex A control, in clause order."""
-    return reports.build(store, found).clauses
+def readiness(store: GraphStore, found: list[Finding], as_of: date) -> list[reports.Readiness]:
+    """Readiness per ISO clause and Annex A control as of ``as_of``, in clause order."""
+    return reports.build(store, found, as_of).clauses
 
 
 @dataclass(frozen=True)
@@ -256,11 +261,12 @@ SYSTEM_FACTS = (("Identifier", DCT + "identifier"), ("Owner", AIMS + "hasOwner")
 
 
 def asset_view(store: GraphStore, record: Record, model: RiskModel, found: list[Finding], iri: str) -> SystemView | None:
-    """Everything the system page shows about one asset; None if the graph has no such asset."""
-    graph = model.deps.graph
-    if iri not in graph:
+    """Everything the system page shows about one asset, with or without edges; None if the
+    record has no such asset."""
+    kind = model.asset_kind(iri)
+    if kind is None:
         return None
-    kind = model.deps.kinds.get(iri, "Asset")
+    graph = _graph_of(model, iri)
     upstream = nx.ancestors(graph, iri)
     downstream = _distances(graph, iri)
     row = system_row(record, model, iri) if kind == "AISystem" else None
@@ -309,7 +315,7 @@ def _path_steps(record: Record, path: Path) -> tuple[tuple[str, str], ...]:
 
 def picture(record: Record, model: RiskModel, focus: str, nodes: set[str], highlighted: set[str]) -> Picture:
     """The focus, the given nodes and the edges among them, laid out in columns by distance."""
-    graph = model.deps.graph
+    graph = _graph_of(model, focus)
     members = (nodes | {focus}) & set(graph)
     sub = graph.subgraph(members)
     columns = {focus: 0}
@@ -322,6 +328,17 @@ def picture(record: Record, model: RiskModel, focus: str, nodes: set[str], highl
     edges = [Edge(a, b, tuple(local_name(t) for t in data.get("types", ()))) for a, b, data in sub.edges(data=True)]
     labels = {n: (record.label(n), model.deps.kinds.get(n, "")) for n in members}
     return Picture(labels, sorted(edges, key=lambda e: (e.dependency, e.dependent)), columns, focus, highlighted & members)
+
+
+def _graph_of(model: RiskModel, asset: str) -> nx.DiGraph:
+    """The dependency graph to walk from ``asset``: the model's, or, for an asset without edges
+    (which the model's graph leaves out), a graph of that asset alone, so that it has an empty
+    neighbourhood rather than none."""
+    if asset in model.deps.graph:
+        return model.deps.graph
+    alone = nx.DiGraph()
+    alone.add_node(asset)
+    return alone
 
 
 def system_record(store: GraphStore, system: str) -> set[str]:

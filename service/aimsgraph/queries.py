@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from aimsgraph import resources
+from aimsgraph import clock, resources
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import is_absolute_iri
 
 _HEADER = re.compile(r"^#\+\s*([\w-]+)\s*:\s*(.*)$")
 _PARAMETER = re.compile(r"\?(__?)([A-Za-z][A-Za-z0-9]*)(_iri|_xsd_[A-Za-z]+|_integer|_number|_literal)?\b")
 XSD = "http://www.w3.org/2001/XMLSchema#"
+#: The parameter that names the evaluation date of a time-dependent query.
+EVALUATION_DATE = "asOf"
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,11 @@ class NamedQuery:
         return list(found.values())
 
     def substitutions(self, values: dict[str, str]) -> dict[ox.Variable, ox.NamedNode | ox.Literal]:
-        """Bindings for pyoxigraph; InvalidInput names a missing or unknown parameter."""
+        """Bindings for pyoxigraph; InvalidInput names a missing or unknown parameter. The
+        evaluation date ``asOf`` defaults to today: the queries never read the clock."""
         parameters = {p.name: p for p in self.parameters}
+        if EVALUATION_DATE in parameters:
+            values = {**values, EVALUATION_DATE: clock.as_of_argument(values.get(EVALUATION_DATE)).isoformat()}
         missing = [name for name, p in parameters.items() if p.required and name not in values]
         if missing:
             raise InvalidInput(f"query '{self.name}' needs the parameter(s): {', '.join(missing)}")

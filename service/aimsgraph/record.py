@@ -20,7 +20,9 @@ MAX_MEMO = 200_000
 
 
 def local_name(iri: str) -> str:
-    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+    """The part after the last ``#`` or ``/``: the fallback label of an unlabelled node; the
+    whole IRI when that part is empty (``https://example.org/acme/``)."""
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1] or iri
 
 
 class Record:

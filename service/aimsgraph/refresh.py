@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 
+from aimsgraph import clock
 from aimsgraph.analysis import ModelCache, RiskModel, refresh_analysis, update_model, write_analysis_changes
 from aimsgraph.changes import Delta
 from aimsgraph.namespaces import Graphs
@@ -157,10 +158,11 @@ class Refresher:
             return None
         for _ in range(ANALYSIS_ATTEMPTS):
             generation = self.store.generation
+            as_of = clock.today()
             if self._validate_all:
-                plan = Revalidation(None, validate_store(self.store))
+                plan = Revalidation(None, validate_store(self.store, as_of), as_of)
             else:
-                plan = revalidate(self.store, self._validation_nodes)
+                plan = revalidate(self.store, self._validation_nodes, as_of)
             with self.store.write_lock():
                 if self.store.generation == generation:
                     store_revalidation(self.store, plan)

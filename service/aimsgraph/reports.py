@@ -5,7 +5,8 @@ Readiness counts checks: a check is one shape applied to one of its focus nodes;
 when that shape found nothing on that node. A clause's readiness is the share of passing
 checks among the shapes that cite the clause (``dct:source``); a system's is the share among
 checks on the system and its record (risks, assessments, controls, documentation), as
-``queries/system-record-nodes.rq`` defines it.
+``queries/system-record-nodes.rq`` defines it. A clause no check applies to has no readiness
+("no checks", null in JSON), not 100 %: nothing was found because nothing was looked at.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
 from aimsgraph import queries
-from aimsgraph.namespaces import PREFIXES
+from aimsgraph.namespaces import PREFIXES, REFERENCE_DATE, XSD_DATE
+from aimsgraph.record import Record
 from aimsgraph.store import GraphStore
 from aimsgraph.validation import Finding, compiled_checks, findings_as_triples, validated_dataset
 
 SH = "http://www.w3.org/ns/shacl#"
 FORMATS = ("table", "json", "turtle", "junit")
+NO_CHECKS = "no checks"
 
 
 @dataclass
@@ -36,13 +40,20 @@ class Readiness:
     failed: int = 0
 
     @property
-    def share(self) -> float:
-        return 1.0 if self.total == 0 else (self.total - self.failed) / self.total
+    def ratio(self) -> float | None:
+        """Passing checks over all checks; None when no check applies, as readiness is then
+        unknown rather than complete."""
+        return (self.total - self.failed) / self.total if self.total else None
+
+    def percent(self, decimals: int = 0) -> str:
+        """Readiness as pages, reports and the table print it: "87 %", or "no checks"."""
+        return NO_CHECKS if self.ratio is None else f"{self.ratio * 100:.{decimals}f} %"
 
 
 @dataclass
 class Report:
     findings: list[Finding]
+    as_of: date | None = None  # the evaluation date the findings were computed for
     clauses: list[Readiness] = field(default_factory=list)
     systems: list[Readiness] = field(default_factory=list)
     checked_shapes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # shape -> its clauses
@@ -61,9 +72,10 @@ class Report:
         return any(f.severity in levels[fail_on] for f in self.findings)
 
 
-def build(store: GraphStore, findings: list[Finding]) -> Report:
-    """A report with readiness per clause and per system for ``findings`` on ``store``."""
-    targets = _targets_per_shape(store)
+def build(store: GraphStore, findings: list[Finding], as_of: date) -> Report:
+    """A report with readiness per clause and per system for ``findings`` on ``store``,
+    computed as of the evaluation date ``as_of``."""
+    targets = _targets_per_shape(store, as_of)
     failed = {(f.shape, f.focus) for f in findings}
     clause_labels = _clause_labels(store)
     shape_clauses = compiled_checks()[2]
@@ -75,14 +87,16 @@ def build(store: GraphStore, findings: list[Finding]) -> Report:
             readiness.failed += sum((shape, node) in failed for node in nodes)
     by_system: dict[str, Readiness] = {}
     record = _system_records(store)
+    label = Record(store.raw).label
     for shape, nodes in targets.items():
         for node in nodes:
-            for system, label in record.get(node, ()):
-                readiness = by_system.setdefault(system, Readiness(system, label))
+            for system in record.get(node, ()):
+                readiness = by_system.setdefault(system, Readiness(system, label(system)))
                 readiness.total += 1
                 readiness.failed += (shape, node) in failed
     return Report(
         findings,
+        as_of=as_of,
         clauses=sorted(by_clause.values(), key=lambda r: _clause_order(r.label)),
         systems=sorted(by_system.values(), key=lambda r: r.label),
         checked_shapes={shape: shape_clauses.get(shape, ()) for shape in targets},
@@ -96,6 +110,7 @@ def render(report: Report, fmt: str) -> str:
 
 def as_dict(report: Report) -> dict:
     return {
+        "asOf": report.as_of.isoformat() if report.as_of else None,
         "conforms": report.conforms,
         "counts": report.counts,
         "readiness": {
@@ -107,12 +122,13 @@ def as_dict(report: Report) -> dict:
 
 
 def finding_dict(f: Finding) -> dict:
-    return {"severity": f.severity, "focus": f.focus, "path": f.path, "value": f.value, "message": f.message,
-            "shape": f.shape, "clauses": list(f.clauses)}
+    return {"severity": f.severity, "focus": f.focus, "path": f.path, "value": f.value, "valueType": f.value_type,
+            "message": f.message, "shape": f.shape, "component": f.component, "clauses": list(f.clauses)}
 
 
 def _readiness(r: Readiness) -> dict:
-    return {"id": r.key, "label": r.label, "checks": r.total, "failed": r.failed, "readiness": round(r.share, 4)}
+    ratio = None if r.ratio is None else round(r.ratio, 4)
+    return {"id": r.key, "label": r.label, "checks": r.total, "failed": r.failed, "readiness": ratio}
 
 
 def _json(report: Report) -> str:
@@ -121,16 +137,21 @@ def _json(report: Report) -> str:
 
 def _table(report: Report) -> str:
     counts = report.counts
-    lines = [f"{counts['Violation']} violations, {counts['Warning']} warnings, {counts['Info']} infos", ""]
+    lines = [f"{counts['Violation']} violations, {counts['Warning']} warnings, {counts['Info']} infos"
+             + (f" (as of {report.as_of.isoformat()})" if report.as_of else ""), ""]
     lines.append(f"{'severity':<10} {'clause':<18} {'focus':<48} message")
     for f in report.findings:
         clause = ",".join(c.rsplit("/", 1)[1] for c in f.clauses)
         lines.append(f"{f.severity:<10} {clause:<18} {_short(f.focus):<48} {f.message}")
     lines += ["", "readiness per clause:"]
-    lines += [f"  {r.share:7.1%}  {r.label} ({r.total - r.failed}/{r.total})" for r in report.clauses]
+    lines += [_readiness_line(r) for r in report.clauses]
     lines += ["", "readiness per AI system:"]
-    lines += [f"  {r.share:7.1%}  {r.label} ({r.total - r.failed}/{r.total})" for r in report.systems]
+    lines += [_readiness_line(r) for r in report.systems]
     return "\n".join(lines) + "\n"
+
+
+def _readiness_line(r: Readiness) -> str:
+    return f"  {r.percent(1):>9}  {r.label} ({r.total - r.failed}/{r.total})"
 
 
 def _turtle(report: Report) -> str:
@@ -140,6 +161,8 @@ def _turtle(report: Report) -> str:
         ox.Triple(node, ox.NamedNode(SH + "conforms"), ox.Literal("true" if report.conforms else "false",
                                                                   datatype=ox.NamedNode(PREFIXES["xsd"] + "boolean"))),
     ]
+    if report.as_of:
+        triples.append(ox.Triple(node, ox.NamedNode(REFERENCE_DATE), ox.Literal(report.as_of.isoformat(), datatype=ox.NamedNode(XSD_DATE))))
     triples += [ox.Triple(node, ox.NamedNode(SH + "result"), ox.NamedNode(f.iri)) for f in report.findings]
     triples += findings_as_triples(report.findings)
     return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=PREFIXES).decode()
@@ -177,18 +200,19 @@ def _junit(report: Report) -> str:
         )
     total = sum(len(shapes) for shapes in by_clause.values())
     failed = sum(1 for shapes in by_clause.values() for found in shapes.values() if found)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="aimsgraph validation" tests="{total}" '
+    name = "aimsgraph validation" + (f" as of {report.as_of.isoformat()}" if report.as_of else "")
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name={quoteattr(name)} tests="{total}" '
             f'failures="{failed}">\n' + "\n".join(suites) + "\n</testsuites>\n")
 
 
-def _targets_per_shape(store: GraphStore) -> dict[str, set[str]]:
+def _targets_per_shape(store: GraphStore, as_of: date) -> dict[str, set[str]]:
     """The focus nodes of every shape that has checks (property shapes share their node shape's)."""
     prefixes, checks, _ = compiled_checks()
     targets: dict[str, set[str]] = {}
     for check in checks:
         if check.shape in targets:
             continue
-        query = prefixes + check.targets_text()
+        query = prefixes + check.targets_text(as_of)
         targets[check.shape] = {row["this"].value for row in store.raw.query(query, **validated_dataset())}
     return targets
 
@@ -199,11 +223,13 @@ def _clause_labels(store: GraphStore) -> dict[str, str]:
     return {row["c"].value: f"{row['id'].value} {row['title'].value}" for row in rows}
 
 
-def _system_records(store: GraphStore) -> dict[str, list[tuple[str, str]]]:
+def _system_records(store: GraphStore) -> dict[str, set[str]]:
+    """The AI systems whose record holds each node, labelled or not (a set: a system with
+    several labels has several rows, and counts once)."""
     query = queries.load_all()["system-record-nodes"]
-    records: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    records: dict[str, set[str]] = defaultdict(set)
     for row in store.query(query.text):
-        records[row["node"].value].append((row["system"].value, row["label"].value))
+        records[row["node"].value].add(row["system"].value)
     return records
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import jinja2
 import pyoxigraph as ox
 
-from aimsgraph import agenda, changes, charts, reports, validation
+from aimsgraph import agenda, changes, charts, clock, reports, validation
 from aimsgraph.analysis import RiskModel
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import Graphs
@@ -42,8 +42,6 @@ PROV = "http://www.w3.org/ns/prov#"
 DCT = "http://purl.org/dc/terms/"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 SKOS_NOTATION = "http://www.w3.org/2004/02/skos/core#notation"
-REFERENCE_DATE = "https://w3id.org/aimsgraph/shapes#referenceDate"
-XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
 CLOSED = AIMS + "StatusClosed"
 FORMATS = ("md", "html", "json")
 MEDIA_TYPES = {"md": "text/markdown", "html": "text/html", "json": "application/json"}
@@ -114,10 +112,10 @@ class ReviewPack:
 
 def build(store: GraphStore, model: RiskModel, findings: list[Finding], as_of: date | None = None,
           generated_at: datetime | None = None) -> ReviewPack:
-    """The pack for ``store`` as it is now, reviewed as of ``as_of`` (default today, UTC), with
-    ``model`` (its risk model) and ``findings`` (its current completeness findings)."""
-    generated_at = generated_at or datetime.now(UTC)
-    as_of = as_of or generated_at.astimezone(UTC).date()
+    """The pack for ``store`` as it is now, reviewed as of ``as_of`` (default today), with
+    ``model`` (its risk model) and ``findings`` (its completeness findings as of that date)."""
+    generated_at = generated_at or clock.now()
+    as_of = clock.as_of(as_of)
     record = Record(store.raw)
     reviews = _reviews(store, record)
     held = [r for r in reviews if r["held"] and r["held"] <= as_of]
@@ -127,7 +125,7 @@ def build(store: GraphStore, model: RiskModel, findings: list[Finding], as_of: d
     year_before = agenda.add_months(as_of, -PERIOD_MONTHS)
     period_start = min(previous["held"], year_before) if previous else year_before
     context = _Context(store, record, as_of, period_start, previous)
-    readiness = reports.build(store, findings).clauses
+    readiness = reports.build(store, findings, as_of).clauses
     sections = [
         _actions(context),
         _changes(context),
@@ -433,12 +431,13 @@ def _trends(ctx: _Context, model: RiskModel, readiness: list[reports.Readiness])
     before = {r.key: r for r in past_readiness} if compared else {}
     clause_rows = []
     for r in readiness:
-        row = {"clause": r.label, "clauseIri": r.key, "readiness": _percent(r.share), "checks": r.total,
+        row = {"clause": r.label, "clauseIri": r.key, "readiness": r.percent(), "checks": r.total,
                "passing": r.total - r.failed}
         if compared:
             old = before.get(r.key)
-            row["before"] = _percent(old.share) if old else "not checked"
-            row["change"] = _signed_points(r.share - old.share) if old else ""
+            row["before"] = old.percent() if old else "not checked"
+            both = old is not None and r.ratio is not None and old.ratio is not None
+            row["change"] = _signed_points(r.ratio - old.ratio) if both else ""
         clause_rows.append(row)
     clause_columns = [("clause", "Clause"), ("readiness", "Readiness"), ("passing", "Passing"), ("checks", "Checks")]
     if compared:
@@ -474,14 +473,11 @@ def _past(ctx: _Context) -> tuple[RiskModel, list[reports.Readiness]] | str:
     past = GraphStore(None)
     reference = [q for g in (Graphs.ONTOLOGY, Graphs.CATALOGUE)
                  for q in ctx.store.raw.quads_for_pattern(None, None, None, ox.NamedNode(g))]
-    data = [q for q in quads if q.predicate.value != REFERENCE_DATE]
-    setting = ox.Quad(ox.NamedNode("urn:aimsgraph:review-pack:setting"), ox.NamedNode(REFERENCE_DATE),
-                      ox.Literal(ctx.previous["held"].isoformat(), datatype=ox.NamedNode(XSD_DATE)),
-                      ox.NamedNode(Graphs.DATA))
-    past.raw.extend([*reference, *data, setting])
+    past.raw.extend([*reference, *quads])
     refresh_inferences(past)
-    found = validation.validate_full(past)
-    return RiskModel.build(past), reports.build(past, found).clauses
+    held = ctx.previous["held"]
+    found = validation.validate_store(past, held)
+    return RiskModel.build(past), reports.build(past, found, held).clauses
 
 
 def _percent(share: float) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 import rdflib
 from rdflib import RDF, SH, BNode, Literal, URIRef
@@ -49,23 +50,38 @@ class Check:
     message: str
     path: str | None
     query: str
+    component: str  # the SHACL constraint component, e.g. sh:MinCountConstraintComponent (full IRI)
     target_classes: tuple[str, ...] | None = None  # the focus nodes are instances of these; None: any
     targets: str = ""  # a graph pattern binding ?this to every focus node of the shape
     #: a SHACL-SPARQL constraint: for a few focus nodes, run once per node with ?this
     #: substituted, as pyoxigraph does not seed its joins from VALUES (700 ms vs 60 ms at 10k)
     per_focus: bool = False
 
-    def text(self, focus: Iterable[str] | None = None) -> str:
-        """The check's query, restricted to ``focus`` nodes when given."""
-        return self.query.replace("{focus}", _values(focus))
+    def text(self, as_of: date, focus: Iterable[str] | None = None) -> str:
+        """The check's query as of the evaluation date, restricted to ``focus`` nodes when given."""
+        return _fill(self.query, as_of, focus)
 
-    def targets_text(self, focus: Iterable[str] | None = None) -> str:
-        """A query selecting the check's focus nodes (?this)."""
-        return "SELECT DISTINCT ?this WHERE { " + self.targets.replace("{focus}", _values(focus)) + " }"
+    def targets_text(self, as_of: date, focus: Iterable[str] | None = None) -> str:
+        """A query selecting the check's focus nodes (?this) as of the evaluation date."""
+        return "SELECT DISTINCT ?this WHERE { " + _fill(self.targets, as_of, focus) + " }"
 
 
-def _values(focus: Iterable[str] | None) -> str:
-    return "" if focus is None else "VALUES ?this { " + " ".join(f"<{n}>" for n in focus) + " }"
+def _fill(template: str, as_of: date, focus: Iterable[str] | None) -> str:
+    values = "" if focus is None else "VALUES ?this { " + " ".join(f"<{n}>" for n in focus) + " }"
+    today = f'VALUES ?today {{ "{as_of.isoformat()}"^^<http://www.w3.org/2001/XMLSchema#date> }}'
+    return template.replace("{focus}", values).replace("{today}", today)
+
+
+#: How every shape reads the evaluation date (shapes/groups.ttl). The store engine states the
+#: date as inline data in its place, so that validation never writes it into the store.
+_REFERENCE_DATE = re.compile(r"\?setting\s+ash:referenceDate\s+\?today\s*\.")
+
+
+def _with_evaluation_date(query: str, shape: str) -> str:
+    query = _REFERENCE_DATE.sub("{today}", query)
+    if "referenceDate" in query:
+        raise UnsupportedShape(f"{shape}: read ash:referenceDate only as `?setting ash:referenceDate ?today .`")
+    return query
 
 
 def compile_shapes(shapes: rdflib.Graph) -> list[Check]:
@@ -78,7 +94,8 @@ def compile_shapes(shapes: rdflib.Graph) -> list[Check]:
         checks += compiler.node_checks()
         for property_shape in sorted(shapes.objects(node_shape, SH.property), key=str):
             checks += compiler.property_checks(property_shape)
-    return checks
+    return [replace(c, query=_with_evaluation_date(c.query, c.shape), targets=_with_evaluation_date(c.targets, c.shape))
+            for c in checks]
 
 
 class _ShapeCompiler:
@@ -125,9 +142,9 @@ class _ShapeCompiler:
         if not self.target:
             return []
         checks = [self._sparql_check(shape, c, path=None) for c in self.g.objects(shape, SH.sparql)]
-        conditions = self._value_conditions(shape, "?this")
-        if conditions:
-            checks.append(self._check(shape, f"SELECT ?this (?this AS ?value) WHERE {self._where(f'FILTER(!({conditions}))')}", None))
+        for component, condition in self._value_conditions(shape, "?this"):
+            query = f"SELECT ?this (?this AS ?value) WHERE {self._where(f'FILTER(!({condition}))')}"
+            checks.append(self._check(shape, query, None, component))
         return checks
 
     # -- property shapes ------------------------------------------------------------------
@@ -149,28 +166,28 @@ class _ShapeCompiler:
         for n in g.objects(shape, SH.minCount):
             if int(n) == 1:
                 body = f"FILTER NOT EXISTS {{ {value_pattern} }}"
-                checks.append(self._check(shape, f"SELECT ?this WHERE {self._where(body)}", result_path))
+                checks.append(self._check(shape, f"SELECT ?this WHERE {self._where(body)}", result_path, SH.MinCountConstraintComponent))
             elif int(n) > 1:
-                checks.append(self._check(shape, f"SELECT ?this WHERE {{ {counted()} FILTER(?count < {int(n)}) }}", result_path))
+                query = f"SELECT ?this WHERE {{ {counted()} FILTER(?count < {int(n)}) }}"
+                checks.append(self._check(shape, query, result_path, SH.MinCountConstraintComponent))
         for n in g.objects(shape, SH.maxCount):
             query = f"SELECT ?this WHERE {{ {counted(optional=False)} FILTER(?count > {int(n)}) }}"
-            checks.append(self._check(shape, query, result_path))
+            checks.append(self._check(shape, query, result_path, SH.MaxCountConstraintComponent))
         for value in g.objects(shape, SH.hasValue):
             body = f"FILTER NOT EXISTS {{ ?this {path} {_n3(value)} }}"
-            checks.append(self._check(shape, f"SELECT ?this WHERE {self._where(body)}", result_path))
-        conditions = self._value_conditions(shape, "?value")
-        if conditions:
-            body = f"{value_pattern} FILTER(!({conditions}))"
-            checks.append(self._check(shape, f"SELECT ?this ?value WHERE {self._where(body)}", result_path))
+            checks.append(self._check(shape, f"SELECT ?this WHERE {self._where(body)}", result_path, SH.HasValueConstraintComponent))
+        for component, condition in self._value_conditions(shape, "?value"):
+            body = f"{value_pattern} FILTER(!({condition}))"
+            checks.append(self._check(shape, f"SELECT ?this ?value WHERE {self._where(body)}", result_path, component))
         qualified = g.value(shape, SH.qualifiedValueShape)
         if qualified is not None:
             conforms = self._conforms(qualified, "?value")
             for n in g.objects(shape, SH.qualifiedMinCount):
                 query = f"SELECT ?this WHERE {{ {counted(conforms)} FILTER(?count < {int(n)}) }}"
-                checks.append(self._check(shape, query, result_path))
+                checks.append(self._check(shape, query, result_path, SH.QualifiedMinCountConstraintComponent))
             for n in g.objects(shape, SH.qualifiedMaxCount):
                 query = f"SELECT ?this WHERE {{ {counted(conforms, optional=False)} FILTER(?count > {int(n)}) }}"
-                checks.append(self._check(shape, query, result_path))
+                checks.append(self._check(shape, query, result_path, SH.QualifiedMaxCountConstraintComponent))
         self._refuse_unknown(shape, {SH.minCount, SH.maxCount, SH.hasValue, SH.qualifiedValueShape})
         return checks
 
@@ -179,29 +196,38 @@ class _ShapeCompiler:
     _VALUE_PARAMETERS = (SH["class"], SH.datatype, SH.nodeKind, SH.minLength, SH.maxLength, SH.pattern,
                          SH["in"], SH["or"], SH.flags)
 
-    def _value_conditions(self, shape: rdflib.term.Node, var: str) -> str:
-        """A SPARQL expression true when ``var`` meets the shape's value-level constraints."""
+    def _value_conditions(self, shape: rdflib.term.Node, var: str) -> list[tuple[URIRef, str]]:
+        """The shape's value-level constraints as (constraint component, SPARQL expression true
+        when ``var`` meets it): one validation result per component, as SHACL reports them."""
         g = self.g
-        parts = [f"EXISTS {{ {var} {SUBCLASS_PATH} {_n3(c)} }}" for c in g.objects(shape, SH["class"])]
-        parts += [f"(isLiteral({var}) && DATATYPE({var}) = {_n3(d)})" for d in g.objects(shape, SH.datatype)]
-        parts += [_NODE_KINDS[k].format(v=var) for k in g.objects(shape, SH.nodeKind)]
-        parts += [f"(!isBlank({var}) && STRLEN(STR({var})) >= {int(n)})" for n in g.objects(shape, SH.minLength)]
-        parts += [f"(!isBlank({var}) && STRLEN(STR({var})) <= {int(n)})" for n in g.objects(shape, SH.maxLength)]
+        parts = [(SH.ClassConstraintComponent, f"EXISTS {{ {var} {SUBCLASS_PATH} {_n3(c)} }}") for c in g.objects(shape, SH["class"])]
+        parts += [(SH.DatatypeConstraintComponent, f"(isLiteral({var}) && DATATYPE({var}) = {_n3(d)})")
+                  for d in g.objects(shape, SH.datatype)]
+        parts += [(SH.NodeKindConstraintComponent, _NODE_KINDS[k].format(v=var)) for k in g.objects(shape, SH.nodeKind)]
+        parts += [(SH.MinLengthConstraintComponent, f"(!isBlank({var}) && STRLEN(STR({var})) >= {int(n)})")
+                  for n in g.objects(shape, SH.minLength)]
+        parts += [(SH.MaxLengthConstraintComponent, f"(!isBlank({var}) && STRLEN(STR({var})) <= {int(n)})")
+                  for n in g.objects(shape, SH.maxLength)]
         flags = g.value(shape, SH.flags)
-        parts += [f"(!isBlank({var}) && REGEX(STR({var}), {_n3(Literal(str(p)))}, {_n3(Literal(str(flags or '')))}))"
+        parts += [(SH.PatternConstraintComponent,
+                   f"(!isBlank({var}) && REGEX(STR({var}), {_n3(Literal(str(p)))}, {_n3(Literal(str(flags or '')))}))")
                   for p in g.objects(shape, SH.pattern)]
         for members in g.objects(shape, SH["in"]):
-            parts.append(f"({var} IN ({', '.join(_n3(m) for m in Collection(g, members))}))")
+            parts.append((SH.InConstraintComponent, f"({var} IN ({', '.join(_n3(m) for m in Collection(g, members))}))"))
         for alternatives in g.objects(shape, SH["or"]):
             options = [f"({self._conforms(s, var)})" for s in Collection(g, alternatives)]
-            parts.append("(" + " || ".join(options) + ")")
-        return " && ".join(parts)
+            parts.append((SH.OrConstraintComponent, "(" + " || ".join(options) + ")"))
+        return parts
+
+    def _value_condition(self, shape: rdflib.term.Node, var: str) -> str:
+        """One expression true when ``var`` meets all the shape's value-level constraints."""
+        return " && ".join(condition for _, condition in self._value_conditions(shape, var))
 
     def _conforms(self, shape: rdflib.term.Node, var: str) -> str:
         """A SPARQL expression true when ``var`` conforms to an anonymous shape."""
         if self.g.value(shape, SH.path) is not None:
             return self._property_conforms(shape, var)
-        conditions = self._value_conditions(shape, var)
+        conditions = self._value_condition(shape, var)
         parts = [conditions] if conditions else []
         parts += [f"({var} = {_n3(value)})" for value in self.g.objects(shape, SH.hasValue)]
         parts += [self._property_conforms(prop, var) for prop in self.g.objects(shape, SH.property)]
@@ -218,7 +244,7 @@ class _ShapeCompiler:
             raise UnsupportedShape(f"{prop}: minCount > 1 inside a nested shape")
         if min_count == 1:
             parts.append(f"EXISTS {{ {var} {path} {inner} }}")
-        conditions = self._value_conditions(prop, inner)
+        conditions = self._value_condition(prop, inner)
         if conditions:
             parts.append(f"NOT EXISTS {{ {var} {path} {inner} FILTER(!({conditions})) }}")
         self._refuse_unknown(prop, {SH.minCount, SH.hasValue})
@@ -242,14 +268,15 @@ class _ShapeCompiler:
         # the constraint's own WHERE group, so FILTER/NOT EXISTS see ?this bound.
         query = _with_focus(select, f" {{ SELECT DISTINCT ?this WHERE {{ {{focus}} {self.target} }} }} ")
         message = self.g.value(constraint, SH.message) or self.g.value(shape, SH.message)
-        return Check(str(shape), self._severity(shape), str(message or ""), path, query, self.target_classes,
-                     self.target, per_focus=True)
+        return Check(str(shape), self._severity(shape), str(message or ""), path, query,
+                     str(SH.SPARQLConstraintComponent), self.target_classes, self.target, per_focus=True)
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _check(self, shape, query: str, path: str | None) -> Check:
+    def _check(self, shape, query: str, path: str | None, component: URIRef) -> Check:
         message = str(self.g.value(shape, SH.message) or "")
-        return Check(str(shape), self._severity(shape), message, path, query, self.target_classes, self.target)
+        return Check(str(shape), self._severity(shape), message, path, query, str(component), self.target_classes,
+                     self.target)
 
     def _severity(self, shape) -> str:
         return str(self.g.value(shape, SH.severity) or SH.Violation).rsplit("#", 1)[1]

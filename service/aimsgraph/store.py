@@ -16,14 +16,15 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
 import pyoxigraph as ox
 import rdflib
 
-from aimsgraph import resources
+from aimsgraph import clock, resources
+from aimsgraph import demo as demo_record
 from aimsgraph.errors import InvalidInput, StoreUnavailable
 from aimsgraph.namespaces import Graphs, is_absolute_iri
 from aimsgraph.remote import RemoteStore, graph_blocks, has_blank_node
@@ -285,7 +286,7 @@ class GraphStore:
         quads). Call it last, after the graph's content is written: the bulk loader keeps no
         order, so a stamp written with the content could land before it."""
         name = named_graph(graph)
-        now = ox.Literal(datetime.now(UTC).isoformat(timespec="seconds"), datatype=ox.NamedNode(XSD_DATETIME))
+        now = ox.Literal(clock.now().isoformat(timespec="seconds"), datatype=ox.NamedNode(XSD_DATETIME))
         old = list(self._store.quads_for_pattern(name, GENERATED_AT, None, name))
         self.replace_quads(remove=old, add=[*extra, ox.Quad(name, GENERATED_AT, now, name)])
 
@@ -303,8 +304,9 @@ class GraphStore:
 
     # -- first start -----------------------------------------------------------------------
 
-    def initialise(self, demo: bool = True) -> dict[str, str]:
-        """Bring reference graphs up to date and, on an empty store, load the demo.
+    def initialise(self, demo: bool = True, on: date | None = None) -> dict[str, str]:
+        """Bring reference graphs up to date and, on an empty store, load the demo dated for
+        ``on`` (default today; see :mod:`aimsgraph.demo`).
 
         Idempotent: the ontology, catalogue and vocabularies graphs are replaced only when their source
         files changed (their digest is kept in the graph as ``dct:hasVersion``); the data
@@ -316,7 +318,9 @@ class GraphStore:
             Graphs.VOCABULARIES: self._sync_reference(Graphs.VOCABULARIES, resources.vocabulary_files()),
         }
         if demo and self.is_empty(Graphs.DATA):
-            self.load_files(resources.demo_files(), Graphs.DATA)
+            dated = demo_record.quads(named_graph(Graphs.DATA), clock.as_of(on))
+            with self.write_lock():
+                self._store.extend(dated)
             actions[Graphs.DATA] = "loaded demo"
         self.flush()
         return actions

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from datetime import date
 from functools import cache
 
 import pyoxigraph as ox
@@ -29,9 +30,9 @@ import rdflib
 from rdflib import RDF, SH, URIRef
 from rdflib.namespace import DCTERMS
 
-from aimsgraph import resources
+from aimsgraph import clock, resources
 from aimsgraph.errors import ValidationRejected
-from aimsgraph.namespaces import AIMS, Graphs
+from aimsgraph.namespaces import AIMS, REFERENCE_DATE, XSD_DATE, Graphs
 from aimsgraph.shacl_sparql import Check, compile_shapes, prologue
 from aimsgraph.store import GraphStore
 
@@ -45,7 +46,7 @@ FINDING_CLAUSE = "http://purl.org/dc/terms/subject"
 _TEMPLATE = re.compile(r"\{[?$]([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Finding:
     """One validation result, with the ISO clauses or Annex A controls it concerns."""
 
@@ -56,12 +57,53 @@ class Finding:
     value: str | None
     message: str
     clauses: tuple[str, ...] = ()  # catalogue IRIs, e.g. https://w3id.org/aimsgraph/iso42001/A.6.2.7
+    component: str = ""  # the SHACL constraint component that failed (sh:sourceConstraintComponent)
+    #: what kind of term ``value`` is: "iri", "bnode", "triple", "@lang" or a literal's datatype IRI
+    value_type: str | None = None
+
+    def __lt__(self, other: Finding) -> bool:
+        """Findings sort by their fields in order, a missing path or value first."""
+        return self._sort_key() < other._sort_key()
+
+    def _sort_key(self) -> tuple:
+        return tuple("" if value is None else value for value in astuple(self))
 
     @property
     def iri(self) -> str:
         """A stable IRI, so the same problem keeps its name across validations."""
-        key = "\x1f".join(str(part) for part in (self.focus, self.shape, self.path, self.value))
+        parts = (self.focus, self.shape, self.component, self.path, self.value, self.value_type)
+        key = "\x1f".join(str(part) for part in parts)
         return FINDING_BASE + hashlib.sha1(key.encode()).hexdigest()
+
+    @property
+    def value_term(self) -> ox.NamedNode | ox.BlankNode | ox.Literal | None:
+        """The value as the RDF term it was: sh:value keeps IRIs IRIs and literals typed."""
+        if self.value is None:
+            return None
+        if self.value_type == "iri":
+            return ox.NamedNode(self.value)
+        if self.value_type == "bnode":
+            return ox.BlankNode(self.value)
+        if self.value_type and self.value_type.startswith("@"):
+            return ox.Literal(self.value, language=self.value_type[1:])
+        if self.value_type and self.value_type != "triple":
+            return ox.Literal(self.value, datatype=ox.NamedNode(self.value_type))
+        return ox.Literal(self.value)  # a triple term: its N-Triples text (SHACL 1.0 has no triple values)
+
+
+def term_parts(term: object) -> tuple[str, str]:
+    """(text, kind) of a pyoxigraph or rdflib term, as Finding keeps a value."""
+    if isinstance(term, (ox.NamedNode, URIRef)):
+        return str(term.value if isinstance(term, ox.NamedNode) else term), "iri"
+    if isinstance(term, (ox.BlankNode, rdflib.BNode)):
+        return str(term.value if isinstance(term, ox.BlankNode) else term), "bnode"
+    if isinstance(term, ox.Literal):
+        return term.value, f"@{term.language}" if term.language else term.datatype.value
+    if isinstance(term, rdflib.Literal):
+        datatype = term.datatype or ("http://www.w3.org/1999/02/22-rdf-syntax-ns#langString" if term.language
+                                     else "http://www.w3.org/2001/XMLSchema#string")
+        return str(term), f"@{term.language}" if term.language else str(datatype)
+    return str(term), "triple"
 
 
 @cache
@@ -87,8 +129,9 @@ def compiled_checks() -> tuple[str, list[Check], dict[str, tuple[str, ...]]]:
 # -- engines ---------------------------------------------------------------------------------
 
 
-def validate_store(store: GraphStore, focus: Iterable[str] | None = None) -> list[Finding]:
-    """Run the compiled shapes in the store, over every focus node or only ``focus``."""
+def validate_store(store: GraphStore, as_of: date, focus: Iterable[str] | None = None) -> list[Finding]:
+    """Run the compiled shapes in the store as of the evaluation date ``as_of``, over every
+    focus node or only ``focus``."""
     prefixes, checks, clauses = compiled_checks()
     focus = None if focus is None else sorted(set(focus))
     if focus == []:
@@ -101,34 +144,39 @@ def validate_store(store: GraphStore, focus: Iterable[str] | None = None) -> lis
             nodes = [n for n in focus if classes.get(n, set()) & set(check.target_classes)]
             if not nodes:
                 continue
-        for values in _rows(store, prefixes, check, nodes):
+        for terms in _rows(store, prefixes, check, nodes, as_of):
+            values = {name: term_parts(term)[0] for name, term in terms.items()}
+            value = term_parts(terms["value"]) if "value" in terms else (None, None)
             findings.add(Finding(
                 severity=check.severity,
                 focus=values["this"],
                 shape=check.shape,
                 path=values.get("path", check.path),
-                value=values.get("value"),
+                value=value[0],
                 message=_TEMPLATE.sub(lambda m, v=values: v.get(m.group(1), m.group(0)), check.message),
                 clauses=clauses.get(check.shape, ()),
+                component=check.component,
+                value_type=value[1],
             ))
     return sorted(findings)
 
 
-def _rows(store: GraphStore, prefixes: str, check: Check, nodes: list[str] | None) -> Iterable[dict[str, str]]:
-    """The result rows of one check, as {variable: value}."""
+def _rows(store: GraphStore, prefixes: str, check: Check, nodes: list[str] | None, as_of: date) -> Iterable[dict[str, object]]:
+    """The result rows of one check, as {variable: term}."""
     if nodes is not None and check.per_focus:
-        targeted = [row["this"].value for row in store.raw.query(prefixes + check.targets_text(nodes), **validated_dataset())]
+        targets = prefixes + check.targets_text(as_of, nodes)
+        targeted = [row["this"].value for row in store.raw.query(targets, **validated_dataset())]
         runs = [{ox.Variable("this"): ox.NamedNode(node)} for node in targeted]
-        queries = [(prefixes + check.text(None), run) for run in runs]
+        queries = [(prefixes + check.text(as_of), run) for run in runs]
     else:
-        queries = [(prefixes + check.text(nodes), {})]
+        queries = [(prefixes + check.text(as_of, nodes), {})]
     for text, substitutions in queries:
         solutions = store.raw.query(text, substitutions=substitutions, **validated_dataset())
         names = [v.value for v in solutions.variables]
         for row in solutions:
-            values = {n: row[n].value for n in names if row[n] is not None}
+            values = {n: row[n] for n in names if row[n] is not None}
             if substitutions:
-                values["this"] = substitutions[ox.Variable("this")].value
+                values["this"] = substitutions[ox.Variable("this")]
             yield values
 
 
@@ -142,55 +190,89 @@ def _classes_of(store: GraphStore, nodes: list[str]) -> dict[str, set[str]]:
     return classes
 
 
-def validate_graph(data: rdflib.Graph) -> list[Finding]:
-    """Run the shapes with pyshacl over an rdflib graph (the reference engine)."""
+def validate_graph(data: rdflib.Graph, as_of: date) -> list[Finding]:
+    """Run the shapes with pyshacl over a copy of an rdflib graph (the reference engine), as of
+    the evaluation date ``as_of``: the copy states it as the shapes' one ash:referenceDate."""
+    data = _dated_copy(data, as_of)
     _, results, text = pyshacl.validate(data, shacl_graph=shapes_graph(), inference="none", advanced=True)
     if not isinstance(results, rdflib.Graph):  # pyshacl reports a shape it cannot run this way
         raise RuntimeError(f"pyshacl could not validate: {text}")
     return sorted(set(_from_report(results)))
 
 
+def _dated_copy(data: rdflib.Graph, as_of: date) -> rdflib.Graph:
+    copy = rdflib.Graph()
+    for prefix, namespace in data.namespaces():
+        copy.bind(prefix, namespace)
+    reference_date = URIRef(REFERENCE_DATE)
+    for triple in data:
+        if triple[1] != reference_date:
+            copy.add(triple)
+    copy.add((rdflib.BNode(), reference_date, rdflib.Literal(as_of.isoformat(), datatype=URIRef(XSD_DATE))))
+    return copy
+
+
 # -- stored report ---------------------------------------------------------------------------
 
 
-def validate_full(store: GraphStore) -> list[Finding]:
-    """Validate the whole record and replace the validation graph with the findings."""
-    findings = validate_store(store)
-    store.replace_derived_graph(Graphs.VALIDATION, findings_as_triples(findings))
+def validate_full(store: GraphStore, as_of: date | None = None) -> list[Finding]:
+    """Validate the whole record as of ``as_of`` (default: today) and replace the validation
+    graph with the findings and their evaluation date."""
+    as_of = clock.as_of(as_of)
+    findings = validate_store(store, as_of)
+    store.replace_derived_graph(Graphs.VALIDATION, _stored_triples(findings, as_of))
     return findings
 
 
-def validate_changed(store: GraphStore, changed: Iterable[str]) -> list[Finding]:
+def validate_changed(store: GraphStore, changed: Iterable[str], as_of: date | None = None) -> list[Finding]:
     """Re-validate what a change to ``changed`` nodes can affect and update their stored
     findings. Returns the findings of the affected focus nodes. A change to the management
-    system's own settings (criteria, matrix, SoA, scope) re-validates everything."""
-    plan = revalidate(store, changed)
+    system's own settings (criteria, matrix, SoA, scope) re-validates everything, and so does a
+    new evaluation date."""
+    plan = revalidate(store, changed, as_of)
     store_revalidation(store, plan)
     return stored_findings(store) if plan.affected is None else plan.findings
 
 
 @dataclass(frozen=True)
 class Revalidation:
-    """Findings computed for the focus nodes a change can affect (for all when ``affected``
-    is None), not yet stored: the service computes them outside the write lock."""
+    """Findings computed as of ``as_of`` for the focus nodes a change can affect (for all when
+    ``affected`` is None), not yet stored: the service computes them outside the write lock."""
 
     affected: list[str] | None
     findings: list[Finding]
+    as_of: date
 
 
-def revalidate(store: GraphStore, changed: Iterable[str]) -> Revalidation:
-    """The findings :func:`validate_changed` would store, read without writing."""
+def revalidate(store: GraphStore, changed: Iterable[str], as_of: date | None = None) -> Revalidation:
+    """The findings :func:`validate_changed` would store, read without writing. Stored findings
+    computed for another date are all recomputed: time-dependent findings may differ anywhere."""
+    as_of = clock.as_of(as_of)
     changed = sorted(set(changed))
-    if _touches_settings(store, changed):
-        return Revalidation(None, validate_store(store))
+    if stored_as_of(store) != as_of or _touches_settings(store, changed):
+        return Revalidation(None, validate_store(store, as_of), as_of)
     affected = affected_nodes(store, changed)
-    return Revalidation(affected, validate_store(store, affected))
+    return Revalidation(affected, validate_store(store, as_of, affected), as_of)
+
+
+def stored_as_of(store: GraphStore) -> date | None:
+    """The evaluation date of the stored findings; None when none are stored."""
+    graph = ox.NamedNode(Graphs.VALIDATION)
+    for quad in store.raw.quads_for_pattern(graph, ox.NamedNode(REFERENCE_DATE), None, graph):
+        return date.fromisoformat(quad.object.value)
+    return None
+
+
+def _stored_triples(findings: Iterable[Finding], as_of: date) -> list[ox.Triple]:
+    graph = ox.NamedNode(Graphs.VALIDATION)
+    dated = ox.Triple(graph, ox.NamedNode(REFERENCE_DATE), ox.Literal(as_of.isoformat(), datatype=ox.NamedNode(XSD_DATE)))
+    return [*findings_as_triples(findings), dated]
 
 
 def store_revalidation(store: GraphStore, plan: Revalidation) -> None:
     """Replace the stored findings of the plan's focus nodes (all of them, for a full plan)."""
     if plan.affected is None:
-        store.replace_derived_graph(Graphs.VALIDATION, findings_as_triples(plan.findings))
+        store.replace_derived_graph(Graphs.VALIDATION, _stored_triples(plan.findings, plan.as_of))
         return
     stale = stored_findings(store, plan.affected)
     store.replace_quads(
@@ -259,17 +341,22 @@ def stored_findings(store: GraphStore, focus: Iterable[str] | None = None) -> li
     findings = []
     for result in results:
         values: dict[str, list[str]] = {}
+        value = (None, None)
         for quad in store.raw.quads_for_pattern(result, None, None, graph):
-            values.setdefault(quad.predicate.value, []).append(quad.object.value)
+            values.setdefault(quad.predicate.value, []).append(term_parts(quad.object)[0])
+            if quad.predicate.value == sh + "value":
+                value = term_parts(quad.object)
         first = {name: found[0] for name, found in values.items()}
         findings.append(Finding(
             severity=first[sh + "resultSeverity"].rsplit("#", 1)[1],
             focus=first[sh + "focusNode"],
             shape=first[sh + "sourceShape"],
             path=first.get(sh + "resultPath"),
-            value=first.get(sh + "value"),
+            value=value[0],
             message=first[sh + "resultMessage"],
             clauses=tuple(sorted(values.get(FINDING_CLAUSE, []))),
+            component=first.get(sh + "sourceConstraintComponent", ""),
+            value_type=value[1],
         ))
     return sorted(findings)
 
@@ -282,23 +369,24 @@ def _from_report(results: rdflib.Graph) -> Iterable[Finding]:
     for result in results.subjects(RDF.type, SH.ValidationResult):
         shape = results.value(result, SH.sourceShape)
         path = results.value(result, SH.resultPath)
-        value = results.value(result, SH.value)
+        value = term_parts(results.value(result, SH.value)) if (result, SH.value, None) in results else (None, None)
         yield Finding(
             severity=str(results.value(result, SH.resultSeverity)).rsplit("#", 1)[1],
             focus=str(results.value(result, SH.focusNode)),
             shape=str(shape),
             path=str(path) if isinstance(path, URIRef) else None,
-            value=str(value) if value is not None else None,
+            value=value[0],
             message=str(results.value(result, SH.resultMessage) or ""),
             clauses=tuple(sorted(str(c) for c in shapes.objects(shape, DCTERMS.source))),
+            component=str(results.value(result, SH.sourceConstraintComponent) or ""),
+            value_type=value[1],
         )
 
 
 def findings_as_triples(findings: Iterable[Finding]) -> list[ox.Triple]:
-    """Findings as SHACL validation results (plus ``dct:subject`` clauses), one stable IRI each.
-
-    ``sh:value`` is stored as a plain literal holding the value's text (IRI or lexical form).
-    """
+    """Findings as SHACL validation results (plus ``dct:subject`` clauses), one stable IRI each,
+    with the terms a SHACL validation report has: ``sh:value`` the value as it was (an IRI stays
+    an IRI), ``sh:sourceConstraintComponent`` the component that failed."""
     sh = str(SH)
     triples = []
     for f in findings:
@@ -310,10 +398,12 @@ def findings_as_triples(findings: Iterable[Finding]) -> list[ox.Triple]:
             ox.Triple(node, ox.NamedNode(sh + "sourceShape"), ox.NamedNode(f.shape)),
             ox.Triple(node, ox.NamedNode(sh + "resultMessage"), ox.Literal(f.message)),
         ]
+        if f.component:
+            triples.append(ox.Triple(node, ox.NamedNode(sh + "sourceConstraintComponent"), ox.NamedNode(f.component)))
         if f.path:
             triples.append(ox.Triple(node, ox.NamedNode(sh + "resultPath"), ox.NamedNode(f.path)))
-        if f.value is not None:
-            triples.append(ox.Triple(node, ox.NamedNode(sh + "value"), ox.Literal(f.value)))
+        if (value := f.value_term) is not None:
+            triples.append(ox.Triple(node, ox.NamedNode(sh + "value"), value))
         triples += [ox.Triple(node, ox.NamedNode(FINDING_CLAUSE), ox.NamedNode(c)) for c in f.clauses]
     return triples
 
@@ -366,12 +456,14 @@ class ViolationGate:
         self._known: set[str] = set()
 
     def before(self, quads: Iterable[ox.Quad]) -> None:
+        self._as_of = clock.today()
         self._focus = set(affected_nodes(self.store, changed_nodes(self.store, quads)))
-        self._known = {f.iri for f in validate_store(self.store, self._focus) if f.severity == "Violation"}
+        self._known = {f.iri for f in validate_store(self.store, self._as_of, self._focus) if f.severity == "Violation"}
 
     def after(self, quads: Iterable[ox.Quad]) -> None:
         focus = self._focus | set(affected_nodes(self.store, changed_nodes(self.store, quads)))
-        new = [f for f in validate_store(self.store, focus) if f.severity == "Violation" and f.iri not in self._known]
+        new = [f for f in validate_store(self.store, self._as_of, focus)
+               if f.severity == "Violation" and f.iri not in self._known]
         if new:
             raise ValidationRejected(
                 f"the write would add {len(new)} SHACL Violation(s); nothing was written", new)

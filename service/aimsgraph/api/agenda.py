@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from aimsgraph import agenda, overview, review_pack
+from aimsgraph import agenda, clock, overview, review_pack
 from aimsgraph.errors import InvalidInput, NotAcceptable
 from aimsgraph.sparql.negotiation import best_match
 
@@ -30,7 +30,7 @@ def due() -> Response:
 @bp.get("/due.ics")
 def due_calendar() -> Response:
     _, _, items = _agenda()
-    body = agenda.to_ical(items, datetime.now(UTC))
+    body = agenda.to_ical(items, clock.now())
     response = Response(body, content_type="text/calendar; charset=utf-8")
     response.headers["Content-Disposition"] = 'inline; filename="aimsgraph-due.ics"'
     return response
@@ -48,23 +48,18 @@ def review() -> Response:
         if media is None:
             raise NotAcceptable("the review pack is available as application/json, text/markdown and text/html")
         fmt = {v: k for k, v in review_pack.MEDIA_TYPES.items()}[media]
-    as_of = _as_of()
+    as_of = clock.as_of_argument(request.args.get("asOf"))
     state = current_app.extensions["aimsgraph"]
     snapshot = state.models.get()
-    pack = review_pack.build(state.store, snapshot.model, overview.findings(state.store), as_of)
+    pack = review_pack.build(state.store, snapshot.model, overview.findings(state.store, as_of), as_of)
     kind = f"{media}; charset=utf-8" if media.startswith("text/") else media
     response = Response(review_pack.render(pack, fmt), content_type=kind)
     response.headers["Vary"] = "Accept"
     return response
 
 
-def _as_of() -> date | None:
-    text = request.args.get("asOf")
-    return agenda.parse_date(text) if text is not None else None
-
-
 def _agenda() -> tuple[date, str, list[agenda.DueItem]]:
-    as_of = _as_of() or datetime.now(UTC).date()
+    as_of = clock.as_of_argument(request.args.get("asOf"))
     within = request.args.get("within", agenda.DEFAULT_WITHIN)
     window = agenda.parse_within(within, as_of)
     return as_of, within, agenda.due_items(current_app.extensions["aimsgraph"].store, as_of, window)

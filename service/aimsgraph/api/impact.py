@@ -1,5 +1,9 @@
-"""REST: ``POST /api/impact`` (impact analysis before a change, with what-if) and
-``GET /api/concentration`` (shared components of many high-risk systems)."""
+"""REST: impact analysis before a change, ``POST /api/impact`` (with what-if) and
+``GET /api/impact?node=&change=`` (without, for links and quick looks), and
+``GET /api/concentration`` (shared components of many high-risk systems).
+
+Every asset of the record has an answer, with or without dependencies (an asset without
+edges has an empty impact); a node the record does not hold is 404."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 bp = Blueprint("impact", __name__, url_prefix="/api")
 
 MAX_LIMIT = 1000
+NODE_HINT = "the IRI of a system, model, dataset, infrastructure service or supplier"
 
 
 @bp.post("/impact")
@@ -24,14 +29,24 @@ def analyse_change() -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object such as {\"node\": \"https://...\", \"change\": \"retire\"}")
-    node, change = body.get("node"), body.get("change", "modify")
-    if not isinstance(node, str):
-        raise InvalidInput('"node" must be the IRI of a system, model, dataset, infrastructure service or supplier')
-    if not isinstance(change, str):
-        raise InvalidInput(f'"change" must be one of {", ".join(impact.CHANGE_KINDS)}')
     modifications = body.get("whatIf", [])
     if not isinstance(modifications, list):
         raise InvalidInput('"whatIf" must be a list of modifications')
+    return _analyse(body.get("node"), body.get("change", "modify"), modifications)
+
+
+@bp.get("/impact")
+def analyse_change_get() -> Response:
+    """``?node=IRI&change=retire`` -> the analysis, as for POST without what-if."""
+    return _analyse(request.args.get("node"), request.args.get("change", "modify"), [])
+
+
+def _analyse(node: object, change: object, modifications: list) -> Response:
+    """One answer for both methods, so that they check their input alike."""
+    if not isinstance(node, str) or not node:
+        raise InvalidInput(f'"node" must be {NODE_HINT}')
+    if not isinstance(change, str):
+        raise InvalidInput(f'"change" must be one of {", ".join(impact.CHANGE_KINDS)}')
     snapshot = current_app.extensions["aimsgraph"].models.get()
     return jsonify(impact.analyse(snapshot.record, snapshot.model, node, change, modifications))
 

@@ -8,14 +8,13 @@ from the npm registry) ship in ``static/``, so nothing is fetched from elsewhere
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request,
                    session, url_for)
 
-from aimsgraph import agenda, charts, impact, overview, queries, soa
-from aimsgraph.errors import InvalidInput
+from aimsgraph import agenda, charts, clock, impact, overview, queries, soa
+from aimsgraph.errors import InvalidInput, NotFound
 from aimsgraph.namespaces import is_absolute_iri
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
@@ -42,12 +41,14 @@ def dashboard():
         return _service_index()
     state = _state()
     snapshot = state.models.get()
-    found = overview.findings(state.store)
+    as_of = clock.as_of_argument(request.args.get("asOf"))
+    found = overview.findings(state.store, as_of)
     return render_template(
         "dashboard.html",
+        as_of=as_of,
         counts=overview.counts(state.store),
         severities=overview.severity_counts(found),
-        readiness=overview.readiness(state.store, found),
+        readiness=overview.readiness(state.store, found, as_of),
         systems=overview.system_rows(snapshot.record, snapshot.model)[:RISKIEST_SYSTEMS],
         top_risks=overview.risk_rows(snapshot.record, snapshot.model)[:TOP_RISKS],
         stale=overview.stale_evidence(snapshot.record, found),
@@ -113,6 +114,8 @@ def findings():
     system = request.args.get("system") or None
     if system and not is_absolute_iri(system):
         raise InvalidInput("system must be the IRI of an AI system")
+    if system and snapshot.model.asset_kind(system) != "AISystem":
+        abort(404, description=f"<{system}> is not an AI system of the record")
     wanted = overview.FindingFilter(request.args.get("clause") or None, severity, system)
     return render_template(
         "findings.html", findings=overview.filter_findings(state.store, found, wanted), wanted=wanted,
@@ -132,8 +135,8 @@ def impact_page():
     if node:
         try:
             answer = impact.analyse(snapshot.record, snapshot.model, node, change)
-        except InvalidInput as exc:
-            error, status = exc.message, 400
+        except (InvalidInput, NotFound) as exc:  # a node the record does not hold is 404
+            error, status = exc.message, exc.status
         else:
             affected = {a["iri"] for a in answer["affected"]}
             picture = charts.dependency_picture(
@@ -155,7 +158,7 @@ WINDOWS = ("7d", "30d", "90d", "12m")
 def due():
     """What is due (the review calendar) and how monitoring went (breaches and their follow-up)."""
     state = _state()
-    as_of = agenda.parse_date(request.args["asOf"]) if request.args.get("asOf") else datetime.now(UTC).date()
+    as_of = clock.as_of_argument(request.args.get("asOf"))
     within = request.args.get("within", agenda.DEFAULT_WITHIN)
     items = agenda.due_items(state.store, as_of, agenda.parse_within(within, as_of))
     snapshot = state.models.get()
