@@ -96,17 +96,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path, start_timeout: float = 600, **env_overrides: str) -> Server:
-    """Start the service on a free loopback port over ``data_dir`` (no demo) and wait until
-    /api/health answers; RuntimeError with the log if it exits or misses the deadline."""
+def serve_command(port: int) -> list[str]:
+    """``aimsgraph serve`` on a loopback port."""
+    return [sys.executable, "-m", "aimsgraph.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def start_server(data_dir: Path, start_timeout: float = 600, command: Callable[[int], list[str]] = serve_command,
+                 **env_overrides: str) -> Server:
+    """Start the service (``command`` for a free loopback port) over ``data_dir`` (no demo) and
+    wait until /api/health answers; RuntimeError with the log if it exits or misses the deadline."""
     port = free_port()
     env = {**os.environ, "AIMSGRAPH_DATA_DIR": str(data_dir), "AIMSGRAPH_DEMO": "false", **env_overrides}
     log_path = data_dir.with_name(data_dir.name + ".log")
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
-        process = subprocess.Popen(
-            [sys.executable, "-m", "aimsgraph.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command(port), env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", process, log_path)
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:

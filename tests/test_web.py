@@ -18,6 +18,8 @@ from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
+from aimsgraph.app import create_app
+from aimsgraph.config import Settings
 from browser import NARROW, WIDE, console_errors, screenshot, start_chromium, viewport
 from conftest import start_server
 
@@ -356,3 +358,82 @@ def test_the_report_opens_offline_with_its_sections(chrome, report_file):
     finally:
         chrome.execute_cdp_cmd("Network.emulateNetworkConditions",
                                {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+
+# -- security headers (issue 17) --------------------------------------------------------------
+
+TEMPLATES = STATIC.parent / "templates"
+#: What a route needs in its URL to answer with its page rather than a 400 (the walk also sends
+#: each route without them, so error pages are checked too).
+ARGUMENTS = {"/asset": "?iri=" + quote(DEMO + "system/collections-prioritisation", safe=""),
+             "/impact": PAGES["impact"].removeprefix("/impact"), "/api/review-pack": "?format=html",
+             "/static/<path:filename>": "style.css", "/api/queries/<name>": "record-counts"}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The service in-process (Flask's test client), over the demo."""
+    service = create_app(Settings(data_dir=tmp_path_factory.mktemp("headers") / "db", demo=True))
+    yield service
+    service.extensions["aimsgraph"].readers.close()
+
+
+def get_paths(app) -> list[str]:
+    """Every GET route of the URL map, bare and with the arguments it needs."""
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods:
+            continue
+        argument = ARGUMENTS.get(rule.rule, "")
+        if rule.arguments:
+            paths.append(re.sub(r"<[^>]+>", argument, rule.rule))
+        else:
+            paths += [rule.rule, rule.rule + argument] if argument else [rule.rule]
+    return paths
+
+
+def test_every_html_answer_has_the_security_headers(app):
+    """Walks the URL map, so that a new page is covered without anyone adding it here: every
+    answer is nosniff; every HTML one (pages, error pages, the review pack) has a policy that
+    runs no inline script and forbids framing, and sends no referrer to other sites."""
+    client, html = app.test_client(), {}
+    for path in get_paths(app):
+        response = client.get(path, headers={"Accept": "text/html"})
+        response.close()  # a static file's answer holds it open
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", path
+        if response.mimetype != "text/html":
+            continue
+        html[path] = response.status_code
+        policy = dict(d.strip().split(" ", 1) for d in response.headers["Content-Security-Policy"].split(";"))
+        assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'", path
+        assert "'unsafe-inline'" not in policy.get("script-src", "") and "'unsafe-eval'" not in policy.get("script-src", ""), path
+        assert response.headers["X-Frame-Options"] == "DENY", path
+        assert response.headers["Referrer-Policy"] == "same-origin", path
+    pages = {rule.rule + ARGUMENTS.get(rule.rule, "") for rule in app.url_map.iter_rules()
+             if rule.endpoint.startswith("web.") and "GET" in rule.methods and not rule.arguments}
+    pages -= {"/soa.csv", "/favicon.ico"}  # a download and an empty answer
+    assert {path: html.get(path) for path in pages} == dict.fromkeys(pages, 200)
+    assert html["/asset"] == 400 and html["/api/review-pack?format=html"] == 200
+
+
+def test_pages_have_no_inline_script_style_or_handler():
+    """What the pages' policy (script-src and style-src 'self') would block: a script element
+    without src (JSON data blocks run nothing), a style element or attribute, an on* handler
+    or a javascript: URL. The review pack and the auditor report are standalone documents with
+    their own inline style and no script."""
+    for template in sorted(TEMPLATES.glob("*.html")):
+        if template.name in ("review-pack.html", "report.html"):
+            continue
+        text = template.read_text(encoding="utf-8")
+        scripts = re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", text)
+        assert not scripts, f"{template.name}: inline script {scripts}"
+        assert not re.search(r"<style|\sstyle=|\son[a-z]+=|javascript:", text, re.I), template.name
+
+
+def test_the_review_pack_renders_under_its_policy(chrome, server):
+    """The one HTML document outside the web pages keeps its inline style (and logs no policy
+    violation)."""
+    console_errors(chrome)
+    open_page(chrome, server.url + "/api/review-pack?format=html")
+    assert chrome.execute_script("return getComputedStyle(document.querySelector('h2')).borderBottomStyle") == "solid"
+    assert console_errors(chrome) == []

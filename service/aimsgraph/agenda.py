@@ -22,9 +22,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import pyoxigraph as ox
+
 from aimsgraph import queries
 from aimsgraph.errors import InvalidInput
-from aimsgraph.record import AIMS, Record, local_name
+from aimsgraph.record import AIMS, Record, local_name, term_text
 from aimsgraph.store import GraphStore
 
 FOAF_NAME = "http://xmlns.com/foaf/0.1/name"
@@ -130,38 +132,48 @@ def due_items(store: GraphStore, as_of: date, within: timedelta | None) -> list[
     until = None if within is None else as_of + within
     found: dict[tuple[str, str, date], DueItem] = {}
     for row in solutions:
-        iri, kind = row["item"].value, row["kind"].value
+        text = {name: term_text(row[name]) if row[name] is not None else None for name in _DUE_COLUMNS}
+        iri, kind = text["item"], text["kind"]
         last_measured = interval = None
         if row["due"] is not None:
-            try:
-                due = date.fromisoformat(row["due"].value[:10])
-            except ValueError:  # not a date: the shapes report it
+            due = _day(row["due"])
+            if due is None:  # not a date: the shapes report it
                 continue
         else:  # a metric: its next measurement
-            if row["lastMeasured"] is None or row["interval"] is None:
+            last_measured, interval = _day(row["lastMeasured"]), text["interval"]
+            if last_measured is None or interval is None:
                 continue  # never measured: no date to put it on (the query lists it)
-            try:
-                last_measured = date.fromisoformat(row["lastMeasured"].value[:10])
-            except ValueError:
-                continue
-            interval = row["interval"].value
             due = add_duration(last_measured, interval)
             if due is None:
                 continue
         if until is not None and due > until:
             continue
-        owners = tuple(row["owner"].value.split()) if row["owner"] is not None else ()
+        owners = tuple(text["owner"].split()) if text["owner"] is not None else ()
         key = (iri, kind, due)
         if key in found:
             continue
         found[key] = DueItem(
-            iri=iri, label=row["label"].value if row["label"] is not None else local_name(iri), kind=kind,
-            due=due, overdue=due < as_of, type=row["type"].value if row["type"] is not None else None,
-            owners=owners, owner_names=tuple(owner_name(record, o) for o in owners),
-            location=row["location"].value if row["location"] is not None else None,
+            iri=iri, label=text["label"] if text["label"] is not None else local_name(iri), kind=kind,
+            due=due, overdue=due < as_of, type=text["type"], owners=owners,
+            owner_names=tuple(owner_name(record, o) for o in owners), location=text["location"],
             last_measured=last_measured, interval=interval,
         )
     return sorted(found.values(), key=lambda i: (i.due, i.kind, i.label, i.iri))
+
+
+#: The columns of ``queries/due-items.rq`` read as text (any term: an editor can put a triple
+#: term or a blank node anywhere).
+_DUE_COLUMNS = ("item", "kind", "interval", "owner", "label", "type", "location")
+
+
+def _day(term: object) -> date | None:
+    """The date a literal starts with; None for another term or text that is no date."""
+    if not isinstance(term, ox.Literal):
+        return None
+    try:
+        return date.fromisoformat(term.value[:10])
+    except ValueError:
+        return None
 
 
 @functools.cache

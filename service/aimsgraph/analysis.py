@@ -11,6 +11,7 @@ high risk?").
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from functools import cached_property
 import networkx as nx
 import pyoxigraph as ox
 
+from aimsgraph.errors import StoreUnavailable
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.propagation import (
     ANALYSIS_BASE,
@@ -31,10 +33,11 @@ from aimsgraph.propagation import (
     risks_by_asset,
 )
 from aimsgraph.reasoning import SCHEMA_PREDICATES, SCHEMA_TYPES
-from aimsgraph.record import Record
+from aimsgraph.record import Record, iri_of
 from aimsgraph.scoring import Criteria, Risk, load_criteria, load_risk, load_risks
 from aimsgraph.store import GraphStore
 
+log = logging.getLogger(__name__)
 XSD = "http://www.w3.org/2001/XMLSchema#"
 _ANALYSIS = ox.NamedNode(Graphs.ANALYSIS)
 _TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -182,17 +185,18 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
 def _qualified_ends(store: GraphStore, quads: list[ox.Quad]) -> set[str]:
     """The dependents and targets of the qualified dependencies the quads change (before and
     after the change)."""
-    has, target = AIMS + "hasDependency", AIMS + "dependencyTarget"
-    changed = {q.object.value if q.predicate.value == has else q.subject.value
-               for q in quads if q.predicate.value in QUALIFIED_PREDICATES}
-    ends = set()
-    for dependency in changed:
-        node = ox.NamedNode(dependency)
-        ends |= {q.subject.value for q in store.raw.quads_for_pattern(None, ox.NamedNode(has), node, None)}
-        ends |= {q.object.value for q in store.raw.quads_for_pattern(node, ox.NamedNode(target), None, None)}
-        ends |= {q.subject.value for q in quads if q.predicate.value == has and q.object.value == dependency}
-        ends |= {q.object.value for q in quads if q.predicate.value == target and q.subject.value == dependency}
-    return ends
+    has, target = ox.NamedNode(AIMS + "hasDependency"), ox.NamedNode(AIMS + "dependencyTarget")
+    changed = {q.object if q.predicate == has else q.subject for q in quads if q.predicate.value in QUALIFIED_PREDICATES}
+    ends: set[str | None] = set()
+    for node in changed:
+        if not isinstance(node, ox.NamedNode):  # a literal names no qualified dependency
+            continue
+        dependents = [*store.raw.quads_for_pattern(None, has, node, None),
+                      *(q for q in quads if q.predicate == has and q.object == node)]
+        targets = [*store.raw.quads_for_pattern(node, target, None, None),
+                   *(q for q in quads if q.predicate == target and q.subject == node)]
+        ends |= {iri_of(q.subject) for q in dependents} | {iri_of(q.object) for q in targets}
+    return ends - {None}
 
 
 def analysis_changes(old: RiskModel, new: RiskModel) -> tuple[set[ox.Quad], set[ox.Quad]]:
@@ -254,12 +258,25 @@ class ModelCache:
         self.store = store
         self._lock = threading.Lock()
         self._snapshot: tuple[int, Snapshot] | None = None
+        self._failure: tuple[int, str] | None = None  # (generation, why) of a build that failed
 
     def get(self) -> Snapshot:
+        """The current generation's snapshot. When the record cannot be modelled (risk criteria
+        the model cannot use; the refresher reports it on /api/health), the last snapshot built
+        serves on, so that pages degrade rather than fail; with none, StoreUnavailable (503).
+        A failed build is not retried until the store changes."""
         with self._lock:
             generation = self.store.generation
-            if self._snapshot is None or self._snapshot[0] != generation:
-                self._snapshot = (generation, Snapshot(RiskModel.build(self.store), Record(self.store.raw)))
+            fresh = self._snapshot is not None and self._snapshot[0] == generation
+            if not fresh and (self._failure is None or self._failure[0] != generation):
+                try:
+                    self._snapshot = (generation, Snapshot(RiskModel.build(self.store), Record(self.store.raw)))
+                except Exception as exc:
+                    log.error("the risk model cannot be built; serving the last one built", exc_info=exc)
+                    self._failure = (generation, f"{type(exc).__name__}: {exc}")
+            if self._snapshot is None:
+                raise StoreUnavailable(f"the risk model cannot be built from the record ({self._failure[1]}); "
+                                       "see /api/health")
             return self._snapshot[1]
 
     def seed(self, model: RiskModel, generation: int | None = None) -> None:

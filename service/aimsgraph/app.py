@@ -1,7 +1,7 @@
 """The Flask application factory: wiring only (store, query readers, tokens, the refresher of
 derived graphs, blueprints, errors).
 
-Production: ``gunicorn -w 1 --threads 8 -b 127.0.0.1:8042 'aimsgraph.app:create_app()'``.
+Production: ``aimsgraph serve --production`` (waitress; see docs/production.md).
 One worker process owns the on-disk store (RocksDB allows one writer process); queries run in
 forked readers, so the two cores are used anyway.
 """
@@ -10,33 +10,30 @@ from __future__ import annotations
 
 import atexit
 import secrets
-import threading
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from aimsgraph import api, changes, web
-from aimsgraph.analysis import ModelCache, RiskModel, refresh_analysis
+from aimsgraph import api, changes, limits, web
+from aimsgraph.analysis import ModelCache
 from aimsgraph.api import agenda as agenda_api
 from aimsgraph.api import catalogs as catalogs_api
 from aimsgraph.api import changes as changes_api
 from aimsgraph.api import impact as impact_api
 from aimsgraph.api import operations as operations_api
 from aimsgraph.api import queries as queries_api
+from aimsgraph.api import ratelimit
 from aimsgraph.api import soa as soa_api
 from aimsgraph.api import validation as validation_api
 from aimsgraph.api.writes import CHANGE_HEADER
 from aimsgraph.auth import TokenRegistry, require
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, Unauthorized, ValidationRejected
-from aimsgraph.namespaces import Graphs
-from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.refresh import Refresher
 from aimsgraph.reports import finding_dict
 from aimsgraph.sparql import graph_store, protocol
 from aimsgraph.sparql.executor import ReaderPool
-from aimsgraph.validation import validate_full
 from aimsgraph.store import GraphStore
 
 
@@ -55,25 +52,17 @@ class ServiceState:
 def create_app(settings: Settings | None = None) -> Flask:
     """Open (or create) the store, load reference graphs and demo on first start, wire routes."""
     settings = settings or Settings.from_env()
+    limits.configure(settings)
     tokens = TokenRegistry.from_settings(settings)
     store = GraphStore.open(settings)
     changed = bool(changes.recover(store))  # writes a killed process left uncommitted
     changed |= changes.initialise(store, demo=settings.demo)
-    if changed or not store.is_current(Graphs.INFERRED):
-        # a write whose refresh did not finish (the process stopped) leaves the inferences
-        # unstamped; its stored findings may be stale too
-        refresh_inferences(store)
-        if not store.is_empty(Graphs.VALIDATION):
-            validate_full(store)
-        changed = True
     models = ModelCache(store)
-    model = None
-    if changed or not store.is_current(Graphs.ANALYSIS):
-        model = refresh_analysis(store)
-        models.seed(model)
-    refresher = Refresher(store, models, model)
-    if model is None:  # built in the background, so the first impact request need not wait
-        threading.Thread(target=_warm_up, args=(store, models, refresher), name="aimsgraph-risk-model", daemon=True).start()
+    refresher = Refresher(store, models)
+    # A write whose refresh did not finish (the process stopped) leaves derived graphs unstamped.
+    # A derived graph that cannot be computed is reported by /api/health, and the service comes
+    # up anyway, serving the record and the derived graphs it has.
+    refresher.catch_up(recompute=changed)
     readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
     atexit.register(readers.close)
 
@@ -85,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(_preflight)  # first: a preflight carries no credentials
     app.before_request(_authenticate)
     app.after_request(_add_cors_headers)
+    app.after_request(ratelimit.retry_after)
     app.register_blueprint(protocol.bp)
     app.register_blueprint(graph_store.bp)
     app.register_blueprint(changes_api.bp)
@@ -100,17 +90,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(AimsgraphError, _render_error)
     app.register_error_handler(HTTPException, _render_http_error)
     return app
-
-
-def _warm_up(store: GraphStore, models: ModelCache, refresher: Refresher) -> None:
-    """Build the risk model of the store as opened, for impact requests and the refresher."""
-    generation = store.generation
-    model = RiskModel.build(store)
-    with store.between_writes() as now:
-        if now != generation:  # a write overlapped the build: the model may hold half of it
-            return
-        models.seed(model, generation)
-        refresher.adopt(model, generation)
 
 
 #: Reachable without a token even when reads are protected.

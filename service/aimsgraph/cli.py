@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import click
 import pyoxigraph as ox
 
-from aimsgraph import __version__, changes
+from aimsgraph import __version__, changes, limits
 from aimsgraph.analysis import refresh_analysis
 from aimsgraph.auth import ROLES, SERVICE_GRAPHS, TokenRegistry, local_user
 from aimsgraph.config import Settings
@@ -87,36 +87,106 @@ def cli() -> None:
     """aimsgraph: an ISO/IEC 42001 AI risk knowledge graph with a SPARQL endpoint."""
 
 
+#: Worker threads of the production server (--threads).
+PRODUCTION_THREADS = 8
+#: Open connections the production server holds before it stops accepting (the rest wait in the
+#: listen backlog); poll() is used, so this is not bound by select()'s 1,024 descriptors.
+PRODUCTION_CONNECTIONS = 1000
+#: Seconds a connection may stay silent without a request in progress (a half-sent request, an
+#: idle keep-alive) before it is closed; checked every 30 s.
+PRODUCTION_IDLE_TIMEOUT = 30
+
+
 @cli.command()
 @click.option("--host", default=None, help="Interface to bind [env AIMSGRAPH_HOST; default 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [env AIMSGRAPH_PORT; default 8042].")
 @data_dir_option
 @click.option("--demo/--no-demo", default=None, help="Load the demo organisation into an empty store [default on].")
-def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None) -> None:
+@click.option("--production", is_flag=True,
+              help="Serve with waitress (pip install 'aimsgraph[prod]'): it reads each request whole before a "
+                   "worker thread sees it, so slow or idle clients hold no thread (docs/production.md).")
+@click.option("--threads", type=click.IntRange(1, 64), default=PRODUCTION_THREADS, show_default=True,
+              help="Worker threads with --production.")
+def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None, production: bool,
+          threads: int) -> None:
     """Run the service (SPARQL endpoint at /sparql, REST API at /api)."""
-    from werkzeug.serving import make_server
-
     from aimsgraph.app import create_app
 
+    make = _production_server(threads) if production else _development_server
     settings = Settings.from_env(host=host, port=port, data_dir=data_dir, demo=demo)
     started = time.perf_counter()
     app = create_app(settings)
-    server = make_server(settings.host, settings.port, app, threaded=True)
-    url = f"http://{settings.host}:{server.server_port}"
+    server = make(app, settings)
+    url = f"http://{settings.host}:{server.port}"
     where = f"external store {settings.remote_query_url}" if settings.remote_query_url else f"store {settings.data_dir}"
     click.echo(f"aimsgraph {__version__}: {where} ready in {time.perf_counter() - started:.2f} s")
-    click.echo(f"web interface {url}/  SPARQL endpoint {url}/sparql  (Ctrl-C stops)")
-    announced = None if settings.remote_query_url else _announce(settings, server.server_port)
+    click.echo(f"web interface {url}/  SPARQL endpoint {url}/sparql  ({server.name}; Ctrl-C stops)")
+    announced = None if settings.remote_query_url else _announce(settings, server.port)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.close()
         app.extensions["aimsgraph"].store.flush()
         if announced is not None:
             announced.unlink(missing_ok=True)
+
+
+# -- the HTTP servers of ``serve`` ----------------------------------------------------------------
+#
+# One process, many threads, whichever server: the process owns the store (RocksDB allows one)
+# and queries already run in forked readers. werkzeug's threaded server (a thread per connection,
+# no limit) is for development. With --production, waitress: its asyncore loop buffers every
+# request whole (headers and body) before a worker thread takes it, and sends responses from
+# buffers, so clients that send slowly, stall or read slowly hold a socket, not a thread.
+# gunicorn's threaded worker hands a connection to a thread before the request arrives: eight
+# idle sockets blocked every client for 90 s (issue 17). docs/production.md has the figures.
+
+
+def _development_server(app, settings: Settings) -> SimpleNamespace:
+    """werkzeug's threaded server: what ``serve`` without --production runs."""
+    from werkzeug.serving import make_server
+
+    server = make_server(settings.host, settings.port, app, threaded=True)
+    return SimpleNamespace(name="development server", port=server.server_port, run=server.serve_forever,
+                           close=server.server_close)
+
+
+def _production_server(threads: int):
+    """A maker of the waitress server, imported first, so that a missing waitress is said before
+    the store is opened. Bodies over the service's own limit are refused (413) by waitress while
+    they arrive, chunked ones included, instead of being buffered to disk first."""
+    try:
+        from waitress import create_server
+    except ImportError:
+        raise click.UsageError("--production needs waitress: pip install 'aimsgraph[prod]'") from None
+
+    def make(app, settings: Settings) -> SimpleNamespace:
+        server = create_server(app, host=settings.host, port=settings.port, threads=threads,
+                               connection_limit=_connection_limit(), channel_timeout=PRODUCTION_IDLE_TIMEOUT,
+                               asyncore_use_poll=True, max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
+                               ident="aimsgraph")
+        # a host name with IPv4 and IPv6 addresses gets one socket for each, and a server over both
+        port = server.effective_listen[0][1] if hasattr(server, "effective_listen") else server.effective_port
+        return SimpleNamespace(name=f"waitress, {threads} threads", port=port, run=server.run, close=server.close)
+
+    return make
+
+
+def _connection_limit() -> int:
+    """PRODUCTION_CONNECTIONS, within half the file descriptors the process may open: the store's
+    files and the readers' pipes need the rest, and a store that cannot open a file fails. The
+    soft limit (often 1,024) is raised towards the hard one first, as far as that needs."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4 * PRODUCTION_CONNECTIONS
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return min(PRODUCTION_CONNECTIONS, soft // 2)
 
 
 @cli.command()
@@ -594,6 +664,7 @@ def _open_store(data_dir: Path | None) -> GraphStore:
     ``aimsgraph serve`` holds it, this does not return: the command runs through the service
     (:func:`_through_service`) or stops with the reason it cannot."""
     settings = Settings.from_env(data_dir=data_dir)
+    limits.configure(settings)
     try:
         store = GraphStore.open(settings)
     except StoreUnavailable as exc:

@@ -42,6 +42,18 @@ class Settings:
     #: AIMSGRAPH_MAX_UPLOAD_BYTES: largest RDF or spreadsheet upload (Graph Store Protocol,
     #: /api/import) accepted (HTTP 413 above it).
     max_upload_bytes: int = 64 * 1_048_576
+    #: AIMSGRAPH_MAX_QUERY_BYTES: longest SPARQL query or update text accepted (HTTP 413 above
+    #: it), checked before anything else reads the text.
+    max_query_bytes: int = 262_144
+    #: AIMSGRAPH_MAX_NESTING_DEPTH: deepest nesting of brackets in a SPARQL query or update, a
+    #: JSON body or a JSON-LD upload (HTTP 400 above it), checked before any parser reads them:
+    #: pyoxigraph's parsers recurse with up to 4 KB of stack a level, and a few thousand levels
+    #: crash the process.
+    max_nesting_depth: int = 256
+    #: AIMSGRAPH_ANONYMOUS_EXPENSIVE_PER_MINUTE: expensive requests (validating a posted record,
+    #: or the store as of another day) accepted per minute from callers without a token, all
+    #: together (HTTP 429 with Retry-After above it).
+    anonymous_expensive_per_minute: int = 30
     #: AIMSGRAPH_QUERY_WORKERS: forked reader processes that evaluate queries in parallel.
     query_workers: int = 2
     #: AIMSGRAPH_SERVICE_ALLOWLIST: space- or comma-separated IRI prefixes that SPARQL SERVICE
@@ -90,7 +102,8 @@ class Settings:
         """Return self after checking value ranges; raises ConfigError naming the bad setting."""
         if not 0 < self.port < 65536:
             raise ConfigError(f"AIMSGRAPH_PORT must be 1-65535, got {self.port}")
-        for name in ("query_timeout", "result_limit", "max_body_bytes", "max_upload_bytes", "query_workers"):
+        for name in ("query_timeout", "result_limit", "max_body_bytes", "max_upload_bytes", "max_query_bytes",
+                     "max_nesting_depth", "anonymous_expensive_per_minute", "query_workers"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"AIMSGRAPH_{name.upper()} must be positive, got {getattr(self, name)}")
         if bool(self.remote_query_url) != bool(self.remote_update_url):

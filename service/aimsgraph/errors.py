@@ -66,6 +66,14 @@ class Unauthorized(AimsgraphError):
     exit_code = 2
 
 
+class TooManyRequests(AimsgraphError):
+    """More calls of one kind arrived without a token than the service takes in a minute
+    (``api.ratelimit.limit_anonymous``)."""
+
+    status = 429
+    exit_code = 2
+
+
 class NotFound(AimsgraphError):
     """The named graph or resource does not exist."""
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import pyoxigraph as ox
+
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 ISO = "https://w3id.org/aimsgraph/iso42001/"
 RM = "https://w3id.org/aimsgraph/risk-matrix/"
@@ -66,5 +68,12 @@ _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|^`\\]*$")
 
 
 def is_absolute_iri(value: str) -> bool:
-    """True for an absolute IRI (a scheme, then no characters that IRIs forbid)."""
-    return bool(_ABSOLUTE_IRI.match(value))
+    """True for an absolute IRI: a scheme, no characters that IRIs forbid, and a shape the store
+    accepts (pyoxigraph checks the authority too: ``http://[::1`` is no IRI)."""
+    if not _ABSOLUTE_IRI.match(value):
+        return False
+    try:
+        ox.NamedNode(value)
+    except ValueError:
+        return False
+    return True

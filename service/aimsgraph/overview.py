@@ -20,7 +20,7 @@ import pyoxigraph as ox
 from aimsgraph import clock, queries, reports, validation
 from aimsgraph.analysis import RiskModel
 from aimsgraph.propagation import InheritedRisk, Path
-from aimsgraph.record import AIMS, Record, local_name
+from aimsgraph.record import AIMS, Record, local_name, node_text, term_text
 from aimsgraph.scoring import Level, Risk
 from aimsgraph.store import GraphStore
 from aimsgraph.validation import Finding
@@ -345,7 +345,7 @@ def system_record(store: GraphStore, system: str) -> set[str]:
     """The nodes of a system's record (``queries/system-record-nodes.rq``): itself, its risks,
     assessments, controls, documentation."""
     rows = store.query(_query("system-record-nodes"), substitutions={ox.Variable("system"): ox.NamedNode(system)})
-    return {row["node"].value for row in rows}
+    return {text for row in rows if (text := node_text(row["node"])) is not None}
 
 
 def _distances(graph: nx.DiGraph, source: str) -> dict[str, int]:
@@ -413,7 +413,7 @@ def breaches(store: GraphStore, record: Record) -> list[Breach]:
     the nonconformity it raised and the corrective actions that address it."""
     found = []
     for row in store.query(_query("metric-breaches")):
-        value = {name: row[name].value if row[name] is not None else "" for name in
+        value = {name: term_text(row[name]) if row[name] is not None else "" for name in
                  ("measurement", "metric", "metricLabel", "value", "threshold", "direction", "measuredAt", "latest",
                   "systems", "nonconformities")}
         found.append(Breach(

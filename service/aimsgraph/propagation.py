@@ -42,7 +42,7 @@ import networkx as nx
 import pyoxigraph as ox
 
 from aimsgraph.namespaces import AIMS, Graphs
-from aimsgraph.record import local_name
+from aimsgraph.record import iri_of, local_name, number, pairs
 from aimsgraph.scoring import Criteria, Level, Risk
 from aimsgraph.store import GraphStore
 
@@ -90,11 +90,13 @@ class DependencyGraph:
         defaults = _default_couplings(store)
         types: dict[tuple[str, str], set[str]] = defaultdict(set)
         # one property at a time: a join over the union of graphs costs several times more on disk
-        for prop in sorted(row[0].value for row in store.query(_EDGE_PROPERTIES)):
-            for dependent, dependency in store.pairs(prop):
-                types[(dependency, dependent)].add(prop)
+        for prop in sorted(_edge_properties(store)):
+            for dependent, term in pairs(store.raw, prop):
+                if dependency := iri_of(term):
+                    types[(dependency, dependent)].add(prop)
         for row in store.query(_ASSERTED_DEPENDS_ON):
-            types[(row[1].value, row[0].value)].add(AIMS + "dependsOn")
+            if (dependent := iri_of(row[0])) and (dependency := iri_of(row[1])):
+                types[(dependency, dependent)].add(AIMS + "dependsOn")
         qualified = _qualified(store)
         for key in qualified:
             types.setdefault(key, set())
@@ -102,14 +104,15 @@ class DependencyGraph:
         deps._add_edges(types, qualified)
         for kind in ASSET_KINDS:  # one class at a time: cheaper than a VALUES join on disk
             for row in store.query(_ASSETS % (AIMS + kind)):
-                deps.kinds.setdefault(row["asset"].value, kind)
+                if asset := iri_of(row["asset"]):
+                    deps.kinds.setdefault(asset, kind)
         return deps
 
     def reload(self, store: GraphStore, nodes: set[str]) -> set[str]:
         """Read the edges and kinds of ``nodes`` again, as :meth:`from_store` reads them (after
         a write touched them; index lookups, not scans). Returns the assets whose edges may have
         changed: ``nodes`` and their old and new neighbours."""
-        edge_props = {row[0].value for row in store.query(_EDGE_PROPERTIES)}
+        edge_props = _edge_properties(store)
         qualified = _qualified(store)
         types: dict[tuple[str, str], set[str]] = defaultdict(set)
         for name in nodes:
@@ -201,14 +204,21 @@ class DependencyGraph:
         return sorted(found)
 
 
+def _edge_properties(store: GraphStore) -> set[str]:
+    """The typed dependency properties (named ones: a blank node names no property)."""
+    return {iri for row in store.query(_EDGE_PROPERTIES) if (iri := iri_of(row[0]))}
+
+
 def _qualified(store: GraphStore) -> dict[tuple[str, str], list[tuple[float | None, bool, str | None]]]:
-    """Qualified dependencies by (dependency, dependent): coupling, criticality, type."""
+    """Qualified dependencies by (dependency, dependent): coupling, criticality, type. The model
+    names its assets by IRI, so a blank-node end is left out; a coupling that is no number
+    counts as not recorded."""
     qualified: dict[tuple[str, str], list[tuple[float | None, bool, str | None]]] = defaultdict(list)
     for row in store.query(_QUALIFIED):
-        key = (row["dependency"].value, row["dependent"].value)
-        coupling = float(row["coupling"].value) if row["coupling"] else None
-        critical = bool(row["critical"]) and row["critical"].value in ("true", "1")
-        qualified[key].append((coupling, critical, row["type"].value if row["type"] else None))
+        dependency, dependent = iri_of(row["dependency"]), iri_of(row["dependent"])
+        if dependency and dependent:
+            critical = isinstance(row["critical"], ox.Literal) and row["critical"].value in ("true", "1")
+            qualified[(dependency, dependent)].append((number(row["coupling"]), critical, iri_of(row["type"])))
     return qualified
 
 
@@ -222,9 +232,10 @@ def _default_couplings(store: GraphStore) -> dict[str, float]:
     """Default coupling per dependency property; the organisation's own value wins."""
     chosen: dict[str, tuple[bool, float]] = {}
     for row in store.query(_DEFAULT_COUPLINGS):
-        own = row["graph"].value != Graphs.ONTOLOGY
-        if own or row["property"].value not in chosen:
-            chosen[row["property"].value] = (own, float(row["value"].value))
+        prop, value = iri_of(row["property"]), number(row["value"])
+        own = iri_of(row["graph"]) != Graphs.ONTOLOGY
+        if prop and value is not None and (own or prop not in chosen):
+            chosen[prop] = (own, value)
     return {prop: value for prop, (_, value) in chosen.items()}
 
 

@@ -49,8 +49,14 @@ SCHEMA_TYPES = {ox.NamedNode(OWL + c) for c in (
 )} | {ox.NamedNode(RDFS + "Class"), ox.NamedNode(RDFS + "Datatype"), ox.NamedNode(RDF + "Property")}
 UNINFORMATIVE_TYPES = {ox.NamedNode(OWL + "Thing"), ox.NamedNode(RDFS + "Resource"), ox.NamedNode(OWL + "NamedIndividual")}
 RESERVED = (RDF, RDFS, OWL, XSD)
+TRANSITIVE = ox.NamedNode(OWL + "TransitiveProperty")
+NIL = ox.NamedNode(RDF + "nil")
+#: Terms that are never the subject of a triple (RDF 1.2 allows a triple term only as an
+#: object): no rule derives a triple about one, and no lookup asks the store for one.
+NOT_SUBJECTS = (ox.Literal, ox.Triple)
 
-Triple = tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode | ox.BlankNode, ox.NamedNode | ox.BlankNode | ox.Literal]
+Triple = tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode | ox.BlankNode,
+               ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]
 
 
 def refresh_inferences(store: GraphStore) -> int:
@@ -131,7 +137,7 @@ class Schema:
             elif name == OWL + "inverseOf":
                 self.inverse[s].add(o)
                 self.inverse[o].add(s)
-            elif name == RDF + "type" and o.value == OWL + "TransitiveProperty":
+            elif name == RDF + "type" and o == TRANSITIVE:
                 self.transitive.add(s)
             elif name == OWL + "propertyChainAxiom":
                 chain_heads[s] = o
@@ -174,10 +180,13 @@ def _closure(direct: dict) -> dict:
 
 
 def _rdf_list(head, lists: dict) -> list:
-    items = []
-    while head.value != RDF + "nil" and head in lists:
+    """The members of an RDF list, up to where it is not one (no rdf:first, or a loop): an
+    editor can write any of these into the premises."""
+    items, seen = [], set()
+    while head != NIL and RDF + "first" in lists.get(head, {}) and head not in seen:
+        seen.add(head)
         items.append(lists[head][RDF + "first"])
-        head = lists[head][RDF + "rest"]
+        head = lists[head].get(RDF + "rest", NIL)
     return items
 
 
@@ -227,7 +236,7 @@ def _consequences(s, p, o, schema: Schema, forward, backward) -> Iterable[Triple
         yield s, prop, o
     for cls in schema.domains.get(p, ()):
         yield s, TYPE, cls
-    if isinstance(o, ox.Literal):
+    if isinstance(o, NOT_SUBJECTS):
         return
     for cls in schema.ranges.get(p, ()):
         yield o, TYPE, cls
@@ -272,7 +281,7 @@ def _walk(node, steps: list, index) -> set:
 def _reportable(triple: Triple, schema: Schema) -> bool:
     """Instance-level, well-formed and informative (see the module docstring)."""
     s, p, o = triple
-    if isinstance(s, ox.Literal) or not isinstance(p, ox.NamedNode) or s in schema.schema_nodes:
+    if isinstance(s, NOT_SUBJECTS) or not isinstance(p, ox.NamedNode) or s in schema.schema_nodes:
         return False
     if isinstance(s, ox.NamedNode) and s.value.startswith(RESERVED):
         return False
@@ -348,7 +357,7 @@ class _View:
                 self._by_node[o].add(triple)
 
     def _stored(self, s, p, o):
-        if isinstance(p, ox.BlankNode) or isinstance(s, ox.Literal):  # never stored (an anonymous inverse)
+        if isinstance(p, ox.BlankNode) or isinstance(s, NOT_SUBJECTS):  # never stored (an anonymous inverse)
             return iter(())
         return ((q.subject, q.predicate, q.object)
                 for q in self.raw.quads_for_pattern(s, p, o, None) if q.graph_name in self.graphs)
@@ -393,10 +402,10 @@ class _Index:
 def _step(triple: Triple, schema: Schema, view: _View, transitive: bool = True) -> Iterable[Triple]:
     """One rule application to ``triple`` against the view (transitivity by one join)."""
     s, p, o = triple
-    if isinstance(s, ox.Literal):
+    if isinstance(s, NOT_SUBJECTS):
         return
     yield from _consequences(s, p, o, schema, _Index(view, True), _Index(view, False))
-    if transitive and p in schema.transitive and not isinstance(o, ox.Literal):
+    if transitive and p in schema.transitive and not isinstance(o, NOT_SUBJECTS):
         for after in view.objects(o, p):
             yield s, p, after
         for before in view.subjects(p, s):
@@ -420,7 +429,7 @@ def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Itera
     schema = Schema(_schema_triples(store))
 
     def inferred(triple: Triple) -> bool:
-        return isinstance(triple[1], ox.NamedNode) and not isinstance(triple[0], ox.Literal) and any(
+        return isinstance(triple[1], ox.NamedNode) and not isinstance(triple[0], NOT_SUBJECTS) and any(
             True for _ in store.raw.quads_for_pattern(*triple, INFERRED))
 
     was_inferred = {t for t in added if inferred(t)}  # now asserted: leaves the inferred graph

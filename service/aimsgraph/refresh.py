@@ -17,6 +17,14 @@ to date in a background thread, taking together the writes that arrived meanwhil
 A write marks the inferred and analysis graphs stale first (``store.invalidate``), so a process
 that dies before the refresh ends recomputes them at its next start. The CLI calls
 :func:`refresh_after` directly.
+
+A derived graph degrades; it never bricks the service (issue 17). At start-up
+(:meth:`Refresher.catch_up`) and after writes, a step that fails (the inferences, the findings
+or the analysis) is logged and kept as the refresher's :class:`Failure`: ``/api/health`` then
+says ``degraded``, with the error and the derived graphs that are stale, while the service goes
+on serving the record and the derived graphs as they were. The next write tries again, in full
+for the step that failed and those after it (a failure of the same kind of record fails again:
+the error says what to fix); a refresh that runs to its end clears the failure.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import asdict, dataclass
 
 from aimsgraph import clock
 from aimsgraph.analysis import ModelCache, RiskModel, refresh_analysis, update_model, write_analysis_changes
@@ -108,16 +117,25 @@ def premise_changes(store: GraphStore, delta: Delta) -> tuple[set, set]:
     return added, removed
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A refresh step that failed, as ``/api/health`` reports it."""
+
+    step: str  # "inferences", "findings" or "analysis": each reads what the ones before it wrote
+    during: str  # "start-up" or "refresh"
+    error: str  # the exception's type and message
+    at: str  # when, ISO 8601 UTC
+
+
 class Refresher:
     """Refreshes the derived graphs in one background thread after each burst of writes."""
 
-    def __init__(self, store: GraphStore, models: ModelCache, model: RiskModel | None = None) -> None:
-        """``model``: the risk model the analysis graph holds now, if known (else the first
-        refresh builds it)."""
+    def __init__(self, store: GraphStore, models: ModelCache) -> None:
         self.store, self.models = store, models
-        self._model = model if store.is_current(Graphs.ANALYSIS) else None
+        self._model: RiskModel | None = None  # the risk model the analysis graph holds, when known
         self._start = (store.generation, store.is_current(Graphs.ANALYSIS))
         self._last: dict[str, object] = {}  # how the last refresh went, for /api/health
+        self._failure: Failure | None = None  # the last failed step, until a refresh runs through
         self._analysis_written = False
         self._analysis_quads: set = set()  # quads changed since the analysis graph held self._model
         self._validation_nodes: set[str] = set()  # record nodes changed since findings were stored
@@ -128,6 +146,72 @@ class Refresher:
         self._busy = False
         self._condition = threading.Condition()
         threading.Thread(target=self._run, name="aimsgraph-refresh", daemon=True).start()
+
+    def catch_up(self, recompute: bool) -> None:
+        """At start-up, before serving: recompute the derived graphs that a stopped process left
+        stale (all of them with ``recompute``: writes were recovered or data first loaded). A
+        failure is logged and reported, never raised: the service comes up with what it has."""
+        step = "inferences"
+        try:
+            if recompute or not self.store.is_current(Graphs.INFERRED):
+                refresh_inferences(self.store)
+                step = "findings"
+                if not self.store.is_empty(Graphs.VALIDATION):
+                    validate_full(self.store)
+                recompute = True  # the findings and scores may read what the inferences changed
+            step = "analysis"
+            if recompute or not self.store.is_current(Graphs.ANALYSIS):
+                self._model = refresh_analysis(self.store)
+                self.models.seed(self._model)
+        except Exception as exc:
+            self._failed(step, "start-up", exc)
+        self._incremental = self.store.is_current(Graphs.INFERRED)
+        self._start = (self.store.generation, self.store.is_current(Graphs.ANALYSIS))
+        if self._model is None and self._failure is None:
+            # the analysis graph was current: build its model in the background, so that the
+            # first impact request need not wait
+            threading.Thread(target=self._warm_up, name="aimsgraph-risk-model", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        """Build the risk model of the store as opened, for impact requests and the refresher."""
+        generation = self.store.generation
+        try:
+            model = RiskModel.build(self.store)
+        except Exception as exc:  # the analysis graph was current, yet cannot be computed again
+            self._failed("analysis", "start-up", exc)
+            return
+        with self.store.between_writes() as now:
+            if now != generation:  # a write overlapped the build: the model may hold half of it
+                return
+            self.models.seed(model, generation)
+            self.adopt(model, generation)
+
+    def _failed(self, step: str, during: str, exc: Exception) -> None:
+        """Keep the failure for /api/health, and have the step that failed and those after it
+        (they did not run, or read what it left half done) recomputed in full: by the next
+        write's refresh, and by a restart. Never raises: the refresh thread must live on."""
+        log.error("the %s failed during %s; serving the derived graphs as they are", step, during, exc_info=exc)
+        failure = Failure(step, during, f"{type(exc).__name__}: {exc}", clock.now().isoformat(timespec="seconds"))
+        with self._condition:
+            self._failure = failure
+        if step != "analysis":
+            self._incremental, self._validate_all = False, True
+        self._model = None
+        self._analysis_written = True  # refuse a late start-up model: it lacks this round
+        # The findings have no stamp of their own: a stale inferred graph makes a restart
+        # validate in full.
+        graphs = (Graphs.ANALYSIS,) if step == "analysis" else (Graphs.INFERRED, Graphs.ANALYSIS)
+        try:
+            self.store.invalidate(*graphs)
+        except Exception:
+            log.exception("the derived graphs could not be marked stale")
+
+    def stale(self) -> list[str]:
+        """The derived graphs that do not reflect the record yet (being refreshed, or failed)."""
+        stale = [g for g in (Graphs.INFERRED, Graphs.ANALYSIS) if not self.store.is_current(g)]
+        if (self._validate_all or self._validation_nodes) and not self.store.is_empty(Graphs.VALIDATION):
+            stale.insert(1, Graphs.VALIDATION)
+        return stale
 
     def submit(self, delta: Delta) -> None:
         """Queue a committed change. Call it holding the store's write lock, as the commit did,
@@ -144,9 +228,11 @@ class Refresher:
 
     def status(self) -> dict[str, object]:
         with self._condition:
+            failure = asdict(self._failure) if self._failure else None
             return {"pendingWrites": self._waiting, "refreshing": self._busy,
                     "inferredCurrent": self.store.is_current(Graphs.INFERRED),
-                    "analysisCurrent": self.store.is_current(Graphs.ANALYSIS), "lastRefresh": self._last}
+                    "analysisCurrent": self.store.is_current(Graphs.ANALYSIS), "stale": self.stale(),
+                    "lastRefresh": self._last, "failure": failure}
 
     def _refresh_findings(self) -> str | None:
         """Re-validate the focus nodes the changes can affect, read outside the write lock (a
@@ -222,6 +308,7 @@ class Refresher:
         while True:
             with self._condition:
                 self._condition.wait_for(lambda: self._waiting > 0)
+            step = "inferences"
             try:
                 started = time.perf_counter()
                 with self.store.write_lock():  # the inferences: milliseconds, and exact only here
@@ -231,17 +318,17 @@ class Refresher:
                     self._validation_nodes |= changed_nodes(self.store, delta.removed | delta.added)
                 self._incremental = True
                 self._analysis_quads |= delta.removed | delta.added
-                inferred = time.perf_counter()
+                inferred, step = time.perf_counter(), "findings"
                 findings = self._refresh_findings()
-                validated = time.perf_counter()
+                validated, step = time.perf_counter(), "analysis"
                 analysis = self._refresh_analysis()
+                with self._condition:
+                    self._failure = None
                 self._last = {"inferences": inferences, "inferencesSeconds": round(inferred - started, 3),
                               "findings": findings, "findingsSeconds": round(validated - inferred, 3),
                               "analysis": analysis, "analysisSeconds": round(time.perf_counter() - validated, 3)}
-            except Exception:  # keep serving; the next start recomputes what is stale
-                log.exception("refreshing the derived graphs failed")
-                self._incremental, self._model, self._validate_all = False, None, True
-                self._analysis_written = True  # refuse a late start-up model: it lacks this round
+            except Exception as exc:  # keep serving what there is; the next write tries again
+                self._failed(step, "refresh", exc)
             finally:
                 with self._condition:
                     self._busy = False

@@ -21,7 +21,7 @@ import pyoxigraph as ox
 
 from aimsgraph import queries
 from aimsgraph.namespaces import PREFIXES, REFERENCE_DATE, XSD_DATE
-from aimsgraph.record import Record
+from aimsgraph.record import Record, node_text, term_text
 from aimsgraph.store import GraphStore
 from aimsgraph.validation import Finding, compiled_checks, findings_as_triples, validated_dataset
 
@@ -213,14 +213,14 @@ def _targets_per_shape(store: GraphStore, as_of: date) -> dict[str, set[str]]:
         if check.shape in targets:
             continue
         query = prefixes + check.targets_text(as_of)
-        targets[check.shape] = {row["this"].value for row in store.raw.query(query, **validated_dataset())}
+        targets[check.shape] = {term_text(row["this"]) for row in store.raw.query(query, **validated_dataset())}
     return targets
 
 
 def _clause_labels(store: GraphStore) -> dict[str, str]:
     rows = store.query("""PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
         SELECT ?c ?id ?title WHERE { ?c skos:notation ?id ; skos:prefLabel ?title }""")
-    return {row["c"].value: f"{row['id'].value} {row['title'].value}" for row in rows}
+    return {term_text(row["c"]): f"{term_text(row['id'])} {term_text(row['title'])}" for row in rows}
 
 
 def _system_records(store: GraphStore) -> dict[str, set[str]]:
@@ -229,14 +229,15 @@ def _system_records(store: GraphStore) -> dict[str, set[str]]:
     query = queries.load_all()["system-record-nodes"]
     records: dict[str, set[str]] = defaultdict(set)
     for row in store.query(query.text):
-        records[row["node"].value].add(row["system"].value)
+        if (node := node_text(row["node"])) and (system := node_text(row["system"])):
+            records[node].add(system)
     return records
 
 
 def _clause_order(label: str) -> tuple:
     ident = label.split(" ", 1)[0]
     parts = ident.removeprefix("A.").split(".")
-    return (ident.startswith("A."), *[int(p) if p.isdigit() else 0 for p in parts])
+    return (ident.startswith("A."), *[int(p) if p.isdecimal() else 0 for p in parts])
 
 
 def _short(iri: str) -> str:

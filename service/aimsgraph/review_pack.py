@@ -33,7 +33,7 @@ from aimsgraph.analysis import RiskModel
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import Graphs
 from aimsgraph.reasoning import refresh_inferences
-from aimsgraph.record import AIMS, Record, local_name
+from aimsgraph.record import AIMS, Record, local_name, term_text
 from aimsgraph.scoring import Level
 from aimsgraph.store import GraphStore
 from aimsgraph.validation import Finding
@@ -204,7 +204,7 @@ class _Context:
         values = {"asOf": self.as_of.isoformat()} if dated else {}
         solutions = self.store.query(query.text, substitutions=query.substitutions(values))
         names = [v.value for v in solutions.variables]
-        return [{n: row[n].value for n in names if row[n] is not None} for row in solutions]
+        return [{n: term_text(row[n]) for n in names if row[n] is not None} for row in solutions]
 
     def in_period(self, day: date | None) -> bool:
         return day is not None and self.period_start <= day <= self.as_of
@@ -365,10 +365,10 @@ def _changed_records(ctx: _Context, since: datetime | None, trail: list) -> Tabl
         return table
     subjects = {q.subject.value for q in delta.removed | delta.added if isinstance(q.subject, ox.NamedNode)}
     kinds: dict[str, set[str]] = defaultdict(set)
-    typed = {(q.subject.value, q.object.value) for q in delta.removed | delta.added
+    typed = {(q.subject.value, term_text(q.object)) for q in delta.removed | delta.added
              if q.predicate.value == RDF_TYPE and isinstance(q.subject, ox.NamedNode)}
     for subject in subjects:
-        asserted = {q.object.value for q in ctx.store.raw.quads_for_pattern(
+        asserted = {term_text(q.object) for q in ctx.store.raw.quads_for_pattern(
             ox.NamedNode(subject), ox.NamedNode(RDF_TYPE), None, ox.NamedNode(Graphs.DATA))}
         asserted |= {t for s, t in typed if s == subject}
         names = {local_name(t) for t in asserted if t.startswith(AIMS)} or {"other"}
@@ -528,7 +528,7 @@ def _clauses(ctx: _Context, iri: str) -> str:
 
 
 def _clause_key(notation: str) -> tuple:
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in notation.split("."))
+    return tuple((0, int(p)) if p.isdecimal() else (1, p) for p in notation.split("."))
 
 
 def _nonconformities(ctx: _Context) -> Section:
@@ -835,7 +835,7 @@ def _datetime(value: str) -> datetime | None:
 def _title(store: GraphStore) -> str:
     rows = list(store.query(f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
         SELECT ?label WHERE {{ ?aims a <{AIMS}AIManagementSystem> ; rdfs:label ?label }} ORDER BY ?label LIMIT 1"""))
-    return rows[0]["label"].value if rows else "AI management system"
+    return term_text(rows[0]["label"]) if rows else "AI management system"
 
 
 # -- rendering ---------------------------------------------------------------------------------

@@ -39,11 +39,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from typing import NoReturn
 
 import pyoxigraph as ox
 
 from aimsgraph.errors import ConfigError
 from aimsgraph.namespaces import AIMS, RM
+from aimsgraph.record import iri_of, number, pairs, term_text
 from aimsgraph.store import GraphStore
 
 DEFAULT_MATRIX = RM + "Matrix5x5"
@@ -165,16 +167,26 @@ def load_criteria(store: GraphStore) -> Criteria:
     """The first risk criteria in IRI order, or the 5x5 defaults when none are recorded."""
     rows = list(store.query(_CRITERIA))
     row = rows[0] if rows else None
-    matrix = load_matrix(store, row["matrix"].value if row and row["matrix"] else DEFAULT_MATRIX)
+    matrix_iri = DEFAULT_MATRIX
+    if row and row["matrix"]:
+        matrix_iri = iri_of(row["matrix"]) or _bad_setting("aims:usesMatrix must name a risk matrix", row["matrix"])
+    matrix = load_matrix(store, matrix_iri)
     appetite = None
     if row and row["appetite"]:
-        appetite = matrix.levels.get(row["appetite"].value)
+        appetite = matrix.levels.get(iri_of(row["appetite"]) or "")
         if appetite is None:
-            raise ConfigError(f"the risk appetite <{row['appetite'].value}> is not a level of <{matrix.iri}>")
-    threshold = float(row["threshold"].value) if row and row["threshold"] else DEFAULT_THRESHOLD
-    if not 0 <= threshold <= 1:
-        raise ConfigError(f"aims:propagationThreshold must lie between 0 and 1, not {threshold}")
+            _bad_setting(f"the risk appetite must be a level of <{matrix.iri}>", row["appetite"])
+    threshold = DEFAULT_THRESHOLD
+    if row and row["threshold"]:
+        threshold = number(row["threshold"])
+        if threshold is None or not 0 <= threshold <= 1:
+            _bad_setting("aims:propagationThreshold must be a number between 0 and 1", row["threshold"])
     return Criteria(matrix, appetite, threshold)
+
+
+def _bad_setting(rule: str, term: object) -> NoReturn:
+    """Risk criteria the model cannot use stop it: scores on other criteria would mislead."""
+    raise ConfigError(f"{rule}, not {term_text(term)}")
 
 
 def load_matrix(store: GraphStore, iri: str) -> Matrix:
@@ -184,15 +196,19 @@ def load_matrix(store: GraphStore, iri: str) -> Matrix:
     severities: dict[str, int] = {}
     level_ranks: dict[str, tuple[int, str]] = {}
     for row in store.query(_CELLS % iri):
-        key = (int(row["lrank"].value), int(row["srank"].value))
-        if cells.get(key, row["level"].value) != row["level"].value:
+        likelihood, severity, level = (iri_of(row[name]) for name in ("likelihood", "severity", "level"))
+        ranks = [_rank(row[name]) for name in ("lrank", "srank", "rank")]
+        if None in (likelihood, severity, level, *ranks):
+            continue  # levels are named and ranked by integers: a cell that is not, is missing
+        key = (ranks[0], ranks[1])
+        if cells.get(key, level) != level:
             raise ConfigError(f"matrix <{iri}> has two levels for likelihood rank {key[0]}, severity rank {key[1]}")
-        cells[key] = row["level"].value
-        likelihoods[row["likelihood"].value] = key[0]
-        severities[row["severity"].value] = key[1]
-        rank = (int(row["rank"].value), row["label"].value if row["label"] else "")
-        if level_ranks.setdefault(row["level"].value, rank)[0] != rank[0]:
-            raise ConfigError(f"risk level <{row['level'].value}> of matrix <{iri}> has two ranks")
+        cells[key] = level
+        likelihoods[likelihood] = key[0]
+        severities[severity] = key[1]
+        rank = (ranks[2], term_text(row["label"]) if row["label"] else "")
+        if level_ranks.setdefault(level, rank)[0] != rank[0]:
+            raise ConfigError(f"risk level <{level}> of matrix <{iri}> has two ranks")
     expected = len(set(likelihoods.values())) * len(set(severities.values()))
     if not cells or len(cells) != expected:
         raise ConfigError(f"risk matrix <{iri}> is missing or incomplete ({len(cells)} of {expected} cells)")
@@ -209,29 +225,42 @@ def load_matrix(store: GraphStore, iri: str) -> Matrix:
     return Matrix(iri, cells, likelihoods, severities, levels)
 
 
+def _rank(term: object) -> int | None:
+    value = number(term)
+    return int(value) if value is not None and value == int(value) else None
+
+
 def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
     """Every ``aims:Risk`` with its assets, implemented controls and computed scores."""
-    implemented = {row[0].value for row in store.query(_IMPLEMENTED)}
+    raw = store.raw
+    implemented = {iri_of(row[0]) for row in store.query(_IMPLEMENTED)} - {None}
     effectiveness: dict[str, float] = {}
-    for control, value in store.pairs(AIMS + "effectiveness"):  # several values: the largest counts
-        if control in implemented:
-            effectiveness[control] = max(float(value), effectiveness.get(control, 0.0))
+    for control, value in pairs(raw, AIMS + "effectiveness"):  # several values: the largest counts
+        if control in implemented and (found := number(value)) is not None:
+            effectiveness[control] = max(found, effectiveness.get(control, 0.0))
     controls: dict[str, list[Control]] = defaultdict(list)
     for how in ("mitigates", "detects"):
-        for control, risk in store.pairs(AIMS + how):
-            if control in implemented:
+        for control, term in pairs(raw, AIMS + how):
+            if control in implemented and (risk := iri_of(term)):
                 controls[risk].append(Control(control, how == "mitigates", effectiveness.get(control)))
-    values: dict[str, dict[str, str]] = {row[0].value: {} for row in store.query(_RISK_TYPE)}
+    values: dict[str, dict[str, str]] = {iri: {} for row in store.query(_RISK_TYPE) if (iri := iri_of(row[0]))}
     doubled: dict[str, str] = {}
     for key in ("hasLikelihood", "hasSeverity", "hasRiskLevel", "hasResidualRiskLevel"):
-        for risk, level in sorted(store.pairs(AIMS + key)):
+        for risk, level in sorted(_level_pairs(raw, key)):
             if values.get(risk, {}).setdefault(key, level) != level and key in ("hasLikelihood", "hasSeverity"):
                 doubled.setdefault(risk, f"more than one {key[3:].lower()} recorded")
     assets: dict[str, set[str]] = defaultdict(set)
-    for asset, risk in store.pairs(AIMS + "hasRisk"):
-        assets[risk].add(asset)
+    for asset, term in pairs(raw, AIMS + "hasRisk"):
+        if risk := iri_of(term):
+            assets[risk].add(asset)
     return {iri: _risk(iri, found, doubled.get(iri), assets.get(iri, set()), controls.get(iri, []), criteria)
             for iri, found in values.items()}
+
+
+def _level_pairs(raw: ox.Store, key: str) -> list[tuple[str, str]]:
+    """(risk, level) of one level property: the level as written, so that a value off the
+    scale (a literal, a triple term) is reported by :func:`_unscorable`; blank nodes left out."""
+    return [(risk, term_text(level)) for risk, level in pairs(raw, AIMS + key) if not isinstance(level, ox.BlankNode)]
 
 
 def load_risk(store: GraphStore, criteria: Criteria, iri: str) -> Risk | None:
@@ -239,9 +268,12 @@ def load_risk(store: GraphStore, criteria: Criteria, iri: str) -> Risk | None:
     updating a model after a write); None if ``iri`` is not an ``aims:Risk``."""
     raw, node = store.raw, ox.NamedNode(iri)
 
+    def terms(subject: ox.NamedNode, prop: str) -> set:
+        return {q.object for q in raw.quads_for_pattern(subject, ox.NamedNode(AIMS + prop), None, None)
+                if not isinstance(q.object, ox.BlankNode)}
+
     def objects(subject: ox.NamedNode, prop: str) -> list[str]:
-        return sorted({q.object.value for q in raw.quads_for_pattern(subject, ox.NamedNode(AIMS + prop), None, None)
-                       if not isinstance(q.object, ox.BlankNode)})
+        return sorted({term_text(term) for term in terms(subject, prop)})
 
     def subjects(prop: str) -> set[str]:
         return {q.subject.value for q in raw.quads_for_pattern(None, ox.NamedNode(AIMS + prop), node, None)
@@ -261,8 +293,8 @@ def load_risk(store: GraphStore, criteria: Criteria, iri: str) -> Risk | None:
         for control in sorted(subjects(how)):
             subject = ox.NamedNode(control)
             if AIMS + "Implemented" in objects(subject, "controlStatus"):
-                effectiveness = objects(subject, "effectiveness")
-                controls.append(Control(control, how == "mitigates", max(map(float, effectiveness)) if effectiveness else None))
+                effectiveness = [value for term in terms(subject, "effectiveness") if (value := number(term)) is not None]
+                controls.append(Control(control, how == "mitigates", max(effectiveness, default=None)))
     return _risk(iri, found, doubled, subjects("hasRisk"), controls, criteria)
 
 

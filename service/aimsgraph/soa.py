@@ -9,6 +9,7 @@ import io
 import json
 
 from aimsgraph import queries
+from aimsgraph.record import term_text
 from aimsgraph.store import GraphStore
 
 FORMATS = {"csv": "text/csv", "html": "text/html", "json": "application/json"}
@@ -19,7 +20,7 @@ def rows(store: GraphStore) -> tuple[list[str], list[dict[str, str]]]:
     query = queries.load_all()["statement-of-applicability"]
     solutions = store.query(query.text)
     columns = [v.value for v in solutions.variables]
-    return columns, [{c: row[c].value for c in columns if row[c] is not None} for row in solutions]
+    return columns, [{c: term_text(row[c]) for c in columns if row[c] is not None} for row in solutions]
 
 
 def render(store: GraphStore, fmt: str) -> str:

@@ -110,16 +110,6 @@ class GraphStore:
         except SyntaxError as exc:
             raise InvalidInput(f"SPARQL syntax error: {exc}") from exc
 
-    def pairs(self, prop: str) -> list[tuple[str, str]]:
-        """(subject, object) values of one property over the union of graphs, without duplicates
-        or blank nodes. One property at a time: on disk, a join of optional patterns costs about
-        twice as much as single-pattern scans joined in Python."""
-        rows = self._store.query(f"SELECT ?s ?o WHERE {{ ?s <{prop}> ?o }}", use_default_graph_as_union=True)
-        return list(dict.fromkeys(
-            (row[0].value, row[1].value) for row in rows
-            if isinstance(row[0], ox.NamedNode) and not isinstance(row[1], ox.BlankNode)
-        ))
-
     def graph_sizes(self) -> dict[str, int]:
         """Number of triples in each named graph (graphs of the layout included when empty)."""
         sizes = {graph: 0 for graph in Graphs.ALL}

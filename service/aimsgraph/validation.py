@@ -33,6 +33,8 @@ from rdflib.namespace import DCTERMS
 from aimsgraph import clock, resources
 from aimsgraph.errors import ValidationRejected
 from aimsgraph.namespaces import AIMS, REFERENCE_DATE, XSD_DATE, Graphs
+from aimsgraph.record import node, node_text, term_of
+from aimsgraph.record import term_parts as store_term_parts
 from aimsgraph.shacl_sparql import Check, compile_shapes, prologue
 from aimsgraph.store import GraphStore
 
@@ -51,7 +53,7 @@ class Finding:
     """One validation result, with the ISO clauses or Annex A controls it concerns."""
 
     severity: str  # Violation, Warning or Info
-    focus: str
+    focus: str  # an IRI, a blank node as ``_:id``, a triple term in N-Triples (``<<( s p o )>>``)
     shape: str
     path: str | None
     value: str | None
@@ -76,34 +78,34 @@ class Finding:
         return FINDING_BASE + hashlib.sha1(key.encode()).hexdigest()
 
     @property
-    def value_term(self) -> ox.NamedNode | ox.BlankNode | ox.Literal | None:
-        """The value as the RDF term it was: sh:value keeps IRIs IRIs and literals typed."""
+    def value_term(self) -> ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None:
+        """The value as the RDF term it was: sh:value keeps IRIs IRIs, literals typed and triple
+        terms triple terms, so that a stored finding reads back with the IRI it was stored under."""
         if self.value is None:
             return None
-        if self.value_type == "iri":
-            return ox.NamedNode(self.value)
-        if self.value_type == "bnode":
-            return ox.BlankNode(self.value)
-        if self.value_type and self.value_type.startswith("@"):
-            return ox.Literal(self.value, language=self.value_type[1:])
-        if self.value_type and self.value_type != "triple":
-            return ox.Literal(self.value, datatype=ox.NamedNode(self.value_type))
-        return ox.Literal(self.value)  # a triple term: its N-Triples text (SHACL 1.0 has no triple values)
+        return term_of(self.value, self.value_type or "http://www.w3.org/2001/XMLSchema#string")
+
+    @property
+    def focus_term(self) -> ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple:
+        """The focus node as a term. The focus keeps no kind of its own: IRIs, ``_:`` blank
+        nodes and ``<<(`` triple terms tell themselves apart; other text is a literal's."""
+        if self.focus.startswith("<<("):
+            return term_of(self.focus, "triple")
+        return node(self.focus) or ox.Literal(self.focus)
 
 
 def term_parts(term: object) -> tuple[str, str]:
-    """(text, kind) of a pyoxigraph or rdflib term, as Finding keeps a value."""
-    if isinstance(term, (ox.NamedNode, URIRef)):
-        return str(term.value if isinstance(term, ox.NamedNode) else term), "iri"
-    if isinstance(term, (ox.BlankNode, rdflib.BNode)):
-        return str(term.value if isinstance(term, ox.BlankNode) else term), "bnode"
-    if isinstance(term, ox.Literal):
-        return term.value, f"@{term.language}" if term.language else term.datatype.value
+    """(text, kind) of a pyoxigraph term (:func:`aimsgraph.record.term_parts`) or of an rdflib
+    term of the reference engine, read the same way."""
+    if isinstance(term, URIRef):
+        return str(term), "iri"
+    if isinstance(term, rdflib.BNode):
+        return f"_:{term}", "bnode"
     if isinstance(term, rdflib.Literal):
         datatype = term.datatype or ("http://www.w3.org/1999/02/22-rdf-syntax-ns#langString" if term.language
                                      else "http://www.w3.org/2001/XMLSchema#string")
         return str(term), f"@{term.language}" if term.language else str(datatype)
-    return str(term), "triple"
+    return store_term_parts(term)
 
 
 @cache
@@ -136,6 +138,10 @@ def validate_store(store: GraphStore, as_of: date, focus: Iterable[str] | None =
     focus = None if focus is None else sorted(set(focus))
     if focus == []:
         return []
+    if focus is not None and not all(isinstance(node(n), ox.NamedNode) for n in focus):
+        # only IRIs can be written into a query: with a blank node, check all and keep theirs
+        wanted = set(focus)
+        return [f for f in validate_store(store, as_of) if f.focus in wanted]
     classes = None if focus is None else _classes_of(store, focus)
     findings = set()
     for check in checks:
@@ -165,8 +171,7 @@ def _rows(store: GraphStore, prefixes: str, check: Check, nodes: list[str] | Non
     """The result rows of one check, as {variable: term}."""
     if nodes is not None and check.per_focus:
         targets = prefixes + check.targets_text(as_of, nodes)
-        targeted = [row["this"].value for row in store.raw.query(targets, **validated_dataset())]
-        runs = [{ox.Variable("this"): ox.NamedNode(node)} for node in targeted]
+        runs = [{ox.Variable("this"): row["this"]} for row in store.raw.query(targets, **validated_dataset())]
         queries = [(prefixes + check.text(as_of), run) for run in runs]
     else:
         queries = [(prefixes + check.text(as_of, nodes), {})]
@@ -186,7 +191,8 @@ def _classes_of(store: GraphStore, nodes: list[str]) -> dict[str, set[str]]:
     query = f"SELECT ?n ?c WHERE {{ VALUES ?n {{ {values} }} ?n a/<http://www.w3.org/2000/01/rdf-schema#subClassOf>* ?c }}"
     classes: dict[str, set[str]] = {}
     for row in store.raw.query(query, **validated_dataset()):
-        classes.setdefault(row["n"].value, set()).add(row["c"].value)
+        if isinstance(row["c"], ox.NamedNode):  # a class; `?n a <<( ... )>>` names none
+            classes.setdefault(row["n"].value, set()).add(row["c"].value)
     return classes
 
 
@@ -286,12 +292,18 @@ SETTINGS_CLASSES = ("AIManagementSystem", "RiskCriteria", "RiskMatrix", "RiskMat
 
 
 def _touches_settings(store: GraphStore, nodes: list[str]) -> bool:
-    if not nodes:
-        return False
-    values = " ".join(f"<{n}>" for n in nodes)
-    classes = " ".join(f"<{AIMS}{c}>" for c in SETTINGS_CLASSES)
-    return bool(store.raw.query(f"ASK {{ VALUES ?n {{ {values} }} VALUES ?c {{ {classes} }} ?n a ?c }}",
-                                **validated_dataset()))
+    """Whether a node is one of the (few) settings nodes, read by index lookups rather than a
+    query: a changed node can be a blank node, which no query's text can name."""
+    settings = {node_text(q.subject) for c in SETTINGS_CLASSES
+                for q in store.raw.quads_for_pattern(None, RDF_TYPE, ox.NamedNode(AIMS + c), None)}
+    return not settings.isdisjoint(nodes)
+
+
+#: Record nodes one link from ``?middle`` over another property than ``?first`` (both
+#: substituted, so projected: pyoxigraph substitutes projected variables only).
+_ONWARD = f"""SELECT DISTINCT ?n ?middle ?first WHERE {{
+  {{ GRAPH <{Graphs.DATA}> {{ ?middle ?p ?n }} }} UNION {{ GRAPH <{Graphs.DATA}> {{ ?n ?p ?middle }} }}
+  FILTER(?p != ?first) }}"""
 
 
 def affected_nodes(store: GraphStore, changed: Iterable[str]) -> list[str]:
@@ -303,25 +315,26 @@ def affected_nodes(store: GraphStore, changed: Iterable[str]) -> list[str]:
     change touch the whole record."""
     raw, data = store.raw, ox.NamedNode(Graphs.DATA)
 
-    def is_record(node: object) -> bool:
-        return isinstance(node, ox.NamedNode) and next(raw.quads_for_pattern(node, None, None, data), None) is not None
+    def is_record(term: object) -> bool:
+        return node_text(term) is not None and next(raw.quads_for_pattern(term, None, None, data), None) is not None
 
-    def onward(middle: ox.NamedNode, first: ox.NamedNode) -> set[str]:
+    def onward(middle: ox.NamedNode | ox.BlankNode, first: ox.NamedNode) -> set[str]:
         # In SPARQL, not Python: a scope or a role can have thousands of links over `first`.
         # (A FILTER EXISTS here would cost pyoxigraph 60x more, so records are checked after.)
-        query = f"""SELECT DISTINCT ?n WHERE {{
-          {{ GRAPH <{Graphs.DATA}> {{ <{middle.value}> ?p ?n }} }} UNION {{ GRAPH <{Graphs.DATA}> {{ ?n ?p <{middle.value}> }} }}
-          FILTER(?p != <{first.value}>) }}"""
-        return {row["n"].value for row in raw.query(query) if is_record(row["n"])}
+        # The ends are substituted, not written in: a blank node has no name in a query's text.
+        rows = raw.query(_ONWARD, substitutions={ox.Variable("middle"): middle, ox.Variable("first"): first})
+        return {node_text(row["n"]) for row in rows if is_record(row["n"])}
 
     affected = set(changed)
-    for iri in changed:
-        node = ox.NamedNode(iri)
-        neighbours = [(q.predicate, q.object) for q in raw.quads_for_pattern(node, None, None, data)]
-        neighbours += [(q.predicate, q.subject) for q in raw.quads_for_pattern(None, None, node, data)]
+    for name in changed:
+        term = node(name)
+        if term is None:
+            continue
+        neighbours = [(q.predicate, q.object) for q in raw.quads_for_pattern(term, None, None, data)]
+        neighbours += [(q.predicate, q.subject) for q in raw.quads_for_pattern(None, None, term, data)]
         for first, middle in neighbours:
             if is_record(middle):
-                affected.add(middle.value)
+                affected.add(node_text(middle))
                 affected |= onward(middle, first)
     return sorted(affected)
 
@@ -336,8 +349,8 @@ def stored_findings(store: GraphStore, focus: Iterable[str] | None = None) -> li
     if focus is None:
         results = {q.subject for q in store.raw.quads_for_pattern(None, ox.NamedNode(str(RDF.type)), ox.NamedNode(sh + "ValidationResult"), graph)}
     else:
-        results = {q.subject for node in focus
-                   for q in store.raw.quads_for_pattern(None, ox.NamedNode(sh + "focusNode"), ox.NamedNode(node), graph)}
+        results = {q.subject for f in focus if (term := node(f)) is not None
+                   for q in store.raw.quads_for_pattern(None, ox.NamedNode(sh + "focusNode"), term, graph)}
     findings = []
     for result in results:
         values: dict[str, list[str]] = {}
@@ -372,7 +385,7 @@ def _from_report(results: rdflib.Graph) -> Iterable[Finding]:
         value = term_parts(results.value(result, SH.value)) if (result, SH.value, None) in results else (None, None)
         yield Finding(
             severity=str(results.value(result, SH.resultSeverity)).rsplit("#", 1)[1],
-            focus=str(results.value(result, SH.focusNode)),
+            focus=term_parts(results.value(result, SH.focusNode))[0],
             shape=str(shape),
             path=str(path) if isinstance(path, URIRef) else None,
             value=value[0],
@@ -390,21 +403,21 @@ def findings_as_triples(findings: Iterable[Finding]) -> list[ox.Triple]:
     sh = str(SH)
     triples = []
     for f in findings:
-        node = ox.NamedNode(f.iri)
+        result = ox.NamedNode(f.iri)
         triples += [
-            ox.Triple(node, ox.NamedNode(str(RDF.type)), ox.NamedNode(sh + "ValidationResult")),
-            ox.Triple(node, ox.NamedNode(sh + "focusNode"), ox.NamedNode(f.focus)),
-            ox.Triple(node, ox.NamedNode(sh + "resultSeverity"), ox.NamedNode(sh + f.severity)),
-            ox.Triple(node, ox.NamedNode(sh + "sourceShape"), ox.NamedNode(f.shape)),
-            ox.Triple(node, ox.NamedNode(sh + "resultMessage"), ox.Literal(f.message)),
+            ox.Triple(result, ox.NamedNode(str(RDF.type)), ox.NamedNode(sh + "ValidationResult")),
+            ox.Triple(result, ox.NamedNode(sh + "focusNode"), f.focus_term),
+            ox.Triple(result, ox.NamedNode(sh + "resultSeverity"), ox.NamedNode(sh + f.severity)),
+            ox.Triple(result, ox.NamedNode(sh + "sourceShape"), ox.NamedNode(f.shape)),
+            ox.Triple(result, ox.NamedNode(sh + "resultMessage"), ox.Literal(f.message)),
         ]
         if f.component:
-            triples.append(ox.Triple(node, ox.NamedNode(sh + "sourceConstraintComponent"), ox.NamedNode(f.component)))
+            triples.append(ox.Triple(result, ox.NamedNode(sh + "sourceConstraintComponent"), ox.NamedNode(f.component)))
         if f.path:
-            triples.append(ox.Triple(node, ox.NamedNode(sh + "resultPath"), ox.NamedNode(f.path)))
+            triples.append(ox.Triple(result, ox.NamedNode(sh + "resultPath"), ox.NamedNode(f.path)))
         if (value := f.value_term) is not None:
-            triples.append(ox.Triple(node, ox.NamedNode(sh + "value"), value))
-        triples += [ox.Triple(node, ox.NamedNode(FINDING_CLAUSE), ox.NamedNode(c)) for c in f.clauses]
+            triples.append(ox.Triple(result, ox.NamedNode(sh + "value"), value))
+        triples += [ox.Triple(result, ox.NamedNode(FINDING_CLAUSE), ox.NamedNode(c)) for c in f.clauses]
     return triples
 
 
@@ -428,17 +441,17 @@ RDF_TYPE = ox.NamedNode(str(RDF.type))
 
 def changed_nodes(store: GraphStore, quads: Iterable[ox.Quad]) -> set[str]:
     """The record nodes a change to ``quads`` touches: their subjects, and objects that are
-    record nodes themselves (not classes or shared concepts, which would touch everything)."""
+    record nodes themselves (not classes or shared concepts, which would touch everything).
+    Blank nodes count too, as ``_:id``: :func:`validate_store` checks them by validating all."""
     data = ox.NamedNode(Graphs.DATA)
     nodes = set()
     for quad in quads:
         if quad.graph_name.value in Graphs.DERIVED:
             continue
-        if isinstance(quad.subject, ox.NamedNode):
-            nodes.add(quad.subject.value)
-        if (isinstance(quad.object, ox.NamedNode) and quad.predicate != RDF_TYPE
+        nodes.add(node_text(quad.subject))  # an IRI or a blank node (``_:id``)
+        if (node_text(quad.object) is not None and quad.predicate != RDF_TYPE
                 and next(store.raw.quads_for_pattern(quad.object, None, None, data), None) is not None):
-            nodes.add(quad.object.value)
+            nodes.add(node_text(quad.object))
     return nodes
 
 

@@ -16,10 +16,21 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 @bp.get("/health")
 def health():
     """Liveness and readiness: the store answers a query; whether the derived graphs (inferred,
-    analysis) have caught up with the latest writes."""
+    validation, analysis) have caught up with the latest writes.
+
+    ``status`` is ``ok``, or ``degraded`` when computing a derived graph failed (at start-up or
+    after a write): then ``error`` says why and ``stale`` lists the derived graphs that do not
+    reflect the record. A degraded service still answers 200: it serves the record, and the
+    derived graphs as they were, so that a load balancer keeps it while someone fixes the record
+    (the next write tries again); monitoring should alert on ``status``."""
     state = current_app.extensions["aimsgraph"]
     state.store.query("ASK { ?s ?p ?o }")
-    return jsonify(status="ok", version=__version__, derived=state.refresher.status())
+    derived = state.refresher.status()
+    failure = derived["failure"]
+    if failure is None:
+        return jsonify(status="ok", version=__version__, derived=derived)
+    return jsonify(status="degraded", version=__version__, error=f"the {failure['step']} failed during "
+                   f"{failure['during']}: {failure['error']}", stale=derived["stale"], derived=derived)
 
 
 @bp.get("/graphs")

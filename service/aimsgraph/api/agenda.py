@@ -15,6 +15,7 @@ from datetime import date
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from aimsgraph import agenda, clock, overview, review_pack
+from aimsgraph.api import ratelimit
 from aimsgraph.errors import InvalidInput, NotAcceptable
 from aimsgraph.sparql.negotiation import best_match
 
@@ -38,6 +39,7 @@ def due_calendar() -> Response:
 
 @bp.get("/review-pack")
 def review() -> Response:
+    ratelimit.limit_expensive("review packs")
     fmt = request.args.get("format")
     if fmt is not None:
         if fmt not in review_pack.FORMATS:

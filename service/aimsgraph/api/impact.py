@@ -10,6 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from aimsgraph import impact
+from aimsgraph.api import ratelimit
+from aimsgraph.api.writes import json_body
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 
 bp = Blueprint("impact", __name__, url_prefix="/api")
@@ -26,12 +28,14 @@ def analyse_change() -> Response:
     """
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("POST /api/impact takes application/json")
-    body = request.get_json(silent=True)
+    body = json_body("impact request")  # whole, and not nested deeper than the limit
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object such as {\"node\": \"https://...\", \"change\": \"retire\"}")
     modifications = body.get("whatIf", [])
     if not isinstance(modifications, list):
         raise InvalidInput('"whatIf" must be a list of modifications')
+    if modifications:  # a what-if copies and re-propagates the risk model
+        ratelimit.limit_expensive("what-if impact analyses")
     return _analyse(body.get("node"), body.get("change", "modify"), modifications)
 
 
@@ -60,7 +64,7 @@ def concentration() -> Response:
     if unknown:
         raise InvalidInput(f"unknown kind {unknown[0]!r}; use {', '.join(impact.SHARED_KINDS)} or AISystem")
     limit = request.args.get("limit", "20")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+    if not limit.isdecimal() or not 1 <= int(limit) <= MAX_LIMIT:
         raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     snapshot = current_app.extensions["aimsgraph"].models.get()
     ranking = impact.concentration(snapshot.record, snapshot.model, kinds, int(limit))

@@ -8,37 +8,30 @@ for anyone: with ``AIMSGRAPH_OPEN_READS=true`` (the default) no token is needed,
 reader's; a service without any token configured stays read-only (401). A concern sent
 ``"anonymous": true`` is recorded without anything that identifies who sent it, the audit
 trail included (it names the agent ``anonymous`` whoever called); the body is limited to
-AIMSGRAPH_MAX_BODY_BYTES, and callers without a token to ``CONCERNS_PER_MINUTE`` together.
+AIMSGRAPH_MAX_BODY_BYTES, and callers without a token to ``CONCERNS_PER_MINUTE`` together
+(429 with Retry-After above it, ``ratelimit.limit_anonymous``). Every JSON body is read by
+``api.writes.upload_body``: whole, and refused when it nests too deep.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
 from aimsgraph import operations
+from aimsgraph.api import ratelimit
 from aimsgraph.api.writes import change_response, commit_request, upload_body
 from aimsgraph.auth import require
-from aimsgraph.errors import AimsgraphError, UnsupportedMediaType
+from aimsgraph.errors import UnsupportedMediaType
 
 bp = Blueprint("operations", __name__, url_prefix="/api")
 
 #: Concerns accepted per minute from callers without a token, all together.
 CONCERNS_PER_MINUTE = 30
-
-
-class TooManyRequests(AimsgraphError):
-    """More concerns arrived without a token than the channel takes per minute."""
-
-    status = 429
-    exit_code = 2
 
 
 @bp.post("/measurements")
@@ -76,8 +69,7 @@ def concerns() -> Response:
     caller = g.principal
     if not state.tokens.configured or not state.settings.open_reads:
         require(caller, "reader", "reporting a concern", state.tokens)
-    if caller is None:
-        _limiter().take()
+    ratelimit.limit_anonymous("concerns", CONCERNS_PER_MINUTE, "concerns")
     payload = _json("POST /api/concerns", "a concern", lambda: upload_body("concern", small=True))
     concern = operations.read_concern(payload)
     # anonymous: nobody is named, neither in the record nor in the audit trail
@@ -113,29 +105,10 @@ def _exists(iri: str) -> bool:
     return next(store.raw.quads_for_pattern(ox.NamedNode(iri), None, None, None), None) is not None
 
 
-class _Limiter:
-    """At most ``per_minute`` calls in any 60 s (a sliding window), over all callers."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def take(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            while self._times and now - self._times[0] >= 60:
-                self._times.popleft()
-            if len(self._times) >= self.per_minute:
-                raise TooManyRequests(f"more than {self.per_minute} concerns a minute arrived without a token; "
-                                      "try again in a minute, or send a reader token")
-            self._times.append(now)
-
-
 class _ConcernAccessLines(logging.Filter):
     """The development server (``aimsgraph serve``) logs every request with the client's address
     and the time to the second; for concerns, both are blanked, so that the log does not say who
-    reported one either. (Behind gunicorn or a proxy, configure their access logs likewise.)"""
+    reported one either. (`serve --production` keeps no access log; behind a proxy, configure its log likewise.)"""
 
     _PREFIX = re.compile(r"^\S+ - - \[[^\]]*\]")
 
@@ -151,7 +124,3 @@ def _blank_concern_access_lines(_state: object) -> None:
     logger = logging.getLogger("werkzeug")
     if not any(isinstance(f, _ConcernAccessLines) for f in logger.filters):
         logger.addFilter(_ConcernAccessLines())
-
-
-def _limiter() -> _Limiter:
-    return current_app.extensions.setdefault("aimsgraph-concern-limiter", _Limiter(CONCERNS_PER_MINUTE))

@@ -2,13 +2,21 @@
 ``GET /api/findings`` with filters by clause, severity and system.
 
 Both judge the record as of ``?asOf=YYYY-MM-DD`` (default today). Only today's findings of the
-store are stored: another date's are computed for the answer and not kept."""
+store are stored, and only an editor's request validates them again and stores them: anyone else
+is answered with the stored findings (validated and stored first when none are stored for today,
+as ``GET /api/findings`` does), so that a caller without a token cannot make the service rewrite
+them. Another date's findings, and a posted record's, are computed for the answer and not kept;
+callers without a token get AIMSGRAPH_ANONYMOUS_EXPENSIVE_PER_MINUTE of those together."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from datetime import date
 
-from aimsgraph import clock, overview, queries, reports, validation
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from aimsgraph import clock, overview, reports, validation
+from aimsgraph.api import ratelimit
+from aimsgraph.api.writes import json_body, upload_body
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.importers import RDF_MEDIA_TYPES, upload
 from aimsgraph.namespaces import is_absolute_iri
@@ -20,36 +28,62 @@ bp = Blueprint("validation", __name__, url_prefix="/api")
 
 REPORT_TYPES = {"application/json": "json", "text/turtle": "turtle", "application/xml": "junit", "text/plain": "table"}
 RDF_UPLOADS = sorted(RDF_MEDIA_TYPES)
+#: What callers without a token are limited in, as the 429 says.
+EXPENSIVE = "validations of a posted record or of another day"
 
 
 @bp.post("/validate")
 def validate() -> Response:
-    """Validate the store (all of it, or ``{"changed": [IRI, ...]}``) and store the findings;
-    or, with an RDF body, validate that graph against the catalogue without storing it."""
+    """Validate the store (all of it, or ``{"changed": [IRI, ...]}``), stored when an editor
+    asks (see the module docstring); or, with an RDF body, validate that graph against the
+    catalogue without storing it."""
     store = current_app.extensions["aimsgraph"].store
     as_of = clock.as_of_argument(request.args.get("asOf"))
     if request.mimetype in RDF_UPLOADS:
-        scratch = GraphStore(None)
-        scratch.initialise(demo=False)
-        vocabulary = upload.load_record(scratch, request.get_data(), RDF_MEDIA_TYPES[request.mimetype])
-        refresh_inferences(scratch)  # judged as the store is: with what the record implies
-        findings = validation.validate_store(scratch, as_of)
-        response = _report(reports.build(scratch, findings, as_of))
-        response.headers["X-Aimsgraph-Record-Vocabulary"] = vocabulary
-        return response
+        return _validate_record(as_of)
     if request.mimetype not in ("", "application/json"):
         raise UnsupportedMediaType(f"POST /api/validate takes application/json or an RDF graph ({', '.join(sorted(RDF_UPLOADS))})")
-    changed = (request.get_json(silent=True) or {}).get("changed") if request.get_data() else None
+    changed = _changed(json_body("validation request"))
+    return _report(reports.build(store, _findings(store, changed, as_of), as_of))
+
+
+def _validate_record(as_of: date) -> Response:
+    """The findings of the posted record, in a scratch store that is thrown away. Counted
+    before the body is read: reading and scanning a large one is part of the expense."""
+    ratelimit.limit_expensive(EXPENSIVE)
+    body = upload_body("record")
+    scratch = GraphStore(None)
+    scratch.initialise(demo=False)
+    vocabulary = upload.load_record(scratch, body, RDF_MEDIA_TYPES[request.mimetype])
+    refresh_inferences(scratch)  # judged as the store is: with what the record implies
+    findings = validation.validate_store(scratch, as_of)
+    response = _report(reports.build(scratch, findings, as_of))
+    response.headers["X-Aimsgraph-Record-Vocabulary"] = vocabulary
+    return response
+
+
+def _changed(payload: object) -> list[str] | None:
+    """The ``changed`` IRIs of a validation request; None to validate everything."""
+    if payload is not None and not isinstance(payload, dict):
+        raise InvalidInput('the body must be a JSON object such as {"changed": ["https://..."]}, or empty')
+    changed = (payload or {}).get("changed")
     if changed is not None and not (isinstance(changed, list) and all(isinstance(c, str) and is_absolute_iri(c) for c in changed)):
         raise InvalidInput('"changed" must be a list of absolute IRIs')
+    return changed
+
+
+def _findings(store: GraphStore, changed: list[str] | None, as_of: date) -> list[validation.Finding]:
+    """The store's findings as of ``as_of``: validated again and stored for an editor, the stored
+    ones for anyone else (who cannot rewrite them), computed and not kept for another day."""
     if as_of != clock.today():
-        findings = validation.validate_store(store, as_of)
-    elif changed is None:
-        findings = validation.validate_full(store, as_of)
-    else:
-        validation.validate_changed(store, changed, as_of)
-        findings = validation.stored_findings(store)
-    return _report(reports.build(store, findings, as_of))
+        ratelimit.limit_expensive(EXPENSIVE)
+        return validation.validate_store(store, as_of)
+    if g.principal is None or not g.principal.has("editor"):
+        return overview.findings(store, as_of)
+    if changed is None:
+        return validation.validate_full(store, as_of)
+    validation.validate_changed(store, changed, as_of)
+    return validation.stored_findings(store)
 
 
 @bp.get("/findings")
@@ -65,8 +99,9 @@ def findings() -> Response:
             raise InvalidInput(f"severity must be one of {', '.join(validation.SEVERITIES)}")
         selected = [f for f in selected if f.severity == severity.capitalize()]
     if system := request.args.get("system"):
-        record = {row["node"].value for row in store.query(queries.load_all()["system-record-nodes"].text)
-                  if row["system"].value == system}
+        if not is_absolute_iri(system):
+            raise InvalidInput(f"system must be an absolute IRI, not {system!r}")
+        record = overview.system_record(store, system)
         selected = [f for f in selected if f.focus in record]
     return jsonify(asOf=as_of.isoformat(), findings=[reports.finding_dict(f) for f in selected], count=len(selected))
 

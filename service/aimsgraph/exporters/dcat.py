@@ -136,11 +136,13 @@ QUERIES = (CATALOG_QUERY, MEMBERS_QUERY, DESCRIPTION_QUERY, AGENTS_QUERY, DERIVA
 
 
 def export_register(store: GraphStore) -> list[ox.Triple]:
-    """The register as a DCAT catalogue with provenance (module docstring), sorted."""
+    """The register as a DCAT catalogue with provenance (module docstring), sorted. DCAT 3 is
+    RDF 1.1: a statement whose value is an RDF 1.2 triple term is left out."""
     record = [ox.NamedNode(graph) for graph in RECORD_GRAPHS]
     triples: set[ox.Triple] = set()
     for query in QUERIES:
-        triples.update(store.query(query, use_default_graph_as_union=False, default_graph=record))
+        triples.update(t for t in store.query(query, use_default_graph_as_union=False, default_graph=record)
+                       if not isinstance(t.object, ox.Triple))
     return sorted(triples, key=str)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from aimsgraph import limits
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import Graphs
 from aimsgraph.store import guess_format, read_quads
@@ -46,14 +47,15 @@ def read_rdf(source: Path | bytes, fmt: ox.RdfFormat | None, graph: str = Graphs
              base_iri: str | None = None) -> list[ox.Quad]:
     """Every quad of a file or request body, default-graph triples moved to ``graph``, blank
     nodes renamed apart. Parsed to the end first, so a syntax error anywhere imports nothing
-    (InvalidInput, naming the file). A file's format defaults to its extension's."""
+    (InvalidInput, naming the file). A file's format defaults to its extension's. A body is
+    scanned first (``limits.check_rdf``): JSON-LD nested too deep and XML declaring entities
+    are refused before the parser sees them."""
     target = ox.NamedNode(graph)
     if isinstance(source, Path):
         return read_quads(source, fmt or guess_format(source), target)[1]
     if fmt is None:
         raise InvalidInput("say what format the body is in (its Content-Type)")
-    if fmt == ox.RdfFormat.RDF_XML and b"<!ENTITY" in source:
-        raise InvalidInput("RDF/XML with XML entity declarations is refused (they can expand without bound)")
+    limits.check_rdf(source, fmt)
     try:
         parsed = ox.parse(source, format=fmt, base_iri=base_iri, rename_blank_nodes=True)
         return [ox.Quad(q.subject, q.predicate, q.object, target) if isinstance(q.graph_name, ox.DefaultGraph) else q

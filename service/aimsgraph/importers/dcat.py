@@ -64,6 +64,7 @@ from urllib.parse import unquote
 
 import pyoxigraph as ox
 
+from aimsgraph import limits
 from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, Graphs
@@ -161,8 +162,7 @@ def _check_complete_xml(data: bytes | str) -> None:
     whose missing entries were withdrawn (their links removed). expat loads no external
     entities and limits entity expansion."""
     data = data.encode() if isinstance(data, str) else data
-    if b"<!ENTITY" in data:
-        raise InvalidInput("the catalogue declares XML entities, which are refused (they can expand without bound)")
+    limits.refuse_declarations(data, "the catalogue")
     parser = xml.parsers.expat.ParserCreate()
     try:
         parser.Parse(data, True)

@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection, Pipe
 import pyoxigraph as ox
 
 from aimsgraph import errors
-from aimsgraph.errors import AimsgraphError, InvalidInput, NotAcceptable, QueryTimeout, StoreUnavailable
+from aimsgraph.errors import AimsgraphError, InvalidInput, NotAcceptable, QueryTimeout, RemoteServiceError, StoreUnavailable
 from aimsgraph.sparql import results
 from aimsgraph.sparql.guard import has_dataset_clause, may_call_remote
 from aimsgraph.store import GraphStore
@@ -65,6 +65,16 @@ class QueryJob:
     all_named_graphs: bool = False
 
     def run(self, store: ox.Store) -> QueryOutcome:
+        try:
+            return self._evaluate(store)
+        except RuntimeError as exc:
+            # pyoxigraph evaluates lazily and reports what the query asks that it cannot do (an
+            # unknown function, say) as RuntimeError while the rows are read: the query's fault.
+            if may_call_remote(self.query):
+                raise RemoteServiceError(f"the query failed, possibly in a SERVICE call: {exc}") from None
+            raise InvalidInput(f"cannot evaluate the query: {exc}") from None
+
+    def _evaluate(self, store: ox.Store) -> QueryOutcome:
         substitutions = {
             ox.Variable(var): ox.NamedNode(value) if kind == "iri" else ox.Literal(value, datatype=ox.NamedNode(kind))
             for var, kind, value in self.bindings

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
+from aimsgraph import limits
 from aimsgraph.api.writes import UploadedFile, change_response, commit_request, upload_body, uploaded_files
 from aimsgraph.auth import require, require_write
 from aimsgraph.changes import Delta
@@ -156,8 +157,7 @@ def _file_format(upload: UploadedFile) -> ox.RdfFormat:
 
 
 def _parse(data: bytes, fmt: ox.RdfFormat, graph: str, what: str) -> list[ox.Quad]:
-    if fmt == ox.RdfFormat.RDF_XML and b"<!ENTITY" in data:
-        raise InvalidInput("RDF/XML with XML entity declarations is refused (they can expand without bound)")
+    limits.check_rdf(data, fmt, what)
     try:
         return list(ox.parse(data, format=fmt, base_iri=graph, rename_blank_nodes=True, without_named_graphs=True))
     except SyntaxError as exc:

@@ -1,21 +1,31 @@
-"""Guards that run on SPARQL text before evaluation: the query form, whether the query names
-its own dataset, and the allow-list for ``SERVICE`` (queries) and ``LOAD`` (updates), so that a
-query author cannot make the server call internal hosts.
+"""Guards that run on SPARQL text before evaluation: its size and nesting depth (:func:`check_text`,
+first), the query form, whether the query names its own dataset, and the allow-list for
+``SERVICE`` (queries) and ``LOAD`` (updates), so that a query author cannot make the server call
+internal hosts.
 
 Most checks work on tokens, so keywords inside strings, comments and IRIs are not mistaken for
 calls. A token scanner cannot always tell ``<`` the IRI delimiter from ``<`` the operator, so
 whenever the word SERVICE or LOAD appears anywhere in the text, the allow-list check also parses
-the text with rdflib's SPARQL grammar and checks the endpoints both find; text that rdflib
-cannot parse is refused rather than guessed at.
+the text with rdflib's SPARQL grammar (in a child process with a time limit: rdflib is slow) and
+checks the endpoints both find; text that rdflib cannot parse is refused rather than guessed at.
+With an empty allow-list (the default) no endpoint may be called, and such text is refused
+without parsing it.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-from aimsgraph.errors import Forbidden
+from aimsgraph.errors import Forbidden, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from aimsgraph.config import Settings
 
 _TOKEN = re.compile(
     r"""
@@ -33,6 +43,23 @@ _TOKEN = re.compile(
 )
 
 _REMOTE_WORD = re.compile(r"service|load", re.IGNORECASE)
+#: What the nesting scan passes over: strings (an unterminated one to the end of its line, or
+#: of the text for a long one, so that every attempt succeeds and the scan stays linear),
+#: comments, and backslash escapes outside strings (``ex:a\#b`` is a name, not a comment). IRIs
+#: are matched so that a ``#`` in them starts no comment, and kept: ``<`` may be less-than, and
+#: ``?a<((1))>?b`` nests.
+_SKIPPED = re.compile(
+    r"""
+    (?P<iri><(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*+>)
+  | '''(?:[^'\\]++|\\.?|'(?!''))*+(?:'''|\Z)
+  | \"\"\"(?:[^"\\]++|\\.?|"(?!""))*+(?:\"\"\"|\Z)
+  | '(?:[^'\\\n\r]++|\\.?)*+(?:'|\Z|(?=[\n\r]))
+  | "(?:[^"\\\n\r]++|\\.?)*+(?:"|\Z|(?=[\n\r]))
+  | \#[^\n\r]*
+  | \\.?
+    """,
+    re.VERBOSE | re.DOTALL,
+)
 QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH")
 
@@ -43,6 +70,33 @@ class Token:
     text: str
     start: int = 0  # offsets in the text, so that callers can cut it at token boundaries
     end: int = 0
+
+
+def check_text(text: str, settings: Settings, base_iri: str | None = None) -> None:
+    """Everything checked on SPARQL text before a parser reads it, cheapest first: its length
+    (AIMSGRAPH_MAX_QUERY_BYTES, 413), its nesting (AIMSGRAPH_MAX_NESTING_DEPTH, 400), then the
+    SERVICE and LOAD calls against the allow-list (403)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > settings.max_query_bytes:
+        raise PayloadTooLarge(f"the SPARQL text is {size} bytes; the limit is {settings.max_query_bytes} "
+                              "(AIMSGRAPH_MAX_QUERY_BYTES)")
+    check_nesting(text, settings.max_nesting_depth)
+    check_remote_calls(text, settings.service_allowlist, base_iri, settings.query_timeout)
+
+
+def check_nesting(text: str, limit: int) -> None:
+    """InvalidInput if braces, brackets and parentheses nest deeper than ``limit`` outside
+    strings and comments: pyoxigraph's parser recurses on each, and a query or update of a few
+    thousand levels crashes the process (a query: the reader it runs in). Linear, no recursion.
+    Both readings of ``\\u`` escapes are scanned: the grammar decodes them before parsing
+    (rdflib does; pyoxigraph does not)."""
+    # imported here: the rdflib child imports this module, and needs no Flask
+    from aimsgraph import limits
+
+    for view in {text, _decoded(text)}:
+        kept = _SKIPPED.sub(lambda m: m.group("iri") or " ", view)
+        if limits.deeper_than(limits.brackets_of(kept.encode("utf-8", "surrogatepass")), limit):
+            raise limits.too_deep("the SPARQL text", limit)
 
 
 def tokenize(text: str) -> list[Token]:
@@ -132,7 +186,7 @@ def may_call_remote(text: str) -> bool:
     only in a string, so text whose string boundaries the scanner might misread counts as a call."""
     if _REMOTE_WORD.search(text) is None:
         return False
-    tokens = tokenize(_UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text))
+    tokens = tokenize(_decoded(text))
     # '<' is also less-than: "1<'>'" reads as an IRI holding a quote, which shifts every string
     # after it; such text gets the full check
     if any(t.kind == "iri" and ("'" in t.text or '"' in t.text) for t in tokens):
@@ -140,11 +194,22 @@ def may_call_remote(text: str) -> bool:
     return any(t.kind == "name" and t.text.upper() in ("SERVICE", "LOAD") for t in tokens)
 
 
-def check_remote_calls(text: str, allowlist: tuple[str, ...], base_iri: str | None = None) -> None:
-    """Raise Forbidden if the text calls SERVICE or LOAD on anything not on the allow-list."""
+def check_remote_calls(text: str, allowlist: tuple[str, ...], base_iri: str | None = None, timeout: float = 30.0) -> None:
+    """Raise Forbidden if the text calls SERVICE or LOAD on anything not on the allow-list.
+
+    The endpoints the tokens show are checked first. With an empty allow-list, text that may
+    hold a call the tokens do not show is refused then; otherwise rdflib's parser has the last
+    word, within ``timeout`` seconds (:func:`_parsed_targets`)."""
     if not may_call_remote(text):
         return
-    targets = remote_targets(text, base_iri) + _parsed_targets(text, base_iri)
+    _refuse_unless_allowed(remote_targets(text, base_iri), allowlist)
+    if not allowlist:
+        raise Forbidden("the text may call SERVICE or LOAD, and no endpoint may be called: "
+                        "AIMSGRAPH_SERVICE_ALLOWLIST is empty")
+    _refuse_unless_allowed(_parsed_targets(text, base_iri, timeout), allowlist)
+
+
+def _refuse_unless_allowed(targets: list[tuple[str, str | None]], allowlist: tuple[str, ...]) -> None:
     for keyword, target in targets:
         if target is None:
             raise Forbidden(
@@ -171,8 +236,46 @@ def is_allowed(target: str, allowlist: tuple[str, ...]) -> bool:
     return False
 
 
-def _parsed_targets(text: str, base_iri: str | None) -> list[tuple[str, str | None]]:
-    """SERVICE and LOAD endpoints as rdflib's SPARQL parser reads the text."""
+def _parsed_targets(text: str, base_iri: str | None, timeout: float) -> list[tuple[str, str | None]]:
+    """SERVICE and LOAD endpoints as rdflib's SPARQL parser reads the text. rdflib can take half a
+    millisecond a byte (a 50 KB query: 18 s) and recurses in Python, so it parses in a child
+    process, stopped after ``timeout`` seconds: neither its time nor its memory is the server's."""
+    try:
+        # -P: nothing from the working directory shadows what the child imports
+        child = subprocess.run([sys.executable, "-P", "-m", __name__], input=json.dumps([text, base_iri]),
+                               capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise _unverified(f"not parsed within {timeout:g} s, AIMSGRAPH_QUERY_TIMEOUT") from None
+    if child.returncode != 0:
+        raise _unverified(child.stderr.strip().rsplit("\n", 1)[-1] or f"exit code {child.returncode}")
+    return [(keyword, target) for keyword, target in json.loads(child.stdout)]
+
+
+def _unverified(reason: str) -> Forbidden:
+    return Forbidden("the text mentions SERVICE or LOAD but its endpoints could not be verified against "
+                     f"AIMSGRAPH_SERVICE_ALLOWLIST ({reason}); simplify the query")
+
+
+#: Address space of the child that parses with rdflib.
+CHILD_MEMORY_BYTES = 1 << 30
+
+
+def _main() -> None:
+    """The child of :func:`_parsed_targets`: ``[text, base IRI]`` as JSON on standard input, the
+    targets as JSON on standard output; on a parser error, its type on standard error and exit 1."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
+    text, base_iri = json.load(sys.stdin)
+    try:
+        targets = _rdflib_targets(text, base_iri)
+    except Exception as exc:  # noqa: BLE001 - any parser failure means "cannot verify"
+        sys.exit(type(exc).__name__)
+    json.dump(targets, sys.stdout)
+
+
+def _rdflib_targets(text: str, base_iri: str | None) -> list[tuple[str, str | None]]:
+    """The SERVICE and LOAD endpoints in rdflib's algebra of the text (in the child)."""
     from rdflib import URIRef
     from rdflib.plugins.sparql import algebra, parser
     from rdflib.plugins.sparql.parserutils import CompValue
@@ -193,16 +296,10 @@ def _parsed_targets(text: str, base_iri: str | None) -> list[tuple[str, str | No
             for value in node:
                 walk(value)
 
-    try:
-        if query_form(text) == "UPDATE":
-            walk(algebra.translateUpdate(parser.parseUpdate(text), base=base_iri).algebra)
-        else:
-            walk(algebra.translateQuery(parser.parseQuery(text), base=base_iri).algebra)
-    except Exception as exc:  # noqa: BLE001 - any parser failure means "cannot verify"
-        raise Forbidden(
-            "the text mentions SERVICE or LOAD but its endpoints could not be verified against "
-            f"AIMSGRAPH_SERVICE_ALLOWLIST ({type(exc).__name__}); simplify the query"
-        ) from None
+    if query_form(text) == "UPDATE":
+        walk(algebra.translateUpdate(parser.parseUpdate(text), base=base_iri).algebra)
+    else:
+        walk(algebra.translateQuery(parser.parseQuery(text), base=base_iri).algebra)
     return found
 
 
@@ -220,9 +317,22 @@ def target_iri(token: Token | None, prefixes: dict[str, str], base: str | None) 
 
 
 def resolve(iri: str, base: str | None) -> str:
-    iri = _UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), iri)
+    iri = _decoded(iri)
     return urljoin(base, iri) if base else iri
+
+
+def _decoded(text: str) -> str:
+    """``text`` with its \\u and \\U escapes decoded, as the grammar reads it (an escape of no
+    character, such as \\UFFFFFFFF, stays as written)."""
+    def character(match: re.Match) -> str:
+        code = int(match.group(1) or match.group(2), 16)
+        return chr(code) if code <= sys.maxunicode else match.group()
+    return _UCHAR.sub(character, text)
 
 
 # IRIs may spell characters as \uXXXX or \UXXXXXXXX; the parser decodes them, so must we.
 _UCHAR = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+if __name__ == "__main__":
+    _main()

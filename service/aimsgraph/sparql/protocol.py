@@ -15,13 +15,13 @@ from __future__ import annotations
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
-from aimsgraph.api.writes import change_response, commit_request
+from aimsgraph.api.writes import change_response, commit_request, upload_body
 from aimsgraph.auth import require
 from aimsgraph.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 from aimsgraph.sparql.executor import QueryJob, QueryOutcome, reader_selector
-from aimsgraph.sparql.guard import check_remote_calls, query_form
+from aimsgraph.sparql.guard import check_text, query_form
 from aimsgraph.sparql.negotiation import best_match
 from aimsgraph.sparql.update import UpdateRequest, evaluate
 
@@ -46,10 +46,10 @@ def sparql_endpoint() -> Response:
     if text is None:
         return _service_description()
     base_iri = request.base_url
+    check_text(text, settings, base_iri)  # size, nesting, SERVICE: before anything parses it
     form = query_form(text)
     if form == "UPDATE":
         raise InvalidInput("this is a SPARQL Update; send it as 'update', not 'query'")
-    check_remote_calls(text, settings.service_allowlist, base_iri)
     solution_type, graph_type = result_types()
     # refused here, with the formats on offer, rather than after the query has run
     if form in ("SELECT", "ASK") and solution_type is None:
@@ -133,9 +133,10 @@ def _update() -> Response:
         text = _single("update", request.form.getlist("update"), settings.max_body_bytes)
     else:
         text = _body_text(settings.max_body_bytes, "update")
+    if text is not None:
+        check_text(text, settings, request.base_url)  # size, nesting, LOAD: before anything parses it
     if text is None or query_form(text) in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
         raise InvalidInput("this is not a SPARQL Update; send queries as 'query'")
-    check_remote_calls(text, settings.service_allowlist, request.base_url)
     update = UpdateRequest(
         text, request.base_url, _graph_parameter("using-graph-uri"), _graph_parameter("using-named-graph-uri"),
         fetch_timeout=settings.query_timeout, fetch_max_bytes=settings.max_upload_bytes,
@@ -188,7 +189,8 @@ def _query_text(max_bytes: int) -> str | None:
 
 
 def _body_text(max_bytes: int, what: str) -> str:
-    body = request.get_data(cache=False)
+    """A query or update sent as the body, read whole or refused (413), never cut."""
+    body = upload_body(what, small=True)
     if len(body) > max_bytes:
         raise PayloadTooLarge(f"the {what} is {len(body)} bytes; the limit is {max_bytes} (AIMSGRAPH_MAX_BODY_BYTES)")
     try:

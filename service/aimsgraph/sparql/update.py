@@ -31,11 +31,12 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
+from aimsgraph import limits
 from aimsgraph.auth import SERVICE_GRAPHS
 from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput, PayloadTooLarge, RemoteServiceError
 from aimsgraph.namespaces import Graphs, is_absolute_iri
-from aimsgraph.sparql.guard import Token, resolve, target_iri, tokenize
+from aimsgraph.sparql.guard import Token, check_nesting, resolve, target_iri, tokenize
 from aimsgraph.store import GraphStore
 
 #: Template variables become IRIs under this prefix while the template is parsed.
@@ -141,7 +142,10 @@ def check_syntax(text: str, base_iri: str | None) -> None:
     """Raise InvalidInput unless pyoxigraph parses the update. Checked by running it on an empty
     in-memory store, which cannot change anything real, after rewriting the operations that
     would reach out into ones of the same grammar that stay home: ``SERVICE`` into ``GRAPH``,
-    ``LOAD <doc> [INTO GRAPH <g>]`` into ``ADD SILENT <doc> TO <g>|DEFAULT``."""
+    ``LOAD <doc> [INTO GRAPH <g>]`` into ``ADD SILENT <doc> TO <g>|DEFAULT``. The nesting is
+    checked first: the parser recurses on it in this thread, and deep nesting would crash the
+    process."""
+    check_nesting(text, limits.nesting_limit())
     try:
         ox.Store().update(_without_remote_calls(text), base_iri=base_iri)
     except SyntaxError as exc:
@@ -516,6 +520,7 @@ def _fetch(op: Operation, graph: ox.NamedNode, request: UpdateRequest) -> set[ox
         fmt = RDF_TYPES.get(media_type) or ox.RdfFormat.from_media_type(media_type)
         if fmt is None:
             raise RemoteServiceError(f"LOAD <{op.source}>: cannot read the content type {media_type}")
+        _check_document(op.source, body, fmt)
         quads = ox.parse(body, format=fmt, base_iri=op.source, rename_blank_nodes=True, without_named_graphs=True)
         return {ox.Quad(q.subject, q.predicate, q.object, graph) for q in quads}
     except (OSError, SyntaxError, RemoteServiceError) as exc:
@@ -524,6 +529,14 @@ def _fetch(op: Operation, graph: ox.NamedNode, request: UpdateRequest) -> set[ox
         if isinstance(exc, RemoteServiceError):
             raise
         raise RemoteServiceError(f"LOAD <{op.source}> failed: {exc}") from None
+
+
+def _check_document(source: str, body: bytes, fmt: ox.RdfFormat) -> None:
+    """The scans of an uploaded body, for a fetched one (``limits.check_rdf``)."""
+    try:
+        limits.check_rdf(body, fmt, "the document")
+    except InvalidInput as exc:
+        raise RemoteServiceError(f"LOAD <{source}>: {exc.message}") from None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

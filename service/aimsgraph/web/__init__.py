@@ -35,6 +35,33 @@ def _page_globals() -> dict:
             "asset_url": lambda iri: url_for("web.asset", iri=iri)}
 
 
+#: The pages' policy: every script, stylesheet and fetch comes from this site (the pages have no
+#: inline script, style element or style attribute; CodeMirror styles elements through the DOM,
+#: which a policy does not govern); images are inline SVG and the empty ``data:`` favicon.
+PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+#: Other HTML the service sends (the review pack and the SoA table of the API, standalone
+#: documents to save or print): an inline style element at most, and no script, fetch or form.
+DOCUMENT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
+                   "frame-ancestors 'none'; base-uri 'none'")
+
+
+@bp.after_app_request
+def _security_headers(response: Response) -> Response:
+    """Security headers for every HTML answer of the service, whichever blueprint sent it, so
+    that a new page or HTML format is covered without anyone remembering to add them: a
+    content security policy (an injected script does not run), no framing (clickjacking), no
+    referrer to other sites (page URLs carry IRIs of the record). ``nosniff`` goes on every
+    answer: a browser must not run a JSON or CSV body as a script or page."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.mimetype in ("text/html", "application/xhtml+xml"):
+        policy = PAGE_POLICY if request.blueprint == "web" else DOCUMENT_POLICY
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
 @bp.get("/")
 def dashboard():
     if not _wants_html():  # API clients asking for JSON (or anything) at / get the service index
@@ -213,7 +240,7 @@ def _selected_cell(data: overview.HeatMap) -> tuple[int, int] | None:
     likelihood, severity = request.args.get("likelihood"), request.args.get("severity")
     if likelihood is None and severity is None:
         return None
-    if not (likelihood or "").isdigit() or not (severity or "").isdigit() or (int(likelihood), int(severity)) not in data.cells:
+    if not (likelihood or "").isdecimal() or not (severity or "").isdecimal() or (int(likelihood), int(severity)) not in data.cells:
         raise InvalidInput("likelihood and severity must be ranks of the matrix, both given")
     return int(likelihood), int(severity)
 
