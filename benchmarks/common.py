@@ -43,17 +43,19 @@ def percentiles(samples: list[float]) -> dict:
             "max_ms": 1000 * ordered[-1], "n": len(ordered)}
 
 
-def load_test(per_thread: Callable[[], Callable[[int], object]], concurrency: int, total: int) -> dict:
-    """``total`` calls spread over ``concurrency`` threads, each calling what its own
-    ``per_thread()`` returns (an HTTP session, say) with the call's number: the throughput in
-    calls/s, the latency percentiles, and the failures."""
+def load_test(per_thread: Callable[[], Callable[[int], object]], concurrency: int, total: int,
+              seconds: float | None = None) -> dict:
+    """``total`` calls (fewer if ``seconds`` pass first) spread over ``concurrency`` threads, each
+    calling what its own ``per_thread()`` returns (an HTTP session, say) with the call's number:
+    the throughput in calls/s, the latency percentiles, and the failures."""
     counter = itertools.count()  # next() on it is atomic under the GIL
     samples: list[float] = []
     errors: list[str] = []
+    deadline = None if seconds is None else time.monotonic() + seconds
 
     def worker() -> None:
         call = per_thread()
-        while (i := next(counter)) < total:
+        while (deadline is None or time.monotonic() < deadline) and (i := next(counter)) < total:
             try:
                 samples.append(timed(call, i)[1])
             except Exception as exc:  # noqa: BLE001 - counted and reported
@@ -66,7 +68,8 @@ def load_test(per_thread: Callable[[], Callable[[int], object]], concurrency: in
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    result = {"throughput": len(samples) / elapsed, "errors": len(errors), "first_error": errors[0] if errors else None}
+    result = {"throughput": len(samples) / elapsed, "answered": len(samples), "seconds": elapsed,
+              "errors": len(errors), "first_error": errors[0] if errors else None}
     return {**result, **percentiles(samples)} if samples else result
 
 

@@ -22,7 +22,6 @@ the run stops by itself (under a minute with the defaults, plus start-up).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import socket
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.common import Server, percentiles, start_server
+from benchmarks.common import Server, load_test, start_server
 
 #: The small SELECT every client sends (the ontology is in every store, demo or not).
 QUERY = "SELECT ?class WHERE { ?class a <http://www.w3.org/2002/07/owl#Class> } LIMIT 10"
@@ -131,32 +130,14 @@ def query_load(url: str, clients: int, total: int, seconds: float) -> dict:
     """``clients`` threads sending QUERY until ``total`` requests are sent or ``seconds`` have
     passed: latency percentiles, throughput and errors (anything but a 200 within
     REQUEST_TIMEOUT)."""
-    deadline = time.monotonic() + seconds
-    counter = itertools.count()  # next() on it is atomic under the GIL
-    samples: list[float] = []
-    errors: list[str] = []
+    def per_thread():
+        session = requests.Session()
+        return lambda _: _ask(session, url)
 
-    def client() -> None:
-        with requests.Session() as session:
-            while time.monotonic() < deadline and next(counter) < total:
-                started = time.perf_counter()
-                try:
-                    _ask(session, url)
-                except Exception as exc:  # noqa: BLE001 - counted and reported
-                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
-                else:
-                    samples.append(time.perf_counter() - started)
-
-    threads = [threading.Thread(target=client, name=f"client-{i}") for i in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    result = {"answered": len(samples), "errors": len(errors), "first_error": errors[0] if errors else None,
-              "seconds": round(elapsed, 1), "throughput": round(len(samples) / elapsed, 1)}
-    return {**result, **_rounded(percentiles(samples))} if samples else result
+    measured = load_test(per_thread, clients, total, seconds)
+    result = {"answered": measured["answered"], "errors": measured["errors"], "first_error": measured["first_error"],
+              "seconds": round(measured["seconds"], 1), "throughput": round(measured["throughput"], 1)}
+    return {**result, **_rounded({k: v for k, v in measured.items() if k.endswith("_ms") or k == "n"})}
 
 
 def _ask(session: requests.Session, url: str) -> None:
