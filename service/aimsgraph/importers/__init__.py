@@ -11,8 +11,10 @@ namespaces in a file are near misses of a vocabulary's, and :class:`NothingRecog
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterable
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -109,3 +111,61 @@ def _difference(theirs: str, ours: str) -> str:
     if their_end != our_end:
         how.append(f"`{their_end}` instead of `{our_end}` at the end" if their_end else f"no `{our_end}` at the end")
     return " and ".join(how)
+
+
+# -- blank nodes that keep their names across imports -----------------------------------------
+
+Triple = tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode, object]
+
+
+def label_blank_nodes(triples: list[Triple], prefix: str) -> list[Triple]:
+    """The triples with each blank node labelled by a digest of its content (its properties and
+    values, blank values by their content) and its position (the nodes and properties pointing at
+    it), so the same description always gets the same labels. Two blank siblings with the same
+    content under the same property become one node: they said the same thing twice. Labels
+    start with ``prefix`` (the importer's name), so importers never share a label by chance."""
+    blanks = {t for s, _, o in triples for t in (s, o) if isinstance(t, ox.BlankNode)}
+    if not blanks:
+        return triples
+    out: dict[ox.BlankNode, list[tuple[ox.NamedNode, object]]] = defaultdict(list)
+    into: dict[ox.BlankNode, list[tuple[object, ox.NamedNode]]] = defaultdict(list)
+    for s, p, o in triples:
+        if isinstance(s, ox.BlankNode):
+            out[s].append((p, o))
+        if isinstance(o, ox.BlankNode):
+            into[o].append((s, p))
+    # children before parents for the content, parents before children for the position;
+    # nodes on a cycle of blank nodes (rare) are described without the cycle.
+    content = _in_order(blanks, needs=lambda b: [o for _, o in out[b] if isinstance(o, ox.BlankNode)],
+                        digest=lambda b, done: _digest(sorted(
+                            f"{p} {done.get(o, '_:cycle') if isinstance(o, ox.BlankNode) else o}" for p, o in out[b])))
+    labels = _in_order(blanks, needs=lambda b: [s for s, _ in into[b] if isinstance(s, ox.BlankNode)],
+                       digest=lambda b, done: _digest([content[b], *sorted(
+                           f"{done.get(s, '_:cycle') if isinstance(s, ox.BlankNode) else s} {p}" for s, p in into[b])]))
+    renamed = {b: ox.BlankNode(prefix + label[:32]) for b, label in labels.items()}
+    return [(renamed.get(s, s), p, renamed.get(o, o)) for s, p, o in triples]
+
+
+def _in_order(nodes: set, needs: Callable, digest: Callable) -> dict:
+    """``digest(node, done)`` of every node, computed once the digests of the nodes it ``needs``
+    are in ``done`` (Kahn's order); nodes on a cycle get theirs without the cycle's members."""
+    waiting = {node: len(set(needs(node))) for node in nodes}
+    dependents: dict[object, set] = defaultdict(set)
+    for node in nodes:
+        for needed in needs(node):
+            dependents[needed].add(node)
+    done: dict = {}
+    ready = deque(sorted((n for n, count in waiting.items() if count == 0), key=str))
+    while ready:
+        node = ready.popleft()
+        done[node] = digest(node, done)
+        for dependent in dependents[node]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                ready.append(dependent)
+    cyclic = {node: digest(node, done) for node in nodes if node not in done}
+    return done | cyclic
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -42,8 +42,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from aimsgraph.changes import Delta, local_writer
-from aimsgraph.importers import NothingRecognised, near_misses, read_rdf
-from aimsgraph.importers.dcat import label_blank_nodes
+from aimsgraph.importers import NothingRecognised, label_blank_nodes, near_misses, read_rdf
 from aimsgraph.namespaces import AIMS, PREFIXES, Graphs
 from aimsgraph.record import Record, local_name
 from aimsgraph.store import GraphStore
@@ -200,7 +199,7 @@ def import_airo(store: GraphStore, source: Path | bytes, fmt: ox.RdfFormat | Non
     _require_recognised(record, mapping, report)
     labels = _Labels(quads, store)
     converted = dict.fromkeys(t for q in record for t in _convert(q, mapping, report, labels))
-    added = {ox.Quad(s, p, o, DATA) for s, p, o in label_blank_nodes(list(converted))}
+    added = {ox.Quad(s, p, o, DATA) for s, p, o in label_blank_nodes(list(converted), "airo")}
     change = (write or local_writer(store, "import-airo"))(Delta(added=added))
     if change is not None:
         report.triples_written, report.change = change.added, change.iri
