@@ -192,8 +192,14 @@ def import_airo(store: GraphStore, source: Path | bytes, fmt: ox.RdfFormat | Non
     error changes nothing, and so does a file with no AIRO term in it (NothingRecognised).
     ``write`` commits the change and returns it (default: ``changes.commit`` as the local user)."""
     quads = read_rdf(source, fmt, base_iri=base_iri)
+    return import_quads(store, quads, write, str(source) if isinstance(source, Path) else None)
+
+
+def import_quads(store: GraphStore, quads: list[ox.Quad], write: Callable[[Delta], object] | None = None,
+                 file: str | None = None) -> AiroReport:
+    """:func:`import_airo` of quads already read (``file`` names where they came from)."""
     mapping = Mapping(store)
-    report = AiroReport(str(source) if isinstance(source, Path) else None, triples_read=len(quads))
+    report = AiroReport(file, triples_read=len(quads))
     report.from_named_graphs = sum(1 for q in quads if q.graph_name != DATA)
     record = _without_vocabulary(quads, mapping, report)
     _require_recognised(record, mapping, report)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pyoxigraph as ox
 
 from aimsgraph.importers import NothingRecognised, near_misses, read_rdf
-from aimsgraph.importers.airo import AIRO, import_airo, terms_used
+from aimsgraph.importers.airo import AIRO, import_quads, terms_used
 from aimsgraph.namespaces import AIMS, PREFIXES
 from aimsgraph.store import GraphStore
 
@@ -30,7 +30,7 @@ def load_record(store: GraphStore, body: bytes, fmt: ox.RdfFormat) -> str:
     quads = read_rdf(body, fmt)
     used = terms_used(quads)
     if any(term.startswith(AIRO) for term in used):
-        import_airo(store, body, fmt, write=lambda delta: store.raw.extend(delta.added))
+        import_quads(store, quads, write=lambda delta: store.raw.extend(delta.added))
         return "AIRO"
     if any(term.startswith(AIMS) for term in used):
         store.raw.extend(quads)
