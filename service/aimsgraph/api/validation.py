@@ -27,7 +27,6 @@ from aimsgraph.store import GraphStore
 bp = Blueprint("validation", __name__, url_prefix="/api")
 
 REPORT_TYPES = {"application/json": "json", "text/turtle": "turtle", "application/xml": "junit", "text/plain": "table"}
-RDF_UPLOADS = sorted(RDF_MEDIA_TYPES)
 #: What callers without a token are limited in, as the 429 says.
 EXPENSIVE = "validations of a posted record or of another day"
 
@@ -39,10 +38,10 @@ def validate() -> Response:
     catalogue without storing it."""
     store = current_app.extensions["aimsgraph"].store
     as_of = clock.as_of_argument(request.args.get("asOf"))
-    if request.mimetype in RDF_UPLOADS:
+    if request.mimetype in RDF_MEDIA_TYPES:
         return _validate_record(as_of)
     if request.mimetype not in ("", "application/json"):
-        raise UnsupportedMediaType(f"POST /api/validate takes application/json or an RDF graph ({', '.join(sorted(RDF_UPLOADS))})")
+        raise UnsupportedMediaType(f"POST /api/validate takes application/json or an RDF graph ({', '.join(sorted(RDF_MEDIA_TYPES))})")
     changed = _changed(json_body("validation request"))
     return _report(reports.build(store, _findings(store, changed, as_of), as_of))
 
