@@ -220,3 +220,14 @@ def test_the_stored_report_is_a_conformant_shacl_report():
     assert all((r, SH.sourceConstraintComponent, None) in report for r in results)
     assert (None, SH.value, wrong_class) in report  # an IRI, not a literal holding its text
     assert (None, SH.value, rdflib.Literal("two weeks")) in report
+
+
+def test_findings_sort_by_every_field_in_order():
+    """The sort key is written out for speed: it must name every field, in declaration order."""
+    from dataclasses import fields
+
+    finding = validation.Finding("Warning", "urn:f", "urn:s", None, "v", "m", ("urn:c",), "urn:k", "iri")
+    key = finding._sort_key()
+    assert len(key) == len(fields(validation.Finding))
+    assert key == tuple("" if getattr(finding, f.name) is None else getattr(finding, f.name) for f in fields(validation.Finding))
+    assert sorted([finding, validation.Finding("Warning", "urn:f", "urn:s", "urn:p", None, "m")])[0] == finding

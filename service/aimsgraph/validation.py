@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 
@@ -68,7 +68,10 @@ class Finding:
         return self._sort_key() < other._sort_key()
 
     def _sort_key(self) -> tuple:
-        return tuple("" if value is None else value for value in astuple(self))
+        # Field by field, as ``astuple`` would give them, but without its deep copies: sorting
+        # 360k findings with ``astuple`` took a minute.
+        return (self.severity, self.focus, self.shape, self.path or "", self.value or "", self.message,
+                self.clauses, self.component, self.value_type or "")
 
     @property
     def iri(self) -> str:
