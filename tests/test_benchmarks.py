@@ -1,10 +1,11 @@
-"""Smoke test of the benchmark harness (``python -m benchmarks``) at a small size (40 systems).
+"""Smoke test of the benchmark harness (``python -m benchmarks``) at a small size (40 systems),
+and of its route plan (``benchmarks/routes.py``) against the URL map and the demo.
 
-It checks that one run produces a figure for every metric and every named query and writes the
-README block between its markers without touching the rest; it asserts no speed, since the
-figures depend on the machine. Short time limits keep it to well under a minute and a half on
-two cores: the owlrl anchor and the slowest named query are cut off, which also exercises how a
-time limit is reported.
+It checks that one run produces a figure for every metric, every named query and every call
+of the route plan, and writes the README block between its markers without touching the rest;
+it asserts no speed, since the figures depend on the machine. Short time limits keep it to about
+two and a half minutes on two cores: the owlrl anchor and the slowest named query are cut off,
+which also exercises how a time limit is reported.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ METRICS = (
     "load the file", "risk model", "propagation", "impact of one system", "service start",
     "HTTP `/sparql`", "HTTP `/api/impact`", "full validation, checking", "full validation with storing",
     "incremental validation", "reasoning closure", "reasoning refresh", "reasoning after a one-triple write",
+    "HTTP `/sparql` (ASK)", "mixed load", "service start on this store: `aimsgraph serve --production` to first dashboard",
 )
 FIGURE = re.compile(r"^[\d,.]+ (s|ms|req/s)$")
 BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
@@ -40,8 +42,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]:
     subprocess.run(
         [sys.executable, "-m", "benchmarks", "--systems", "40", "--readme", str(readme), "--json", str(results),
          "--runs", "1", "--requests", "20", "--concurrency", "2", "--query-timeout", "3",
-         "--owlrl-timeout", "3", "--pyshacl-timeout", "60", "--workdir", str(work)],
-        cwd=REPO, check=True, timeout=300, capture_output=True, text=True,
+         "--owlrl-timeout", "3", "--pyshacl-timeout", "60", "--workdir", str(work),
+         "--route-runs", "1", "--mixed-seconds", "3", "--mixed-clients", "4"],
+        cwd=REPO, check=True, timeout=420, capture_output=True, text=True,
     )
     return json.loads(results.read_text()), before, readme.read_text(encoding="utf-8")
 
@@ -68,6 +71,21 @@ def test_every_metric_and_named_query_has_a_figure(run: tuple[dict, str, str]) -
 
 
 @pytest.mark.slow
+def test_every_call_of_the_route_plan_has_a_row_with_its_figures(run: tuple[dict, str, str]) -> None:
+    from benchmarks.routes import PLAN
+
+    results, _, after = run
+    rows = {row["metric"]: row for row in results["results"][0]["rows"]}
+    for call in PLAN:
+        row = rows[call.metric]
+        assert row["value"] > 0 and row["p99"] >= row["value"] and row["size"] is not None, row
+        assert row["goal"] and ("status" in row["note"]), row
+        assert f"| {call.metric.removeprefix('route ')} | " in after, call.metric
+    mixed = rows["mixed load (4 clients, 3 s): throughput"]
+    assert mixed["value"] > 0 and " 0 errors" in mixed["note"], mixed
+
+
+@pytest.mark.slow
 def test_the_readme_block_has_a_row_for_each_and_nothing_else_changed(run: tuple[dict, str, str]) -> None:
     _, before, after = run
     head, rest = after.split(BEGIN + "\n", 1)
@@ -86,3 +104,68 @@ def test_the_readme_block_has_a_row_for_each_and_nothing_else_changed(run: tuple
         found = [cell for metric, cell in cells.items() if metric.startswith(prefix)]
         assert found, prefix
         assert all(FIGURE.match(cell[1]) for cell in found), found
+
+
+# -- the route plan (benchmarks/routes.py) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory):
+    """The service on the demo, with the editor token the plan sends, as tests/conftest.py builds apps."""
+    from aimsgraph.app import create_app
+    from aimsgraph.config import Settings
+    from benchmarks import routes
+
+    service = create_app(Settings(data_dir=tmp_path_factory.mktemp("routes") / "db", demo=True, query_timeout=30,
+                                  tokens=(routes.TOKENS_SETTING,)))
+    yield service
+    service.extensions["aimsgraph"].readers.close()
+
+
+def test_every_route_of_the_url_map_has_a_row_in_the_plan_and_no_row_names_a_gone_route(app) -> None:
+    from benchmarks import routes
+
+    rules = routes.url_rules(app)
+    assert rules - routes.planned() == set(), "routes without a call in benchmarks/routes.py PLAN"
+    assert routes.planned() - rules == set(), "calls in benchmarks/routes.py PLAN for routes that are gone"
+    metrics = [call.metric for call in routes.PLAN]
+    assert len(metrics) == len(set(metrics)), "two calls of one rule need different labels"
+    assert all(call.goal in routes.GOALS or call.goal in routes.EXEMPT for call in routes.PLAN)
+
+
+def test_every_call_of_the_plan_answers_the_demo_without_a_server_error(app) -> None:
+    """Each call once (its prepare first), through Flask's test client, after the setup."""
+    from benchmarks import routes
+
+    client = app.test_client()
+    values = routes.plan_values(app.extensions["aimsgraph"].store)
+
+    def send(call: routes.Call, filled: dict[str, str]):
+        request = routes.request_for(call, routes.run_values(filled))
+        return client.open(request.path, method=request.method, query_string=request.params,
+                           headers=request.headers, data=request.data)
+
+    for call in routes.SETUP:
+        assert send(call, values).status_code < 300
+    answers = {}
+    for call in sorted(routes.PLAN, key=lambda c: c.write):
+        filled = values
+        if call.prepare is not None:
+            prepared = send(call.prepare, values)
+            assert prepared.status_code < 300, (call.metric, prepared.get_data(as_text=True)[:300])
+            filled = routes.capture(call, prepared.get_json() if call.capture else None, values)
+        answer = send(call, filled)
+        answers[call.metric] = (answer.status_code, answer.get_data(as_text=True)[:200])
+        answer.close()  # a file /static sends stays open until then
+    assert {m: a for m, a in answers.items() if a[0] >= 500} == {}
+    # and the plan measures the work, not an error path
+    assert {m: a for m, a in answers.items() if a[0] >= 400} == {}
+
+
+def test_the_mixed_load_draws_its_shares_and_fills_every_parameter() -> None:
+    from benchmarks import routes
+
+    drawn = routes.mixed_requests(2000, ["https://a.example/x", "https://a.example/y"], ["https://a.example/s"])
+    shares = {kind: sum(1 for k, _ in drawn if k == kind) / len(drawn) for kind, _ in routes.MIXED}
+    assert all(abs(shares[kind] - share) < 0.04 for kind, share in routes.MIXED), shares
+    assert all("$" not in str(request.params) for _, request in drawn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def pool(store: GraphStore):
 
 def count(pool: ReaderPool) -> str:
     body = pool.run(QueryJob(COUNT, solution_type=JSON)).body
-    return body.decode().split('"value": "')[1].split('"')[0]
+    return json.loads(body)["results"]["bindings"][0]["n"]["value"]
 
 
 def test_readers_see_writes_made_after_they_were_forked(tmp_path: Path, store: GraphStore, pool: ReaderPool):

@@ -67,6 +67,7 @@ class OxigraphServer:
         assert OXIGRAPH, "the oxigraph command (PyPI package oxigraph, a test dependency) is missing"
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
+        self.query_url = self.url + "/query"
         command = [OXIGRAPH, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"]
         self.process = subprocess.Popen(command + (["--union-default-graph"] if union else []),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -100,32 +101,38 @@ def oxigraph(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(oxigraph, tmp_path_factory):
-    """As conftest's ``server`` (demo, 3 s timeout, read-only), over the Oxigraph server."""
-    live = start_server(tmp_path_factory.mktemp("unused-read"), AIMSGRAPH_QUERY_TIMEOUT="3", **oxigraph.env())
+def engine(oxigraph):
+    """The external store the fixtures below use (tests/test_external_virtuoso.py: Virtuoso)."""
+    return oxigraph
+
+
+@pytest.fixture(scope="module")
+def server(engine, tmp_path_factory):
+    """As conftest's ``server`` (demo, 3 s timeout, read-only), over the external store."""
+    live = start_server(tmp_path_factory.mktemp("unused-read"), AIMSGRAPH_QUERY_TIMEOUT="3", **engine.env())
     yield live
     live.stop()
 
 
 @pytest.fixture(scope="module")
-def writer(server, oxigraph, tmp_path_factory):
-    """As test_writes' ``writer`` (tokens, small upload limit), over the same Oxigraph server."""
-    live = start_server(tmp_path_factory.mktemp("unused-write"), **ENV, **oxigraph.env())
+def writer(server, engine, tmp_path_factory):
+    """As test_writes' ``writer`` (tokens, small upload limit), over the same external store."""
+    live = start_server(tmp_path_factory.mktemp("unused-write"), **ENV, **engine.env())
     yield live
     live.stop()
 
 
-def test_the_service_keeps_no_state_of_its_own(oxigraph, server, tmp_path):
-    """The demo went into the Oxigraph server, and the service's data directory stays empty."""
-    assert oxigraph.count("https://w3id.org/aimsgraph/graph/data") > 4000
-    assert oxigraph.count("https://w3id.org/aimsgraph/graph/inferred") > 0
+def test_the_service_keeps_no_state_of_its_own(engine, server, tmp_path):
+    """The demo went into the external store, and the service's data directory stays empty."""
+    assert engine.count("https://w3id.org/aimsgraph/graph/data") > 4000
+    assert engine.count("https://w3id.org/aimsgraph/graph/inferred") > 0
     assert not any(server.data_dir.iterdir()) if server.data_dir.exists() else True
 
 
-def test_a_second_instance_sees_the_first_ones_writes_at_once(oxigraph, writer, tmp_path_factory):
+def test_a_second_instance_sees_the_first_ones_writes_at_once(engine, writer, tmp_path_factory):
     """Two instances behind a load balancer: a write through one shows in the other's SPARQL,
     impact analysis and derived graphs (its caches follow the shared generation)."""
-    other = start_server(tmp_path_factory.mktemp("second"), **ENV, **oxigraph.env())
+    other = start_server(tmp_path_factory.mktemp("second"), **ENV, **engine.env())
     try:
         model = DEMO + "model/extra-external-model"
         system = DEMO + "system/card-fraud-detection"
@@ -144,7 +151,7 @@ def test_a_second_instance_sees_the_first_ones_writes_at_once(oxigraph, writer, 
         other.stop()
 
 
-def test_a_write_is_one_request_to_the_external_store(oxigraph, writer):
+def test_a_write_is_one_request_to_the_external_store(engine, writer):
     """All or nothing at the remote: the journal entry, the change and its commit mark arrive
     together, so no instance ever sees a change without its trail (or the reverse)."""
     subject = f"<{EX}atomic>"
@@ -152,7 +159,7 @@ def test_a_write_is_one_request_to_the_external_store(oxigraph, writer):
     history = requests.get(writer.url + "/api/changes", params={"resource": EX + "atomic"}, headers=auth("reader"), timeout=30)
     [change] = history.json()["changes"]
     assert change["operation"] and change["agent"] == "editor-user"
-    answer = requests.post(oxigraph.url + "/query", headers={"Accept": "application/sparql-results+json"}, timeout=30, data={
+    answer = requests.post(engine.query_url, headers={"Accept": "application/sparql-results+json"}, timeout=30, data={
         "query": "PREFIX aims: <https://w3id.org/aimsgraph/ontology#> ASK { GRAPH ?g { ?c aims:changeCommitted true ; "
                  f"aims:changedResource {subject} }} }}"})
     assert answer.json()["boolean"]

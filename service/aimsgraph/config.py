@@ -56,6 +56,13 @@ class Settings:
     anonymous_expensive_per_minute: int = 30
     #: AIMSGRAPH_QUERY_WORKERS: forked reader processes that evaluate queries in parallel.
     query_workers: int = 2
+    #: AIMSGRAPH_RESULT_CACHE_BYTES: bytes of /sparql answers kept for the same query asked again
+    #: before the next write (dashboards, polling clients, named queries): an answer is reused only
+    #: while the store is at the write generation it was read at, and never for a query that
+    #: may call SERVICE or uses NOW, RAND, UUID, STRUUID or BNODE, nor for CONSTRUCT templates
+    #: with blank nodes, nor with an external store. One answer takes at most an eighth of it;
+    #: the least recently used go first. 0 turns the cache off.
+    result_cache_bytes: int = 32 * 1_048_576
     #: AIMSGRAPH_SERVICE_ALLOWLIST: space- or comma-separated IRI prefixes that SPARQL SERVICE
     #: and LOAD may reach. Empty (the default) refuses every remote call.
     service_allowlist: tuple[str, ...] = ()
@@ -106,6 +113,8 @@ class Settings:
                      "max_nesting_depth", "anonymous_expensive_per_minute", "query_workers"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"AIMSGRAPH_{name.upper()} must be positive, got {getattr(self, name)}")
+        if self.result_cache_bytes < 0:
+            raise ConfigError(f"AIMSGRAPH_RESULT_CACHE_BYTES must be 0 (off) or more, got {self.result_cache_bytes}")
         if bool(self.remote_query_url) != bool(self.remote_update_url):
             raise ConfigError("set both AIMSGRAPH_REMOTE_QUERY_URL and AIMSGRAPH_REMOTE_UPDATE_URL, or neither")
         for name in ("remote_query_url", "remote_update_url"):

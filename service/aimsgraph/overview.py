@@ -19,6 +19,7 @@ import pyoxigraph as ox
 
 from aimsgraph import clock, queries, reports, validation
 from aimsgraph.analysis import RiskModel
+from aimsgraph.errors import InvalidInput
 from aimsgraph.propagation import InheritedRisk, Path
 from aimsgraph.record import AIMS, Record, local_name, node_text, term_text
 from aimsgraph.scoring import Level, Risk
@@ -36,22 +37,54 @@ ASSET_KINDS = ("AISystem", "Model", "Dataset", "InfrastructureService", "Supplie
 KIND_LABELS = {"AISystem": "AI system", "Model": "Model", "Dataset": "Dataset",
                "InfrastructureService": "Infrastructure", "Supplier": "Supplier"}
 
+#: Rows a long list shows at a time.
+PAGE_SIZE = 100
+#: Items of stale evidence the dashboard lists before "and N more".
+STALE_SHOWN = 20
+
 _validating = threading.Lock()
 
 
-def findings(store: GraphStore, as_of: date | None = None) -> list[Finding]:
-    """The findings as of ``as_of`` (default today). Today's are the stored ones: the first call
-    on a store that was never validated, or whose findings were computed for another day,
-    validates it in full and stores them (the refresher keeps them current after writes).
+def findings_index(store: GraphStore, as_of: date | None = None) -> validation.FindingsIndex:
+    """The findings as of ``as_of`` (default today), indexed. Today's are the stored ones: the
+    first call on a store that was never validated, or whose findings were computed for another
+    day, validates it in full and stores them (the refresher keeps them current after writes).
     Another date's are computed and not stored."""
     today = clock.today()
     if as_of is not None and as_of != today:
-        return validation.validate_store(store, as_of)
-    if validation.stored_as_of(store) != today:
+        return validation.FindingsIndex(None, as_of, validation.validate_store(store, as_of))
+    index = validation.findings_index(store)
+    if index.as_of != today:
         with _validating:
-            if validation.stored_as_of(store) != today:
-                return validation.validate_full(store, today)
-    return validation.stored_findings(store)
+            index = validation.findings_index(store)
+            if index.as_of != today:
+                validation.validate_full(store, today)
+                index = validation.findings_index(store)
+    return index
+
+
+def findings(store: GraphStore, as_of: date | None = None) -> list[Finding]:
+    """The findings as of ``as_of`` (see :func:`findings_index`), sorted."""
+    return findings_index(store, as_of).findings
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a long list: its items, the size of the whole (filtered) list, the position
+    of the first item, and the key of the last item to ask for the next page with (keyset
+    pagination: a page starts after a named item, so pages stay put as the list grows)."""
+
+    items: list
+    total: int
+    start: int
+    next_after: str | None
+
+
+def page_after(items: list, position: int, size: int, key) -> Page:
+    """The page of ``items`` starting at ``position``; ``key`` names an item for the next link."""
+    shown = items[position:position + size]
+    more = position + size < len(items)
+    return Page(shown, len(items), position, key(shown[-1]) if more and shown else None)
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -109,6 +142,38 @@ def system_rows(record: Record, model: RiskModel) -> list[SystemRow]:
     return sorted(rows, key=lambda r: (-r.exposure, -(r.inherent_level.rank if r.inherent_level else 0), r.label))
 
 
+def top_systems(record: Record, model: RiskModel, n: int) -> list[SystemRow]:
+    """The first ``n`` of :func:`system_rows`, labelling only the systems that can be among them."""
+    def rank(iri: str) -> tuple:
+        exposure = model.exposures.get(iri)
+        inherent = exposure.inherent_level if exposure else None
+        return (-(exposure.score if exposure else 0.0), -(inherent.rank if inherent else 0))
+
+    systems = [iri for iri, kind in model.deps.kinds.items() if kind == "AISystem"]
+    chosen = _first_ranked(systems, n, rank, record.label)
+    return [system_row(record, model, iri) for iri in chosen]
+
+
+def top_risks(record: Record, model: RiskModel, n: int) -> list[RiskRow]:
+    """The first ``n`` of :func:`risk_rows`, building rows only for the risks that can be among them."""
+    pairs = [(risk, asset) for risk in model.risks.values() for asset in risk.assets or ("",)]
+    chosen = _first_ranked(pairs, n, lambda p: (-p[0].residual_score, -p[0].inherent_score),
+                           lambda p: (record.label(p[0].iri), p[1]))
+    risks = list(dict.fromkeys(risk for risk, _ in chosen))
+    wanted = set(chosen)
+    return [row for row in risk_rows(record, model, risks) if (model.risks[row.iri], row.asset) in wanted][:n]
+
+
+def _first_ranked(items: list, n: int, rank, tie_break) -> list:
+    """The first ``n`` of ``items`` ordered by (rank, tie_break), calling ``tie_break`` (a label
+    lookup, costly at 10,000 systems) only for items that rank as high as the n-th."""
+    ranked = sorted(items, key=rank)
+    if len(ranked) > n:
+        cut = rank(ranked[n - 1])
+        ranked = [item for item in ranked if rank(item) <= cut]
+    return sorted(ranked, key=lambda item: (rank(item), tie_break(item)))[:n]
+
+
 def system_row(record: Record, model: RiskModel, iri: str) -> SystemRow:
     """One asset's highest risks and risk counts."""
     exposure = model.exposures.get(iri)
@@ -121,13 +186,19 @@ def system_row(record: Record, model: RiskModel, iri: str) -> SystemRow:
 
 
 def counts(store: GraphStore) -> list[tuple[str, int]]:
-    """(label, number) per kind of record, from ``queries/record-counts.rq``."""
-    return [(row["label"].value, int(row["count"].value)) for row in store.query(_query("record-counts"))]
+    """(label, number) per kind of record, from ``queries/record-counts.rq``; counted once per
+    store generation (0.4 s at 10,000 systems)."""
+    generation = store.generation
+    known = store.memo.get("record-counts")
+    if known is None or known[0] != generation:
+        rows = [(row["label"].value, int(row["count"].value)) for row in store.query(_query("record-counts"))]
+        known = store.memo["record-counts"] = (generation, rows)
+    return known[1]
 
 
-def readiness(store: GraphStore, found: list[Finding], as_of: date) -> list[reports.Readiness]:
-    """Readiness per ISO clause and Annex A control as of ``as_of``, in clause order."""
-    return reports.build(store, found, as_of).clauses
+def readiness(store: GraphStore, index: validation.FindingsIndex) -> list[reports.Readiness]:
+    """Readiness per ISO clause and Annex A control as of the findings' date, in clause order."""
+    return reports.clause_readiness(store, index.with_targets(store).targets, index.failed)
 
 
 @dataclass(frozen=True)
@@ -139,10 +210,10 @@ class StaleEvidence:
     reason: str
 
 
-def stale_evidence(record: Record, found: list[Finding]) -> list[StaleEvidence]:
+def stale_evidence(record: Record, index: validation.FindingsIndex) -> list[StaleEvidence]:
     """Evidence that no longer supports its control: expired, or older than a data change."""
     items = []
-    for f in found:
+    for f in [*index.by_shape.get(EXPIRED_EVIDENCE_SHAPE, ()), *index.by_shape.get(STALE_EVIDENCE_SHAPE, ())]:
         if f.shape == EXPIRED_EVIDENCE_SHAPE and f.value:
             items.append(StaleEvidence(f.value, record.label(f.value), f.focus, record.label(f.focus), "expired"))
         elif f.shape == STALE_EVIDENCE_SHAPE and f.value:
@@ -449,6 +520,27 @@ class FindingFilter:
 
 
 def filter_findings(store: GraphStore, found: list[Finding], wanted: FindingFilter) -> list[Finding]:
+    """The findings ``wanted`` selects, most severe first (then by clause, focus and message)."""
+    return sorted(_selected(store, found, wanted), key=_finding_order)
+
+
+def finding_page(store: GraphStore, index: validation.FindingsIndex, wanted: FindingFilter, after: str | None,
+                 size: int = PAGE_SIZE) -> Page:
+    """One page of :func:`filter_findings` over the indexed findings, starting after the finding
+    whose IRI is ``after``. The filtered list is kept with the index, so the next page of
+    360k findings is a lookup, not another pass."""
+    key = (wanted, store.generation if wanted.system else None)
+    selected = index.view(key, lambda: sorted(_selected(store, index.findings, wanted), key=_finding_order))
+    position = 0
+    if after:
+        positions = index.view(("positions", *key), lambda: {f.iri: i for i, f in enumerate(selected)})
+        if after not in positions:
+            raise InvalidInput("after must name a finding of this list (the list changed: start again from the first page)")
+        position = positions[after] + 1
+    return page_after(selected, position, size, lambda f: f.iri)
+
+
+def _selected(store: GraphStore, found: list[Finding], wanted: FindingFilter) -> list[Finding]:
     selected = found
     if wanted.clause:
         selected = [f for f in selected if any(c == wanted.clause or c.rsplit("/", 1)[-1] == wanted.clause for c in f.clauses)]
@@ -457,13 +549,19 @@ def filter_findings(store: GraphStore, found: list[Finding], wanted: FindingFilt
     if wanted.system:
         nodes = system_record(store, wanted.system)
         selected = [f for f in selected if f.focus in nodes]
-    severity_order = {s: i for i, s in enumerate(validation.SEVERITIES)}
-    return sorted(selected, key=lambda f: (severity_order.get(f.severity, 9), f.clauses, f.focus, f.message))
+    return selected
+
+
+_SEVERITY_ORDER = {s: i for i, s in enumerate(validation.SEVERITIES)}
+
+
+def _finding_order(f: Finding) -> tuple:
+    return (_SEVERITY_ORDER.get(f.severity, 9), f.clauses, f.focus, f.message)
 
 
 def clause_ids(found: list[Finding]) -> list[str]:
     """The clause and control ids that findings cite, in clause order."""
-    ids = {c.rsplit("/", 1)[-1] for f in found for c in f.clauses}
+    ids = {c.rsplit("/", 1)[-1] for clauses in {f.clauses for f in found} for c in clauses}
     return sorted(ids, key=reports._clause_order)
 
 

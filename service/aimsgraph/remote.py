@@ -21,6 +21,7 @@ Blank nodes cannot be named across requests: a removal of a blank-node triple is
 
 from __future__ import annotations
 
+import re
 import threading
 import urllib.error
 import urllib.parse
@@ -30,7 +31,7 @@ from collections.abc import Iterable, Iterator
 import pyoxigraph as ox
 
 from aimsgraph.errors import AimsgraphError, InvalidInput, QueryTimeout, StoreUnavailable
-from aimsgraph.sparql.guard import dataset_clause, has_dataset_clause
+from aimsgraph.sparql.guard import dataset_clause, has_dataset_clause, query_form
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 #: The shared write counter (in the changes graph): bumped by every write request.
@@ -38,10 +39,31 @@ STATE = "urn:aimsgraph:state"
 GENERATION = AIMS + "storeGeneration"
 CHANGES_GRAPH = "https://w3id.org/aimsgraph/graph/changes"
 RESULTS = "application/sparql-results+json"
+#: What a graph query (CONSTRUCT, DESCRIBE) asks for: only N-Triples, since Virtuoso answers a
+#: graph query in whichever listed format comes first, SPARQL results JSON included.
+GRAPH_RESULTS = "application/n-triples, text/plain;q=0.9"
+#: Virtuoso names its blank nodes ``nodeID://b10000`` in JSON results, which is no blank node
+#: label: such labels are rewritten to ``_:nodeIDb10000``-like ones before parsing.
+_VIRTUOSO_BNODE = re.compile(rb'("type"\s*:\s*"bnode"\s*,\s*"value"\s*:\s*")nodeID://')
+XSD = "http://www.w3.org/2001/XMLSchema#"
+#: Datatypes Virtuoso 7.2 refuses in INSERT DATA (error SR553); it takes them in a template, as
+#: a number (months, or seconds), and answers "3"^^xsd:duration: see _VIRTUOSO_DURATION.
+_TEMPLATE_DATATYPES = frozenset({XSD + "duration", XSD + "yearMonthDuration"})
+#: A duration Virtuoso answers as a bare number: whole months, or seconds with a fraction.
+_VIRTUOSO_DURATION = re.compile(
+    rb'("datatype"\s*:\s*"http://www\.w3\.org/2001/XMLSchema#(?:duration|yearMonthDuration)"\s*,\s*"value"\s*:\s*")'
+    rb'(-?)(\d+)(\.\d*)?"')
 #: A graph nobody writes: the default graph of a query that has only FROM NAMED clauses.
 EMPTY_GRAPH = "urn:aimsgraph:empty"
 #: Largest update request sent at once when a write section is not in progress (bulk adds).
 CHUNK_QUADS = 50_000
+#: Least time an update request is given (the query timeout can be a few seconds; loading the
+#: vocabularies into a store that indexes as it inserts, as Virtuoso does, takes longer).
+WRITE_TIMEOUT_S = 300.0
+#: Most quads in one ``INSERT DATA`` operation of a request (see :func:`insert_data`).
+DATA_QUADS = 1_000
+#: Most quads with blank nodes in one ``INSERT {...} WHERE {}`` operation (see :func:`insert_data`).
+TEMPLATE_QUADS = 100
 
 
 class RemoteServiceError(AimsgraphError):
@@ -86,11 +108,16 @@ class RemoteStore:
             params += [("default-graph-uri", g) for g in defaults] + [("named-graph-uri", g) for g in named]
             if not defaults:
                 params.append(("default-graph-uri", EMPTY_GRAPH))
+        graph_query = query_form(sparql) in ("CONSTRUCT", "DESCRIBE")
         body, media = self._post(self.query_url, urllib.parse.urlencode(params).encode(),
-                                 "application/x-www-form-urlencoded", f"{RESULTS}, application/n-triples;q=0.9")
+                                 "application/x-www-form-urlencoded", GRAPH_RESULTS if graph_query else RESULTS)
         if media.startswith("application/n-triples") or media.startswith("text/plain"):
             return list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
         try:
+            if b"nodeID://" in body:
+                body = _VIRTUOSO_BNODE.sub(rb"\1nodeID", body)
+            if b"Duration\"" in body or b"#duration\"" in body:
+                body = _VIRTUOSO_DURATION.sub(_duration, body)
             return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
         except SyntaxError as exc:
             raise RemoteServiceError(f"the external store sent results that do not parse: {exc}") from None
@@ -165,10 +192,10 @@ class RemoteStore:
         quads = list(quads)
         if self._pending() is not None:  # part of a write section: one request with the rest
             if quads:
-                self.update(f"INSERT DATA {{ {graph_blocks(quads)} }}")
+                self.update(insert_data(quads))
             return
         for start in range(0, len(quads), CHUNK_QUADS):  # a bulk add: not atomic, like the local bulk loader
-            self.update(f"INSERT DATA {{ {graph_blocks(quads[start:start + CHUNK_QUADS])} }}")
+            self.update(insert_data(quads[start:start + CHUNK_QUADS]))
 
     bulk_extend = extend
 
@@ -176,7 +203,10 @@ class RemoteStore:
         if has_blank_node(quad):
             raise InvalidInput("a triple with a blank node cannot be removed from an external store "
                                "(blank nodes have no name across requests): give the node an IRI")
-        self.update(f"DELETE DATA {{ {graph_blocks([quad])} }}")
+        if _needs_template(quad):
+            self.update(template_operation("DELETE", [quad]))
+        else:
+            self.update(f"DELETE DATA {{ {graph_blocks([quad])} }}")
 
     def clear_graph(self, graph: ox.NamedNode) -> None:
         self.update(f"CLEAR SILENT GRAPH {graph}")
@@ -197,16 +227,19 @@ class RemoteStore:
     # -- HTTP ----------------------------------------------------------------------------
 
     def _send(self, operations: list[str]) -> None:
-        self._post(self.update_url, " ;\n".join(operations).encode(), "application/sparql-update", "*/*")
+        self._post(self.update_url, " ;\n".join(operations).encode(), "application/sparql-update", "*/*",
+                   timeout=max(self.timeout, WRITE_TIMEOUT_S))
 
-    def _post(self, url: str, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    def _post(self, url: str, body: bytes, content_type: str, accept: str,
+              timeout: float | None = None) -> tuple[bytes, str]:
         """One request on a fresh connection (no pool: the query readers are forked processes)."""
+        timeout = self.timeout if timeout is None else timeout
         request = urllib.request.Request(url, data=body, method="POST",
                                          headers={"Content-Type": content_type, "Accept": accept})
         if self.authorization:
             request.add_header("Authorization", self.authorization)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.read(), response.headers.get("Content-Type", "")
         except urllib.error.HTTPError as exc:
             detail = exc.read(2000).decode("utf-8", "replace").strip()
@@ -214,11 +247,89 @@ class RemoteStore:
                 raise InvalidInput(f"the external store refused the request (SPARQL syntax error or unsupported request): {detail}") from None
             raise RemoteServiceError(f"the external store answered {exc.code}: {detail}") from None
         except TimeoutError:
-            raise QueryTimeout(f"the external store did not answer within {self.timeout:g} s") from None
+            raise QueryTimeout(f"the external store did not answer within {timeout:g} s") from None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError):
-                raise QueryTimeout(f"the external store did not answer within {self.timeout:g} s") from None
+                raise QueryTimeout(f"the external store did not answer within {timeout:g} s") from None
             raise StoreUnavailable(f"cannot reach the external store at {url}: {exc.reason}") from None
+
+
+def insert_data(quads: list[ox.Quad]) -> str:
+    """Update operations that add the quads, all in one request: ``INSERT DATA`` of at most
+    :data:`DATA_QUADS` quads for those without blank nodes (Virtuoso's SPARQL parser runs out
+    of stack, "memory exhausted", at a few thousand quads in one operation); those with blank nodes as ``INSERT { ... } WHERE {}`` templates (one solution, so fresh
+    blank nodes, as INSERT DATA makes them), because Virtuoso refuses blank nodes in INSERT
+    DATA ("not allowed in a constant clause"). A template holds whole groups of quads that
+    share blank nodes (a label means one node only within its operation) and, where groups
+    allow, at most :data:`TEMPLATE_QUADS` quads: Virtuoso compiles a template to SQL and
+    refuses one over 10,000 lines."""
+    plain = [q for q in quads if not _needs_template(q)]
+    operations = [f"INSERT DATA {{ {graph_blocks(plain[start:start + DATA_QUADS])} }}"
+                  for start in range(0, len(plain), DATA_QUADS)]
+    template: list[ox.Quad] = []
+    for group in _blank_node_groups([q for q in quads if _needs_template(q)]):
+        if template and len(template) + len(group) > TEMPLATE_QUADS:
+            operations.append(template_operation("INSERT", template))
+            template = []
+        template += group
+    if template:
+        operations.append(template_operation("INSERT", template))
+    return " ;\n".join(operations)
+
+
+def template_operation(verb: str, quads: list[ox.Quad]) -> str:
+    """``INSERT`` or ``DELETE { quads } WHERE { }``, each literal of _TEMPLATE_DATATYPES as a
+    variable bound with STRDT (Virtuoso 7.2 fails on such a literal written in the template),
+    blank nodes relabelled ``_:b0``, ``_:b1``... (Virtuoso misreads labels such as
+    ``_:a4ffc02e64`` in a template, as if they held a number)."""
+    binds, patterns, labels = [], [], {}
+
+    def term(t) -> str:
+        if isinstance(t, ox.BlankNode):
+            return labels.setdefault(t.value, f"_:b{len(labels)}")
+        if isinstance(t, ox.Literal) and t.datatype.value in _TEMPLATE_DATATYPES:
+            variable = f"?v{len(binds)}"
+            binds.append(f"BIND(STRDT({ox.Literal(t.value)}, {t.datatype}) AS {variable})")
+            return variable
+        return str(t)
+
+    for quad in quads:
+        patterns.append(f"GRAPH {quad.graph_name} {{ {term(quad.subject)} {quad.predicate} {term(quad.object)} }}")
+    return f"{verb} {{ {' '.join(patterns)} }} WHERE {{ {' '.join(binds)} }}"
+
+
+def _needs_template(quad: ox.Quad) -> bool:
+    """A blank node, or a literal Virtuoso refuses in INSERT DATA (see _TEMPLATE_DATATYPES)."""
+    obj = quad.object
+    return has_blank_node(quad) or (isinstance(obj, ox.Literal) and obj.datatype.value in _TEMPLATE_DATATYPES)
+
+
+def _duration(match: re.Match) -> bytes:
+    """Virtuoso's number for a duration back as an xsd:duration of the same value."""
+    prefix, sign, whole, fraction = match.groups()
+    if fraction is None:
+        return prefix + sign + b"P" + whole + b'M"'
+    return prefix + sign + b"PT" + whole + fraction.rstrip(b".") + b'S"'
+
+
+def _blank_node_groups(quads: list[ox.Quad]) -> list[list[ox.Quad]]:
+    """The quads in groups connected by shared blank nodes (union-find over the labels)."""
+    parent: dict[str, str] = {}
+
+    def find(label: str) -> str:
+        while parent.setdefault(label, label) != label:
+            parent[label] = parent[parent[label]]
+            label = parent[label]
+        return label
+
+    labels = [[t.value for t in (q.subject, q.object) if isinstance(t, ox.BlankNode)] for q in quads]
+    for names in labels:
+        for other in names[1:]:
+            parent[find(other)] = find(names[0])
+    groups: dict[str, list[ox.Quad]] = {}
+    for quad, names in zip(quads, labels, strict=True):
+        groups.setdefault(find(names[0]) if names else "", []).append(quad)
+    return list(groups.values())
 
 
 def graph_blocks(quads: list[ox.Quad]) -> str:

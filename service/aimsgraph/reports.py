@@ -23,7 +23,7 @@ from aimsgraph import queries
 from aimsgraph.namespaces import PREFIXES, REFERENCE_DATE, XSD_DATE
 from aimsgraph.record import Record, node_text, term_text
 from aimsgraph.store import GraphStore
-from aimsgraph.validation import Finding, compiled_checks, findings_as_triples, validated_dataset
+from aimsgraph.validation import Finding, compiled_checks, failed_per_shape, findings_as_triples, targets_per_shape
 
 SH = "http://www.w3.org/ns/shacl#"
 FORMATS = ("table", "json", "turtle", "junit")
@@ -75,16 +75,8 @@ class Report:
 def build(store: GraphStore, findings: list[Finding], as_of: date) -> Report:
     """A report with readiness per clause and per system for ``findings`` on ``store``,
     computed as of the evaluation date ``as_of``."""
-    targets = _targets_per_shape(store, as_of)
+    targets = targets_per_shape(store, as_of)
     failed = {(f.shape, f.focus) for f in findings}
-    clause_labels = _clause_labels(store)
-    shape_clauses = compiled_checks()[2]
-    by_clause: dict[str, Readiness] = {}
-    for shape, nodes in targets.items():
-        for clause in shape_clauses.get(shape, ()):
-            readiness = by_clause.setdefault(clause, Readiness(clause, clause_labels.get(clause, clause)))
-            readiness.total += len(nodes)
-            readiness.failed += sum((shape, node) in failed for node in nodes)
     by_system: dict[str, Readiness] = {}
     record = _system_records(store)
     label = Record(store.raw).label
@@ -94,13 +86,28 @@ def build(store: GraphStore, findings: list[Finding], as_of: date) -> Report:
                 readiness = by_system.setdefault(system, Readiness(system, label(system)))
                 readiness.total += 1
                 readiness.failed += (shape, node) in failed
+    shape_clauses = compiled_checks()[2]
     return Report(
         findings,
         as_of=as_of,
-        clauses=sorted(by_clause.values(), key=lambda r: _clause_order(r.label)),
+        clauses=clause_readiness(store, targets, failed_per_shape(findings)),
         systems=sorted(by_system.values(), key=lambda r: r.label),
         checked_shapes={shape: shape_clauses.get(shape, ()) for shape in targets},
     )
+
+
+def clause_readiness(store: GraphStore, targets: dict[str, frozenset[str]], failed: dict[str, set[str]]) -> list[Readiness]:
+    """Readiness per clause, in clause order, from the focus nodes of each shape and those
+    that failed it."""
+    clause_labels = _clause_labels(store)
+    shape_clauses = compiled_checks()[2]
+    by_clause: dict[str, Readiness] = {}
+    for shape, nodes in targets.items():
+        for clause in shape_clauses.get(shape, ()):
+            readiness = by_clause.setdefault(clause, Readiness(clause, clause_labels.get(clause, clause)))
+            readiness.total += len(nodes)
+            readiness.failed += len(nodes & failed[shape]) if shape in failed else 0
+    return sorted(by_clause.values(), key=lambda r: _clause_order(r.label))
 
 
 def render(report: Report, fmt: str) -> str:
@@ -203,18 +210,6 @@ def _junit(report: Report) -> str:
     name = "aimsgraph validation" + (f" as of {report.as_of.isoformat()}" if report.as_of else "")
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name={quoteattr(name)} tests="{total}" '
             f'failures="{failed}">\n' + "\n".join(suites) + "\n</testsuites>\n")
-
-
-def _targets_per_shape(store: GraphStore, as_of: date) -> dict[str, set[str]]:
-    """The focus nodes of every shape that has checks (property shapes share their node shape's)."""
-    prefixes, checks, _ = compiled_checks()
-    targets: dict[str, set[str]] = {}
-    for check in checks:
-        if check.shape in targets:
-            continue
-        query = prefixes + check.targets_text(as_of)
-        targets[check.shape] = {term_text(row["this"]) for row in store.raw.query(query, **validated_dataset())}
-    return targets
 
 
 def _clause_labels(store: GraphStore) -> dict[str, str]:

@@ -12,6 +12,9 @@ so that readers holding an older snapshot (see ``sparql.executor``) know to refr
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import pickle
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,7 +26,7 @@ from typing import BinaryIO
 import pyoxigraph as ox
 import rdflib
 
-from aimsgraph import clock, resources
+from aimsgraph import __version__, clock, resources
 from aimsgraph import demo as demo_record
 from aimsgraph.errors import InvalidInput, StoreUnavailable
 from aimsgraph.namespaces import Graphs, is_absolute_iri
@@ -31,6 +34,12 @@ from aimsgraph.remote import RemoteStore, graph_blocks, has_blank_node
 
 #: File extensions the loader recognises, beyond pyoxigraph's own guesses.
 EXTRA_EXTENSIONS = {"jsonld": ox.RdfFormat.JSON_LD, "owl": ox.RdfFormat.RDF_XML, "rdf": ox.RdfFormat.RDF_XML}
+
+log = logging.getLogger(__name__)
+#: The folder of saved derived data inside the store directory, and the format of its files
+#: (bumped when a saved class changes shape, so that old copies are ignored).
+CACHE_FOLDER = "aimsgraph-cache"
+CACHE_FORMAT = f"1 {__version__}"
 
 #: Files larger than this are loaded with the bulk loader (not transactional).
 BULK_LOAD_BYTES = 32 * 1024 * 1024
@@ -76,6 +85,9 @@ class GraphStore:
         self._write_lock = threading.RLock()
         self._write_depth = 0
         self._generation = 0
+        #: In-process copies of what is derived from the store (the findings index), each
+        #: checked against the stamp it was made from before use.
+        self.memo: dict[str, object] = {}
 
     @classmethod
     def open(cls, settings) -> GraphStore:
@@ -291,6 +303,41 @@ class GraphStore:
     def flush(self) -> None:
         if self.path is not None:
             self._store.flush()
+
+    # -- saved copies of derived data (the risk model, the findings index) --------------------
+
+    def cache_file(self, name: str) -> Path | None:
+        """Where a saved copy named ``name`` lives: a folder inside the store's directory
+        (RocksDB ignores it), so it goes wherever the store goes; None for an in-memory or
+        external store."""
+        return None if self.path is None else self.path / CACHE_FOLDER / name
+
+    @staticmethod
+    def save_cache(path: Path, value: object) -> None:
+        """Pickle ``value`` to ``path`` through a temporary file: a reader sees the old copy or
+        the new, never half. Failing to save only costs the next start time, so it is logged."""
+        temporary = path.with_name(path.name + ".tmp")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            with open(temporary, "wb") as out:
+                pickle.dump((CACHE_FORMAT, value), out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)
+        except OSError:
+            log.warning("could not save %s", path, exc_info=True)
+
+    @staticmethod
+    def load_cache(path: Path) -> object | None:
+        """What :meth:`save_cache` wrote, or None if there is none or it is of another format.
+        The file is as trusted as the store beside it: whoever can write it can write the store."""
+        try:
+            with open(path, "rb") as saved:
+                fmt, value = pickle.load(saved)
+        except FileNotFoundError:
+            return None
+        except Exception:  # a torn or foreign file: the caller computes again
+            log.warning("ignoring the unreadable saved copy %s", path, exc_info=True)
+            return None
+        return value if fmt == CACHE_FORMAT else None
 
     # -- first start -----------------------------------------------------------------------
 

@@ -88,16 +88,17 @@ class QueryJob:
         if isinstance(answer, ox.QueryBoolean):
             media = self._need(self.solution_type, "an ASK result")
             return QueryOutcome(results.write_boolean(bool(answer), media), media, 1, False)
+        # written by pyoxigraph, evaluated only up to the first row past the limit (results.py)
         if isinstance(answer, ox.QuerySolutions):
             media = self._need(self.solution_type, "SELECT results")
-            variables = [v.value for v in answer.variables]
-            rows, truncated = _take(
-                ([solution[v] for v in variables] for solution in answer), self.limit
-            )
-            return QueryOutcome(results.write_solutions(variables, rows, media), media, len(rows), truncated)
+            return self._outcome(results.write_query_solutions(answer, media, self.limit), media)
         media = self._need(self.graph_type, "an RDF graph")
-        triples, truncated = _take(iter(answer), self.limit)
-        return QueryOutcome(results.write_graph(triples, media, self.prefixes), media, len(triples), truncated)
+        return self._outcome(results.write_query_triples(answer, media, self.limit, self.prefixes), media)
+
+    @staticmethod
+    def _outcome(written: tuple[bytes, int, bool], media: str) -> QueryOutcome:
+        body, count, truncated = written
+        return QueryOutcome(body, media, count, truncated)
 
     def _dataset(self) -> dict[str, object]:
         # SPARQL 1.1 Protocol 2.1.4: request parameters replace the query's dataset; without
@@ -123,15 +124,6 @@ class QueryOutcome:
     media_type: str
     count: int
     truncated: bool
-
-
-def _take(iterator, limit: int) -> tuple[list, bool]:
-    items = []
-    for item in iterator:
-        if len(items) == limit:
-            return items, True
-        items.append(item)
-    return items, False
 
 
 class _Reader:

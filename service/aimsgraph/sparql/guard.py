@@ -14,10 +14,13 @@ without parsing it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
 import sys
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
@@ -64,6 +67,40 @@ QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH")
 
 
+#: The checks of one text are remembered for texts of at most this many characters, the last
+#: MEMO_ENTRIES of them per check: clients send the same few queries over and over (dashboards,
+#: named queries), and scanning a query costs more than evaluating a small one. Bounded, so that
+#: a client sending new texts only evicts; a refused text is never remembered (it is scanned
+#: again each time, as before).
+MEMO_TEXT_CHARS = 16_384
+MEMO_ENTRIES = 512
+
+
+def _memoised(function):
+    """``function`` of SPARQL text (and hashable arguments), remembered per the bounds above."""
+    remembered: OrderedDict = OrderedDict()
+    lock = threading.Lock()
+
+    @functools.wraps(function)
+    def wrapper(text: str, *args):
+        if len(text) > MEMO_TEXT_CHARS:
+            return function(text, *args)
+        key = (text, *args)
+        with lock:
+            if key in remembered:
+                remembered.move_to_end(key)
+                return remembered[key]
+        value = function(text, *args)
+        with lock:
+            remembered[key] = value
+            if len(remembered) > MEMO_ENTRIES:
+                remembered.popitem(last=False)
+        return value
+
+    wrapper.forget = remembered.clear  # for tests
+    return wrapper
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str
@@ -80,8 +117,16 @@ def check_text(text: str, settings: Settings, base_iri: str | None = None) -> No
     if size > settings.max_query_bytes:
         raise PayloadTooLarge(f"the SPARQL text is {size} bytes; the limit is {settings.max_query_bytes} "
                               "(AIMSGRAPH_MAX_QUERY_BYTES)")
-    check_nesting(text, settings.max_nesting_depth)
-    check_remote_calls(text, settings.service_allowlist, base_iri, settings.query_timeout)
+    _checked(text, settings.max_nesting_depth, settings.service_allowlist, base_iri, settings.query_timeout)
+
+
+@_memoised
+def _checked(text: str, depth: int, allowlist: tuple[str, ...], base_iri: str | None, timeout: float) -> bool:
+    """The nesting and allow-list checks of :func:`check_text`; True when they pass (remembered:
+    the same text is never accepted once and refused later under the same settings)."""
+    check_nesting(text, depth)
+    check_remote_calls(text, allowlist, base_iri, timeout)
+    return True
 
 
 def check_nesting(text: str, limit: int) -> None:
@@ -101,17 +146,21 @@ def check_nesting(text: str, limit: int) -> None:
 
 def tokenize(text: str) -> list[Token]:
     """Split SPARQL text into tokens, dropping white space and comments."""
-    tokens = []
+    return list(_tokens(text))
+
+
+def _tokens(text: str):
+    """The tokens of :func:`tokenize`, one at a time (a caller may stop early)."""
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup or "other"
         if kind not in ("ws", "comment"):
-            tokens.append(Token(kind, match.group(), match.start(), match.end()))
-    return tokens
+            yield Token(kind, match.group(), match.start(), match.end())
 
 
+@_memoised
 def query_form(text: str) -> str | None:
     """SELECT, ASK, CONSTRUCT or DESCRIBE; "UPDATE" for an update; None if unrecognised."""
-    for token in tokenize(text):
+    for token in _tokens(text):
         if token.kind != "name":
             continue
         word = token.text.upper()
@@ -171,11 +220,13 @@ def _keywords(text: str, base_iri: str | None):
         i += 1
 
 
+@_memoised
 def has_dataset_clause(text: str) -> bool:
     """True if the query names its own dataset (FROM or FROM NAMED)."""
     return any(t.kind == "name" and t.text.upper() == "FROM" for t in tokenize(text))
 
 
+@_memoised
 def may_call_remote(text: str) -> bool:
     """Cheap pre-check: False only when no SERVICE or LOAD can be in the text.
 

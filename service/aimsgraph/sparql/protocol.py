@@ -12,6 +12,8 @@ body or form, never from a URL.
 
 from __future__ import annotations
 
+import functools
+
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
@@ -19,7 +21,7 @@ from aimsgraph.api.writes import change_response, commit_request, upload_body
 from aimsgraph.auth import require
 from aimsgraph.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
-from aimsgraph.sparql import results
+from aimsgraph.sparql import cache, results
 from aimsgraph.sparql.executor import QueryJob, QueryOutcome, reader_selector
 from aimsgraph.sparql.guard import check_text, query_form
 from aimsgraph.sparql.negotiation import best_match
@@ -66,7 +68,37 @@ def sparql_endpoint() -> Response:
         limit=settings.result_limit,
         prefixes=PREFIXES,
     )
-    return query_response(state.readers.run(job), settings.result_limit)
+    return query_response(run_query(state, job, form), settings.result_limit)
+
+
+def run_query(state, job: QueryJob, form: str | None) -> QueryOutcome:
+    """The outcome of ``job``: from the result cache when the store has not changed since the same
+    query was answered (``sparql.cache``), else from a reader."""
+    answers = _result_cache(state)
+    if answers is None or not cache.cacheable(job.query, form):
+        return state.readers.run(job)
+    key = cache.key(job)
+    generation = state.store.generation
+    outcome = answers.get(key, generation)
+    if outcome is None:
+        outcome = state.readers.run(job)
+        # the reader had the store's generation when it was taken; unchanged since, it was this one
+        if state.store.generation == generation:
+            answers.put(key, generation, outcome)
+    return outcome
+
+
+def _result_cache(state) -> cache.ResultCache | None:
+    """The application's result cache; None when it is off or the store is an external one."""
+    answers = current_app.extensions.get(RESULT_CACHE)
+    if answers is None:
+        if state.settings.result_cache_bytes <= 0 or state.store.remote is not None:
+            return None
+        answers = current_app.extensions.setdefault(RESULT_CACHE, cache.ResultCache(state.settings.result_cache_bytes))
+    return answers
+
+
+RESULT_CACHE = "aimsgraph-result-cache"
 
 
 @bp.route("/update", methods=["POST"], provide_automatic_options=False)
@@ -84,7 +116,19 @@ def result_types() -> tuple[str | None, str | None]:
     named = _named_format()
     if named is not None:
         return named
-    accept = request.headers.get("Accept")
+    return _negotiated(request.headers.get("Accept"))
+
+
+def _negotiated(accept: str | None) -> tuple[str | None, str | None]:
+    """The Accept header's choices (remembered for the last few short headers: clients send the
+    same one with every request)."""
+    if accept is not None and len(accept) > 512:
+        return best_match(accept, results.SOLUTION_TYPES), best_match(accept, list(results.GRAPH_TYPES))
+    return _negotiated_short(accept)
+
+
+@functools.lru_cache(maxsize=128)
+def _negotiated_short(accept: str | None) -> tuple[str | None, str | None]:
     return best_match(accept, results.SOLUTION_TYPES), best_match(accept, list(results.GRAPH_TYPES))
 
 

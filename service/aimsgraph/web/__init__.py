@@ -69,16 +69,17 @@ def dashboard():
     state = _state()
     snapshot = state.models.get()
     as_of = clock.as_of_argument(request.args.get("asOf"))
-    found = overview.findings(state.store, as_of)
+    index = overview.findings_index(state.store, as_of)
+    stale = overview.stale_evidence(snapshot.record, index)
     return render_template(
         "dashboard.html",
         as_of=as_of,
         counts=overview.counts(state.store),
-        severities=overview.severity_counts(found),
-        readiness=overview.readiness(state.store, found, as_of),
-        systems=overview.system_rows(snapshot.record, snapshot.model)[:RISKIEST_SYSTEMS],
-        top_risks=overview.risk_rows(snapshot.record, snapshot.model)[:TOP_RISKS],
-        stale=overview.stale_evidence(snapshot.record, found),
+        severities=index.severities,
+        readiness=overview.readiness(state.store, index),
+        systems=overview.top_systems(snapshot.record, snapshot.model, RISKIEST_SYSTEMS),
+        top_risks=overview.top_risks(snapshot.record, snapshot.model, TOP_RISKS),
+        stale=stale[:overview.STALE_SHOWN], stale_total=len(stale),
         appetite=snapshot.model.criteria.appetite,
     )
 
@@ -134,7 +135,7 @@ def statement_of_applicability_csv():
 def findings():
     state = _state()
     snapshot = state.models.get()
-    found = overview.findings(state.store)
+    index = overview.findings_index(state.store)
     severity = request.args.get("severity") or None
     if severity and severity not in overview.validation.SEVERITIES:
         raise InvalidInput(f"severity must be one of {', '.join(overview.validation.SEVERITIES)}")
@@ -144,10 +145,11 @@ def findings():
     if system and snapshot.model.asset_kind(system) != "AISystem":
         abort(404, description=f"<{system}> is not an AI system of the record")
     wanted = overview.FindingFilter(request.args.get("clause") or None, severity, system)
+    page = overview.finding_page(state.store, index, wanted, request.args.get("after") or None)
     return render_template(
-        "findings.html", findings=overview.filter_findings(state.store, found, wanted), wanted=wanted,
-        clauses=overview.clause_ids(found), total=len(found),
-        systems=overview.assets_by_kind(snapshot.record, snapshot.model).get("AISystem", []),
+        "findings.html", page=page, wanted=wanted, total=len(index.findings),
+        clauses=index.view(("clause ids",), lambda: overview.clause_ids(index.findings)),
+        system_label=snapshot.record.label(system) if system else None,
         severities=overview.validation.SEVERITIES, label=snapshot.record.label,
     )
 

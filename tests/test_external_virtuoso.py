@@ -1,0 +1,62 @@
+"""The external engine on Virtuoso 7: aimsgraph over a private ``virtuoso-t`` (Debian's
+``virtuoso-opensource``, installed by ``.ci/install-virtuoso``) on loopback.
+
+The same integration tests as ``tests/test_external.py`` run here, through its ``server`` and
+``writer`` fixtures, with ``engine`` meaning a Virtuoso server started for this module
+(:class:`benchmarks.virtuoso.VirtuosoServer`: its own directory and ``virtuoso.ini``, free SQL
+and HTTP ports, ``SPARQL_UPDATE`` granted to the ``/sparql`` endpoint's user, stopped at the end).
+Tests of test_external.py that are about Oxigraph itself (a store started without a union
+default graph) or about no store at all are not repeated. docs/external-engines.md lists what
+differs on Virtuoso.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.virtuoso import ISQL, VIRTUOSO, VirtuosoServer
+
+if not (VIRTUOSO and ISQL):
+    pytest.skip("virtuoso-t / isql-vt are not installed (run .ci/install-virtuoso: Debian virtuoso-opensource)",
+                allow_module_level=True)
+
+from test_external import (  # noqa: E402, F401 - the fixtures and tests, run here against Virtuoso
+    server,
+    test_a_second_instance_sees_the_first_ones_writes_at_once,
+    test_a_slow_remote_query_gets_503_at_the_timeout,
+    test_a_write_is_one_request_to_the_external_store,
+    test_concurrent_updates_are_all_kept_and_each_recorded,
+    test_default_graph_uri_restricts_the_default_graph,
+    test_from_in_the_query_chooses_its_default_graph,
+    test_get_post_form_and_post_direct_give_the_same_answer,
+    test_graph_store_default_is_the_data_graph,
+    test_graph_store_lifecycle,
+    test_history_and_diff_between_two_times,
+    test_malformed_query_is_a_400_with_a_readable_message,
+    test_malformed_update_is_400_and_changes_nothing,
+    test_named_graph_uri_limits_graph_patterns,
+    test_named_queries_are_listed_and_run_with_negotiation,
+    test_named_query_parameters_are_bound_at_the_external_store,
+    test_post_to_the_store_creates_a_graph,
+    test_rdflib_sparqlstore_runs_the_same_queries,
+    test_select_lists_the_demo_ai_systems,
+    test_select_returns_the_38_annex_a_controls,
+    test_snapshot_rebuilds_the_graph_as_it_was,
+    test_soa_in_json_csv_and_html,
+    test_spreadsheet_import_checks_every_row_and_is_all_or_nothing,
+    test_the_service_keeps_no_state_of_its_own,
+    test_the_web_pages_render_over_the_external_store,
+    test_update_as_form_and_as_body_writes_and_names_its_change,
+    test_update_failing_halfway_changes_nothing,
+    test_using_graph_uri_restricts_the_where_clause,
+    test_validate_changed_nodes_and_report_formats,
+    test_validate_the_store_then_filter_findings,
+    writer,
+)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    store = VirtuosoServer(tmp_path_factory.mktemp("virtuoso"))
+    yield store
+    store.stop()
