@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import atexit
 import secrets
+import threading
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from aimsgraph import api, changes, limits, web
+from aimsgraph import api, changes, limits, validation, web
 from aimsgraph.analysis import ModelCache
 from aimsgraph.api import agenda as agenda_api
 from aimsgraph.api import catalogs as catalogs_api
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     refresher.catch_up(recompute=changed)
     readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
     atexit.register(readers.close)
+    # the shapes compile in about a second: not in the way of the first page that needs them
+    threading.Thread(target=validation.compiled_checks, name="aimsgraph-compile-shapes", daemon=True).start()
 
     app = Flask(__name__, static_folder=None)  # the web blueprint serves /static
     app.config.update(SECRET_KEY=settings.secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True,

@@ -42,7 +42,7 @@ def render_html(store: GraphStore, findings: list[overview.Finding], as_of: date
         title=_title(store),
         counts=overview.counts(store),
         heat_maps=[(data, charts.heat_map(data)) for data in heat_maps],
-        readiness=overview.readiness(store, overview.validation.FindingsIndex(None, as_of, findings)),
+        readiness=overview.readiness(store, overview.validation.FindingsIndex(None, as_of, findings).summary(store)),
         columns=columns, soa_rows=soa_rows,
         top_risks=overview.risk_rows(record, model)[:TOP_RISKS],
         explained=explained,

@@ -44,7 +44,7 @@ def heat_map(data: HeatMap, link: Callable[[int, int], str] | None = None, selec
         for c, (severity, s_label) in enumerate(data.severities):
             x = left + c * cell_w
             cell = data.cell(likelihood, severity)
-            count = len(cell.risks)
+            count = cell.count
             outline = ' stroke="#000" stroke-width="3"' if selected == (likelihood, severity) else ' stroke="#fff" stroke-width="2"'
             body = (f'<rect x="{x}" y="{y}" width="{cell_w}" height="{cell_h}" fill="{level_colour(cell.level.rank)}"{outline}/>'
                     f'<text x="{x + cell_w / 2}" y="{y + 28}" text-anchor="middle" class="count">{count}</text>'

@@ -30,8 +30,7 @@ ASH = "https://w3id.org/aimsgraph/shapes#"
 DCT = "http://purl.org/dc/terms/"
 #: Shapes whose findings are about out-of-date evidence: expired (the evidence is the value,
 #: the control the focus) and older than a reported change of the data it covers (the focus).
-EXPIRED_EVIDENCE_SHAPE = ASH + "ImplementedControlEvidenceExpiryShape"
-STALE_EVIDENCE_SHAPE = ASH + "StaleEvidenceShape"
+EXPIRED_EVIDENCE_SHAPE, STALE_EVIDENCE_SHAPE = validation.SUMMARISED_SHAPES
 #: Kinds of asset in the order pages list them.
 ASSET_KINDS = ("AISystem", "Model", "Dataset", "InfrastructureService", "Supplier")
 KIND_LABELS = {"AISystem": "AI system", "Model": "Model", "Dataset": "Dataset",
@@ -80,8 +79,15 @@ class Page:
     next_after: str | None
 
 
-def page_after(items: list, position: int, size: int, key) -> Page:
-    """The page of ``items`` starting at ``position``; ``key`` names an item for the next link."""
+def page_of(items: list, after: str | None, key, size: int = PAGE_SIZE, positions: dict | None = None) -> Page:
+    """The page of ``items`` that starts after the item whose ``key`` is ``after`` (the first
+    page without it). ``positions`` (key -> index), when kept with a long list, spares a scan."""
+    position = 0
+    if after:
+        positions = positions if positions is not None else {key(item): i for i, item in enumerate(items)}
+        if after not in positions:
+            raise InvalidInput("after must name an item of this list (it may have changed: start from the first page)")
+        position = positions[after] + 1
     shown = items[position:position + size]
     more = position + size < len(items)
     return Page(shown, len(items), position, key(shown[-1]) if more and shown else None)
@@ -196,9 +202,20 @@ def counts(store: GraphStore) -> list[tuple[str, int]]:
     return known[1]
 
 
-def readiness(store: GraphStore, index: validation.FindingsIndex) -> list[reports.Readiness]:
+def findings_summary(store: GraphStore, as_of: date | None = None) -> validation.FindingsSummary:
+    """What the dashboard shows of the findings as of ``as_of`` (see :func:`findings_index`):
+    today's from the summary saved with them when the index is not in memory yet."""
+    today = clock.today()
+    if as_of is None or as_of == today:
+        summary = validation.findings_summary(store)
+        if summary.as_of == today:
+            return summary
+    return findings_index(store, as_of).summary(store)
+
+
+def readiness(store: GraphStore, summary: validation.FindingsSummary) -> list[reports.Readiness]:
     """Readiness per ISO clause and Annex A control as of the findings' date, in clause order."""
-    return reports.clause_readiness(store, index.with_targets(store).targets, index.failed)
+    return reports.clause_readiness(store, summary.checks)
 
 
 @dataclass(frozen=True)
@@ -210,10 +227,10 @@ class StaleEvidence:
     reason: str
 
 
-def stale_evidence(record: Record, index: validation.FindingsIndex) -> list[StaleEvidence]:
+def stale_evidence(record: Record, summary: validation.FindingsSummary) -> list[StaleEvidence]:
     """Evidence that no longer supports its control: expired, or older than a data change."""
     items = []
-    for f in [*index.by_shape.get(EXPIRED_EVIDENCE_SHAPE, ()), *index.by_shape.get(STALE_EVIDENCE_SHAPE, ())]:
+    for f in [*summary.listed.get(EXPIRED_EVIDENCE_SHAPE, ()), *summary.listed.get(STALE_EVIDENCE_SHAPE, ())]:
         if f.shape == EXPIRED_EVIDENCE_SHAPE and f.value:
             items.append(StaleEvidence(f.value, record.label(f.value), f.focus, record.label(f.focus), "expired"))
         elif f.shape == STALE_EVIDENCE_SHAPE and f.value:
@@ -230,7 +247,8 @@ class HeatCell:
     likelihood: int
     severity: int
     level: Level
-    risks: list[RiskRow] = field(default_factory=list)
+    count: int = 0
+    risks: list[RiskRow] = field(default_factory=list)  # when listed: every risk, or the selected cell's
 
 
 @dataclass
@@ -243,6 +261,7 @@ class HeatMap:
     cells: dict[tuple[int, int], HeatCell]
     appetite: Level | None
     unscored: list[RiskRow]
+    unscored_total: int = 0
 
     def cell(self, likelihood: int, severity: int) -> HeatCell:
         return self.cells[(likelihood, severity)]
@@ -251,23 +270,36 @@ class HeatMap:
 VIEWS = ("inherent", "residual")
 
 
-def heat_map(record: Record, model: RiskModel, view: str = "inherent") -> HeatMap:
-    """Risks per cell of the matrix, by inherent (recorded) or residual (after controls) ranks."""
+def heat_map(record: Record, model: RiskModel, view: str = "inherent", listed: object = "all",
+             unscored_shown: int | None = None) -> HeatMap:
+    """Risks per cell of the matrix, by inherent (recorded) or residual (after controls) ranks.
+    Every cell is counted; risk rows are made for every cell (``listed="all"``, the auditor
+    report), for one cell (a ``(likelihood, severity)`` key, the page) or none, and for the
+    first ``unscored_shown`` risks that are off the map (all by default): at 10,000 systems
+    a row for each of 55,000 risks costs seconds of label lookups."""
     matrix = model.criteria.matrix
     cells = {key: HeatCell(*key, matrix.levels[level]) for key, level in matrix.cells.items()}
-    unscored = []
-    for row in risk_rows(record, model):
-        risk = model.risks[row.iri]
+    placed: dict[tuple[int, int], list[Risk]] = defaultdict(list)
+    unscored: list[Risk] = []
+    for risk in model.risks.values():
         ranks = (risk.likelihood, risk.severity) if view == "inherent" else (risk.residual_likelihood, risk.residual_severity)
         if risk.scored and ranks in cells:
-            cells[ranks].risks.append(row)
+            cells[ranks].count += len(risk.assets) or 1
+            placed[ranks].append(risk)
         else:
-            unscored.append(row)
-    for cell in cells.values():
-        cell.risks.sort(key=lambda r: (r.label, r.asset))
+            unscored.append(risk)
+    for key, cell in cells.items():
+        if listed == "all" or listed == key:
+            cell.risks = sorted(risk_rows(record, model, placed[key]), key=lambda r: (r.label, r.asset))
+    if unscored_shown is not None:
+        unscored_total = len(unscored)
+        unscored = _first_ranked(unscored, unscored_shown, lambda r: (-r.residual_score, -r.inherent_score),
+                                 lambda r: record.label(r.iri))
+    off_map = risk_rows(record, model, unscored)
     likelihoods = sorted(((rank, record.label(iri)) for iri, rank in matrix.likelihoods.items()), reverse=True)
     severities = sorted((rank, record.label(iri)) for iri, rank in matrix.severities.items())
-    return HeatMap(view, likelihoods, severities, cells, model.criteria.appetite, unscored)
+    return HeatMap(view, likelihoods, severities, cells, model.criteria.appetite, off_map,
+                   len(off_map) if unscored_shown is None else unscored_total)
 
 
 # -- one system ------------------------------------------------------------------------------
@@ -531,13 +563,8 @@ def finding_page(store: GraphStore, index: validation.FindingsIndex, wanted: Fin
     360k findings is a lookup, not another pass."""
     key = (wanted, store.generation if wanted.system else None)
     selected = index.view(key, lambda: sorted(_selected(store, index.findings, wanted), key=_finding_order))
-    position = 0
-    if after:
-        positions = index.view(("positions", *key), lambda: {f.iri: i for i, f in enumerate(selected)})
-        if after not in positions:
-            raise InvalidInput("after must name a finding of this list (the list changed: start again from the first page)")
-        position = positions[after] + 1
-    return page_after(selected, position, size, lambda f: f.iri)
+    positions = index.view(("positions", *key), lambda: {f.iri: i for i, f in enumerate(selected)}) if after else None
+    return page_of(selected, after, lambda f: f.iri, size, positions)
 
 
 def _selected(store: GraphStore, found: list[Finding], wanted: FindingFilter) -> list[Finding]:
@@ -567,6 +594,17 @@ def clause_ids(found: list[Finding]) -> list[str]:
 
 def severity_counts(found: list[Finding]) -> Counter:
     return Counter(f.severity for f in found)
+
+
+def asset_counts(model: RiskModel) -> dict[str, int]:
+    """How many assets of each kind the dependency graph holds, in page order."""
+    found = Counter(model.deps.kinds.values())
+    return {kind: found[kind] for kind in ASSET_KINDS if found[kind]}
+
+
+def assets_of_kind(record: Record, model: RiskModel, kind: str) -> list[tuple[str, str]]:
+    """(iri, label) of the assets of one kind, by label."""
+    return sorted(((iri, record.label(iri)) for iri, k in model.deps.kinds.items() if k == kind), key=lambda a: (a[1], a[0]))
 
 
 def assets_by_kind(record: Record, model: RiskModel) -> dict[str, list[tuple[str, str]]]:

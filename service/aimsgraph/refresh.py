@@ -35,7 +35,15 @@ import time
 from dataclasses import asdict, dataclass
 
 from aimsgraph import clock
-from aimsgraph.analysis import ModelCache, RiskModel, refresh_analysis, update_model, write_analysis_changes
+from aimsgraph.analysis import (
+    ModelCache,
+    RiskModel,
+    refresh_analysis,
+    save_model,
+    saved_model,
+    update_model,
+    write_analysis_changes,
+)
 from aimsgraph.changes import Delta
 from aimsgraph.namespaces import Graphs
 from aimsgraph.reasoning import NOT_PREMISES, refresh_inferences, update_inferences
@@ -44,6 +52,7 @@ from aimsgraph.validation import (
     Revalidation,
     changed_nodes,
     revalidate,
+    save_index,
     store_revalidation,
     validate_changed,
     validate_full,
@@ -163,6 +172,7 @@ class Refresher:
             if recompute or not self.store.is_current(Graphs.ANALYSIS):
                 self._model = refresh_analysis(self.store)
                 self.models.seed(self._model)
+                save_model(self.store, self._model, self.store.generation)
         except Exception as exc:
             self._failed(step, "start-up", exc)
         self._incremental = self.store.is_current(Graphs.INFERRED)
@@ -173,10 +183,12 @@ class Refresher:
             threading.Thread(target=self._warm_up, name="aimsgraph-risk-model", daemon=True).start()
 
     def _warm_up(self) -> None:
-        """Build the risk model of the store as opened, for impact requests and the refresher."""
+        """Build the risk model of the store as opened, for impact requests and the refresher;
+        a copy saved for this state of the analysis graph spares the build."""
         generation = self.store.generation
         try:
-            model = RiskModel.build(self.store)
+            saved = saved_model(self.store)
+            model = saved or RiskModel.build(self.store)
         except Exception as exc:  # the analysis graph was current, yet cannot be computed again
             self._failed("analysis", "start-up", exc)
             return
@@ -185,6 +197,8 @@ class Refresher:
                 return
             self.models.seed(model, generation)
             self.adopt(model, generation)
+        if saved is None:
+            save_model(self.store, model, generation)
 
     def _failed(self, step: str, during: str, exc: Exception) -> None:
         """Keep the failure for /api/health, and have the step that failed and those after it
@@ -300,6 +314,16 @@ class Refresher:
         if generation is not None:
             self.models.seed(model, generation)
 
+    def _save_when_quiet(self) -> None:
+        """Save the risk model and the findings index beside the store when no write is waiting,
+        so that a restart starts from them (each is saved with the stamp it matches, and
+        ignored once the store moved on)."""
+        if self._writes_waiting():
+            return
+        if self._model is not None:
+            save_model(self.store, self._model, self.store.generation)
+        save_index(self.store)
+
     def _writes_waiting(self) -> bool:
         with self._condition:
             return self._waiting > 0
@@ -324,6 +348,7 @@ class Refresher:
                 analysis = self._refresh_analysis()
                 with self._condition:
                     self._failure = None
+                self._save_when_quiet()
                 self._last = {"inferences": inferences, "inferencesSeconds": round(inferred - started, 3),
                               "findings": findings, "findingsSeconds": round(validated - inferred, 3),
                               "analysis": analysis, "analysisSeconds": round(time.perf_counter() - validated, 3)}

@@ -23,7 +23,14 @@ from aimsgraph import queries
 from aimsgraph.namespaces import PREFIXES, REFERENCE_DATE, XSD_DATE
 from aimsgraph.record import Record, node_text, term_text
 from aimsgraph.store import GraphStore
-from aimsgraph.validation import Finding, compiled_checks, failed_per_shape, findings_as_triples, targets_per_shape
+from aimsgraph.validation import (
+    Finding,
+    checks_per_shape,
+    compiled_checks,
+    failed_per_shape,
+    findings_as_triples,
+    targets_per_shape,
+)
 
 SH = "http://www.w3.org/ns/shacl#"
 FORMATS = ("table", "json", "turtle", "junit")
@@ -90,23 +97,23 @@ def build(store: GraphStore, findings: list[Finding], as_of: date) -> Report:
     return Report(
         findings,
         as_of=as_of,
-        clauses=clause_readiness(store, targets, failed_per_shape(findings)),
+        clauses=clause_readiness(store, checks_per_shape(targets, failed_per_shape(findings))),
         systems=sorted(by_system.values(), key=lambda r: r.label),
         checked_shapes={shape: shape_clauses.get(shape, ()) for shape in targets},
     )
 
 
-def clause_readiness(store: GraphStore, targets: dict[str, frozenset[str]], failed: dict[str, set[str]]) -> list[Readiness]:
-    """Readiness per clause, in clause order, from the focus nodes of each shape and those
-    that failed it."""
+def clause_readiness(store: GraphStore, checks: dict[str, tuple[int, int]]) -> list[Readiness]:
+    """Readiness per clause, in clause order, from the checks and failures of each shape that
+    cites it (:func:`checks_per_shape`)."""
     clause_labels = _clause_labels(store)
     shape_clauses = compiled_checks()[2]
     by_clause: dict[str, Readiness] = {}
-    for shape, nodes in targets.items():
+    for shape, (total, failed) in checks.items():
         for clause in shape_clauses.get(shape, ()):
             readiness = by_clause.setdefault(clause, Readiness(clause, clause_labels.get(clause, clause)))
-            readiness.total += len(nodes)
-            readiness.failed += len(nodes & failed[shape]) if shape in failed else 0
+            readiness.total += total
+            readiness.failed += failed
     return sorted(by_clause.values(), key=lambda r: _clause_order(r.label))
 
 

@@ -283,12 +283,19 @@ class GraphStore:
         name = named_graph(graph)
         return any(True for _ in self._store.quads_for_pattern(name, GENERATED_AT, None, name))
 
+    def stamp(self, graph: str) -> str | None:
+        """The ``prov:generatedAtTime`` of a current derived graph (None when it is stale): it
+        changes with every refresh, so it names the state a saved copy was made from."""
+        name = named_graph(graph)
+        return next((q.object.value for q in self._store.quads_for_pattern(name, GENERATED_AT, None, name)), None)
+
     def mark_current(self, graph: str, *extra: ox.Quad) -> None:
         """Stamp a derived graph current with a fresh ``prov:generatedAtTime`` (and ``extra``
         quads). Call it last, after the graph's content is written: the bulk loader keeps no
         order, so a stamp written with the content could land before it."""
         name = named_graph(graph)
-        now = ox.Literal(clock.now().isoformat(timespec="seconds"), datatype=ox.NamedNode(XSD_DATETIME))
+        # to the microsecond: the stamp also names the graph's state for saved copies of it
+        now = ox.Literal(clock.now().isoformat(timespec="microseconds"), datatype=ox.NamedNode(XSD_DATETIME))
         old = list(self._store.quads_for_pattern(name, GENERATED_AT, None, name))
         self.replace_quads(remove=old, add=[*extra, ox.Quad(name, GENERATED_AT, now, name)])
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -282,7 +283,7 @@ def _store_all(store: GraphStore, findings: list[Finding], as_of: date) -> None:
     dated = ox.Triple(graph, ox.NamedNode(REFERENCE_DATE), ox.Literal(as_of.isoformat(), datatype=ox.NamedNode(XSD_DATE)))
     version = uuid.uuid4().hex
     store.replace_derived_graph(Graphs.VALIDATION, [*findings_as_triples(findings), dated, _version_triple(version)])
-    _remember(store, FindingsIndex(version, as_of, sorted(findings)))
+    _remember(store, FindingsIndex(version, as_of, sorted(findings), targets_per_shape(store, as_of)))
     save_index(store)
 
 
@@ -433,6 +434,13 @@ class FindingsIndex:
             found.setdefault(f.shape, []).append(f)
         return found
 
+    def summary(self, store: GraphStore) -> FindingsSummary:
+        """What the dashboard shows of these findings (computing the targets if not known)."""
+        return FindingsSummary(
+            self.version, self.as_of, dict(self.severities),
+            checks_per_shape(self.with_targets(store).targets or {}, self.failed),
+            {shape: found for shape in SUMMARISED_SHAPES if (found := self.by_shape.get(shape))})
+
     def view(self, key: tuple, make):
         """What ``make()`` returns (a filtered list of these findings), kept per ``key`` so that
         the next page of the same list does not filter again."""
@@ -446,6 +454,9 @@ class FindingsIndex:
         """This index with the focus nodes per shape (computed once, then kept up to date)."""
         if self.targets is None and self.as_of is not None:
             self.targets = targets_per_shape(store, self.as_of)
+            if self.version is not None:  # an index saved before it had targets: save it again, aside
+                store.memo.pop("findings saved", None)
+                threading.Thread(target=save_index, args=(store, self), name="aimsgraph-save-findings", daemon=True).start()
         return self
 
     def replaced(self, version: str, affected: set[str], findings: list[Finding], store: GraphStore,
@@ -460,12 +471,59 @@ class FindingsIndex:
         return FindingsIndex(version, as_of, sorted([*kept, *findings]), targets)
 
 
+#: Shapes whose findings the dashboard lists (expired and stale evidence), kept in the summary.
+SUMMARISED_SHAPES = (ASH + "ImplementedControlEvidenceExpiryShape", ASH + "StaleEvidenceShape")
+
+
+@dataclass(frozen=True)
+class FindingsSummary:
+    """The figures of a :class:`FindingsIndex` the dashboard needs, small enough to be saved
+    beside the store and read back at start in milliseconds, while the whole index (360k
+    findings at 10,000 systems) is still loading."""
+
+    version: str | None
+    as_of: date | None
+    severities: dict[str, int]
+    checks: dict[str, tuple[int, int]]  # per shape: (focus nodes checked, focus nodes failing)
+    listed: dict[str, list[Finding]]  # the findings of SUMMARISED_SHAPES
+
+
+def findings_summary(store: GraphStore) -> FindingsSummary:
+    """The summary of the stored findings: from the index in memory, else from the copy saved
+    beside the store (the index then loads in the background), else from the index."""
+    version = stored_version(store)
+    known = store.memo.get("findings")
+    if known is None or known.version != version:
+        saved = saved_summary(store, version)
+        if saved is not None:
+            threading.Thread(target=findings_index, args=(store,), name="aimsgraph-load-findings", daemon=True).start()
+            return saved
+    index = findings_index(store)
+    summary = index.summary(store)
+    if known is None and index.version is not None:  # the first this process computed: save it for the next start
+        store.save_cache(store.cache_file(SUMMARY_FILE), summary)
+    return summary
+
+
+def saved_summary(store: GraphStore, version: str | None = None) -> FindingsSummary | None:
+    """The summary saved beside the store, if it is of the stored findings (``version``)."""
+    version = version or stored_version(store)
+    path = store.cache_file(SUMMARY_FILE)
+    saved = store.load_cache(path) if path is not None and version is not None else None
+    return saved if isinstance(saved, FindingsSummary) and saved.version == version else None
+
+
 def failed_per_shape(findings: Iterable[Finding]) -> dict[str, set[str]]:
     """Per shape, the focus nodes with at least one finding of it."""
     failed: dict[str, set[str]] = {}
     for f in findings:
         failed.setdefault(f.shape, set()).add(f.focus)
     return failed
+
+
+def checks_per_shape(targets: dict[str, frozenset[str]], failed: dict[str, set[str]]) -> dict[str, tuple[int, int]]:
+    """Per shape: (focus nodes checked, focus nodes failing)."""
+    return {shape: (len(nodes), len(nodes & failed[shape]) if shape in failed else 0) for shape, nodes in targets.items()}
 
 
 def stored_version(store: GraphStore) -> str | None:
@@ -482,15 +540,21 @@ def findings_index(store: GraphStore) -> FindingsIndex:
     known = store.memo.get("findings")
     if known is not None and known.version == version:
         return known
+    with _loading:  # one reader at a time: the background load at start and a request may meet
+        known = store.memo.get("findings")
+        if known is not None and known.version == version:
+            return known
+        return _load_index(store, version)
+
+
+_loading = threading.Lock()
+
+
+def _load_index(store: GraphStore, version: str | None) -> FindingsIndex:
     index = _saved_index(store, version)
     if index is None:
-        found = _read_findings(store, None)
-        as_of = stored_as_of(store)
-        if version is None and as_of is not None:  # stored before findings had versions: give them one
-            version = uuid.uuid4().hex
-            with store.write_lock():
-                store.replace_quads(remove=[], add=[ox.Quad(*_version_triple(version), ox.NamedNode(Graphs.VALIDATION))])
-        index = FindingsIndex(version, as_of, sorted(found))
+        # (findings stored before they had versions have none: kept in memory, saved with the next write)
+        index = FindingsIndex(version, stored_as_of(store), sorted(_read_findings(store, None)))
         save_index(store, index)
     store.memo["findings"] = index
     return index
@@ -498,6 +562,9 @@ def findings_index(store: GraphStore) -> FindingsIndex:
 
 def _remember(store: GraphStore, index: FindingsIndex) -> None:
     store.memo["findings"] = index
+
+
+SUMMARY_FILE = "findings-summary.pickle"
 
 
 def _index_file(store: GraphStore):
@@ -510,9 +577,11 @@ def save_index(store: GraphStore, index: FindingsIndex | None = None) -> None:
     or the new, never half. The file is as trusted as the store directory it sits beside."""
     index = index or store.memo.get("findings")
     path = _index_file(store)
-    if path is None or index is None or index.version is None:
+    if path is None or index is None or index.version is None or store.memo.get("findings saved") == index.version:
         return
     store.save_cache(path, (index.version, index.as_of, index.findings, index.targets))
+    store.save_cache(store.cache_file(SUMMARY_FILE), index.summary(store))
+    store.memo["findings saved"] = index.version
 
 
 def _saved_index(store: GraphStore, version: str | None) -> FindingsIndex | None:

@@ -69,14 +69,14 @@ def dashboard():
     state = _state()
     snapshot = state.models.get()
     as_of = clock.as_of_argument(request.args.get("asOf"))
-    index = overview.findings_index(state.store, as_of)
-    stale = overview.stale_evidence(snapshot.record, index)
+    summary = overview.findings_summary(state.store, as_of)
+    stale = overview.stale_evidence(snapshot.record, summary)
     return render_template(
         "dashboard.html",
         as_of=as_of,
         counts=overview.counts(state.store),
-        severities=index.severities,
-        readiness=overview.readiness(state.store, index),
+        severities=summary.severities,
+        readiness=overview.readiness(state.store, summary),
         systems=overview.top_systems(snapshot.record, snapshot.model, RISKIEST_SYSTEMS),
         top_risks=overview.top_risks(snapshot.record, snapshot.model, TOP_RISKS),
         stale=stale[:overview.STALE_SHOWN], stale_total=len(stale),
@@ -90,10 +90,12 @@ def heat_map():
     if view not in overview.VIEWS:
         raise InvalidInput(f"view must be one of {', '.join(overview.VIEWS)}")
     snapshot = _state().models.get()
-    data = overview.heat_map(snapshot.record, snapshot.model, view)
-    selected = _selected_cell(data)
+    selected = _selected_cell(snapshot.model.criteria.matrix.cells)
+    data = overview.heat_map(snapshot.record, snapshot.model, view, listed=selected, unscored_shown=overview.PAGE_SIZE)
+    cell = data.cell(*selected) if selected else None
     return render_template(
-        "heatmap.html", data=data, selected=selected, cell=data.cell(*selected) if selected else None,
+        "heatmap.html", data=data, selected=selected, cell=cell,
+        page=overview.page_of(cell.risks, request.args.get("after"), lambda r: f"{r.iri} {r.asset}") if cell else None,
         chart=charts.heat_map(data, lambda l, s: url_for("web.heat_map", view=view, likelihood=l, severity=s) + "#cell-risks",
                               selected),
     )
@@ -101,9 +103,21 @@ def heat_map():
 
 @bp.get("/systems")
 def systems():
+    """AI systems riskiest first, or the assets of another kind by name, a page at a time."""
     snapshot = _state().models.get()
-    return render_template("systems.html", systems=overview.system_rows(snapshot.record, snapshot.model),
-                           assets=overview.assets_by_kind(snapshot.record, snapshot.model), kinds=overview.KIND_LABELS)
+    kind = request.args.get("kind") or "AISystem"
+    if kind not in overview.ASSET_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(overview.ASSET_KINDS)}")
+    after = request.args.get("after") or None
+    if kind == "AISystem":
+        rows = snapshot.kept("system rows", lambda: overview.system_rows(snapshot.record, snapshot.model))
+        positions = snapshot.kept("system positions", lambda: {r.iri: i for i, r in enumerate(rows)}) if after else None
+        page = overview.page_of(rows, after, lambda r: r.iri, positions=positions)
+    else:
+        items = snapshot.kept(("assets", kind), lambda: overview.assets_of_kind(snapshot.record, snapshot.model, kind))
+        page = overview.page_of(items, after, lambda a: a[0])
+    return render_template("systems.html", kind=kind, page=page, counts=overview.asset_counts(snapshot.model),
+                           kinds=overview.KIND_LABELS)
 
 
 @bp.get("/asset")
@@ -238,11 +252,11 @@ def _service_index() -> Response:
                    graphs=request.host_url + "api/graphs", web=request.host_url)
 
 
-def _selected_cell(data: overview.HeatMap) -> tuple[int, int] | None:
+def _selected_cell(cells) -> tuple[int, int] | None:
     likelihood, severity = request.args.get("likelihood"), request.args.get("severity")
     if likelihood is None and severity is None:
         return None
-    if not (likelihood or "").isdecimal() or not (severity or "").isdecimal() or (int(likelihood), int(severity)) not in data.cells:
+    if not (likelihood or "").isdecimal() or not (severity or "").isdecimal() or (int(likelihood), int(severity)) not in cells:
         raise InvalidInput("likelihood and severity must be ranks of the matrix, both given")
     return int(likelihood), int(severity)
 

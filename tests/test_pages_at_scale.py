@@ -1,0 +1,171 @@
+"""Pages over a record larger than a page: a generated organisation of 150 AI systems (the demo
+has 12), through Flask's test client on an on-disk store.
+
+What the pages show at scale must be what the whole record says: every system and finding on
+exactly one page, the top lists equal to the head of the full ranking, readiness equal to a
+report computed from scratch, and the copies saved beside the store used only while they match
+the store.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from aimsgraph import overview, reports, validation
+from aimsgraph.analysis import RiskModel, saved_model
+from aimsgraph.app import create_app
+from aimsgraph.config import Settings
+from aimsgraph.store import GraphStore
+from benchmarks.generate import generate
+
+from conftest import AS_OF
+
+SYSTEMS = 150
+HTML = {"Accept": "text/html"}
+EDITOR = {"Authorization": "Bearer scale-editor-token"}
+NEXT = re.compile(r'<a rel="next" href="([^"]+)"')
+
+
+def _app(data_dir: Path):
+    return create_app(Settings.from_env({"AIMSGRAPH_TOKENS": "editor:scale:scale-editor-token"}, data_dir=data_dir, demo=False))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """A store directory holding the generated organisation, its inferences and analysis."""
+    data_dir = tmp_path_factory.mktemp("scale") / "store"
+    data = data_dir.parent / "org.nt"
+    data.write_text(generate(SYSTEMS, seed=11))
+    store = GraphStore(data_dir)
+    store.initialise(demo=False)
+    store.load_files([data])
+    del store  # closes the store: the app opens it
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def app(generated: Path):
+    app = _app(generated)
+    app.extensions["aimsgraph"].refresher.settle(120)
+    return app
+
+
+def _pages(client, url: str) -> list[str]:
+    """The HTML of every page of a list, following the next links."""
+    pages = []
+    while url:
+        response = client.get(url, headers=HTML)
+        assert response.status_code == 200, response.text[:500]
+        pages.append(response.text)
+        found = NEXT.search(response.text)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        assert len(pages) < 100
+    return pages
+
+
+def test_every_system_is_on_exactly_one_page(app):
+    client = app.test_client()
+    pages = _pages(client, "/systems")
+    assert len(pages) == 2  # 100 a page
+    assert "1–100 of 150" in pages[0] and "101–150 of 150" in pages[1]
+    listed = [iri for page in pages for iri in re.findall(r'href="/asset\?iri=([^"]+)"', page.split('id="systems"')[1])]
+    assert len(listed) == SYSTEMS == len(set(listed))
+    state = app.extensions["aimsgraph"]
+    snapshot = state.models.get()
+    expected = [r.iri for r in overview.system_rows(snapshot.record, snapshot.model)]
+    assert [iri.replace("%3A", ":").replace("%2F", "/") for iri in listed] == expected
+
+
+def test_every_finding_is_on_exactly_one_page_in_order(app):
+    client = app.test_client()
+    store = app.extensions["aimsgraph"].store
+    assert client.get("/findings", headers=HTML).status_code == 200  # the first view validates and stores
+    stored = validation._read_findings(store, None)
+    for url, keep in (("/findings", lambda f: True), ("/findings?severity=Warning", lambda f: f.severity == "Warning")):
+        pages = _pages(client, url)
+        rows = [len(re.findall(r'<tr><td><span class="sev', page)) for page in pages]
+        expected = [f for f in stored if keep(f)]
+        assert sum(rows) == len(expected) > 100
+        assert all(n == 100 for n in rows[:-1])
+        assert f"{len(expected)} findings" in pages[0]
+
+
+def test_a_stale_page_key_is_a_400_not_a_wrong_page(app):
+    response = app.test_client().get("/findings?after=https://w3id.org/aimsgraph/finding/nothing", headers=HTML)
+    assert response.status_code == 400
+    assert "after must name" in response.text
+
+
+def test_the_dashboard_ranks_and_counts_as_the_whole_record_does(app):
+    state = app.extensions["aimsgraph"]
+    snapshot = state.models.get()
+    assert overview.top_systems(snapshot.record, snapshot.model, 5) == overview.system_rows(snapshot.record, snapshot.model)[:5]
+    assert overview.top_risks(snapshot.record, snapshot.model, 10) == overview.risk_rows(snapshot.record, snapshot.model)[:10]
+    findings = validation._read_findings(state.store, None)
+    from_scratch = reports.build(state.store, findings, AS_OF).clauses
+    summary = overview.findings_summary(state.store)
+    assert overview.readiness(state.store, summary) == from_scratch
+    assert summary.severities == dict(overview.severity_counts(findings))
+    page = app.test_client().get("/", headers=HTML).text
+    for row in overview.system_rows(snapshot.record, snapshot.model)[:5]:
+        assert row.label in page
+
+
+def test_the_heat_map_counts_every_risk_and_lists_a_cell_a_page_at_a_time(app):
+    snapshot = app.extensions["aimsgraph"].models.get()
+    full = overview.heat_map(snapshot.record, snapshot.model)
+    counted = overview.heat_map(snapshot.record, snapshot.model, listed=None)
+    assert {k: c.count for k, c in counted.cells.items()} == {k: len(c.risks) for k, c in full.cells.items()}
+    busiest = max(full.cells.values(), key=lambda c: c.count)
+    assert busiest.count > 100
+    pages = _pages(app.test_client(), f"/heatmap?likelihood={busiest.likelihood}&severity={busiest.severity}")
+    assert len(pages) == -(-busiest.count // 100)
+    assert f"{busiest.count} risks in this cell" in pages[0]
+    listed = [len(re.findall(r"<tr", page.split('id="cell-risks"')[1].split("</section>")[0])) - 1 for page in pages]
+    assert sum(listed) == busiest.count
+
+
+def test_the_findings_index_follows_writes_without_reading_them_back(app):
+    """After a write, the refresher updates the index from the revalidation; it must equal the
+    findings read back from the store, and the readiness a full report computes."""
+    state = app.extensions["aimsgraph"]
+    client = app.test_client()
+    before = validation.findings_index(state.store)
+    system = "https://bench.example/org/system/42"
+    update = f'PREFIX aims: <https://w3id.org/aimsgraph/ontology#> DELETE WHERE {{ <{system}> aims:hasOwner ?o }}'
+    response = client.post("/update", data={"update": update}, headers=EDITOR)
+    assert response.status_code in (200, 204), response.text
+    assert state.refresher.settle(120)
+    after = validation.findings_index(state.store)
+    assert after.version != before.version
+    assert after.findings == validation._read_findings(state.store, None) != before.findings
+    assert after.targets == validation.targets_per_shape(state.store, AS_OF)
+
+
+def test_a_restart_starts_from_the_saved_copies_and_ignores_overtaken_ones(app, generated: Path):
+    state = app.extensions["aimsgraph"]
+    state.refresher.settle(120)
+    saved = saved_model(state.store)
+    assert saved is not None
+    assert saved.exposures == RiskModel.build(state.store).exposures
+    summary = validation.saved_summary(state.store)
+    assert summary is not None and summary.version == validation.stored_version(state.store)
+
+    with state.store.write_lock():  # any write makes the analysis stale: its saved model no longer counts
+        state.store.invalidate("https://w3id.org/aimsgraph/graph/analysis")
+    assert saved_model(state.store) is None
+    state.refresher.catch_up(recompute=False)
+    assert saved_model(state.store) is not None
+
+
+def test_saved_copies_of_another_format_or_torn_are_ignored(tmp_path: Path):
+    store = GraphStore(tmp_path / "store")
+    path = store.cache_file("x.pickle")
+    store.save_cache(path, {"a": 1})
+    assert store.load_cache(path) == {"a": 1}
+    path.write_bytes(path.read_bytes()[:10])
+    assert store.load_cache(path) is None
+    assert GraphStore(None).cache_file("x.pickle") is None
