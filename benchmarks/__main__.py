@@ -3,11 +3,15 @@ organisation (fixed seed), each next to its anchor; prints Markdown tables and w
 the README's Performance section (``--no-readme`` to only print).
 
     python -m benchmarks [--systems 100 1000 10000] [--readme README.md | --no-readme] [--json FILE]
-                         [--query-timeout S] [--owlrl-timeout S] [--pyshacl-timeout S]
-                         [--requests N] [--concurrency C] [--runs R]
+                         [--only PHASE,PHASE...] [--query-timeout S] [--owlrl-timeout S]
+                         [--pyshacl-timeout S] [--requests N] [--concurrency C] [--runs R]
+                         [--route-runs R] [--route-timeout S] [--mixed-clients C] [--mixed-seconds S]
     python -m benchmarks --render results.json [--readme README.md | --no-readme]
 
 ``--render`` writes the tables of an earlier ``--json`` file without measuring anything.
+``--only`` measures some phases (load, analysis, start, queries, sparql, impact, mixed, routes,
+validation, reasoning; docs/benchmarks.md): ``--only routes,sparql,mixed,start`` gives the rows
+of every route, the /sparql load, the mixed load and the start in minutes at 1,000 systems.
 
 On demand, not in CI (CI runs 100 systems as a smoke test, tests/test_benchmarks.py). On the
 project's 2-core machine 100 systems take about five minutes (two of them the owlrl anchor),
@@ -28,6 +32,7 @@ from pathlib import Path
 from benchmarks import harness, report
 
 REPO = Path(__file__).resolve().parents[1]
+_DEFAULT_README = Path("<the project's README>")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,7 +41,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = harness.Options()
     parser.add_argument("--systems", type=int, nargs="+", default=[100, 1000, 10_000], help="sizes, in AI systems")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--readme", type=Path, default=REPO / "README.md", help="README to write the block into")
+    target.add_argument("--readme", type=Path, default=_DEFAULT_README,
+                        help="README to write the block into (default: the project's, unless --only picks a subset)")
     target.add_argument("--no-readme", dest="readme", action="store_const", const=None, help="only print the tables")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here (after each size)")
     parser.add_argument("--query-timeout", type=float, default=defaults.query_timeout,
@@ -47,10 +53,32 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=defaults.requests, help="requests per endpoint in the load test")
     parser.add_argument("--concurrency", type=int, default=defaults.concurrency, help="client threads in the load test")
     parser.add_argument("--runs", type=int, default=defaults.runs, help="timed runs per query and in-process step")
+    parser.add_argument("--only", type=_phases, default=harness.PHASES, metavar="PHASE,...",
+                        help=f"measure only these phases (default all: {','.join(harness.PHASES)})")
+    parser.add_argument("--route-runs", type=int, default=defaults.route_runs,
+                        help="timed requests per call of the route plan (fewer when a call is slow)")
+    parser.add_argument("--route-timeout", type=float, default=defaults.route_timeout,
+                        help="seconds for one request of the route plan (past it: a row that says so)")
+    parser.add_argument("--mixed-clients", type=int, default=defaults.mixed_clients,
+                        help="client threads of the mixed load")
+    parser.add_argument("--mixed-seconds", type=float, default=defaults.mixed_seconds,
+                        help="seconds the mixed load sends for")
     parser.add_argument("--workdir", type=Path, default=None, help="where stores go (default: a temporary directory)")
     parser.add_argument("--render", type=Path, default=None, metavar="JSON",
                         help="measure nothing: write the tables of an earlier run's --json file")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.readme is _DEFAULT_README:  # a subset's rows must not replace the whole run's block unasked
+        args.readme = REPO / "README.md" if args.render or tuple(args.only) == harness.PHASES else None
+    return args
+
+
+def _phases(text: str) -> tuple[str, ...]:
+    wanted = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in wanted if p not in harness.PHASES]
+    if unknown or not wanted:
+        raise argparse.ArgumentTypeError(f"unknown phase(s) {', '.join(unknown) or '(none given)'}; "
+                                         f"the phases are {', '.join(harness.PHASES)}")
+    return tuple(p for p in harness.PHASES if p in wanted)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,7 +98,9 @@ def measure(args: argparse.Namespace, argv: list[str]) -> dict:
     """Every size in turn; the results so far go to --json after each size."""
     options = harness.Options(runs=args.runs, requests=args.requests, concurrency=args.concurrency,
                               query_timeout=args.query_timeout, pyshacl_timeout=args.pyshacl_timeout,
-                              owlrl_timeout=args.owlrl_timeout)
+                              owlrl_timeout=args.owlrl_timeout, route_runs=args.route_runs,
+                              route_timeout=args.route_timeout, mixed_clients=args.mixed_clients,
+                              mixed_seconds=args.mixed_seconds, phases=args.only)
     # described before the run: the load average says how quiet the machine was
     run: dict = {"machine": report.machine(), "argv": argv, "results": []}
     with tempfile.TemporaryDirectory(prefix="aimsgraph-bench-", dir=args.workdir) as tmp:

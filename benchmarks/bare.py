@@ -10,6 +10,7 @@ machine (the project's machine is shared and noisy).
 Jobs: ``{"op": "run", "query": NAME, "values": {...}}`` (one timed run: evaluate and serialise
 the whole answer), ``{"op": "count", ...}`` (rows of the answer; doubles as the warm-up), and
 ``{"op": "load", "query": NAME, "concurrency": C, "requests": N}`` (the same query from C threads).
+Instead of ``"query": NAME`` a job may give ``"text": QUERY``, a query of no name.
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ def serialised(raw: ox.Store, named, values: dict[str, str]) -> bytes:
 
 
 def answer(raw: ox.Store, queries: dict, job: dict) -> dict:
+    from aimsgraph.queries import NamedQuery
+
     from benchmarks.common import load_test, timed
 
-    named = queries[job["query"]]
+    named = queries[job["query"]] if "query" in job else NamedQuery("ad hoc", job["text"])
     values = job.get("values", {})
     if job["op"] == "run":
         return {"seconds": timed(serialised, raw, named, values)[1]}

@@ -104,6 +104,11 @@ def serve_command(port: int) -> list[str]:
     return [sys.executable, "-m", "aimsgraph.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
+def production_command(port: int) -> list[str]:
+    """``aimsgraph serve --production`` (waitress, docs/production.md) on a loopback port."""
+    return [sys.executable, "-m", "aimsgraph.cli", "serve", "--production", "--host", "127.0.0.1", "--port", str(port)]
+
+
 def start_server(data_dir: Path, start_timeout: float = 600, command: Callable[[int], list[str]] = serve_command,
                  **env_overrides: str) -> Server:
     """Start the service (``command`` for a free loopback port) over ``data_dir`` (no demo) and

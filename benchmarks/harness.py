@@ -12,12 +12,20 @@ and because the later phases write (findings, one-triple changes, each undone):
    anchors), then with ``aimsgraph load`` into an initialised store (inferences and analysis);
 2. in process, read-only: the risk model, propagation, impact of one node, the anchor of the
    impact load test;
-3. ``aimsgraph serve`` on the store, with the bare worker reading the same store: every named
-   query, its HTTP and bare runs alternating; then bounded concurrent load on /sparql and
-   /api/impact;
-4. in process: full and incremental validation, reasoning closure, refresh and incremental
+3. ``aimsgraph serve --production`` (waitress, the documented production server) on the store,
+   with the bare worker reading the same store: the start to the first impact answer; every
+   named query, its HTTP and bare runs alternating; bounded concurrent load on /sparql (a small
+   SELECT and an ASK, next to bare pyoxigraph) and /api/impact; the mixed load (many clients:
+   named queries, impact, pages);
+4. on a copy of the store (the writes stay off the figures of the later phases), a second
+   production server: the start to the first dashboard answer, then a row for every route of
+   the URL map (``benchmarks.routes``: reads, then writes);
+5. in process: full and incremental validation, reasoning closure, refresh and incremental
    refresh;
-5. the store closed: whole-graph pyshacl and owlrl in child processes, each with a time limit.
+6. the store closed: whole-graph pyshacl and owlrl in child processes, each with a time limit.
+
+``Options.phases`` picks a subset (``PHASES``; ``python -m benchmarks --only routes,sparql``):
+the organisation is generated and loaded whatever the subset, the rest runs only when asked.
 """
 
 from __future__ import annotations
@@ -36,12 +44,25 @@ from pathlib import Path
 import pyoxigraph as ox
 import requests
 
+from benchmarks import routes
 from benchmarks.bare import BareWorker
-from benchmarks.common import load_test, percentiles, start_server, timed
+from benchmarks.common import (
+    load_test,
+    percentiles,
+    production_command,
+    start_server,
+    timed,
+)
 from benchmarks.generate import BASE, generate
 
 #: The named query of the /sparql load test: cheap, so that the figures are the service's cost.
 LOAD_QUERY = "annex-a-controls"
+#: The ASK of the /sparql load test.
+LOAD_ASK = routes.ASK
+#: The phases, in the order they run (``--only`` picks some; the store is built whatever the pick).
+PHASES = ("load", "analysis", "start", "queries", "sparql", "impact", "mixed", "routes", "validation", "reasoning")
+#: The phases that need the service running on the store.
+SERVED = ("start", "queries", "sparql", "impact", "mixed", "routes")
 #: Each named query gets about this many seconds of repeated runs (at least one on each side).
 QUERY_BUDGET_S = 30.0
 #: A first run longer than this counts as a sample: the warm-up matters only to short queries.
@@ -63,6 +84,13 @@ class Options:
     pyshacl_timeout: float = 900
     owlrl_timeout: float = 600
     start_timeout: float = 900  # seconds the service may take to open the store and answer
+    route_runs: int = 20  # timed requests per call of the route plan (fewer when slow: routes.ROUTE_BUDGET_S)
+    route_timeout: float = 300  # per request of the route plan; a timeout is a row with a note
+    mixed_clients: int = 50  # client threads of the mixed load
+    mixed_seconds: float = 60  # how long the mixed load sends
+    mixed_requests: int = 100_000  # at most this many requests in the mixed load
+    mixed_timeout: float = 120  # per request of the mixed load (an error past it)
+    phases: tuple[str, ...] = PHASES
 
 
 @dataclass
@@ -78,6 +106,11 @@ class Row:
     note: str = ""
     value_note: str = ""
     anchor_note: str = ""
+    # route rows (``benchmarks.routes``): the value is the p50
+    p99: float | None = None
+    size: int | None = None  # bytes of the answer's body
+    goal: str = ""  # the goal of issue 18 it is held to, or why none
+    goal_met: bool | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -98,40 +131,61 @@ def log(systems: int, message: str) -> None:
 
 
 def measure(systems: int, options: Options, workdir: Path) -> dict:
-    """All phases for one size: ``{"systems", "generated_triples", "store_triples", "parameters", "rows"}``."""
+    """The phases in ``options.phases`` for one size: ``{"systems", "generated_triples",
+    "store_triples", "parameters", "phases", "rows"}``."""
     from aimsgraph.store import GraphStore
 
+    phases = set(options.phases)
+    unknown = phases - set(PHASES)
+    if unknown:
+        raise ValueError(f"unknown phase(s) {', '.join(sorted(unknown))}; the phases are {', '.join(PHASES)}")
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / f"org-{systems}.nt"
     data.write_text(generate(systems))
-    facts: dict = {"systems": systems, "generated_triples": sum(1 for _ in data.open())}
+    facts: dict = {"systems": systems, "generated_triples": sum(1 for _ in data.open()),
+                   "phases": [p for p in PHASES if p in phases]}
     store_dir = workdir / "store"
     log(systems, f"generated {facts['generated_triples']:,} triples; loading")
-    load = load_row(data, store_dir, workdir)
+    load = load_row(data, store_dir, workdir, anchors="load" in phases)
 
     store = GraphStore(store_dir)
     facts["store_triples"] = sum(store.graph_sizes().values())
     values = parameter_values(store, systems)
+    route_values = routes.plan_values(store, values["system"]) if "routes" in phases else {}
     log(systems, "risk model, propagation and impact in process")
-    analysed = in_process_analysis(store, values["system"], options)
+    analysed = in_process_analysis(store, values["system"], options, phases)
     del store
     gc.collect()  # closes the store: the service opens it next
 
-    log(systems, "aimsgraph serve: named queries (alternating with bare pyoxigraph) and load over HTTP")
-    try:
-        query_rows, service_rows, dependents = served(store_dir, values, analysed, options)
-    except Exception as exc:  # noqa: BLE001 - a long run goes on with the other phases
-        query_rows, service_rows, dependents = [], [failed("HTTP measurements", exc)], None
+    query_rows, service_rows, route_rows, dependents = [], [], [], None
+    if phases & set(SERVED):
+        log(systems, "aimsgraph serve --production: " + ", ".join(p for p in SERVED if p in phases))
+        try:
+            query_rows, service_rows, dependents = served(store_dir, values, analysed, options, phases, systems)
+        except Exception as exc:  # noqa: BLE001 - a long run goes on with the other phases
+            service_rows = [failed("HTTP measurements", exc)]
+        if phases & {"start", "routes"}:
+            try:
+                route_rows = served_copy(store_dir, workdir, route_values, options, phases, systems)
+            except Exception as exc:  # noqa: BLE001
+                route_rows = [failed("HTTP measurements on a copy of the store (dashboard start, routes)", exc)]
 
-    store = GraphStore(store_dir)
-    log(systems, "validation and reasoning in process")
-    checked = validation_in_process(store, systems, options)
-    reasoned = reasoning_in_process(store, systems, options)
-    del store
-    gc.collect()
-    log(systems, "anchors: whole-graph pyshacl and owlrl in child processes")
-    rows = [load, *query_rows, *analysis_rows(analysed, dependents), *service_rows,
-            *validation_rows(checked, store_dir, options), *reasoning_rows(reasoned, store_dir, options)]
+    rows = [load] if "load" in phases else []
+    rows += [*query_rows, *(analysis_rows(analysed, dependents) if "analysis" in phases else []), *service_rows]
+    start_rows = [row for row in route_rows if not row.metric.startswith("route ")]
+    rows += [*start_rows, *[row for row in route_rows if row.metric.startswith("route ")]]
+    if phases & {"validation", "reasoning"}:
+        store = GraphStore(store_dir)
+        log(systems, "validation and reasoning in process")
+        checked = validation_in_process(store, systems, options) if "validation" in phases else None
+        reasoned = reasoning_in_process(store, systems, options) if "reasoning" in phases else None
+        del store
+        gc.collect()
+        log(systems, "anchors: whole-graph pyshacl and owlrl in child processes")
+        if checked is not None:
+            rows += validation_rows(checked, store_dir, options)
+        if reasoned is not None:
+            rows += reasoning_rows(reasoned, store_dir, options)
     shutil.rmtree(store_dir, ignore_errors=True)
     data.unlink()
     return {**facts, "parameters": values, "rows": rows}
@@ -140,17 +194,20 @@ def measure(systems: int, options: Options, workdir: Path) -> dict:
 # -- 1. load -----------------------------------------------------------------------------------
 
 
-def load_row(data: Path, store_dir: Path, workdir: Path) -> Row:
-    """``aimsgraph load FILE`` into an initialised store, against pyoxigraph's bulk loader."""
+def load_row(data: Path, store_dir: Path, workdir: Path, anchors: bool = True) -> Row:
+    """``aimsgraph load FILE`` into an initialised store, against pyoxigraph's bulk loader
+    (``anchors`` False: the store only, the anchors not measured)."""
     from aimsgraph import changes
     from aimsgraph.cli import cli
     from aimsgraph.store import BULK_LOAD_BYTES, GraphStore
 
-    bulk_dir, load_dir = workdir / "anchor-bulk", workdir / "anchor-load"
-    bulk = timed(_bare_load, bulk_dir, data, bulk=True)[1]
-    transactional = timed(_bare_load, load_dir, data, bulk=False)[1]
-    for scratch in (bulk_dir, load_dir):
-        shutil.rmtree(scratch, ignore_errors=True)
+    bulk = transactional = None
+    if anchors:
+        bulk_dir, load_dir = workdir / "anchor-bulk", workdir / "anchor-load"
+        bulk = timed(_bare_load, bulk_dir, data, bulk=True)[1]
+        transactional = timed(_bare_load, load_dir, data, bulk=False)[1]
+        for scratch in (bulk_dir, load_dir):
+            shutil.rmtree(scratch, ignore_errors=True)
 
     store = GraphStore(store_dir)
     changes.initialise(store, demo=False)  # ontology, catalogue, vocabularies: not part of the figure
@@ -162,7 +219,8 @@ def load_row(data: Path, store_dir: Path, workdir: Path) -> Row:
     gc.collect()
     how = "bulk loader" if data.stat().st_size > BULK_LOAD_BYTES else "one journalled transaction"
     return Row("load the file: `aimsgraph load` (check, load, inferences, analysis)", seconds, bulk,
-               note=f"{how}; anchor: `Store.bulk_load`; transactional `Store.load` {format_seconds(transactional)}")
+               note=f"{how}; anchor: `Store.bulk_load`; transactional `Store.load` {format_seconds(transactional)}"
+               if transactional is not None else how, anchor_note="" if anchors else "not measured")
 
 
 def _bare_load(directory: Path, data: Path, bulk: bool) -> None:
@@ -184,30 +242,37 @@ def parameter_values(store, systems: int) -> dict[str, str]:
     return {"system": system, "node": system, "asset": system}
 
 
-def in_process_analysis(store, node: str, options: Options) -> dict:
+def in_process_analysis(store, node: str, options: Options, phases: set[str] | None = None) -> dict:
     """Risk model build, propagation, impact of one node (fresh lookups each time, as the first
     request after a write), and the anchor of the /api/impact load test: the same nodes from as
-    many threads, lookups memoised (as in the service once every node was asked for)."""
+    many threads, lookups memoised (as in the service once every node was asked for). Only what
+    ``phases`` need; the nodes of the impact and mixed loads always (systems, models, datasets)."""
     from aimsgraph import impact
     from aimsgraph.analysis import RiskModel
     from aimsgraph.record import Record
+
     from benchmarks.propagation import in_process_impact, pick_nodes
 
-    model, builds = repeat(RiskModel.build, options.runs, store)
-    computes = repeat(RiskModel.compute, options.runs, model.criteria, model.risks, model.deps)[1]
-    one = in_process_impact(store, model, [node] * options.runs)
+    phases = set(PHASES) if phases is None else phases
+    model, builds = repeat(RiskModel.build, options.runs if "analysis" in phases else 1, store)
     nodes = pick_nodes(model, min(200, options.requests))
-    record = Record(store.raw)
-    for item in nodes:  # the same warm-up pass the HTTP test makes
-        impact.analyse(record, model, item, "modify")
-    anchor = load_test(lambda: lambda i: impact.analyse(record, model, nodes[i % len(nodes)], "modify"),
-                       options.concurrency, options.requests)
-    return {
-        "build_s": statistics.median(builds), "compute_s": statistics.median(computes),
-        "one": one, "nodes": nodes, "impact_anchor": anchor,
-        "size": f"{model.deps.graph.number_of_nodes():,} assets, {model.deps.graph.number_of_edges():,} edges, "
-                f"{len(model.risks):,} risks, {sum(1 for _ in model.propagation.all()):,} inherited",
-    }
+    systems = sorted(a for a, kind in model.deps.kinds.items() if kind == "AISystem")
+    found = {"nodes": nodes, "systems": systems, "build_s": statistics.median(builds)}
+    if "analysis" in phases:
+        computes = repeat(RiskModel.compute, options.runs, model.criteria, model.risks, model.deps)[1]
+        found |= {
+            "compute_s": statistics.median(computes), "one": in_process_impact(store, model, [node] * options.runs),
+            "size": f"{model.deps.graph.number_of_nodes():,} assets, {model.deps.graph.number_of_edges():,} edges, "
+                    f"{len(model.risks):,} risks, {sum(1 for _ in model.propagation.all()):,} inherited",
+        }
+    if "impact" in phases:
+        record = Record(store.raw)
+        for item in nodes:  # the same warm-up pass the HTTP test makes
+            impact.analyse(record, model, item, "modify")
+        found["impact_anchor"] = load_test(
+            lambda: lambda i: impact.analyse(record, model, nodes[i % len(nodes)], "modify"),
+            options.concurrency, options.requests)
+    return found
 
 
 def analysis_rows(analysed: dict, dependents: float | None) -> list[Row]:
@@ -232,31 +297,92 @@ def named_queries() -> dict:
     return load_all()
 
 
-def served(store_dir: Path, values: dict[str, str], analysed: dict,
-           options: Options) -> tuple[list[Row], list[Row], float | None]:
-    """Start the service (and the bare worker) on the store: (query rows, service rows, the bare
-    p50 of the ``dependents`` query, the anchor of the impact row)."""
+def served(store_dir: Path, values: dict[str, str], analysed: dict, options: Options, phases: set[str],
+           systems: int = 0) -> tuple[list[Row], list[Row], float | None]:
+    """Start the production service (and the bare worker) on the store: (query rows, service
+    rows, the bare p50 of the ``dependents`` query, the anchor of the impact row)."""
     started = time.perf_counter()
-    # no result limit: the anchor serialises whole answers, so the service must too
-    server = start_server(store_dir, options.start_timeout, AIMSGRAPH_QUERY_TIMEOUT=f"{options.query_timeout:g}",
-                          AIMSGRAPH_RESULT_LIMIT=str(UNLIMITED_ROWS))
+    server = start_service(store_dir, options)
     bare = BareWorker(store_dir)
     try:
         session = requests.Session()
         nodes = analysed["nodes"]
         # the first impact answer waits for the risk model the service builds at start
         session.post(server.url + "/api/impact", json={"node": nodes[0]}, timeout=options.start_timeout).raise_for_status()
-        start = Row("service start on this store: `aimsgraph serve` to first impact answer",
-                    time.perf_counter() - started, note="opens the store, builds the risk model")
+        service_rows = []
+        if "start" in phases:
+            service_rows.append(Row("service start on this store: `aimsgraph serve --production` to first impact answer",
+                                    time.perf_counter() - started, note="opens the store, builds the risk model"))
         query_rows, dependents = [], None
-        for name, named in named_queries().items():
-            row, bare_p50 = query_row(session, server.url, bare, named, values, options)
-            query_rows.append(row)
-            dependents = bare_p50 if name == "dependents" else dependents
-        return query_rows, [start, *load_rows(server.url, bare, nodes, analysed["impact_anchor"], options)], dependents
+        if "queries" in phases:
+            log(systems, "named queries, HTTP and bare pyoxigraph alternating")
+            for name, named in named_queries().items():
+                row, bare_p50 = query_row(session, server.url, bare, named, values, options)
+                query_rows.append(row)
+                dependents = bare_p50 if name == "dependents" else dependents
+        if "sparql" in phases:
+            log(systems, f"/sparql load: {options.concurrency} clients")
+            service_rows += sparql_load_rows(server.url, bare, options)
+        if "impact" in phases:
+            log(systems, f"/api/impact load: {options.concurrency} clients")
+            service_rows += impact_load_rows(server.url, nodes, analysed["impact_anchor"], options)
+        if "mixed" in phases:
+            log(systems, f"mixed load: {options.mixed_clients} clients for {options.mixed_seconds:g} s")
+            service_rows += mixed_rows(server.url, analysed, options)
+        return query_rows, service_rows, dependents
     finally:
         bare.stop()
         server.stop()
+
+
+def start_service(store_dir: Path, options: Options):
+    """``aimsgraph serve --production`` on the store: the query time limit of the options, no
+    result limit (the anchor serialises whole answers, so the service must too), the editor
+    token the route plan sends."""
+    return start_server(store_dir, options.start_timeout, command=production_command,
+                        AIMSGRAPH_QUERY_TIMEOUT=f"{options.query_timeout:g}", AIMSGRAPH_RESULT_LIMIT=str(UNLIMITED_ROWS),
+                        AIMSGRAPH_TOKENS=routes.TOKENS_SETTING)
+
+
+def served_copy(store_dir: Path, workdir: Path, route_values: dict[str, str], options: Options, phases: set[str],
+                systems: int = 0) -> list[Row]:
+    """A second production service, on a copy of the store when the routes' writes are
+    measured: the start to the first dashboard answer, then every call of the route plan."""
+    copy = workdir / "store-copy" if "routes" in phases else store_dir
+    if copy != store_dir:
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(store_dir, copy)
+    rows = []
+    try:
+        started = time.perf_counter()
+        server = start_service(copy, options)
+        try:
+            try:
+                first = requests.get(server.url + "/", headers=routes.HTML, timeout=options.start_timeout)
+                seconds, how = time.perf_counter() - started, f"HTTP {first.status_code}, {len(first.content):,} bytes"
+            except requests.RequestException as exc:
+                seconds, how = None, f"{type(exc).__name__}: {exc}"
+            if "start" in phases:
+                rows.append(Row("service start on this store: `aimsgraph serve --production` to first dashboard answer",
+                                seconds, value_note="failed" if seconds is None else "",
+                                note=f"GET / (Accept: text/html), {how}; opens the store, builds the risk model"))
+            if "routes" in phases:
+                log(systems, f"routes: {len(routes.PLAN)} calls, up to {options.route_runs} runs each")
+                results = routes.measure_routes(server.url, route_values, options.route_runs, options.route_timeout,
+                                                log=lambda message: log(systems, message))
+                rows += [route_row(result) for result in results]
+        finally:
+            server.stop()
+    finally:
+        if copy != store_dir:
+            shutil.rmtree(copy, ignore_errors=True)
+    return rows
+
+
+def route_row(result: routes.RouteResult) -> Row:
+    judged = routes.judged(result)
+    return Row(result.call.metric, judged["p50"], note=judged["note"], value_note=judged["missing"],
+               p99=judged["p99"], size=judged["size"], goal=judged["goal"], goal_met=judged["goal_met"])
 
 
 def http_call(session: requests.Session, url: str, named, bound: dict[str, str], timeout: float) -> requests.Response:
@@ -374,35 +500,75 @@ def _why(reply: dict, timeout: float) -> str:
     return f"timed out after {timeout:g} s" if "timeout" in reply else f"failed: {reply.get('error')}"
 
 
-def load_rows(url: str, bare: BareWorker, nodes: list[str], impact_anchor: dict, options: Options) -> list[Row]:
-    """Bounded concurrent load: ``options.concurrency`` client threads, a Session each."""
-    named = named_queries()[LOAD_QUERY]
-    timeout = options.query_timeout + 30
+def sparql_load_rows(url: str, bare: BareWorker, options: Options) -> list[Row]:
+    """Bounded concurrent load on /sparql: ``options.concurrency`` client threads, a Session
+    each, a small SELECT, then an ASK; each next to the same from as many threads on bare pyoxigraph."""
+    from aimsgraph.queries import NamedQuery
 
-    def sparql_client() -> Callable[[int], object]:
-        session = requests.Session()
-        return lambda i: http_call(session, url, named, {}, timeout)
+    timeout = options.query_timeout + 30
+    where = f"production server; {options.concurrency} client threads, {options.requests} requests, loopback"
+    rows = []
+    for what, named, job in ((f"HTTP `/sparql` (`{LOAD_QUERY}`)", named_queries()[LOAD_QUERY], {"query": LOAD_QUERY}),
+                             ("HTTP `/sparql` (ASK)", NamedQuery("ask", LOAD_ASK), {"text": LOAD_ASK})):
+        def sparql_client(named=named) -> Callable[[int], object]:
+            session = requests.Session()
+            return lambda i: http_call(session, url, named, {}, timeout)
+
+        bare_load = bare.run({"op": "load", **job, "concurrency": options.concurrency, "requests": options.requests},
+                             options.query_timeout * options.requests)
+        measured = load_test(sparql_client, options.concurrency, options.requests)
+        rows += _load_rows(what, measured, bare_load,
+                           f"{where}; anchor: bare pyoxigraph, {options.concurrency} threads in one process")
+    return rows
+
+
+def impact_load_rows(url: str, nodes: list[str], impact_anchor: dict, options: Options) -> list[Row]:
+    """Bounded concurrent load on /api/impact over ``nodes``, each asked once first."""
+    timeout = options.query_timeout + 30
 
     def impact_client() -> Callable[[int], object]:
         session = requests.Session()
         return lambda i: session.post(url + "/api/impact", json={"node": nodes[i % len(nodes)]},
                                       timeout=timeout).raise_for_status()
 
-    bare_load = bare.run({"op": "load", "query": LOAD_QUERY, "concurrency": options.concurrency,
-                          "requests": options.requests}, options.query_timeout * options.requests)
-    sparql = load_test(sparql_client, options.concurrency, options.requests)
     warm = impact_client()
     for i in range(len(nodes)):  # every node once: the service's lookups as warm as the anchor's
         warm(i)
     impacts = load_test(impact_client, options.concurrency, options.requests)
-    where = f"{options.concurrency} client threads, {options.requests} requests, loopback"
-    return [
-        *_load_rows(f"HTTP `/sparql` (`{LOAD_QUERY}`)", sparql, bare_load,
-                    f"{where}; anchor: bare pyoxigraph, {options.concurrency} threads in one process"),
-        *_load_rows("HTTP `/api/impact` (systems, models, datasets)", impacts, impact_anchor,
-                    f"{where}, {len(nodes)} nodes; anchor: `impact.analyse` in process, "
-                    f"{options.concurrency} threads, memoised lookups"),
-    ]
+    where = f"production server; {options.concurrency} client threads, {options.requests} requests, loopback"
+    return _load_rows("HTTP `/api/impact` (systems, models, datasets)", impacts, impact_anchor,
+                      f"{where}, {len(nodes)} nodes; anchor: `impact.analyse` in process, "
+                      f"{options.concurrency} threads, memoised lookups")
+
+
+def mixed_rows(url: str, analysed: dict, options: Options) -> list[Row]:
+    """The mixed load (``routes.mixed_load``): throughput, p50 and p99 over every answered
+    request; the requests, the errors and each kind's figures in the notes."""
+    measured = routes.mixed_load(url, analysed["nodes"], analysed["systems"], options.mixed_clients,
+                                 options.mixed_seconds, options.mixed_requests, options.mixed_timeout)
+    what = f"mixed load ({options.mixed_clients} clients, {options.mixed_seconds:g} s)"
+    sent = measured["answered"] + measured["errors"]
+    note = (f"{sent:,} requests in {measured['seconds']:.1f} s, {measured['errors']:,} errors (a status outside 2xx, "
+            f"or no answer within {options.mixed_timeout:g} s)")
+    if measured["first_errors"]:
+        note += f" such as {'; '.join(measured['first_errors'])}"
+    note += ("; production server, loopback; 70 % named queries (GET /api/queries/NAME, cheap to moderate, "
+             "random assets), 20 % POST /api/impact (random assets), 10 % pages (/, /systems, /findings, /due, "
+             "/heatmap, /asset)")
+    kinds = []
+    for kind, figures in measured["kinds"].items():
+        text = f"{kind}: {figures['answered']:,} answered, {figures['errors']:,} errors"
+        if "p50_ms" in figures:
+            text += (f", p50 {format_seconds(figures['p50_ms'] / 1000)}, "
+                     f"p99 {format_seconds(figures['p99_ms'] / 1000)}")
+        kinds.append(text)
+    rows = [Row(f"{what}: throughput", measured["throughput"], unit="req/s", note=note)]
+    for key, label in (("p50_ms", "p50"), ("p99_ms", "p99")):
+        value = measured.get(key)
+        rows.append(Row(f"{what}: {label} latency", value / 1000 if value is not None else None,
+                        value_note="" if value is not None else "every request failed",
+                        note="; ".join(kinds) if label == "p50" else ""))
+    return rows
 
 
 def _load_rows(what: str, measured: dict, anchor: dict, note: str) -> list[Row]:
@@ -477,6 +643,7 @@ def reasoning_in_process(store, systems: int, options: Options) -> dict:
     """Closure of the premises, a full refresh (inferred graph current: compute and compare),
     and incremental refreshes after one-triple writes, each undone."""
     from aimsgraph import reasoning
+
     from benchmarks.reasoning import DATA, one_change_edges
 
     premises, read_s = timed(reasoning.premises, store)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from benchmarks.harness import PHASES as ALL_PHASES
 from benchmarks.harness import format_seconds
 
 BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
@@ -54,11 +55,59 @@ def size_table(result: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for row in result["rows"]:
+        if _is_route(row):
+            continue
         lines.append(f"| {row['metric']} | {_value(row['value'], row['unit'], row['value_note'] or 'failed')} | "
                      f"{_value(row['anchor'], row['unit'], row['anchor_note'] or '–')} | "
                      f"{_ratio(row['ratio'])} | {_cell(row['note'])} |")
-    lines += ["", _wrap(sparql_target(result))]
+    if any(r["metric"].startswith("query `") for r in result["rows"]):
+        lines += ["", _wrap(sparql_target(result))]
+    routes = [row for row in result["rows"] if _is_route(row)]
+    if routes:
+        lines += ["", route_table(routes)]
+    if result.get("phases") and len(result["phases"]) < len(ALL_PHASES):
+        lines += ["", _wrap(f"Phases measured: {', '.join(result['phases'])} (of {', '.join(ALL_PHASES)}).")]
     return "\n".join(lines)
+
+
+def _is_route(row: dict) -> bool:
+    return row["metric"].startswith("route ")
+
+
+def route_table(rows: list[dict]) -> str:
+    """A row for every call of the route plan (``benchmarks.routes``): p50, p99 and size of the
+    answer over sequential requests to the production server, and the goal of issue 18."""
+    with_goal = [row for row in rows if row.get("goal_met") is not None]
+    met = sum(1 for row in with_goal if row["goal_met"])
+    lines = [
+        _wrap("Every route of the URL map (`benchmarks/routes.py`), against `aimsgraph serve --production` on a copy "
+              "of the store: a warm-up, then sequential requests (up to the runs given, within about "
+              "20 s), reads first, then writes with the editor token. Size is the answer's body. Goals (issue 18): "
+              "pages p50 ≤ 300 ms and ≤ 1 MB, `/asset` p50 ≤ 200 ms, REST p50 ≤ 100 ms and p99 ≤ 1 s, "
+              "`/api/impact` p50 ≤ 30 ms and p99 ≤ 300 ms; full validation, imports, exports and reports have none. "
+              f"{met} of {len(with_goal)} calls with a goal meet it."),
+        "",
+        "| route | p50 | p99 | size | goal | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        goal = row.get("goal") or "–"
+        if row.get("goal_met") is not None:
+            goal += ": met" if row["goal_met"] else ": **missed**"
+        p99 = row.get("p99")
+        lines.append(f"| {_cell(row['metric'].removeprefix('route '))} | "
+                     f"{_value(row['value'], 's', row['value_note'] or 'failed')} | "
+                     f"{format_seconds(p99) if p99 is not None else '–'} | {_size(row.get('size'))} | "
+                     f"{_cell(goal)} | {_cell(row['note'])} |")
+    return "\n".join(lines)
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "–"
+    if size < 10_000:
+        return f"{size:,} B"
+    return f"{size / 1000:,.0f} kB" if size < 1_000_000 else f"{size / 1_000_000:,.1f} MB"
 
 
 def sparql_target(result: dict) -> str:
