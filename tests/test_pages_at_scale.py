@@ -169,3 +169,17 @@ def test_saved_copies_of_another_format_or_torn_are_ignored(tmp_path: Path):
     path.write_bytes(path.read_bytes()[:10])
     assert store.load_cache(path) is None
     assert GraphStore(None).cache_file("x.pickle") is None
+
+
+def test_a_systems_record_is_what_the_named_query_says(demo_store: GraphStore):
+    """overview.system_record reads by index lookups what queries/system-record-nodes.rq selects."""
+    from aimsgraph import queries
+    from aimsgraph.record import node_text
+
+    rows = demo_store.query(queries.load_all()["system-record-nodes"].text)
+    by_system: dict[str, set[str]] = {}
+    for row in rows:
+        by_system.setdefault(node_text(row["system"]), set()).add(node_text(row["node"]))
+    assert len(by_system) == 12
+    for system, nodes in by_system.items():
+        assert overview.system_record(demo_store, system) == nodes, system

@@ -38,6 +38,8 @@ KIND_LABELS = {"AISystem": "AI system", "Model": "Model", "Dataset": "Dataset",
 
 #: Rows a long list shows at a time.
 PAGE_SIZE = 100
+#: Rows of a list within a page (an asset's dependents and inherited risks) shown before "and N more".
+LIST_LIMIT = 100
 #: Items of stale evidence the dashboard lists before "and N more".
 STALE_SHOWN = 20
 
@@ -349,9 +351,11 @@ class SystemView:
     exposure: SystemRow | None
     picture: Picture
     components: list[tuple[str, str, str, str]]  # (iri, label, kind, via edge types)
-    dependents: list[tuple[str, str, str, int]]  # (iri, label, kind, distance)
+    dependents: list[tuple[str, str, str, int]]  # (iri, label, kind, distance): the nearest LIST_LIMIT
+    dependents_total: int
     own_risks: list[RiskRow]
-    inherited: list[InheritedRow]
+    inherited: list[InheritedRow]  # the riskiest LIST_LIMIT
+    inherited_total: int
     controls: list[dict[str, str]]
     assessments: list[dict[str, str]]
     findings: list[Finding]
@@ -363,9 +367,11 @@ SYSTEM_FACTS = (("Identifier", DCT + "identifier"), ("Owner", AIMS + "hasOwner")
                 ("Intended purpose", AIMS + "intendedPurpose"))
 
 
-def asset_view(store: GraphStore, record: Record, model: RiskModel, found: list[Finding], iri: str) -> SystemView | None:
+def asset_view(store: GraphStore, record: Record, model: RiskModel, findings: validation.FindingsIndex, iri: str,
+               expand: bool = False) -> SystemView | None:
     """Everything the system page shows about one asset, with or without edges; None if the
-    record has no such asset."""
+    record has no such asset. Dependents and inherited risks are listed nearest and riskiest
+    first, LIST_LIMIT of each (a shared dataset can have thousands), with their totals."""
     kind = model.asset_kind(iri)
     if kind is None:
         return None
@@ -375,21 +381,25 @@ def asset_view(store: GraphStore, record: Record, model: RiskModel, found: list[
     row = system_row(record, model, iri) if kind == "AISystem" else None
     own = [r for r in model.risks.values() if iri in r.assets]
     record_nodes = system_record(store, iri) | {r.iri for r in own} | {iri}
+    nearest = _first_ranked(list(downstream), LIST_LIMIT, lambda a: downstream[a], record.label)
+    inherited = model.propagation.inherited.get(iri, [])
     return SystemView(
         iri=iri, label=record.label(iri), kind=kind,
         facts=[(name, ", ".join(record.label(v) if v.startswith("http") else v for v in record.objects(iri, p)))
                for name, p in SYSTEM_FACTS if record.objects(iri, p)],
         exposure=row,
-        picture=picture(record, model, iri, upstream | set(downstream), set(downstream)),
+        picture=picture(record, model, iri, upstream | set(downstream), set(downstream), expand),
         components=sorted(((a, record.label(a), model.deps.kinds.get(a, ""), _edge_text(graph, a, iri)) for a in graph.pred[iri]),
                           key=lambda c: (ASSET_KINDS.index(c[2]) if c[2] in ASSET_KINDS else 9, c[1])),
-        dependents=sorted(((a, record.label(a), model.deps.kinds.get(a, ""), d) for a, d in downstream.items()),
-                          key=lambda d: (d[3], d[1])),
+        dependents=[(a, record.label(a), model.deps.kinds.get(a, ""), downstream[a]) for a in nearest],
+        dependents_total=len(downstream),
         own_risks=risk_rows(record, model, own),
-        inherited=inherited_rows(record, model, model.propagation.inherited.get(iri, [])),
+        inherited=inherited_rows(record, model, _first_ranked(
+            inherited, LIST_LIMIT, lambda i: (-i.residual_score, -i.inherent_score, i.distance), lambda i: record.label(i.source_risk))),
+        inherited_total=len(inherited),
         controls=_controls(record, own),
         assessments=_assessments(record, iri),
-        findings=[f for f in found if f.focus in record_nodes],
+        findings=sorted(f for node in record_nodes for f in findings.by_focus.get(node, ())),
         models=[(m, record.label(m)) for m in graph.pred[iri] if model.deps.kinds.get(m) == "Model"],
     )
 
@@ -416,8 +426,17 @@ def _path_steps(record: Record, path: Path) -> tuple[tuple[str, str], ...]:
     return tuple(steps)
 
 
-def picture(record: Record, model: RiskModel, focus: str, nodes: set[str], highlighted: set[str]) -> Picture:
-    """The focus, the given nodes and the edges among them, laid out in columns by distance."""
+#: A picture draws every node up to this many; beyond it, a column's nodes of one kind past the
+#: first PICTURE_PER_GROUP become one node that counts them (a hub's 675 dependents are a wall).
+PICTURE_MAX_NODES = 40
+PICTURE_PER_GROUP = 4
+GROUP_PREFIX = "group:"
+
+
+def picture(record: Record, model: RiskModel, focus: str, nodes: set[str], highlighted: set[str],
+            expand: bool = False) -> Picture:
+    """The focus, the given nodes and the edges among them, laid out in columns by distance;
+    grouped by column and kind when there are many, unless ``expand``."""
     graph = _graph_of(model, focus)
     members = (nodes | {focus}) & set(graph)
     sub = graph.subgraph(members)
@@ -428,9 +447,39 @@ def picture(record: Record, model: RiskModel, focus: str, nodes: set[str], highl
         columns.setdefault(node, -distance)
     for node in members - set(columns):  # reachable neither way from the focus: put beside it
         columns[node] = 0
-    edges = [Edge(a, b, tuple(local_name(t) for t in data.get("types", ()))) for a, b, data in sub.edges(data=True)]
-    labels = {n: (record.label(n), model.deps.kinds.get(n, "")) for n in members}
-    return Picture(labels, sorted(edges, key=lambda e: (e.dependency, e.dependent)), columns, focus, highlighted & members)
+    kinds = {n: model.deps.kinds.get(n, "") for n in members}
+    shown = _grouped(columns, kinds, focus, set(graph.pred[focus]) | set(graph.succ[focus])) if not expand and len(members) > PICTURE_MAX_NODES else {n: n for n in members}
+    edges: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for a, b, data in sub.edges(data=True):
+        if shown[a] != shown[b]:
+            edges[(shown[a], shown[b])].update(local_name(t) for t in data.get("types", ()))
+    labels, counts = {}, Counter(shown.values())
+    for node, drawn in shown.items():
+        if drawn == node:
+            labels[node] = (record.label(node), kinds[node])
+        elif drawn not in labels:
+            kind = kinds[node]
+            labels[drawn] = (f"{counts[drawn]} more {KIND_LABELS.get(kind, kind or 'asset').lower()}s", kind)
+    drawn_columns = {shown[n]: c for n, c in columns.items()}
+    grouped_highlight = {shown[n] for n in highlighted & members}
+    return Picture(labels, sorted((Edge(a, b, tuple(sorted(t))) for (a, b), t in edges.items()),
+                                  key=lambda e: (e.dependency, e.dependent)),
+                   drawn_columns, focus, grouped_highlight)
+
+
+def _grouped(columns: dict[str, int], kinds: dict[str, str], focus: str, neighbours: set[str]) -> dict[str, str]:
+    """Each node mapped to itself or to the group node of its column and kind: the focus and its
+    direct neighbours are always drawn, then the first PICTURE_PER_GROUP of each group by IRI."""
+    by_group: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for node, column in columns.items():
+        by_group[(column, kinds[node])].append(node)
+    shown = {}
+    for (column, kind), group in by_group.items():
+        group.sort(key=lambda n: (n not in neighbours and n != focus, n))
+        for index, node in enumerate(group):
+            keep = node == focus or node in neighbours or index < PICTURE_PER_GROUP
+            shown[node] = node if keep else f"{GROUP_PREFIX}{column}:{kind}"
+    return shown
 
 
 def _graph_of(model: RiskModel, asset: str) -> nx.DiGraph:
@@ -445,10 +494,16 @@ def _graph_of(model: RiskModel, asset: str) -> nx.DiGraph:
 
 
 def system_record(store: GraphStore, system: str) -> set[str]:
-    """The nodes of a system's record (``queries/system-record-nodes.rq``): itself, its risks,
-    assessments, controls, documentation."""
-    rows = store.query(_query("system-record-nodes"), substitutions={ox.Variable("system"): ox.NamedNode(system)})
-    return {text for row in rows if (text := node_text(row["node"])) is not None}
+    """The nodes of a system's record, as ``queries/system-record-nodes.rq`` defines it: itself,
+    its risks, assessments of it, controls that apply to it or treat its risks, its documentation
+    and event logging. Read with index lookups (a few per risk) rather than the query, which
+    needs LATERAL to be fast at 10,000 systems and so does not run on every external engine."""
+    record = Record(store.raw)
+    risks = record.objects(system, AIMS + "hasRisk")
+    nodes = {system, *risks, *record.subjects(AIMS + "assesses", system), *record.subjects(AIMS + "appliesTo", system)}
+    nodes.update(n for p in ("hasDocumentation", "hasEventLogging") for n in record.objects(system, AIMS + p))
+    nodes.update(c for risk in risks for p in ("mitigates", "detects") for c in record.subjects(AIMS + p, risk))
+    return nodes
 
 
 def _distances(graph: nx.DiGraph, source: str) -> dict[str, int]:

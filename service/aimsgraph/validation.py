@@ -418,6 +418,7 @@ class FindingsIndex:
     findings: list[Finding]  # sorted
     targets: dict[str, frozenset[str]] | None = None  # focus nodes per shape, as of ``as_of``
     _views: dict = field(default_factory=dict, repr=False)  # filtered lists, per filter
+    _summary: FindingsSummary | None = field(default=None, repr=False)
 
     @cached_property
     def failed(self) -> dict[str, set[str]]:
@@ -428,6 +429,13 @@ class FindingsIndex:
         return Counter(f.severity for f in self.findings)
 
     @cached_property
+    def by_focus(self) -> dict[str, list[Finding]]:
+        found: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            found.setdefault(f.focus, []).append(f)
+        return found
+
+    @cached_property
     def by_shape(self) -> dict[str, list[Finding]]:
         found: dict[str, list[Finding]] = {}
         for f in self.findings:
@@ -436,6 +444,11 @@ class FindingsIndex:
 
     def summary(self, store: GraphStore) -> FindingsSummary:
         """What the dashboard shows of these findings (computing the targets if not known)."""
+        if self._summary is None:
+            self._summary = self._summarise(store)
+        return self._summary
+
+    def _summarise(self, store: GraphStore) -> FindingsSummary:
         return FindingsSummary(
             self.version, self.as_of, dict(self.severities),
             checks_per_shape(self.with_targets(store).targets or {}, self.failed),
@@ -494,9 +507,13 @@ def findings_summary(store: GraphStore) -> FindingsSummary:
     version = stored_version(store)
     known = store.memo.get("findings")
     if known is None or known.version != version:
-        saved = saved_summary(store, version)
+        saved = store.memo.get("findings summary")
+        if saved is None or saved.version != version:
+            saved = store.memo["findings summary"] = saved_summary(store, version)
         if saved is not None:
-            threading.Thread(target=findings_index, args=(store,), name="aimsgraph-load-findings", daemon=True).start()
+            if not _loading.locked():  # else the index is loading already
+                threading.Thread(target=findings_index, args=(store,), name="aimsgraph-load-findings",
+                                 daemon=True).start()
             return saved
     index = findings_index(store)
     summary = index.summary(store)

@@ -77,8 +77,8 @@ def dashboard():
         counts=overview.counts(state.store),
         severities=summary.severities,
         readiness=overview.readiness(state.store, summary),
-        systems=overview.top_systems(snapshot.record, snapshot.model, RISKIEST_SYSTEMS),
-        top_risks=overview.top_risks(snapshot.record, snapshot.model, TOP_RISKS),
+        systems=snapshot.kept("top systems", lambda: overview.top_systems(snapshot.record, snapshot.model, RISKIEST_SYSTEMS)),
+        top_risks=snapshot.kept("top risks", lambda: overview.top_risks(snapshot.record, snapshot.model, TOP_RISKS)),
         stale=stale[:overview.STALE_SHOWN], stale_total=len(stale),
         appetite=snapshot.model.criteria.appetite,
     )
@@ -125,11 +125,12 @@ def asset():
     iri = _iri_argument("iri")
     state = _state()
     snapshot = state.models.get()
-    view = overview.asset_view(state.store, snapshot.record, snapshot.model, overview.findings(state.store), iri)
+    expand = request.args.get("expand") == "1"
+    view = overview.asset_view(state.store, snapshot.record, snapshot.model, overview.findings_index(state.store), iri, expand)
     if view is None:
         abort(404, description=f"<{iri}> is not a system, model, dataset, infrastructure service or supplier of the record")
     return render_template("asset.html", view=view, kinds=overview.KIND_LABELS, label=snapshot.record.label,
-                           picture=charts.dependency_picture(view.picture, lambda n: url_for("web.asset", iri=n)))
+                           picture=charts.dependency_picture(view.picture, _picture_link("web.asset", iri=iri)))
 
 
 @bp.get("/soa")
@@ -183,14 +184,14 @@ def impact_page():
         else:
             affected = {a["iri"] for a in answer["affected"]}
             picture = charts.dependency_picture(
-                overview.picture(snapshot.record, snapshot.model, node, affected, affected),
-                lambda n: url_for("web.impact_page", node=n, change=change))
+                overview.picture(snapshot.record, snapshot.model, node, affected, affected, request.args.get("expand") == "1"),
+                _picture_link("web.impact_page", node=node, change=change))
     def readable(text: str) -> str:  # the analysis names things by IRI; people read labels
         return IRI_IN_TEXT.sub(lambda m: snapshot.record.label(m.group(1)), text)
 
     return render_template("impact.html", node=node, change=change, answer=answer, picture=picture, error=error,
                            readable=readable,
-                           kinds=impact.CHANGE_KINDS, assets=overview.assets_by_kind(snapshot.record, snapshot.model),
+                           kinds=impact.CHANGE_KINDS, assets=_picker(snapshot), limit=overview.LIST_LIMIT,
                            kind_labels=overview.KIND_LABELS), status
 
 
@@ -204,8 +205,10 @@ def due():
     as_of = clock.as_of_argument(request.args.get("asOf"))
     within = request.args.get("within", agenda.DEFAULT_WITHIN)
     items = agenda.due_items(state.store, as_of, agenda.parse_within(within, as_of))
+    page = overview.page_of(items, request.args.get("after") or None, agenda.item_key)
     snapshot = state.models.get()
-    return render_template("due.html", items=items, as_of=as_of, within=within, windows=WINDOWS,
+    return render_template("due.html", items=page.items, page=page, kinds=agenda.kind_counts(items),
+                           overdue=sum(i.overdue for i in items), as_of=as_of, within=within, windows=WINDOWS,
                            breaches=overview.breaches(state.store, snapshot.record))
 
 
@@ -250,6 +253,29 @@ def _wants_html() -> bool:
 def _service_index() -> Response:
     return jsonify(service="aimsgraph", sparql=request.host_url + "sparql", health=request.host_url + "api/health",
                    graphs=request.host_url + "api/graphs", web=request.host_url)
+
+
+#: Above this many assets a picker is a field for an IRI: a list of 44,000 options is megabytes.
+PICKER_LIMIT = 500
+
+
+def _picker(snapshot) -> dict[str, list[tuple[str, str]]] | None:
+    """Assets per kind for a picker, or None when there are too many to list."""
+    if sum(overview.asset_counts(snapshot.model).values()) > PICKER_LIMIT:
+        return None
+    return snapshot.kept("picker", lambda: overview.assets_by_kind(snapshot.record, snapshot.model))
+
+
+def _picture_link(endpoint: str, **here: str):
+    """Where a node of a picture leads: a node to its own picture, a group of nodes ("12 more
+    datasets") to this picture drawn whole."""
+    node_argument = "iri" if endpoint == "web.asset" else "node"
+
+    def link(node: str) -> str:
+        if node.startswith(overview.GROUP_PREFIX):
+            return url_for(endpoint, **here, expand="1")
+        return url_for(endpoint, **{**here, node_argument: node})
+    return link
 
 
 def _selected_cell(cells) -> tuple[int, int] | None:
