@@ -90,3 +90,26 @@ def test_the_cheap_check_reads_tokens_not_words():
         check_remote_calls(hidden, ())
     # '<' as less-than, then a quote: the scanner could misread the strings, so it says maybe
     assert may_call_remote("SELECT * { BIND(1<'>' AS ?z) SERVICE <http://x/> { } BIND('x' AS ?y) }")
+
+
+def test_remembered_checks_never_let_a_refused_text_through():
+    """check_text remembers texts that passed (issue 18), per settings: a text refused once is
+    refused every time, and one allowed under an allow-list is refused without it."""
+    from aimsgraph.config import Settings
+    from aimsgraph.errors import InvalidInput
+    from aimsgraph.sparql.guard import check_text
+
+    deep = "SELECT * WHERE " + "{" * 300 + "}" * 300
+    for _ in range(3):
+        with pytest.raises(InvalidInput):
+            check_text(deep, Settings(max_nesting_depth=256))
+    check_text(deep, Settings(max_nesting_depth=400))  # passes, and is remembered for this limit
+    with pytest.raises(InvalidInput):
+        check_text(deep, Settings(max_nesting_depth=256))
+    call = "SELECT * WHERE { SERVICE <http://catalog.example/sparql> { ?s ?p ?o } }"
+    check_text(call, Settings(service_allowlist=ALLOW))
+    check_text(call, Settings(service_allowlist=ALLOW))
+    for _ in range(2):
+        with pytest.raises(Forbidden):
+            check_text(call, Settings())
+    assert query_form(call) == "SELECT" and query_form("INSERT DATA { <urn:a> <urn:b> <urn:c> }") == "UPDATE"

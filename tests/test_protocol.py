@@ -393,6 +393,8 @@ def test_result_cap_is_announced(capped_server: LiveServer):
     constructed = get(capped_server, CONSTRUCT, "application/n-triples")
     assert len(constructed.text.strip().split("\n")) == 10
     assert constructed.headers["X-Aimsgraph-Result-Truncated"] == "10"
+    again = get(capped_server, CONTROLS)  # the same query again: from the result cache, still cut and said so
+    assert again.content == response.content and again.headers["X-Aimsgraph-Result-Truncated"] == "10"
 
 
 def test_allow_list_admits_only_its_own_endpoint(capped_server: LiveServer):
@@ -440,3 +442,105 @@ def _quietly(call) -> None:
         call()
     except requests.RequestException:
         pass
+
+
+# -- the result cache (issue 18) -----------------------------------------------------------------
+
+CACHE_TOKEN = "cache-editor-token-0123456789"
+COUNT_THINGS = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/aimsgraph/graph/data> { ?s a <urn:thing> } }"
+
+
+@pytest.fixture()
+def cached_app(tmp_path: Path):
+    from aimsgraph.app import create_app
+    from aimsgraph.config import Settings
+
+    settings = Settings(data_dir=tmp_path / "store", demo=False, tokens=(f"editor:cache-editor:{CACHE_TOKEN}",),
+                        result_cache_bytes=1_048_576)
+    app = create_app(settings)
+    yield app
+    app.extensions["aimsgraph"].readers.close()
+
+
+def _post_query(client, text: str, **headers):
+    return client.post("/sparql", data=text, headers={"Content-Type": "application/sparql-query",
+                                                       "Accept": SPARQL_JSON, **headers})
+
+
+def _count(response) -> int:
+    assert response.status_code == 200, response.text
+    return int(response.json["results"]["bindings"][0]["n"]["value"])
+
+
+def test_a_repeated_query_is_answered_from_the_cache_until_the_next_write(cached_app):
+    from aimsgraph.sparql.protocol import RESULT_CACHE
+
+    client = cached_app.test_client()
+    assert _count(_post_query(client, COUNT_THINGS)) == 0
+    answers = cached_app.extensions[RESULT_CACHE]
+    assert _count(_post_query(client, COUNT_THINGS)) == 0
+    assert answers.hits == 1
+    inserted = client.post("/update", data="INSERT DATA { GRAPH <https://w3id.org/aimsgraph/graph/data> "
+                                           "{ <urn:a> a <urn:thing> } }",
+                           headers={"Content-Type": "application/sparql-update", "Authorization": f"Bearer {CACHE_TOKEN}"})
+    assert inserted.status_code in (200, 204), inserted.text
+    assert _count(_post_query(client, COUNT_THINGS)) == 1  # the write made the cached answer stale
+    assert answers.hits == 1
+    assert cached_app.extensions["aimsgraph"].refresher.settle(60)  # its refresh writes derived graphs too
+    assert _count(_post_query(client, COUNT_THINGS)) == 1
+    hits = answers.hits
+    assert _count(_post_query(client, COUNT_THINGS)) == 1 and answers.hits == hits + 1
+    # another format, limit or dataset is another answer
+    csv_answer = _post_query(client, COUNT_THINGS, Accept="text/csv")
+    assert csv_answer.status_code == 200 and csv_answer.data.splitlines() == [b"n", b"1"]
+    assert answers.hits == hits + 1
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT (NOW() AS ?t) WHERE {}",
+    "SELECT (rand() AS ?r) WHERE {}",
+    "SELECT (STRUUID() AS ?u) WHERE {}",
+    "SELECT (BNODE() AS ?b) WHERE {}",
+    "CONSTRUCT { _:x <urn:p> ?s } WHERE { ?s ?p ?o } LIMIT 1",
+    "CONSTRUCT { [] <urn:p> ?s } WHERE { ?s ?p ?o } LIMIT 1",
+])
+def test_answers_that_change_without_a_write_are_never_cached(cached_app, query: str):
+    from aimsgraph.sparql.protocol import RESULT_CACHE
+
+    client = cached_app.test_client()
+    first = _post_query(client, query, Accept="*/*")
+    second = _post_query(client, query, Accept="*/*")
+    assert first.status_code == second.status_code == 200
+    answers = cached_app.extensions.get(RESULT_CACHE)
+    assert answers is None or (answers.hits, len(answers._entries)) == (0, 0)
+    if "NOW" not in query and "BNODE" not in query:
+        assert first.data != second.data  # fresh random values, UUIDs and blank nodes each time
+
+
+def test_the_cache_is_bounded_and_drops_stale_entries():
+    from aimsgraph.sparql.cache import ENTRY_OVERHEAD, ResultCache, key
+    from aimsgraph.sparql.executor import QueryJob, QueryOutcome
+
+    answers = ResultCache(8 * (1000 + ENTRY_OVERHEAD + 20))
+    jobs = [QueryJob(f"SELECT {i:08d}", solution_type=SPARQL_JSON) for i in range(20)]
+    for job in jobs:
+        answers.put(key(job), 1, QueryOutcome(b"x" * 1000, SPARQL_JSON, 1, False))
+    assert answers.size <= answers.max_bytes and len(answers._entries) < 20
+    assert answers.get(key(jobs[-1]), 1) is not None and answers.get(key(jobs[0]), 1) is None  # oldest out first
+    assert answers.get(key(jobs[-1]), 2) is None and key(jobs[-1]) not in answers._entries  # read before a write
+    answers.put(key(jobs[0]), 2, QueryOutcome(b"x" * answers.max_bytes, SPARQL_JSON, 1, False))  # too big for one
+    assert key(jobs[0]) not in answers._entries
+
+
+def test_a_cached_answer_still_needs_the_token_when_reads_are_closed(tmp_path: Path):
+    from aimsgraph.app import create_app
+    from aimsgraph.config import Settings
+
+    app = create_app(Settings(data_dir=tmp_path / "store", demo=False, open_reads=False,
+                              tokens=(f"reader:cache-reader:{CACHE_TOKEN}",)))
+    try:
+        client = app.test_client()
+        assert _count(_post_query(client, COUNT_THINGS, Authorization=f"Bearer {CACHE_TOKEN}")) == 0
+        assert _post_query(client, COUNT_THINGS).status_code == 401
+    finally:
+        app.extensions["aimsgraph"].readers.close()

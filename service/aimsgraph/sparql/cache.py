@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 
 from aimsgraph.sparql.executor import QueryJob, QueryOutcome
-from aimsgraph.sparql.guard import may_call_remote
+from aimsgraph.sparql.guard import may_call_remote, memoised
 
 #: Words of functions whose value is not the store's: anywhere in the text, even in a string or a
 #: comment, they keep the answer out of the cache (cheaper than telling, and never wrong).
@@ -27,6 +27,7 @@ _VOLATILE = re.compile(r"(?<![\w:])(?:NOW|RAND|UUID|STRUUID|BNODE)(?![\w:])", re
 ENTRY_OVERHEAD = 256
 
 
+@memoised
 def cacheable(text: str, form: str | None) -> bool:
     """Whether the answer to query ``text`` of ``form`` depends only on the store's content."""
     if form not in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):

@@ -76,7 +76,7 @@ MEMO_TEXT_CHARS = 16_384
 MEMO_ENTRIES = 512
 
 
-def _memoised(function):
+def memoised(function):
     """``function`` of SPARQL text (and hashable arguments), remembered per the bounds above."""
     remembered: OrderedDict = OrderedDict()
     lock = threading.Lock()
@@ -117,10 +117,10 @@ def check_text(text: str, settings: Settings, base_iri: str | None = None) -> No
     if size > settings.max_query_bytes:
         raise PayloadTooLarge(f"the SPARQL text is {size} bytes; the limit is {settings.max_query_bytes} "
                               "(AIMSGRAPH_MAX_QUERY_BYTES)")
-    _checked(text, settings.max_nesting_depth, settings.service_allowlist, base_iri, settings.query_timeout)
+    _checked(text, settings.max_nesting_depth, tuple(settings.service_allowlist), base_iri, settings.query_timeout)
 
 
-@_memoised
+@memoised
 def _checked(text: str, depth: int, allowlist: tuple[str, ...], base_iri: str | None, timeout: float) -> bool:
     """The nesting and allow-list checks of :func:`check_text`; True when they pass (remembered:
     the same text is never accepted once and refused later under the same settings)."""
@@ -157,7 +157,7 @@ def _tokens(text: str):
             yield Token(kind, match.group(), match.start(), match.end())
 
 
-@_memoised
+@memoised
 def query_form(text: str) -> str | None:
     """SELECT, ASK, CONSTRUCT or DESCRIBE; "UPDATE" for an update; None if unrecognised."""
     for token in _tokens(text):
@@ -220,13 +220,13 @@ def _keywords(text: str, base_iri: str | None):
         i += 1
 
 
-@_memoised
+@memoised
 def has_dataset_clause(text: str) -> bool:
     """True if the query names its own dataset (FROM or FROM NAMED)."""
     return any(t.kind == "name" and t.text.upper() == "FROM" for t in tokenize(text))
 
 
-@_memoised
+@memoised
 def may_call_remote(text: str) -> bool:
     """Cheap pre-check: False only when no SERVICE or LOAD can be in the text.
 

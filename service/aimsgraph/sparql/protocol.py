@@ -260,7 +260,7 @@ def _single(name: str, values: list[str], max_bytes: int) -> str | None:
 
 def _parameter(name: str) -> list[str]:
     """The values of a request parameter, from the URL and from a POSTed form."""
-    values = request.args.getlist(name)
+    values = request.args.getlist(name) if request.args else []
     if request.method == "POST" and request.mimetype == FORM_MEDIA_TYPE:
         values += request.form.getlist(name)
     return values

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterable
 from xml.sax.saxutils import escape, quoteattr
@@ -196,6 +197,9 @@ def write_query_triples(triples: ox.QueryTriples, media_type: str, limit: int,
     """A CONSTRUCT/DESCRIBE answer in one of GRAPH_TYPES, by pyoxigraph's serialisers, with at
     most ``limit`` triples: (body, triples, whether triples were left out)."""
     fmt = GRAPH_TYPES[media_type]
+    if not isinstance(triples, ox.QueryTriples):  # an external store's answer: parsed quads already
+        taken = list(itertools.islice(triples, limit + 1))
+        return write_graph(taken[:limit], media_type, prefixes), min(len(taken), limit), len(taken) > limit
     # N-Triples: a line per triple (line breaks in literals are escaped)
     text, count, truncated = _capped(triples, ox.RdfFormat.N_TRIPLES, limit)
     if fmt == ox.RdfFormat.N_TRIPLES:
