@@ -183,3 +183,21 @@ def test_a_systems_record_is_what_the_named_query_says(demo_store: GraphStore):
     assert len(by_system) == 12
     for system, nodes in by_system.items():
         assert overview.system_record(demo_store, system) == nodes, system
+
+
+def test_the_findings_api_pages_through_every_finding_once(app):
+    client = app.test_client()
+    assert client.get("/findings", headers=HTML).status_code == 200  # today's findings stored
+    stored = validation._read_findings(app.extensions["aimsgraph"].store, None)
+    seen, url, pages = [], "/api/findings?severity=warning&limit=700", 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        body = response.get_json()
+        assert body["count"] == sum(f.severity == "Warning" for f in stored) and body["start"] == len(seen)
+        seen += [(f["focus"], f["shape"], f["message"]) for f in body["findings"]]
+        link = response.headers.get("Link")
+        url = link[1:link.index(">")] if link else None
+        pages += 1
+    assert pages > 1 and len(seen) == len(set(seen)) == body["count"]
+    assert client.get("/api/findings?limit=0").status_code == 400

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from aimsgraph import clock, overview, reports, validation
 from aimsgraph.api import ratelimit
@@ -85,24 +85,36 @@ def _findings(store: GraphStore, changed: list[str] | None, as_of: date) -> list
     return validation.stored_findings(store)
 
 
+#: Findings a page of GET /api/findings holds unless ?limit= says otherwise (360k at 10,000 systems).
+FINDINGS_PAGE = 1000
+
+
 @bp.get("/findings")
 def findings() -> Response:
-    """Stored findings, filtered by ?clause= (id such as A.6.2.7 or an IRI), ?severity=, ?system=."""
+    """Stored findings, filtered by ?clause= (id such as A.6.2.7 or an IRI), ?severity=, ?system=,
+    most severe first, a page at a time: ?limit= (default 1,000) and ?after= (the IRI of the last
+    finding of the previous page); ``count`` is the size of the whole filtered list, and a
+    ``Link: <...>; rel="next"`` header names the next page."""
     store = current_app.extensions["aimsgraph"].store
     as_of = clock.as_of_argument(request.args.get("asOf"))
-    selected = overview.findings(store, as_of)
-    if clause := request.args.get("clause"):
-        selected = [f for f in selected if any(c == clause or c.rsplit("/", 1)[1] == clause for c in f.clauses)]
-    if severity := request.args.get("severity"):
-        if severity.capitalize() not in validation.SEVERITIES:
-            raise InvalidInput(f"severity must be one of {', '.join(validation.SEVERITIES)}")
-        selected = [f for f in selected if f.severity == severity.capitalize()]
-    if system := request.args.get("system"):
-        if not is_absolute_iri(system):
-            raise InvalidInput(f"system must be an absolute IRI, not {system!r}")
-        record = overview.system_record(store, system)
-        selected = [f for f in selected if f.focus in record]
-    return jsonify(asOf=as_of.isoformat(), findings=[reports.finding_dict(f) for f in selected], count=len(selected))
+    severity = request.args.get("severity") or None
+    if severity and severity.capitalize() not in validation.SEVERITIES:
+        raise InvalidInput(f"severity must be one of {', '.join(validation.SEVERITIES)}")
+    system = request.args.get("system") or None
+    if system and not is_absolute_iri(system):
+        raise InvalidInput(f"system must be an absolute IRI, not {system!r}")
+    limit = request.args.get("limit", str(FINDINGS_PAGE))
+    if not limit.isdecimal() or not 1 <= int(limit) <= current_app.extensions["aimsgraph"].settings.result_limit:
+        raise InvalidInput("limit must be a whole number from 1 to the result limit (AIMSGRAPH_RESULT_LIMIT)")
+    wanted = overview.FindingFilter(request.args.get("clause") or None, severity and severity.capitalize(), system)
+    page = overview.finding_page(store, overview.findings_index(store, as_of), wanted, request.args.get("after") or None,
+                                 int(limit))
+    response = jsonify(asOf=as_of.isoformat(), findings=[reports.finding_dict(f) for f in page.items], count=page.total,
+                       start=page.start)
+    if page.next_after:
+        following = url_for("validation.findings", **{**request.args.to_dict(), "after": page.next_after}, _external=True)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response
 
 
 def _report(report: reports.Report) -> Response:
