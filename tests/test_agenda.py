@@ -397,3 +397,119 @@ def test_cli_review_pack_as_markdown_and_html(demo_dir, tmp_path):
     text = (tmp_path / "pack.html").read_text()
     assert all(f">{heading}</h2>" in text for heading in HEADINGS) and INCIDENT_LABEL in text
     assert not re.search(r"<script|<link|<iframe|<img|@import|url\(", text)
+
+
+# -- the fast agenda gives what queries/due-items.rq gives (issue 18) ---------------------------
+
+#: Items the generated organisations lack: several kinds of date, labels, owners and classes.
+EDGE_CASES = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+PREFIX ex: <https://example.org/edge/>
+INSERT DATA { GRAPH <https://w3id.org/aimsgraph/graph/data> {
+  ex:Special rdfs:subClassOf aims:CorrectiveAction .
+  ex:a1 a ex:Special, aims:Action ; rdfs:label "B label", "A label" ; aims:dueDate "2026-12-01"^^xsd:date ;
+    aims:hasOwner ex:o2, ex:o1 ; aims:assessor ex:o3 ; aims:location "https://example.org/doc/2", "https://example.org/doc/1" .
+  ex:a2 a aims:ImprovementAction, aims:AIObjective ; aims:dueDate "2026-12-02T10:00:00Z"^^xsd:dateTime .
+  ex:a3 a aims:Action ; aims:dueDate "soon" ; aims:nextReviewDate "2026-12-03"^^xsd:date .
+  ex:a4 a aims:CorrectiveAction ; aims:dueDate "2026-12-04"^^xsd:date ; aims:status aims:StatusClosed .
+  ex:p1 a aims:Audit ; aims:plannedDate "2026-12-05"^^xsd:date ; prov:endedAtTime "2026-12-05T12:00:00Z"^^xsd:dateTime .
+  ex:p2 a aims:PlannedChange ; aims:plannedDate "2026-12-06"^^xsd:date, "2026-12-06"^^xsd:date .
+  ex:p3 aims:plannedDate "2026-12-07"^^xsd:date .
+  ex:e1 a aims:TrainingRecord ; aims:validUntil "2026-12-08"^^xsd:date ; aims:trainee ex:o4 .
+  ex:e2 a aims:Evidence ; aims:validUntil "2026-12-09"^^xsd:date, "2026-12-10"^^xsd:date .
+  ex:holder1 aims:hasEvidence ex:e2 ; aims:hasOwner ex:o5 . ex:holder2 aims:hasEvidence ex:e2 ; aims:hasOwner ex:o6, ex:o5 .
+  ex:r1 a aims:Risk ; aims:nextReviewDate "2026-12-11"^^xsd:date ; aims:hasRiskOwner ex:o1 ; aims:hasOwner ex:o7 .
+  ex:x1 aims:validUntil "2026-12-12"^^xsd:date .
+  _:b1 a aims:Action ; aims:dueDate "2026-12-13"^^xsd:date ; rdfs:label "A blank action" .
+  ex:o1 rdfs:label "Owner one" . ex:o2 <http://xmlns.com/foaf/0.1/name> "Owner two" .
+} }"""
+WINDOWS = [None, timedelta(days=0), timedelta(days=14), timedelta(days=30), timedelta(days=365)]
+
+
+def assert_same_agenda(store: GraphStore, as_of: date) -> None:
+    for within in WINDOWS:
+        expected = agenda.query_due_items(store, as_of, within)
+        assert agenda.due_items(store, as_of, within) == expected, within
+        assert agenda.due_items(store, as_of, within) == expected, within  # the kept copy
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 11, 26), date(2025, 6, 1), date(2027, 6, 30)])
+def test_the_fast_agenda_equals_the_due_items_query_on_the_demo(demo_store, as_of):
+    assert_same_agenda(demo_store, as_of)
+
+
+@pytest.fixture(scope="module")
+def generated_store(tmp_path_factory) -> GraphStore:
+    from benchmarks.generate import generate
+
+    data = tmp_path_factory.mktemp("generated") / "org.nt"
+    data.write_text(generate(60, seed=11))
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    store.load_files([data])
+    store.update(EDGE_CASES)
+    refresh_inferences(store)
+    return store
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 11, 26), date(2027, 3, 15)])
+def test_the_fast_agenda_equals_the_due_items_query_on_a_generated_organisation(generated_store, as_of):
+    items = agenda.due_items(generated_store, as_of, None)
+    kinds = {i.kind for i in items}
+    assert len(items) > 300 and {"Evidence expiry", "Corrective action", "Review", "Planned change",
+                                 "Training expiry", "Expiry", "Improvement action", "Action"} <= kinds
+    assert_same_agenda(generated_store, as_of)
+    edge = {(i.iri.rsplit("/", 1)[-1], i.kind): i for i in items}
+    assert edge[("a1", "Corrective action")].label == "A label"  # a subclass; the smallest label
+    assert edge[("a1", "Corrective action")].location == "https://example.org/doc/1"
+    assert ("a4", "Corrective action") not in edge and ("p1", "Audit") not in edge  # closed; held
+    assert ("a3", "Review") in edge and not any(k == ("a3", "Action") for k in edge)  # "soon" is no date
+    assert [i.due for i in items if i.iri.endswith("/e2")] == [date(2026, 12, 9), date(2026, 12, 10)]
+
+
+def test_the_kept_agenda_follows_writes():
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    before = agenda.due_items(store, date(2026, 11, 26), timedelta(days=30))
+    store.update(EDGE_CASES)
+    after = agenda.due_items(store, date(2026, 11, 26), timedelta(days=30))
+    assert len(after) > len(before) and after == agenda.query_due_items(store, date(2026, 11, 26), timedelta(days=30))
+
+
+def test_due_pages_walk_the_whole_agenda_with_link_headers(server):
+    whole = requests.get(server.url + "/api/due", params={**WINDOW, "within": "all"}, timeout=30)
+    body = whole.json()
+    assert body["total"] == len(body["items"]) and body["page"] == 1 and "next" not in whole.links
+    assert sum(body["kinds"].values()) == body["total"] and body["kinds"]["Corrective action"] >= 1
+    walked, response = [], requests.get(server.url + "/api/due", params={**WINDOW, "within": "all", "pageSize": "7"},
+                                        timeout=30)
+    while True:
+        assert response.status_code == 200
+        page = response.json()
+        assert len(page["items"]) <= 7 and (page["total"], page["overdue"]) == (body["total"], body["overdue"])
+        walked += page["items"]
+        if "next" not in response.links:
+            break
+        response = requests.get(response.links["next"]["url"], timeout=30)
+        assert "prev" in response.links
+    assert walked == body["items"] and response.headers["Aimsgraph-Page"] == str(-(-body["total"] // 7))
+    for bad in ({"page": "0"}, {"pageSize": "x"}):
+        assert requests.get(server.url + "/api/due", params=bad, timeout=30).status_code == 400
+
+
+def test_the_due_page_shows_100_items_a_page_with_totals_per_kind(server):
+    import html as html_lib
+
+    first = requests.get(server.url + "/due", params={**WINDOW, "within": "all"}, timeout=30)
+    assert first.status_code == 200
+    text = html_lib.unescape(first.text)
+    body = requests.get(server.url + "/api/due", params={**WINDOW, "within": "all"}, timeout=30).json()
+    assert f"{body['total']} items, {body['overdue']} overdue:" in text and f"Corrective action {body['kinds']['Corrective action']}" in text
+    rows = re.findall(r"<tr(?: class=\"over\")?><td>(\d{4}-\d\d-\d\d)", first.text)
+    assert len(rows) == min(100, body["total"]) and body["total"] > 100
+    following = re.search(r'<a rel="next" href="([^"]+)"', first.text)
+    second = requests.get(server.url + html_lib.unescape(following.group(1)), timeout=30)
+    later = re.findall(r"<tr(?: class=\"over\")?><td>(\d{4}-\d\d-\d\d)", second.text)
+    assert later and later == [i["due"] for i in body["items"][100:100 + len(later)]]
