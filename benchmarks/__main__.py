@@ -1,6 +1,6 @@
 """``python -m benchmarks``: every measurement in one run, for each size, on the same generated
 organisation (fixed seed), each next to its anchor; prints Markdown tables and writes them into
-the README's Performance section (``--no-readme`` to only print).
+docs/performance.md (``--no-readme`` to only print).
 
     python -m benchmarks [--systems 100 1000 10000] [--readme README.md | --no-readme] [--json FILE]
                          [--only PHASE,PHASE...] [--query-timeout S] [--owlrl-timeout S]
@@ -32,7 +32,7 @@ from pathlib import Path
 from benchmarks import harness, report
 
 REPO = Path(__file__).resolve().parents[1]
-_DEFAULT_README = Path("<the project's README>")
+_DEFAULT_README = Path("<docs/performance.md>")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,7 +42,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--systems", type=int, nargs="+", default=[100, 1000, 10_000], help="sizes, in AI systems")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--readme", type=Path, default=_DEFAULT_README,
-                        help="README to write the block into (default: the project's, unless --only picks a subset)")
+                        help="page to write the block into (default: docs/performance.md, unless --only picks a subset)")
     target.add_argument("--no-readme", dest="readme", action="store_const", const=None, help="only print the tables")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here (after each size)")
     parser.add_argument("--query-timeout", type=float, default=defaults.query_timeout,
@@ -68,7 +68,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="measure nothing: write the tables of an earlier run's --json file")
     args = parser.parse_args(argv)
     if args.readme is _DEFAULT_README:  # a subset's rows must not replace the whole run's block unasked
-        args.readme = REPO / "README.md" if args.render or tuple(args.only) == harness.PHASES else None
+        args.readme = REPO / "docs" / "performance.md" if args.render or tuple(args.only) == harness.PHASES else None
     return args
 
 
