@@ -201,3 +201,26 @@ def test_the_findings_api_pages_through_every_finding_once(app):
         pages += 1
     assert pages > 1 and len(seen) == len(set(seen)) == body["count"]
     assert client.get("/api/findings?limit=0").status_code == 400
+
+
+def test_the_saved_dashboard_follows_the_record(app):
+    """The dashboard is kept and saved under the analysis stamp and the findings version: a
+    write must show on it once refreshed, and the saved copy must be of the new state."""
+    state = app.extensions["aimsgraph"]
+    client = app.test_client()
+    state.refresher.settle(120)
+    before = overview.dashboard(state.store, state.models, AS_OF)
+    assert client.get("/", headers=HTML).status_code == 200
+    saved = state.store.load_cache(state.store.cache_file(overview.DASHBOARD_FILE))
+    assert saved is not None and saved[1] == before
+    new = "https://bench.example/org/system/new-one"
+    update = (f'PREFIX aims: <https://w3id.org/aimsgraph/ontology#> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> '
+              f'INSERT DATA {{ <{new}> a aims:AISystem ; rdfs:label "A new one" }}')
+    assert client.post("/update", data={"update": update}, headers=EDITOR).status_code in (200, 204)
+    assert state.refresher.settle(120)
+    after = overview.dashboard(state.store, state.models, AS_OF)
+    counted = lambda board: dict(board.counts)  # noqa: E731
+    assert sum(counted(after).values()) == sum(counted(before).values()) + 1
+    assert after.severities != before.severities  # the new system lacks most of its record
+    assert client.get("/", headers=HTML).status_code == 200
+    assert state.store.load_cache(state.store.cache_file(overview.DASHBOARD_FILE))[1] == after

@@ -20,8 +20,6 @@ from aimsgraph.namespaces import is_absolute_iri
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
 IRI_IN_TEXT = re.compile(r"<(https?://[^<>\s]+)>")
-TOP_RISKS = 10
-RISKIEST_SYSTEMS = 5
 
 
 def _state():
@@ -67,21 +65,8 @@ def dashboard():
     if not _wants_html():  # API clients asking for JSON (or anything) at / get the service index
         return _service_index()
     state = _state()
-    snapshot = state.models.get()
     as_of = clock.as_of_argument(request.args.get("asOf"))
-    summary = overview.findings_summary(state.store, as_of)
-    stale = overview.stale_evidence(snapshot.record, summary)
-    return render_template(
-        "dashboard.html",
-        as_of=as_of,
-        counts=overview.counts(state.store),
-        severities=summary.severities,
-        readiness=overview.readiness(state.store, summary),
-        systems=snapshot.kept("top systems", lambda: overview.top_systems(snapshot.record, snapshot.model, RISKIEST_SYSTEMS)),
-        top_risks=snapshot.kept("top risks", lambda: overview.top_risks(snapshot.record, snapshot.model, TOP_RISKS)),
-        stale=stale[:overview.STALE_SHOWN], stale_total=len(stale),
-        appetite=snapshot.model.criteria.appetite,
-    )
+    return render_template("dashboard.html", board=overview.dashboard(state.store, state.models, as_of))
 
 
 @bp.get("/heatmap")
