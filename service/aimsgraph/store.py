@@ -123,12 +123,17 @@ class GraphStore:
             raise InvalidInput(f"SPARQL syntax error: {exc}") from exc
 
     def graph_sizes(self) -> dict[str, int]:
-        """Number of triples in each named graph (graphs of the layout included when empty)."""
-        sizes = {graph: 0 for graph in Graphs.ALL}
-        rows = self._store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
-        for row in rows:
-            sizes[row["g"].value] = int(row["n"].value)
-        return sizes
+        """Number of triples in each named graph (graphs of the layout included when empty),
+        counted once per generation: counting 6.5M quads takes seconds at 10,000 systems."""
+        generation = self.generation
+        known = self.memo.get("graph sizes")
+        if known is None or known[0] != generation or self.remote is not None:
+            sizes = {graph: 0 for graph in Graphs.ALL}
+            rows = self._store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+            for row in rows:
+                sizes[row["g"].value] = int(row["n"].value)
+            known = self.memo["graph sizes"] = (generation, sizes)
+        return dict(known[1])
 
     def is_empty(self, graph: str) -> bool:
         return not bool(self._store.query(f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"))
