@@ -20,7 +20,15 @@ if not (VIRTUOSO and ISQL):
     pytest.skip("virtuoso-t / isql-vt are not installed (run .ci/install-virtuoso: Debian virtuoso-opensource)",
                 allow_module_level=True)
 
-from test_external import (  # noqa: E402, F401 - the fixtures and tests, run here against Virtuoso
+#: Not imported: test_validate_the_store_then_filter_findings,
+#: test_validate_changed_nodes_and_report_formats and test_the_web_pages_render_over_the_external_store
+#: (its "/" and "/findings" pages compute the findings). Validation sends the query of
+#: ash:StaleAssessmentShape (shapes/lineage.ttl), and virtuoso-t 7.2.5 dies of SIGSEGV compiling
+#: it: a FILTER NOT EXISTS whose pattern reaches ?asset through `aims:assesses|^aims:hasQualityAssessment`
+#: (or the same as a UNION) and holds a nested FILTER NOT EXISTS. An engine bug aimsgraph cannot work
+#: around in its client (the query is valid SPARQL 1.1, and a crashed server fails every later test);
+#: docs/external-engines.md, "What differs on Virtuoso".
+from test_external import (  # noqa: F401 - the fixtures and tests, run here against Virtuoso
     server,
     test_a_second_instance_sees_the_first_ones_writes_at_once,
     test_a_slow_remote_query_gets_503_at_the_timeout,
@@ -45,12 +53,9 @@ from test_external import (  # noqa: E402, F401 - the fixtures and tests, run he
     test_soa_in_json_csv_and_html,
     test_spreadsheet_import_checks_every_row_and_is_all_or_nothing,
     test_the_service_keeps_no_state_of_its_own,
-    test_the_web_pages_render_over_the_external_store,
     test_update_as_form_and_as_body_writes_and_names_its_change,
     test_update_failing_halfway_changes_nothing,
     test_using_graph_uri_restricts_the_where_clause,
-    test_validate_changed_nodes_and_report_formats,
-    test_validate_the_store_then_filter_findings,
     writer,
 )
 
