@@ -224,3 +224,26 @@ def test_the_saved_dashboard_follows_the_record(app):
     assert after.severities != before.severities  # the new system lacks most of its record
     assert client.get("/", headers=HTML).status_code == 200
     assert state.store.load_cache(state.store.cache_file(overview.DASHBOARD_FILE))[1] == after
+
+
+def test_on_a_new_day_pages_show_yesterdays_findings_while_todays_are_computed(tmp_path: Path, monkeypatch):
+    import time
+    from datetime import timedelta
+
+    from aimsgraph import clock
+
+    app = create_app(Settings.from_env({}, data_dir=tmp_path / "store", demo=True))
+    client = app.test_client()
+    store = app.extensions["aimsgraph"].store
+    assert f"as of {AS_OF.isoformat()}." in client.get("/", headers=HTML).text  # the first view validates
+    tomorrow = AS_OF + timedelta(days=1)
+    monkeypatch.setenv(clock.TODAY_VARIABLE, tomorrow.isoformat())
+    page = client.get("/", headers=HTML).text  # answers at once: validating the demo takes a second
+    assert f"as of {AS_OF.isoformat()}:\n  those of {tomorrow.isoformat()} are being computed" in page
+    deadline = time.monotonic() + 120
+    while validation.stored_as_of(store) != tomorrow and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert validation.stored_as_of(store) == tomorrow
+    page = client.get("/", headers=HTML).text
+    assert f"as of {tomorrow.isoformat()}." in page and "being computed" not in page
+    assert client.get("/api/findings").get_json()["asOf"] == tomorrow.isoformat()

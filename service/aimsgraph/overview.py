@@ -9,6 +9,7 @@ from the stored validation findings, which are computed once if nobody has valid
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -45,24 +46,48 @@ LIST_LIMIT = 100
 STALE_SHOWN = 20
 
 _validating = threading.Lock()
+log = logging.getLogger(__name__)
 
 
-def findings_index(store: GraphStore, as_of: date | None = None) -> validation.FindingsIndex:
+def findings_index(store: GraphStore, as_of: date | None = None, wait: bool = True) -> validation.FindingsIndex:
     """The findings as of ``as_of`` (default today), indexed. Today's are the stored ones: the
     first call on a store that was never validated, or whose findings were computed for another
     day, validates it in full and stores them (the refresher keeps them current after writes).
-    Another date's are computed and not stored."""
+    Another date's are computed and not stored.
+
+    Pages pass ``wait=False``: on a new day they show the stored findings of the day before,
+    with their date, while today's are computed in the background (minutes at 10,000 systems);
+    only a store never validated makes them wait."""
     today = clock.today()
     if as_of is not None and as_of != today:
         return validation.FindingsIndex(None, as_of, validation.validate_store(store, as_of))
     index = validation.findings_index(store)
     if index.as_of != today:
+        if not wait and index.as_of is not None:
+            _validate_in_background(store, today)
+            return index
         with _validating:
             index = validation.findings_index(store)
             if index.as_of != today:
                 validation.validate_full(store, today)
                 index = validation.findings_index(store)
     return index
+
+
+def _validate_in_background(store: GraphStore, today: date) -> None:
+    """Validate and store today's findings in a thread, unless a validation is running."""
+    if not _validating.acquire(blocking=False):
+        return
+
+    def validate() -> None:
+        try:
+            if validation.findings_index(store).as_of != today:
+                validation.validate_full(store, today)
+        except Exception:  # the next page view tries again; the stored findings serve meanwhile
+            log.exception("validating today's findings in the background failed")
+        finally:
+            _validating.release()
+    threading.Thread(target=validate, name="aimsgraph-validate-today", daemon=True).start()
 
 
 def findings(store: GraphStore, as_of: date | None = None) -> list[Finding]:
@@ -205,13 +230,17 @@ def counts(store: GraphStore) -> list[tuple[str, int]]:
     return known[1]
 
 
-def findings_summary(store: GraphStore, as_of: date | None = None) -> validation.FindingsSummary:
-    """What the dashboard shows of the findings as of ``as_of`` (see :func:`findings_index`):
-    today's from the summary saved with them when the index is not in memory yet."""
+def findings_summary(store: GraphStore, as_of: date | None = None, wait: bool = True) -> validation.FindingsSummary:
+    """What the dashboard shows of the findings as of ``as_of`` (see :func:`findings_index`,
+    also for ``wait``): today's from the summary saved with them when the index is not in
+    memory yet."""
     today = clock.today()
     if as_of is None or as_of == today:
         summary = validation.findings_summary(store)
         if summary.as_of == today:
+            return summary
+        if not wait and summary.as_of is not None:
+            _validate_in_background(store, today)
             return summary
     return findings_index(store, as_of).summary(store)
 
@@ -252,7 +281,7 @@ DASHBOARD_FILE = "dashboard.pickle"
 
 @dataclass(frozen=True)
 class Dashboard:
-    as_of: date
+    as_of: date  # of the findings: the day before's while today's are being computed
     counts: list[tuple[str, int]]
     severities: dict[str, int]
     readiness: list[reports.Readiness]
@@ -267,7 +296,7 @@ def dashboard(store: GraphStore, models, as_of: date) -> Dashboard:
     """The dashboard's figures as of ``as_of``. While the analysis graph is current they are
     kept, and saved beside the store, under its stamp and the findings' version: a restart
     shows them without loading the risk model (5 s at 10,000 systems) or the findings."""
-    summary = findings_summary(store, as_of)
+    summary = findings_summary(store, as_of, wait=False)
     stamp = store.stamp(Graphs.ANALYSIS)
     key = (stamp, summary.version, as_of) if stamp and summary.version else None
     if key is not None:
@@ -280,7 +309,7 @@ def dashboard(store: GraphStore, models, as_of: date) -> Dashboard:
     snapshot = models.get()
     stale = stale_evidence(snapshot.record, summary)
     board = Dashboard(
-        as_of, counts(store), summary.severities, readiness(store, summary),
+        summary.as_of or as_of, counts(store), summary.severities, readiness(store, summary),
         snapshot.kept("top systems", lambda: top_systems(snapshot.record, snapshot.model, RISKIEST_SYSTEMS)),
         snapshot.kept("top risks", lambda: top_risks(snapshot.record, snapshot.model, TOP_RISKS)),
         stale[:STALE_SHOWN], len(stale), snapshot.model.criteria.appetite)

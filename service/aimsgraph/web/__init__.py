@@ -66,7 +66,7 @@ def dashboard():
         return _service_index()
     state = _state()
     as_of = clock.as_of_argument(request.args.get("asOf"))
-    return render_template("dashboard.html", board=overview.dashboard(state.store, state.models, as_of))
+    return render_template("dashboard.html", board=overview.dashboard(state.store, state.models, as_of), asked=as_of)
 
 
 @bp.get("/heatmap")
@@ -111,7 +111,8 @@ def asset():
     state = _state()
     snapshot = state.models.get()
     expand = request.args.get("expand") == "1"
-    view = overview.asset_view(state.store, snapshot.record, snapshot.model, overview.findings_index(state.store), iri, expand)
+    view = overview.asset_view(state.store, snapshot.record, snapshot.model, overview.findings_index(state.store, wait=False),
+                                iri, expand)
     if view is None:
         abort(404, description=f"<{iri}> is not a system, model, dataset, infrastructure service or supplier of the record")
     return render_template("asset.html", view=view, kinds=overview.KIND_LABELS, label=snapshot.record.label,
@@ -135,7 +136,7 @@ def statement_of_applicability_csv():
 def findings():
     state = _state()
     snapshot = state.models.get()
-    index = overview.findings_index(state.store)
+    index = overview.findings_index(state.store, wait=False)
     severity = request.args.get("severity") or None
     if severity and severity not in overview.validation.SEVERITIES:
         raise InvalidInput(f"severity must be one of {', '.join(overview.validation.SEVERITIES)}")
@@ -147,7 +148,7 @@ def findings():
     wanted = overview.FindingFilter(request.args.get("clause") or None, severity, system)
     page = overview.finding_page(state.store, index, wanted, request.args.get("after") or None)
     return render_template(
-        "findings.html", page=page, wanted=wanted, total=len(index.findings),
+        "findings.html", page=page, wanted=wanted, total=len(index.findings), as_of=index.as_of, today=clock.today(),
         clauses=index.view(("clause ids",), lambda: overview.clause_ids(index.findings)),
         system_label=snapshot.record.label(system) if system else None,
         severities=overview.validation.SEVERITIES, label=snapshot.record.label,
