@@ -247,3 +247,19 @@ def test_on_a_new_day_pages_show_yesterdays_findings_while_todays_are_computed(t
     page = client.get("/", headers=HTML).text
     assert f"as of {tomorrow.isoformat()}." in page and "being computed" not in page
     assert client.get("/api/findings").get_json()["asOf"] == tomorrow.isoformat()
+
+
+def test_kept_impact_answers_end_with_the_store_generation(app):
+    state = app.extensions["aimsgraph"]
+    client = app.test_client()
+    node = "https://bench.example/org/system/149"  # the last system: few or none depend on it
+    first = client.get("/api/impact", query_string={"node": node}).get_json()
+    assert client.get("/api/impact", query_string={"node": node}).get_json() == first  # the kept answer
+    consumer = "https://bench.example/org/system/consumer-of-149"
+    update = (f"PREFIX aims: <https://w3id.org/aimsgraph/ontology#> INSERT DATA {{ <{consumer}> a aims:AISystem ; "
+              f"aims:consumesOutputOf <{node}> }}")
+    assert client.post("/update", data={"update": update}, headers=EDITOR).status_code in (200, 204)
+    assert state.refresher.settle(120)
+    after = client.get("/api/impact", query_string={"node": node}).get_json()
+    assert after["summary"]["affectedAssets"] == first["summary"]["affectedAssets"] + 1
+    assert consumer in {a["iri"] for a in after["affected"]}

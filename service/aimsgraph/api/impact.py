@@ -17,6 +17,9 @@ from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 bp = Blueprint("impact", __name__, url_prefix="/api")
 
 MAX_LIMIT = 1000
+#: Impact answers kept per store generation (a hub's answer is megabytes: a count, not a size, is
+#: bounded, and the whole set goes when it is full).
+KEPT_ANSWERS = 256
 NODE_HINT = "the IRI of a system, model, dataset, infrastructure service or supplier"
 
 
@@ -52,7 +55,18 @@ def _analyse(node: object, change: object, modifications: list) -> Response:
     if not isinstance(change, str):
         raise InvalidInput(f'"change" must be one of {", ".join(impact.CHANGE_KINDS)}')
     snapshot = current_app.extensions["aimsgraph"].models.get()
-    return jsonify(impact.analyse(snapshot.record, snapshot.model, node, change, modifications))
+    if modifications:
+        return jsonify(impact.analyse(snapshot.record, snapshot.model, node, change, modifications))
+    # Answers without what-if are kept for the snapshot (the store generation) they were made from:
+    # the same node asked again costs a lookup, not a few hundred record reads and the encoding.
+    answers = snapshot.kept("impact answers", dict)
+    body = answers.get((node, change))
+    if body is None:
+        body = jsonify(impact.analyse(snapshot.record, snapshot.model, node, change)).get_data()
+        if len(answers) >= KEPT_ANSWERS:
+            answers.clear()
+        answers[(node, change)] = body
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/concentration")
