@@ -278,7 +278,8 @@ class ModelCache:
             fresh = self._snapshot is not None and self._snapshot[0] == generation
             if not fresh and (self._failure is None or self._failure[0] != generation):
                 try:
-                    model = saved_model(self.store) or RiskModel.build(self.store)
+                    saved = saved_model(self.store) if self.store.unchanged_since_start() else None
+                    model = saved or RiskModel.build(self.store)
                     self._snapshot = (generation, Snapshot(model, Record(self.store.raw)))
                 except Exception as exc:
                     log.error("the risk model cannot be built; serving the last one built", exc_info=exc)

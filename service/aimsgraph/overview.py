@@ -301,10 +301,11 @@ def dashboard(store: GraphStore, models, as_of: date) -> Dashboard:
     key = (stamp, summary.version, as_of) if stamp and summary.version else None
     if key is not None:
         kept = store.memo.get("dashboard")
-        if kept is None or kept[0] != key:
+        if (kept is None or kept[0] != key) and store.unchanged_since_start():
             path = store.cache_file(DASHBOARD_FILE)
-            kept = store.memo["dashboard"] = store.load_cache(path) if path is not None else None
-        if kept is not None and kept[0] == key:
+            kept = store.load_cache(path) if path is not None else None
+            kept = store.memo["dashboard"] = (kept[0], kept[1], store.generation) if kept else None
+        if kept is not None and kept[0] == key and kept[2] == store.generation:
             return kept[1]
     snapshot = models.get()
     stale = stale_evidence(snapshot.record, summary)
@@ -314,7 +315,7 @@ def dashboard(store: GraphStore, models, as_of: date) -> Dashboard:
         snapshot.kept("top risks", lambda: top_risks(snapshot.record, snapshot.model, TOP_RISKS)),
         stale[:STALE_SHOWN], len(stale), snapshot.model.criteria.appetite)
     if key is not None and store.stamp(Graphs.ANALYSIS) == stamp:  # no write meanwhile
-        store.memo["dashboard"] = (key, board)
+        store.memo["dashboard"] = (key, board, store.generation)
         if (path := store.cache_file(DASHBOARD_FILE)) is not None:
             store.save_cache(path, (key, board))
     return board

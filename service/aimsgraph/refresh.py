@@ -177,6 +177,7 @@ class Refresher:
             self._failed(step, "start-up", exc)
         self._incremental = self.store.is_current(Graphs.INFERRED)
         self._start = (self.store.generation, self.store.is_current(Graphs.ANALYSIS))
+        self.store.mark_started()
         if self._model is None and self._failure is None:
             # the analysis graph was current: build its model in the background, so that the
             # first impact request need not wait
@@ -187,7 +188,7 @@ class Refresher:
         a copy saved for this state of the analysis graph spares the build."""
         generation = self.store.generation
         try:
-            saved = saved_model(self.store)
+            saved = saved_model(self.store) if self.store.unchanged_since_start() else None
             model = saved or RiskModel.build(self.store)
         except Exception as exc:  # the analysis graph was current, yet cannot be computed again
             self._failed("analysis", "start-up", exc)

@@ -88,6 +88,7 @@ class GraphStore:
         #: In-process copies of what is derived from the store (the findings index), each
         #: checked against the stamp it was made from before use.
         self.memo: dict[str, object] = {}
+        self._started_at = 0  # the generation the service started serving at (mark_started)
 
     @classmethod
     def open(cls, settings) -> GraphStore:
@@ -317,6 +318,18 @@ class GraphStore:
             self._store.flush()
 
     # -- saved copies of derived data (the risk model, the findings index) --------------------
+
+    def mark_started(self) -> None:
+        """The service starts serving: saved copies of derived data are trusted, with their
+        stamps, until this process writes (see :meth:`unchanged_since_start`)."""
+        self._started_at = self.generation
+
+    def unchanged_since_start(self) -> bool:
+        """True while this process has not written since :meth:`mark_started`. After a write the
+        stamps of the derived graphs still say whether a saved copy matches, if every write
+        marked them stale first, as the service's writes do; a direct load does not, so saved
+        copies are used only at start."""
+        return self.generation == self._started_at
 
     def cache_file(self, name: str) -> Path | None:
         """Where a saved copy named ``name`` lives: a folder inside the store's directory
