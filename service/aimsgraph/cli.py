@@ -29,7 +29,7 @@ import click
 import pyoxigraph as ox
 
 from aimsgraph import __version__, changes, limits
-from aimsgraph.analysis import refresh_analysis
+from aimsgraph.analysis import refresh_analysis, save_model
 from aimsgraph.auth import ROLES, SERVICE_GRAPHS, TokenRegistry, local_user
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, InvalidInput, StoreUnavailable
@@ -646,10 +646,12 @@ def measure(file: Path, report_format: str, data_dir: Path | None) -> None:
 
 
 def _refresh_derived(store: GraphStore) -> None:
-    """Recompute the inferred and analysis graphs and persist."""
+    """Recompute the inferred and analysis graphs and persist, with a saved copy of the risk
+    model, so that the service starts from it instead of building it (25 s at 10,000 systems)."""
     refresh_inferences(store)
-    refresh_analysis(store)
+    model = refresh_analysis(store)
     store.flush()
+    save_model(store, model, store.generation)
 
 
 def _write(text: str, output: Path | None) -> None:

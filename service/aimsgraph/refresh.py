@@ -76,7 +76,7 @@ def refresh_after(store: GraphStore, delta: Delta, inferences_were_current: bool
     inferences were brought up to date ("inferences updated" or "inferences recomputed")."""
     with store.write_lock():
         how = refresh_record_after(store, delta, inferences_were_current)
-    refresh_analysis(store)
+    save_model(store, refresh_analysis(store), store.generation)
     return how
 
 
