@@ -27,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.common import free_port, percentiles, start_server
+from benchmarks.common import free_port, percentiles, start_server, stop_process
 
 VIRTUOSO = shutil.which("virtuoso-t")
 ISQL = shutil.which("isql-vt")
@@ -185,14 +185,7 @@ class VirtuosoServer:
 
     def stop(self) -> None:
         """SIGTERM (Virtuoso checkpoints and exits), SIGKILL after 30 s."""
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 # -- the benchmark -------------------------------------------------------------------------------

@@ -430,16 +430,16 @@ class FindingsIndex:
 
     @cached_property
     def by_focus(self) -> dict[str, list[Finding]]:
-        found: dict[str, list[Finding]] = {}
-        for f in self.findings:
-            found.setdefault(f.focus, []).append(f)
-        return found
+        return self._grouped("focus")
 
     @cached_property
     def by_shape(self) -> dict[str, list[Finding]]:
+        return self._grouped("shape")
+
+    def _grouped(self, attribute: str) -> dict[str, list[Finding]]:
         found: dict[str, list[Finding]] = {}
         for f in self.findings:
-            found.setdefault(f.shape, []).append(f)
+            found.setdefault(getattr(f, attribute), []).append(f)
         return found
 
     def summary(self, store: GraphStore) -> FindingsSummary:
