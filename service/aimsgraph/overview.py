@@ -81,8 +81,15 @@ def _validate_in_background(store: GraphStore, today: date) -> None:
 
     def validate() -> None:
         try:
-            if validation.findings_index(store).as_of != today:
-                validation.validate_full(store, today)
+            for _ in range(3):  # stored only if no write came in meanwhile: the refresher's are newer
+                generation = store.generation
+                if validation.findings_index(store).as_of == today:
+                    return
+                plan = validation.Revalidation(None, validation.validate_store(store, today), today)
+                with store.write_lock():
+                    if store.generation == generation:
+                        validation.store_revalidation(store, plan)
+                        return
         except Exception:  # the next page view tries again; the stored findings serve meanwhile
             log.exception("validating today's findings in the background failed")
         finally:
