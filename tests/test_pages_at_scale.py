@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from aimsgraph import overview, reports, validation
+from aimsgraph import impact, overview, reports, validation
 from aimsgraph.analysis import RiskModel, saved_model
 from aimsgraph.app import create_app
 from aimsgraph.config import Settings
@@ -263,3 +263,13 @@ def test_kept_impact_answers_end_with_the_store_generation(app):
     after = client.get("/api/impact", query_string={"node": node}).get_json()
     assert after["summary"]["affectedAssets"] == first["summary"]["affectedAssets"] + 1
     assert consumer in {a["iri"] for a in after["affected"]}
+
+
+def test_a_kept_concentration_ranking_cut_shorter_equals_one_ranked_at_that_length(app):
+    snapshot = app.extensions["aimsgraph"].models.get()
+    client = app.test_client()
+    long = client.get("/api/concentration?limit=50&kind=Dataset").get_json()["ranking"]
+    short = client.get("/api/concentration?limit=7&kind=Dataset").get_json()["ranking"]
+    assert short == long[:7] == impact.concentration(snapshot.record, snapshot.model, ["Dataset"], 7)
+    assert client.get("/api/concentration?limit=60&kind=Dataset").get_json()["ranking"] == \
+        impact.concentration(snapshot.record, snapshot.model, ["Dataset"], 60)
