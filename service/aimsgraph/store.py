@@ -50,6 +50,14 @@ DCT_HAS_VERSION = "http://purl.org/dc/terms/hasVersion"
 GENERATED_AT = ox.NamedNode("http://www.w3.org/ns/prov#generatedAtTime")
 XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 
+@dataclass(frozen=True)
+class _Kept:
+    """A value of :meth:`GraphStore.per_generation` and the generation it was computed at."""
+
+    generation: int
+    value: object
+
+
 ProgressCallback = Callable[[str, Path, int, int], None]  # (phase, file, bytes done, bytes total)
 
 
@@ -125,16 +133,26 @@ class GraphStore:
 
     def graph_sizes(self) -> dict[str, int]:
         """Number of triples in each named graph (graphs of the layout included when empty),
-        counted once per generation: counting 6.5M quads takes seconds at 10,000 systems."""
+        counted once per generation: counting 6.5M quads takes seconds at 10,000 systems. An
+        external store is counted every time: other instances write to it too."""
+        if self.remote is not None:
+            return self._count_graphs()
+        return dict(self.per_generation("graph sizes", self._count_graphs))
+
+    def _count_graphs(self) -> dict[str, int]:
+        sizes = {graph: 0 for graph in Graphs.ALL}
+        rows = self._store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        for row in rows:
+            sizes[row["g"].value] = int(row["n"].value)
+        return sizes
+
+    def per_generation(self, name: str, compute: Callable[[], object]) -> object:
+        """What ``compute()`` gives, kept under ``name`` until the next write (generation)."""
         generation = self.generation
-        known = self.memo.get("graph sizes")
-        if known is None or known[0] != generation or self.remote is not None:
-            sizes = {graph: 0 for graph in Graphs.ALL}
-            rows = self._store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
-            for row in rows:
-                sizes[row["g"].value] = int(row["n"].value)
-            known = self.memo["graph sizes"] = (generation, sizes)
-        return dict(known[1])
+        known = self.memo.get(name)
+        if not isinstance(known, _Kept) or known.generation != generation:
+            known = self.memo[name] = _Kept(generation, compute())
+        return known.value
 
     def is_empty(self, graph: str) -> bool:
         return not bool(self._store.query(f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"))

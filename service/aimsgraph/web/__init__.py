@@ -195,8 +195,8 @@ def due():
     snapshot = state.models.get()
     return render_template("due.html", items=page.items, page=page, kinds=agenda.kind_counts(items),
                            overdue=sum(i.overdue for i in items), as_of=as_of, within=within, windows=WINDOWS,
-                           breaches=agenda.kept(state.store, "breaches",
-                                                lambda: overview.breaches(state.store, snapshot.record)))
+                           breaches=state.store.per_generation(
+                               "breaches", lambda: overview.breaches(state.store, snapshot.record)))
 
 
 @bp.get("/query")
