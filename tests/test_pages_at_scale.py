@@ -273,3 +273,24 @@ def test_a_kept_concentration_ranking_cut_shorter_equals_one_ranked_at_that_leng
     assert short == long[:7] == impact.concentration(snapshot.record, snapshot.model, ["Dataset"], 7)
     assert client.get("/api/concentration?limit=60&kind=Dataset").get_json()["ranking"] == \
         impact.concentration(snapshot.record, snapshot.model, ["Dataset"], 60)
+
+
+def test_validating_a_change_reports_on_what_it_affects(app):
+    """``{"changed": [...]}`` answers with the findings and readiness of the focus nodes the
+    change can affect, for an editor (who stores them) and for anyone else (stored ones), as
+    ``aimsgraph validate --changed`` does: not with the whole record's findings."""
+    client, store = app.test_client(), app.extensions["aimsgraph"].store
+    system = "https://bench.example/org/system/7"
+    affected = set(validation.affected_nodes(store, [system]))
+    everything = client.post("/api/validate", json={}, headers=EDITOR).get_json()
+    for headers in (EDITOR, {}):
+        scoped = client.post("/api/validate", json={"changed": [system]}, headers=headers).get_json()
+        focus = {f["focus"] for f in scoped["findings"]}
+        assert focus and focus <= affected
+        expected = {(f["focus"], f["message"]) for f in everything["findings"] if f["focus"] in affected}
+        assert {(f["focus"], f["message"]) for f in scoped["findings"]} == expected
+        assert len(scoped["findings"]) < len(everything["findings"]) / 5
+        checks = {s["id"]: s["checks"] for s in scoped["readiness"]["systems"]}
+        full = {s["id"]: s["checks"] for s in everything["readiness"]["systems"]}
+        assert checks[system] == full[system]  # every check on the changed system's record
+        assert sum(checks.values()) < sum(full.values())

@@ -319,9 +319,13 @@ def validate(changed: tuple[str, ...], fmt: str, fail_on: str, output: Path | No
     store = _open_store(data_dir)
     for iri in changed:
         named_graph(iri)  # the same absolute-IRI check, with the same one-line error
-    findings = validation.validate_changed(store, changed, day) if changed else validation.validate_full(store, day)
+    if changed:
+        plan = validation.revalidate_and_store(store, changed, day)
+        findings, nodes = plan.findings, plan.affected
+    else:
+        findings, nodes = validation.validate_full(store, day), None
     store.flush()
-    report = reports.build(store, findings, day)
+    report = reports.build(store, findings, day, nodes)
     _write(reports.render(report, fmt), output)
     if fail_on != "none" and report.fails(fail_on):
         sys.exit(1)

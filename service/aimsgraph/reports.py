@@ -79,10 +79,11 @@ class Report:
         return any(f.severity in levels[fail_on] for f in self.findings)
 
 
-def build(store: GraphStore, findings: list[Finding], as_of: date) -> Report:
+def build(store: GraphStore, findings: list[Finding], as_of: date, nodes: list[str] | None = None) -> Report:
     """A report with readiness per clause and per system for ``findings`` on ``store``,
-    computed as of the evaluation date ``as_of``."""
-    targets = targets_per_shape(store, as_of)
+    computed as of the evaluation date ``as_of``; with ``nodes``, of the checks on those focus
+    nodes only (a re-validation of what a change affects reports on that, not on the record)."""
+    targets = targets_per_shape(store, as_of, nodes)
     failed = {(f.shape, f.focus) for f in findings}
     by_system: dict[str, Readiness] = {}
     record = _system_records(store)

@@ -244,9 +244,15 @@ def validate_changed(store: GraphStore, changed: Iterable[str], as_of: date | No
     findings. Returns the findings of the affected focus nodes. A change to the management
     system's own settings (criteria, matrix, SoA, scope) re-validates everything, and so does a
     new evaluation date."""
+    return revalidate_and_store(store, changed, as_of).findings
+
+
+def revalidate_and_store(store: GraphStore, changed: Iterable[str], as_of: date | None = None) -> Revalidation:
+    """:func:`validate_changed`, answering with the plan: its ``affected`` nodes say what the
+    findings cover (None: the whole record)."""
     plan = revalidate(store, changed, as_of)
     store_revalidation(store, plan)
-    return stored_findings(store) if plan.affected is None else plan.findings
+    return plan
 
 
 @dataclass(frozen=True)
