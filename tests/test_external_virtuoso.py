@@ -65,3 +65,25 @@ def engine(tmp_path_factory):
     store = VirtuosoServer(tmp_path_factory.mktemp("virtuoso"))
     yield store
     store.stop()
+
+
+def test_a_derived_graph_larger_than_a_virtuoso_request_is_written_and_removed(engine):
+    """Virtuoso refuses a request over 10 MB (HT057), which a derived graph at 1,000 systems
+    exceeds: a write section that large goes as several requests, and a large removal as
+    DELETE DATA operations of a bounded size (its parser runs out of stack on big ones)."""
+    import pyoxigraph as ox
+
+    from aimsgraph.remote import RemoteStore
+    from aimsgraph.store import GraphStore
+
+    remote = RemoteStore(engine.sparql, engine.sparql, timeout=120)
+    remote.check()
+    store = GraphStore(None, remote)
+    graph = ox.NamedNode("https://example.org/derived-at-scale")
+    quads = [ox.Quad(ox.NamedNode(f"https://example.org/derived/node/{i}"), ox.NamedNode("https://example.org/derived/p"),
+                     ox.Literal(f"a value long enough to make the request large, number {i}"), graph)
+             for i in range(60_000)]
+    store.replace_quads(remove=[], add=quads)  # about 9 MB of INSERT DATA
+    assert engine.count(graph.value) == 60_000
+    store.replace_quads(remove=quads[:50_000], add=[])
+    assert engine.count(graph.value) == 10_000

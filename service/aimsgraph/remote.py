@@ -9,7 +9,9 @@ Transactions: the remote store executes one SPARQL Update request atomically (al
 engines above do), so the writes a :meth:`GraphStore.write_lock` section makes are collected and
 sent as one request when the section ends, together with an increment of a shared generation
 counter. A write is therefore all or nothing at the remote, and several aimsgraph instances
-can share one store: each sees the others' writes through the counter. Reads inside a write
+can share one store: each sees the others' writes through the counter. (Virtuoso refuses a
+request over 10 MB: there a larger section, such as a derived graph rewritten at 1,000 systems,
+goes as several requests and is not atomic, as the embedded store's bulk writes are not.) Reads inside a write
 section see the store as it was before the section (nothing is sent until it ends).
 
 Requirements on the remote store, checked at start (:meth:`RemoteStore.check`): its default
@@ -85,6 +87,10 @@ BACKGROUND_TIMEOUT_S = 300.0
 #: written) is sent again, and the pause before the first retry (doubled each time).
 DEADLOCK_RETRIES = 5
 DEADLOCK_PAUSE_S = 0.2
+#: Most text in one update request to Virtuoso, which refuses more than 10 MB ("HT057: The
+#: STRING session ... is longer than 10Mb"). A write section larger than this (a derived graph
+#: rewritten, a large load) goes as several requests, so it is not atomic there.
+VIRTUOSO_REQUEST_BYTES = 4_000_000
 #: Most quads in one ``INSERT DATA`` operation of a request (see :func:`insert_data`).
 DATA_QUADS = 1_000
 #: Most quads with blank nodes in one ``INSERT {...} WHERE {}`` operation (see :func:`insert_data`).
@@ -213,10 +219,17 @@ class RemoteStore:
         self._section.pending = []
 
     def commit(self) -> None:
-        """Send the write section's operations as one request, with the generation bump."""
+        """Send the write section's operations as one request, with the generation bump (on
+        Virtuoso, as several when they exceed :data:`VIRTUOSO_REQUEST_BYTES`)."""
         pending, self._section.pending = self._pending(), None
-        if pending:
-            self._send([*pending, _bump_generation()])
+        if not pending:
+            return
+        operations = [*pending, _bump_generation()]
+        if self.virtuoso:
+            for request in _requests(operations, VIRTUOSO_REQUEST_BYTES):
+                self._send(request)
+        else:
+            self._send(operations)
 
     def rollback(self) -> None:
         self._section.pending = None
@@ -232,12 +245,18 @@ class RemoteStore:
 
     def extend(self, quads: Iterable[ox.Quad]) -> None:
         quads = list(quads)
-        if self._pending() is not None:  # part of a write section: one request with the rest
-            if quads:
-                self.update(insert_data(quads))
+        pending = self._pending()
+        if pending is not None:  # part of a write section: one request with the rest
+            pending.extend(insert_operations(quads))
             return
         for start in range(0, len(quads), CHUNK_QUADS):  # a bulk add: not atomic, like the local bulk loader
             self.update(insert_data(quads[start:start + CHUNK_QUADS]))
+
+    def remove_all(self, quads: list[ox.Quad]) -> None:
+        """Remove quads without blank nodes, :data:`DATA_QUADS` to a ``DELETE DATA`` operation
+        (Virtuoso's parser runs out of stack on larger ones)."""
+        for start in range(0, len(quads), DATA_QUADS):
+            self.update(f"DELETE DATA {{ {graph_blocks(quads[start:start + DATA_QUADS])} }}")
 
     bulk_extend = extend
 
@@ -338,6 +357,11 @@ def insert_data(quads: list[ox.Quad]) -> str:
     share blank nodes (a label means one node only within its operation) and, where groups
     allow, at most :data:`TEMPLATE_QUADS` quads: Virtuoso compiles a template to SQL and
     refuses one over 10,000 lines."""
+    return " ;\n".join(insert_operations(quads))
+
+
+def insert_operations(quads: list[ox.Quad]) -> list[str]:
+    """The operations of :func:`insert_data`, one string each."""
     plain = [q for q in quads if not _needs_template(q)]
     operations = [f"INSERT DATA {{ {graph_blocks(plain[start:start + DATA_QUADS])} }}"
                   for start in range(0, len(plain), DATA_QUADS)]
@@ -349,7 +373,22 @@ def insert_data(quads: list[ox.Quad]) -> str:
         template += group
     if template:
         operations.append(template_operation("INSERT", template))
-    return " ;\n".join(operations)
+    return operations
+
+
+def _requests(operations: list[str], most_bytes: int) -> Iterator[list[str]]:
+    """The operations in consecutive groups of at most ``most_bytes`` of text (an operation
+    larger than that alone): Virtuoso refuses a request whose text exceeds 10 MB (HT057)."""
+    group: list[str] = []
+    size = 0
+    for operation in operations:
+        if group and size + len(operation) > most_bytes:
+            yield group
+            group, size = [], 0
+        group.append(operation)
+        size += len(operation) + 3
+    if group:
+        yield group
 
 
 def template_operation(verb: str, quads: list[ox.Quad]) -> str:

@@ -287,6 +287,8 @@ class GraphStore:
             if any(has_blank_node(q) for q in remove):
                 for quad in remove:  # DELETE DATA cannot name blank nodes
                     self._store.remove(quad)
+            elif self.remote is not None:
+                self.remote.remove_all(remove)
             elif remove:  # one transaction: a remove() each costs milliseconds
                 self._store.update(f"DELETE DATA {{ {graph_blocks(remove)} }}")
             self._add(add)
