@@ -294,3 +294,29 @@ def test_validating_a_change_reports_on_what_it_affects(app):
         full = {s["id"]: s["checks"] for s in everything["readiness"]["systems"]}
         assert checks[system] == full[system]  # every check on the changed system's record
         assert sum(checks.values()) < sum(full.values())
+
+
+def test_graph_counts_answer_at_once_after_a_write_and_catch_up(app):
+    """GET /api/graphs answers the last counts at once after a write, marked not current,
+    while a recount runs; then the counts of the store as it is."""
+    import time
+
+    from aimsgraph.namespaces import Graphs
+
+    client, store = app.test_client(), app.extensions["aimsgraph"].store
+
+    def data_count(answer) -> int:
+        return next(g["triples"] for g in answer["graphs"] if g["graph"] == Graphs.DATA)
+
+    first = client.get("/api/graphs").get_json()
+    assert first["current"] and data_count(first) == store.graph_sizes()[Graphs.DATA]
+    store.update(f"INSERT DATA {{ GRAPH <{Graphs.DATA}> {{ <urn:count:a> <urn:count:p> <urn:count:b> }} }}")
+    stale = client.get("/api/graphs").get_json()
+    assert not stale["current"] and data_count(stale) == data_count(first)
+    for _ in range(300):
+        latest = client.get("/api/graphs").get_json()
+        if latest["current"]:
+            break
+        time.sleep(0.1)
+    assert latest["current"] and data_count(latest) == data_count(first) + 1
+    store.update(f"DELETE DATA {{ GRAPH <{Graphs.DATA}> {{ <urn:count:a> <urn:count:p> <urn:count:b> }} }}")

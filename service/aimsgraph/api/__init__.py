@@ -35,6 +35,8 @@ def health():
 
 @bp.get("/graphs")
 def graphs():
-    """The named graphs of the store with their triple counts."""
+    """The named graphs of the store with their triple counts; ``current`` is false when the
+    counts are from before the last write (a recount is then running)."""
     store = current_app.extensions["aimsgraph"].store
-    return jsonify(graphs=[{"graph": g, "triples": n} for g, n in store.graph_sizes().items()])
+    sizes, current = store.recent_graph_sizes()
+    return jsonify(graphs=[{"graph": g, "triples": n} for g, n in sizes.items()], current=current)
