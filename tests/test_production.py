@@ -35,11 +35,13 @@ QUERY = "SELECT ?class WHERE { ?class a <http://www.w3.org/2002/07/owl#Class> } 
 BODY_LIMIT = 4096
 
 
-def test_the_readme_documents_this_production_command():
-    """The command started below is the one the README's production paragraph gives."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    paragraph = re.search(r"\*\*Production:\*\*(.+?)\n\n", readme, re.S)
-    assert paragraph, "the README has no **Production:** paragraph"
+@pytest.mark.parametrize("page", ["README.md", "docs/cli.md"])
+def test_the_production_paragraph_gives_this_command(page: str):
+    """The command started below is the one the production paragraph gives, in the README (the
+    front door) and in the command-line reference (docs/cli.md), where the full paragraph lives."""
+    text = (REPO / page).read_text(encoding="utf-8")
+    paragraph = re.search(r"\*\*Production:\*\*(.+?)(?:\n\n|\Z)", text, re.S)  # to a blank line or the end
+    assert paragraph, f"{page} has no **Production:** paragraph"
     assert "aimsgraph " + " ".join(PRODUCTION) in paragraph.group(1)
 
 
