@@ -87,6 +87,7 @@ def without_blank_nodes(triples: set) -> set:
     return {t for t in triples if not any(isinstance(term, ox.BlankNode) for term in t)}
 
 
+@pytest.mark.oracle
 def test_fast_engine_equals_owlrl_on_the_demo():
     store = GraphStore(None)
     store.initialise(demo=True)
@@ -108,6 +109,7 @@ ex:ctl aims:mitigates ex:r ; aims:hasOwner ex:person .
 """
 
 
+@pytest.mark.oracle
 def test_fast_engine_equals_owlrl_on_a_generated_record_with_cycles_and_chains():
     from benchmarks.generate import generate
 

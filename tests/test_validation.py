@@ -62,11 +62,13 @@ def test_the_demo_reports_its_documented_gaps_and_nothing_else(demo_store: Graph
     assert all(f.clauses and f.message for f in findings)
 
 
+@pytest.mark.oracle
 def test_store_engine_equals_pyshacl_on_the_demo(demo_store: GraphStore):
     reference = validation.validate_graph(demo_store.extract(validation.VALIDATED_GRAPHS), AS_OF)
     assert validation.validate_store(demo_store, AS_OF) == reference
 
 
+@pytest.mark.oracle
 def test_store_engine_equals_pyshacl_on_a_generated_organisation(tmp_path: Path):
     from benchmarks.generate import generate
 
@@ -80,6 +82,7 @@ def test_store_engine_equals_pyshacl_on_a_generated_organisation(tmp_path: Path)
     assert fast == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF)
 
 
+@pytest.mark.oracle
 def test_store_engine_equals_pyshacl_on_an_off_scale_risk():
     store = GraphStore(None)
     store.initialise(demo=True)

@@ -2,8 +2,9 @@
 
 Two engines compute the same thing (tests prove it on the demo and on generated records):
 
-* :func:`owlrl_inferences` — the reference: owlrl's OWL 2 RL closure over an rdflib copy of the
-  premises. Correct and slow (about 10 s for the demo, minutes for 1k systems).
+* :func:`owlrl_inferences` — the reference (owlrl, from the ``oracle`` extra): its OWL 2 RL
+  closure over an rdflib copy of the premises. Correct and slow (seconds for the demo, minutes
+  for 1k systems).
 * :func:`fast_inferences` — the engine the service uses: the OWL 2 RL rules that our ontology
   and alignments use, applied to the premises in memory with semi-naive evaluation:
   cax-sco/cax-eqc (subclass, equivalent class), prp-spo1/prp-eqp (subproperty, equivalent
