@@ -162,12 +162,12 @@ def measure(systems: int, options: Options, workdir: Path) -> dict:
         log(systems, "aimsgraph serve --production: " + ", ".join(p for p in SERVED if p in phases))
         try:
             query_rows, service_rows, dependents = served(store_dir, values, analysed, options, phases, systems)
-        except Exception as exc:  # noqa: BLE001 - a long run goes on with the other phases
+        except Exception as exc:
             service_rows = [failed("HTTP measurements", exc)]
         if phases & {"start", "routes"}:
             try:
                 route_rows = served_copy(store_dir, workdir, route_values, options, phases, systems)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 route_rows = [failed("HTTP measurements on a copy of the store (dashboard start, routes)", exc)]
 
     rows = [load] if "load" in phases else []
@@ -250,7 +250,6 @@ def in_process_analysis(store, node: str, options: Options, phases: set[str] | N
     from aimsgraph import impact
     from aimsgraph.analysis import RiskModel
     from aimsgraph.record import Record
-
     from benchmarks.propagation import in_process_impact, pick_nodes
 
     phases = set(PHASES) if phases is None else phases
@@ -643,7 +642,6 @@ def reasoning_in_process(store, systems: int, options: Options) -> dict:
     """Closure of the premises, a full refresh (inferred graph current: compute and compare),
     and incremental refreshes after one-triple writes, each undone."""
     from aimsgraph import reasoning
-
     from benchmarks.reasoning import DATA, one_change_edges
 
     premises, read_s = timed(reasoning.premises, store)

@@ -224,6 +224,7 @@ def plan_values(store, system: str | None = None) -> dict[str, str]:
     the first system with a model trained on a dataset and a risk), one of its models, a
     dataset that model is trained on, one of its risks; and the rest the plan needs."""
     import pyoxigraph as ox
+
     from aimsgraph.queries import load_all
 
     chosen = f"VALUES ?system {{ <{system}> }}" if system else ""

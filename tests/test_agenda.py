@@ -243,7 +243,7 @@ def test_overdue_nonconformities_on_the_demo_after_the_due_date(demo_store):
 
 def sections(markdown: str) -> dict[str, str]:
     parts = re.split(r"^## (.+)$", markdown, flags=re.MULTILINE)
-    return dict(zip(parts[1::2], parts[2::2]))
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
 def assert_demo_pack(markdown: str) -> None:

@@ -15,7 +15,6 @@ from aimsgraph.importers import NothingRecognised, airo
 from aimsgraph.namespaces import Graphs
 from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
-
 from conftest import AS_OF
 
 SAMPLE = Path(__file__).parent / "data" / "airo-system.ttl"
@@ -82,7 +81,7 @@ def test_a_bad_file_imports_nothing(tmp_path: Path):
     store.initialise(demo=False)
     broken = tmp_path / "broken.ttl"
     broken.write_text(SAMPLE.read_text() + "\nex:oops a .\n")
-    with pytest.raises(InvalidInput, match="broken.ttl"):
+    with pytest.raises(InvalidInput, match=r"broken\.ttl"):
         airo.import_airo(store, broken)
     assert store.is_empty(Graphs.DATA)
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from aimsgraph.queries import load_all
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,7 +114,6 @@ def app(tmp_path_factory: pytest.TempPathFactory):
     """The service on the demo, with the editor token the plan sends, as tests/conftest.py builds apps."""
     from aimsgraph.app import create_app
     from aimsgraph.config import Settings
-
     from benchmarks import routes
 
     service = create_app(Settings(data_dir=tmp_path_factory.mktemp("routes") / "db", demo=True, query_timeout=30,

@@ -14,11 +14,10 @@ import pyoxigraph as ox
 import pytest
 import requests
 
+from aimsgraph.api.ratelimit import Limiter
 from aimsgraph.app import create_app
 from aimsgraph.config import Settings
-from aimsgraph.api.ratelimit import Limiter
 from aimsgraph.namespaces import Graphs
-
 from conftest import LiveServer, start_server
 
 LIMIT = 1_048_576

@@ -11,6 +11,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import requests
+
 from conftest import AS_OF, LiveServer, start_server
 from test_cli import run
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyoxigraph as ox
-from test_cli import run
 
 from aimsgraph import changes
 from aimsgraph.namespaces import Graphs
 from aimsgraph.store import GraphStore
+from test_cli import run
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "data" / "templates"
 CRASH = ox.Quad(ox.NamedNode("http://example.org/crash"), ox.NamedNode("http://example.org/p"), ox.Literal("1"),

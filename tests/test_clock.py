@@ -18,7 +18,6 @@ import rdflib
 from aimsgraph import clock, queries, resources, validation
 from aimsgraph.errors import InvalidInput
 from aimsgraph.shacl_sparql import UnsupportedShape, compile_shapes
-
 from conftest import AS_OF, REPO
 
 CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"), ("time", "time")}

@@ -15,7 +15,6 @@ from aimsgraph.namespaces import ISO, Graphs
 from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.shacl_sparql import compile_shapes
 from aimsgraph.store import GraphStore
-
 from conftest import AS_OF
 
 SSSOM = "https://w3id.org/sssom/"
@@ -55,7 +54,9 @@ def crosswalk_files() -> dict[str, rdflib.Graph]:
 
 def records(graph: rdflib.Graph) -> dict[str, tuple[str, str, str]]:
     """Each mapping record of a file: IRI -> (subject, predicate, object)."""
-    value = lambda m, slot: str(graph.value(m, URIRef(SSSOM + slot)))
+    def value(m, slot: str) -> str:
+        return str(graph.value(m, URIRef(SSSOM + slot)))
+
     return {str(m): (value(m, "subject_id"), value(m, "predicate_id"), value(m, "object_id"))
             for m in graph.subjects(RDF.type, URIRef(SSSOM + "Mapping"))}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
+
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput
 from aimsgraph.exporters import dcat as export

@@ -14,7 +14,6 @@ from aimsgraph.app import create_app
 from aimsgraph.config import Settings
 from aimsgraph.namespaces import Graphs
 from aimsgraph.store import GraphStore
-
 from test_catalogue import CONTROL_IDS, select
 from test_validation import DEMO, DOCUMENTED_GAPS
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from conftest import LiveServer, free_port, start_server
 
 CATALOG = Path(__file__).parent / "data" / "federated-catalog.ttl"
@@ -154,7 +155,6 @@ def test_a_catalogue_that_hangs_is_cut_off_by_the_timeout(federating):
 
 
 def test_a_catalogue_that_is_down_gives_a_clear_error(federating, tmp_path: Path):
-    server, catalog, _ = federating
     down = f"http://127.0.0.1:{free_port()}/query"
     other = start_server(tmp_path / "down", AIMSGRAPH_QUERY_TIMEOUT="3", AIMSGRAPH_SERVICE_ALLOWLIST=down, AIMSGRAPH_DEMO="true")
     try:

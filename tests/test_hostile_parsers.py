@@ -22,7 +22,6 @@ from aimsgraph.app import create_app
 from aimsgraph.config import Settings
 from aimsgraph.errors import Forbidden, InvalidInput
 from aimsgraph.sparql.guard import check_nesting, check_remote_calls
-
 from conftest import LiveServer, start_server
 
 TOKEN = "editor-token-for-hostile-parsers"

@@ -9,7 +9,6 @@ import pytest
 
 from aimsgraph.app import create_app
 from aimsgraph.config import Settings
-
 from benchmarks.fuzz import HOSTILE_BODIES, HOSTILE_TEXT, PARAMETERS
 
 #: 503 is the documented answer of a query that ran into its time limit.

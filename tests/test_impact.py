@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import LiveServer
-from riskgraphs import EX, model_of, store_with
 
 from aimsgraph import impact, queries
 from aimsgraph.analysis import RiskModel, refresh_analysis
@@ -19,6 +17,8 @@ from aimsgraph.namespaces import Graphs
 from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.record import Record
 from aimsgraph.store import GraphStore
+from conftest import LiveServer
+from riskgraphs import EX, model_of, store_with
 
 DEMO = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"

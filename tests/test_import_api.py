@@ -18,7 +18,6 @@ from aimsgraph import resources
 from aimsgraph.app import create_app
 from aimsgraph.config import Settings
 from aimsgraph.namespaces import Graphs
-
 from conftest import start_server
 from test_airo_import import SAMPLE, owl_file
 from test_writes import settle

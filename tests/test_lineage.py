@@ -12,6 +12,9 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
+from rdflib import RDFS, SKOS, URIRef
+from rdflib.namespace import DCTERMS
+
 from aimsgraph import resources, validation
 from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput
@@ -19,10 +22,7 @@ from aimsgraph.importers import openlineage
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
-
 from conftest import AS_OF
-from rdflib import RDFS, SKOS, URIRef
-from rdflib.namespace import DCTERMS
 
 DATA_DIR = Path(__file__).parent / "data"
 MB = "https://data.meridian.example/aims/"

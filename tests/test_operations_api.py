@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from conftest import AS_OF, LiveServer, start_server
 
 MB = "https://data.meridian.example/aims/"

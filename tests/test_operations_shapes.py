@@ -20,7 +20,6 @@ from rdflib.namespace import DCTERMS
 from aimsgraph import resources, validation
 from aimsgraph.namespaces import Graphs
 from aimsgraph.store import GraphStore
-
 from conftest import AS_OF
 
 EX = "https://example.org/ops/"

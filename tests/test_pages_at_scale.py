@@ -20,7 +20,6 @@ from aimsgraph.app import create_app
 from aimsgraph.config import Settings
 from aimsgraph.store import GraphStore
 from benchmarks.generate import generate
-
 from conftest import AS_OF
 
 SYSTEMS = 150

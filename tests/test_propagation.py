@@ -6,13 +6,12 @@ consumesOutputOf 0.6. A risk L4 x S5 scores 20/25 = 0.8; L3 x S4 scores 12/25 = 
 
 from __future__ import annotations
 
-import pytest
-from riskgraphs import EX, inherited, model_of, store_with
-
 import pyoxigraph as ox
+import pytest
 
 from aimsgraph.analysis import RiskModel, analysis_quads, refresh_analysis
 from aimsgraph.namespaces import Graphs
+from riskgraphs import EX, inherited, model_of, store_with
 
 CRITICAL_RISK = "a aims:Risk ; aims:hasLikelihood rm:L4 ; aims:hasSeverity rm:S5 ."
 HIGH_RISK = "a aims:Risk ; aims:hasLikelihood rm:L3 ; aims:hasSeverity rm:S4 ."

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from riskgraphs import EX, store_with
 
 from aimsgraph import scoring
 from aimsgraph.errors import ConfigError
 from aimsgraph.namespaces import RM
+from riskgraphs import EX, store_with
 
 
 def scored(turtle: str) -> tuple[scoring.Criteria, dict[str, scoring.Risk]]:
@@ -34,7 +34,7 @@ def test_inherent_level_and_score_come_from_the_default_matrix():
 
 def test_preventive_controls_lower_likelihood_and_detective_controls_severity():
     # preventive e=0.5: L = 1 + 3 x 0.5 = 2.5 -> 3; detective e=0.6: S = 1 + 4 x (1 - 0.3) = 3.8 -> 4
-    criteria, risks = scored(RISK + control("p", "mitigates", "r", "0.5") + control("d", "detects", "r", "0.6"))
+    _, risks = scored(RISK + control("p", "mitigates", "r", "0.5") + control("d", "detects", "r", "0.6"))
     risk = risks[EX + "r"]
     assert (risk.residual_likelihood, risk.residual_severity) == (3, 4)
     assert risk.residual.iri == RM + "High" and risk.residual_score == pytest.approx(12 / 25)

@@ -8,6 +8,7 @@ import io
 
 import pyoxigraph as ox
 import pytest
+
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput
 from aimsgraph.importers.spreadsheet import DEFAULT_BASE, read_sheet
@@ -15,7 +16,6 @@ from aimsgraph.namespaces import AIMS, ISO, RM, Graphs
 from aimsgraph.scoring import load_criteria, load_risks
 from aimsgraph.store import GraphStore
 from aimsgraph.validation import validate_store
-
 from conftest import AS_OF
 
 MB = "https://data.meridian.example/aims/"

@@ -18,7 +18,6 @@ from aimsgraph import reports, validation
 from aimsgraph.namespaces import Graphs
 from aimsgraph.shacl_sparql import UnsupportedShape, compile_shapes
 from aimsgraph.store import GraphStore
-
 from conftest import AS_OF
 
 DEMO = "https://data.meridian.example/aims/"
@@ -167,8 +166,11 @@ def test_cli_validate_exit_codes_and_junit(tmp_path: Path):
     data_dir = tmp_path / "db"
     setup = f"from pathlib import Path; from aimsgraph.store import GraphStore; GraphStore(Path({str(data_dir)!r})).initialise()"
     subprocess.run([sys.executable, "-c", setup], check=True, timeout=120)
-    run = lambda *args: subprocess.run([sys.executable, "-m", "aimsgraph.cli", "validate", "--data-dir", str(data_dir), *args],
-                                       capture_output=True, text=True, timeout=120)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "aimsgraph.cli", "validate", "--data-dir", str(data_dir), *args],
+                              capture_output=True, text=True, timeout=120)
+
     failing = run("--format", "junit", "-o", str(tmp_path / "report.xml"))
     assert failing.returncode == 1
     assert ET.parse(tmp_path / "report.xml").getroot().tag == "testsuites"

@@ -324,8 +324,8 @@ def report_file(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("report")
     store = folder / "db"
     subprocess.run([sys.executable, "-c", "from pathlib import Path; from aimsgraph.store import GraphStore; "
-                    "from aimsgraph import changes; s = GraphStore(Path(r'%s')); changes.initialise(s, demo=True); "
-                    "s.flush()" % store], check=True, timeout=120)
+                    f"from aimsgraph import changes; s = GraphStore(Path(r'{store}')); changes.initialise(s, demo=True); "
+                    "s.flush()"], check=True, timeout=120)
     output = folder / "report.html"
     done = subprocess.run([sys.executable, "-m", "aimsgraph.cli", "report", "--html", str(output), "--data-dir", str(store)],
                           capture_output=True, text=True, timeout=300)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pyoxigraph as ox
 import pytest
 import requests
+
 from conftest import REPO, LiveServer, start_server
 
 EX = "http://example.org/writes/"

@@ -94,7 +94,7 @@ class Settings:
     secret_key: str = field(default="", repr=False)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from the environment; ``overrides`` (e.g. CLI options) win when not None."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -105,7 +105,7 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values).checked()
 
-    def checked(self) -> "Settings":
+    def checked(self) -> Settings:
         """Return self after checking value ranges; raises ConfigError naming the bad setting."""
         if not 0 < self.port < 65536:
             raise ConfigError(f"AIMSGRAPH_PORT must be 1-65535, got {self.port}")

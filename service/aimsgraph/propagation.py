@@ -56,9 +56,9 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 SELECT DISTINCT ?property WHERE { ?property rdfs:subPropertyOf+ aims:dependsOn }"""
 
 #: Direct dependsOn edges as asserted; the inferred graph only restates typed or qualified ones.
-_ASSERTED_DEPENDS_ON = """SELECT ?s ?o WHERE {
-  GRAPH ?g { ?s <https://w3id.org/aimsgraph/ontology#dependsOn> ?o } FILTER(?g != <%s>)
-}""" % Graphs.INFERRED
+_ASSERTED_DEPENDS_ON = f"""SELECT ?s ?o WHERE {{
+  GRAPH ?g {{ ?s <https://w3id.org/aimsgraph/ontology#dependsOn> ?o }} FILTER(?g != <{Graphs.INFERRED}>)
+}}"""
 
 _DEFAULT_COUPLINGS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
 SELECT ?property ?value ?graph WHERE { GRAPH ?graph { ?property aims:defaultCouplingStrength ?value } }"""

@@ -64,9 +64,9 @@ from urllib.parse import unquote
 import pyoxigraph as ox
 
 from aimsgraph import limits
-from aimsgraph.importers import Triple, label_blank_nodes
 from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput
+from aimsgraph.importers import Triple, label_blank_nodes
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.store import GraphStore
 

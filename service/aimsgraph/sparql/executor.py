@@ -202,7 +202,7 @@ def _answer(job: QueryJob, store: ox.Store) -> tuple:  # pragma: no cover - chil
         if may_call_remote(job.query):
             return ("error", "RemoteServiceError", f"the query failed, possibly in a SERVICE call: {exc}")
         return ("error", "StoreUnavailable", f"cannot read the store: {exc}")
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which answers 500
+    except Exception as exc:
         return ("error", "AimsgraphError", f"{type(exc).__name__}: {exc}")
 
 

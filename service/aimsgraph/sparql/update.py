@@ -150,7 +150,7 @@ def check_syntax(text: str, base_iri: str | None) -> None:
         ox.Store().update(_without_remote_calls(text), base_iri=base_iri)
     except SyntaxError as exc:
         raise InvalidInput(f"SPARQL Update syntax error: {short(exc)}") from None
-    except Exception:  # noqa: BLE001 - a run-time error on the empty store (a missing graph, say) is not a syntax error
+    except Exception:
         pass
 
 
@@ -540,5 +540,5 @@ def _check_document(source: str, body: bytes, fmt: ox.RdfFormat) -> None:
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - urllib's signature
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         raise urllib.error.HTTPError(req.full_url, code, f"redirect to {newurl} not followed", headers, fp)

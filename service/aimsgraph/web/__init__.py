@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
 from aimsgraph import agenda, charts, clock, impact, overview, queries, soa
 from aimsgraph.errors import InvalidInput, NotFound
@@ -81,7 +80,7 @@ def heat_map():
     return render_template(
         "heatmap.html", data=data, selected=selected, cell=cell,
         page=overview.page_of(cell.risks, request.args.get("after"), lambda r: f"{r.iri} {r.asset}") if cell else None,
-        chart=charts.heat_map(data, lambda l, s: url_for("web.heat_map", view=view, likelihood=l, severity=s) + "#cell-risks",
+        chart=charts.heat_map(data, lambda likelihood, severity: url_for("web.heat_map", view=view, likelihood=likelihood, severity=severity) + "#cell-risks",
                               selected),
     )
 
