@@ -87,3 +87,14 @@ def test_a_derived_graph_larger_than_a_virtuoso_request_is_written_and_removed(e
     assert engine.count(graph.value) == 60_000
     store.replace_quads(remove=quads[:50_000], add=[])
     assert engine.count(graph.value) == 10_000
+
+
+def test_the_agenda_answers_over_virtuoso(server):
+    """GET /api/due reads the metrics' last measurements with a SPARQL 1.1 aggregate (no
+    LATERAL, which Virtuoso 7 refuses): the demo's due items come back, metrics included."""
+    import requests
+
+    answer = requests.get(server.url + "/api/due", timeout=120)
+    assert answer.status_code == 200, answer.text[:500]
+    kinds = {item["kind"] for item in answer.json()["items"]}
+    assert "Measurement" in kinds and "Review" in kinds

@@ -133,15 +133,11 @@ PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
 #: decoding them, so that a narrow window reads only its own items.
 _DATED = PREFIXES + "SELECT ?item ?due ?until WHERE {{ ?item <{}> ?due . FILTER(COALESCE(?due <= ?until, true)) }}"
 #: The metrics with a monitoring interval and their latest measurement (as in ``queries/due-items.rq``).
-_METRICS = PREFIXES + """SELECT ?item ?interval ?lastMeasured WHERE {
+_METRICS = PREFIXES + """SELECT ?item ?interval (MAX(?measured) AS ?lastMeasured) WHERE {
   ?item a aims:Metric ; aims:monitoringInterval ?interval .
-  LATERAL {
-    OPTIONAL {
-      SELECT ?item (MAX(?measured) AS ?lastMeasured) WHERE { ?measurement aims:ofMetric ?item ; aims:measuredAt ?measured }
-      GROUP BY ?item
-    }
-  }
-}"""
+  OPTIONAL { ?measurement aims:ofMetric ?item ; aims:measuredAt ?measured }
+}
+GROUP BY ?item ?interval"""
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 RDFS_SUB_CLASS_OF = "http://www.w3.org/2000/01/rdf-schema#subClassOf"

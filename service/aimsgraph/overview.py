@@ -577,8 +577,8 @@ def _graph_of(model: RiskModel, asset: str) -> nx.DiGraph:
 def system_record(store: GraphStore, system: str) -> set[str]:
     """The nodes of a system's record, as ``queries/system-record-nodes.rq`` defines it: itself,
     its risks, assessments of it, controls that apply to it or treat its risks, its documentation
-    and event logging. Read with index lookups (a few per risk) rather than the query, which
-    needs LATERAL to be fast at 10,000 systems and so does not run on every external engine."""
+    and event logging. Read with index lookups (a few per risk) rather than the query: a page
+    needs one system's record in milliseconds, and lookups need no query planning."""
     record = Record(store.raw)
     risks = record.objects(system, AIMS + "hasRisk")
     nodes = {system, *risks, *record.subjects(AIMS + "assesses", system), *record.subjects(AIMS + "appliesTo", system)}
