@@ -36,36 +36,59 @@ _DEFAULT_README = Path("<docs/performance.md>")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     defaults = harness.Options()
     parser.add_argument("--systems", type=int, nargs="+", default=[100, 1000, 10_000], help="sizes, in AI systems")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--readme", type=Path, default=_DEFAULT_README,
-                        help="page to write the block into (default: docs/performance.md, unless --only picks a subset)")
+    target.add_argument(
+        "--readme",
+        type=Path,
+        default=_DEFAULT_README,
+        help="page to write the block into (default: docs/performance.md, unless --only picks a subset)",
+    )
     target.add_argument("--no-readme", dest="readme", action="store_const", const=None, help="only print the tables")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here (after each size)")
-    parser.add_argument("--query-timeout", type=float, default=defaults.query_timeout,
-                        help="seconds for one run of a named query, on both sides")
+    parser.add_argument(
+        "--query-timeout", type=float, default=defaults.query_timeout, help="seconds for one run of a named query, on both sides"
+    )
     parser.add_argument("--owlrl-timeout", type=float, default=defaults.owlrl_timeout, help="seconds for the owlrl anchor")
-    parser.add_argument("--pyshacl-timeout", type=float, default=defaults.pyshacl_timeout,
-                        help="seconds for the whole-graph pyshacl anchor")
+    parser.add_argument(
+        "--pyshacl-timeout", type=float, default=defaults.pyshacl_timeout, help="seconds for the whole-graph pyshacl anchor"
+    )
     parser.add_argument("--requests", type=int, default=defaults.requests, help="requests per endpoint in the load test")
     parser.add_argument("--concurrency", type=int, default=defaults.concurrency, help="client threads in the load test")
     parser.add_argument("--runs", type=int, default=defaults.runs, help="timed runs per query and in-process step")
-    parser.add_argument("--only", type=_phases, default=harness.PHASES, metavar="PHASE,...",
-                        help=f"measure only these phases (default all: {','.join(harness.PHASES)})")
-    parser.add_argument("--route-runs", type=int, default=defaults.route_runs,
-                        help="timed requests per call of the route plan (fewer when a call is slow)")
-    parser.add_argument("--route-timeout", type=float, default=defaults.route_timeout,
-                        help="seconds for one request of the route plan (past it: a row that says so)")
-    parser.add_argument("--mixed-clients", type=int, default=defaults.mixed_clients,
-                        help="client threads of the mixed load")
-    parser.add_argument("--mixed-seconds", type=float, default=defaults.mixed_seconds,
-                        help="seconds the mixed load sends for")
+    parser.add_argument(
+        "--only",
+        type=_phases,
+        default=harness.PHASES,
+        metavar="PHASE,...",
+        help=f"measure only these phases (default all: {','.join(harness.PHASES)})",
+    )
+    parser.add_argument(
+        "--route-runs",
+        type=int,
+        default=defaults.route_runs,
+        help="timed requests per call of the route plan (fewer when a call is slow)",
+    )
+    parser.add_argument(
+        "--route-timeout",
+        type=float,
+        default=defaults.route_timeout,
+        help="seconds for one request of the route plan (past it: a row that says so)",
+    )
+    parser.add_argument("--mixed-clients", type=int, default=defaults.mixed_clients, help="client threads of the mixed load")
+    parser.add_argument("--mixed-seconds", type=float, default=defaults.mixed_seconds, help="seconds the mixed load sends for")
     parser.add_argument("--workdir", type=Path, default=None, help="where stores go (default: a temporary directory)")
-    parser.add_argument("--render", type=Path, default=None, metavar="JSON",
-                        help="measure nothing: write the tables of an earlier run's --json file")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="measure nothing: write the tables of an earlier run's --json file",
+    )
     args = parser.parse_args(argv)
     if args.readme is _DEFAULT_README:  # a subset's rows must not replace the whole run's block unasked
         args.readme = REPO / "docs" / "performance.md" if args.render or tuple(args.only) == harness.PHASES else None
@@ -76,8 +99,9 @@ def _phases(text: str) -> tuple[str, ...]:
     wanted = [p.strip() for p in text.split(",") if p.strip()]
     unknown = [p for p in wanted if p not in harness.PHASES]
     if unknown or not wanted:
-        raise argparse.ArgumentTypeError(f"unknown phase(s) {', '.join(unknown) or '(none given)'}; "
-                                         f"the phases are {', '.join(harness.PHASES)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown phase(s) {', '.join(unknown) or '(none given)'}; the phases are {', '.join(harness.PHASES)}"
+        )
     return tuple(p for p in harness.PHASES if p in wanted)
 
 
@@ -96,11 +120,19 @@ def main(argv: list[str] | None = None) -> None:
 
 def measure(args: argparse.Namespace, argv: list[str]) -> dict:
     """Every size in turn; the results so far go to --json after each size."""
-    options = harness.Options(runs=args.runs, requests=args.requests, concurrency=args.concurrency,
-                              query_timeout=args.query_timeout, pyshacl_timeout=args.pyshacl_timeout,
-                              owlrl_timeout=args.owlrl_timeout, route_runs=args.route_runs,
-                              route_timeout=args.route_timeout, mixed_clients=args.mixed_clients,
-                              mixed_seconds=args.mixed_seconds, phases=args.only)
+    options = harness.Options(
+        runs=args.runs,
+        requests=args.requests,
+        concurrency=args.concurrency,
+        query_timeout=args.query_timeout,
+        pyshacl_timeout=args.pyshacl_timeout,
+        owlrl_timeout=args.owlrl_timeout,
+        route_runs=args.route_runs,
+        route_timeout=args.route_timeout,
+        mixed_clients=args.mixed_clients,
+        mixed_seconds=args.mixed_seconds,
+        phases=args.only,
+    )
     # described before the run: the load average says how quiet the machine was
     run: dict = {"machine": report.machine(), "argv": argv, "results": []}
     with tempfile.TemporaryDirectory(prefix="aimsgraph-bench-", dir=args.workdir) as tmp:

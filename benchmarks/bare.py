@@ -49,7 +49,7 @@ def serialised(raw: ox.Store, named, values: dict[str, str]) -> bytes:
 
 
 def answer(raw: ox.Store, queries: dict, job: dict) -> dict:
-    from aimsgraph.queries import NamedQuery
+    from aimsgraph.records.queries import NamedQuery
     from benchmarks.common import load_test, timed
 
     named = queries[job["query"]] if "query" in job else NamedQuery("ad hoc", job["text"])
@@ -65,7 +65,7 @@ def answer(raw: ox.Store, queries: dict, job: dict) -> dict:
 
 
 def main() -> None:
-    from aimsgraph.queries import load_all
+    from aimsgraph.records.queries import load_all
 
     raw = ox.Store.read_only(sys.argv[1])
     queries = load_all()
@@ -98,9 +98,13 @@ class BareWorker:
         return reply
 
     def _start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.bare", str(self.store_dir)],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                        cwd=Path(__file__).resolve().parents[1])
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bare", str(self.store_dir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )
         if self._reply(120) != {"ready": True}:
             self.stop()
             raise RuntimeError(f"the bare-pyoxigraph worker did not open {self.store_dir}")

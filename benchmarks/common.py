@@ -39,12 +39,18 @@ def percentiles(samples: list[float]) -> dict:
     def rank(fraction: float) -> float:
         return 1000 * ordered[int(fraction * (len(ordered) - 1))]
 
-    return {"p50_ms": 1000 * statistics.median(ordered), "p95_ms": rank(0.95), "p99_ms": rank(0.99),
-            "max_ms": 1000 * ordered[-1], "n": len(ordered)}
+    return {
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p95_ms": rank(0.95),
+        "p99_ms": rank(0.99),
+        "max_ms": 1000 * ordered[-1],
+        "n": len(ordered),
+    }
 
 
-def load_test(per_thread: Callable[[], Callable[[int], object]], concurrency: int, total: int,
-              seconds: float | None = None) -> dict:
+def load_test(
+    per_thread: Callable[[], Callable[[int], object]], concurrency: int, total: int, seconds: float | None = None
+) -> dict:
     """``total`` calls (fewer if ``seconds`` pass first) spread over ``concurrency`` threads, each
     calling what its own ``per_thread()`` returns (an HTTP session, say) with the call's number:
     the throughput in calls/s, the latency percentiles, and the failures."""
@@ -68,8 +74,13 @@ def load_test(per_thread: Callable[[], Callable[[int], object]], concurrency: in
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    result = {"throughput": len(samples) / elapsed, "answered": len(samples), "seconds": elapsed,
-              "errors": len(errors), "first_error": errors[0] if errors else None}
+    result = {
+        "throughput": len(samples) / elapsed,
+        "answered": len(samples),
+        "seconds": elapsed,
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+    }
     return {**result, **percentiles(samples)} if samples else result
 
 
@@ -114,8 +125,9 @@ def production_command(port: int) -> list[str]:
     return [sys.executable, "-m", "aimsgraph.cli", "serve", "--production", "--host", "127.0.0.1", "--port", str(port)]
 
 
-def start_server(data_dir: Path, start_timeout: float = 600, command: Callable[[int], list[str]] = serve_command,
-                 **env_overrides: str) -> Server:
+def start_server(
+    data_dir: Path, start_timeout: float = 600, command: Callable[[int], list[str]] = serve_command, **env_overrides: str
+) -> Server:
     """Start the service (``command`` for a free loopback port) over ``data_dir`` (no demo) and
     wait until /api/health answers; RuntimeError with the log if it exits or misses the deadline."""
     port = free_port()

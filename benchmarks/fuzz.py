@@ -48,14 +48,26 @@ HOSTILE_TEXT = [
     "<script>alert(1)</script>",
     "../../etc/passwd",
     "%ff%fe",
-    "\U0001F600" * 50,
+    "\U0001f600" * 50,
 ]
-HOSTILE_JSON = [b"[1]", b'"x"', b"7", b"true", b"null", b"{}", b"[" * DEEP + b"]" * DEEP,
-                b'{"a":' * DEEP + b"1" + b"}" * DEEP, b"{bad json", b"\xff\xfe\x00\x01"]
+HOSTILE_JSON = [
+    b"[1]",
+    b'"x"',
+    b"7",
+    b"true",
+    b"null",
+    b"{}",
+    b"[" * DEEP + b"]" * DEEP,
+    b'{"a":' * DEEP + b"1" + b"}" * DEEP,
+    b"{bad json",
+    b"\xff\xfe\x00\x01",
+]
 JSON_LD_BOMB = b'{"@id":"http://x/s","http://x/p":' + b'{"http://x/p":' * 4000 + b"1" + b"}" * 4001
-ENTITY_BOMB = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
-               b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-               b'<rdf:Description rdf:about="http://x/s"><rdf:value>&c;</rdf:value></rdf:Description></rdf:RDF>')
+ENTITY_BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description rdf:about="http://x/s"><rdf:value>&c;</rdf:value></rdf:Description></rdf:RDF>'
+)
 TRIPLE_TERM = b"<http://x/s> <http://x/p> <<( <http://x/a> <http://x/b> <http://x/c> )>> .\n"
 DEEP_SPARQL = "SELECT * WHERE " + "{ " * 3000 + "?s ?p ?o " + "} " * 3000
 HOSTILE_BODIES: list[tuple[str, bytes]] = [
@@ -66,15 +78,42 @@ HOSTILE_BODIES: list[tuple[str, bytes]] = [
     ("text/turtle", b"<http://[::1> <http://x/p> 1 ."),
     ("text/turtle", b"\xff\xfe garbage \x00"),
     ("application/sparql-query", DEEP_SPARQL.encode()),
-    ("application/sparql-update", ("INSERT DATA { <http://x/s> <http://x/p> " + "[ <http://x/p> " * 3000 + "1" + " ]" * 3000 + " }").encode()),
+    (
+        "application/sparql-update",
+        ("INSERT DATA { <http://x/s> <http://x/p> " + "[ <http://x/p> " * 3000 + "1" + " ]" * 3000 + " }").encode(),
+    ),
     ("application/x-www-form-urlencoded", b"query=" + DEEP_SPARQL.encode()),
     ("application/x-www-form-urlencoded", b"query=SELECT+%28%3Chttp%3A%2F%2Fexample.org%2Ff%3E%281%29+AS+%3Fx%29+%7B%7D"),
     ("text/csv", b"name,owner\n\x00,\xff\n"),
-    ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.ttl\"\r\n\r\n"
-     + TRIPLE_TERM + b"\r\n--x--\r\n"),
+    (
+        "multipart/form-data; boundary=x",
+        b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.ttl"\r\n\r\n' + TRIPLE_TERM + b"\r\n--x--\r\n",
+    ),
 ]
-PARAMETERS = ["asOf", "iri", "node", "system", "graph", "default-graph-uri", "limit", "likelihood", "severity", "within",
-              "format", "output", "query", "view", "clause", "change", "kind", "name", "since", "until", "resource", "next"]
+PARAMETERS = [
+    "asOf",
+    "iri",
+    "node",
+    "system",
+    "graph",
+    "default-graph-uri",
+    "limit",
+    "likelihood",
+    "severity",
+    "within",
+    "format",
+    "output",
+    "query",
+    "view",
+    "clause",
+    "change",
+    "kind",
+    "name",
+    "since",
+    "until",
+    "resource",
+    "next",
+]
 
 
 @dataclass(frozen=True)
@@ -90,15 +129,17 @@ class Hostile:
 
 def routes() -> list[tuple[str, list[str], list[str]]]:
     """(rule, methods, path variables) of every route of the service, static files left out."""
-    from aimsgraph.app import create_app
     from aimsgraph.config import Settings
+    from aimsgraph.http.app import create_app
 
     with tempfile.TemporaryDirectory() as folder:
         app = create_app(Settings(data_dir=Path(folder) / "db", demo=False))
         try:
-            return sorted((rule.rule, sorted(rule.methods - {"OPTIONS"}), sorted(rule.arguments))
-                          for rule in app.url_map.iter_rules() if rule.endpoint != "static"
-                          and not rule.endpoint.endswith(".static"))
+            return sorted(
+                (rule.rule, sorted(rule.methods - {"OPTIONS"}), sorted(rule.arguments))
+                for rule in app.url_map.iter_rules()
+                if rule.endpoint != "static" and not rule.endpoint.endswith(".static")
+            )
         finally:
             app.extensions["aimsgraph"].readers.close()
 
@@ -126,8 +167,15 @@ def send(base: str, request: Hostile) -> int | str:
     """The status code, or the kind of failure when no answer came."""
     headers = {"Content-Type": request.content_type} if request.content_type else {}
     try:
-        return requests.request(request.method, base + request.path, params=request.params, data=request.body,
-                                headers=headers, timeout=60, allow_redirects=False).status_code
+        return requests.request(
+            request.method,
+            base + request.path,
+            params=request.params,
+            data=request.body,
+            headers=headers,
+            timeout=60,
+            allow_redirects=False,
+        ).status_code
     except requests.Timeout:
         return "timeout"
     except requests.ConnectionError:
@@ -139,8 +187,7 @@ def record_digest(base: str) -> str:
     query = """SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o }
         FILTER(?g NOT IN (<https://w3id.org/aimsgraph/graph/inferred>, <https://w3id.org/aimsgraph/graph/analysis>,
                           <https://w3id.org/aimsgraph/graph/validation>, <https://w3id.org/aimsgraph/graph/changes>)) }"""
-    answer = requests.post(base + "/sparql", data={"query": query}, headers={"Accept": "text/tab-separated-values"},
-                           timeout=120)
+    answer = requests.post(base + "/sparql", data={"query": query}, headers={"Accept": "text/tab-separated-values"}, timeout=120)
     answer.raise_for_status()
     return hashlib.sha256("\n".join(sorted(answer.text.splitlines())).encode()).hexdigest()
 
@@ -161,16 +208,26 @@ class FuzzRun:
         return not self.server_errors and self.crashes == 0 and self.healthy_after and self.record_unchanged
 
     def summary(self) -> dict:
-        return {"requests": sum(self.statuses.values()), "statuses": {str(k): v for k, v in sorted(self.statuses.items(), key=str)},
-                "crashes": self.crashes, "healthyAfter": self.healthy_after, "recordUnchanged": self.record_unchanged,
-                "serverErrors": [(h.method, h.path[:80], h.content_type, status) for h, status in self.server_errors[:20]],
-                "seconds": round(self.seconds, 1)}
+        return {
+            "requests": sum(self.statuses.values()),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items(), key=str)},
+            "crashes": self.crashes,
+            "healthyAfter": self.healthy_after,
+            "recordUnchanged": self.record_unchanged,
+            "serverErrors": [(h.method, h.path[:80], h.content_type, status) for h, status in self.server_errors[:20]],
+            "seconds": round(self.seconds, 1),
+        }
 
 
 def fuzz(data_dir: Path, count: int, seed: int, **env: str) -> FuzzRun:
     """Start a server over ``data_dir`` (the demo loaded), send the corpus without a token, check."""
-    server = start_server(data_dir, AIMSGRAPH_DEMO="true", AIMSGRAPH_QUERY_TIMEOUT="5",
-                          AIMSGRAPH_TOKENS="editor:fuzz-editor:not-sent-by-the-corpus", **env)
+    server = start_server(
+        data_dir,
+        AIMSGRAPH_DEMO="true",
+        AIMSGRAPH_QUERY_TIMEOUT="5",
+        AIMSGRAPH_TOKENS="editor:fuzz-editor:not-sent-by-the-corpus",
+        **env,
+    )
     run = FuzzRun()
     started = time.monotonic()
     try:
@@ -184,7 +241,9 @@ def fuzz(data_dir: Path, count: int, seed: int, **env: str) -> FuzzRun:
                 break
             if not isinstance(status, int) or (status >= 500 and status != 503):
                 run.server_errors.append((request, status))
-        run.healthy_after = server.process.poll() is None and requests.get(server.url + "/api/health", timeout=30).status_code == 200
+        run.healthy_after = (
+            server.process.poll() is None and requests.get(server.url + "/api/health", timeout=30).status_code == 200
+        )
         run.record_unchanged = run.healthy_after and record_digest(server.url) == before
     finally:
         run.seconds = time.monotonic() - started

@@ -25,15 +25,55 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 CONTROLS = [
-    "A.2.2", "A.2.3", "A.2.4", "A.3.2", "A.3.3", "A.4.2", "A.4.3", "A.4.4", "A.4.5", "A.4.6",
-    "A.5.2", "A.5.3", "A.5.4", "A.5.5", "A.6.1.2", "A.6.1.3", "A.6.2.2", "A.6.2.3", "A.6.2.4",
-    "A.6.2.5", "A.6.2.6", "A.6.2.7", "A.6.2.8", "A.7.2", "A.7.3", "A.7.4", "A.7.5", "A.7.6",
-    "A.8.2", "A.8.3", "A.8.4", "A.8.5", "A.9.2", "A.9.3", "A.9.4", "A.10.2", "A.10.3", "A.10.4",
+    "A.2.2",
+    "A.2.3",
+    "A.2.4",
+    "A.3.2",
+    "A.3.3",
+    "A.4.2",
+    "A.4.3",
+    "A.4.4",
+    "A.4.5",
+    "A.4.6",
+    "A.5.2",
+    "A.5.3",
+    "A.5.4",
+    "A.5.5",
+    "A.6.1.2",
+    "A.6.1.3",
+    "A.6.2.2",
+    "A.6.2.3",
+    "A.6.2.4",
+    "A.6.2.5",
+    "A.6.2.6",
+    "A.6.2.7",
+    "A.6.2.8",
+    "A.7.2",
+    "A.7.3",
+    "A.7.4",
+    "A.7.5",
+    "A.7.6",
+    "A.8.2",
+    "A.8.3",
+    "A.8.4",
+    "A.8.5",
+    "A.9.2",
+    "A.9.3",
+    "A.9.4",
+    "A.10.2",
+    "A.10.3",
+    "A.10.4",
 ]
 STAGES = ["DesignAndDevelopment", "VerificationAndValidation", "Deployment", "OperationAndMonitoring"]
 DOMAINS = ["FinancialServices", "Employment", "CustomerService", "Insurance", "Security", "Operations"]
-SOURCES = ["C.3-machine-learning", "C.3-level-of-automation", "C.3-lack-of-transparency-and-explainability",
-           "C.3-system-life-cycle-issues", "C.3-complexity-of-environment", "C.3-technology-readiness"]
+SOURCES = [
+    "C.3-machine-learning",
+    "C.3-level-of-automation",
+    "C.3-lack-of-transparency-and-explainability",
+    "C.3-system-life-cycle-issues",
+    "C.3-complexity-of-environment",
+    "C.3-technology-readiness",
+]
 TREATMENTS = ["Mitigate", "Mitigate", "Mitigate", "Accept", "Transfer", "Avoid"]
 
 
@@ -187,7 +227,7 @@ def _upstream(rng: random.Random, i: int, units: Units) -> int | None:
 def generated_store(systems: int, workdir: Path, infer: bool = False):
     """Generate an organisation of ``systems`` AI systems in ``workdir`` and load it into a new
     on-disk store there (with the inferences when ``infer``). Returns the open store."""
-    from aimsgraph.reasoning import refresh_inferences
+    from aimsgraph.semantics.reasoning import refresh_inferences
     from aimsgraph.store import GraphStore
 
     data = workdir / f"org-{systems}.nt"

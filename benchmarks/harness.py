@@ -142,8 +142,11 @@ def measure(systems: int, options: Options, workdir: Path) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / f"org-{systems}.nt"
     data.write_text(generate(systems))
-    facts: dict = {"systems": systems, "generated_triples": sum(1 for _ in data.open()),
-                   "phases": [p for p in PHASES if p in phases]}
+    facts: dict = {
+        "systems": systems,
+        "generated_triples": sum(1 for _ in data.open()),
+        "phases": [p for p in PHASES if p in phases],
+    }
     store_dir = workdir / "store"
     log(systems, f"generated {facts['generated_triples']:,} triples; loading")
     load = load_row(data, store_dir, workdir, anchors="load" in phases)
@@ -197,9 +200,8 @@ def measure(systems: int, options: Options, workdir: Path) -> dict:
 def load_row(data: Path, store_dir: Path, workdir: Path, anchors: bool = True) -> Row:
     """``aimsgraph load FILE`` into an initialised store, against pyoxigraph's bulk loader
     (``anchors`` False: the store only, the anchors not measured)."""
-    from aimsgraph import changes
     from aimsgraph.cli import cli
-    from aimsgraph.store import BULK_LOAD_BYTES, GraphStore
+    from aimsgraph.store import BULK_LOAD_BYTES, GraphStore, changes
 
     bulk = transactional = None
     if anchors:
@@ -218,9 +220,15 @@ def load_row(data: Path, store_dir: Path, workdir: Path, anchors: bool = True) -
         seconds = timed(cli.main, ["load", "--data-dir", str(store_dir), str(data)], standalone_mode=False)[1]
     gc.collect()
     how = "bulk loader" if data.stat().st_size > BULK_LOAD_BYTES else "one journalled transaction"
-    return Row("load the file: `aimsgraph load` (check, load, inferences, analysis)", seconds, bulk,
-               note=f"{how}; anchor: `Store.bulk_load`; transactional `Store.load` {format_seconds(transactional)}"
-               if transactional is not None else how, anchor_note="" if anchors else "not measured")
+    return Row(
+        "load the file: `aimsgraph load` (check, load, inferences, analysis)",
+        seconds,
+        bulk,
+        note=f"{how}; anchor: `Store.bulk_load`; transactional `Store.load` {format_seconds(transactional)}"
+        if transactional is not None
+        else how,
+        anchor_note="" if anchors else "not measured",
+    )
 
 
 def _bare_load(directory: Path, data: Path, bulk: bool) -> None:
@@ -247,9 +255,9 @@ def in_process_analysis(store, node: str, options: Options, phases: set[str] | N
     request after a write), and the anchor of the /api/impact load test: the same nodes from as
     many threads, lookups memoised (as in the service once every node was asked for). Only what
     ``phases`` need; the nodes of the impact and mixed loads always (systems, models, datasets)."""
-    from aimsgraph import impact
-    from aimsgraph.analysis import RiskModel
-    from aimsgraph.record import Record
+    from aimsgraph.risk import impact
+    from aimsgraph.risk.analysis import RiskModel
+    from aimsgraph.store.record import Record
     from benchmarks.propagation import in_process_impact, pick_nodes
 
     phases = set(PHASES) if phases is None else phases
@@ -260,9 +268,10 @@ def in_process_analysis(store, node: str, options: Options, phases: set[str] | N
     if "analysis" in phases:
         computes = repeat(RiskModel.compute, options.runs, model.criteria, model.risks, model.deps)[1]
         found |= {
-            "compute_s": statistics.median(computes), "one": in_process_impact(store, model, [node] * options.runs),
+            "compute_s": statistics.median(computes),
+            "one": in_process_impact(store, model, [node] * options.runs),
             "size": f"{model.deps.graph.number_of_nodes():,} assets, {model.deps.graph.number_of_edges():,} edges, "
-                    f"{len(model.risks):,} risks, {sum(1 for _ in model.propagation.all()):,} inherited",
+            f"{len(model.risks):,} risks, {sum(1 for _ in model.propagation.all()):,} inherited",
         }
     if "impact" in phases:
         record = Record(store.raw)
@@ -270,20 +279,25 @@ def in_process_analysis(store, node: str, options: Options, phases: set[str] | N
             impact.analyse(record, model, item, "modify")
         found["impact_anchor"] = load_test(
             lambda: lambda i: impact.analyse(record, model, nodes[i % len(nodes)], "modify"),
-            options.concurrency, options.requests)
+            options.concurrency,
+            options.requests,
+        )
     return found
 
 
 def analysis_rows(analysed: dict, dependents: float | None) -> list[Row]:
     one = analysed["one"]
     return [
-        Row("risk model: `RiskModel.build` (read risks and dependencies, propagate)", analysed["build_s"],
-            note=analysed["size"]),
+        Row("risk model: `RiskModel.build` (read risks and dependencies, propagate)", analysed["build_s"], note=analysed["size"]),
         Row("propagation: `RiskModel.compute` (propagate, exposures)", analysed["compute_s"]),
-        Row("impact of one system in process: `impact.analyse`, fresh lookups", one["p50_ms"] / 1000, dependents,
+        Row(
+            "impact of one system in process: `impact.analyse`, fresh lookups",
+            one["p50_ms"] / 1000,
+            dependents,
             anchor_note="not measured",
             note=f"p50 of {one['n']}; {one['affected_p50']:.0f} affected assets; "
-                 "anchor: bare pyoxigraph `dependents` query of the same node"),
+            "anchor: bare pyoxigraph `dependents` query of the same node",
+        ),
     ]
 
 
@@ -291,13 +305,14 @@ def analysis_rows(analysed: dict, dependents: float | None) -> list[Row]:
 
 
 def named_queries() -> dict:
-    from aimsgraph.queries import load_all
+    from aimsgraph.records.queries import load_all
 
     return load_all()
 
 
-def served(store_dir: Path, values: dict[str, str], analysed: dict, options: Options, phases: set[str],
-           systems: int = 0) -> tuple[list[Row], list[Row], float | None]:
+def served(
+    store_dir: Path, values: dict[str, str], analysed: dict, options: Options, phases: set[str], systems: int = 0
+) -> tuple[list[Row], list[Row], float | None]:
     """Start the production service (and the bare worker) on the store: (query rows, service
     rows, the bare p50 of the ``dependents`` query, the anchor of the impact row)."""
     started = time.perf_counter()
@@ -310,8 +325,13 @@ def served(store_dir: Path, values: dict[str, str], analysed: dict, options: Opt
         session.post(server.url + "/api/impact", json={"node": nodes[0]}, timeout=options.start_timeout).raise_for_status()
         service_rows = []
         if "start" in phases:
-            service_rows.append(Row("service start on this store: `aimsgraph serve --production` to first impact answer",
-                                    time.perf_counter() - started, note="opens the store, builds the risk model"))
+            service_rows.append(
+                Row(
+                    "service start on this store: `aimsgraph serve --production` to first impact answer",
+                    time.perf_counter() - started,
+                    note="opens the store, builds the risk model",
+                )
+            )
         query_rows, dependents = [], None
         if "queries" in phases:
             log(systems, "named queries, HTTP and bare pyoxigraph alternating")
@@ -338,13 +358,19 @@ def start_service(store_dir: Path, options: Options):
     """``aimsgraph serve --production`` on the store: the query time limit of the options, no
     result limit (the anchor serialises whole answers, so the service must too), the editor
     token the route plan sends."""
-    return start_server(store_dir, options.start_timeout, command=production_command,
-                        AIMSGRAPH_QUERY_TIMEOUT=f"{options.query_timeout:g}", AIMSGRAPH_RESULT_LIMIT=str(UNLIMITED_ROWS),
-                        AIMSGRAPH_TOKENS=routes.TOKENS_SETTING)
+    return start_server(
+        store_dir,
+        options.start_timeout,
+        command=production_command,
+        AIMSGRAPH_QUERY_TIMEOUT=f"{options.query_timeout:g}",
+        AIMSGRAPH_RESULT_LIMIT=str(UNLIMITED_ROWS),
+        AIMSGRAPH_TOKENS=routes.TOKENS_SETTING,
+    )
 
 
-def served_copy(store_dir: Path, workdir: Path, route_values: dict[str, str], options: Options, phases: set[str],
-                systems: int = 0) -> list[Row]:
+def served_copy(
+    store_dir: Path, workdir: Path, route_values: dict[str, str], options: Options, phases: set[str], systems: int = 0
+) -> list[Row]:
     """A second production service, on a copy of the store when the routes' writes are
     measured: the start to the first dashboard answer, then every call of the route plan."""
     copy = workdir / "store-copy" if "routes" in phases else store_dir
@@ -362,13 +388,19 @@ def served_copy(store_dir: Path, workdir: Path, route_values: dict[str, str], op
             except requests.RequestException as exc:
                 seconds, how = None, f"{type(exc).__name__}: {exc}"
             if "start" in phases:
-                rows.append(Row("service start on this store: `aimsgraph serve --production` to first dashboard answer",
-                                seconds, value_note="failed" if seconds is None else "",
-                                note=f"GET / (Accept: text/html), {how}; opens the store, builds the risk model"))
+                rows.append(
+                    Row(
+                        "service start on this store: `aimsgraph serve --production` to first dashboard answer",
+                        seconds,
+                        value_note="failed" if seconds is None else "",
+                        note=f"GET / (Accept: text/html), {how}; opens the store, builds the risk model",
+                    )
+                )
             if "routes" in phases:
                 log(systems, f"routes: {len(routes.PLAN)} calls, up to {options.route_runs} runs each")
-                results = routes.measure_routes(server.url, route_values, options.route_runs, options.route_timeout,
-                                                log=lambda message: log(systems, message))
+                results = routes.measure_routes(
+                    server.url, route_values, options.route_runs, options.route_timeout, log=lambda message: log(systems, message)
+                )
                 rows += [route_row(result) for result in results]
         finally:
             server.stop()
@@ -380,8 +412,16 @@ def served_copy(store_dir: Path, workdir: Path, route_values: dict[str, str], op
 
 def route_row(result: routes.RouteResult) -> Row:
     judged = routes.judged(result)
-    return Row(result.call.metric, judged["p50"], note=judged["note"], value_note=judged["missing"],
-               p99=judged["p99"], size=judged["size"], goal=judged["goal"], goal_met=judged["goal_met"])
+    return Row(
+        result.call.metric,
+        judged["p50"],
+        note=judged["note"],
+        value_note=judged["missing"],
+        p99=judged["p99"],
+        size=judged["size"],
+        goal=judged["goal"],
+        goal_met=judged["goal_met"],
+    )
 
 
 def http_call(session: requests.Session, url: str, named, bound: dict[str, str], timeout: float) -> requests.Response:
@@ -389,24 +429,27 @@ def http_call(session: requests.Session, url: str, named, bound: dict[str, str],
     through /api/queries/NAME, which binds them as pyoxigraph substitutions (/sparql takes no
     bindings, and splicing an IRI into the text would change the query)."""
     if bound:
-        response = session.get(f"{url}/api/queries/{named.name}", params=bound, headers={"Accept": ACCEPT},
-                               timeout=timeout)
+        response = session.get(f"{url}/api/queries/{named.name}", params=bound, headers={"Accept": ACCEPT}, timeout=timeout)
     else:
-        response = session.post(url + "/sparql", data=named.text.encode(), timeout=timeout,
-                                headers={"Content-Type": "application/sparql-query", "Accept": ACCEPT})
+        response = session.post(
+            url + "/sparql",
+            data=named.text.encode(),
+            timeout=timeout,
+            headers={"Content-Type": "application/sparql-query", "Accept": ACCEPT},
+        )
     response.raise_for_status()
     return response
 
 
-def query_row(session, url: str, bare: BareWorker, named, values: dict[str, str],
-              options: Options) -> tuple[Row, float | None]:
+def query_row(session, url: str, bare: BareWorker, named, values: dict[str, str], options: Options) -> tuple[Row, float | None]:
     """One named query: a warm-up on each side, then HTTP and bare runs alternating, so that both
     see the machine in the same state (p50 of each); returns the row and the bare p50."""
     metric = f"query `{named.name}`"
     missing = [p.name for p in named.parameters if p.required and p.name not in values]
     if missing:
-        return Row(metric, None, value_note="not run", anchor_note="not run",
-                   note=f"no value for its parameter {', '.join(missing)}"), None
+        return Row(
+            metric, None, value_note="not run", anchor_note="not run", note=f"no value for its parameter {', '.join(missing)}"
+        ), None
     bound = {p.name: values[p.name] for p in named.parameters if p.required}  # optional ones stay unbound
     ours = _HttpSide(session, url, named, bound, options.query_timeout)
     anchor = _BareSide(bare, {"query": named.name, "values": bound}, options.query_timeout)
@@ -502,22 +545,28 @@ def _why(reply: dict, timeout: float) -> str:
 def sparql_load_rows(url: str, bare: BareWorker, options: Options) -> list[Row]:
     """Bounded concurrent load on /sparql: ``options.concurrency`` client threads, a Session
     each, a small SELECT, then an ASK; each next to the same from as many threads on bare pyoxigraph."""
-    from aimsgraph.queries import NamedQuery
+    from aimsgraph.records.queries import NamedQuery
 
     timeout = options.query_timeout + 30
     where = f"production server; {options.concurrency} client threads, {options.requests} requests, loopback"
     rows = []
-    for what, named, job in ((f"HTTP `/sparql` (`{LOAD_QUERY}`)", named_queries()[LOAD_QUERY], {"query": LOAD_QUERY}),
-                             ("HTTP `/sparql` (ASK)", NamedQuery("ask", LOAD_ASK), {"text": LOAD_ASK})):
+    for what, named, job in (
+        (f"HTTP `/sparql` (`{LOAD_QUERY}`)", named_queries()[LOAD_QUERY], {"query": LOAD_QUERY}),
+        ("HTTP `/sparql` (ASK)", NamedQuery("ask", LOAD_ASK), {"text": LOAD_ASK}),
+    ):
+
         def sparql_client(named=named) -> Callable[[int], object]:
             session = requests.Session()
             return lambda i: http_call(session, url, named, {}, timeout)
 
-        bare_load = bare.run({"op": "load", **job, "concurrency": options.concurrency, "requests": options.requests},
-                             options.query_timeout * options.requests)
+        bare_load = bare.run(
+            {"op": "load", **job, "concurrency": options.concurrency, "requests": options.requests},
+            options.query_timeout * options.requests,
+        )
         measured = load_test(sparql_client, options.concurrency, options.requests)
-        rows += _load_rows(what, measured, bare_load,
-                           f"{where}; anchor: bare pyoxigraph, {options.concurrency} threads in one process")
+        rows += _load_rows(
+            what, measured, bare_load, f"{where}; anchor: bare pyoxigraph, {options.concurrency} threads in one process"
+        )
     return rows
 
 
@@ -527,46 +576,65 @@ def impact_load_rows(url: str, nodes: list[str], impact_anchor: dict, options: O
 
     def impact_client() -> Callable[[int], object]:
         session = requests.Session()
-        return lambda i: session.post(url + "/api/impact", json={"node": nodes[i % len(nodes)]},
-                                      timeout=timeout).raise_for_status()
+        return lambda i: session.post(
+            url + "/api/impact", json={"node": nodes[i % len(nodes)]}, timeout=timeout
+        ).raise_for_status()
 
     warm = impact_client()
     for i in range(len(nodes)):  # every node once: the service's lookups as warm as the anchor's
         warm(i)
     impacts = load_test(impact_client, options.concurrency, options.requests)
     where = f"production server; {options.concurrency} client threads, {options.requests} requests, loopback"
-    return _load_rows("HTTP `/api/impact` (systems, models, datasets)", impacts, impact_anchor,
-                      f"{where}, {len(nodes)} nodes; anchor: `impact.analyse` in process, "
-                      f"{options.concurrency} threads, memoised lookups")
+    return _load_rows(
+        "HTTP `/api/impact` (systems, models, datasets)",
+        impacts,
+        impact_anchor,
+        f"{where}, {len(nodes)} nodes; anchor: `impact.analyse` in process, {options.concurrency} threads, memoised lookups",
+    )
 
 
 def mixed_rows(url: str, analysed: dict, options: Options) -> list[Row]:
     """The mixed load (``routes.mixed_load``): throughput, p50 and p99 over every answered
     request; the requests, the errors and each kind's figures in the notes."""
-    measured = routes.mixed_load(url, analysed["nodes"], analysed["systems"], options.mixed_clients,
-                                 options.mixed_seconds, options.mixed_requests, options.mixed_timeout)
+    measured = routes.mixed_load(
+        url,
+        analysed["nodes"],
+        analysed["systems"],
+        options.mixed_clients,
+        options.mixed_seconds,
+        options.mixed_requests,
+        options.mixed_timeout,
+    )
     what = f"mixed load ({options.mixed_clients} clients, {options.mixed_seconds:g} s)"
     sent = measured["answered"] + measured["errors"]
-    note = (f"{sent:,} requests in {measured['seconds']:.1f} s, {measured['errors']:,} errors (a status outside 2xx, "
-            f"or no answer within {options.mixed_timeout:g} s)")
+    note = (
+        f"{sent:,} requests in {measured['seconds']:.1f} s, {measured['errors']:,} errors (a status outside 2xx, "
+        f"or no answer within {options.mixed_timeout:g} s)"
+    )
     if measured["first_errors"]:
         note += f" such as {'; '.join(measured['first_errors'])}"
-    note += ("; production server, loopback; 70 % named queries (GET /api/queries/NAME, cheap to moderate, "
-             "random assets), 20 % POST /api/impact (random assets), 10 % pages (/, /systems, /findings, /due, "
-             "/heatmap, /asset)")
+    note += (
+        "; production server, loopback; 70 % named queries (GET /api/queries/NAME, cheap to moderate, "
+        "random assets), 20 % POST /api/impact (random assets), 10 % pages (/, /systems, /findings, /due, "
+        "/heatmap, /asset)"
+    )
     kinds = []
     for kind, figures in measured["kinds"].items():
         text = f"{kind}: {figures['answered']:,} answered, {figures['errors']:,} errors"
         if "p50_ms" in figures:
-            text += (f", p50 {format_seconds(figures['p50_ms'] / 1000)}, "
-                     f"p99 {format_seconds(figures['p99_ms'] / 1000)}")
+            text += f", p50 {format_seconds(figures['p50_ms'] / 1000)}, p99 {format_seconds(figures['p99_ms'] / 1000)}"
         kinds.append(text)
     rows = [Row(f"{what}: throughput", measured["throughput"], unit="req/s", note=note)]
     for key, label in (("p50_ms", "p50"), ("p99_ms", "p99")):
         value = measured.get(key)
-        rows.append(Row(f"{what}: {label} latency", value / 1000 if value is not None else None,
-                        value_note="" if value is not None else "every request failed",
-                        note="; ".join(kinds) if label == "p50" else ""))
+        rows.append(
+            Row(
+                f"{what}: {label} latency",
+                value / 1000 if value is not None else None,
+                value_note="" if value is not None else "every request failed",
+                note="; ".join(kinds) if label == "p50" else "",
+            )
+        )
     return rows
 
 
@@ -574,13 +642,20 @@ def _load_rows(what: str, measured: dict, anchor: dict, note: str) -> list[Row]:
     if measured["errors"]:
         note += f"; {measured['errors']} failed ({measured['first_error']})"
     missing = "" if "throughput" in anchor else _why(anchor, 0)
-    rows = [Row(f"{what}: throughput", measured["throughput"], anchor.get("throughput"), unit="req/s", note=note,
-                anchor_note=missing)]
+    rows = [
+        Row(f"{what}: throughput", measured["throughput"], anchor.get("throughput"), unit="req/s", note=note, anchor_note=missing)
+    ]
     for key, label in (("p50_ms", "p50"), ("p99_ms", "p99")):
         value, base = measured.get(key), anchor.get(key)
-        rows.append(Row(f"{what}: {label} latency", value / 1000 if value is not None else None,
-                        base / 1000 if base is not None else None, anchor_note=missing,
-                        value_note="" if value is not None else "every request failed"))
+        rows.append(
+            Row(
+                f"{what}: {label} latency",
+                value / 1000 if value is not None else None,
+                base / 1000 if base is not None else None,
+                anchor_note=missing,
+                value_note="" if value is not None else "every request failed",
+            )
+        )
     return rows
 
 
@@ -590,7 +665,8 @@ def _load_rows(what: str, measured: dict, anchor: dict, note: str) -> list[Row]:
 def validation_in_process(store, systems: int, options: Options) -> tuple[dict, list]:
     """Full validation (checking alone, then ``validate_full`` with storing), and incremental
     validation of one system after a one-triple change to it (undone after each sample)."""
-    from aimsgraph import clock, validation
+    from aimsgraph import clock
+    from aimsgraph.semantics import validation
 
     findings, check_s = timed(validation.validate_store, store, clock.today())
     full_s = timed(validation.validate_full, store)[1]
@@ -608,8 +684,7 @@ def validation_in_process(store, systems: int, options: Options) -> tuple[dict, 
         validation.validate_changed(store, [system])  # the stored findings as they were
     store.flush()
     ours = sorted([f.severity, f.focus, f.shape, f.path, f.value] for f in findings)
-    return {"check_s": check_s, "full_s": full_s, "incremental": samples, "affected": affected,
-            "findings": len(findings)}, ours
+    return {"check_s": check_s, "full_s": full_s, "incremental": samples, "affected": affected, "findings": len(findings)}, ours
 
 
 def validation_rows(checked: tuple[dict, list], store_dir: Path, options: Options) -> list[Row]:
@@ -625,23 +700,34 @@ def validation_rows(checked: tuple[dict, list], store_dir: Path, options: Option
         same += f" (its extraction {format_seconds(reference['extract'])})"
     incremental = percentiles(measured["incremental"])
     return [
-        Row("full validation, checking: `validation.validate_store`", measured["check_s"], anchor,
+        Row(
+            "full validation, checking: `validation.validate_store`",
+            measured["check_s"],
+            anchor,
             anchor_note=anchor_note,
-            note=f"{measured['findings']:,} findings; anchor: whole-graph pyshacl incl. extraction{same}"),
-        Row("full validation with storing the findings: `validation.validate_full`", measured["full_s"], anchor,
-            anchor_note=anchor_note),
-        Row("incremental validation of one changed system: `validation.validate_changed`",
-            incremental["p50_ms"] / 1000, measured["check_s"],
+            note=f"{measured['findings']:,} findings; anchor: whole-graph pyshacl incl. extraction{same}",
+        ),
+        Row(
+            "full validation with storing the findings: `validation.validate_full`",
+            measured["full_s"],
+            anchor,
+            anchor_note=anchor_note,
+        ),
+        Row(
+            "incremental validation of one changed system: `validation.validate_changed`",
+            incremental["p50_ms"] / 1000,
+            measured["check_s"],
             note=f"p50 of {incremental['n']}, max {format_seconds(incremental['max_ms'] / 1000)}; "
-                 f"{statistics.median(measured['affected']):.0f} affected focus nodes (median); "
-                 "anchor: the full check above"),
+            f"{statistics.median(measured['affected']):.0f} affected focus nodes (median); "
+            "anchor: the full check above",
+        ),
     ]
 
 
 def reasoning_in_process(store, systems: int, options: Options) -> dict:
     """Closure of the premises, a full refresh (inferred graph current: compute and compare),
     and incremental refreshes after one-triple writes, each undone."""
-    from aimsgraph import reasoning
+    from aimsgraph.semantics import reasoning
     from benchmarks.reasoning import DATA, one_change_edges
 
     premises, read_s = timed(reasoning.premises, store)
@@ -654,9 +740,14 @@ def reasoning_in_process(store, systems: int, options: Options) -> dict:
         store.raw.remove(ox.Quad(*edge, DATA))
         incremental.append(timed(reasoning.update_inferences, store, set(), {edge})[1])
     store.flush()
-    return {"premises": len(premises), "inferred": len(inferred), "read_s": read_s,
-            "closure_s": statistics.median(closures), "refresh_s": statistics.median(refresh),
-            "incremental": incremental}
+    return {
+        "premises": len(premises),
+        "inferred": len(inferred),
+        "read_s": read_s,
+        "closure_s": statistics.median(closures),
+        "refresh_s": statistics.median(refresh),
+        "incremental": incremental,
+    }
 
 
 def reasoning_rows(measured: dict, store_dir: Path, options: Options) -> list[Row]:
@@ -667,19 +758,35 @@ def reasoning_rows(measured: dict, store_dir: Path, options: Options) -> list[Ro
         anchor, anchor_note, same = None, f"timed out after {options.owlrl_timeout:g} s", ""
     else:
         anchor, anchor_note = reference["closure_s"], ""
-        same = "; same count as owlrl" if reference["inferred"] == measured["inferred"] else \
-            f"; owlrl inferred {reference['inferred']:,}"
+        same = (
+            "; same count as owlrl"
+            if reference["inferred"] == measured["inferred"]
+            else f"; owlrl inferred {reference['inferred']:,}"
+        )
     incremental = percentiles(measured["incremental"])
     return [
-        Row("reasoning closure: `reasoning.fast_inferences`", measured["closure_s"], anchor, anchor_note=anchor_note,
+        Row(
+            "reasoning closure: `reasoning.fast_inferences`",
+            measured["closure_s"],
+            anchor,
+            anchor_note=anchor_note,
             note=f"{measured['premises']:,} premises (read in {format_seconds(measured['read_s'])}), "
-                 f"{measured['inferred']:,} inferred; anchor: owlrl OWL 2 RL closure{same}"),
-        Row("reasoning refresh, graph current: `reasoning.refresh_inferences`", measured["refresh_s"], anchor,
-            anchor_note=anchor_note, note="read, compute, compare digests; anchor: owlrl closure alone"),
-        Row("reasoning after a one-triple write: `reasoning.update_inferences`", incremental["p50_ms"] / 1000,
+            f"{measured['inferred']:,} inferred; anchor: owlrl OWL 2 RL closure{same}",
+        ),
+        Row(
+            "reasoning refresh, graph current: `reasoning.refresh_inferences`",
+            measured["refresh_s"],
+            anchor,
+            anchor_note=anchor_note,
+            note="read, compute, compare digests; anchor: owlrl closure alone",
+        ),
+        Row(
+            "reasoning after a one-triple write: `reasoning.update_inferences`",
+            incremental["p50_ms"] / 1000,
             measured["refresh_s"],
             note=f"p50 of {incremental['n']} (3 edges added, then removed), max "
-                 f"{format_seconds(incremental['max_ms'] / 1000)}; anchor: the full refresh above"),
+            f"{format_seconds(incremental['max_ms'] / 1000)}; anchor: the full refresh above",
+        ),
     ]
 
 

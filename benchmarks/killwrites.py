@@ -36,8 +36,9 @@ def write_until_killed(url: str, stop: threading.Event, acknowledged: list[str],
         key = f"{prefix}-{number}"
         update = f"INSERT DATA {{ GRAPH <urn:killwrites> {{ <{SUBJECT}{key}> <urn:killwrites:p> {number} }} }}"
         try:
-            answer = requests.post(url + "/update", data={"update": update}, timeout=10,
-                                   headers={"Authorization": f"Bearer {TOKEN}"})
+            answer = requests.post(
+                url + "/update", data={"update": update}, timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}
+            )
         except requests.RequestException:
             return  # the process is gone
         if answer.ok:
@@ -46,8 +47,9 @@ def write_until_killed(url: str, stop: threading.Event, acknowledged: list[str],
 
 def stored(url: str) -> set[str]:
     query = "SELECT ?s WHERE { GRAPH <urn:killwrites> { ?s ?p ?o } }"
-    answer = requests.post(url + "/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"},
-                           timeout=60)
+    answer = requests.post(
+        url + "/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=60
+    )
     answer.raise_for_status()
     return {row["s"]["value"].removeprefix(SUBJECT) for row in answer.json()["results"]["bindings"]}
 
@@ -57,8 +59,10 @@ def one_round(data_dir: Path, writers: int, seconds: float, chosen: random.Rando
     server = start_server(data_dir, **env)
     acknowledged: list[str] = []
     stop = threading.Event()
-    threads = [threading.Thread(target=write_until_killed, args=(server.url, stop, acknowledged, f"r{number}w{i}"))
-               for i in range(writers)]
+    threads = [
+        threading.Thread(target=write_until_killed, args=(server.url, stop, acknowledged, f"r{number}w{i}"))
+        for i in range(writers)
+    ]
     for thread in threads:
         thread.start()
     time.sleep(chosen.uniform(seconds / 4, seconds))

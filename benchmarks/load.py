@@ -19,7 +19,7 @@ from pathlib import Path
 SCENARIOS = {
     "demo first start (ontology + catalogue + demo + inference)": """
 from aimsgraph.store import GraphStore
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.semantics.reasoning import refresh_inferences
 store = GraphStore(DIR); store.initialise(demo=True); refresh_inferences(store); store.flush()
 TRIPLES = sum(store.graph_sizes().values())
 """,
@@ -33,7 +33,7 @@ TRIPLES = sum(store.graph_sizes().values())
 """,
     "aimsgraph load FILE (syntax check, bulk load, inference)": """
 from aimsgraph.store import GraphStore, read_quads, guess_format, named_graph
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.semantics.reasoning import refresh_inferences
 store = GraphStore(DIR); store.initialise(demo=False)
 step = time.perf_counter(); read_quads(FILE, guess_format(FILE), named_graph("urn:g"), keep=False); PHASES["check"] = time.perf_counter() - step
 step = time.perf_counter(); store.load_files([FILE]); PHASES["check+load"] = time.perf_counter() - step
@@ -69,7 +69,9 @@ print(json.dumps({{"seconds": elapsed, "peak_mb": resource.getrusage(resource.RU
 def run(body: str, store_dir: Path, data_file: Path) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", RUNNER.format(body=body), str(store_dir), str(data_file)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -98,8 +100,7 @@ def main() -> None:
             seconds = statistics.median(r["seconds"] for r in results)
             peak = statistics.median(r["peak_mb"] for r in results)
             phases = ", ".join(
-                f"{phase} {_duration(statistics.median(r['phases'][phase] for r in results))}"
-                for phase in results[0]["phases"]
+                f"{phase} {_duration(statistics.median(r['phases'][phase] for r in results))}" for phase in results[0]["phases"]
             )
             print(f"| {name} | {results[0]['triples']:,} | {_duration(seconds)} | {phases} | {peak:.0f} |")
 

@@ -28,8 +28,8 @@ from benchmarks.generate import generated_store
 
 
 def model_costs(store) -> tuple[dict, object]:
-    from aimsgraph import analysis, scoring
-    from aimsgraph.propagation import DependencyGraph, exposures, propagate, risks_by_asset
+    from aimsgraph.risk import analysis, scoring
+    from aimsgraph.risk.propagation import DependencyGraph, exposures, propagate, risks_by_asset
 
     criteria, t_criteria = timed(scoring.load_criteria, store)
     risks, t_risks = timed(scoring.load_risks, store, criteria)
@@ -42,25 +42,33 @@ def model_costs(store) -> tuple[dict, object]:
     _, t_first = timed(analysis.refresh_analysis, store)
     _, t_again = timed(analysis.refresh_analysis, store)
     return {
-        "scoring_s": t_criteria + t_risks, "dependency_graph_s": t_deps, "propagation_s": t_propagate,
-        "exposures_s": t_exposures, "analysis_quads_s": t_quads,
-        "refresh_analysis_new_graph_s": t_first, "refresh_analysis_unchanged_s": t_again,
-        "assets": deps.graph.number_of_nodes(), "edges": deps.graph.number_of_edges(),
-        "risks": len(risks), "inherited_risks": sum(1 for _ in result.all()), "analysis_triples": len(quads),
+        "scoring_s": t_criteria + t_risks,
+        "dependency_graph_s": t_deps,
+        "propagation_s": t_propagate,
+        "exposures_s": t_exposures,
+        "analysis_quads_s": t_quads,
+        "refresh_analysis_new_graph_s": t_first,
+        "refresh_analysis_unchanged_s": t_again,
+        "assets": deps.graph.number_of_nodes(),
+        "edges": deps.graph.number_of_edges(),
+        "risks": len(risks),
+        "inherited_risks": sum(1 for _ in result.all()),
+        "analysis_triples": len(quads),
     }, model
 
 
 def pick_nodes(model, count: int) -> list[str]:
     rng = random.Random(7)
-    candidates = sorted(a for a, kind in model.deps.kinds.items()
-                        if kind in ("AISystem", "Model", "Dataset") and a in model.deps.graph)
+    candidates = sorted(
+        a for a, kind in model.deps.kinds.items() if kind in ("AISystem", "Model", "Dataset") and a in model.deps.graph
+    )
     return rng.sample(candidates, min(count, len(candidates)))
 
 
 def in_process_impact(store, model, nodes: list[str], change: str = "modify") -> dict:
     """Each node once, each on a fresh Record (no memo), as the first request after a write."""
-    from aimsgraph import impact
-    from aimsgraph.record import Record
+    from aimsgraph.risk import impact
+    from aimsgraph.store.record import Record
 
     samples, affected = [], []
     for node in nodes:
@@ -109,8 +117,12 @@ def graph_libraries(model, nodes: list[str]) -> dict:
     (rx_graph, index), found["build_rx_ms"] = timed(build_rx)
     _, found["dependents_rx_ms"] = timed(lambda: [rx.descendants(rx_graph, index[n]) for n in nodes])
     _, found["condensation_topo_rx_ms"] = timed(
-        lambda: rx.topological_sort(rx.condensation(rx_graph)) if hasattr(rx, "condensation")
-        else rx.strongly_connected_components(rx_graph))
+        lambda: (
+            rx.topological_sort(rx.condensation(rx_graph))
+            if hasattr(rx, "condensation")
+            else rx.strongly_connected_components(rx_graph)
+        )
+    )
     return {key: value * 1000 for key, value in found.items()}
 
 
@@ -121,9 +133,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from aimsgraph import impact
-    from aimsgraph.analysis import RiskModel
-    from aimsgraph.record import Record
+    from aimsgraph.risk import impact
+    from aimsgraph.risk.analysis import RiskModel
+    from aimsgraph.store.record import Record
 
     with tempfile.TemporaryDirectory(prefix="aimsgraph-bench-") as tmp:
         store = generated_store(args.systems, Path(tmp), infer=True)

@@ -26,7 +26,7 @@ OWLRL = """
 import sys, time
 from pathlib import Path
 from aimsgraph.store import GraphStore
-from aimsgraph import reasoning
+from aimsgraph.semantics import reasoning
 store = GraphStore(Path(sys.argv[1]))
 premises = reasoning.premises(store)
 started = time.perf_counter()
@@ -46,12 +46,15 @@ def one_change_edges(systems: int) -> list:
 
 def _edge(dependent: int, dependency: int):
     org = "https://bench.example/org/system/"
-    return (ox.NamedNode(f"{org}{dependent}"), ox.NamedNode("https://w3id.org/aimsgraph/ontology#consumesOutputOf"),
-            ox.NamedNode(f"{org}{dependency}"))
+    return (
+        ox.NamedNode(f"{org}{dependent}"),
+        ox.NamedNode("https://w3id.org/aimsgraph/ontology#consumesOutputOf"),
+        ox.NamedNode(f"{org}{dependency}"),
+    )
 
 
 def measure(systems: int, owlrl_timeout: float, workdir: Path) -> dict:
-    from aimsgraph import reasoning
+    from aimsgraph.semantics import reasoning
 
     store = generated_store(systems, workdir)
     premises, t_read = timed(reasoning.premises, store)
@@ -69,9 +72,14 @@ def measure(systems: int, owlrl_timeout: float, workdir: Path) -> dict:
     store.raw.add(ox.Quad(*edges[0], DATA))
     _, t_change = timed(reasoning.refresh_inferences, store)
     report = {
-        "systems": systems, "premises": len(premises), "inferred": len(inferred),
-        "read_premises_s": t_read, "closure_s": t_closure,
-        "refresh_new_graph_s": t_first, "refresh_unchanged_s": t_again, "full_refresh_after_one_change_s": t_change,
+        "systems": systems,
+        "premises": len(premises),
+        "inferred": len(inferred),
+        "read_premises_s": t_read,
+        "closure_s": t_closure,
+        "refresh_new_graph_s": t_first,
+        "refresh_unchanged_s": t_again,
+        "full_refresh_after_one_change_s": t_change,
         "incremental_one_change_ms": sorted(round(1000 * s) for s in incremental),
     }
     store.flush()
@@ -87,8 +95,9 @@ def owlrl_reference(store_dir: Path, timeout: float) -> dict:
     """owlrl's closure of the premises of a closed store, in a child process:
     ``{"inferred": n, "closure_s": s}``, or ``{"timeout": s}`` when it is cut off."""
     try:
-        run = subprocess.run([sys.executable, "-c", OWLRL, str(store_dir)], capture_output=True, text=True,
-                             timeout=timeout, check=True)
+        run = subprocess.run(
+            [sys.executable, "-c", OWLRL, str(store_dir)], capture_output=True, text=True, timeout=timeout, check=True
+        )
     except subprocess.TimeoutExpired:  # subprocess.run has killed the child
         return {"timeout": timeout}
     count, seconds = run.stdout.split()

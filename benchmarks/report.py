@@ -38,8 +38,10 @@ def machine() -> dict[str, str]:
 
 
 def machine_line(info: dict[str, str]) -> str:
-    return (f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['ram']} RAM, {info['os']}, "
-            f"{info['python']}; {info['packages']}; load average {info['load']}.")
+    return (
+        f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, {info['ram']} RAM, {info['os']}, "
+        f"{info['python']}; {info['packages']}; load average {info['load']}."
+    )
 
 
 def size_table(result: dict) -> str:
@@ -47,9 +49,11 @@ def size_table(result: dict) -> str:
     lines = [
         f"### {result['systems']:,} systems",
         "",
-        _wrap(f"{result['generated_triples']:,} generated triples, {result['store_triples']:,} in the store with the "
-              f"reference graphs, inferences and analysis; query parameters: system "
-              f"<{result['parameters']['system']}>."),
+        _wrap(
+            f"{result['generated_triples']:,} generated triples, {result['store_triples']:,} in the store with the "
+            f"reference graphs, inferences and analysis; query parameters: system "
+            f"<{result['parameters']['system']}>."
+        ),
         "",
         "| metric | aimsgraph | anchor | ratio | note |",
         "|---|---|---|---|---|",
@@ -57,9 +61,11 @@ def size_table(result: dict) -> str:
     for row in result["rows"]:
         if _is_route(row):
             continue
-        lines.append(f"| {row['metric']} | {_value(row['value'], row['unit'], row['value_note'] or 'failed')} | "
-                     f"{_value(row['anchor'], row['unit'], row['anchor_note'] or '–')} | "
-                     f"{_ratio(row['ratio'])} | {_cell(row['note'])} |")
+        lines.append(
+            f"| {row['metric']} | {_value(row['value'], row['unit'], row['value_note'] or 'failed')} | "
+            f"{_value(row['anchor'], row['unit'], row['anchor_note'] or '–')} | "
+            f"{_ratio(row['ratio'])} | {_cell(row['note'])} |"
+        )
     if any(r["metric"].startswith("query `") for r in result["rows"]):
         lines += ["", _wrap(sparql_target(result))]
     routes = [row for row in result["rows"] if _is_route(row)]
@@ -80,12 +86,14 @@ def route_table(rows: list[dict]) -> str:
     with_goal = [row for row in rows if row.get("goal_met") is not None]
     met = sum(1 for row in with_goal if row["goal_met"])
     lines = [
-        _wrap("Every route of the URL map (`benchmarks/routes.py`), against `aimsgraph serve --production` on a copy "
-              "of the store: a warm-up, then sequential requests (up to the runs given, within about "
-              "20 s), reads first, then writes with the editor token. Size is the answer's body. Goals (issue 18): "
-              "pages p50 ≤ 300 ms and ≤ 1 MB, `/asset` p50 ≤ 200 ms, REST p50 ≤ 100 ms and p99 ≤ 1 s, "
-              "`/api/impact` p50 ≤ 30 ms and p99 ≤ 300 ms; full validation, imports, exports and reports have none. "
-              f"{met} of {len(with_goal)} calls with a goal meet it."),
+        _wrap(
+            "Every route of the URL map (`benchmarks/routes.py`), against `aimsgraph serve --production` on a copy "
+            "of the store: a warm-up, then sequential requests (up to the runs given, within about "
+            "20 s), reads first, then writes with the editor token. Size is the answer's body. Goals (issue 18): "
+            "pages p50 ≤ 300 ms and ≤ 1 MB, `/asset` p50 ≤ 200 ms, REST p50 ≤ 100 ms and p99 ≤ 1 s, "
+            "`/api/impact` p50 ≤ 30 ms and p99 ≤ 300 ms; full validation, imports, exports and reports have none. "
+            f"{met} of {len(with_goal)} calls with a goal meet it."
+        ),
         "",
         "| route | p50 | p99 | size | goal | note |",
         "|---|---|---|---|---|---|",
@@ -95,10 +103,12 @@ def route_table(rows: list[dict]) -> str:
         if row.get("goal_met") is not None:
             goal += ": met" if row["goal_met"] else ": **missed**"
         p99 = row.get("p99")
-        lines.append(f"| {_cell(row['metric'].removeprefix('route '))} | "
-                     f"{_value(row['value'], 's', row['value_note'] or 'failed')} | "
-                     f"{format_seconds(p99) if p99 is not None else '–'} | {_size(row.get('size'))} | "
-                     f"{_cell(goal)} | {_cell(row['note'])} |")
+        lines.append(
+            f"| {_cell(row['metric'].removeprefix('route '))} | "
+            f"{_value(row['value'], 's', row['value_note'] or 'failed')} | "
+            f"{format_seconds(p99) if p99 is not None else '–'} | {_size(row.get('size'))} | "
+            f"{_cell(goal)} | {_cell(row['note'])} |"
+        )
     return "\n".join(lines)
 
 
@@ -118,8 +128,10 @@ def sparql_target(result: dict) -> str:
         return "No named query was measured over HTTP."
     within = sum(1 for r in ratios if r <= SPARQL_TARGET)
     middle = statistics.median(ratios)
-    return (f"Named queries over HTTP: {within} of {queries} within {SPARQL_TARGET}x of bare pyoxigraph "
-            f"(median ratio {middle:.2f}x, range {ratios[0]:.2f}x-{ratios[-1]:.2f}x).")
+    return (
+        f"Named queries over HTTP: {within} of {queries} within {SPARQL_TARGET}x of bare pyoxigraph "
+        f"(median ratio {middle:.2f}x, range {ratios[0]:.2f}x-{ratios[-1]:.2f}x)."
+    )
 
 
 def markdown(info: dict[str, str], results: list[dict], command: str) -> str:
@@ -127,13 +139,15 @@ def markdown(info: dict[str, str], results: list[dict], command: str) -> str:
     parts = [
         "## Everything in one run (`python -m benchmarks`)",
         "",
-        _wrap(f"`{command}` regenerates this block (between the `benchmarks:begin` and `benchmarks:end` "
-              "markers) with every measurement of one run on the same generated organisation, each next to "
-              "its anchor; the per-topic tables after it are earlier runs of the single modules. The ratio is "
-              "aimsgraph's cost over the anchor's (time over time, or the anchor's throughput over ours): above "
-              "1 is slower than the anchor. Queries are the p50 of several runs after a warm-up, the HTTP and "
-              "bare runs alternating; the HTTP figures include the client (Python `requests`), which shares the "
-              "cores with the service."),
+        _wrap(
+            f"`{command}` regenerates this block (between the `benchmarks:begin` and `benchmarks:end` "
+            "markers) with every measurement of one run on the same generated organisation, each next to "
+            "its anchor; the per-topic tables after it are earlier runs of the single modules. The ratio is "
+            "aimsgraph's cost over the anchor's (time over time, or the anchor's throughput over ours): above "
+            "1 is slower than the anchor. Queries are the p50 of several runs after a warm-up, the HTTP and "
+            "bare runs alternating; the HTTP figures include the client (Python `requests`), which shares the "
+            "cores with the service."
+        ),
         "",
         _wrap(machine_line(info)),
     ]

@@ -76,8 +76,11 @@ class Goal:
         return ", ".join(parts)
 
     def met(self, p50: float, p99: float | None, size: int | None) -> bool:
-        return (p50 <= self.p50 and (self.p99 is None or (p99 is not None and p99 <= self.p99))
-                and (self.size is None or (size is not None and size <= self.size)))
+        return (
+            p50 <= self.p50
+            and (self.p99 is None or (p99 is not None and p99 <= self.p99))
+            and (self.size is None or (size is not None and size <= self.size))
+        )
 
 
 GOALS = {
@@ -126,14 +129,14 @@ METRIC_TTL = f"""@prefix aims: <{AIMS}> . @prefix rdfs: <{RDFS}> .
 <https://bench.example/org/metric/bench> a aims:Metric ; rdfs:label "Benchmark metric"@en ;
     aims:measures <$system> ; aims:watchesRisk <$risk> ; aims:threshold 0.5 ; aims:thresholdDirection "lower" ."""
 #: Requests made once before the plan (editor): what the writes refer to.
-SETUP = (
-    Call("POST", "/api/import", params={"kind": "rdf"}, body=METRIC_TTL, content_type="text/turtle", editor=True),
-)
+SETUP = (Call("POST", "/api/import", params={"kind": "rdf"}, body=METRIC_TTL, content_type="text/turtle", editor=True),)
 SCRATCH_TTL = '<https://bench.example/org/scratch/$n> <http://www.w3.org/2000/01/rdf-schema#label> "scratch $n" .'
-PUT_SCRATCH = Call("PUT", "/rdf-graph-store", params={"graph": SCRATCH_GRAPH}, body=SCRATCH_TTL,
-                   content_type="text/turtle", editor=True)
-NEW_CONCERN = Call("POST", "/api/concerns", json={"description": "Benchmark concern $n", "anonymous": True,
-                                                   "concerns": "$system"}, editor=True)
+PUT_SCRATCH = Call(
+    "PUT", "/rdf-graph-store", params={"graph": SCRATCH_GRAPH}, body=SCRATCH_TTL, content_type="text/turtle", editor=True
+)
+NEW_CONCERN = Call(
+    "POST", "/api/concerns", json={"description": "Benchmark concern $n", "anonymous": True, "concerns": "$system"}, editor=True
+)
 
 PLAN: tuple[Call, ...] = (
     # pages
@@ -158,11 +161,23 @@ PLAN: tuple[Call, ...] = (
     Call("GET", "/api/health"),
     Call("GET", "/api/graphs"),
     Call("GET", "/api/queries"),
-    Call("GET", "/api/queries/<name>", path="/api/queries/dependents", params={"node": "$system"},
-         headers=SPARQL_JSON, label="(dependents?node=)"),
+    Call(
+        "GET",
+        "/api/queries/<name>",
+        path="/api/queries/dependents",
+        params={"node": "$system"},
+        headers=SPARQL_JSON,
+        label="(dependents?node=)",
+    ),
     Call("GET", "/sparql", params={"query": ASK}, headers=SPARQL_JSON, label="(ASK)"),
-    Call("POST", "/sparql", body="$small_query", content_type="application/sparql-query", headers=SPARQL_JSON,
-         label=f"({SMALL_QUERY})"),
+    Call(
+        "POST",
+        "/sparql",
+        body="$small_query",
+        content_type="application/sparql-query",
+        headers=SPARQL_JSON,
+        label=f"({SMALL_QUERY})",
+    ),
     Call("GET", "/api/impact", params={"node": "$system"}, goal="impact"),
     Call("POST", "/api/impact", json={"node": "$system"}, goal="impact"),
     Call("GET", "/api/concentration"),
@@ -174,8 +189,14 @@ PLAN: tuple[Call, ...] = (
     Call("GET", "/api/changes/diff", params={"from": "$since"}, label="?from= (the phase's start)"),
     # exports and reports (no goal)
     Call("GET", "/api/changes/snapshot", params={"at": "$since"}, goal="export", label="?at= (the data graph)"),
-    Call("GET", "/rdf-graph-store", params={"graph": DATA_GRAPH}, headers={"Accept": "application/n-triples"},
-         goal="export", label="?graph=data"),
+    Call(
+        "GET",
+        "/rdf-graph-store",
+        params={"graph": DATA_GRAPH},
+        headers={"Accept": "application/n-triples"},
+        goal="export",
+        label="?graph=data",
+    ),
     Call("GET", "/api/export/dcat", goal="export"),
     Call("GET", "/api/due.ics", goal="export"),
     Call("GET", "/soa.csv", goal="export"),
@@ -183,26 +204,59 @@ PLAN: tuple[Call, ...] = (
     # writes (editor), after the reads
     Call("POST", "/api/validate", json={"changed": ["$system"]}, editor=True, label="(changed: one system)"),
     Call("POST", "/api/validate", editor=True, goal="full validation", label="(full)"),
-    Call("POST", "/api/measurements", editor=True,
-         json=[{"metric": "https://bench.example/org/metric/bench", "value": 0.9, "measuredAt": "$at"}]),
-    Call("POST", "/api/incidents", editor=True,
-         json={"label": "Benchmark incident $n", "occurredAt": "$at", "systems": ["$system"]}),
+    Call(
+        "POST",
+        "/api/measurements",
+        editor=True,
+        json=[{"metric": "https://bench.example/org/metric/bench", "value": 0.9, "measuredAt": "$at"}],
+    ),
+    Call(
+        "POST",
+        "/api/incidents",
+        editor=True,
+        json={"label": "Benchmark incident $n", "occurredAt": "$at", "systems": ["$system"]},
+    ),
     NEW_CONCERN,
-    Call("POST", "/api/concerns/triage", editor=True, prepare=NEW_CONCERN, capture=("concern", ("report", "concern")),
-         json={"concern": "$concern", "into": "finding", "label": "Benchmark finding $n"}),
-    Call("POST", "/api/lineage", editor=True,
-         json={"eventType": "COMPLETE", "eventTime": "$at", "run": {"runId": "$uuid"},
-               "job": {"namespace": "bench", "name": "bench.job"},
-               "inputs": [{"namespace": "bench://lake", "name": "input.$n"}],
-               "outputs": [{"namespace": "bench://lake", "name": "output.$n"}]}),
-    Call("POST", "/api/import", params={"kind": "rdf"}, content_type="text/turtle", editor=True, goal="import",
-         body='<https://bench.example/org/imported/$n> <http://www.w3.org/2000/01/rdf-schema#label> "imported $n" .',
-         label="?kind=rdf (one triple)"),
-    Call("POST", "/update", content_type="application/sparql-update", editor=True,
-         body='INSERT DATA { <https://bench.example/org/updated/$n> <http://www.w3.org/2000/01/rdf-schema#label> "updated $n" }'),
+    Call(
+        "POST",
+        "/api/concerns/triage",
+        editor=True,
+        prepare=NEW_CONCERN,
+        capture=("concern", ("report", "concern")),
+        json={"concern": "$concern", "into": "finding", "label": "Benchmark finding $n"},
+    ),
+    Call(
+        "POST",
+        "/api/lineage",
+        editor=True,
+        json={
+            "eventType": "COMPLETE",
+            "eventTime": "$at",
+            "run": {"runId": "$uuid"},
+            "job": {"namespace": "bench", "name": "bench.job"},
+            "inputs": [{"namespace": "bench://lake", "name": "input.$n"}],
+            "outputs": [{"namespace": "bench://lake", "name": "output.$n"}],
+        },
+    ),
+    Call(
+        "POST",
+        "/api/import",
+        params={"kind": "rdf"},
+        content_type="text/turtle",
+        editor=True,
+        goal="import",
+        body='<https://bench.example/org/imported/$n> <http://www.w3.org/2000/01/rdf-schema#label> "imported $n" .',
+        label="?kind=rdf (one triple)",
+    ),
+    Call(
+        "POST",
+        "/update",
+        content_type="application/sparql-update",
+        editor=True,
+        body='INSERT DATA { <https://bench.example/org/updated/$n> <http://www.w3.org/2000/01/rdf-schema#label> "updated $n" }',
+    ),
     PUT_SCRATCH,
-    Call("POST", "/rdf-graph-store", params={"graph": SCRATCH_GRAPH}, body=SCRATCH_TTL, content_type="text/turtle",
-         editor=True),
+    Call("POST", "/rdf-graph-store", params={"graph": SCRATCH_GRAPH}, body=SCRATCH_TTL, content_type="text/turtle", editor=True),
     Call("DELETE", "/rdf-graph-store", params={"graph": SCRATCH_GRAPH}, editor=True, prepare=PUT_SCRATCH),
 )
 
@@ -225,26 +279,35 @@ def plan_values(store, system: str | None = None) -> dict[str, str]:
     dataset that model is trained on, one of its risks; and the rest the plan needs."""
     import pyoxigraph as ox
 
-    from aimsgraph.queries import load_all
+    from aimsgraph.records.queries import load_all
 
     chosen = f"VALUES ?system {{ <{system}> }}" if system else ""
-    rows = list(store.raw.query(f"""SELECT ?system ?model ?dataset ?risk WHERE {{ {chosen}
+    rows = list(
+        store.raw.query(
+            f"""SELECT ?system ?model ?dataset ?risk WHERE {{ {chosen}
         ?system a <{AIMS}AISystem> ; <{AIMS}usesModel> ?model ; <{AIMS}hasRisk> ?risk .
         ?model <{AIMS}trainedOn> ?dataset }} ORDER BY ?system ?model ?dataset ?risk LIMIT 1""",
-                                use_default_graph_as_union=True))
+            use_default_graph_as_union=True,
+        )
+    )
     if not rows:
         raise RuntimeError(f"no system {system or ''} with a model trained on a dataset and a risk in the store")
     found = {name: rows[0][name].value for name in ("system", "model", "dataset", "risk")}
     assert all(isinstance(rows[0][name], ox.NamedNode) for name in found)
-    return {**found, "static": static_file(), "small_query": load_all()[SMALL_QUERY].text, "token": TOKEN,
-            "since": datetime.now(UTC).isoformat()}
+    return {
+        **found,
+        "static": static_file(),
+        "small_query": load_all()[SMALL_QUERY].text,
+        "token": TOKEN,
+        "since": datetime.now(UTC).isoformat(),
+    }
 
 
 def static_file() -> str:
     """A file the web blueprint serves from /static (its stylesheet)."""
-    import aimsgraph.web
+    import aimsgraph.http.web
 
-    return min(p.name for p in (Path(aimsgraph.web.__file__).parent / "static").glob("*.css"))
+    return min(p.name for p in (Path(aimsgraph.http.web.__file__).parent / "static").glob("*.css"))
 
 
 _numbers = itertools.count(1)
@@ -254,8 +317,7 @@ def run_values(values: dict[str, str]) -> dict[str, str]:
     """``values`` and what each request needs unique: ``$n``, ``$uuid``, ``$at`` (a past moment)."""
     n = next(_numbers)
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1) + timedelta(seconds=n)
-    return {**values, "n": str(n), "uuid": f"00000000-0000-4000-8000-{n:012d}",
-            "at": at.isoformat().replace("+00:00", "Z")}
+    return {**values, "n": str(n), "uuid": f"00000000-0000-4000-8000-{n:012d}", "at": at.isoformat().replace("+00:00", "Z")}
 
 
 def fill(value, values: dict[str, str]):
@@ -317,9 +379,15 @@ class Client:
 
     def send(self, request: Request) -> requests.Response:
         try:
-            return self.session.request(request.method, self.url + request.path, params=request.params,
-                                        headers=request.headers, data=request.data, timeout=self.timeout,
-                                        allow_redirects=False)
+            return self.session.request(
+                request.method,
+                self.url + request.path,
+                params=request.params,
+                headers=request.headers,
+                data=request.data,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
         finally:
             self.session.cookies.clear()  # a login's session must not carry over
 
@@ -348,8 +416,7 @@ def run_setup(client: Client, values: dict[str, str]) -> None:
         client.call(call, values)[0].raise_for_status()
 
 
-def measure_call(client: Client, call: Call, values: dict[str, str], runs: int,
-                 budget: float = ROUTE_BUDGET_S) -> RouteResult:
+def measure_call(client: Client, call: Call, values: dict[str, str], runs: int, budget: float = ROUTE_BUDGET_S) -> RouteResult:
     """A warm-up, then up to ``runs`` sequential timed requests while ``budget`` seconds last
     (at least one). A timeout or failure ends the call with a note, never an exception."""
     result = RouteResult(call)
@@ -388,15 +455,21 @@ def settle(client: Client, seconds: float = SETTLE_S) -> bool:
             derived = client.session.get(client.url + "/api/health", timeout=30).json().get("derived", {})
         except (requests.RequestException, ValueError):
             derived = None
-        if derived is not None and not derived.get("pendingWrites") and not derived.get("refreshing") \
-                and derived.get("inferredCurrent", True) and derived.get("analysisCurrent", True):
+        if (
+            derived is not None
+            and not derived.get("pendingWrites")
+            and not derived.get("refreshing")
+            and derived.get("inferredCurrent", True)
+            and derived.get("analysisCurrent", True)
+        ):
             return True
         time.sleep(0.2)
     return False
 
 
-def measure_routes(url: str, values: dict[str, str], runs: int, timeout: float,
-                   log: Callable[[str], None] = lambda message: None) -> list[RouteResult]:
+def measure_routes(
+    url: str, values: dict[str, str], runs: int, timeout: float, log: Callable[[str], None] = lambda message: None
+) -> list[RouteResult]:
     """Every call of the plan, reads first; the derived graphs settled before each write call."""
     client = Client(url, timeout)
     run_setup(client, values)
@@ -436,8 +509,15 @@ def judged(result: RouteResult) -> dict:
     else:
         goal_text = f"{goal.name}: {goal.text()}"
         met = goal.met(p50, p99, result.size) if p50 is not None and not bad else False
-    return {"p50": p50, "p99": p99, "size": result.size, "goal": goal_text, "goal_met": met,
-            "missing": result.missing, "note": "; ".join(notes)}
+    return {
+        "p50": p50,
+        "p99": p99,
+        "size": result.size,
+        "goal": goal_text,
+        "goal_met": met,
+        "missing": result.missing,
+        "note": "; ".join(notes),
+    }
 
 
 # -- the mixed load ------------------------------------------------------------------------------------
@@ -459,7 +539,12 @@ MIXED_QUERIES: tuple[tuple[str, dict[str, str]], ...] = (
 )
 #: Pages of the mixed load; ``/asset`` of a random asset.
 MIXED_PAGES: tuple[tuple[str, dict[str, str]], ...] = (
-    ("/", {}), ("/systems", {}), ("/findings", {}), ("/due", {}), ("/heatmap", {}), ("/asset", {"iri": "asset"}),
+    ("/", {}),
+    ("/systems", {}),
+    ("/findings", {}),
+    ("/due", {}),
+    ("/heatmap", {}),
+    ("/asset", {"iri": "asset"}),
 )
 #: The mix: (kind, share).
 MIXED = (("query", 0.70), ("impact", 0.20), ("page", 0.10))
@@ -476,21 +561,31 @@ def mixed_requests(count: int, assets: list[str], systems: list[str], seed: int 
         pick = {"asset": rng.choice(assets), "system": rng.choice(systems)}
         if kind == "query":
             name, params = rng.choice(MIXED_QUERIES)
-            drawn.append((kind, Request("GET", f"/api/queries/{name}", {k: pick[v] for k, v in params.items()},
-                                        dict(SPARQL_JSON), None)))
+            drawn.append(
+                (kind, Request("GET", f"/api/queries/{name}", {k: pick[v] for k, v in params.items()}, dict(SPARQL_JSON), None))
+            )
         elif kind == "impact":
             import json
 
-            drawn.append((kind, Request("POST", "/api/impact", {}, {"Content-Type": "application/json"},
-                                        json.dumps({"node": pick["asset"]}).encode())))
+            drawn.append(
+                (
+                    kind,
+                    Request(
+                        "POST",
+                        "/api/impact",
+                        {},
+                        {"Content-Type": "application/json"},
+                        json.dumps({"node": pick["asset"]}).encode(),
+                    ),
+                )
+            )
         else:
             path, params = rng.choice(MIXED_PAGES)
             drawn.append((kind, Request("GET", path, {k: pick[v] for k, v in params.items()}, dict(HTML), None)))
     return drawn
 
 
-def mixed_load(url: str, assets: list[str], systems: list[str], clients: int, seconds: float,
-               total: int, timeout: float) -> dict:
+def mixed_load(url: str, assets: list[str], systems: list[str], clients: int, seconds: float, total: int, timeout: float) -> dict:
     """``clients`` threads, a session each, sending the mix until ``seconds`` pass or ``total``
     requests were sent; an error is an exception or a status outside 2xx. Requests still in
     flight at the deadline finish (each within ``timeout``)."""
@@ -508,9 +603,15 @@ def mixed_load(url: str, assets: list[str], systems: list[str], clients: int, se
             kind, request = drawn[i]
             started = time.perf_counter()
             try:
-                response = session.request(request.method, url + request.path, params=request.params,
-                                            headers=request.headers, data=request.data, timeout=timeout,
-                                            allow_redirects=False)
+                response = session.request(
+                    request.method,
+                    url + request.path,
+                    params=request.params,
+                    headers=request.headers,
+                    data=request.data,
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
                 error = None if 200 <= response.status_code < 300 else f"{request.path}: HTTP {response.status_code}"
             except requests.RequestException as exc:
                 error = f"{request.path}: {type(exc).__name__}"
@@ -531,10 +632,21 @@ def mixed_load(url: str, assets: list[str], systems: list[str], clients: int, se
         thread.join(seconds + timeout + 60)
     elapsed = time.perf_counter() - started
     every = [s for kind_samples in samples.values() for s in kind_samples]
-    result = {"answered": len(every), "errors": sum(errors.values()), "seconds": elapsed,
-              "throughput": len(every) / elapsed, "first_errors": first_errors,
-              "kinds": {kind: {"answered": len(samples[kind]), "errors": errors[kind],
-                               **(percentiles(samples[kind]) if samples[kind] else {})} for kind, _ in MIXED}}
+    result = {
+        "answered": len(every),
+        "errors": sum(errors.values()),
+        "seconds": elapsed,
+        "throughput": len(every) / elapsed,
+        "first_errors": first_errors,
+        "kinds": {
+            kind: {
+                "answered": len(samples[kind]),
+                "errors": errors[kind],
+                **(percentiles(samples[kind]) if samples[kind] else {}),
+            }
+            for kind, _ in MIXED
+        },
+    }
     return {**result, **percentiles(every)} if every else result
 
 
@@ -546,4 +658,3 @@ def nearest_rank(samples: list[float], fraction: float) -> float:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:g} ms" if seconds < 1 else f"{seconds:g} s"
-

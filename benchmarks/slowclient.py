@@ -42,13 +42,17 @@ REQUEST_TIMEOUT = 10.0
 TRICKLE_SECONDS = 5.0
 #: How the idle sockets' requests begin: headers never finished, or a body never finished.
 PARTIAL_HEADERS = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-PARTIAL_BODY = (b"POST /sparql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/sparql-query\r\n"
-                b"Content-Length: 100000\r\n\r\nSELECT")
+PARTIAL_BODY = (
+    b"POST /sparql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/sparql-query\r\nContent-Length: 100000\r\n\r\nSELECT"
+)
 
 
 #: Each server as its documentation writes the command.
-COMMANDS = {"production": "aimsgraph serve --production", "development": "aimsgraph serve",
-            "gunicorn": "gunicorn -w 1 --threads 8 'aimsgraph.app:create_app()'"}
+COMMANDS = {
+    "production": "aimsgraph serve --production",
+    "development": "aimsgraph serve",
+    "gunicorn": "gunicorn -w 1 --threads 8 'aimsgraph.http.app:create_app()'",
+}
 
 
 def server_command(kind: str, port: int) -> list[str]:
@@ -56,8 +60,18 @@ def server_command(kind: str, port: int) -> list[str]:
     if kind == "production":  # the README's production command
         return [sys.executable, "-m", "aimsgraph.cli", "serve", "--production", "--host", "127.0.0.1", "--port", str(port)]
     if kind == "gunicorn":  # the README's command before issue 17
-        return [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "8", "-b", f"127.0.0.1:{port}",
-                "aimsgraph.app:create_app()"]
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "1",
+            "--threads",
+            "8",
+            "-b",
+            f"127.0.0.1:{port}",
+            "aimsgraph.http.app:create_app()",
+        ]
     return [sys.executable, "-m", "aimsgraph.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
@@ -130,19 +144,26 @@ def query_load(url: str, clients: int, total: int, seconds: float) -> dict:
     """``clients`` threads sending QUERY until ``total`` requests are sent or ``seconds`` have
     passed: latency percentiles, throughput and errors (anything but a 200 within
     REQUEST_TIMEOUT)."""
+
     def per_thread():
         session = requests.Session()
         return lambda _: _ask(session, url)
 
     measured = load_test(per_thread, clients, total, seconds)
-    result = {"answered": measured["answered"], "errors": measured["errors"], "first_error": measured["first_error"],
-              "seconds": round(measured["seconds"], 1), "throughput": round(measured["throughput"], 1)}
+    result = {
+        "answered": measured["answered"],
+        "errors": measured["errors"],
+        "first_error": measured["first_error"],
+        "seconds": round(measured["seconds"], 1),
+        "throughput": round(measured["throughput"], 1),
+    }
     return {**result, **_rounded({k: v for k, v in measured.items() if k.endswith("_ms") or k == "n"})}
 
 
 def _ask(session: requests.Session, url: str) -> None:
-    response = session.post(url + "/sparql", data={"query": QUERY}, timeout=REQUEST_TIMEOUT,
-                            headers={"Accept": "application/sparql-results+json"})
+    response = session.post(
+        url + "/sparql", data={"query": QUERY}, timeout=REQUEST_TIMEOUT, headers={"Accept": "application/sparql-results+json"}
+    )
     if response.status_code != 200:
         raise RuntimeError(f"HTTP {response.status_code}")
 
@@ -167,8 +188,15 @@ def measure(kind: str, idle: int, clients: int, seconds: float, total: int, work
         health = _healthy(server.url)
     finally:
         server.stop()
-    return {"server": kind, "command": COMMANDS[kind], "idle": idle, "clients": clients,
-            "quiet": quiet, "slowloris": slow, "healthy_after": health}
+    return {
+        "server": kind,
+        "command": COMMANDS[kind],
+        "idle": idle,
+        "clients": clients,
+        "quiet": quiet,
+        "slowloris": slow,
+        "healthy_after": health,
+    }
 
 
 def _healthy(url: str) -> bool:
@@ -180,24 +208,35 @@ def _healthy(url: str) -> bool:
 
 def table(result: dict) -> str:
     """The two phases as a Markdown table."""
-    lines = [f"{result['server']}: {result['clients']} clients, small SELECT; slowloris = {result['idle']} idle sockets",
-             "", "| phase | answered | errors | req/s | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{result['server']}: {result['clients']} clients, small SELECT; slowloris = {result['idle']} idle sockets",
+        "",
+        "| phase | answered | errors | req/s | p50 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for phase in ("quiet", "slowloris"):
         row = result[phase]
         figures = [row.get(key, "-") for key in ("p50_ms", "p99_ms", "max_ms")]
-        lines.append(f"| {phase} | {row['answered']} | {row['errors']} | {row['throughput']} | "
-                     + " | ".join(str(f) for f in figures) + " |")
+        lines.append(
+            f"| {phase} | {row['answered']} | {row['errors']} | {row['throughput']} | "
+            + " | ".join(str(f) for f in figures)
+            + " |"
+        )
     slow = result["slowloris"]
-    lines += ["", f"idle sockets closed by the server: {slow['idle_closed_by_server']} of {result['idle']}; "
-                  f"healthy afterwards: {result['healthy_after']}"]
+    lines += [
+        "",
+        f"idle sockets closed by the server: {slow['idle_closed_by_server']} of {result['idle']}; "
+        f"healthy afterwards: {result['healthy_after']}",
+    ]
     if slow["first_error"] or result["quiet"]["first_error"]:
         lines.append(f"first error: {slow['first_error'] or result['quiet']['first_error']}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.slowclient", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.slowclient", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--server", choices=("production", "gunicorn", "development"), default="production")
     parser.add_argument("--idle", type=int, default=20, help="idle sockets during the slowloris phase")
     parser.add_argument("--clients", type=int, default=4, help="client threads querying /sparql")

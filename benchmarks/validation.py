@@ -25,7 +25,8 @@ PYSHACL = """
 import json, sys, time
 from pathlib import Path
 from aimsgraph.store import GraphStore
-from aimsgraph import clock, validation
+from aimsgraph import clock
+from aimsgraph.semantics import validation
 store = GraphStore(Path(sys.argv[1]))
 started = time.perf_counter()
 data = store.extract(validation.VALIDATED_GRAPHS)
@@ -40,15 +41,17 @@ def pyshacl_reference(store_dir: Path, timeout: float) -> dict:
     """Whole-graph pyshacl over the validated graphs of a closed store, in a child process:
     ``{"extract": s, "total": s, "findings": [...]}``, or ``{"timeout": s}`` when it is cut off."""
     try:
-        run = subprocess.run([sys.executable, "-c", PYSHACL, str(store_dir)], capture_output=True, text=True,
-                             timeout=timeout, check=True)
+        run = subprocess.run(
+            [sys.executable, "-c", PYSHACL, str(store_dir)], capture_output=True, text=True, timeout=timeout, check=True
+        )
     except subprocess.TimeoutExpired:  # subprocess.run has killed the child
         return {"timeout": timeout}
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def measure(systems: int, pyshacl_timeout: float, workdir: Path) -> dict:
-    from aimsgraph import clock, validation
+    from aimsgraph import clock
+    from aimsgraph.semantics import validation
 
     store = generated_store(systems, workdir)
     store_dir = store.path
@@ -96,9 +99,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(n, args.pyshacl_timeout, Path(tmp)) for n in args.systems]
-    print("| systems | triples | findings | full, store engine (median of 3) | full + storing the findings "
-          "| one changed system, re-validated and stored (median / max of 20) "
-          "| whole-graph pyshacl (incl. extraction) | same findings |")
+    print(
+        "| systems | triples | findings | full, store engine (median of 3) | full + storing the findings "
+        "| one changed system, re-validated and stored (median / max of 20) "
+        "| whole-graph pyshacl (incl. extraction) | same findings |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         if r["pyshacl"] is not None:
@@ -106,8 +111,10 @@ def main() -> None:
         else:
             reference = f"not finished in {r['pyshacl_timeout']:.0f} s"
         same = {True: "yes", False: "NO", None: "n/a"}[r["identical"]]
-        print(f"| {r['systems']:,} | {r['triples']:,} | {r['findings']:,} | {r['full']:.2f} s | {r['stored']:.1f} s | "
-              f"{r['incremental_median'] * 1000:.0f} ms / {r['incremental_max'] * 1000:.0f} ms | {reference} | {same} |")
+        print(
+            f"| {r['systems']:,} | {r['triples']:,} | {r['findings']:,} | {r['full']:.2f} s | {r['stored']:.1f} s | "
+            f"{r['incremental_median'] * 1000:.0f} ms / {r['incremental_max'] * 1000:.0f} ms | {reference} | {same} |"
+        )
 
 
 if __name__ == "__main__":

@@ -100,13 +100,19 @@ class VirtuosoServer:
             self.http_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.sparql = self.url + "/sparql"
-        (self.directory / "virtuoso.ini").write_text(INI.format(
-            dir=self.directory, sql_port=self.sql_port, http_port=self.http_port,
-            buffers=buffers, dirty=buffers * 3 // 4))
+        (self.directory / "virtuoso.ini").write_text(
+            INI.format(
+                dir=self.directory, sql_port=self.sql_port, http_port=self.http_port, buffers=buffers, dirty=buffers * 3 // 4
+            )
+        )
         self.log_path = self.directory / "virtuoso-t.out"
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen([VIRTUOSO, "+foreground", "+configfile", str(self.directory / "virtuoso.ini")],
-                                            cwd=self.directory, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [VIRTUOSO, "+foreground", "+configfile", str(self.directory / "virtuoso.ini")],
+                cwd=self.directory,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             self._wait(start_timeout)
             try:
@@ -122,8 +128,9 @@ class VirtuosoServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"virtuoso-t exited with {self.process.returncode}:\n"
-                                   + self.log_path.read_text(errors="replace")[-3000:])
+                raise RuntimeError(
+                    f"virtuoso-t exited with {self.process.returncode}:\n" + self.log_path.read_text(errors="replace")[-3000:]
+                )
             try:
                 if requests.get(self.sparql, params={"query": "ASK {}"}, timeout=2).ok:
                     return
@@ -134,9 +141,14 @@ class VirtuosoServer:
 
     def isql(self, *statements: str, timeout: float = 3600) -> str:
         """Run SQL statements through ``isql-vt`` as ``dba``; its output, RuntimeError on an error."""
-        done = subprocess.run([ISQL, f"127.0.0.1:{self.sql_port}", "dba", "dba", "VERBOSE=OFF", "BANNER=OFF",
-                               "ERRORS=STDOUT"], check=False, input="\n".join(statements) + "\n", capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            [ISQL, f"127.0.0.1:{self.sql_port}", "dba", "dba", "VERBOSE=OFF", "BANNER=OFF", "ERRORS=STDOUT"],
+            check=False,
+            input="\n".join(statements) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         output = done.stdout + done.stderr
         if done.returncode != 0 or "*** Error" in output:
             raise RuntimeError(f"isql-vt failed: {output.strip()[-2000:]}")
@@ -225,8 +237,13 @@ def measure(systems: int, workdir: Path, runs: int, impacts: int, query_timeout:
         load_s = store.bulk_load(data, DATA_GRAPH)
         quads = store.count(DATA_GRAPH)
         started = time.perf_counter()
-        server = start_server(workdir / f"unused-{systems}", 1800, **store.env(),
-                              AIMSGRAPH_QUERY_TIMEOUT=f"{query_timeout:g}", AIMSGRAPH_RESULT_LIMIT="100000000")
+        server = start_server(
+            workdir / f"unused-{systems}",
+            1800,
+            **store.env(),
+            AIMSGRAPH_QUERY_TIMEOUT=f"{query_timeout:g}",
+            AIMSGRAPH_RESULT_LIMIT="100000000",
+        )
         session = requests.Session()
         nodes = impact_nodes(store, impacts)
         session.post(server.url + "/api/impact", json={"node": nodes[0]}, timeout=1800).raise_for_status()
@@ -243,11 +260,16 @@ def measure(systems: int, workdir: Path, runs: int, impacts: int, query_timeout:
             samples, note = [], ""
             for _ in range(runs + 1):  # the first run warms up and is not counted
                 try:
-                    _, seconds = _timed(lambda named=named, bound=bound: http_call(session, server.url, named, bound, query_timeout + 5))
+                    _, seconds = _timed(
+                        lambda named=named, bound=bound: http_call(session, server.url, named, bound, query_timeout + 5)
+                    )
                 except requests.RequestException as exc:
                     status = getattr(getattr(exc, "response", None), "status_code", None)
-                    note = f"timed out ({query_timeout:g} s)" if status == 503 or isinstance(exc, requests.Timeout) \
+                    note = (
+                        f"timed out ({query_timeout:g} s)"
+                        if status == 503 or isinstance(exc, requests.Timeout)
                         else f"failed: {str(exc)[:80]}"
+                    )
                     break
                 samples.append(seconds)
                 if seconds > query_timeout / 2:  # slow: one counted run is enough
@@ -257,14 +279,24 @@ def measure(systems: int, workdir: Path, runs: int, impacts: int, query_timeout:
         impact_samples, failures = [], 0
         for node in nodes:
             try:
-                _, seconds = _timed(lambda node=node: session.post(server.url + "/api/impact", json={"node": node},
-                                                         timeout=query_timeout + 30).raise_for_status())
+                _, seconds = _timed(
+                    lambda node=node: session.post(
+                        server.url + "/api/impact", json={"node": node}, timeout=query_timeout + 30
+                    ).raise_for_status()
+                )
                 impact_samples.append(seconds)
             except requests.RequestException:
                 failures += 1
-        return {"systems": systems, "quads": quads, "load_s": load_s, "start_s": start_s, "queries": queries,
-                "impact": percentiles(impact_samples) if impact_samples else None, "impact_failures": failures,
-                "impact_nodes": len(nodes)}
+        return {
+            "systems": systems,
+            "quads": quads,
+            "load_s": load_s,
+            "start_s": start_s,
+            "queries": queries,
+            "impact": percentiles(impact_samples) if impact_samples else None,
+            "impact_failures": failures,
+            "impact_nodes": len(nodes),
+        }
     finally:
         if server is not None:
             server.stop()
@@ -282,18 +314,25 @@ def _ms(seconds: float | None) -> str:
 
 
 def report(result: dict) -> str:
-    lines = [f"### {result['systems']:,} systems ({result['quads']:,} quads in the data graph)", "",
-             "| what | p50 | note |", "|---|---:|---|",
-             f"| bulk load (`ld_dir` + `rdf_loader_run` + checkpoint) | {_ms(result['load_s'])} | one run |",
-             f"| `aimsgraph serve` start to first impact answer | {_ms(result['start_s'])} | loads ontology, shapes, "
-             "vocabularies; builds the risk model |"]
+    lines = [
+        f"### {result['systems']:,} systems ({result['quads']:,} quads in the data graph)",
+        "",
+        "| what | p50 | note |",
+        "|---|---:|---|",
+        f"| bulk load (`ld_dir` + `rdf_loader_run` + checkpoint) | {_ms(result['load_s'])} | one run |",
+        f"| `aimsgraph serve` start to first impact answer | {_ms(result['start_s'])} | loads ontology, shapes, "
+        "vocabularies; builds the risk model |",
+    ]
     for name, p50, note in result["queries"]:
         lines.append(f"| query `{name}` | {_ms(p50)} | {note} |")
     impact = result["impact"]
     if impact:
-        lines.append(f"| POST /api/impact | {impact['p50_ms']:,.0f} ms | p99 {impact['p99_ms']:,.0f} ms over "
-                     f"{impact['n']} random systems/models/datasets, one client"
-                     + (f"; {result['impact_failures']} failed" if result["impact_failures"] else "") + " |")
+        lines.append(
+            f"| POST /api/impact | {impact['p50_ms']:,.0f} ms | p99 {impact['p99_ms']:,.0f} ms over "
+            f"{impact['n']} random systems/models/datasets, one client"
+            + (f"; {result['impact_failures']} failed" if result["impact_failures"] else "")
+            + " |"
+        )
     return "\n".join(lines)
 
 

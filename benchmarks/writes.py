@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from aimsgraph import changes
-from aimsgraph.analysis import analysis_quads, refresh_analysis, update_model, write_analysis_changes
 from aimsgraph.auth import Principal
-from aimsgraph.reasoning import refresh_inferences
-from aimsgraph.refresh import mark_stale, refresh_record_after
+from aimsgraph.records.refresh import mark_stale, refresh_record_after
+from aimsgraph.risk.analysis import analysis_quads, refresh_analysis, update_model, write_analysis_changes
+from aimsgraph.semantics.reasoning import refresh_inferences
+from aimsgraph.semantics.validation import validate_full
 from aimsgraph.sparql.update import UpdateRequest, evaluate
-from aimsgraph.validation import validate_full
+from aimsgraph.store import changes
 from benchmarks.common import timed
 from benchmarks.generate import BASE, generated_store
 
@@ -39,8 +39,9 @@ RM = "https://w3id.org/aimsgraph/risk-matrix/"
 
 def write(store, text: str) -> changes.Change | None:
     with store.write_lock():
-        return changes.commit(store, evaluate(store, UpdateRequest(text)), "sparql-update", EDITOR,
-                              before_commit=lambda: mark_stale(store))
+        return changes.commit(
+            store, evaluate(store, UpdateRequest(text)), "sparql-update", EDITOR, before_commit=lambda: mark_stale(store)
+        )
 
 
 def milliseconds(samples: list[float]) -> dict[str, float]:
@@ -68,21 +69,23 @@ def measure(systems: int, runs: int, workdir: Path) -> dict:
     validate_full(store)
     result: dict = {"systems": systems, "triples": sum(store.graph_sizes().values())}
 
-    inserts = [timed(write, store, f"INSERT DATA {{ <{BASE}system/{i}> <{AIMS}version> \"bench-{i}\" }}")[1]
-               for i in range(runs)]
+    inserts = [timed(write, store, f'INSERT DATA {{ <{BASE}system/{i}> <{AIMS}version> "bench-{i}" }}')[1] for i in range(runs)]
     result["insert_data_one_triple"] = milliseconds(inserts)
 
     anchor = ox.Store(str(workdir / "anchor"))
-    result["anchor_pyoxigraph_update"] = milliseconds([
-        timed(anchor.update, f"INSERT DATA {{ <{BASE}system/{i}> <{AIMS}version> \"bench-{i}\" }}")[1] for i in range(runs)])
+    result["anchor_pyoxigraph_update"] = milliseconds(
+        [timed(anchor.update, f'INSERT DATA {{ <{BASE}system/{i}> <{AIMS}version> "bench-{i}" }}')[1] for i in range(runs)]
+    )
 
-    likelihood = (f"DELETE {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> ?l }} "
-                  f"INSERT {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> <{RM}L%d> }} "
-                  f"WHERE {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> ?l }}")
+    likelihood = (
+        f"DELETE {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> ?l }} "
+        f"INSERT {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> <{RM}L%d> }} "
+        f"WHERE {{ <{BASE}system/%d/risk/0> <{AIMS}hasLikelihood> ?l }}"
+    )
     modifies = [timed(write, store, likelihood % (i, i, 1 + i % 5, i))[1] for i in range(runs)]
     result["delete_insert_where_one_risk"] = milliseconds(modifies)
 
-    body = "".join(f"<{BASE}bulk/{i}> <{AIMS}version> \"{i}\" .\n" for i in range(10_000))
+    body = "".join(f'<{BASE}bulk/{i}> <{AIMS}version> "{i}" .\n' for i in range(10_000))
     graph = ox.NamedNode(BASE + "bulk-graph")
 
     def put() -> None:
@@ -113,7 +116,8 @@ def measure(systems: int, runs: int, workdir: Path) -> dict:
         assert set(analysis_quads(updated)) == set(analysis_quads(rebuilt))
         model = rebuilt
         result[f"refresh_after_{name}"] = {
-            "inferences_and_findings_ms": round(record_s * 1000, 1), "inferences": how,
+            "inferences_and_findings_ms": round(record_s * 1000, 1),
+            "inferences": how,
             "analysis_updated_ms": round((update_s + write_s) * 1000, 1),
             "analysis_rebuilt_s": round(full_s, 2),
         }

@@ -22,8 +22,9 @@ def chromium_paths() -> tuple[str, str]:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not browser or not driver:
-        raise RuntimeError("the web tests need Chromium and ChromeDriver: apt-get install chromium chromium-driver "
-                           "(.ci/run does this)")
+        raise RuntimeError(
+            "the web tests need Chromium and ChromeDriver: apt-get install chromium chromium-driver (.ci/run does this)"
+        )
     return browser, driver
 
 
@@ -33,9 +34,19 @@ def start_chromium(user_data: Path) -> webdriver.Chrome:
     options.binary_location = browser
     # as the machine's notes say: no sandbox as root, and no background calls to Google's hosts,
     # which a closed network refuses (they would show up as console errors)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={user_data}", f"--window-size={WIDE[0]},{WIDE[1]}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={user_data}",
+        f"--window-size={WIDE[0]},{WIDE[1]}",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     chrome = webdriver.Chrome(options=options, service=Service(executable_path=driver))
@@ -50,8 +61,9 @@ def console_errors(chrome: webdriver.Chrome) -> list[str]:
 
 def viewport(chrome: webdriver.Chrome, width: int, height: int, mobile: bool = False) -> None:
     """Set the exact CSS viewport (the window size would include the browser's frame)."""
-    chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+    chrome.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}
+    )
 
 
 def screenshot(chrome: webdriver.Chrome, name: str, width: int = WIDE[0], mobile: bool = False) -> Path:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from aimsgraph import clock, demo, resources
+from aimsgraph import clock, resources
+from aimsgraph.store import demo
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -104,8 +105,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def demo_store():
     """The demo (ontology, catalogue, organisation, inferences, analysis) in an in-memory store, read-only use."""
-    from aimsgraph.analysis import refresh_analysis
-    from aimsgraph.reasoning import refresh_inferences
+    from aimsgraph.risk.analysis import refresh_analysis
+    from aimsgraph.semantics.reasoning import refresh_inferences
     from aimsgraph.store import GraphStore
 
     store = GraphStore(None)

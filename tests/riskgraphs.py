@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from aimsgraph.analysis import RiskModel
 from aimsgraph.namespaces import Graphs
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.risk.analysis import RiskModel
+from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
 
 EX = "https://example.org/"

@@ -19,13 +19,15 @@ import pyoxigraph as ox
 import pytest
 import requests
 
-from aimsgraph import agenda, changes, queries, review_pack, validation
-from aimsgraph.analysis import RiskModel
 from aimsgraph.auth import local_user
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import Graphs
-from aimsgraph.reasoning import refresh_inferences
-from aimsgraph.store import GraphStore
+from aimsgraph.records import agenda, queries
+from aimsgraph.reporting import review_pack
+from aimsgraph.risk.analysis import RiskModel
+from aimsgraph.semantics import validation
+from aimsgraph.semantics.reasoning import refresh_inferences
+from aimsgraph.store import GraphStore, changes
 
 DEMO = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -57,8 +59,10 @@ def test_due_lists_the_window_and_everything_overdue(server):
     assert body["overdue"] == sum(i["overdue"] for i in body["items"]) >= 6
     # a metric's next measurement: the latest (2026-09-30) plus its interval P3M, computed in Python
     gini = items[(DEMO + "metric/retail-pd-gini", "Measurement")]
-    assert gini["interval"] == "P3M" and gini["due"] == agenda.add_duration(
-        date.fromisoformat(gini["lastMeasured"]), "P3M").isoformat()
+    assert (
+        gini["interval"] == "P3M"
+        and gini["due"] == agenda.add_duration(date.fromisoformat(gini["lastMeasured"]), "P3M").isoformat()
+    )
     dues = [i["due"] for i in body["items"]]
     assert dues == sorted(dues) and max(dues) <= "2027-02-24"
     assert all(i["overdue"] == (i["due"] < AS_OF) for i in body["items"])
@@ -74,10 +78,17 @@ def test_due_defaults_to_30_days(server):
     assert DEMO + "change/replace-ocr-vendor" in {i["item"] for i in everything["items"]}  # planned 2027-06-30
 
 
-@pytest.mark.parametrize("params, word", [
-    ({"within": "abc"}, "within"), ({"within": "30"}, "within"), ({"within": "-3d"}, "within"),
-    ({"within": "999999y"}, "within"), ({"asOf": "26.11.2026"}, "asOf"), ({"asOf": "2026-02-30"}, "asOf"),
-])
+@pytest.mark.parametrize(
+    "params, word",
+    [
+        ({"within": "abc"}, "within"),
+        ({"within": "30"}, "within"),
+        ({"within": "-3d"}, "within"),
+        ({"within": "999999y"}, "within"),
+        ({"asOf": "26.11.2026"}, "asOf"),
+        ({"asOf": "2026-02-30"}, "asOf"),
+    ],
+)
 def test_bad_parameters_are_refused_with_a_clear_message(server, params, word):
     for path in ("/api/due", "/api/due.ics"):
         response = requests.get(server.url + path, params=params, timeout=30)
@@ -116,8 +127,15 @@ def test_the_calendar_feed_parses_and_lists_the_next_due_items(server):
 
 def test_text_values_are_escaped_and_long_lines_folded_at_75_octets():
     item = agenda.DueItem(
-        iri="https://example.org/action/1", label="Fix; then check, twice\\again\nand report: " + "ü" * 60,
-        kind="Action", due=date(2027, 1, 31), overdue=False, type=None, owners=(), owner_names=())
+        iri="https://example.org/action/1",
+        label="Fix; then check, twice\\again\nand report: " + "ü" * 60,
+        kind="Action",
+        due=date(2027, 1, 31),
+        overdue=False,
+        type=None,
+        owners=(),
+        owner_names=(),
+    )
     text = agenda.to_ical([item], datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
     lines = text.encode("utf-8").split(b"\r\n")
     assert all(len(line) <= 75 for line in lines)
@@ -131,8 +149,15 @@ def test_text_values_are_escaped_and_long_lines_folded_at_75_octets():
 
 
 def test_uids_depend_on_the_item_and_kind_only():
-    base = {"iri": "https://example.org/x", "label": "X", "due": date(2027, 1, 1), "overdue": False, "type": None,
-            "owners": (), "owner_names": ()}
+    base = {
+        "iri": "https://example.org/x",
+        "label": "X",
+        "due": date(2027, 1, 1),
+        "overdue": False,
+        "type": None,
+        "owners": (),
+        "owner_names": (),
+    }
     review = agenda.DueItem(kind="Review", **base)
     moved = agenda.DueItem(kind="Review", **{**base, "due": date(2027, 3, 1), "label": "X renamed"})
     expiry = agenda.DueItem(kind="Evidence expiry", **base)
@@ -200,8 +225,10 @@ def run(store: GraphStore, name: str, as_of: str | None = None) -> list[dict[str
 
 
 def test_recurring_nonconformities_share_a_metric_system_or_clause_within_12_months(small_store):
-    pairs = {(r["nonconformity"].rsplit("/", 1)[1], r["earlier"].rsplit("/", 1)[1]): r
-             for r in run(small_store, "recurring-nonconformities")}
+    pairs = {
+        (r["nonconformity"].rsplit("/", 1)[1], r["earlier"].rsplit("/", 1)[1]): r
+        for r in run(small_store, "recurring-nonconformities")
+    }
     # nc-1 opened 2026-03-01 (its audit); nc-2 on 2027-02-28 is within 12 months and shares the system
     assert set(pairs) == {("nc-2", "nc-1"), ("nc-2", "nc-4"), ("nc-3", "nc-2")}
     assert (pairs[("nc-2", "nc-1")]["earlierOpened"], pairs[("nc-2", "nc-1")]["via"]) == ("2026-03-01", "system")
@@ -213,7 +240,8 @@ def test_recurring_nonconformities_share_a_metric_system_or_clause_within_12_mon
 def test_overdue_nonconformities_and_actions_are_open_and_past_due(small_store):
     rows = run(small_store, "overdue-nonconformities", "2027-03-20")
     assert [(r["item"].rsplit("/", 1)[1], r["kind"], r["overdueBy"]) for r in rows] == [
-        ("ca-1", "Corrective action", "P5D")]  # nc-2 is due 2027-03-31, nc-3 is closed
+        ("ca-1", "Corrective action", "P5D")
+    ]  # nc-2 is due 2027-03-31, nc-3 is closed
     assert rows[0]["nonconformities"] == "https://example.org/nc-2" and rows[0]["owner"] == "https://example.org/owner"
     later = run(small_store, "overdue-nonconformities", "2027-04-01")
     assert [r["item"].rsplit("/", 1)[1] for r in later] == ["ca-1", "nc-2"]
@@ -230,8 +258,12 @@ def test_overdue_communications_are_parties_not_told_by_the_deadline(small_store
 
 def test_overdue_nonconformities_on_the_demo_after_the_due_date(demo_store):
     rows = run(demo_store, "overdue-nonconformities", "2027-02-01")
-    closed = any(True for _ in demo_store.raw.quads_for_pattern(
-        ox.NamedNode(ACTION), ox.NamedNode(AIMS + "status"), ox.NamedNode(AIMS + "StatusClosed"), None))
+    closed = any(
+        True
+        for _ in demo_store.raw.quads_for_pattern(
+            ox.NamedNode(ACTION), ox.NamedNode(AIMS + "status"), ox.NamedNode(AIMS + "StatusClosed"), None
+        )
+    )
     assert (ACTION in {r["item"] for r in rows}) != closed
     if not closed:
         row = next(r for r in rows if r["item"] == ACTION)
@@ -253,11 +285,13 @@ def assert_demo_pack(markdown: str) -> None:
     assert ACTION_LABEL in found["Nonconformities and corrective actions"]
     assert INCIDENT_LABEL in found["Incidents"]
     monitoring = found["Monitoring and measurement results"]
-    breaches = monitoring[monitoring.index("### Threshold breaches"):]
+    breaches = monitoring[monitoring.index("### Threshold breaches") :]
     assert GINI_LABEL in breaches and "| 0.53 | at least 0.55 | 2026-09-30 |" in breaches
     assert AUDIT_LABEL in found["Audit results"] and "IA-2026-AIMS-01-F01" in found["Audit results"]
-    assert "Monitoring breach of the retail PD model without a timely owner decision" in found[
-        "Opportunities for improvement"] or "closed" in found["Audit results"]
+    assert (
+        "Monitoring breach of the retail PD model without a timely owner decision" in found["Opportunities for improvement"]
+        or "closed" in found["Audit results"]
+    )
     assert "Previous management review: AIMS management review 2026, held on 2026-11-12." in markdown
     assert "Replace the OCR vendor Scriptura" in found["Changes in external and internal issues"]
     trends = found["Risk and readiness trends"]
@@ -265,16 +299,21 @@ def assert_demo_pack(markdown: str) -> None:
 
 
 def test_review_pack_as_markdown_from_the_server(server):
-    response = requests.get(server.url + "/api/review-pack", params={"asOf": AS_OF},
-                            headers={"Accept": "text/markdown"}, timeout=60)
+    response = requests.get(
+        server.url + "/api/review-pack", params={"asOf": AS_OF}, headers={"Accept": "text/markdown"}, timeout=60
+    )
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/markdown; charset=utf-8" and "Accept" in response.headers["Vary"]
     assert_demo_pack(response.text)
 
 
 def test_review_pack_as_self_contained_html_from_the_server(server):
-    response = requests.get(server.url + "/api/review-pack", params={"asOf": AS_OF},
-                            headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}, timeout=60)
+    response = requests.get(
+        server.url + "/api/review-pack",
+        params={"asOf": AS_OF},
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+        timeout=60,
+    )
     assert response.status_code == 200 and response.headers["Content-Type"] == "text/html; charset=utf-8"
     text = response.text
     for heading in HEADINGS:
@@ -284,14 +323,16 @@ def test_review_pack_as_self_contained_html_from_the_server(server):
     references = re.findall(r'(?:src|href|action|xlink:href)\s*=\s*"([^"]*)"', text)
     assert references and all(r.startswith("#") for r in references), [r for r in references if not r.startswith("#")]
     assert not re.search(r"<script|<link|<iframe|<img|@import|url\(", text)
-    override = requests.get(server.url + "/api/review-pack", params={"asOf": AS_OF, "format": "md"},
-                            headers={"Accept": "text/html"}, timeout=60)
+    override = requests.get(
+        server.url + "/api/review-pack", params={"asOf": AS_OF, "format": "md"}, headers={"Accept": "text/html"}, timeout=60
+    )
     assert override.headers["Content-Type"] == "text/markdown; charset=utf-8"
 
 
 def test_review_pack_as_json_and_bad_requests(server):
-    response = requests.get(server.url + "/api/review-pack", params={"asOf": AS_OF},
-                            headers={"Accept": "application/json"}, timeout=60)
+    response = requests.get(
+        server.url + "/api/review-pack", params={"asOf": AS_OF}, headers={"Accept": "application/json"}, timeout=60
+    )
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
     body = response.json()
     assert body["asOf"] == AS_OF and body["previousReview"]["iri"] == DEMO + "review/management-review-2026"
@@ -328,13 +369,30 @@ def test_trends_compare_with_the_record_at_the_previous_review():
     held = datetime.now(UTC).replace(microsecond=0)
     review = ox.NamedNode("https://example.org/review/now")
     data = ox.NamedNode(Graphs.DATA)
-    changes.commit(store, changes.Delta(added={
-        ox.Quad(review, ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
-                ox.NamedNode(AIMS + "ManagementReview"), data),
-        ox.Quad(review, ox.NamedNode("http://www.w3.org/ns/prov#startedAtTime"),
-                ox.Literal(held.isoformat().replace("+00:00", "Z"),
-                           datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime")), data),
-    }), "test", local_user())
+    changes.commit(
+        store,
+        changes.Delta(
+            added={
+                ox.Quad(
+                    review,
+                    ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+                    ox.NamedNode(AIMS + "ManagementReview"),
+                    data,
+                ),
+                ox.Quad(
+                    review,
+                    ox.NamedNode("http://www.w3.org/ns/prov#startedAtTime"),
+                    ox.Literal(
+                        held.isoformat().replace("+00:00", "Z"),
+                        datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime"),
+                    ),
+                    data,
+                ),
+            }
+        ),
+        "test",
+        local_user(),
+    )
     time.sleep(1.1)
     # after the review, every control of the claims-triage risks loses its effectiveness
     controls = {q.subject for q in store.raw.quads_for_pattern(None, ox.NamedNode(AIMS + "mitigates"), None, data)}
@@ -359,15 +417,18 @@ def test_trends_compare_with_the_record_at_the_previous_review():
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory) -> Path:
     store = tmp_path_factory.mktemp("agenda") / "db"
-    script = ("from pathlib import Path; from aimsgraph.store import GraphStore; from aimsgraph import changes; "
-              f"s = GraphStore(Path(r'{store}')); changes.initialise(s, demo=True); s.flush()")
+    script = (
+        "from pathlib import Path; from aimsgraph.store import GraphStore; from aimsgraph.store import changes; "
+        f"s = GraphStore(Path(r'{store}')); changes.initialise(s, demo=True); s.flush()"
+    )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
     return store
 
 
 def cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)],
-                          capture_output=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)], capture_output=True, timeout=300, check=False
+    )
 
 
 def test_cli_due_as_table_json_and_ics(demo_dir, tmp_path):
@@ -375,8 +436,7 @@ def test_cli_due_as_table_json_and_ics(demo_dir, tmp_path):
     assert table.returncode == 0, table.stderr
     text = table.stdout.decode()
     assert "2027-01-31" in text and "Corrective action" in text and "OVERDUE" in text
-    ics = cli("due", "--as-of", AS_OF, "--within", "12m", "--format", "ics", "-o", str(tmp_path / "due.ics"),
-              data_dir=demo_dir)
+    ics = cli("due", "--as-of", AS_OF, "--within", "12m", "--format", "ics", "-o", str(tmp_path / "due.ics"), data_dir=demo_dir)
     assert ics.returncode == 0, ics.stderr
     raw = (tmp_path / "due.ics").read_bytes()
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
@@ -458,8 +518,20 @@ def generated_store(tmp_path_factory) -> GraphStore:
 def test_the_fast_agenda_equals_the_due_items_query_on_a_generated_organisation(generated_store, as_of):
     items = agenda.due_items(generated_store, as_of, None)
     kinds = {i.kind for i in items}
-    assert len(items) > 300 and {"Evidence expiry", "Corrective action", "Review", "Planned change",
-                                 "Training expiry", "Expiry", "Improvement action", "Action"} <= kinds
+    assert (
+        len(items) > 300
+        and {
+            "Evidence expiry",
+            "Corrective action",
+            "Review",
+            "Planned change",
+            "Training expiry",
+            "Expiry",
+            "Improvement action",
+            "Action",
+        }
+        <= kinds
+    )
     assert_same_agenda(generated_store, as_of)
     edge = {(i.iri.rsplit("/", 1)[-1], i.kind): i for i in items}
     assert edge[("a1", "Corrective action")].label == "A label"  # a subclass; the smallest label
@@ -483,8 +555,7 @@ def test_due_pages_walk_the_whole_agenda_with_link_headers(server):
     body = whole.json()
     assert body["total"] == len(body["items"]) and body["page"] == 1 and "next" not in whole.links
     assert sum(body["kinds"].values()) == body["total"] and body["kinds"]["Corrective action"] >= 1
-    walked, response = [], requests.get(server.url + "/api/due", params={**WINDOW, "within": "all", "pageSize": "7"},
-                                        timeout=30)
+    walked, response = [], requests.get(server.url + "/api/due", params={**WINDOW, "within": "all", "pageSize": "7"}, timeout=30)
     while True:
         assert response.status_code == 200
         page = response.json()
@@ -506,10 +577,13 @@ def test_the_due_page_shows_100_items_a_page_with_totals_per_kind(server):
     assert first.status_code == 200
     text = html_lib.unescape(first.text)
     body = requests.get(server.url + "/api/due", params={**WINDOW, "within": "all"}, timeout=30).json()
-    assert f"{body['total']} items, {body['overdue']} overdue:" in text and f"Corrective action {body['kinds']['Corrective action']}" in text
+    assert (
+        f"{body['total']} items, {body['overdue']} overdue:" in text
+        and f"Corrective action {body['kinds']['Corrective action']}" in text
+    )
     rows = re.findall(r"<tr(?: class=\"over\")?><td>(\d{4}-\d\d-\d\d)", first.text)
     assert len(rows) == min(100, body["total"]) and body["total"] > 100
     following = re.search(r'<a rel="next" href="([^"]+)"', first.text)
     second = requests.get(server.url + html_lib.unescape(following.group(1)), timeout=30)
     later = re.findall(r"<tr(?: class=\"over\")?><td>(\d{4}-\d\d-\d\d)", second.text)
-    assert later and later == [i["due"] for i in body["items"][100:100 + len(later)]]
+    assert later and later == [i["due"] for i in body["items"][100 : 100 + len(later)]]

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from aimsgraph import changes, resources, validation
+from aimsgraph import resources
 from aimsgraph.errors import InvalidInput
-from aimsgraph.importers import NothingRecognised, airo
+from aimsgraph.interop.importers import NothingRecognised, airo
 from aimsgraph.namespaces import Graphs
-from aimsgraph.reasoning import refresh_inferences
-from aimsgraph.store import GraphStore
+from aimsgraph.semantics import validation
+from aimsgraph.semantics.reasoning import refresh_inferences
+from aimsgraph.store import GraphStore, changes
 from conftest import AS_OF
 
 SAMPLE = Path(__file__).parent / "data" / "airo-system.ttl"
@@ -88,8 +89,12 @@ def test_a_bad_file_imports_nothing(tmp_path: Path):
 
 def test_cli_import_airo(tmp_path: Path):
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "aimsgraph.cli", "import", "airo", *args,
-                               "--data-dir", str(tmp_path / "db")], capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "aimsgraph.cli", "import", "airo", *args, "--data-dir", str(tmp_path / "db")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     result = run(str(SAMPLE), "--report", "json")
     assert result.returncode == 0, result.stderr
@@ -102,9 +107,11 @@ def test_literal_values_of_node_properties_stay_unmapped(tmp_path: Path):
     store = GraphStore(None)
     store.initialise(demo=False)
     odd = tmp_path / "odd.ttl"
-    odd.write_text('@prefix airo: <https://w3id.org/airo#> .\n'
-                   '<https://hr.example/ai/x> a airo:AISystem ; airo:isDeployedBy "ACME Corp" .\n'
-                   '<https://hr.example/ai/src> airo:isRiskSourceFor "bias" .\n')
+    odd.write_text(
+        "@prefix airo: <https://w3id.org/airo#> .\n"
+        '<https://hr.example/ai/x> a airo:AISystem ; airo:isDeployedBy "ACME Corp" .\n'
+        '<https://hr.example/ai/src> airo:isRiskSourceFor "bias" .\n'
+    )
     report = airo.import_airo(store, odd)
     assert report.unmapped["airo:isDeployedBy with a literal value (aims:deployedBy needs a node)"] == 1
     assert report.unmapped["airo:isRiskSourceFor with a literal value (aims:hasRiskSource needs a node)"] == 1
@@ -119,9 +126,21 @@ LAB = "https://lab.example.org/hiring#"
 def owl_file(namespace: str = "https://w3id.org/airo#") -> str:
     """An AI system as an OWL editor (Protégé) saves it: the terms it uses declared, `#`
     fragment IRIs, no labels, no dependencies; ``namespace`` is where the file thinks AIRO is."""
-    properties = ["hasPurpose", "isDeployedBy", "isProvidedBy", "isDevelopedBy", "hasAIUser", "hasAISubject",
-                  "isAppliedWithinDomain", "hasLifecyclePhase", "hasCapability", "producesOutput", "hasModality",
-                  "hasRisk", "isUsedBy"]
+    properties = [
+        "hasPurpose",
+        "isDeployedBy",
+        "isProvidedBy",
+        "isDevelopedBy",
+        "hasAIUser",
+        "hasAISubject",
+        "isAppliedWithinDomain",
+        "hasLifecyclePhase",
+        "hasCapability",
+        "producesOutput",
+        "hasModality",
+        "hasRisk",
+        "isUsedBy",
+    ]
     declarations = "".join(f"airo:{p} rdf:type owl:ObjectProperty .\n" for p in properties)
     declarations += "".join(f"airo:{c} rdf:type owl:Class .\n" for c in ("AISystem", "AIDeployer", "Purpose", "Risk"))
     return f"""@prefix : <{LAB}> .
@@ -188,12 +207,15 @@ def test_an_owl_file_as_editors_save_it_imports_and_maps(tmp_path: Path):
     assert "A.6.2.7" in clauses  # what it does not state is still found missing
 
 
-@pytest.mark.parametrize(("namespace", "how"), [
-    ("http://w3id.org/AIRO#", "by case and http instead of https"),
-    ("https://w3id.org/AIRO#", "by case"),
-    ("http://w3id.org/airo#", "by http instead of https"),
-    ("https://w3id.org/airo/", "by `/` instead of `#` at the end"),
-])
+@pytest.mark.parametrize(
+    ("namespace", "how"),
+    [
+        ("http://w3id.org/AIRO#", "by case and http instead of https"),
+        ("https://w3id.org/AIRO#", "by case"),
+        ("http://w3id.org/airo#", "by http instead of https"),
+        ("https://w3id.org/airo/", "by `/` instead of `#` at the end"),
+    ],
+)
 def test_a_near_miss_of_airos_namespace_imports_nothing_and_is_named(tmp_path: Path, namespace: str, how: str):
     store = fresh_store()
     with pytest.raises(NothingRecognised) as refused:
@@ -223,10 +245,16 @@ def test_the_report_counts_what_the_trail_records_and_a_reimport_writes_nothing(
 
 def test_a_purpose_as_text_or_as_a_vair_concept_gives_the_intended_purpose(tmp_path: Path):
     store = fresh_store()
-    airo.import_airo(store, write(tmp_path, f"""@prefix airo: <https://w3id.org/airo#> .
+    airo.import_airo(
+        store,
+        write(
+            tmp_path,
+            f"""@prefix airo: <https://w3id.org/airo#> .
 <{LAB}a> a airo:AISystem ; airo:hasPurpose "Ranking applicants by fit" .
 <{LAB}b> a airo:AISystem ; airo:hasPurpose <https://w3id.org/vair#DetectingProhibitedBehaviourDuringTest> .
-"""))
+""",
+        ),
+    )
     assert ask(store, f'<{LAB}a> aims:intendedPurpose "Ranking applicants by fit"')
     assert not ask(store, f"<{LAB}a> aims:hasPurpose ?p")  # text is no node
     label = "<https://w3id.org/vair#DetectingProhibitedBehaviourDuringTest> <http://www.w3.org/2000/01/rdf-schema#label> ?l"
@@ -235,7 +263,22 @@ def test_a_purpose_as_text_or_as_a_vair_concept_gives_the_intended_purpose(tmp_p
 
 def test_cli_refuses_a_near_miss_with_exit_2_and_one_line(tmp_path: Path):
     path = write(tmp_path, owl_file("https://w3id.org/AIRO#"))
-    result = subprocess.run([sys.executable, "-m", "aimsgraph.cli", "import", "airo", str(path), "--report-format", "json",
-                             "--data-dir", str(tmp_path / "db")], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aimsgraph.cli",
+            "import",
+            "airo",
+            str(path),
+            "--report-format",
+            "json",
+            "--data-dir",
+            str(tmp_path / "db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and str(path) in result.stderr and "<https://w3id.org/AIRO#>" in result.stderr

@@ -8,13 +8,12 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
-from aimsgraph import changes
-from aimsgraph.analysis import RiskModel, analysis_changes, analysis_quads, refresh_analysis, update_model
 from aimsgraph.namespaces import Graphs
-from aimsgraph.reasoning import refresh_inferences
-from aimsgraph.refresh import refresh_record_after
+from aimsgraph.records.refresh import refresh_record_after
+from aimsgraph.risk.analysis import RiskModel, analysis_changes, analysis_quads, refresh_analysis, update_model
+from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.sparql.update import UpdateRequest, evaluate
-from aimsgraph.store import GraphStore
+from aimsgraph.store import GraphStore, changes
 
 PREFIXES = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#> PREFIX rm: <https://w3id.org/aimsgraph/risk-matrix/>
 PREFIX sys: <https://data.meridian.example/aims/system/> PREFIX mdl: <https://data.meridian.example/aims/model/>
@@ -35,7 +34,7 @@ SCENARIOS = {
     "system retired": "DELETE WHERE { sys:document-extraction ?p ?o } ; DELETE WHERE { ?s ?p sys:document-extraction }",
     "coupling changed": "DELETE { ?d aims:couplingStrength ?c } INSERT { ?d aims:couplingStrength 0.05 } WHERE { sys:retail-credit-scoring aims:hasDependency ?d . ?d aims:couplingStrength ?c }",
     "qualified dependency dropped": "DELETE WHERE { sys:retail-credit-scoring aims:hasDependency ?d . ?d ?p ?o }",
-    "label only": "DELETE { sys:retail-credit-scoring rdfs:label ?l } INSERT { sys:retail-credit-scoring rdfs:label \"Retail credit\" } WHERE { sys:retail-credit-scoring rdfs:label ?l }",
+    "label only": 'DELETE { sys:retail-credit-scoring rdfs:label ?l } INSERT { sys:retail-credit-scoring rdfs:label "Retail credit" } WHERE { sys:retail-credit-scoring rdfs:label ?l }',
 }
 
 
@@ -70,7 +69,10 @@ def test_updated_model_equals_a_full_build(demo, name: str):
 
 def test_settings_changes_build_the_model_again(demo):
     store, before = demo
-    delta = write(store, "DELETE DATA { mb:risk-criteria aims:riskAppetite rm:High } ; INSERT DATA { mb:risk-criteria aims:riskAppetite rm:Critical }")
+    delta = write(
+        store,
+        "DELETE DATA { mb:risk-criteria aims:riskAppetite rm:High } ; INSERT DATA { mb:risk-criteria aims:riskAppetite rm:Critical }",
+    )
     assert update_model(store, before, delta.removed | delta.added) is None
 
 

@@ -30,8 +30,12 @@ def test_validate_the_store_then_filter_findings(server: LiveServer):
 
 
 def test_validate_changed_nodes_and_report_formats(server: LiveServer):
-    changed = requests.post(server.url + "/api/validate", json={"changed": [DEMO + "system/cv-screening"]},
-                            headers={"Accept": "application/xml"}, timeout=60)
+    changed = requests.post(
+        server.url + "/api/validate",
+        json={"changed": [DEMO + "system/cv-screening"]},
+        headers={"Accept": "application/xml"},
+        timeout=60,
+    )
     assert changed.status_code == 200 and changed.text.startswith("<?xml")
     turtle = requests.post(server.url + "/api/validate", headers={"Accept": "text/turtle"}, timeout=60)
     assert "sh:ValidationReport" in turtle.text
@@ -46,7 +50,9 @@ def test_an_uploaded_graph_is_validated_without_being_stored(server: LiveServer)
     before = server.select(count)
     upload = """@prefix aims: <https://w3id.org/aimsgraph/ontology#> .
         <https://example.org/sys/lonely> a aims:AISystem ; <http://www.w3.org/2000/01/rdf-schema#label> "Lonely" ."""
-    response = requests.post(server.url + "/api/validate", data=upload.encode(), headers={"Content-Type": "text/turtle"}, timeout=60)
+    response = requests.post(
+        server.url + "/api/validate", data=upload.encode(), headers={"Content-Type": "text/turtle"}, timeout=60
+    )
     assert response.status_code == 200
     focus = {f["focus"] for f in response.json()["findings"]}
     assert focus == {"https://example.org/sys/lonely"}
@@ -58,7 +64,9 @@ def test_an_uploaded_graph_is_validated_without_being_stored(server: LiveServer)
 def test_soa_in_json_csv_and_html(server: LiveServer):
     as_json = requests.get(server.url + "/api/soa", timeout=30).json()
     assert len(as_json["rows"]) == 38
-    assert {"id", "title", "applicable", "justification", "status", "implementedBy", "risks", "evidence"} <= set(as_json["columns"])
+    assert {"id", "title", "applicable", "justification", "status", "implementedBy", "risks", "evidence"} <= set(
+        as_json["columns"]
+    )
     as_csv = requests.get(server.url + "/api/soa", headers={"Accept": "text/csv"}, timeout=30)
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert len(rows) == 38 and rows[0]["id"] == "A.2.2"
@@ -76,8 +84,12 @@ def test_named_queries_are_listed_and_run_with_negotiation(server: LiveServer):
     dependents = next(q for q in listing if q["name"] == "dependents")
     assert dependents["parameters"] == [{"name": "node", "type": "iri", "required": True}]
 
-    rows = requests.get(server.url + "/api/queries/dependents", params={"node": DEMO + "dataset/customer-transactions"},
-                        headers={"Accept": "text/csv"}, timeout=30)
+    rows = requests.get(
+        server.url + "/api/queries/dependents",
+        params={"node": DEMO + "dataset/customer-transactions"},
+        headers={"Accept": "text/csv"},
+        timeout=30,
+    )
     assert rows.status_code == 200 and rows.headers["Content-Type"].startswith("text/csv")
     assert DEMO + "system/card-fraud-detection" in rows.text
     missing = requests.get(server.url + "/api/queries/dependents", timeout=30)

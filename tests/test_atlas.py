@@ -11,9 +11,9 @@ import yaml
 
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput
-from aimsgraph.importers.atlas import AtlasReport, import_atlas
+from aimsgraph.interop.importers.atlas import AtlasReport, import_atlas
 from aimsgraph.namespaces import AIMS, Graphs
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
 
 ATLAS_FILE = resources.path("data", "atlas", "ATLAS.yaml")
@@ -83,7 +83,12 @@ def test_counts_in_the_store_match_the_file(store: GraphStore, report: AtlasRepo
     assert pairs(store, "aims:mitigatesTechnique") == mitigation_links
 
     assert (report.version, report.tactics, report.techniques, report.subtechniques, report.mitigations) == (
-        str(document["version"]), len(matrix["tactics"]), len(parents), len(subs), len(matrix["mitigations"]))
+        str(document["version"]),
+        len(matrix["tactics"]),
+        len(parents),
+        len(subs),
+        len(matrix["mitigations"]),
+    )
     assert (report.tactic_links, report.mitigation_links) == (len(tactic_links), len(mitigation_links))
     assert report.triples == len(atlas_graph(store))
     assert f"{len(matrix['tactics'])} tactics" in report.summary()
@@ -93,7 +98,9 @@ def test_a_technique_has_its_identifier_name_and_tactics(store: GraphStore, matr
     by_id = {t["id"]: t for t in matrix["techniques"]}
     for technique in ("AML.T0043", "AML.T0015"):  # one tactic; three tactics
         assert ids(select(store, f"<{ATLAS}{technique}> aims:achievesTactic ?x")) == set(by_id[technique]["tactics"])
-    [name] = select(store, '?t <http://purl.org/dc/terms/identifier> "AML.T0043" ; <http://www.w3.org/2000/01/rdf-schema#label> ?x')
+    [name] = select(
+        store, '?t <http://purl.org/dc/terms/identifier> "AML.T0043" ; <http://www.w3.org/2000/01/rdf-schema#label> ?x'
+    )
     assert name == by_id["AML.T0043"]["name"]
     pages = select(store, f"<{ATLAS}AML.T0043> <http://www.w3.org/2000/01/rdf-schema#seeAlso> ?x")
     assert "https://atlas.mitre.org/techniques/AML.T0043" in pages
@@ -137,12 +144,18 @@ def test_importing_twice_leaves_the_same_graph(store: GraphStore, report: AtlasR
 
 def minimal() -> dict:
     """A small ATLAS-shaped document, to break in one place at a time."""
-    return {"id": "ATLAS", "version": "0.1", "matrices": [{
+    return {
         "id": "ATLAS",
-        "tactics": [{"id": "AML.TA0000", "name": "Tactic"}],
-        "techniques": [{"id": "AML.T0000", "name": "Technique", "tactics": ["AML.TA0000"]}],
-        "mitigations": [{"id": "AML.M0000", "name": "Mitigation", "techniques": [{"id": "AML.T0000"}]}],
-    }]}
+        "version": "0.1",
+        "matrices": [
+            {
+                "id": "ATLAS",
+                "tactics": [{"id": "AML.TA0000", "name": "Tactic"}],
+                "techniques": [{"id": "AML.T0000", "name": "Technique", "tactics": ["AML.TA0000"]}],
+                "mitigations": [{"id": "AML.M0000", "name": "Mitigation", "techniques": [{"id": "AML.T0000"}]}],
+            }
+        ],
+    }
 
 
 def _dangling_tactic(document: dict) -> None:
@@ -173,13 +186,20 @@ def test_a_minimal_document_imports(tmp_path: Path):
     assert (report.tactic_links, report.mitigation_links, report.subtechniques) == (1, 1, 0)
 
 
-@pytest.mark.parametrize("content", [
-    "matrices: [unclosed\n  version: 1\n",  # not YAML
-    "- just\n- a list\n",  # YAML, not ATLAS
-    "version: '1'\nmatrices: []\n",
-    "!!python/object/apply:os.system ['true']\n",  # safe_load refuses to construct objects
-    _dangling_tactic, _dangling_parent, _unsafe_id, _id_with_newline, _no_name,
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "matrices: [unclosed\n  version: 1\n",  # not YAML
+        "- just\n- a list\n",  # YAML, not ATLAS
+        "version: '1'\nmatrices: []\n",
+        "!!python/object/apply:os.system ['true']\n",  # safe_load refuses to construct objects
+        _dangling_tactic,
+        _dangling_parent,
+        _unsafe_id,
+        _id_with_newline,
+        _no_name,
+    ],
+)
 def test_bad_input_raises_invalid_input_and_changes_nothing(store: GraphStore, tmp_path: Path, content):
     path = tmp_path / "ATLAS.yaml"
     if callable(content):
@@ -200,8 +220,13 @@ def test_a_missing_file_raises_invalid_input(store: GraphStore, tmp_path: Path):
 
 
 def cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aimsgraph.cli", "import", "atlas", *args, "--data-dir", str(data_dir)],
-                          check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "aimsgraph.cli", "import", "atlas", *args, "--data-dir", str(data_dir)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_imports_the_shipped_copy_and_reports_bad_files(tmp_path: Path, matrix: dict):

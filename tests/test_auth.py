@@ -36,12 +36,15 @@ def test_settings_never_show_tokens(tmp_path: Path):
     assert EDITOR not in repr(settings)
 
 
-@pytest.mark.parametrize("entry, message", [
-    ("editor:erin", "role:name:token"),
-    (f"owner:erin:{EDITOR}", "must be one of"),
-    (f"{EDITOR}:editor:erin", "must be one of"),
-    ("editor:erin:short", "shorter than 16"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("editor:erin", "role:name:token"),
+        (f"owner:erin:{EDITOR}", "must be one of"),
+        (f"{EDITOR}:editor:erin", "must be one of"),
+        ("editor:erin:short", "shorter than 16"),
+    ],
+)
 def test_bad_token_configuration_is_refused_without_echoing_the_token(tmp_path: Path, entry: str, message: str):
     with pytest.raises(ConfigError, match=message) as error:
         registry(tmp_path, AIMSGRAPH_TOKENS=entry)

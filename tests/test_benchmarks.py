@@ -18,14 +18,26 @@ from pathlib import Path
 
 import pytest
 
-from aimsgraph.queries import load_all
+from aimsgraph.records.queries import load_all
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS = (
-    "load the file", "risk model", "propagation", "impact of one system", "service start",
-    "HTTP `/sparql`", "HTTP `/api/impact`", "full validation, checking", "full validation with storing",
-    "incremental validation", "reasoning closure", "reasoning refresh", "reasoning after a one-triple write",
-    "HTTP `/sparql` (ASK)", "mixed load", "service start on this store: `aimsgraph serve --production` to first dashboard",
+    "load the file",
+    "risk model",
+    "propagation",
+    "impact of one system",
+    "service start",
+    "HTTP `/sparql`",
+    "HTTP `/api/impact`",
+    "full validation, checking",
+    "full validation with storing",
+    "incremental validation",
+    "reasoning closure",
+    "reasoning refresh",
+    "reasoning after a one-triple write",
+    "HTTP `/sparql` (ASK)",
+    "mixed load",
+    "service start on this store: `aimsgraph serve --production` to first dashboard",
 )
 FIGURE = re.compile(r"^[\d,.]+ (s|ms|req/s)$")
 BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
@@ -40,11 +52,42 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]:
     readme.write_text(before, encoding="utf-8")
     results = work / "results.json"
     subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--systems", "40", "--readme", str(readme), "--json", str(results),
-         "--runs", "1", "--requests", "20", "--concurrency", "2", "--query-timeout", "3",
-         "--owlrl-timeout", "3", "--pyshacl-timeout", "60", "--workdir", str(work),
-         "--route-runs", "1", "--mixed-seconds", "3", "--mixed-clients", "4"],
-        cwd=REPO, check=True, timeout=420, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--systems",
+            "40",
+            "--readme",
+            str(readme),
+            "--json",
+            str(results),
+            "--runs",
+            "1",
+            "--requests",
+            "20",
+            "--concurrency",
+            "2",
+            "--query-timeout",
+            "3",
+            "--owlrl-timeout",
+            "3",
+            "--pyshacl-timeout",
+            "60",
+            "--workdir",
+            str(work),
+            "--route-runs",
+            "1",
+            "--mixed-seconds",
+            "3",
+            "--mixed-clients",
+            "4",
+        ],
+        cwd=REPO,
+        check=True,
+        timeout=420,
+        capture_output=True,
+        text=True,
     )
     return json.loads(results.read_text()), before, readme.read_text(encoding="utf-8")
 
@@ -112,12 +155,13 @@ def test_the_readme_block_has_a_row_for_each_and_nothing_else_changed(run: tuple
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory):
     """The service on the demo, with the editor token the plan sends, as tests/conftest.py builds apps."""
-    from aimsgraph.app import create_app
     from aimsgraph.config import Settings
+    from aimsgraph.http.app import create_app
     from benchmarks import routes
 
-    service = create_app(Settings(data_dir=tmp_path_factory.mktemp("routes") / "db", demo=True, query_timeout=30,
-                                  tokens=(routes.TOKENS_SETTING,)))
+    service = create_app(
+        Settings(data_dir=tmp_path_factory.mktemp("routes") / "db", demo=True, query_timeout=30, tokens=(routes.TOKENS_SETTING,))
+    )
     yield service
     service.extensions["aimsgraph"].readers.close()
 
@@ -142,8 +186,9 @@ def test_every_call_of_the_plan_answers_the_demo_without_a_server_error(app) -> 
 
     def send(call: routes.Call, filled: dict[str, str]):
         request = routes.request_for(call, routes.run_values(filled))
-        return client.open(request.path, method=request.method, query_string=request.params,
-                           headers=request.headers, data=request.data)
+        return client.open(
+            request.path, method=request.method, query_string=request.params, headers=request.headers, data=request.data
+        )
 
     for call in routes.SETUP:
         assert send(call, values).status_code < 300

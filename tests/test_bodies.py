@@ -14,9 +14,9 @@ import pyoxigraph as ox
 import pytest
 import requests
 
-from aimsgraph.api.ratelimit import Limiter
-from aimsgraph.app import create_app
 from aimsgraph.config import Settings
+from aimsgraph.http.api.ratelimit import Limiter
+from aimsgraph.http.app import create_app
 from aimsgraph.namespaces import Graphs
 from conftest import LiveServer, start_server
 
@@ -35,14 +35,19 @@ def auth(token: str | None) -> dict[str, str]:
 def lines(count: int, subject: str = "http://example.org/bodies/s") -> Iterator[bytes]:
     """``count`` N-Triples lines of exactly LINE bytes each, sent as separate chunks."""
     for i in range(count):
-        head = f"<{subject}{i:06d}> <http://example.org/bodies/p> \"".encode()
+        head = f'<{subject}{i:06d}> <http://example.org/bodies/p> "'.encode()
         yield head + b"x" * (LINE - len(head) - 4) + b'" .\n'
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tmp_path_factory.mktemp("bodies") / "db", AIMSGRAPH_DEMO="false", AIMSGRAPH_TOKENS=TOKENS,
-                        AIMSGRAPH_MAX_UPLOAD_BYTES=str(LIMIT), AIMSGRAPH_MAX_BODY_BYTES=str(LIMIT))
+    live = start_server(
+        tmp_path_factory.mktemp("bodies") / "db",
+        AIMSGRAPH_DEMO="false",
+        AIMSGRAPH_TOKENS=TOKENS,
+        AIMSGRAPH_MAX_UPLOAD_BYTES=str(LIMIT),
+        AIMSGRAPH_MAX_BODY_BYTES=str(LIMIT),
+    )
     yield live
     live.stop()
 
@@ -58,8 +63,13 @@ def stored(server: LiveServer, graph: str) -> int:
 def test_a_chunked_upload_over_the_limit_is_refused_and_nothing_is_stored(server: LiveServer):
     assert sum(map(len, lines(1024))) == LIMIT  # cut at the limit, the body would be whole lines
     graph = "http://example.org/bodies/too-big"
-    answer = requests.put(server.url + "/rdf-graph-store", params={"graph": graph}, data=lines(1536),
-                          headers={"Content-Type": "application/n-triples", **auth(EDITOR)}, timeout=60)
+    answer = requests.put(
+        server.url + "/rdf-graph-store",
+        params={"graph": graph},
+        data=lines(1536),
+        headers={"Content-Type": "application/n-triples", **auth(EDITOR)},
+        timeout=60,
+    )
     assert answer.status_code == 413 and "AIMSGRAPH_MAX_UPLOAD_BYTES" in answer.text
     assert stored(server, graph) == 0
     assert requests.get(server.url + "/api/health", timeout=10).status_code == 200
@@ -67,15 +77,24 @@ def test_a_chunked_upload_over_the_limit_is_refused_and_nothing_is_stored(server
 
 def test_a_chunked_upload_of_exactly_the_limit_is_stored_whole(server: LiveServer):
     graph = "http://example.org/bodies/just-fits"
-    answer = requests.put(server.url + "/rdf-graph-store", params={"graph": graph}, data=lines(1024),
-                          headers={"Content-Type": "application/n-triples", **auth(EDITOR)}, timeout=60)
+    answer = requests.put(
+        server.url + "/rdf-graph-store",
+        params={"graph": graph},
+        data=lines(1024),
+        headers={"Content-Type": "application/n-triples", **auth(EDITOR)},
+        timeout=60,
+    )
     assert answer.status_code == 201, answer.text
     assert stored(server, graph) == 1024
 
 
 def test_a_chunked_record_to_validate_over_the_limit_is_refused(server: LiveServer):
-    answer = requests.post(server.url + "/api/validate", data=lines(1536, f"{AIMS}s"), timeout=60,
-                           headers={"Content-Type": "application/n-triples", **auth(READER)})
+    answer = requests.post(
+        server.url + "/api/validate",
+        data=lines(1536, f"{AIMS}s"),
+        timeout=60,
+        headers={"Content-Type": "application/n-triples", **auth(READER)},
+    )
     assert answer.status_code == 413 and "AIMSGRAPH_MAX_UPLOAD_BYTES" in answer.json()["detail"]
 
 
@@ -94,11 +113,22 @@ def test_a_chunked_json_body_over_the_limit_is_refused(server: LiveServer):
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory):
-    service = create_app(Settings(data_dir=tmp_path_factory.mktemp("anonymous") / "db", demo=False,
-                                  tokens=tuple(TOKENS.split()), anonymous_expensive_per_minute=3))
+    service = create_app(
+        Settings(
+            data_dir=tmp_path_factory.mktemp("anonymous") / "db",
+            demo=False,
+            tokens=tuple(TOKENS.split()),
+            anonymous_expensive_per_minute=3,
+        )
+    )
     service.extensions["aimsgraph"].store.raw.add(
-        ox.Quad(ox.NamedNode(SYSTEM), ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
-                ox.NamedNode(AIMS + "AISystem"), ox.NamedNode(Graphs.DATA)))
+        ox.Quad(
+            ox.NamedNode(SYSTEM),
+            ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+            ox.NamedNode(AIMS + "AISystem"),
+            ox.NamedNode(Graphs.DATA),
+        )
+    )
     yield service
     service.extensions["aimsgraph"].readers.close()
 

@@ -46,21 +46,39 @@ def count(server: LiveServer) -> int:
 
 def test_catalogue_import_over_http_links_and_reports(server: LiveServer):
     body = (DATA / "federated-catalog.ttl").read_bytes()
-    response = requests.post(server.url + "/api/import", params={"kind": "dcat"}, data=body,
-                             headers={"Content-Type": "text/turtle", **EDITOR}, timeout=60)
+    response = requests.post(
+        server.url + "/api/import",
+        params={"kind": "dcat"},
+        data=body,
+        headers={"Content-Type": "text/turtle", **EDITOR},
+        timeout=60,
+    )
     assert response.status_code == 200, response.text
     report = response.json()["report"]
     assert {(m["ours"].rsplit("/", 1)[1], m["how"]) for m in report["matched"]} == {
-        ("customer-transactions", "identifier"), ("bureau-data", "identifier"), ("loan-applications", "identifier")}
+        ("customer-transactions", "identifier"),
+        ("bureau-data", "identifier"),
+        ("loan-applications", "identifier"),
+    }
     assert [e.rsplit("/", 1)[1] for e in report["unmatchedEntries"]] == ["branch-footfall"]
     rows = server.select("""PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
         SELECT ?system ?entry WHERE { ?system aims:usesDataset ?d . ?d aims:catalogueEntry ?entry }""")
     assert any(r["entry"].endswith("core-transactions") for r in rows)
-    again = requests.post(server.url + "/api/import", params={"kind": "dcat"}, data=body,
-                          headers={"Content-Type": "text/turtle", **EDITOR}, timeout=60)
+    again = requests.post(
+        server.url + "/api/import",
+        params={"kind": "dcat"},
+        data=body,
+        headers={"Content-Type": "text/turtle", **EDITOR},
+        timeout=60,
+    )
     assert again.status_code == 200 and again.json()["changed"] is False
-    broken = requests.post(server.url + "/api/import", params={"kind": "dcat"}, data=body[:-40],
-                           headers={"Content-Type": "text/turtle", **EDITOR}, timeout=60)
+    broken = requests.post(
+        server.url + "/api/import",
+        params={"kind": "dcat"},
+        data=body[:-40],
+        headers={"Content-Type": "text/turtle", **EDITOR},
+        timeout=60,
+    )
     assert broken.status_code == 400
 
 
@@ -78,8 +96,12 @@ def test_the_export_is_dcat_and_passes_its_shapes(server: LiveServer):
 def test_lineage_makes_an_assessment_stale_and_validation_reports_it(server: LiveServer):
     settle(server)
     # the record names the lakehouse table our dataset is (as the data team would, once)
-    named = requests.post(server.sparql, data={"update": f'INSERT DATA {{ <{TRANSACTIONS}> <http://purl.org/dc/terms/identifier> "{OUR_NAME}" }}'},
-                          headers=EDITOR, timeout=30)
+    named = requests.post(
+        server.sparql,
+        data={"update": f'INSERT DATA {{ <{TRANSACTIONS}> <http://purl.org/dc/terms/identifier> "{OUR_NAME}" }}'},
+        headers=EDITOR,
+        timeout=30,
+    )
     assert named.status_code == 200
     event = json.loads((DATA / "openlineage-complete.json").read_text())
     response = requests.post(server.url + "/api/lineage", json=event, headers=EDITOR, timeout=60)
@@ -101,8 +123,12 @@ def test_malformed_lineage_events_are_400_and_change_nothing(server: LiveServer)
     before = count(server)
     refused = requests.post(server.url + "/api/lineage", json=[event], headers=EDITOR, timeout=30)
     assert refused.status_code == 400 and "runId" in refused.json()["detail"]
-    assert requests.post(server.url + "/api/lineage", data="{not json", headers={"Content-Type": "application/json", **EDITOR},
-                         timeout=30).status_code == 400
+    assert (
+        requests.post(
+            server.url + "/api/lineage", data="{not json", headers={"Content-Type": "application/json", **EDITOR}, timeout=30
+        ).status_code
+        == 400
+    )
     assert requests.post(server.url + "/api/lineage", json=event, timeout=30).status_code == 401
     assert count(server) == before
 
@@ -125,7 +151,7 @@ def test_cli_import_and_export_round_trip(tmp_path: Path):
 def test_the_readme_flow_an_event_finds_our_dataset_through_its_catalogue_entry():
     """Catalogue linked (step 1 of the README), then a pipeline event naming the lakehouse table
     (step 4): no hand-made identifier needed, the catalogue entry carries it."""
-    from aimsgraph.importers import dcat, openlineage
+    from aimsgraph.interop.importers import dcat, openlineage
     from aimsgraph.store import GraphStore
 
     store = GraphStore(None)
@@ -139,9 +165,9 @@ def test_the_readme_flow_an_event_finds_our_dataset_through_its_catalogue_entry(
 
 def test_a_second_event_of_the_same_run_keeps_who_changed_the_data():
     """The second event restates the same run as the last change: that must not erase it."""
-    from aimsgraph.changes import commit, local_user
-    from aimsgraph.importers import dcat, openlineage
+    from aimsgraph.interop.importers import dcat, openlineage
     from aimsgraph.store import GraphStore
+    from aimsgraph.store.changes import commit, local_user
 
     store = GraphStore(None)
     store.initialise(demo=True)
@@ -155,14 +181,17 @@ def test_a_second_event_of_the_same_run_keeps_who_changed_the_data():
     for event in (running, complete):
         delta, _ = openlineage.lineage_delta(store, openlineage.read_events(event))
         commit(store, delta, "test", local_user())
-    changed_by = list(store.raw.quads_for_pattern(ox.NamedNode(TRANSACTIONS),
-                                                  ox.NamedNode("https://w3id.org/aimsgraph/ontology#lastChangedBy"), None, None))
+    changed_by = list(
+        store.raw.quads_for_pattern(
+            ox.NamedNode(TRANSACTIONS), ox.NamedNode("https://w3id.org/aimsgraph/ontology#lastChangedBy"), None, None
+        )
+    )
     assert len(changed_by) == 1
 
 
 def test_events_from_the_future_are_refused():
     from aimsgraph.errors import InvalidInput
-    from aimsgraph.importers import openlineage
+    from aimsgraph.interop.importers import openlineage
 
     event = json.loads((DATA / "openlineage-complete.json").read_text())
     event["eventTime"] = "2099-01-01T00:00:00Z"
@@ -171,23 +200,30 @@ def test_events_from_the_future_are_refused():
 
 
 def test_rdf_xml_with_entity_declarations_is_refused(server: LiveServer):
-    bomb = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
-            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://example.org/">'
-            '<rdf:Description rdf:about="http://example.org/x"><ex:p>&b;</ex:p></rdf:Description></rdf:RDF>')
-    for url, params in ((server.url + "/api/import", {"kind": "dcat"}), (server.url + "/rdf-graph-store", {"graph": "http://example.org/g"})):
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://example.org/">'
+        '<rdf:Description rdf:about="http://example.org/x"><ex:p>&b;</ex:p></rdf:Description></rdf:RDF>'
+    )
+    for url, params in (
+        (server.url + "/api/import", {"kind": "dcat"}),
+        (server.url + "/rdf-graph-store", {"graph": "http://example.org/g"}),
+    ):
         method = requests.post if "import" in url else requests.put
-        response = method(url, params=params, data=bomb.encode(), headers={"Content-Type": "application/rdf+xml", **EDITOR}, timeout=30)
+        response = method(
+            url, params=params, data=bomb.encode(), headers={"Content-Type": "application/rdf+xml", **EDITOR}, timeout=30
+        )
         assert response.status_code == 400 and "entit" in response.text
 
 
 def test_a_catalogue_cannot_stand_in_for_the_record():
     """A catalogue that describes one of our own datasets (our export, re-imported, does) must not
     hide a gap in the record from validation: both engines still see it."""
-    from aimsgraph import validation
-    from aimsgraph.exporters import dcat as export
-    from aimsgraph.importers import dcat
+    from aimsgraph.interop.exporters import dcat as export
+    from aimsgraph.interop.importers import dcat
     from aimsgraph.namespaces import Graphs
-    from aimsgraph.reasoning import refresh_inferences
+    from aimsgraph.semantics import validation
+    from aimsgraph.semantics.reasoning import refresh_inferences
     from aimsgraph.store import GraphStore
 
     store = GraphStore(None)
@@ -201,14 +237,17 @@ def test_a_catalogue_cannot_stand_in_for_the_record():
         store.raw.remove(quad)
     refresh_inferences(store)
     fast = {f for f in validation.validate_store(store, AS_OF, [TRANSACTIONS]) if f.severity == "Violation"}
-    reference = {f for f in validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF)
-                 if f.focus == TRANSACTIONS and f.severity == "Violation"}
+    reference = {
+        f
+        for f in validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF)
+        if f.focus == TRANSACTIONS and f.severity == "Violation"
+    }
     assert fast and fast == reference
 
 
 def test_a_catalogue_without_a_name_is_refused():
     from aimsgraph.errors import InvalidInput
-    from aimsgraph.importers import dcat
+    from aimsgraph.interop.importers import dcat
     from aimsgraph.store import GraphStore
 
     store = GraphStore(None)
@@ -220,7 +259,7 @@ def test_a_catalogue_without_a_name_is_refused():
 
 
 def test_two_catalogues_listing_one_entry_do_not_undo_each_others_links():
-    from aimsgraph.importers import dcat
+    from aimsgraph.interop.importers import dcat
     from aimsgraph.store import GraphStore
 
     store = GraphStore(None)
@@ -234,8 +273,12 @@ def test_two_catalogues_listing_one_entry_do_not_undo_each_others_links():
         store.replace_quads(delta.removed, delta.added)
         return report
 
-    link = ox.Quad(ox.NamedNode(TRANSACTIONS), ox.NamedNode("https://w3id.org/aimsgraph/ontology#catalogueEntry"),
-                   ox.NamedNode("https://catalog.example/tx"), ox.NamedNode("https://w3id.org/aimsgraph/graph/data"))
+    link = ox.Quad(
+        ox.NamedNode(TRANSACTIONS),
+        ox.NamedNode("https://w3id.org/aimsgraph/ontology#catalogueEntry"),
+        ox.NamedNode("https://catalog.example/tx"),
+        ox.NamedNode("https://w3id.org/aimsgraph/graph/data"),
+    )
     load(a)
     load(b)
     assert link in store.raw

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from aimsgraph import changes
 from aimsgraph.namespaces import Graphs
-from aimsgraph.store import GraphStore
+from aimsgraph.store import GraphStore, changes
 from test_cli import run
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "data" / "templates"
-CRASH = ox.Quad(ox.NamedNode("http://example.org/crash"), ox.NamedNode("http://example.org/p"), ox.Literal("1"),
-                ox.NamedNode(Graphs.DATA))
+CRASH = ox.Quad(
+    ox.NamedNode("http://example.org/crash"), ox.NamedNode("http://example.org/p"), ox.Literal("1"), ox.NamedNode(Graphs.DATA)
+)
 
 
 def test_a_write_killed_before_its_commit_is_undone_at_the_next_open(tmp_path: Path):
@@ -26,7 +26,7 @@ def test_a_write_killed_before_its_commit_is_undone_at_the_next_open(tmp_path: P
 import os
 import pyoxigraph as ox
 from pathlib import Path
-from aimsgraph import changes
+from aimsgraph.store import changes
 from aimsgraph.auth import Principal
 from aimsgraph.store import GraphStore
 store = GraphStore(Path({str(data_dir)!r}))
@@ -59,8 +59,15 @@ def test_cli_spreadsheet_import_history_and_diff(tmp_path: Path):
 
     lines = risks.read_text().splitlines()
     bad = tmp_path / "bad.csv"
-    bad.write_text("\n".join([*lines, lines[1].replace("mortgage-variable-income-overstated", "seventh", 1)
-                              .replace(",Possible,", ",Very often,", 1)]) + "\n")
+    bad.write_text(
+        "\n".join(
+            [
+                *lines,
+                lines[1].replace("mortgage-variable-income-overstated", "seventh", 1).replace(",Possible,", ",Very often,", 1),
+            ]
+        )
+        + "\n"
+    )
     refused = run("import", "csv", str(bad), "--kind", "risk-register", data_dir=data_dir)
     assert refused.returncode == 2 and "row 7" in refused.stderr and "likelihood" in refused.stderr
 
@@ -79,8 +86,12 @@ def test_cli_spreadsheet_import_history_and_diff(tmp_path: Path):
 def test_state_at_and_diff_compose_changes(tmp_path: Path):
     store = GraphStore(tmp_path / "db")
     agent = changes.local_user()
-    a, b = (ox.Quad(ox.NamedNode("http://example.org/s"), ox.NamedNode("http://example.org/p"), ox.Literal(v),
-                    ox.NamedNode(Graphs.DATA)) for v in ("a", "b"))
+    a, b = (
+        ox.Quad(
+            ox.NamedNode("http://example.org/s"), ox.NamedNode("http://example.org/p"), ox.Literal(v), ox.NamedNode(Graphs.DATA)
+        )
+        for v in ("a", "b")
+    )
     start = datetime.now(UTC)
     changes.commit(store, changes.Delta(added={a}), "one", agent)
     middle = datetime.now(UTC)
@@ -99,9 +110,9 @@ def test_an_analysis_refresh_overlapping_a_refused_write_is_not_kept():
     import threading
     import time
 
-    from aimsgraph.analysis import refresh_analysis
     from aimsgraph.errors import ValidationRejected
-    from aimsgraph.reasoning import refresh_inferences
+    from aimsgraph.risk.analysis import refresh_analysis
+    from aimsgraph.semantics.reasoning import refresh_inferences
 
     store = GraphStore(None)
     store.initialise(demo=True)

@@ -28,7 +28,7 @@ def test_load_query_and_export(tmp_path: Path):
     data = tmp_path / "mine.ttl"
     data.write_text(
         "@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n"
-        "<https://example.org/sys/a> a aims:AISystem ; <http://www.w3.org/2000/01/rdf-schema#label> \"A\" .\n"
+        '<https://example.org/sys/a> a aims:AISystem ; <http://www.w3.org/2000/01/rdf-schema#label> "A" .\n'
     )
     store = tmp_path / "db"
     loaded = run("load", str(data), data_dir=store)
@@ -41,7 +41,9 @@ def test_load_query_and_export(tmp_path: Path):
     assert as_json.returncode == 0, as_json.stderr
     assert [b["s"]["value"] for b in json.loads(as_json.stdout)["results"]["bindings"]] == ["https://example.org/sys/a"]
 
-    inline = run("query", "SELECT (COUNT(*) AS ?n) WHERE { ?c a <https://w3id.org/aimsgraph/ontology#ReferenceControl> }", data_dir=store)
+    inline = run(
+        "query", "SELECT (COUNT(*) AS ?n) WHERE { ?c a <https://w3id.org/aimsgraph/ontology#ReferenceControl> }", data_dir=store
+    )
     assert inline.stdout.splitlines() == ["n", "38"]
 
     exported = run("export", "--graph", "https://w3id.org/aimsgraph/graph/data", "--format", "turtle", data_dir=store)
@@ -54,13 +56,15 @@ def test_a_bad_file_fails_with_one_line_and_exit_2_and_loads_nothing(tmp_path: P
     good = tmp_path / "good.ttl"
     good.write_text("<urn:a> <urn:p> <urn:b> .\n")
     bad = tmp_path / "bad.ttl"
-    bad.write_text("<urn:a> <urn:p> <urn:b> .\n<urn:a> <urn:p> \"unterminated .\n")
+    bad.write_text('<urn:a> <urn:p> <urn:b> .\n<urn:a> <urn:p> "unterminated .\n')
     store = tmp_path / "db"
     result = run("load", str(good), str(bad), data_dir=store)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "bad.ttl" in lines[0]
-    count = run("query", "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/aimsgraph/graph/data> { ?s ?p ?o } }", data_dir=store)
+    count = run(
+        "query", "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/aimsgraph/graph/data> { ?s ?p ?o } }", data_dir=store
+    )
     assert count.stdout.splitlines() == ["n", "0"]
 
 
@@ -103,7 +107,7 @@ def test_a_second_small_load_updates_inferences_incrementally_and_equals_a_full_
 import pyoxigraph as ox
 from pathlib import Path
 from aimsgraph.store import GraphStore
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.semantics.reasoning import refresh_inferences
 store = GraphStore(Path({str(store)!r}))
 graph = ox.NamedNode("https://w3id.org/aimsgraph/graph/inferred")
 def content():
@@ -121,14 +125,18 @@ print(incremental == content(), len(incremental))
 def test_a_small_load_with_blank_nodes_updates_inferences_and_leaves_no_orphan(tmp_path: Path):
     store = tmp_path / "db"
     data = tmp_path / "b.ttl"
-    data.write_text("@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n"
-                    "<https://example.org/a> aims:hasRisk [ a aims:Risk ] .\n")
+    data.write_text(
+        "@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n<https://example.org/a> aims:hasRisk [ a aims:Risk ] .\n"
+    )
     assert run("load", str(data), data_dir=store).returncode == 0
     again = run("load", str(data), data_dir=store)
     # the change keeps the store's own blank nodes, so the incremental update applies
     assert again.returncode == 0 and "(inferences updated)" in again.stdout
-    count = run("query", "SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE { <https://example.org/a> <https://w3id.org/airo#hasRisk> ?r }",
-                data_dir=store)
+    count = run(
+        "query",
+        "SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE { <https://example.org/a> <https://w3id.org/airo#hasRisk> ?r }",
+        data_dir=store,
+    )
     assert count.stdout.splitlines() == ["n", "2"]  # one risk per load (blank nodes are not merged), no orphan
 
 
@@ -139,9 +147,13 @@ TOKENS = "admin:ops-admin:admin-token-for-the-cli-0001 editor:ed:editor-token-fo
 
 def run_beside(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProcess:
     """A command run while the service holds ``data_dir``, with the service's configuration."""
-    return subprocess.run([sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "AIMSGRAPH_TOKENS": TOKENS, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "AIMSGRAPH_TOKENS": TOKENS, **env},
+    )
 
 
 def test_load_import_query_and_validate_go_through_the_running_service(tmp_path: Path):
@@ -151,8 +163,10 @@ def test_load_import_query_and_validate_go_through_the_running_service(tmp_path:
         announced = json.loads((data_dir / "aimsgraph-service.json").read_text())
         assert announced["url"] == server.url and announced["pid"] == server.process.pid
         data = tmp_path / "mine.ttl"
-        data.write_text("@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n"
-                        "<https://example.org/sys/a> a aims:AISystem ; aims:intendedPurpose \"A\" .\n")
+        data.write_text(
+            "@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n"
+            '<https://example.org/sys/a> a aims:AISystem ; aims:intendedPurpose "A" .\n'
+        )
         loaded = run_beside("load", str(data), data_dir=data_dir)
         assert loaded.returncode == 0, loaded.stderr
         assert "loaded 2 triples, 2 of them new" in loaded.stdout and server.url in loaded.stdout
@@ -165,8 +179,12 @@ def test_load_import_query_and_validate_go_through_the_running_service(tmp_path:
         again = json.loads(run_beside("import", "airo", str(sample), "--report-format", "json", data_dir=data_dir).stdout)
         assert (again["triplesWritten"], again["change"]) == (0, None)
 
-        counted = run_beside("query", "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/aimsgraph/ontology#AISystem> "
-                             "FILTER(?s = <https://example.org/sys/a>) }", data_dir=data_dir)
+        counted = run_beside(
+            "query",
+            "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/aimsgraph/ontology#AISystem> "
+            "FILTER(?s = <https://example.org/sys/a>) }",
+            data_dir=data_dir,
+        )
         assert counted.returncode == 0 and counted.stdout.splitlines() == ["n", "1"], counted.stderr
         bad = run_beside("query", "SELECT WHERE {", data_dir=data_dir)
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "syntax" in bad.stderr.lower()
@@ -180,7 +198,9 @@ def test_load_import_query_and_validate_go_through_the_running_service(tmp_path:
         # the writes are the service's, journalled like any request, as the configured admin token
         trail = requests.get(server.url + "/api/changes", timeout=30).json()["changes"]
         assert [(c["operation"], c["agent"]) for c in trail if c["agent"] != "aimsgraph"] == [
-            ("load", "ops-admin"), ("import-airo", "ops-admin")]
+            ("load", "ops-admin"),
+            ("import-airo", "ops-admin"),
+        ]
         assert trail[-1]["added"] == report["triplesWritten"]
 
         refused = run_beside("history", data_dir=data_dir)
@@ -213,9 +233,10 @@ def test_a_bulk_load_leaves_the_store_ready_to_serve(tmp_path: Path, monkeypatch
 
     import aimsgraph.cli
     import aimsgraph.store
-    from aimsgraph import clock, validation
-    from aimsgraph.analysis import saved_model
+    from aimsgraph import clock
     from aimsgraph.namespaces import Graphs
+    from aimsgraph.risk.analysis import saved_model
+    from aimsgraph.semantics import validation
     from aimsgraph.store import GraphStore
     from benchmarks.generate import generate
 

@@ -20,10 +20,10 @@ from rdflib.plugins.stores.sparqlstore import SPARQLUpdateStore
 from SPARQLWrapper import CSV, JSON, JSONLD, POST, TSV, TURTLE, XML, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import Unauthorized as SPARQLWrapperUnauthorized
 
-from aimsgraph.app import create_app
 from aimsgraph.auth import TokenRegistry
 from aimsgraph.config import Settings
 from aimsgraph.errors import Unauthorized
+from aimsgraph.http.app import create_app
 from conftest import LiveServer, start_server
 
 EX = "http://example.org/habits/"
@@ -34,20 +34,32 @@ UPLOAD_LIMIT = 20_000
 SELECT = "SELECT ?n WHERE { VALUES ?n { 1 2 3 } } ORDER BY ?n"
 CONSTRUCT = f"CONSTRUCT {{ <{EX}s> <{EX}p> ?n }} WHERE {{ VALUES ?n {{ 1 2 }} }}"
 SOLUTION_TYPES = {
-    "json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
-    "csv": "text/csv", "tsv": "text/tab-separated-values",
+    "json": "application/sparql-results+json",
+    "xml": "application/sparql-results+xml",
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
 }
 GRAPH_TYPES = {
-    "turtle": "text/turtle", "ttl": "text/turtle", "ntriples": "application/n-triples", "nt": "application/n-triples",
-    "jsonld": "application/ld+json", "json-ld": "application/ld+json", "rdfxml": "application/rdf+xml",
-    "xml": "application/rdf+xml", "nquads": "application/n-quads", "trig": "application/trig",
+    "turtle": "text/turtle",
+    "ttl": "text/turtle",
+    "ntriples": "application/n-triples",
+    "nt": "application/n-triples",
+    "jsonld": "application/ld+json",
+    "json-ld": "application/ld+json",
+    "rdfxml": "application/rdf+xml",
+    "xml": "application/rdf+xml",
+    "nquads": "application/n-quads",
+    "trig": "application/trig",
 }
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory):
-    server = start_server(tmp_path_factory.mktemp("habits"), AIMSGRAPH_TOKENS=f"editor:{EDITOR}:{TOKEN}",
-                          AIMSGRAPH_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT))
+    server = start_server(
+        tmp_path_factory.mktemp("habits"),
+        AIMSGRAPH_TOKENS=f"editor:{EDITOR}:{TOKEN}",
+        AIMSGRAPH_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT),
+    )
     yield server
     server.stop()
 
@@ -70,8 +82,7 @@ def ask(server: LiveServer, text: str) -> bool:
 
 @pytest.mark.parametrize("name, expected", SOLUTION_TYPES.items())
 @pytest.mark.parametrize("parameter", ["format", "output"])
-def test_a_named_format_chooses_select_results_and_wins_over_accept(live: LiveServer, parameter: str, name: str,
-                                                                    expected: str):
+def test_a_named_format_chooses_select_results_and_wins_over_accept(live: LiveServer, parameter: str, name: str, expected: str):
     other = "text/csv" if expected != "text/csv" else "application/sparql-results+json"
     by_get = requests.get(live.sparql, params={"query": SELECT, parameter: name}, headers={"Accept": other}, timeout=30)
     by_form = requests.post(live.sparql, data={"query": SELECT, parameter: name}, headers={"Accept": other}, timeout=30)
@@ -85,19 +96,21 @@ def test_a_named_format_chooses_select_results_and_wins_over_accept(live: LiveSe
 
 @pytest.mark.parametrize("name, expected", GRAPH_TYPES.items())
 def test_a_named_format_chooses_graph_results(live: LiveServer, name: str, expected: str):
-    response = requests.get(live.sparql, params={"query": CONSTRUCT, "format": name}, headers={"Accept": "text/csv"},
-                            timeout=30)
+    response = requests.get(live.sparql, params={"query": CONSTRUCT, "format": name}, headers={"Accept": "text/csv"}, timeout=30)
     assert response.status_code == 200, response.text
     assert media(response) == expected
     dataset = ox.Dataset(ox.parse(response.content, format=ox.RdfFormat.from_media_type(expected)))
     assert {q.object.value for q in dataset} == {"1", "2"}
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("application/sparql-results+xml", "application/sparql-results+xml"),
-    ("application/sparql-results json", "application/sparql-results+json"),  # a '+' typed into a URL
-    ("TSV", "text/tab-separated-values"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("application/sparql-results+xml", "application/sparql-results+xml"),
+        ("application/sparql-results json", "application/sparql-results+json"),  # a '+' typed into a URL
+        ("TSV", "text/tab-separated-values"),
+    ],
+)
 def test_media_types_and_odd_spellings_as_format(live: LiveServer, value: str, expected: str):
     response = requests.get(live.sparql, params={"query": SELECT, "format": value}, timeout=30)
     assert response.status_code == 200 and media(response) == expected
@@ -119,10 +132,15 @@ def test_a_format_that_does_not_fit_the_query_is_406_listing_those_that_do(live:
     assert select_as_turtle.status_code == 406 and "application/sparql-results+json" in select_as_turtle.text
 
 
-@pytest.mark.parametrize("return_format, expected", [
-    (JSON, "application/sparql-results+json"), (XML, "application/sparql-results+xml"),
-    (CSV, "text/csv"), (TSV, "text/tab-separated-values"),
-])
+@pytest.mark.parametrize(
+    "return_format, expected",
+    [
+        (JSON, "application/sparql-results+json"),
+        (XML, "application/sparql-results+xml"),
+        (CSV, "text/csv"),
+        (TSV, "text/tab-separated-values"),
+    ],
+)
 @pytest.mark.parametrize("method", ["GET", POST])
 def test_sparqlwrapper_return_formats_select(live: LiveServer, return_format: str, expected: str, method: str):
     """SPARQLWrapper names the format in format=/output=; an Accept header that says otherwise
@@ -148,9 +166,14 @@ def test_sparqlwrapper_return_formats_select(live: LiveServer, return_format: st
 
 # SPARQLWrapper parses RDF/XML and JSON-LD into rdflib's deprecated ConjunctiveGraph: not ours to fix
 @pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
-@pytest.mark.parametrize("return_format, expected", [
-    (TURTLE, "text/turtle"), (JSONLD, "application/ld+json"), (XML, "application/rdf+xml"),
-])
+@pytest.mark.parametrize(
+    "return_format, expected",
+    [
+        (TURTLE, "text/turtle"),
+        (JSONLD, "application/ld+json"),
+        (XML, "application/rdf+xml"),
+    ],
+)
 def test_sparqlwrapper_return_formats_construct(live: LiveServer, return_format: str, expected: str):
     client = SPARQLWrapper(live.sparql)
     client.setQuery(CONSTRUCT)
@@ -166,12 +189,15 @@ def test_sparqlwrapper_return_formats_construct(live: LiveServer, return_format:
 # -- HEAD ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params", [
-    {"query": SELECT, "format": "csv"},
-    {"query": CONSTRUCT},
-    {},  # the service description
-    {"format": "jsonld"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"query": SELECT, "format": "csv"},
+        {"query": CONSTRUCT},
+        {},  # the service description
+        {"format": "jsonld"},
+    ],
+)
 def test_head_answers_with_the_headers_of_get_and_no_body(live: LiveServer, params: dict):
     got = requests.get(live.sparql, params=params, timeout=30)
     head = requests.head(live.sparql, params=params, timeout=30)
@@ -214,19 +240,28 @@ def test_rdflib_sparql_update_store_with_auth(live: LiveServer):
 
 
 def test_basic_works_on_the_graph_store_too(live: LiveServer):
-    response = requests.put(live.url + "/rdf-graph-store", params={"graph": EX + "basic"}, auth=("curl-user", TOKEN),
-                            data=f"<{EX}s> <{EX}p> <{EX}o> .", headers={"Content-Type": "text/turtle"}, timeout=30)
+    response = requests.put(
+        live.url + "/rdf-graph-store",
+        params={"graph": EX + "basic"},
+        auth=("curl-user", TOKEN),
+        data=f"<{EX}s> <{EX}p> <{EX}o> .",
+        headers={"Content-Type": "text/turtle"},
+        timeout=30,
+    )
     assert response.status_code == 201 and response.json()["agent"] == EDITOR
     anonymous = requests.delete(live.url + "/rdf-graph-store", params={"graph": EX + "basic"}, timeout=30)
     assert anonymous.status_code == 401
 
 
-@pytest.mark.parametrize("header", [
-    "Basic " + base64.b64encode(b"user-without-password").decode(),  # no colon
-    "Basic " + base64.b64encode(b"user:").decode(),  # an empty password
-    "Basic not base64!",
-    "Basic " + base64.b64encode(b"user:wrong-token-0123456789").decode(),
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic " + base64.b64encode(b"user-without-password").decode(),  # no colon
+        "Basic " + base64.b64encode(b"user:").decode(),  # an empty password
+        "Basic not base64!",
+        "Basic " + base64.b64encode(b"user:wrong-token-0123456789").decode(),
+    ],
+)
 def test_basic_credentials_without_a_valid_token_are_refused(header: str):
     tokens = TokenRegistry.from_settings(Settings(tokens=(f"editor:{EDITOR}:{TOKEN}",)))
     with pytest.raises(Unauthorized):
@@ -237,10 +272,16 @@ def test_basic_credentials_without_a_valid_token_are_refused(header: str):
 # -- Accept headers that cannot be read, and 406 -------------------------------------------------
 
 
-@pytest.mark.parametrize("accept", [
-    "garbage", "application", "text/csv;q=not-a-number", ";;;",
-    "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2",  # Java's URLConnection
-])
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "garbage",
+        "application",
+        "text/csv;q=not-a-number",
+        ";;;",
+        "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2",  # Java's URLConnection
+    ],
+)
 def test_an_unreadable_accept_header_gets_the_default_format(live: LiveServer, accept: str):
     response = requests.get(live.sparql, params={"query": SELECT}, headers={"Accept": accept}, timeout=30)
     assert response.status_code == 200 and media(response) == "application/sparql-results+json"
@@ -258,17 +299,27 @@ def test_a_406_lists_the_formats_on_offer(live: LiveServer):
 
 
 def test_cors_preflight_for_the_json_api(live: LiveServer):
-    preflight = requests.options(live.url + "/api/impact", headers={
-        "Origin": "https://dashboard.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type, authorization"}, timeout=30)
+    preflight = requests.options(
+        live.url + "/api/impact",
+        headers={
+            "Origin": "https://dashboard.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, authorization",
+        },
+        timeout=30,
+    )
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     allowed = {h.strip().lower() for h in preflight.headers["Access-Control-Allow-Headers"].split(",")}
     assert {"content-type", "authorization"} <= allowed
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     system = live.select("SELECT ?s WHERE { ?s a <https://w3id.org/aimsgraph/ontology#AISystem> } ORDER BY ?s LIMIT 1")
-    actual = requests.post(live.url + "/api/impact", json={"node": system[0]["s"], "change": "retire"},
-                           headers={"Origin": "https://dashboard.example"}, timeout=60)
+    actual = requests.post(
+        live.url + "/api/impact",
+        json={"node": system[0]["s"], "change": "retire"},
+        headers={"Origin": "https://dashboard.example"},
+        timeout=60,
+    )
     assert actual.status_code == 200 and actual.headers["Access-Control-Allow-Origin"] == "*"
     refused = requests.post(live.url + "/api/impact", json=[], headers={"Origin": "https://dashboard.example"}, timeout=30)
     assert refused.status_code == 400 and refused.headers["Access-Control-Allow-Origin"] == "*"
@@ -277,16 +328,27 @@ def test_cors_preflight_for_the_json_api(live: LiveServer):
 @pytest.fixture(scope="module")
 def closed_app(tmp_path_factory: pytest.TempPathFactory):
     """In process: reads need a token, and CORS admits one origin only."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("closed") / "store", demo=False, open_reads=False,
-                        cors_origins=("https://app.example",), tokens=(f"editor:{EDITOR}:{TOKEN}",))
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("closed") / "store",
+        demo=False,
+        open_reads=False,
+        cors_origins=("https://app.example",),
+        tokens=(f"editor:{EDITOR}:{TOKEN}",),
+    )
     return create_app(settings)
 
 
 def test_cors_with_a_list_of_origins_and_closed_reads(closed_app):
     client = closed_app.test_client()
     for path in ("/api/impact", "/sparql", "/rdf-graph-store", "/api/graphs"):
-        preflight = client.options(path, headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
-                                                  "Access-Control-Request-Headers": "authorization"})
+        preflight = client.options(
+            path,
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
         assert preflight.status_code == 204, path  # no token needed to ask
         assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
         assert "Origin" in preflight.headers["Vary"]
@@ -307,13 +369,20 @@ def test_basic_reads_where_reads_need_a_token(closed_app):
 
 
 def gsp_upload(server: LiveServer, method: str, graph: str, files: list) -> requests.Response:
-    return requests.request(method, server.url + "/rdf-graph-store", params={"graph": graph}, files=files,
-                            headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+    return requests.request(
+        method,
+        server.url + "/rdf-graph-store",
+        params={"graph": graph},
+        files=files,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=60,
+    )
 
 
 def graph_objects(server: LiveServer, graph: str) -> set[str]:
-    response = requests.get(server.url + "/rdf-graph-store", params={"graph": graph},
-                            headers={"Accept": "application/n-triples"}, timeout=30)
+    response = requests.get(
+        server.url + "/rdf-graph-store", params={"graph": graph}, headers={"Accept": "application/n-triples"}, timeout=30
+    )
     return {t.object.value for t in ox.parse(response.content, format=ox.RdfFormat.N_TRIPLES)}
 
 
@@ -323,30 +392,39 @@ RDF_XML = f"""<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" x
 
 def test_multipart_upload_chooses_each_file_format(live: LiveServer):
     graph = EX + "uploaded"
-    created = gsp_upload(live, "PUT", graph, [
-        ("file", ("data.ttl", f'@prefix ex: <{EX}> . ex:s ex:p "from turtle" .')),  # no part type: the extension
-        ("file", ("data.nt", f'<{EX}s> <{EX}p> "from n-triples" .', "application/octet-stream")),
-        ("file", ("export", RDF_XML, "application/rdf+xml")),  # no extension: the part type
-        ("file", ("notes.ttl", f'<{EX}s> <{EX}p> "labelled text/plain" .', "text/plain")),
-    ])
+    created = gsp_upload(
+        live,
+        "PUT",
+        graph,
+        [
+            ("file", ("data.ttl", f'@prefix ex: <{EX}> . ex:s ex:p "from turtle" .')),  # no part type: the extension
+            ("file", ("data.nt", f'<{EX}s> <{EX}p> "from n-triples" .', "application/octet-stream")),
+            ("file", ("export", RDF_XML, "application/rdf+xml")),  # no extension: the part type
+            ("file", ("notes.ttl", f'<{EX}s> <{EX}p> "labelled text/plain" .', "text/plain")),
+        ],
+    )
     assert created.status_code == 201, created.text
     assert graph_objects(live, graph) == {"from turtle", "from n-triples", "from rdf/xml", "labelled text/plain"}
-    added = gsp_upload(live, "POST", graph, [("upload", ("more.jsonld", json.dumps(
-        {"@id": EX + "s", EX + "p": "from json-ld"})))])
+    added = gsp_upload(
+        live, "POST", graph, [("upload", ("more.jsonld", json.dumps({"@id": EX + "s", EX + "p": "from json-ld"})))]
+    )
     assert added.status_code == 200 and added.json()["added"] == 1
     replaced = gsp_upload(live, "PUT", graph, [("file", ("only.ttl", f'<{EX}s> <{EX}p> "only" .'))])
     assert replaced.status_code == 200 and graph_objects(live, graph) == {"only"}
 
 
-@pytest.mark.parametrize("files, status, message", [
-    ([("file", ("table.csv", "a,b\n1,2\n", "text/csv"))], 415, "table.csv"),
-    ([("file", ("data", "<a:s> <a:p> <a:o> .", "application/octet-stream"))], 415, "extension"),
-    ([("file", ("dataset.trig", "<a:g> { <a:s> <a:p> <a:o> }"))], 415, "dataset.trig"),
-    ([("file", ("broken.ttl", "<a:s> <a:p> ."))], 400, "broken.ttl"),
-    ([("file", ("good.ttl", "<a:s> <a:p> <a:o> .")), ("file", ("bad.nt", "not n-triples"))], 400, "bad.nt"),
-    ([("comment", (None, "a text field is not a file"))], 400, "no file part"),
-    ([("file", ("big.nt", "".join(f"<{EX}s> <{EX}p> {i} .\n" for i in range(1000))))], 413, "AIMSGRAPH_MAX_UPLOAD_BYTES"),
-])
+@pytest.mark.parametrize(
+    "files, status, message",
+    [
+        ([("file", ("table.csv", "a,b\n1,2\n", "text/csv"))], 415, "table.csv"),
+        ([("file", ("data", "<a:s> <a:p> <a:o> .", "application/octet-stream"))], 415, "extension"),
+        ([("file", ("dataset.trig", "<a:g> { <a:s> <a:p> <a:o> }"))], 415, "dataset.trig"),
+        ([("file", ("broken.ttl", "<a:s> <a:p> ."))], 400, "broken.ttl"),
+        ([("file", ("good.ttl", "<a:s> <a:p> <a:o> .")), ("file", ("bad.nt", "not n-triples"))], 400, "bad.nt"),
+        ([("comment", (None, "a text field is not a file"))], 400, "no file part"),
+        ([("file", ("big.nt", "".join(f"<{EX}s> <{EX}p> {i} .\n" for i in range(1000))))], 413, "AIMSGRAPH_MAX_UPLOAD_BYTES"),
+    ],
+)
 def test_a_bad_upload_is_refused_and_changes_nothing(live: LiveServer, files: list, status: int, message: str):
     graph = EX + "refused"
     response = gsp_upload(live, "PUT", graph, files)
@@ -393,7 +471,7 @@ def test_tsv_triple_terms_round_trip_through_pyoxigraph(live: LiveServer):
 
 def test_csv_writes_triple_terms_in_the_n_triples_star_form(live: LiveServer):
     response = requests.get(live.sparql, params={"query": TRIPLE_TERMS, "format": "csv"}, timeout=30)
-    (header, row), = [list(csv.reader(io.StringIO(response.text)))]
+    ((header, row),) = [list(csv.reader(io.StringIO(response.text)))]
     assert header == ["plain", "literal", "nested", "blank"]
     assert row[0] == "<< <http://example.org/s> <http://example.org/p> <http://example.org/o> >>"
     expected = next(iter(ox.Store().query(TRIPLE_TERMS)))

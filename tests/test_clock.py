@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import rdflib
 
-from aimsgraph import clock, queries, resources, validation
+from aimsgraph import clock, resources
 from aimsgraph.errors import InvalidInput
-from aimsgraph.shacl_sparql import UnsupportedShape, compile_shapes
+from aimsgraph.records import queries
+from aimsgraph.semantics import validation
+from aimsgraph.semantics.shacl_sparql import UnsupportedShape, compile_shapes
 from conftest import AS_OF, REPO
 
 CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"), ("time", "time")}
@@ -74,10 +76,13 @@ def test_named_queries_default_their_evaluation_date_to_today():
 
 
 def test_a_shape_that_reads_the_date_another_way_is_refused():
-    shapes = rdflib.Graph().parse(format="turtle", data="""
+    shapes = rdflib.Graph().parse(
+        format="turtle",
+        data="""
         @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <https://example.org/> .
         ex:S a sh:NodeShape ; sh:targetNode ex:n ; sh:sparql [ sh:select
-          "SELECT $this WHERE { ?x <https://w3id.org/aimsgraph/shapes#referenceDate> ?d }" ] .""")
+          "SELECT $this WHERE { ?x <https://w3id.org/aimsgraph/shapes#referenceDate> ?d }" ] .""",
+    )
     with pytest.raises(UnsupportedShape, match="referenceDate"):
         compile_shapes(shapes)
 
@@ -104,7 +109,7 @@ def test_stored_findings_keep_their_evaluation_date(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["table", "json", "turtle", "junit"])
 def test_every_report_format_names_its_evaluation_date(demo_store, fmt):
-    from aimsgraph import reports
+    from aimsgraph.reporting import reports
 
     day = date(2027, 3, 4)
     text = reports.render(reports.build(demo_store, validation.validate_store(demo_store, day), day), fmt)

@@ -10,10 +10,11 @@ import pytest
 import rdflib
 from rdflib import RDF, URIRef
 
-from aimsgraph import resources, validation
+from aimsgraph import resources
 from aimsgraph.namespaces import ISO, Graphs
-from aimsgraph.reasoning import refresh_inferences
-from aimsgraph.shacl_sparql import compile_shapes
+from aimsgraph.semantics import validation
+from aimsgraph.semantics.reasoning import refresh_inferences
+from aimsgraph.semantics.shacl_sparql import compile_shapes
 from aimsgraph.store import GraphStore
 from conftest import AS_OF
 
@@ -32,8 +33,12 @@ EXPECTED = {
     "annex-a-dpv": {"broadMatch": 13, "relatedMatch": 3, "closeMatch": 1, "narrowMatch": 1},
 }
 #: Annex C risk sources with a mapping; the other three are unmapped on purpose (file header).
-MAPPED_RISK_SOURCES = {"C.3-lack-of-transparency-and-explainability", "C.3-level-of-automation",
-                       "C.3-machine-learning", "C.3-system-hardware-issues"}
+MAPPED_RISK_SOURCES = {
+    "C.3-lack-of-transparency-and-explainability",
+    "C.3-level-of-automation",
+    "C.3-machine-learning",
+    "C.3-system-hardware-issues",
+}
 #: Namespaces each file maps into.
 OBJECT_NAMESPACES = {
     "annex-c-vair": (VAIR, "https://w3id.org/airo#", "https://w3id.org/dpv/risk#", "https://w3id.org/dpv/ai#"),
@@ -48,17 +53,22 @@ def select(store: GraphStore, query: str) -> list[dict[str, str]]:
 
 
 def crosswalk_files() -> dict[str, rdflib.Graph]:
-    return {path.stem: rdflib.Graph().parse(path, format="turtle")
-            for path in sorted(resources.path("data", "crosswalks").glob("*.ttl"))}
+    return {
+        path.stem: rdflib.Graph().parse(path, format="turtle")
+        for path in sorted(resources.path("data", "crosswalks").glob("*.ttl"))
+    }
 
 
 def records(graph: rdflib.Graph) -> dict[str, tuple[str, str, str]]:
     """Each mapping record of a file: IRI -> (subject, predicate, object)."""
+
     def value(m, slot: str) -> str:
         return str(graph.value(m, URIRef(SSSOM + slot)))
 
-    return {str(m): (value(m, "subject_id"), value(m, "predicate_id"), value(m, "object_id"))
-            for m in graph.subjects(RDF.type, URIRef(SSSOM + "Mapping"))}
+    return {
+        str(m): (value(m, "subject_id"), value(m, "predicate_id"), value(m, "object_id"))
+        for m in graph.subjects(RDF.type, URIRef(SSSOM + "Mapping"))
+    }
 
 
 def crosswalk_findings(findings: list[validation.Finding]) -> list[validation.Finding]:
@@ -86,23 +96,35 @@ def test_every_mapping_links_a_catalogue_entry_to_a_vocabulary_term(demo_store: 
     kinds = {"annex-c-vair": {"AnnexCRiskSource", "AnnexCObjective"}, "annex-a-dpv": {"ReferenceControl"}}
     for name, graph in crosswalk_files().items():
         for iri, (subject, _, obj) in records(graph).items():
-            subject_kinds = {row["kind"].rsplit("#", 1)[1] for row in select(demo_store, f"""SELECT ?kind WHERE {{
-                GRAPH <{Graphs.CATALOGUE}> {{ <{subject}> a ?kind }} FILTER(STRSTARTS(STR(?kind), STR(aims:))) }}""")}
+            subject_kinds = {
+                row["kind"].rsplit("#", 1)[1]
+                for row in select(
+                    demo_store,
+                    f"""SELECT ?kind WHERE {{
+                GRAPH <{Graphs.CATALOGUE}> {{ <{subject}> a ?kind }} FILTER(STRSTARTS(STR(?kind), STR(aims:))) }}""",
+                )
+            }
             assert subject.startswith(ISO) and subject_kinds & kinds[name], iri
             assert demo_store.query(f"ASK {{ GRAPH <{Graphs.VOCABULARIES}> {{ <{obj}> ?p ?o }} }}"), iri
 
 
 def test_every_record_has_its_skos_triple_and_every_catalogue_skos_triple_its_record(demo_store: GraphStore):
     catalogue = f"<{Graphs.CATALOGUE}>"
-    without_triple = select(demo_store, f"""SELECT ?m WHERE {{ GRAPH {catalogue} {{
+    without_triple = select(
+        demo_store,
+        f"""SELECT ?m WHERE {{ GRAPH {catalogue} {{
         ?m a sssom:Mapping ; sssom:subject_id ?s ; sssom:predicate_id ?p ; sssom:object_id ?o .
-        FILTER NOT EXISTS {{ ?s ?p ?o }} }} }}""")
+        FILTER NOT EXISTS {{ ?s ?p ?o }} }} }}""",
+    )
     assert without_triple == []
-    without_record = select(demo_store, f"""SELECT ?s ?p ?o WHERE {{ GRAPH {catalogue} {{
+    without_record = select(
+        demo_store,
+        f"""SELECT ?s ?p ?o WHERE {{ GRAPH {catalogue} {{
         VALUES ?p {{ skos:exactMatch skos:closeMatch skos:broadMatch skos:narrowMatch skos:relatedMatch }}
         ?s ?p ?o .
         FILTER (STRSTARTS(STR(?s), "{ISO}"))  # the risk matrices carry their own SKOS links to DPV levels
-        FILTER NOT EXISTS {{ ?m sssom:subject_id ?s ; sssom:predicate_id ?p ; sssom:object_id ?o }} }} }}""")
+        FILTER NOT EXISTS {{ ?m sssom:subject_id ?s ; sssom:predicate_id ?p ; sssom:object_id ?o }} }} }}""",
+    )
     assert without_record == []
     counted = select(demo_store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {catalogue} {{ ?m a sssom:Mapping }} }}")
     assert int(counted[0]["n"]) == sum(sum(c.values()) for c in EXPECTED.values())
@@ -115,19 +137,29 @@ def test_annex_c_risk_sources_mapped_and_left_unmapped_on_purpose():
 
 def test_the_shipped_crosswalks_validate_clean(demo_store: GraphStore):
     checked = {c.shape.rsplit("#", 1)[1] for c in compile_shapes(validation.shapes_graph())}
-    assert {"CrosswalkMappingShape-subject", "CrosswalkMappingShape-confidence", "CrosswalkConfidenceShape",
-            "CrosswalkSkosTripleShape", "CrosswalkResolvesShape"} <= checked
+    assert {
+        "CrosswalkMappingShape-subject",
+        "CrosswalkMappingShape-confidence",
+        "CrosswalkConfidenceShape",
+        "CrosswalkSkosTripleShape",
+        "CrosswalkResolvesShape",
+    } <= checked
     assert crosswalk_findings(validation.validate_store(demo_store, AS_OF)) == []
 
 
 def test_sparql_follows_annex_c_risk_sources_to_vair_terms_and_their_labels(demo_store: GraphStore):
-    rows = select(demo_store, f"""SELECT ?source ?term ?label WHERE {{
+    rows = select(
+        demo_store,
+        f"""SELECT ?source ?term ?label WHERE {{
         GRAPH <{Graphs.CATALOGUE}> {{ ?source a aims:AnnexCRiskSource ; skos:closeMatch|skos:broadMatch ?term }}
         GRAPH <{Graphs.VOCABULARIES}> {{ ?term rdfs:label ?label }}
-        FILTER (STRSTARTS(STR(?term), "{VAIR}")) }}""")
+        FILTER (STRSTARTS(STR(?term), "{VAIR}")) }}""",
+    )
     reached = {(row["source"].removeprefix(ISO), row["term"].removeprefix(VAIR), row["label"]) for row in rows}
-    assert reached == {("C.3-machine-learning", "DataRiskSource", "Data Risk Source"),
-                       ("C.3-system-hardware-issues", "SystemRiskSource", "System Risk Source")}
+    assert reached == {
+        ("C.3-machine-learning", "DataRiskSource", "Data Risk Source"),
+        ("C.3-system-hardware-issues", "SystemRiskSource", "System Risk Source"),
+    }
 
 
 # -- dangling and malformed mappings in the data graph -------------------------------------------
@@ -154,23 +186,53 @@ def bad_store() -> GraphStore:
     manual = "https://w3id.org/semapv/vocab/ManualMappingCuration"
     store = GraphStore(None)
     store.initialise(demo=True)
-    store.update(PREFIX + f"INSERT DATA {{ GRAPH <{Graphs.DATA}> {{ " + "\n".join([
-        mapping(BAD + "dangling-object", ISO + "C.3-machine-learning", SKOS + "closeMatch", DANGLING_OBJECT,
-                justification=manual, confidence="0.7"),
-        mapping(BAD + "dangling-subject", DANGLING_SUBJECT, SKOS + "closeMatch", VAIR + "DataRiskSource",
-                justification=manual, confidence="0.7"),
-        mapping(BAD + "malformed", ISO + "C.2-fairness", SKOS + "mappingRelation", VAIR + "Bias",
-                justification="https://example.org/gut-feeling", confidence="1.5"),
-    ]) + " } }")
+    store.update(
+        PREFIX
+        + f"INSERT DATA {{ GRAPH <{Graphs.DATA}> {{ "
+        + "\n".join(
+            [
+                mapping(
+                    BAD + "dangling-object",
+                    ISO + "C.3-machine-learning",
+                    SKOS + "closeMatch",
+                    DANGLING_OBJECT,
+                    justification=manual,
+                    confidence="0.7",
+                ),
+                mapping(
+                    BAD + "dangling-subject",
+                    DANGLING_SUBJECT,
+                    SKOS + "closeMatch",
+                    VAIR + "DataRiskSource",
+                    justification=manual,
+                    confidence="0.7",
+                ),
+                mapping(
+                    BAD + "malformed",
+                    ISO + "C.2-fairness",
+                    SKOS + "mappingRelation",
+                    VAIR + "Bias",
+                    justification="https://example.org/gut-feeling",
+                    confidence="1.5",
+                ),
+            ]
+        )
+        + " } }"
+    )
     refresh_inferences(store)
     return store
 
 
 def test_dangling_subject_and_object_are_reported(bad_store: GraphStore):
-    resolves = {(f.focus.removeprefix(BAD), f.path, f.value) for f in validation.validate_store(bad_store, AS_OF)
-                if f.shape.endswith("#CrosswalkResolvesShape")}
-    assert resolves == {("dangling-object", SSSOM + "object_id", DANGLING_OBJECT),
-                        ("dangling-subject", SSSOM + "subject_id", DANGLING_SUBJECT)}
+    resolves = {
+        (f.focus.removeprefix(BAD), f.path, f.value)
+        for f in validation.validate_store(bad_store, AS_OF)
+        if f.shape.endswith("#CrosswalkResolvesShape")
+    }
+    assert resolves == {
+        ("dangling-object", SSSOM + "object_id", DANGLING_OBJECT),
+        ("dangling-subject", SSSOM + "subject_id", DANGLING_SUBJECT),
+    }
 
 
 def test_malformed_mapping_is_reported_and_nothing_else(bad_store: GraphStore):

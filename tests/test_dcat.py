@@ -10,15 +10,17 @@ import rdflib
 
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput
-from aimsgraph.exporters import dcat as export
-from aimsgraph.importers import dcat
-from aimsgraph.importers.dcat import Ambiguity, Match, Side
+from aimsgraph.interop.exporters import dcat as export
+from aimsgraph.interop.importers import dcat
+from aimsgraph.interop.importers.dcat import Ambiguity, Match, Side
 from aimsgraph.namespaces import AIMS, Graphs
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
 
 DATA_DIR = Path(__file__).parent / "data"
-LAKEHOUSE, LAKEHOUSE_V2, HR = (DATA_DIR / name for name in ("catalog-lakehouse.ttl", "catalog-lakehouse-v2.ttl", "catalog-hr.ttl"))
+LAKEHOUSE, LAKEHOUSE_V2, HR = (
+    DATA_DIR / name for name in ("catalog-lakehouse.ttl", "catalog-lakehouse-v2.ttl", "catalog-hr.ttl")
+)
 FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".jsonld": ox.RdfFormat.JSON_LD, ".rdf": ox.RdfFormat.RDF_XML}
 
 DS = "https://data.meridian.example/aims/dataset/"
@@ -118,15 +120,24 @@ def test_turtle_json_ld_and_rdf_xml_give_the_same_quads():
     assert read(LAKEHOUSE) == turtle  # and twice from the same file
 
 
-@pytest.mark.parametrize("data, fmt, message", [
-    (b"<https://x.example/c> a <http://www.w3.org/ns/dcat#Catalog> ;", ox.RdfFormat.TURTLE, "not valid Turtle"),
-    (b'{"@context": "https://www.w3.org/ns/dcat3.jsonld", "@id": "https://x.example/d", "@type": "Dataset"}',
-     ox.RdfFormat.JSON_LD, "remote JSON-LD @context"),
-    (b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'><rdf:Description>", ox.RdfFormat.RDF_XML,
-     "not valid RDF/XML"),
-    (b"<https://x.example/a> <https://x.example/b> 'c' .", ox.RdfFormat.TURTLE, "no DCAT"),
-    (b"", ox.RdfFormat.TURTLE, "no DCAT"),
-])
+@pytest.mark.parametrize(
+    "data, fmt, message",
+    [
+        (b"<https://x.example/c> a <http://www.w3.org/ns/dcat#Catalog> ;", ox.RdfFormat.TURTLE, "not valid Turtle"),
+        (
+            b'{"@context": "https://www.w3.org/ns/dcat3.jsonld", "@id": "https://x.example/d", "@type": "Dataset"}',
+            ox.RdfFormat.JSON_LD,
+            "remote JSON-LD @context",
+        ),
+        (
+            b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'><rdf:Description>",
+            ox.RdfFormat.RDF_XML,
+            "not valid RDF/XML",
+        ),
+        (b"<https://x.example/a> <https://x.example/b> 'c' .", ox.RdfFormat.TURTLE, "no DCAT"),
+        (b"", ox.RdfFormat.TURTLE, "no DCAT"),
+    ],
+)
 def test_a_malformed_file_or_one_without_dcat_is_invalid_input(data, fmt, message):
     with pytest.raises(InvalidInput, match=message):
         dcat.read_catalog(data, fmt)
@@ -155,8 +166,11 @@ def test_untyped_resources_are_recognised_by_the_dcat_property_linking_them():
     <https://x.example/d.csv> dcat:downloadURL <https://x.example/files/d.csv> ."""
     kinds = dcat.resource_kinds([(q.subject, q.predicate, q.object) for q in dcat.read_catalog(data, ox.RdfFormat.TURTLE)])
     assert {n.value: dcat.primary_kind(k) for n, k in kinds.items() if isinstance(n, ox.NamedNode)} == {
-        "https://x.example/c": "catalog", "https://x.example/d": "dataset",
-        "https://x.example/s": "service", "https://x.example/d.csv": "distribution"}
+        "https://x.example/c": "catalog",
+        "https://x.example/d": "dataset",
+        "https://x.example/s": "service",
+        "https://x.example/d.csv": "distribution",
+    }
 
 
 # -- keys and rules -----------------------------------------------------------------------------
@@ -203,8 +217,11 @@ def test_an_identifier_may_be_the_other_sides_iri():
 
 def test_an_ambiguous_node_is_not_resolved_by_a_weaker_rule():
     ours = {"o:a": Side("o:a", {"dataset"}, {"X"})}
-    entries = {"e:1": Side("e:1", {"dataset"}, {"X"}), "e:2": Side("e:2", {"dataset"}, {"X"}),
-               "e:3": Side("e:3", {"dataset"}, {"urn:li:dataset:(urn:li:dataPlatform:p,x,PROD)"})}
+    entries = {
+        "e:1": Side("e:1", {"dataset"}, {"X"}),
+        "e:2": Side("e:2", {"dataset"}, {"X"}),
+        "e:3": Side("e:3", {"dataset"}, {"urn:li:dataset:(urn:li:dataPlatform:p,x,PROD)"}),
+    }
     matched, ambiguous = dcat.match(ours, entries)
     assert matched == [] and ambiguous == [Ambiguity("o:a", "ours", "identifier", ("e:1", "e:2"))]
 
@@ -248,8 +265,9 @@ def test_links_go_to_the_data_graph_and_the_catalogue_never_does(linked):
     # every graph, and a catalogue must not stand in for the record (test_catalogs.py)
     title = ox.NamedNode(DCT + "title")
     kb = ox.NamedNode(DS + "knowledge-base")
-    assert not any(q.object.value == "Customer service knowledge articles"
-                   for q in store.raw.quads_for_pattern(kb, title, None, None))
+    assert not any(
+        q.object.value == "Customer service knowledge articles" for q in store.raw.quads_for_pattern(kb, title, None, None)
+    )
 
 
 def test_reimporting_the_same_catalogue_changes_nothing(linked):
@@ -270,16 +288,23 @@ def test_a_changed_catalogue_removes_stale_links_and_keeps_other_catalogues():
     delta, report = apply(store, LAKEHOUSE_V2)
     entry = ox.NamedNode(ENTRY)
     assert {(q.subject.value, q.object.value) for q in delta.removed if q.predicate == entry} == {
-        (DS + "customer-transactions", CDS + "core-transactions"), (DS + "loan-applications", CDS + "loan-apps")}
+        (DS + "customer-transactions", CDS + "core-transactions"),
+        (DS + "loan-applications", CDS + "loan-apps"),
+    }
     assert {(q.subject.value, q.object.value) for q in delta.added if q.predicate == entry} == {
-        (DS + "collections-contact-history", CDS + "collections-contacts")}
+        (DS + "collections-contact-history", CDS + "collections-contacts")
+    }
     assert (report.links_added, report.links_removed) == (1, 2)
     assert not described(store, CDS + "loan-apps")  # no longer catalogued
     assert described(store, CDS + "web-analytics")  # the HR catalogue still lists it
     assert hr_quads <= set(store.raw.quads_for_pattern(None, None, None, CATALOGS))
     assert (DS + "applicant-cvs", "https://hr-catalog.meridian.example/dataset/candidates") in links(store)
-    identifiers = {q.object.value for q in store.raw.quads_for_pattern(
-        ox.NamedNode(CDS + "core-transactions"), ox.NamedNode(DCT + "identifier"), None, CATALOGS)}
+    identifiers = {
+        q.object.value
+        for q in store.raw.quads_for_pattern(
+            ox.NamedNode(CDS + "core-transactions"), ox.NamedNode(DCT + "identifier"), None, CATALOGS
+        )
+    }
     assert identifiers == {"TXN-GOLD"}
     assert not dcat.link(store, read(LAKEHOUSE_V2))[0]
 
@@ -318,8 +343,9 @@ def test_the_export_is_a_dcat_catalogue_with_provenance(exported):
     assert objects(exported, catalog, TYPE) == {DCAT + "Catalog"}
     assert objects(exported, catalog, DCT + "publisher") == {"https://data.meridian.example/aims/org/meridian-bank"}
     assert len(objects(exported, catalog, DCAT + "dataset")) == 20
-    assert objects(exported, catalog, DCAT + "service") == {SYS + s for s in (
-        "document-extraction", "card-fraud-detection", "customer-segmentation", "retail-credit-scoring")}
+    assert objects(exported, catalog, DCAT + "service") == {
+        SYS + s for s in ("document-extraction", "card-fraud-detection", "customer-segmentation", "retail-credit-scoring")
+    }
     assert objects(exported, SYS + "cv-screening", TYPE) == {DCAT + "Resource"}
     assert objects(exported, MDL + "aurora-llm", TYPE) == {DCAT + "Resource"}
     assert objects(exported, MDL + "aurora-llm", DCT + "identifier") == {MDL + "aurora-llm"}  # none recorded
@@ -328,7 +354,8 @@ def test_the_export_is_a_dcat_catalogue_with_provenance(exported):
     # provenance: training data, models and inputs of a system, fine-tuning, dataset lineage, acquisition
     assert DS + "credit-performance-history" in objects(exported, MDL + "retail-pd-model", PROV + "wasDerivedFrom")
     assert {MDL + "retail-pd-model", DS + "loan-applications", SYS + "document-extraction"} <= objects(
-        exported, SYS + "retail-credit-scoring", PROV + "wasDerivedFrom")
+        exported, SYS + "retail-credit-scoring", PROV + "wasDerivedFrom"
+    )
     assert MDL + "scriptura-ocr" in objects(exported, MDL + "doc-extractor", PROV + "wasDerivedFrom")
     assert DS + "customer-transactions" in objects(exported, DS + "feature-store", PROV + "wasDerivedFrom")
     activity = "https://data.meridian.example/aims/acquisition/core-banking-ingestion"
@@ -344,19 +371,30 @@ def test_the_export_links_catalogue_entries_but_does_not_copy_them(exported):
 
 def test_test_data_is_not_a_derivation():
     store = demo_store()
-    store.raw.add(ox.Quad(ox.NamedNode(MDL + "intent-classifier"), ox.NamedNode(AIMS + "testedOn"),
-                          ox.NamedNode(DS + "marketing-consents"), DATA))
+    store.raw.add(
+        ox.Quad(
+            ox.NamedNode(MDL + "intent-classifier"),
+            ox.NamedNode(AIMS + "testedOn"),
+            ox.NamedNode(DS + "marketing-consents"),
+            DATA,
+        )
+    )
     triples = export.export_register(store)
     assert DS + "marketing-consents" not in objects(triples, MDL + "intent-classifier", PROV + "wasDerivedFrom")
 
 
 def test_a_broken_export_fails_its_shapes(exported):
     catalog = "https://data.meridian.example/aims/aims/register"
-    broken = [t for t in exported if not (
-        (t.subject.value == DS + "bureau-data" and t.predicate.value == DCT + "title")
-        or (t.subject.value == catalog and t.predicate.value == DCT + "publisher")
-        or (t.subject.value == MDL + "aurora-llm" and t.predicate.value == DCT + "identifier")
-        or (t.subject.value == catalog and t.object.value == DS + "fraud-labels"))]
+    broken = [
+        t
+        for t in exported
+        if not (
+            (t.subject.value == DS + "bureau-data" and t.predicate.value == DCT + "title")
+            or (t.subject.value == catalog and t.predicate.value == DCT + "publisher")
+            or (t.subject.value == MDL + "aurora-llm" and t.predicate.value == DCT + "identifier")
+            or (t.subject.value == catalog and t.object.value == DS + "fraud-labels")
+        )
+    ]
     outside = ox.NamedNode("https://elsewhere.example/thing")
     broken += [
         ox.Triple(ox.NamedNode(MDL + "aurora-llm"), ox.NamedNode(PROV + "wasDerivedFrom"), outside),
@@ -383,11 +421,15 @@ def test_every_export_shape_has_a_message_and_a_severity():
     shapes = rdflib.Graph().parse(resources.path("shapes", "export", "dcat.ttl"), format="turtle")
     named = {s for s in shapes.subjects() if isinstance(s, rdflib.URIRef) and "#Export" in str(s)}
     assert len(named) > 20
-    assert [str(s) for s in sorted(named) if shapes.value(s, rdflib.SH.message) is None
-                                     or shapes.value(s, rdflib.SH.severity) is None] == []
+    assert [
+        str(s) for s in sorted(named) if shapes.value(s, rdflib.SH.message) is None or shapes.value(s, rdflib.SH.severity) is None
+    ] == []
     # the record's completeness shapes do not include them
-    assert not any("Export" in str(s) for path in resources.path("shapes").glob("*.ttl")
-                   for s in rdflib.Graph().parse(path, format="turtle").subjects())
+    assert not any(
+        "Export" in str(s)
+        for path in resources.path("shapes").glob("*.ttl")
+        for s in rdflib.Graph().parse(path, format="turtle").subjects()
+    )
 
 
 def test_the_export_reimports_cleanly(linked, exported):

@@ -9,7 +9,7 @@ store allows one process at a time, and an app cannot be closed inside a process
 - a derived step that does fail (risk criteria the risk model cannot use): ``/api/health`` says
   ``degraded`` with the error and the stale graphs, pages serve what there is, a restart comes
   up, and fixing the record heals it;
-- :mod:`aimsgraph.record`'s term helpers, which every reader goes through.
+- :mod:`aimsgraph.store.record`'s term helpers, which every reader goes through.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from aimsgraph.record import node, node_text, number, term_of, term_parts
+from aimsgraph.store.record import node, node_text, number, term_of, term_parts
 
 TOKEN = "editor-token-0123456789abcdef"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -32,18 +32,32 @@ MB = "https://data.meridian.example/aims/"
 TRIPLE_TERM = "<<( <http://x/a> <http://x/b> <http://x/c> )>>"
 PAGES = ("/", "/systems", "/findings", "/api/findings")
 #: Every page and API answer that reads the derived graphs or the record through the readers.
-READERS = (*PAGES, "/heatmap", "/heatmap?view=residual", "/soa", "/soa.csv", "/api/soa", "/due", "/api/due",
-           "/api/due.ics", "/api/review-pack", "/api/concentration", "/api/graphs",
-           f"/asset?iri={MB}system/code-assistant", f"/impact?node={MB}system/code-assistant",
-           f"/api/impact?node={MB}system/code-assistant", f"/findings?system={MB}system/code-assistant")
+READERS = (
+    *PAGES,
+    "/heatmap",
+    "/heatmap?view=residual",
+    "/soa",
+    "/soa.csv",
+    "/api/soa",
+    "/due",
+    "/api/due",
+    "/api/due.ics",
+    "/api/review-pack",
+    "/api/concentration",
+    "/api/graphs",
+    f"/asset?iri={MB}system/code-assistant",
+    f"/impact?node={MB}system/code-assistant",
+    f"/api/impact?node={MB}system/code-assistant",
+    f"/findings?system={MB}system/code-assistant",
+)
 
 #: What every life runs first: the app over the data directory, an editor, and helpers.
 LIFE = f"""
 import json, sys
 from pathlib import Path
-from aimsgraph.app import create_app
+from aimsgraph.http.app import create_app
 from aimsgraph.config import Settings
-from aimsgraph.refresh import mark_stale
+from aimsgraph.records.refresh import mark_stale
 
 app = create_app(Settings(data_dir=Path(sys.argv[1]), demo=True, tokens=("editor:alice:{TOKEN}",), query_workers=1))
 client = app.test_client()
@@ -111,20 +125,24 @@ def assert_current(life_out: dict) -> None:
 
 
 @pytest.mark.slow
-def test_a_triple_term_and_a_blank_node_system_after_a_stored_validation_keep_every_derived_graph_current(
-        tmp_path: Path):
+def test_a_triple_term_and_a_blank_node_system_after_a_stored_validation_keep_every_derived_graph_current(tmp_path: Path):
     """The issue's reproducer, and a triple term as the object of a property with a range (the
     reasoner typed the triple term as a subject, and every refresh and start-up failed), and a
     blank-node AI system (its findings could not be stored)."""
-    insert = (f"INSERT DATA {{ <http://x/s> <http://x/p> {TRIPLE_TERM} . "
-              f"<{MB}risk/retail-credit-model-drift> <{AIMS}hasRiskSource> {TRIPLE_TERM} . "
-              f"[] a <{AIMS}AISystem> ; <{RDFS_LABEL}> \"Unnamed system\" }}")
-    first = life(tmp_path, f"""
+    insert = (
+        f"INSERT DATA {{ <http://x/s> <http://x/p> {TRIPLE_TERM} . "
+        f"<{MB}risk/retail-credit-model-drift> <{AIMS}hasRiskSource> {TRIPLE_TERM} . "
+        f'[] a <{AIMS}AISystem> ; <{RDFS_LABEL}> "Unnamed system" }}'
+    )
+    first = life(
+        tmp_path,
+        f"""
 assert client.post("/api/validate", headers=EDITOR).status_code == 200  # findings are stored
 update({insert!r})
 {OBSERVE}
 mark_stale(state.store)  # as a process that stopped before its refresh ended leaves the store
-""")
+""",
+    )
     assert_current(first)
     assert first["health"]["derived"]["lastRefresh"]["analysis"]  # the analysis ran after the write
 
@@ -138,12 +156,15 @@ def test_a_failing_refresh_is_reported_degraded_and_a_restart_comes_up(tmp_path:
     """Risk criteria the risk model cannot use (a propagation threshold of 5) fail the analysis
     for real. Before, /api/health said "ok" and the pages answered 500."""
     criteria, threshold = f"<{MB}risk-criteria>", f"<{AIMS}propagationThreshold>"
-    broken = life(tmp_path, f"""
+    broken = life(
+        tmp_path,
+        f"""
 assert client.post("/api/validate", headers=EDITOR).status_code == 200
 update("DELETE {{ {criteria} {threshold} ?t }} INSERT {{ {criteria} {threshold} 5 }} WHERE {{ {criteria} {threshold} ?t }}")
 out["health"] = health()
 out["statuses"] = statuses(*{PAGES!r})
-""")
+""",
+    )
     health = broken["health"]
     assert health["status"] == "degraded", health
     assert "aims:propagationThreshold must be a number between 0 and 1, not 5" in health["error"]
@@ -151,14 +172,17 @@ out["statuses"] = statuses(*{PAGES!r})
     assert health["stale"] == [GRAPH + "analysis"]  # the inferences and findings were brought up to date
     assert broken["statuses"] == dict.fromkeys(PAGES, 200)  # the last risk model built serves on
 
-    restarted = life(tmp_path, f"""
+    restarted = life(
+        tmp_path,
+        f"""
 out["health"] = health()
 out["statuses"] = statuses(*{PAGES!r})
 out["dashboard"] = get("/").get_data(as_text=True)
 update("DELETE DATA {{ {criteria} {threshold} 5 }}")  # an editor fixes the record
 out["healed"] = health()
 out["after"] = statuses(*{PAGES!r})
-""")
+""",
+    )
     health = restarted["health"]
     assert health["status"] == "degraded" and health["derived"]["failure"]["during"] == "start-up", health
     assert "propagationThreshold" in health["error"] and GRAPH + "analysis" in health["stale"]
@@ -173,7 +197,9 @@ out["after"] = statuses(*{PAGES!r})
 def test_every_reader_takes_triple_terms_and_blank_nodes_anywhere_in_the_record(tmp_path: Path):
     """A triple term as the object of every property the demo uses, and a blank-node copy of
     one record node of every class (with its links both ways), written through the Graph Store."""
-    hostile = life(tmp_path, f"""
+    hostile = life(
+        tmp_path,
+        f"""
 import pyoxigraph as ox
 data, kind = ox.NamedNode("{GRAPH}data"), ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 term = ox.Triple(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), ox.NamedNode("http://x/c"))
@@ -196,15 +222,19 @@ assert response.status_code in (200, 204), response.get_data(as_text=True)
 out["health"] = health()
 out["statuses"] = statuses(*{READERS!r})
 mark_stale(state.store)
-""")
+""",
+    )
     derived = hostile["health"]["derived"]
     assert hostile["health"]["status"] == "ok" and derived["inferredCurrent"] and derived["analysisCurrent"], derived
     assert derived["stale"] == [] and derived["failure"] is None
     assert {path: status for path, status in hostile["statuses"].items() if status != 200} == {}
-    restarted = life(tmp_path, f"""
+    restarted = life(
+        tmp_path,
+        f"""
 out["health"] = health()
 out["statuses"] = statuses(*{READERS!r})
-""")
+""",
+    )
     assert restarted["health"]["status"] == "ok", restarted["health"]
     assert {path: status for path, status in restarted["statuses"].items() if status != 200} == {}
 
@@ -219,8 +249,11 @@ TERMS = [
     ox.Literal("hallo", language="de"),
     ox.Literal("right", language="ar", direction=ox.BaseDirection.RTL),
     ox.Triple(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), ox.Literal("c", language="en")),
-    ox.Triple(ox.BlankNode("b2"), ox.NamedNode("http://x/b"),
-              ox.Triple(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), ox.NamedNode("http://x/c"))),
+    ox.Triple(
+        ox.BlankNode("b2"),
+        ox.NamedNode("http://x/b"),
+        ox.Triple(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), ox.NamedNode("http://x/c")),
+    ),
 ]
 
 
@@ -249,7 +282,7 @@ def test_numbers_are_read_from_well_formed_literals_only():
 
 def test_the_dcat_export_leaves_out_triple_term_values(tmp_path):
     """DCAT is RDF 1.1: a title that is a triple term is not exported, and the export check still runs."""
-    from aimsgraph.exporters import dcat
+    from aimsgraph.interop.exporters import dcat
     from aimsgraph.store import GraphStore
 
     store = GraphStore(tmp_path / "db")

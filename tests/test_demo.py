@@ -9,11 +9,11 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from aimsgraph import clock, demo, resources
-from aimsgraph.app import create_app
+from aimsgraph import clock, resources
 from aimsgraph.config import Settings
+from aimsgraph.http.app import create_app
 from aimsgraph.namespaces import Graphs
-from aimsgraph.store import GraphStore
+from aimsgraph.store import GraphStore, demo
 from test_catalogue import CONTROL_IDS, select
 from test_validation import DEMO, DOCUMENTED_GAPS
 
@@ -38,41 +38,59 @@ def test_named_systems_of_the_brief_are_there(demo_store: GraphStore):
 
 
 def test_dependency_chains_are_at_least_three_systems_deep(demo_store: GraphStore):
-    rows = select(demo_store, """SELECT ?a ?b ?c WHERE {
-        ?a a aims:AISystem ; aims:consumesOutputOf ?b . ?b a aims:AISystem ; aims:consumesOutputOf ?c . ?c a aims:AISystem }""")
+    rows = select(
+        demo_store,
+        """SELECT ?a ?b ?c WHERE {
+        ?a a aims:AISystem ; aims:consumesOutputOf ?b . ?b a aims:AISystem ; aims:consumesOutputOf ?c . ?c a aims:AISystem }""",
+    )
     assert rows
-    deep = select(demo_store, """SELECT ?a ?z WHERE {
-        ?a a aims:AISystem ; aims:dependsOn ?b . ?b aims:dependsOn ?c . ?c aims:dependsOn ?z }""")
+    deep = select(
+        demo_store,
+        """SELECT ?a ?z WHERE {
+        ?a a aims:AISystem ; aims:dependsOn ?b . ?b aims:dependsOn ?c . ?c aims:dependsOn ?z }""",
+    )
     assert deep
 
 
 def test_a_shared_dataset_feeds_several_systems(demo_store: GraphStore):
-    rows = select(demo_store, """SELECT ?d (COUNT(DISTINCT ?s) AS ?n) WHERE {
-        ?d a aims:Dataset . ?s a aims:AISystem ; aims:dependsOn+ ?d } GROUP BY ?d ORDER BY DESC(?n) LIMIT 1""")
+    rows = select(
+        demo_store,
+        """SELECT ?d (COUNT(DISTINCT ?s) AS ?n) WHERE {
+        ?d a aims:Dataset . ?s a aims:AISystem ; aims:dependsOn+ ?d } GROUP BY ?d ORDER BY DESC(?n) LIMIT 1""",
+    )
     assert int(rows[0]["n"]) >= 4
 
 
 def test_qualified_dependencies_carry_coupling_and_criticality(demo_store: GraphStore):
-    rows = select(demo_store, """SELECT ?d ?strength ?critical WHERE {
-        ?s aims:hasDependency ?d . ?d aims:dependencyTarget ?t ; aims:couplingStrength ?strength ; aims:isCritical ?critical }""")
+    rows = select(
+        demo_store,
+        """SELECT ?d ?strength ?critical WHERE {
+        ?s aims:hasDependency ?d . ?d aims:dependencyTarget ?t ; aims:couplingStrength ?strength ; aims:isCritical ?critical }""",
+    )
     assert len(rows) >= 8
     assert all(0 <= float(r["strength"]) <= 1 for r in rows)
     assert {r["critical"] for r in rows} == {"true", "false"}
 
 
 def test_every_risk_level_follows_the_5x5_matrix(demo_store: GraphStore):
-    rows = select(demo_store, """SELECT ?risk ?level ?expected WHERE {
+    rows = select(
+        demo_store,
+        """SELECT ?risk ?level ?expected WHERE {
         ?risk a aims:Risk ; aims:hasLikelihood ?l ; aims:hasSeverity ?s ; aims:hasRiskLevel ?level .
         ?cell aims:cellLikelihood ?l ; aims:cellSeverity ?s ; aims:cellRiskLevel ?expected .
-        <https://w3id.org/aimsgraph/risk-matrix/Matrix5x5> aims:hasCell ?cell }""")
+        <https://w3id.org/aimsgraph/risk-matrix/Matrix5x5> aims:hasCell ?cell }""",
+    )
     assert len(rows) >= 30
     assert [r for r in rows if r["level"] != r["expected"]] == []
 
 
 def test_soa_has_one_row_per_annex_a_control_with_justified_exclusions(demo_store: GraphStore):
-    rows = select(demo_store, """SELECT ?id ?applicable ?justification WHERE {
+    rows = select(
+        demo_store,
+        """SELECT ?id ?applicable ?justification WHERE {
         ?soa a aims:StatementOfApplicability ; aims:hasEntry ?e . ?e aims:forControl ?c ; aims:applicable ?applicable .
-        ?c skos:notation ?id OPTIONAL { ?e aims:justification ?justification } }""")
+        ?c skos:notation ?id OPTIONAL { ?e aims:justification ?justification } }""",
+    )
     assert sorted(r["id"] for r in rows) == sorted(CONTROL_IDS)
     excluded = [r for r in rows if r["applicable"] == "false"]
     assert len([r for r in excluded if r.get("justification")]) >= 2
@@ -82,9 +100,12 @@ def test_soa_has_one_row_per_annex_a_control_with_justified_exclusions(demo_stor
 
 def test_deliberate_gaps_are_present_as_documented(demo_store: GraphStore):
     # A selection of the gaps listed in data/demo/README.md; validation (shapes) will report them all.
-    high_without_control = select(demo_store, """SELECT ?r WHERE {
+    high_without_control = select(
+        demo_store,
+        """SELECT ?r WHERE {
         ?r a aims:Risk ; aims:hasRiskLevel ?level . ?level aims:rank ?rank FILTER(?rank >= 3)
-        FILTER NOT EXISTS { ?c aims:mitigates|aims:detects ?r } }""")
+        FILTER NOT EXISTS { ?c aims:mitigates|aims:detects ?r } }""",
+    )
     assert [r["r"].rsplit("/", 1)[1] for r in high_without_control] == ["next-best-offer-vulnerable-targeting"]
     not_in_scope = select(demo_store, "SELECT ?s WHERE { ?s a aims:AISystem FILTER NOT EXISTS { ?scope aims:inScope ?s } }")
     assert [r["s"].rsplit("/", 1)[1] for r in not_in_scope] == ["code-assistant"]
@@ -104,8 +125,9 @@ def _first_start_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, day: 
     return body, {(f["focus"].removeprefix(DEMO), f["shape"].rsplit("#", 1)[1]) for f in body["findings"]}
 
 
-@pytest.mark.parametrize("offset", [timedelta(0), timedelta(days=365), timedelta(days=5 * 365)],
-                         ids=["today", "one year on", "five years on"])
+@pytest.mark.parametrize(
+    "offset", [timedelta(0), timedelta(days=365), timedelta(days=5 * 365)], ids=["today", "one year on", "five years on"]
+)
 def test_the_demo_shows_its_documented_gaps_on_any_day_it_is_loaded(tmp_path, monkeypatch, offset):
     day = datetime.now(UTC).date() + offset  # the wall clock on purpose: the days a user loads it
     body, found = _first_start_findings(tmp_path, monkeypatch, day)

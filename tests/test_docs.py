@@ -19,8 +19,10 @@ README = REPO / "README.md"
 MAX_LINES = 200
 #: The two commands the README starts with, character for character.
 RUN_COMMAND = "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/aimsgraph serve"
-TEST_COMMAND = (".ci/install-browser && .ci/install-virtuoso && python3 -m venv .venv && "
-                ".venv/bin/pip install '.[test]' && .venv/bin/python -m pytest")
+TEST_COMMAND = (
+    ".ci/install-browser && .ci/install-virtuoso && python3 -m venv .venv && "
+    ".venv/bin/pip install '.[test]' && .venv/bin/python -m pytest"
+)
 #: Inline links and images, ``[text](target)`` and ``![alt](target "title")``, and reference
 #: definitions, ``[name]: target``.
 INLINE_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -72,8 +74,7 @@ def test_every_relative_link_in_the_readme_points_to_an_existing_file():
 
 
 def test_the_readme_screenshot_is_a_small_png():
-    images = [link for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", readme_text())
-              if not urlsplit(link).scheme]
+    images = [link for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", readme_text()) if not urlsplit(link).scheme]
     assert images, "the README shows no screenshot"
     for image in images:
         data = (REPO / image).read_bytes()
@@ -84,7 +85,10 @@ def test_the_readme_screenshot_is_a_small_png():
 def test_mkdocs_build_strict_succeeds(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}\n{result.stdout}"
     assert (tmp_path / "site" / "index.html").is_file()

@@ -62,10 +62,14 @@ def test_readers_are_forked_between_writes_and_waiting_counts_against_the_timeou
 
     def slow_write() -> None:
         with store.write_lock():
-            store.replace_quads([], [ox.Quad(ox.NamedNode("urn:a"), ox.NamedNode("urn:p"), ox.Literal("1"), ox.NamedNode("urn:g"))])
+            store.replace_quads(
+                [], [ox.Quad(ox.NamedNode("urn:a"), ox.NamedNode("urn:p"), ox.Literal("1"), ox.NamedNode("urn:g"))]
+            )
             half_done.set()
             finish.wait(5)
-            store.replace_quads([], [ox.Quad(ox.NamedNode("urn:b"), ox.NamedNode("urn:p"), ox.Literal("2"), ox.NamedNode("urn:g"))])
+            store.replace_quads(
+                [], [ox.Quad(ox.NamedNode("urn:b"), ox.NamedNode("urn:p"), ox.Literal("2"), ox.NamedNode("urn:g"))]
+            )
 
     writer = threading.Thread(target=slow_write)
     writer.start()
@@ -125,8 +129,8 @@ EX = "http://example.org/native/"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 #: Terms whose writing differs between formats or needs escapes; rows cycle through them.
 AWKWARD = [
-    ox.Literal("tab\there, line\nbreak, return\r, quote \" and backslash \\"),
-    ox.Literal("comma, and \"quoted\"", language="en"),
+    ox.Literal('tab\there, line\nbreak, return\r, quote " and backslash \\'),
+    ox.Literal('comma, and "quoted"', language="en"),
     ox.Literal("rtl", language="ar", direction=ox.BaseDirection.RTL),
     ox.Literal("42", datatype=ox.NamedNode(XSD + "integer")),
     ox.Literal("-0.5", datatype=ox.NamedNode(XSD + "decimal")),
@@ -134,7 +138,7 @@ AWKWARD = [
     ox.Literal("true", datatype=ox.NamedNode(XSD + "boolean")),
     ox.Literal("2026-12-07", datatype=ox.NamedNode(XSD + "date")),
     ox.Literal("custom", datatype=ox.NamedNode(EX + "type")),
-    ox.Literal("ünïcødé 💥 },{\"x <result> &amp; <<( a )>>"),
+    ox.Literal('ünïcødé 💥 },{"x <result> &amp; <<( a )>>'),
     ox.NamedNode(EX + "iri?with=query&amp;#frag"),
     ox.BlankNode("b0"),
 ]
@@ -190,8 +194,11 @@ def undirected(term):
 def same_solutions(native: bytes, row_by_row: bytes, fmt: ox.QueryResultsFormat) -> bool:
     if fmt in (ox.QueryResultsFormat.JSON, ox.QueryResultsFormat.XML):
         # pyoxigraph keeps the direction of "rtl"@ar--rtl, which the row-by-row writers lost
-        assert ox.Literal("rtl", language="ar", direction=ox.BaseDirection.RTL) in {
-            term for row in solutions(native, fmt)[1] for term in row} or b"rtl" not in native
+        assert (
+            ox.Literal("rtl", language="ar", direction=ox.BaseDirection.RTL)
+            in {term for row in solutions(native, fmt)[1] for term in row}
+            or b"rtl" not in native
+        )
         return solutions(native, fmt, directions=False) == solutions(row_by_row, fmt)
     return solutions(native, fmt) == solutions(row_by_row, fmt)
 

@@ -69,8 +69,9 @@ class OxigraphServer:
         self.url = f"http://127.0.0.1:{port}"
         self.query_url = self.url + "/query"
         command = [OXIGRAPH, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"]
-        self.process = subprocess.Popen(command + (["--union-default-graph"] if union else []),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            command + (["--union-default-graph"] if union else []), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -84,8 +85,12 @@ class OxigraphServer:
         return {"AIMSGRAPH_REMOTE_QUERY_URL": self.url + "/query", "AIMSGRAPH_REMOTE_UPDATE_URL": self.url + "/update"}
 
     def count(self, graph: str) -> int:
-        answer = requests.post(self.url + "/query", data={"query": f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"},
-                               headers={"Accept": "application/sparql-results+json"}, timeout=30)
+        answer = requests.post(
+            self.url + "/query",
+            data={"query": f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"},
+            headers={"Accept": "application/sparql-results+json"},
+            timeout=30,
+        )
         return int(answer.json()["results"]["bindings"][0]["n"]["value"])
 
     def stop(self) -> None:
@@ -136,14 +141,21 @@ def test_a_second_instance_sees_the_first_ones_writes_at_once(engine, writer, tm
     try:
         model = DEMO + "model/extra-external-model"
         system = DEMO + "system/card-fraud-detection"
-        before = requests.post(other.url + "/api/impact", json={"node": DEMO + "supplier/aurora-ai", "change": "supplier-exit"}, timeout=60)
+        before = requests.post(
+            other.url + "/api/impact", json={"node": DEMO + "supplier/aurora-ai", "change": "supplier-exit"}, timeout=60
+        )
         assert before.ok
-        written = update(writer, f"""PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+        written = update(
+            writer,
+            f"""PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
             INSERT DATA {{ <{model}> a aims:Model ; <http://www.w3.org/2000/01/rdf-schema#label> "Extra" ;
-                           aims:suppliedBy <{DEMO}supplier/aurora-ai> . <{system}> aims:usesModel <{model}> . }}""")
+                           aims:suppliedBy <{DEMO}supplier/aurora-ai> . <{system}> aims:usesModel <{model}> . }}""",
+        )
         assert written.ok, written.text
         assert ask(other, f"ASK {{ <{system}> <https://w3id.org/aimsgraph/ontology#usesModel> <{model}> }}")
-        after = requests.post(other.url + "/api/impact", json={"node": DEMO + "supplier/aurora-ai", "change": "supplier-exit"}, timeout=60)
+        after = requests.post(
+            other.url + "/api/impact", json={"node": DEMO + "supplier/aurora-ai", "change": "supplier-exit"}, timeout=60
+        )
         affected = {a["iri"] for a in after.json()["affected"]}
         assert {model, system} <= affected
         assert system not in {a["iri"] for a in before.json()["affected"]}
@@ -159,16 +171,24 @@ def test_a_write_is_one_request_to_the_external_store(engine, writer):
     history = requests.get(writer.url + "/api/changes", params={"resource": EX + "atomic"}, headers=auth("reader"), timeout=30)
     [change] = history.json()["changes"]
     assert change["operation"] and change["agent"] == "editor-user"
-    answer = requests.post(engine.query_url, headers={"Accept": "application/sparql-results+json"}, timeout=30, data={
-        "query": "PREFIX aims: <https://w3id.org/aimsgraph/ontology#> ASK { GRAPH ?g { ?c aims:changeCommitted true ; "
-                 f"aims:changedResource {subject} }} }}"})
+    answer = requests.post(
+        engine.query_url,
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=30,
+        data={
+            "query": "PREFIX aims: <https://w3id.org/aimsgraph/ontology#> ASK { GRAPH ?g { ?c aims:changeCommitted true ; "
+            f"aims:changedResource {subject} }} }}"
+        },
+    )
     assert answer.json()["boolean"]
 
 
 def test_an_unreachable_external_store_is_a_clear_startup_error(tmp_path):
     port = free_port()
-    env = {"AIMSGRAPH_REMOTE_QUERY_URL": f"http://127.0.0.1:{port}/query",
-           "AIMSGRAPH_REMOTE_UPDATE_URL": f"http://127.0.0.1:{port}/update"}
+    env = {
+        "AIMSGRAPH_REMOTE_QUERY_URL": f"http://127.0.0.1:{port}/query",
+        "AIMSGRAPH_REMOTE_UPDATE_URL": f"http://127.0.0.1:{port}/update",
+    }
     with pytest.raises(RuntimeError, match="cannot reach the external store"):
         start_server(tmp_path / "db", **env)
 
@@ -189,26 +209,40 @@ def test_half_configured_external_store_is_a_config_error(tmp_path):
 
 def test_a_slow_remote_query_gets_503_at_the_timeout(server: LiveServer):
     started = time.monotonic()
-    answer = requests.post(server.sparql, timeout=60, data={
-        "query": "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"})
+    answer = requests.post(
+        server.sparql, timeout=60, data={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"}
+    )
     assert answer.status_code == 503
     assert time.monotonic() - started < 10
 
 
 def test_named_query_parameters_are_bound_at_the_external_store(server: LiveServer):
-    answer = requests.get(server.url + "/api/queries/why-risk", params={"asset": DEMO + "system/collections-prioritisation"},
-                          headers={"Accept": "application/sparql-results+json"}, timeout=30)
+    answer = requests.get(
+        server.url + "/api/queries/why-risk",
+        params={"asset": DEMO + "system/collections-prioritisation"},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=30,
+    )
     rows = answer.json()["results"]["bindings"]
     sources = {row["sourceRisk"]["value"]: row["distance"]["value"] for row in rows}
     assert sources[DEMO + "risk/customer-transactions-quality"] == "2"
-    overdue = requests.get(server.url + "/api/queries/overdue-reviews", params={"asOf": "2026-07-01"},
-                           headers={"Accept": "application/sparql-results+json"}, timeout=30).json()
+    overdue = requests.get(
+        server.url + "/api/queries/overdue-reviews",
+        params={"asOf": "2026-07-01"},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=30,
+    ).json()
     assert {row["today"]["value"] for row in overdue["results"]["bindings"]} == {"2026-07-01"}
 
 
 def test_the_web_pages_render_over_the_external_store(server: LiveServer):
-    for path in ("/", "/heatmap?likelihood=3&severity=4", "/findings", "/soa",
-                 "/impact?change=data-change&node=" + DEMO + "dataset/customer-transactions"):
+    for path in (
+        "/",
+        "/heatmap?likelihood=3&severity=4",
+        "/findings",
+        "/soa",
+        "/impact?change=data-change&node=" + DEMO + "dataset/customer-transactions",
+    ):
         page = requests.get(server.url + path, headers={"Accept": "text/html"}, timeout=60)
         assert page.status_code == 200, path
     assert "AIR-035" in requests.get(server.url + "/heatmap?likelihood=3&severity=4", timeout=60).text
@@ -217,10 +251,12 @@ def test_the_web_pages_render_over_the_external_store(server: LiveServer):
 def test_parameters_bind_at_the_start_of_the_outermost_group():
     import pyoxigraph as ox
 
-    from aimsgraph.remote import bind_values
+    from aimsgraph.store.remote import bind_values
 
     query = "PREFIX ex: <http://ex/#x> # a { in a comment\nSELECT ?a WHERE { BIND(COALESCE(?d, 1) AS ?a) }"
-    bound = bind_values(query, {ox.Variable("d"): ox.Literal("2026-01-01", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#date"))})
+    bound = bind_values(
+        query, {ox.Variable("d"): ox.Literal("2026-01-01", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#date"))}
+    )
     assert 'WHERE { VALUES (?d) { ("2026-01-01"^^<http://www.w3.org/2001/XMLSchema#date>) }  BIND' in bound
     store = ox.Store()
     assert [row["a"].value for row in store.query(bound)] == ["2026-01-01"]

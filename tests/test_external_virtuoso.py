@@ -17,8 +17,9 @@ import pytest
 from benchmarks.virtuoso import ISQL, VIRTUOSO, VirtuosoServer
 
 if not (VIRTUOSO and ISQL):
-    pytest.skip("virtuoso-t / isql-vt are not installed (run .ci/install-virtuoso: Debian virtuoso-opensource)",
-                allow_module_level=True)
+    pytest.skip(
+        "virtuoso-t / isql-vt are not installed (run .ci/install-virtuoso: Debian virtuoso-opensource)", allow_module_level=True
+    )
 
 #: Not imported: test_validate_the_store_then_filter_findings,
 #: test_validate_changed_nodes_and_report_formats and test_the_web_pages_render_over_the_external_store
@@ -73,23 +74,29 @@ def test_a_derived_graph_larger_than_a_virtuoso_request_is_written_and_removed(e
     DELETE DATA operations of a bounded size (its parser runs out of stack on big ones)."""
     import pyoxigraph as ox
 
-    from aimsgraph.remote import RemoteStore
     from aimsgraph.store import GraphStore
+    from aimsgraph.store.remote import RemoteStore
 
     remote = RemoteStore(engine.sparql, engine.sparql, timeout=120)
     remote.check()
     store = GraphStore(None, remote)
     graph = ox.NamedNode("https://example.org/derived-at-scale")
-    quads = [ox.Quad(ox.NamedNode(f"https://example.org/derived/node/{i}"), ox.NamedNode("https://example.org/derived/p"),
-                     ox.Literal(f"a value long enough to make the request large, number {i}"), graph)
-             for i in range(60_000)]
+    quads = [
+        ox.Quad(
+            ox.NamedNode(f"https://example.org/derived/node/{i}"),
+            ox.NamedNode("https://example.org/derived/p"),
+            ox.Literal(f"a value long enough to make the request large, number {i}"),
+            graph,
+        )
+        for i in range(60_000)
+    ]
     store.replace_quads(remove=[], add=quads)  # about 9 MB of INSERT DATA
     assert engine.count(graph.value) == 60_000
     store.replace_quads(remove=quads[:50_000], add=[])
     assert engine.count(graph.value) == 10_000
 
 
-def test_the_agenda_answers_over_virtuoso(server):
+def test_the_agenda_answers_over_virtuoso(server):  # noqa: F811 - the imported fixture
     """GET /api/due reads the metrics' last measurements with a SPARQL 1.1 aggregate (no
     LATERAL, which Virtuoso 7 refuses): the demo's due items come back, metrics included."""
     import requests

@@ -38,8 +38,11 @@ def catalog(tmp_path_factory: pytest.TempPathFactory):
     location = tmp_path_factory.mktemp("catalog")
     subprocess.run([OXIGRAPH, "load", "--location", str(location), "--file", str(CATALOG)], check=True, timeout=60)
     port = free_port()
-    process = subprocess.Popen([OXIGRAPH, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [OXIGRAPH, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}/query"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -83,29 +86,41 @@ def silent_port():
 @pytest.fixture(scope="module")
 def federating(tmp_path_factory: pytest.TempPathFactory, catalog: str, silent_port: int):
     hanging = f"http://127.0.0.1:{silent_port}/sparql"
-    live = start_server(tmp_path_factory.mktemp("federating"), AIMSGRAPH_QUERY_TIMEOUT="3",
-                        AIMSGRAPH_SERVICE_ALLOWLIST=f"{catalog} {hanging}", AIMSGRAPH_TOKENS=f"editor:erin:{TOKEN}")
+    live = start_server(
+        tmp_path_factory.mktemp("federating"),
+        AIMSGRAPH_QUERY_TIMEOUT="3",
+        AIMSGRAPH_SERVICE_ALLOWLIST=f"{catalog} {hanging}",
+        AIMSGRAPH_TOKENS=f"editor:erin:{TOKEN}",
+    )
     yield live, catalog, hanging
     live.stop()
 
 
 def select(server: LiveServer, query: str) -> requests.Response:
-    return requests.post(server.sparql, data={"query": query}, headers={"Accept": "application/sparql-results+json"},
-                         timeout=30)
+    return requests.post(server.sparql, data={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=30)
 
 
 def test_a_federated_query_joins_our_systems_with_the_catalogue(federating):
     server, catalog, _ = federating
     response = select(server, FEDERATED % catalog)
     assert response.status_code == 200, response.text
-    rows = {(b["system"]["value"].rsplit("/", 1)[1], b["dataset"]["value"].rsplit("/", 1)[1], b["entry"]["value"])
-            for b in response.json()["results"]["bindings"]}
+    rows = {
+        (b["system"]["value"].rsplit("/", 1)[1], b["dataset"]["value"].rsplit("/", 1)[1], b["entry"]["value"])
+        for b in response.json()["results"]["bindings"]
+    }
     # what it should be: our systems using datasets DS-001, DS-003 or DS-005, from our side alone
     entries = {"DS-001": "core-transactions", "DS-003": "bureau-reports", "DS-005": "loan-applications"}
     ours = server.select("""PREFIX aims: <https://w3id.org/aimsgraph/ontology#> PREFIX dct: <http://purl.org/dc/terms/>
         SELECT ?system ?dataset ?id WHERE { ?system a aims:AISystem ; aims:usesDataset ?dataset . ?dataset dct:identifier ?id }""")
-    expected = {(r["system"].rsplit("/", 1)[1], r["dataset"].rsplit("/", 1)[1],
-                 f"https://catalog.meridian.example/dataset/{entries[r['id']]}") for r in ours if r["id"] in entries}
+    expected = {
+        (
+            r["system"].rsplit("/", 1)[1],
+            r["dataset"].rsplit("/", 1)[1],
+            f"https://catalog.meridian.example/dataset/{entries[r['id']]}",
+        )
+        for r in ours
+        if r["id"] in entries
+    }
     assert rows == expected and len(rows) >= 3
     assert not any(entry.endswith("branch-footfall") for _, _, entry in rows)
 
@@ -124,18 +139,30 @@ def test_after_linking_the_catalogue_a_federated_query_follows_the_links(federat
     """The architect's path: import the catalogue (links, no copies), then ask the catalogue
     itself for what it alone knows (here the data stewards) about the datasets our systems use."""
     server, catalog, _ = federating
-    imported = requests.post(server.url + "/api/import", params={"kind": "dcat"}, data=CATALOG.read_bytes(),
-                             headers={"Content-Type": "text/turtle", "Authorization": f"Bearer {TOKEN}"}, timeout=60)
+    imported = requests.post(
+        server.url + "/api/import",
+        params={"kind": "dcat"},
+        data=CATALOG.read_bytes(),
+        headers={"Content-Type": "text/turtle", "Authorization": f"Bearer {TOKEN}"},
+        timeout=60,
+    )
     assert imported.status_code == 200, imported.text
     # the catalogue's description stays in its own graph: our record only links to it
-    in_record = "ASK { GRAPH <https://w3id.org/aimsgraph/graph/data> { ?entry <http://www.w3.org/ns/dcat#contactPoint> ?steward } }"
+    in_record = (
+        "ASK { GRAPH <https://w3id.org/aimsgraph/graph/data> { ?entry <http://www.w3.org/ns/dcat#contactPoint> ?steward } }"
+    )
     assert not select(server, in_record).json()["boolean"]
     response = select(server, LINKED % catalog)
     assert response.status_code == 200, response.text
-    stewards = {(b["entry"]["value"].rsplit("/", 1)[1], b["steward"]["value"].rsplit("/", 1)[1])
-                for b in response.json()["results"]["bindings"]}
-    assert stewards == {("core-transactions", "ops-data"), ("bureau-reports", "credit-data"),
-                        ("loan-applications", "credit-data")}
+    stewards = {
+        (b["entry"]["value"].rsplit("/", 1)[1], b["steward"]["value"].rsplit("/", 1)[1])
+        for b in response.json()["results"]["bindings"]
+    }
+    assert stewards == {
+        ("core-transactions", "ops-data"),
+        ("bureau-reports", "credit-data"),
+        ("loan-applications", "credit-data"),
+    }
 
 
 def test_a_catalogue_not_on_the_allow_list_is_refused(federating):

@@ -14,11 +14,12 @@ from urllib.parse import quote
 import pyoxigraph as ox
 import pytest
 
-from aimsgraph import auditor_report, clock, overview, reports
-from aimsgraph.app import create_app
+from aimsgraph import clock
 from aimsgraph.config import Settings
-from aimsgraph.reasoning import refresh_inferences
-from aimsgraph.record import Record
+from aimsgraph.http.app import create_app
+from aimsgraph.reporting import auditor_report, overview, reports
+from aimsgraph.semantics.reasoning import refresh_inferences
+from aimsgraph.store.record import Record
 
 ACME = "https://records.example.net/acme#"
 #: As a partner's tool exports it: no labels, edgeless assets of every kind, an own subclass.
@@ -36,8 +37,15 @@ RECORD = f"""
 :cloud a aims:InfrastructureService .
 :vendor a aims:Supplier .
 """
-KINDS = {"chatbot": "AISystem", "helpdesk": "AISystem", "triage": "AISystem", "gbm": "Model", "loans": "Dataset",
-         "cloud": "InfrastructureService", "vendor": "Supplier"}
+KINDS = {
+    "chatbot": "AISystem",
+    "helpdesk": "AISystem",
+    "triage": "AISystem",
+    "gbm": "Model",
+    "loans": "Dataset",
+    "cloud": "InfrastructureService",
+    "vendor": "Supplier",
+}
 SYSTEMS = [name for name, kind in KINDS.items() if kind == "AISystem"]
 EDGELESS = ["chatbot", "helpdesk", "gbm", "cloud", "vendor"]
 NOT_HELD = ACME + "nobody-wrote-this"
@@ -99,7 +107,7 @@ def test_every_page_answers(client, path: str):
 def test_every_asset_has_a_page_and_an_impact_named_by_its_local_name(client, name: str):
     asset = page(client, f"/asset?iri={arg(name)}")
     assert f"<h1>{name}</h1>" in asset
-    assert f"<h2 id=\"result-h\">Modify {name}</h2>" in page(client, f"/impact?node={arg(name)}&change=modify")
+    assert f'<h2 id="result-h">Modify {name}</h2>' in page(client, f"/impact?node={arg(name)}&change=modify")
     answer = impact_over_api(client, name)
     assert answer["node"] == {"iri": ACME + name, "label": name, "kind": KINDS[name]}
 
@@ -134,12 +142,15 @@ def test_the_dataset_still_reaches_the_system_that_uses_it(client):
 # -- IRIs the record does not hold ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [
-    f"/asset?iri={quote(NOT_HELD, safe='')}",
-    f"/impact?node={quote(NOT_HELD, safe='')}",
-    f"/findings?system={quote(NOT_HELD, safe='')}",
-    f"/api/impact?node={quote(NOT_HELD, safe='')}",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/asset?iri={quote(NOT_HELD, safe='')}",
+        f"/impact?node={quote(NOT_HELD, safe='')}",
+        f"/findings?system={quote(NOT_HELD, safe='')}",
+        f"/api/impact?node={quote(NOT_HELD, safe='')}",
+    ],
+)
 def test_an_iri_the_record_does_not_hold_is_404_with_a_message(client, path: str):
     answer = client.get(path, headers={"Accept": "text/html"})
     assert answer.status_code == 404

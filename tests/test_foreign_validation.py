@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from aimsgraph.app import create_app
 from aimsgraph.config import Settings
+from aimsgraph.http.app import create_app
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 SYSTEM = "https://records.example.org/ai#screening"
@@ -31,8 +31,7 @@ def client(tmp_path_factory):
 
 
 def validate(client, body: str, content_type: str = "text/turtle"):
-    return client.post("/api/validate", data=body.encode(), headers={"Content-Type": content_type,
-                                                                      "Accept": "application/json"})
+    return client.post("/api/validate", data=body.encode(), headers={"Content-Type": content_type, "Accept": "application/json"})
 
 
 def paths_found(report: dict, focus: str) -> set[str]:
@@ -51,11 +50,14 @@ def test_a_record_in_airo_terms_is_judged_like_one_in_ours(client):
     assert stated < bare
 
 
-@pytest.mark.parametrize("namespace,says", [
-    ("http://w3id.org/AIRO#", "by case and http instead of https"),
-    ("https://w3id.org/airo/", "`/` instead of `#` at the end"),
-    ("https://w3id.org/aimsgraph/Ontology#", "by case"),
-])
+@pytest.mark.parametrize(
+    "namespace,says",
+    [
+        ("http://w3id.org/AIRO#", "by case and http instead of https"),
+        ("https://w3id.org/airo/", "`/` instead of `#` at the end"),
+        ("https://w3id.org/aimsgraph/Ontology#", "by case"),
+    ],
+)
 def test_a_misspelt_namespace_is_refused_and_named(client, namespace, says):
     body = f"<{SYSTEM}> a <{namespace}AISystem> ; <{namespace}hasPurpose> <https://records.example.org/ai#x> ."
     answer = validate(client, body)
@@ -72,12 +74,14 @@ def test_a_record_in_dpv_alone_is_refused_with_how_to_bring_it_in(client):
 
 
 def test_a_record_in_no_known_vocabulary_is_refused(client):
-    answer = validate(client, f"<{SYSTEM}> <https://schema.org/name> \"Screening\" .", "application/n-triples")
+    answer = validate(client, f'<{SYSTEM}> <https://schema.org/name> "Screening" .', "application/n-triples")
     assert answer.status_code == 422 and "no aimsgraph or AIRO term" in answer.get_json()["detail"]
 
 
 def test_entity_declarations_are_refused_before_parsing(client):
-    bomb = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
-            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>')
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>'
+    )
     answer = validate(client, bomb, "application/rdf+xml")
     assert answer.status_code == 400 and "entity" in answer.get_json()["detail"]

@@ -18,9 +18,9 @@ import pytest
 import requests
 
 from aimsgraph import limits
-from aimsgraph.app import create_app
 from aimsgraph.config import Settings
 from aimsgraph.errors import Forbidden, InvalidInput
+from aimsgraph.http.app import create_app
 from aimsgraph.sparql.guard import check_nesting, check_remote_calls
 from conftest import LiveServer, start_server
 
@@ -52,10 +52,12 @@ def bomb(doctype: str = "DOCTYPE") -> bytes:
     """Three levels of ten-fold entity expansion: small, so that where it is not refused (the old
     code read it from a SPARQL LOAD) nothing is hurt."""
     entities = '<!ENTITY a0 "ha">' + "".join(f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 4))
-    return (f'<?xml version="1.0"?><!{doctype} rdf:RDF [{entities}]>'
-            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:aims="https://w3id.org/aimsgraph/ontology#">'
-            '<aims:AISystem rdf:about="http://example.org/hostile/system"><aims:intendedPurpose>&a3;</aims:intendedPurpose>'
-            "</aims:AISystem></rdf:RDF>").encode()
+    return (
+        f'<?xml version="1.0"?><!{doctype} rdf:RDF [{entities}]>'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:aims="https://w3id.org/aimsgraph/ontology#">'
+        '<aims:AISystem rdf:about="http://example.org/hostile/system"><aims:intendedPurpose>&a3;</aims:intendedPurpose>'
+        "</aims:AISystem></rdf:RDF>"
+    ).encode()
 
 
 #: No entity at all: RDF needs no DOCTYPE either, and refusing any is the one simple rule.
@@ -92,8 +94,15 @@ def documents() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, documents: str):
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("hostile") / "db", demo=False, query_timeout=10,
-                              tokens=(f"editor:hostile:{TOKEN}",), service_allowlist=(documents,)))
+    app = create_app(
+        Settings(
+            data_dir=tmp_path_factory.mktemp("hostile") / "db",
+            demo=False,
+            query_timeout=10,
+            tokens=(f"editor:hostile:{TOKEN}",),
+            service_allowlist=(documents,),
+        )
+    )
     yield app.test_client()
     app.extensions["aimsgraph"].readers.close()
 
@@ -131,21 +140,44 @@ def test_an_uploaded_json_ld_file_is_scanned_by_its_name_too(client):
 
 def test_json_ld_at_the_limit_is_read_and_brackets_in_strings_are_text(client):
     # the reproducer's outer object is one level more than its nested ones
-    at_limit = client.put("/rdf-graph-store?graph=http://example.org/hostile/at-limit", data=json_ld(LIMIT - 1),
-                          content_type="application/ld+json", headers=EDITOR)
+    at_limit = client.put(
+        "/rdf-graph-store?graph=http://example.org/hostile/at-limit",
+        data=json_ld(LIMIT - 1),
+        content_type="application/ld+json",
+        headers=EDITOR,
+    )
     assert at_limit.status_code == 201, at_limit.get_data(as_text=True)
-    past = client.put("/rdf-graph-store?graph=http://example.org/hostile/past", data=json_ld(LIMIT),
-                      content_type="application/ld+json", headers=EDITOR)
+    past = client.put(
+        "/rdf-graph-store?graph=http://example.org/hostile/past",
+        data=json_ld(LIMIT),
+        content_type="application/ld+json",
+        headers=EDITOR,
+    )
     assert refused(past, DEPTH)
     text = ('{"@id": "http://x/s", "http://x/p": "' + "[{" * 2000 + '\\" ]} \\\\"}').encode()
-    assert client.put("/rdf-graph-store?graph=http://example.org/hostile/strings", data=text,
-                      content_type="application/ld+json", headers=EDITOR).status_code == 201
+    assert (
+        client.put(
+            "/rdf-graph-store?graph=http://example.org/hostile/strings",
+            data=text,
+            content_type="application/ld+json",
+            headers=EDITOR,
+        ).status_code
+        == 201
+    )
 
 
-@pytest.mark.parametrize("path,headers", [
-    ("/api/validate", {}), ("/api/impact", {}), ("/api/concerns", {}), ("/api/measurements", EDITOR),
-    ("/api/incidents", EDITOR), ("/api/concerns/triage", EDITOR), ("/api/lineage", EDITOR),
-])
+@pytest.mark.parametrize(
+    "path,headers",
+    [
+        ("/api/validate", {}),
+        ("/api/impact", {}),
+        ("/api/concerns", {}),
+        ("/api/measurements", EDITOR),
+        ("/api/incidents", EDITOR),
+        ("/api/concerns/triage", EDITOR),
+        ("/api/lineage", EDITOR),
+    ],
+)
 def test_deep_json_bodies_are_400_naming_the_setting(client, path, headers):
     # 1500 levels: Python's json gave up with RecursionError (a 500 on /api/validate and /api/impact)
     answer = client.post(path, data=deep_json(1500), content_type="application/json", headers=headers)
@@ -166,18 +198,22 @@ def test_the_json_scan_is_exact_about_strings_and_escapes():
 def sparql(client, text: str, update: bool = False):
     if update:
         return client.post("/update", data=text, content_type="application/sparql-update", headers=EDITOR)
-    return client.post("/sparql", data=text, content_type="application/sparql-query",
-                       headers={"Accept": "application/sparql-results+json"})
+    return client.post(
+        "/sparql", data=text, content_type="application/sparql-query", headers={"Accept": "application/sparql-results+json"}
+    )
 
 
-@pytest.mark.parametrize("text,update", [
-    ("SELECT * WHERE " + groups(LIMIT + 1), False),
-    ("SELECT * WHERE { ?s ?p ?o FILTER(" + "(" * LIMIT + "true" + ")" * LIMIT + ") }", False),
-    # '<' as less-than: what looks like an IRI to a scanner may hold parentheses that nest
-    ("SELECT * WHERE { ?s ?p ?o FILTER(?o<" + "(" * LIMIT + "1" + ")" * LIMIT + ">?s) }", False),
-    ("DELETE { ?s ?p ?o } WHERE " + groups(LIMIT + 1), True),
-    (blank_nodes(LIMIT), True),
-])
+@pytest.mark.parametrize(
+    "text,update",
+    [
+        ("SELECT * WHERE " + groups(LIMIT + 1), False),
+        ("SELECT * WHERE { ?s ?p ?o FILTER(" + "(" * LIMIT + "true" + ")" * LIMIT + ") }", False),
+        # '<' as less-than: what looks like an IRI to a scanner may hold parentheses that nest
+        ("SELECT * WHERE { ?s ?p ?o FILTER(?o<" + "(" * LIMIT + "1" + ")" * LIMIT + ">?s) }", False),
+        ("DELETE { ?s ?p ?o } WHERE " + groups(LIMIT + 1), True),
+        (blank_nodes(LIMIT), True),
+    ],
+)
 def test_sparql_nested_past_the_limit_is_refused_before_parsing(client, text, update):
     assert refused(sparql(client, text, update), DEPTH)
 
@@ -186,8 +222,10 @@ def test_sparql_at_the_limit_runs_in_the_request_thread_and_brackets_in_text_do_
     inserted = sparql(client, blank_nodes(LIMIT - 1), update=True)  # and its braces: LIMIT levels
     assert inserted.status_code == 200 and inserted.get_json()["added"] == LIMIT
     assert sparql(client, "SELECT * WHERE " + groups(LIMIT)).status_code == 200
-    quoted = ('SELECT ?x WHERE { BIND("' + "{[(" * 1000 + '\\"" AS ?x) BIND(\'\'\'' + "(" * 1000 + "''' AS ?y) "
-              "?s <http://example.org/#" + "(" * 10 + "> ?o }\n# " + "{" * 1000)
+    quoted = (
+        'SELECT ?x WHERE { BIND("' + "{[(" * 1000 + "\\\"\" AS ?x) BIND('''" + "(" * 1000 + "''' AS ?y) "
+        "?s <http://example.org/#" + "(" * 10 + "> ?o }\n# " + "{" * 1000
+    )
     assert sparql(client, quoted).status_code == 200
 
 
@@ -234,8 +272,9 @@ def test_xml_with_a_doctype_or_entities_is_refused_everywhere(client, method, pa
 
 def test_an_uploaded_rdf_xml_file_is_scanned_by_its_name_too(client):
     upload = {"file": (io.BytesIO(bomb()), "bomb.rdf", "application/octet-stream")}
-    answer = client.put("/rdf-graph-store?graph=http://example.org/hostile/g", data=upload,
-                        content_type="multipart/form-data", headers=EDITOR)
+    answer = client.put(
+        "/rdf-graph-store?graph=http://example.org/hostile/g", data=upload, content_type="multipart/form-data", headers=EDITOR
+    )
     assert refused(answer, "entity declarations", "bomb.rdf")
 
 
@@ -252,16 +291,21 @@ def test_a_document_load_fetches_is_scanned_as_an_upload(client, documents, docu
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tmp_path_factory.mktemp("crash") / "db", AIMSGRAPH_DEMO="false",
-                        AIMSGRAPH_TOKENS=f"editor:hostile:{TOKEN}")
+    live = start_server(
+        tmp_path_factory.mktemp("crash") / "db", AIMSGRAPH_DEMO="false", AIMSGRAPH_TOKENS=f"editor:hostile:{TOKEN}"
+    )
     yield live
     live.stop()
 
 
 def test_the_reproducers_of_issue_17_are_refused_and_the_server_survives(server: LiveServer):
     def post(path: str, body: bytes | str, media_type: str, headers: dict | None = None) -> requests.Response:
-        return requests.post(server.url + path, data=body.encode() if isinstance(body, str) else body,
-                             headers={"Content-Type": media_type, **(headers or {})}, timeout=60)
+        return requests.post(
+            server.url + path,
+            data=body.encode() if isinstance(body, str) else body,
+            headers={"Content-Type": media_type, **(headers or {})},
+            timeout=60,
+        )
 
     reproducers = [
         ("/api/validate", json_ld(4000), "application/ld+json", None),  # SIGSEGV in the JSON-LD parser

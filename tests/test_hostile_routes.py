@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from aimsgraph.app import create_app
 from aimsgraph.config import Settings
+from aimsgraph.http.app import create_app
 from benchmarks.fuzz import HOSTILE_BODIES, HOSTILE_TEXT, PARAMETERS
 
 #: 503 is the documented answer of a query that ran into its time limit.
@@ -18,8 +18,9 @@ TOKEN = "walker-editor-token"
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    service = create_app(Settings(data_dir=tmp_path_factory.mktemp("walk") / "db", demo=True, query_timeout=5,
-                                  tokens=(f"editor:walker:{TOKEN}",)))
+    service = create_app(
+        Settings(data_dir=tmp_path_factory.mktemp("walk") / "db", demo=True, query_timeout=5, tokens=(f"editor:walker:{TOKEN}",))
+    )
     yield service
     service.extensions["aimsgraph"].readers.close()
 
@@ -54,12 +55,21 @@ def test_every_route_answers_hostile_parameters_and_bodies_without_a_server_erro
     assert sent > 500 and failures == []
 
 
-@pytest.mark.parametrize("path", [
-    "/api/concentration?limit=%C2%B2", "/heatmap?likelihood=%C2%B2", "/api/due?asOf=9999-12-31",
-    "/due?asOf=9999-12-31", "/api/due.ics?asOf=9999-12-31", "/api/review-pack?asOf=0001-01-01",
-    "/impact?node=http://[::1", "/rdf-graph-store?graph=http://[::1", "/findings?system=http://[::1",
-    "/api/impact?node=http://[::1",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/concentration?limit=%C2%B2",
+        "/heatmap?likelihood=%C2%B2",
+        "/api/due?asOf=9999-12-31",
+        "/due?asOf=9999-12-31",
+        "/api/due.ics?asOf=9999-12-31",
+        "/api/review-pack?asOf=0001-01-01",
+        "/impact?node=http://[::1",
+        "/rdf-graph-store?graph=http://[::1",
+        "/findings?system=http://[::1",
+        "/api/impact?node=http://[::1",
+    ],
+)
 def test_the_reproducers_of_issue_17_are_400_with_a_message(app, path):
     answer = app.test_client().get(path, headers={"Accept": "application/json"})
     assert answer.status_code == 400, answer.get_data(as_text=True)[:300]

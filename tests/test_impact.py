@@ -10,21 +10,28 @@ from pathlib import Path
 import pytest
 import requests
 
-from aimsgraph import impact, queries
-from aimsgraph.analysis import RiskModel, refresh_analysis
 from aimsgraph.errors import InvalidInput, NotFound
 from aimsgraph.namespaces import Graphs
-from aimsgraph.reasoning import refresh_inferences
-from aimsgraph.record import Record
+from aimsgraph.records import queries
+from aimsgraph.risk import impact
+from aimsgraph.risk.analysis import RiskModel, refresh_analysis
+from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
+from aimsgraph.store.record import Record
 from conftest import LiveServer
 from riskgraphs import EX, model_of, store_with
 
 DEMO = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 SHARED_DATASET = DEMO + "dataset/customer-transactions"
-SECTIONS = {"risk": "risksToReassess", "assessment": "assessmentsToRedo", "control": "controlsToRetest",
-            "evidence": "staleEvidence", "stakeholder": "stakeholdersToInform", "soa": "soaRowsTouched"}
+SECTIONS = {
+    "risk": "risksToReassess",
+    "assessment": "assessmentsToRedo",
+    "control": "controlsToRetest",
+    "evidence": "staleEvidence",
+    "stakeholder": "stakeholdersToInform",
+    "soa": "soaRowsTouched",
+}
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +53,18 @@ def test_shared_dataset_change_lists_every_dependent_with_path_and_what_to_revis
     affected = {item["iri"]: item for item in answer["affected"]}
     assert set(affected) == sparql_dependents(demo_store, SHARED_DATASET)
     systems = {iri for iri, item in affected.items() if item["kind"] == "AISystem"}
-    assert systems == {DEMO + f"system/{s}" for s in (
-        "retail-credit-scoring", "sme-credit-scoring", "card-fraud-detection", "aml-transaction-monitoring",
-        "next-best-offer", "customer-segmentation", "collections-prioritisation")}
+    assert systems == {
+        DEMO + f"system/{s}"
+        for s in (
+            "retail-credit-scoring",
+            "sme-credit-scoring",
+            "card-fraud-detection",
+            "aml-transaction-monitoring",
+            "next-best-offer",
+            "customer-segmentation",
+            "collections-prioritisation",
+        )
+    }
     collections = affected[DEMO + "system/collections-prioritisation"]
     assert collections["distance"] == 2 and collections["path"][0] == SHARED_DATASET
     assert collections["path"][-1] == DEMO + "system/collections-prioritisation"
@@ -62,10 +78,15 @@ def test_shared_dataset_change_lists_every_dependent_with_path_and_what_to_revis
     assert "not computed" in answer["risk"]["afterNote"]
 
 
-@pytest.mark.parametrize("node, change", [
-    (SHARED_DATASET, "data-change"), (DEMO + "supplier/scriptura", "supplier-exit"),
-    (DEMO + "model/aurora-llm", "replace"), (DEMO + "system/code-assistant", "retire"),
-])
+@pytest.mark.parametrize(
+    "node, change",
+    [
+        (SHARED_DATASET, "data-change"),
+        (DEMO + "supplier/scriptura", "supplier-exit"),
+        (DEMO + "model/aurora-llm", "replace"),
+        (DEMO + "system/code-assistant", "retire"),
+    ],
+)
 def test_python_and_the_sparql_query_agree(demo_store, demo_model, node: str, change: str):
     answer = impact.analyse(Record(demo_store.raw), demo_model, node, change)
     query = queries.load_all()["impact-revisit"]
@@ -111,8 +132,9 @@ def test_bad_input_names_the_problem(demo_store, demo_model):
     with pytest.raises(InvalidInput, match="modification 1: unknown op"):
         impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "modify", [{"op": "teleport"}])
     with pytest.raises(InvalidInput, match="does not depend on"):
-        impact.what_if(demo_model, [{"op": "remove-dependency", "dependent": SHARED_DATASET,
-                                     "dependency": DEMO + "supplier/scriptura"}])
+        impact.what_if(
+            demo_model, [{"op": "remove-dependency", "dependent": SHARED_DATASET, "dependency": DEMO + "supplier/scriptura"}]
+        )
 
 
 # -- what-if equals a full recomputation of the changed record -----------------------------------
@@ -131,24 +153,38 @@ ex:c a aims:ImplementedControl ; aims:mitigates ex:r ; aims:controlStatus aims:I
 
 
 def snapshot(model: RiskModel) -> dict:
-    inherited = {(i.asset, i.source_risk): (round(i.inherent_score, 9), round(i.residual_score, 9), i.distance)
-                 for i in model.propagation.all()}
+    inherited = {
+        (i.asset, i.source_risk): (round(i.inherent_score, 9), round(i.residual_score, 9), i.distance)
+        for i in model.propagation.all()
+    }
     exposures = {a: (round(e.score, 9), e.level.iri) for a, e in model.exposures.items()}
     return {"inherited": inherited, "exposures": exposures}
 
 
-@pytest.mark.parametrize("modification, changed_record", [
-    ({"op": "remove-dependency", "dependent": EX + "a", "dependency": EX + "m2"},
-     BASE.replace("aims:usesModel ex:m1 , ex:m2", "aims:usesModel ex:m1")),
-    ({"op": "add-dependency", "dependent": EX + "s", "dependency": EX + "d", "type": AIMS + "usesDataset"},
-     BASE + "ex:s aims:usesDataset ex:d ."),
-    ({"op": "set-likelihood", "risk": EX + "r", "level": "https://w3id.org/aimsgraph/risk-matrix/L2"},
-     BASE.replace("aims:hasLikelihood rm:L4", "aims:hasLikelihood rm:L2")),
-    ({"op": "remove-control", "control": EX + "c"}, BASE.replace("aims:effectiveness 0.6", "aims:effectiveness 0.0")),
-    ({"op": "remove-asset", "asset": EX + "m2"},
-     BASE.replace("aims:usesModel ex:m1 , ex:m2", "aims:usesModel ex:m1")
-     .replace("ex:m2 a aims:Model ; aims:trainedOn ex:d ; aims:hasRisk ex:rm .", "")),
-])
+@pytest.mark.parametrize(
+    "modification, changed_record",
+    [
+        (
+            {"op": "remove-dependency", "dependent": EX + "a", "dependency": EX + "m2"},
+            BASE.replace("aims:usesModel ex:m1 , ex:m2", "aims:usesModel ex:m1"),
+        ),
+        (
+            {"op": "add-dependency", "dependent": EX + "s", "dependency": EX + "d", "type": AIMS + "usesDataset"},
+            BASE + "ex:s aims:usesDataset ex:d .",
+        ),
+        (
+            {"op": "set-likelihood", "risk": EX + "r", "level": "https://w3id.org/aimsgraph/risk-matrix/L2"},
+            BASE.replace("aims:hasLikelihood rm:L4", "aims:hasLikelihood rm:L2"),
+        ),
+        ({"op": "remove-control", "control": EX + "c"}, BASE.replace("aims:effectiveness 0.6", "aims:effectiveness 0.0")),
+        (
+            {"op": "remove-asset", "asset": EX + "m2"},
+            BASE.replace("aims:usesModel ex:m1 , ex:m2", "aims:usesModel ex:m1").replace(
+                "ex:m2 a aims:Model ; aims:trainedOn ex:d ; aims:hasRisk ex:rm .", ""
+            ),
+        ),
+    ],
+)
 def test_what_if_equals_recomputing_the_changed_record(modification: dict, changed_record: str):
     proposed = impact.what_if(model_of(BASE), [modification])
     assert snapshot(proposed) == snapshot(model_of(changed_record))
@@ -162,16 +198,26 @@ def test_what_if_leaves_the_store_byte_for_byte_unchanged(tmp_path: Path):
     refresh_analysis(store)
     before = store.dump()
     model = RiskModel.build(store)
-    answer = impact.analyse(Record(store.raw), model, SHARED_DATASET, "data-change", [
-        {"op": "remove-control", "control": DEMO + "control/data-quality-rules"},
-        {"op": "set-likelihood", "risk": DEMO + "risk/customer-transactions-quality",
-         "level": "https://w3id.org/aimsgraph/risk-matrix/L5"},
-    ])
+    answer = impact.analyse(
+        Record(store.raw),
+        model,
+        SHARED_DATASET,
+        "data-change",
+        [
+            {"op": "remove-control", "control": DEMO + "control/data-quality-rules"},
+            {
+                "op": "set-likelihood",
+                "risk": DEMO + "risk/customer-transactions-quality",
+                "level": "https://w3id.org/aimsgraph/risk-matrix/L5",
+            },
+        ],
+    )
     assert any(r["iri"] == DEMO + "risk/customer-transactions-quality" for r in answer["risk"]["risksChanged"])
     assert store.dump() == before
 
 
 # -- concentration -------------------------------------------------------------------------------
+
 
 def test_concentration_ranks_shared_assets_by_high_risk_dependents():
     model_store = store_with("""
@@ -186,7 +232,8 @@ def test_concentration_ranks_shared_assets_by_high_risk_dependents():
     ranking = impact.concentration(Record(model_store.raw), model)
     # s1 carries a High risk; s3 inherits it as 0.48 x 0.6 = 0.288 (Medium), so only s1 is high-risk
     assert [(r["iri"], r["dependentSystems"], r["highRiskSystems"]) for r in ranking] == [
-        (EX + "shared", 3, 1), (EX + "solo", 1, 0),
+        (EX + "shared", 3, 1),
+        (EX + "solo", 1, 0),
     ]
     assert ranking[0]["highRiskSystemList"] == [EX + "s1"]
 
@@ -194,12 +241,15 @@ def test_concentration_ranks_shared_assets_by_high_risk_dependents():
 def test_concentration_on_the_demo_matches_the_sparql_query(demo_store, demo_model):
     ranking = impact.concentration(Record(demo_store.raw), demo_model, limit=1000)
     query = queries.load_all()["concentration"]
-    rows = {row["asset"].value: (int(row["dependentSystems"].value), int(row["highRiskSystems"].value))
-            for row in demo_store.query(query.text)}
+    rows = {
+        row["asset"].value: (int(row["dependentSystems"].value), int(row["highRiskSystems"].value))
+        for row in demo_store.query(query.text)
+    }
     assert {r["iri"]: (r["dependentSystems"], r["highRiskSystems"]) for r in ranking if r["dependentSystems"]} == rows
 
 
 # -- over HTTP and in the CLI ----------------------------------------------------------------------
+
 
 def all_quads(server: LiveServer) -> list[dict]:
     """Every quad of the organisation's and the derived graphs (reference graphs are replaced
@@ -211,10 +261,15 @@ def all_quads(server: LiveServer) -> list[dict]:
 
 def test_impact_over_http_with_what_if(server: LiveServer, demo_store, demo_model):
     before = all_quads(server)
-    response = requests.post(server.url + "/api/impact", json={
-        "node": SHARED_DATASET, "change": "data-change",
-        "whatIf": [{"op": "remove-control", "control": DEMO + "control/data-quality-rules"}],
-    }, timeout=30)
+    response = requests.post(
+        server.url + "/api/impact",
+        json={
+            "node": SHARED_DATASET,
+            "change": "data-change",
+            "whatIf": [{"op": "remove-control", "control": DEMO + "control/data-quality-rules"}],
+        },
+        timeout=30,
+    )
     assert response.status_code == 200, response.text
     answer = response.json()
     local = impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "data-change")
@@ -223,13 +278,16 @@ def test_impact_over_http_with_what_if(server: LiveServer, demo_store, demo_mode
     assert all_quads(server) == before
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"node": SHARED_DATASET, "change": "explode"}, "unknown change kind"),
-    ({"node": "not an iri", "change": "retire"}, "not an absolute IRI"),
-    ({"change": "retire"}, '"node" must be'),
-    ({"node": SHARED_DATASET, "whatIf": [{"op": "set-likelihood", "risk": DEMO + "risk/x"}]}, "unknown risk"),
-    ([1, 2], "JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"node": SHARED_DATASET, "change": "explode"}, "unknown change kind"),
+        ({"node": "not an iri", "change": "retire"}, "not an absolute IRI"),
+        ({"change": "retire"}, '"node" must be'),
+        ({"node": SHARED_DATASET, "whatIf": [{"op": "set-likelihood", "risk": DEMO + "risk/x"}]}, "unknown risk"),
+        ([1, 2], "JSON object"),
+    ],
+)
 def test_impact_rejects_bad_input_with_400(server: LiveServer, body, message: str):
     response = requests.post(server.url + "/api/impact", json=body, timeout=30)
     assert response.status_code == 400 and message in response.json()["detail"]
@@ -241,8 +299,9 @@ def test_impact_of_a_node_the_record_does_not_hold_is_404(server: LiveServer):
 
 
 def test_impact_needs_json(server: LiveServer):
-    response = requests.post(server.url + "/api/impact", data="node=x", timeout=30,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = requests.post(
+        server.url + "/api/impact", data="node=x", timeout=30, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 415
 
 
@@ -256,17 +315,21 @@ def test_concentration_over_http(server: LiveServer):
 
 
 def test_why_query_over_http(server: LiveServer):
-    response = requests.get(server.url + "/api/queries/why-risk", timeout=30,
-                            params={"asset": DEMO + "system/collections-prioritisation"},
-                            headers={"Accept": "application/sparql-results+json"})
+    response = requests.get(
+        server.url + "/api/queries/why-risk",
+        timeout=30,
+        params={"asset": DEMO + "system/collections-prioritisation"},
+        headers={"Accept": "application/sparql-results+json"},
+    )
     assert response.status_code == 200
     sources = {b["sourceRisk"]["value"] for b in response.json()["results"]["bindings"]}
     assert DEMO + "risk/customer-transactions-quality" in sources
 
 
 def cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -285,8 +348,7 @@ def test_cli_impact_on_the_shared_dataset(cli_store: Path):
     assert "Affected assets: 20 (7 AI systems)" in result.stdout
     assert "Collections prioritisation (AISystem)" in result.stdout
     assert "Stakeholders and owners to inform (A.8)" in result.stdout
-    data = json.loads(cli("impact", SHARED_DATASET, "--change", "data-change", "--format", "json",
-                          data_dir=cli_store).stdout)
+    data = json.loads(cli("impact", SHARED_DATASET, "--change", "data-change", "--format", "json", data_dir=cli_store).stdout)
     assert data["summary"]["affectedSystems"] == 7
 
 
@@ -306,6 +368,7 @@ def test_cli_concentration(cli_store: Path):
 def test_what_if_on_an_existing_edge_leaves_the_cached_model_alone():
     model = model_of(BASE)
     before = dict(model.deps.graph.edges[EX + "m1", EX + "a"])
-    impact.what_if(model, [{"op": "add-dependency", "dependent": EX + "a", "dependency": EX + "m1",
-                            "coupling": 0.1, "critical": True}])
+    impact.what_if(
+        model, [{"op": "add-dependency", "dependent": EX + "a", "dependency": EX + "m1", "coupling": 0.1, "critical": True}]
+    )
     assert model.deps.graph.edges[EX + "m1", EX + "a"] == before

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from aimsgraph import resources
-from aimsgraph.app import create_app
 from aimsgraph.config import Settings
+from aimsgraph.http.app import create_app
 from aimsgraph.namespaces import Graphs
 from conftest import start_server
 from test_airo_import import SAMPLE, owl_file
@@ -34,8 +34,9 @@ def headers(token: str | None, content_type: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """The service over an empty on-disk store, with an editor and an admin token."""
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("imports") / "db", demo=False, tokens=TOKENS,
-                              max_upload_bytes=1_000_000))
+    app = create_app(
+        Settings(data_dir=tmp_path_factory.mktemp("imports") / "db", demo=False, tokens=TOKENS, max_upload_bytes=1_000_000)
+    )
     yield app.test_client()
     app.extensions["aimsgraph"].readers.close()
 
@@ -49,8 +50,23 @@ def trail(client) -> list[dict]:
 
 
 def test_airo_over_http_answers_the_command_lines_report(client, tmp_path: Path):
-    command = subprocess.run([sys.executable, "-m", "aimsgraph.cli", "import", "airo", str(SAMPLE), "--report-format", "json",
-                              "--data-dir", str(tmp_path / "db")], capture_output=True, text=True, timeout=120)
+    command = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aimsgraph.cli",
+            "import",
+            "airo",
+            str(SAMPLE),
+            "--report-format",
+            "json",
+            "--data-dir",
+            str(tmp_path / "db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert command.returncode == 0, command.stderr
     answer = post(client, "airo", SAMPLE.read_bytes())
     assert answer.status_code == 200, answer.get_data(as_text=True)
@@ -74,20 +90,36 @@ def test_importing_the_same_file_again_writes_nothing_and_says_so(client):
     assert len(trail(client)) == before
 
 
-@pytest.mark.parametrize(("kind", "body", "content_type", "token", "status", "says"), [
-    ("airo", owl_file("http://w3id.org/AIRO#").encode(), "text/turtle", EDITOR, 422,
-     "differs from AIRO's namespace <https://w3id.org/airo#> by case and http instead of https"),
-    ("airo", b"<https://a.example/x> <https://a.example/p> .", "text/turtle", EDITOR, 400, "not valid Turtle"),
-    ("airo", owl_file().encode(), "application/json", EDITOR, 415, "takes text/turtle"),
-    ("airo", b"#" * 1_000_001, "text/turtle", EDITOR, 413, "limit"),
-    ("airo", owl_file().encode(), "text/turtle", None, 401, "needs a bearer token"),
-    ("rdf", b"", "application/n-triples", EDITOR, 422, "no triples"),
-    ("rdf", b"<https://a.example/x> <https://a.example/p> <https://a.example/o> .", "application/n-triples", EDITOR, 403, "admin"),
-    ("atlas", resources.path("data", "atlas", "ATLAS.yaml").read_bytes(), "application/yaml", EDITOR, 403, "admin role"),
-    ("atlas", b"- not\n- atlas\n", "application/yaml", ADMIN, 422, "not an ATLAS file"),
-    ("atlas", b"matrices: [unclosed\n", "application/yaml", ADMIN, 400, "not valid YAML"),
-    ("owl", b"", "text/turtle", EDITOR, 400, "kind must be one of"),
-])
+@pytest.mark.parametrize(
+    ("kind", "body", "content_type", "token", "status", "says"),
+    [
+        (
+            "airo",
+            owl_file("http://w3id.org/AIRO#").encode(),
+            "text/turtle",
+            EDITOR,
+            422,
+            "differs from AIRO's namespace <https://w3id.org/airo#> by case and http instead of https",
+        ),
+        ("airo", b"<https://a.example/x> <https://a.example/p> .", "text/turtle", EDITOR, 400, "not valid Turtle"),
+        ("airo", owl_file().encode(), "application/json", EDITOR, 415, "takes text/turtle"),
+        ("airo", b"#" * 1_000_001, "text/turtle", EDITOR, 413, "limit"),
+        ("airo", owl_file().encode(), "text/turtle", None, 401, "needs a bearer token"),
+        ("rdf", b"", "application/n-triples", EDITOR, 422, "no triples"),
+        (
+            "rdf",
+            b"<https://a.example/x> <https://a.example/p> <https://a.example/o> .",
+            "application/n-triples",
+            EDITOR,
+            403,
+            "admin",
+        ),
+        ("atlas", resources.path("data", "atlas", "ATLAS.yaml").read_bytes(), "application/yaml", EDITOR, 403, "admin role"),
+        ("atlas", b"- not\n- atlas\n", "application/yaml", ADMIN, 422, "not an ATLAS file"),
+        ("atlas", b"matrices: [unclosed\n", "application/yaml", ADMIN, 400, "not valid YAML"),
+        ("owl", b"", "text/turtle", EDITOR, 400, "kind must be one of"),
+    ],
+)
 def test_refusals_change_nothing_and_say_why(client, kind, body, content_type, token, status, says):
     before = len(trail(client))
     params = {"graph": Graphs.ONTOLOGY} if status == 403 and kind == "rdf" else {}
@@ -114,8 +146,10 @@ def test_plain_rdf_goes_through_the_journalled_write_path(client):
     assert answer.get_json()["report"] == {"triplesRead": 2, "triplesWritten": 2, "graph": Graphs.DATA}
     change = trail(client)[-1]
     assert (change["operation"], change["agent"], change["added"], change["graphs"]) == ("load", "importer", 2, [Graphs.DATA])
-    ask = (f"ASK {{ GRAPH <{Graphs.DATA}> {{ <https://rdf.example.org/things/a> <https://rdf.example.org/things/p> "
-           "<https://rdf.example.org/things/b> } }")
+    ask = (
+        f"ASK {{ GRAPH <{Graphs.DATA}> {{ <https://rdf.example.org/things/a> <https://rdf.example.org/things/p> "
+        "<https://rdf.example.org/things/b> } }"
+    )
     found = client.post("/sparql", data={"query": ask}, headers={"Accept": "application/sparql-results+json"})
     assert found.get_json()["boolean"] is True
 
@@ -129,7 +163,7 @@ def test_plain_rdf_goes_through_the_journalled_write_path(client):
 #: International (https://creativecommons.org/licenses/by/4.0/). It is the richest of AIRO's
 #: examples: an online proctoring system with provider, developer, deployer, users, subjects,
 #: purposes on the system, its model, dataset and planned change, and a risk chain.
-PROCTIFY = r'''@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .
+PROCTIFY = r"""@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .
 @prefix dcterms: <http://purl.org/dc/terms#> .
 @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
 @prefix freq: <http://purl.org/cld/freq/> .
@@ -306,22 +340,44 @@ ex:change_of_model
     a airo:Change ;
     airo:hasChangedEntity ex:susbehaved_model ;
     airo:hasPurpose ex:enhance_fairness ;
-    airo:hasFrequency freq:bimonthly .'''
+    airo:hasFrequency freq:bimonthly ."""
 PROCTIFY_NS = "https://example.com/proctify#"
 #: The AIRO properties of the use case that have a counterpart here, and some that have none.
-MAPPED_HERE = {f"airo:{p}" for p in (
-    "hasPurpose", "isProvidedBy", "isDevelopedBy", "isDeployedBy", "hasAIUser", "hasAISubject", "isAppliedWithinDomain",
-    "hasModel", "hasRisk", "hasConsequence", "hasImpact", "isRiskSourceFor", "modifiesRiskConcept", "hasDocumentation",
-    "hasChangedEntity")}
-UNMAPPED_HERE = {f"airo:{p}" for p in ("hasCapability", "producesOutput", "hasModality", "hasInput", "usesTechnique", "hasVersion")}
+MAPPED_HERE = {
+    f"airo:{p}"
+    for p in (
+        "hasPurpose",
+        "isProvidedBy",
+        "isDevelopedBy",
+        "isDeployedBy",
+        "hasAIUser",
+        "hasAISubject",
+        "isAppliedWithinDomain",
+        "hasModel",
+        "hasRisk",
+        "hasConsequence",
+        "hasImpact",
+        "isRiskSourceFor",
+        "modifiesRiskConcept",
+        "hasDocumentation",
+        "hasChangedEntity",
+    )
+}
+UNMAPPED_HERE = {
+    f"airo:{p}" for p in ("hasCapability", "producesOutput", "hasModality", "hasInput", "usesTechnique", "hasVersion")
+}
 
 
 def test_an_airo_use_case_from_the_airo_project_imports_while_the_service_runs(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("proctify") / "db", AIMSGRAPH_TOKENS=" ".join(TOKENS),
-                          AIMSGRAPH_DEMO="false")
+    server = start_server(tmp_path_factory.mktemp("proctify") / "db", AIMSGRAPH_TOKENS=" ".join(TOKENS), AIMSGRAPH_DEMO="false")
     try:
-        answer = requests.post(server.url + "/api/import", params={"kind": "airo"}, data=PROCTIFY.encode(),
-                               headers=headers(EDITOR, "text/turtle"), timeout=120)
+        answer = requests.post(
+            server.url + "/api/import",
+            params={"kind": "airo"},
+            data=PROCTIFY.encode(),
+            headers=headers(EDITOR, "text/turtle"),
+            timeout=120,
+        )
         assert answer.status_code == 200, answer.text
         report = answer.json()["report"]
         assert report["triplesWritten"] == answer.json()["added"] > 0 and not report["nearMisses"]
@@ -353,8 +409,7 @@ def every_page_answers_for_its_assets(server) -> None:
         paths += [f"/asset?iri={iri}", f"/impact?node={iri}", f"/api/impact?node={iri}"]
         if row["system"] == "true":
             paths.append(f"/findings?system={iri}")
-    answers = {path: requests.get(server.url + path, headers={"Accept": "text/html"}, timeout=60).status_code
-               for path in paths}
+    answers = {path: requests.get(server.url + path, headers={"Accept": "text/html"}, timeout=60).status_code for path in paths}
     assert {path: status for path, status in answers.items() if status != 200} == {}
 
 
@@ -376,5 +431,7 @@ def shows_up(server, key: str, subject: ox.NamedNode, value) -> bool:
     # the value itself, or our concept matched to it (a VAIR lifecycle phase becomes ours)
     value = f"FILTER(?v = {second} || EXISTS {{ ?v <http://www.w3.org/2004/02/skos/core#closeMatch> {second} }})"
     query = f"ASK {{ GRAPH <{Graphs.DATA}> {{ {statement} . {texts}}} {value} }}"
-    answer = requests.post(server.sparql, data={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=30)
+    answer = requests.post(
+        server.sparql, data={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=30
+    )
     return answer.json()["boolean"]

@@ -15,13 +15,14 @@ import rdflib
 from rdflib import RDFS, SKOS, URIRef
 from rdflib.namespace import DCTERMS
 
-from aimsgraph import resources, validation
-from aimsgraph.changes import Delta
+from aimsgraph import resources
 from aimsgraph.errors import InvalidInput
-from aimsgraph.importers import openlineage
+from aimsgraph.interop.importers import openlineage
 from aimsgraph.namespaces import AIMS, Graphs
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.semantics import validation
+from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
+from aimsgraph.store.changes import Delta
 from conftest import AS_OF
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -30,8 +31,7 @@ TRANSACTIONS = MB + "dataset/customer-transactions"
 #: The OpenLineage name of the transactions table, as the fixtures' pipeline writes it.
 TRANSACTIONS_URI = "postgres://lakehouse.meridian.example:5432/silver.core.transactions"
 RUN = "urn:uuid:0190a3b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b"
-STALE_SHAPES = {"https://w3id.org/aimsgraph/shapes#StaleAssessmentShape",
-                "https://w3id.org/aimsgraph/shapes#StaleEvidenceShape"}
+STALE_SHAPES = {"https://w3id.org/aimsgraph/shapes#StaleAssessmentShape", "https://w3id.org/aimsgraph/shapes#StaleEvidenceShape"}
 PREFIXES = f"PREFIX aims: <{AIMS}>\nPREFIX prov: <http://www.w3.org/ns/prov#>\n"
 
 
@@ -72,8 +72,10 @@ def stale_findings(store: GraphStore, focus: object = None) -> list[validation.F
 
 
 def values(store: GraphStore, subject: str, prop: str) -> set[str]:
-    return {q.object.value for q in store.raw.quads_for_pattern(
-        ox.NamedNode(subject), ox.NamedNode(prop), None, ox.NamedNode(Graphs.LINEAGE))}
+    return {
+        q.object.value
+        for q in store.raw.quads_for_pattern(ox.NamedNode(subject), ox.NamedNode(prop), None, ox.NamedNode(Graphs.LINEAGE))
+    }
 
 
 def event_at(payload: dict, time: str, run_id: str) -> dict:
@@ -90,7 +92,9 @@ def test_a_run_event_is_read_with_its_datasets_and_a_utc_time():
     assert (event.event_type, event.run_iri) == ("COMPLETE", RUN)
     assert event.event_time.isoformat() == "2026-10-20T08:15:42.123000+00:00"
     assert (event.job_namespace, event.job_name) == ("airflow-prod", "core_banking_ingestion.load_transactions")
-    assert [(d.namespace, d.name) for d in event.outputs] == [("postgres://lakehouse.meridian.example:5432", "silver.core.transactions")]
+    assert [(d.namespace, d.name) for d in event.outputs] == [
+        ("postgres://lakehouse.meridian.example:5432", "silver.core.transactions")
+    ]
     assert event.outputs[0].uri == TRANSACTIONS_URI
     batch = openlineage.read_events(fixture("unknown"))
     assert [e.event_type for e in batch] == ["START", "COMPLETE"]
@@ -106,6 +110,7 @@ def _without(path: str):
         for part in parents:
             target = target[int(part)] if part.isdigit() else target[part]
         del target[last]
+
     return change
 
 
@@ -116,33 +121,41 @@ def _set(path: str, value: object):
         for part in parents:
             target = target[int(part)] if part.isdigit() else target[part]
         target[int(last) if last.isdigit() else last] = value
+
     return change
 
 
 def _two_outputs(second: dict):
     def change(event: dict) -> None:
         event["outputs"].append(second)
+
     return change
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (_without("run.runId"), "run.runId: missing"),
-    (_set("run.runId", "run-42"), "run.runId: 'run-42' is not a UUID"),
-    (_without("run"), "run: missing"),
-    (_set("eventTime", "yesterday"), "eventTime: 'yesterday' is not an ISO 8601 date-time"),
-    (_set("eventTime", "2026-10-20T08:15:42"), "eventTime: .* with seconds and a time zone"),
-    (_set("eventTime", "2026-02-30T08:00:00Z"), "eventTime: .* not a valid date-time"),
-    (_set("eventType", "DONE"), "eventType: 'DONE' is not one of START, RUNNING, COMPLETE"),
-    (_without("job.namespace"), "job.namespace: missing"),
-    (_set("job.name", ""), "job.name: empty"),
-    (_set("outputs", {"namespace": "x", "name": "y"}), "outputs: not a list"),
-    (_set("inputs", "kafka://broker/topic"), "inputs: not a list"),
-    (_two_outputs({"namespace": "s3://bucket"}), r"outputs\[1\]\.name: missing"),
-    (_two_outputs({"namespace": "s3://bucket", "name": 42}), r"outputs\[1\]\.name: not a string"),
-    (_two_outputs("s3://bucket/key"), r"outputs\[1\]: not an object"),
-    (_set("outputs.0.facets", {"version": {"datasetVersion": 7}}), r"outputs\[0\]\.facets\.version\.datasetVersion: not a string"),
-    (_set("producer", 1), "producer: not a string"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_without("run.runId"), "run.runId: missing"),
+        (_set("run.runId", "run-42"), "run.runId: 'run-42' is not a UUID"),
+        (_without("run"), "run: missing"),
+        (_set("eventTime", "yesterday"), "eventTime: 'yesterday' is not an ISO 8601 date-time"),
+        (_set("eventTime", "2026-10-20T08:15:42"), "eventTime: .* with seconds and a time zone"),
+        (_set("eventTime", "2026-02-30T08:00:00Z"), "eventTime: .* not a valid date-time"),
+        (_set("eventType", "DONE"), "eventType: 'DONE' is not one of START, RUNNING, COMPLETE"),
+        (_without("job.namespace"), "job.namespace: missing"),
+        (_set("job.name", ""), "job.name: empty"),
+        (_set("outputs", {"namespace": "x", "name": "y"}), "outputs: not a list"),
+        (_set("inputs", "kafka://broker/topic"), "inputs: not a list"),
+        (_two_outputs({"namespace": "s3://bucket"}), r"outputs\[1\]\.name: missing"),
+        (_two_outputs({"namespace": "s3://bucket", "name": 42}), r"outputs\[1\]\.name: not a string"),
+        (_two_outputs("s3://bucket/key"), r"outputs\[1\]: not an object"),
+        (
+            _set("outputs.0.facets", {"version": {"datasetVersion": 7}}),
+            r"outputs\[0\]\.facets\.version\.datasetVersion: not a string",
+        ),
+        (_set("producer", 1), "producer: not a string"),
+    ],
+)
 def test_malformed_events_are_refused_naming_the_field(change, message: str):
     event = fixture("complete")
     change(event)
@@ -170,27 +183,33 @@ def test_a_complete_write_to_our_dataset_makes_what_covered_it_stale(store: Grap
     assert delta.graphs() == {Graphs.LINEAGE}
     assert [(m.dataset, m.rule) for m in report.matched] == [(TRANSACTIONS, "identifier")]
     assert [c.as_dict() for c in report.changes] == [
-        {"dataset": TRANSACTIONS, "changedAt": "2026-10-20T08:15:42.123Z", "run": RUN, "recordedAsLastChange": True}]
+        {"dataset": TRANSACTIONS, "changedAt": "2026-10-20T08:15:42.123Z", "run": RUN, "recordedAsLastChange": True}
+    ]
 
     # The change, with PROV: run -> generated version -> specialisation of the pipeline's dataset,
     # which is matched to ours; ours carries its last change and the run that made it.
     assert values(store, TRANSACTIONS, AIMS + "lastChangedAt") == {"2026-10-20T08:15:42.123Z"}
     assert values(store, TRANSACTIONS, AIMS + "lastChangedBy") == {RUN}
-    rows = store.query(PREFIXES + f"""SELECT ?job ?ended ?generatedAt WHERE {{ GRAPH <{Graphs.LINEAGE}> {{
+    rows = store.query(
+        PREFIXES
+        + f"""SELECT ?job ?ended ?generatedAt WHERE {{ GRAPH <{Graphs.LINEAGE}> {{
         <{RUN}> a aims:LineageRun ; prov:wasAssociatedWith ?job ; prov:endedAtTime ?ended ; prov:generated ?version .
         ?version prov:wasGeneratedBy <{RUN}> ; prov:generatedAtTime ?generatedAt ; prov:specializationOf ?theirs .
         ?theirs aims:lineageNamespace "postgres://lakehouse.meridian.example:5432" ;
             aims:lineageName "silver.core.transactions" ; aims:matchedDataset <{TRANSACTIONS}> .
-        <{RUN}> prov:used ?input . ?input aims:lineageName "corebanking.public.transactions" . }} }}""")
+        <{RUN}> prov:used ?input . ?input aims:lineageName "corebanking.public.transactions" . }} }}"""
+    )
     assert [(r["ended"].value, r["generatedAt"].value) for r in rows] == [("2026-10-20T08:15:42.123Z",) * 2]
 
     # Covered: the data-quality assessment of the dataset, the shared-assets risk assessment that
     # assesses it, the V&V of a system using it, and evidence of a control applying to it.
     stale = {(s.item.removeprefix(MB), s.kind) for s in report.stale}
-    for expected in [("data-quality/customer-transactions-2026", "assessment"),
-                     ("assessment/ra-shared-assets-2026", "assessment"),
-                     ("assessment/vv-retail-credit-scoring-2026", "assessment"),
-                     ("evidence/dq-dashboard-2026-09", "evidence")]:
+    for expected in [
+        ("data-quality/customer-transactions-2026", "assessment"),
+        ("assessment/ra-shared-assets-2026", "assessment"),
+        ("assessment/vv-retail-credit-scoring-2026", "assessment"),
+        ("evidence/dq-dashboard-2026-09", "evidence"),
+    ]:
         assert expected in stale
     assert ("data-quality/kyc-customer-profile-2026", "assessment") not in stale  # not covered
     assert all(s.new and s.dataset == TRANSACTIONS and s.run == RUN for s in report.stale)
@@ -261,7 +280,9 @@ def test_a_running_event_that_reports_a_dataset_version_is_a_change(store: Graph
 def test_unknown_datasets_are_kept_and_reported(store: GraphStore):
     _, report = apply(store, fixture("unknown"))
     assert report.matched == [] and report.changes == [] and report.stale == []
-    assert [(u.namespace, u.name) for u in report.unknown] == [("s3://meridian-marketing-exports", "segments/2026-10-20/part-0000.parquet")]
+    assert [(u.namespace, u.name) for u in report.unknown] == [
+        ("s3://meridian-marketing-exports", "segments/2026-10-20/part-0000.parquet")
+    ]
     theirs = report.unknown[0].iri
     assert values(store, theirs, AIMS + "lineageName") == {"segments/2026-10-20/part-0000.parquet"}
     assert values(store, theirs, AIMS + "lineageNamespace") == {"s3://meridian-marketing-exports"}
@@ -274,7 +295,10 @@ def test_unknown_datasets_are_kept_and_reported(store: GraphStore):
 
 def test_matching_rules(store: GraphStore):
     catalogs = Graphs.DATA_CATALOGS
-    add(store, Graphs.DATA, f"""
+    add(
+        store,
+        Graphs.DATA,
+        f"""
         <{MB}dataset/kyc-customer-profile> <http://purl.org/dc/terms/identifier> "postgres://crm-db:5432/crm.public.customers" .
         <{MB}dataset/bureau-data> <http://purl.org/dc/terms/identifier> "bigquery:meridian-risk.bureau.reports" .
         <{MB}dataset/feature-store> <{AIMS}catalogueEntry> <urn:test:entry> .
@@ -283,13 +307,20 @@ def test_matching_rules(store: GraphStore):
         <{MB}dataset/labelled-documents> <http://purl.org/dc/terms/identifier> "gs://meridian-docs/labelled/corpus" .
         <{MB}dataset/fraud-labels> <http://purl.org/dc/terms/identifier> "fraud.labels" .
         <{MB}dataset/chat-transcripts> <http://purl.org/dc/terms/identifier> "chat.transcripts" .
-        <{MB}dataset/knowledge-base> <http://purl.org/dc/terms/identifier> "postgres://kb:5432/chat.transcripts" .""")
+        <{MB}dataset/knowledge-base> <http://purl.org/dc/terms/identifier> "postgres://kb:5432/chat.transcripts" .""",
+    )
     add(store, catalogs, '<urn:test:entry> <http://purl.org/dc/terms/identifier> "hive://ml-platform:10000/features.customer" .')
-    inputs = [("postgres://crm-db:5432", "crm.public.customers"), ("bigquery", "meridian-risk.bureau.reports"),
-              ("hive://ml-platform:10000", "features.customer"), ("s3://meridian-lending", "applications"),
-              ("gs://meridian-docs", "/labelled/corpus"), ("postgres://elsewhere:5432", "fraud.labels"),
-              ("postgres://kb:5432", "chat.transcripts"), ("POSTGRES://CRM-DB:5432", "crm.public.customers"),
-              ("postgres://crm-db:5432", "crm.public.Customers")]
+    inputs = [
+        ("postgres://crm-db:5432", "crm.public.customers"),
+        ("bigquery", "meridian-risk.bureau.reports"),
+        ("hive://ml-platform:10000", "features.customer"),
+        ("s3://meridian-lending", "applications"),
+        ("gs://meridian-docs", "/labelled/corpus"),
+        ("postgres://elsewhere:5432", "fraud.labels"),
+        ("postgres://kb:5432", "chat.transcripts"),
+        ("POSTGRES://CRM-DB:5432", "crm.public.customers"),
+        ("postgres://crm-db:5432", "crm.public.Customers"),
+    ]
     event = dict(fixture("start"), outputs=[], inputs=[{"namespace": n, "name": m} for n, m in inputs])
     _, report = openlineage.lineage_delta(store, openlineage.read_events(event))
     matched = {(m.lineage.namespace, m.lineage.name): (m.dataset.removeprefix(MB + "dataset/"), m.rule) for m in report.matched}
@@ -309,19 +340,33 @@ def test_a_newer_assessment_of_the_same_kind_supersedes_a_stale_one(store: Graph
     apply(store, fixture("complete"))
     dqa = MB + "data-quality/customer-transactions-2026"
     assert dqa in {f.focus for f in stale_findings(store)}
-    add(store, Graphs.DATA, f"""<{MB}assessment/ra-transactions-2026-10> a <{AIMS}RiskAssessment> ;
-        <{AIMS}assesses> <{TRANSACTIONS}> ; <{AIMS}assessmentDate> "2026-10-21"^^<http://www.w3.org/2001/XMLSchema#date> .""")
+    add(
+        store,
+        Graphs.DATA,
+        f"""<{MB}assessment/ra-transactions-2026-10> a <{AIMS}RiskAssessment> ;
+        <{AIMS}assesses> <{TRANSACTIONS}> ; <{AIMS}assessmentDate> "2026-10-21"^^<http://www.w3.org/2001/XMLSchema#date> .""",
+    )
     refresh_inferences(store)
     assert dqa in {f.focus for f in stale_findings(store)}  # a risk assessment is not a data-quality assessment
-    add(store, Graphs.DATA, f"""<{MB}data-quality/customer-transactions-2026-10> a <{AIMS}DataQualityAssessment> ;
-        <{AIMS}assesses> <{TRANSACTIONS}> ; <{AIMS}assessmentDate> "2026-10-20"^^<http://www.w3.org/2001/XMLSchema#date> .""")
+    add(
+        store,
+        Graphs.DATA,
+        f"""<{MB}data-quality/customer-transactions-2026-10> a <{AIMS}DataQualityAssessment> ;
+        <{AIMS}assesses> <{TRANSACTIONS}> ; <{AIMS}assessmentDate> "2026-10-20"^^<http://www.w3.org/2001/XMLSchema#date> .""",
+    )
     refresh_inferences(store)
     assert dqa not in {f.focus for f in stale_findings(store)}
 
 
 def test_both_engines_agree_on_stale_findings(store: GraphStore):
-    add(store, Graphs.DATA, f'<{MB}dataset/collections-contact-history> <http://purl.org/dc/terms/identifier> "collections.contacts" .')
-    event = dict(fixture("complete"), outputs=[{"namespace": "postgres://lakehouse.meridian.example:5432", "name": "collections.contacts"}])
+    add(
+        store,
+        Graphs.DATA,
+        f'<{MB}dataset/collections-contact-history> <http://purl.org/dc/terms/identifier> "collections.contacts" .',
+    )
+    event = dict(
+        fixture("complete"), outputs=[{"namespace": "postgres://lakehouse.meridian.example:5432", "name": "collections.contacts"}]
+    )
     _, report = apply(store, event)
     fast = validation.validate_store(store, AS_OF)
     assert {f.focus for f in fast if f.shape in STALE_SHAPES} == {s.item for s in report.stale} != set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aimsgraph.sparql.negotiation import best_match
+from aimsgraph.http.negotiation import best_match
 
 OFFERED = ["application/sparql-results+json", "application/sparql-results+xml", "text/csv"]
 

@@ -46,7 +46,8 @@ def test_every_term_has_an_english_label_and_definition(ontology: rdflib.Graph):
     terms = declared_terms(ontology)
     assert len(terms) > 150
     missing = sorted(
-        str(t) for t in terms
+        str(t)
+        for t in terms
         if not any(getattr(o, "language", None) == "en" for o in ontology.objects(t, RDFS.label))
         or not any(getattr(o, "language", None) == "en" for o in ontology.objects(t, SKOS.definition))
     )
@@ -56,8 +57,11 @@ def test_every_term_has_an_english_label_and_definition(ontology: rdflib.Graph):
 def test_every_aims_term_used_anywhere_is_declared(ontology: rdflib.Graph):
     declared = declared_terms(ontology)
     used: dict[str, set[str]] = {}
-    files = [*resources.path("data").rglob("*.ttl"), *resources.path("shapes").rglob("*.ttl"),
-             resources.path("ontology", "alignments.ttl")]
+    files = [
+        *resources.path("data").rglob("*.ttl"),
+        *resources.path("shapes").rglob("*.ttl"),
+        resources.path("ontology", "alignments.ttl"),
+    ]
     for path in files:
         graph = rdflib.Graph().parse(path, format="turtle")
         for triple in graph:

@@ -28,8 +28,10 @@ NC_BASE = "https://w3id.org/aimsgraph/nonconformity/metric-breach/"
 ASH = "https://w3id.org/aimsgraph/shapes#"
 PREFIXES = f"PREFIX aims: <{AIMS}>\nPREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
 #: The reader's name appears nowhere but in the anonymous concern it sends.
-TOKENS = {"reader": ("concerned-reader-7f3a", "reader-token-0123456789abcdef"),
-          "editor": ("editor-user", "editor-token-0123456789abcdef")}
+TOKENS = {
+    "reader": ("concerned-reader-7f3a", "reader-token-0123456789abcdef"),
+    "editor": ("editor-user", "editor-token-0123456789abcdef"),
+}
 ENV = {
     "AIMSGRAPH_TOKENS": " ".join(f"{role}:{name}:{token}" for role, (name, token) in TOKENS.items()),
     "AIMSGRAPH_MAX_UPLOAD_BYTES": "200000",
@@ -51,8 +53,12 @@ def auth(role: str | None) -> dict[str, str]:
 
 
 def post(server: LiveServer, path: str, body: object, role: str | None = "editor", **headers: str) -> requests.Response:
-    return requests.post(server.url + path, data=json.dumps(body), timeout=60,
-                         headers={"Content-Type": "application/json", **auth(role), **headers})
+    return requests.post(
+        server.url + path,
+        data=json.dumps(body),
+        timeout=60,
+        headers={"Content-Type": "application/json", **auth(role), **headers},
+    )
 
 
 def settle(server: LiveServer) -> None:
@@ -60,7 +66,12 @@ def settle(server: LiveServer) -> None:
     deadline = datetime.now(UTC) + timedelta(seconds=120)
     while datetime.now(UTC) < deadline:
         derived = requests.get(server.url + "/api/health", timeout=10).json()["derived"]
-        if not derived["pendingWrites"] and not derived["refreshing"] and derived["inferredCurrent"] and derived["analysisCurrent"]:
+        if (
+            not derived["pendingWrites"]
+            and not derived["refreshing"]
+            and derived["inferredCurrent"]
+            and derived["analysisCurrent"]
+        ):
             return
         time.sleep(0.1)
     raise AssertionError("the derived graphs did not catch up within 120 s")
@@ -69,8 +80,12 @@ def settle(server: LiveServer) -> None:
 def dump(server: LiveServer) -> str:
     """Every quad of every graph (the audit trail and its recorded triples included), as TSV."""
     settle(server)
-    response = requests.post(server.sparql, data={"query": "SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }"},
-                             headers={"Accept": "text/tab-separated-values"}, timeout=120)
+    response = requests.post(
+        server.sparql,
+        data={"query": "SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }"},
+        headers={"Accept": "text/tab-separated-values"},
+        timeout=120,
+    )
     response.raise_for_status()
     assert "X-Aimsgraph-Result-Truncated" not in response.headers
     return "\n".join(sorted(response.text.splitlines()[1:]))
@@ -99,8 +114,14 @@ def ago(**delta: float) -> str:
 
 def test_a_breach_opens_one_nonconformity_and_a_finding_and_a_second_breach_joins_it(live: LiveServer):
     before = findings(live)
-    first = post(live, "/api/measurements", [{"metric": CV_RATIO, "value": 0.71, "measuredAt": ago(days=2)},
-                                             {"metric": CV_RATIO, "value": 0.69, "measuredAt": ago(days=1)}])
+    first = post(
+        live,
+        "/api/measurements",
+        [
+            {"metric": CV_RATIO, "value": 0.71, "measuredAt": ago(days=2)},
+            {"metric": CV_RATIO, "value": 0.69, "measuredAt": ago(days=1)},
+        ],
+    )
     assert first.status_code == 201, first.text
     report = first.json()["report"]
     assert len(report["breaches"]) == 2 and report["risksFlagged"] == [MB + "risk/cv-screening-gender-bias"]
@@ -112,14 +133,20 @@ def test_a_breach_opens_one_nonconformity_and_a_finding_and_a_second_breach_join
     assert second.status_code == 201, second.text
     assert second.json()["report"]["nonconformities"] == {"opened": [], "updated": [nc]}
 
-    rows = select(live, f"""SELECT ?nc ?m ?status WHERE {{ GRAPH <{DATA}> {{
+    rows = select(
+        live,
+        f"""SELECT ?nc ?m ?status WHERE {{ GRAPH <{DATA}> {{
         ?nc a aims:Nonconformity ; aims:concerns <{CV_RATIO}> ; aims:raisedBy ?m ; aims:status ?status .
-        ?m aims:breachesThreshold true ; aims:flagsForReassessment <{MB}risk/cv-screening-gender-bias> . }} }}""")
+        ?m aims:breachesThreshold true ; aims:flagsForReassessment <{MB}risk/cv-screening-gender-bias> . }} }}""",
+    )
     assert {r["nc"] for r in rows} == {nc} and len({r["m"] for r in rows}) == 3
     assert {r["status"] for r in rows} == {AIMS + "StatusOpen"}
-    assert select(live, f"""SELECT ?x WHERE {{ <{nc}> aims:relatesToClause <https://w3id.org/aimsgraph/iso42001/9.1> ;
+    assert select(
+        live,
+        f"""SELECT ?x WHERE {{ <{nc}> aims:relatesToClause <https://w3id.org/aimsgraph/iso42001/9.1> ;
         aims:concerns <{MB}system/cv-screening> , <{MB}risk/cv-screening-gender-bias> ; aims:openedOn ?d ;
-        aims:hasOwner ?x ; rdfs:label "Threshold breach: CV screening selection-rate ratio"@en }}""")
+        aims:hasOwner ?x ; rdfs:label "Threshold breach: CV screening selection-rate ratio"@en }}""",
+    )
 
     # After the write the service revalidates what it touched (shapes/operations.ttl): the flagged
     # risk is to be re-assessed and the new nonconformity needs a corrective action. The breach
@@ -133,8 +160,15 @@ def test_a_breach_opens_one_nonconformity_and_a_finding_and_a_second_breach_join
 
     # closing the nonconformity while the metric still breaches is a finding; the next breach
     # opens a new nonconformity, which ends it
-    closed = requests.post(live.sparql, headers=auth("editor"), timeout=30, data={"update": f"""PREFIX aims: <{AIMS}>
-        DELETE {{ <{nc}> aims:status ?s }} INSERT {{ <{nc}> aims:status aims:StatusClosed }} WHERE {{ <{nc}> aims:status ?s }}"""})
+    closed = requests.post(
+        live.sparql,
+        headers=auth("editor"),
+        timeout=30,
+        data={
+            "update": f"""PREFIX aims: <{AIMS}>
+        DELETE {{ <{nc}> aims:status ?s }} INSERT {{ <{nc}> aims:status aims:StatusClosed }} WHERE {{ <{nc}> aims:status ?s }}"""
+        },
+    )
     assert closed.status_code == 200, closed.text
     assert (ASH + "MetricBreachShape", CV_RATIO) in findings(live)
     third = post(live, "/api/measurements", [{"metric": CV_RATIO, "value": 0.6, "measuredAt": ago(minutes=5)}])
@@ -144,8 +178,10 @@ def test_a_breach_opens_one_nonconformity_and_a_finding_and_a_second_breach_join
 
 
 def test_the_same_batch_again_changes_nothing(live: LiveServer):
-    batch = [{"metric": GINI, "value": 0.52, "measuredAt": ago(days=3), "note": "Q4 early read"},
-             {"metric": MB + "metric/retail-pd-psi", "value": 0.12, "measuredAt": ago(days=3)}]
+    batch = [
+        {"metric": GINI, "value": 0.52, "measuredAt": ago(days=3), "note": "Q4 early read"},
+        {"metric": MB + "metric/retail-pd-psi", "value": 0.12, "measuredAt": ago(days=3)},
+    ]
     first = post(live, "/api/measurements", batch)
     assert first.status_code == 201 and first.json()["changed"] is True
     # the demo records the nonconformity the service opened for the Gini breach of 2026-09-30,
@@ -162,31 +198,71 @@ def test_the_same_batch_again_changes_nothing(live: LiveServer):
     moment = datetime.fromisoformat(batch[0]["measuredAt"]).astimezone(timezone(timedelta(hours=2)))
     shifted = dict(batch[0], measuredAt=moment.isoformat())
     assert post(live, "/api/measurements", [shifted]).json()["changed"] is False
-    ncs = select(live, f"SELECT ?nc WHERE {{ ?nc a aims:Nonconformity ; aims:concerns <{GINI}> FILTER STRSTARTS(STR(?nc), '{NC_BASE}') }}")
+    ncs = select(
+        live, f"SELECT ?nc WHERE {{ ?nc a aims:Nonconformity ; aims:concerns <{GINI}> FILTER STRSTARTS(STR(?nc), '{NC_BASE}') }}"
+    )
     assert [r["nc"] for r in ncs] == [nc]
 
 
 MALFORMED = [
     ([{"metric": GINI, "value": "0.4", "measuredAt": "2026-11-01T00:00:00Z"}], 400, r"measurements\[0\]\.value must be a number"),
-    ([{"metric": GINI, "value": 0.6, "measuredAt": "2026-11-01T00:00:00Z"},
-      {"metric": GINI, "value": 0.4, "measuredAt": "2026-11-02"}], 400, r"measurements\[1\]\.measuredAt must be an ISO 8601 date-time with a time zone"),
-    ([{"metric": GINI, "value": 0.6, "measuredAt": "2026-11-01T00:00:00Z"},
-      {"metric": GINI, "value": 0.4, "measuredAt": "2099-01-01T00:00:00Z"}], 400, r"measurements\[1\]\.measuredAt: .* lies in the future"),
-    ([{"metric": GINI, "value": 0.6, "measuredAt": "2026-11-01T00:00:00Z"},
-      {"metric": MB + "metric/no-such-metric", "value": 0.4, "measuredAt": "2026-11-01T00:00:00Z"}],
-     400, r"measurements\[1\]\.metric <https://data\.meridian\.example/aims/metric/no-such-metric> is not an aims:Metric"),
-    ([{"metric": MB + "risk/retail-credit-model-drift", "value": 1, "measuredAt": "2026-11-01T00:00:00Z"}], 400, "is not an aims:Metric"),
-    ([{"metric": "not an iri", "value": 1, "measuredAt": "2026-11-01T00:00:00Z"}], 400, r"measurements\[0\]\.metric must be an absolute IRI"),
+    (
+        [
+            {"metric": GINI, "value": 0.6, "measuredAt": "2026-11-01T00:00:00Z"},
+            {"metric": GINI, "value": 0.4, "measuredAt": "2026-11-02"},
+        ],
+        400,
+        r"measurements\[1\]\.measuredAt must be an ISO 8601 date-time with a time zone",
+    ),
+    (
+        [
+            {"metric": GINI, "value": 0.6, "measuredAt": "2026-11-01T00:00:00Z"},
+            {"metric": GINI, "value": 0.4, "measuredAt": "2099-01-01T00:00:00Z"},
+        ],
+        400,
+        r"measurements\[1\]\.measuredAt: .* lies in the future",
+    ),
+    (
+        [
+            {"metric": GINI, "value": 0.6, "measuredAt": "2026-11-01T00:00:00Z"},
+            {"metric": MB + "metric/no-such-metric", "value": 0.4, "measuredAt": "2026-11-01T00:00:00Z"},
+        ],
+        400,
+        r"measurements\[1\]\.metric <https://data\.meridian\.example/aims/metric/no-such-metric> is not an aims:Metric",
+    ),
+    (
+        [{"metric": MB + "risk/retail-credit-model-drift", "value": 1, "measuredAt": "2026-11-01T00:00:00Z"}],
+        400,
+        "is not an aims:Metric",
+    ),
+    (
+        [{"metric": "not an iri", "value": 1, "measuredAt": "2026-11-01T00:00:00Z"}],
+        400,
+        r"measurements\[0\]\.metric must be an absolute IRI",
+    ),
     ([{"metric": GINI, "value": True, "measuredAt": "2026-11-01T00:00:00Z"}], 400, "must be a number"),
     ([{"metric": GINI, "measuredAt": "2026-11-01T00:00:00Z"}], 400, r"measurements\[0\]\.value is missing"),
-    ([{"metric": GINI, "value": 1, "measuredAt": "2026-11-01T00:00:00Z", "unit": "%"}], 400, r"measurements\[0\]\.unit is not a field"),
+    (
+        [{"metric": GINI, "value": 1, "measuredAt": "2026-11-01T00:00:00Z", "unit": "%"}],
+        400,
+        r"measurements\[0\]\.unit is not a field",
+    ),
     ([{"metric": GINI, "value": 1e300, "measuredAt": "2026-11-01T00:00:00Z"}], 400, "out of range"),
-    ([{"metric": GINI, "value": 0.6, "measuredAt": "2026-11-01T00:00:00Z"},
-      {"metric": GINI, "value": 0.7, "measuredAt": "2026-11-01T00:00:00Z"}], 400, "same measurement .* with different values"),
+    (
+        [
+            {"metric": GINI, "value": 0.6, "measuredAt": "2026-11-01T00:00:00Z"},
+            {"metric": GINI, "value": 0.7, "measuredAt": "2026-11-01T00:00:00Z"},
+        ],
+        400,
+        "same measurement .* with different values",
+    ),
     ([], 400, "no measurements"),
     ({"metric": GINI}, 400, "unknown field"),
-    ([{"metric": GINI, "value": 1, "measuredAt": "2026-11-01T00:00:00Z", "id": MB + "risk/retail-credit-model-drift"}],
-     400, r"measurements\[0\]\.id .* not an aims:Measurement"),
+    (
+        [{"metric": GINI, "value": 1, "measuredAt": "2026-11-01T00:00:00Z", "id": MB + "risk/retail-credit-model-drift"}],
+        400,
+        r"measurements\[0\]\.id .* not an aims:Measurement",
+    ),
 ]
 
 
@@ -203,15 +279,23 @@ def test_malformed_measurements_get_400_and_change_nothing(live: LiveServer):
 
 def test_measurements_refuse_non_finite_numbers_other_media_types_big_bodies_and_non_editors(live: LiveServer):
     before = dump(live)
-    nan = requests.post(live.url + "/api/measurements", timeout=30, headers={"Content-Type": "application/json", **auth("editor")},
-                        data=f'[{{"metric": "{GINI}", "value": NaN, "measuredAt": "2026-11-01T00:00:00Z"}}]')
+    nan = requests.post(
+        live.url + "/api/measurements",
+        timeout=30,
+        headers={"Content-Type": "application/json", **auth("editor")},
+        data=f'[{{"metric": "{GINI}", "value": NaN, "measuredAt": "2026-11-01T00:00:00Z"}}]',
+    )
     assert nan.status_code == 400 and "NaN" in nan.json()["detail"]
     form = requests.post(live.url + "/api/measurements", data={"metric": GINI}, headers=auth("editor"), timeout=30)
     assert form.status_code == 415
     big = [{"metric": GINI, "value": 0.6, "measuredAt": "2026-11-01T00:00:00Z", "note": "x" * 9000}] * 30
     assert post(live, "/api/measurements", big).status_code == 413
-    too_many = requests.post(live.url + "/api/measurements", timeout=30, headers={"Content-Type": "application/json", **auth("editor")},
-                             data="[" + ",".join(["{}"] * 10_001) + "]")
+    too_many = requests.post(
+        live.url + "/api/measurements",
+        timeout=30,
+        headers={"Content-Type": "application/json", **auth("editor")},
+        data="[" + ",".join(["{}"] * 10_001) + "]",
+    )
     assert too_many.status_code == 400 and "at most 10000" in too_many.json()["detail"]
     good = [{"metric": GINI, "value": 0.6, "measuredAt": "2026-11-01T00:00:00Z"}]
     assert post(live, "/api/measurements", good, role=None).status_code == 401
@@ -245,13 +329,16 @@ def test_an_incident_is_recorded_with_its_communications_and_triggers_reassessme
     [communication] = report["communications"]
     assert communication.startswith("https://")  # a node with an IRI, not a blank node
 
-    rows = select(live, f"""SELECT ?status ?comm ?at WHERE {{ GRAPH <{DATA}> {{
+    rows = select(
+        live,
+        f"""SELECT ?status ?comm ?at WHERE {{ GRAPH <{DATA}> {{
         <{iri}> a aims:Incident ; aims:status ?status ; aims:openedOn ?opened ; aims:informBy ?by ;
             aims:concerns <{MB}system/card-fraud-detection> ; aims:realisesRisk <{MB}risk/card-fraud-false-declines> ;
             aims:flagsForReassessment <{MB}risk/card-fraud-false-declines> ;
             aims:affectsStakeholder <{MB}party/retail-customers> ; aims:mustInform <{MB}party/national-banking-supervisor> ;
             aims:informed <{MB}party/retail-customers> ; aims:hasOwner <{MB}role/fraud-owner> ; aims:hasCommunication ?comm .
-        ?comm a aims:Communication ; aims:recipient <{MB}party/retail-customers> ; aims:communicatedAt ?at . }} }}""")
+        ?comm a aims:Communication ; aims:recipient <{MB}party/retail-customers> ; aims:communicatedAt ?at . }} }}""",
+    )
     assert [(r["status"], r["comm"]) for r in rows] == [(AIMS + "StatusOpen", communication)]
 
     again = post(live, "/api/incidents", incident)
@@ -259,19 +346,25 @@ def test_an_incident_is_recorded_with_its_communications_and_triggers_reassessme
 
     # the risk it realised is to be re-assessed, and the supervisor was not told in time
     risk = MB + "risk/card-fraud-false-declines"
-    assert {(ASH + "IncidentRiskReassessmentShape", iri), (ASH + "RiskReassessmentShape", risk),
-            (ASH + "IncidentCommunicationShape", iri)} <= findings(live) - before
+    assert {
+        (ASH + "IncidentRiskReassessmentShape", iri),
+        (ASH + "RiskReassessmentShape", risk),
+        (ASH + "IncidentCommunicationShape", iri),
+    } <= findings(live) - before
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"risks": [MB + "system/card-fraud-detection"]}, r"risks\[0\] <.*> is not an aims:Risk"),
-    ({"systems": []}, "systems must be a non-empty list"),
-    ({"systems": [MB + "party/board"]}, r"systems\[0\] <.*> is not an asset"),
-    ({"mustInform": ["mailto x"]}, r"mustInform\[0\] must be an absolute IRI"),
-    ({"communications": [{"recipient": MB + "party/board"}]}, r"communications\[0\]\.at is missing"),
-    ({"occurredAt": "2099-01-01T00:00:00Z"}, "occurredAt: .* lies in the future"),
-    ({"label": ""}, "label is empty"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"risks": [MB + "system/card-fraud-detection"]}, r"risks\[0\] <.*> is not an aims:Risk"),
+        ({"systems": []}, "systems must be a non-empty list"),
+        ({"systems": [MB + "party/board"]}, r"systems\[0\] <.*> is not an asset"),
+        ({"mustInform": ["mailto x"]}, r"mustInform\[0\] must be an absolute IRI"),
+        ({"communications": [{"recipient": MB + "party/board"}]}, r"communications\[0\]\.at is missing"),
+        ({"occurredAt": "2099-01-01T00:00:00Z"}, "occurredAt: .* lies in the future"),
+        ({"label": ""}, "label is empty"),
+    ],
+)
 def test_malformed_incidents_get_400_naming_the_field(live: LiveServer, change: dict, message: str):
     body = {"label": "Something", "occurredAt": ago(days=1), "systems": [MB + "system/card-fraud-detection"], **change}
     response = post(live, "/api/incidents", body)
@@ -283,14 +376,27 @@ def test_malformed_incidents_get_400_naming_the_field(live: LiveServer, change: 
 
 
 def test_anonymous_concerns_store_no_identity(live: LiveServer):
-    spy = {"User-Agent": "ConcernClient/9.9 (Jane Whistler's laptop)", "X-Forwarded-For": "203.0.113.77",
-           "X-Real-IP": "203.0.113.78"}
-    refused = post(live, "/api/concerns", {"description": "Model overrides go unreviewed.", "anonymous": True,
-                                           "reporter": "Jane Whistler"}, role="reader", **spy)
+    spy = {
+        "User-Agent": "ConcernClient/9.9 (Jane Whistler's laptop)",
+        "X-Forwarded-For": "203.0.113.77",
+        "X-Real-IP": "203.0.113.78",
+    }
+    refused = post(
+        live,
+        "/api/concerns",
+        {"description": "Model overrides go unreviewed.", "anonymous": True, "reporter": "Jane Whistler"},
+        role="reader",
+        **spy,
+    )
     assert refused.status_code == 400 and "Jane" not in refused.text  # never echoed
     text = "Loan officers are told to override the credit model for friends and family without review."
-    response = post(live, "/api/concerns", {"description": text, "anonymous": True,
-                                            "concerns": MB + "system/retail-credit-scoring"}, role="reader", **spy)
+    response = post(
+        live,
+        "/api/concerns",
+        {"description": text, "anonymous": True, "concerns": MB + "system/retail-credit-scoring"},
+        role="reader",
+        **spy,
+    )
     assert response.status_code == 201, response.text
     concern = response.json()["report"]["concern"]
     assert response.json()["agent"] == "anonymous" and "concerned-reader" not in response.text
@@ -299,14 +405,17 @@ def test_anonymous_concerns_store_no_identity(live: LiveServer):
     assert text in everything and concern in everything  # it is recorded ...
     for identifying in ("concerned-reader-7f3a", "Jane Whistler", "ConcernClient", "127.0.0.1", "203.0.113."):
         assert identifying not in everything  # ... with nothing that points at who sent it
-    [row] = select(live, f"""SELECT ?at ?anonymous ?agent ?role ?started ?ended WHERE {{
+    [row] = select(
+        live,
+        f"""SELECT ?at ?anonymous ?agent ?role ?started ?ended WHERE {{
         GRAPH <{DATA}> {{ <{concern}> a aims:Concern ; aims:reportedAt ?at ; aims:anonymous ?anonymous ;
             aims:status aims:StatusOpen ; aims:concerns <{MB}system/retail-credit-scoring> .
             FILTER NOT EXISTS {{ <{concern}> aims:reportedBy ?anyone }} }}
         GRAPH <https://w3id.org/aimsgraph/graph/changes> {{ ?change aims:changedResource <{concern}> ;
             aims:agentRole ?role ; <http://www.w3.org/ns/prov#wasAssociatedWith>/rdfs:label ?agent ;
             <http://www.w3.org/ns/prov#startedAtTime> ?started ; <http://www.w3.org/ns/prov#endedAtTime> ?ended .
-            FILTER NOT EXISTS {{ ?change aims:requestText ?text }} }} }}""")
+            FILTER NOT EXISTS {{ ?change aims:requestText ?text }} }} }}""",
+    )
     assert row["at"].endswith("T00:00:00Z")  # the day only
     assert all(row[t].startswith(row["at"][:10]) and "00:00:00" in row[t] for t in ("started", "ended"))  # in the trail too
     assert (row["anonymous"], row["agent"], row["role"]) == ("true", "anonymous", "reader")
@@ -316,8 +425,12 @@ def test_anonymous_concerns_store_no_identity(live: LiveServer):
 
 
 def test_concerns_are_open_to_anyone_and_name_their_reporter_when_not_anonymous(live: LiveServer):
-    without_token = post(live, "/api/concerns", {"description": "The chatbot gave me wrong fee information.",
-                                                 "anonymous": False, "reporter": "Pat Customer"}, role=None)
+    without_token = post(
+        live,
+        "/api/concerns",
+        {"description": "The chatbot gave me wrong fee information.", "anonymous": False, "reporter": "Pat Customer"},
+        role=None,
+    )
     assert without_token.status_code == 201, without_token.text
     concern = without_token.json()["report"]["concern"]
     [row] = select(live, f"SELECT ?name WHERE {{ <{concern}> aims:reportedBy ?who . ?who rdfs:label ?name }}")
@@ -338,32 +451,54 @@ def test_concerns_are_open_to_anyone_and_name_their_reporter_when_not_anonymous(
 
 
 def test_triage_turns_a_concern_into_a_finding_or_a_risk(live: LiveServer):
-    concern = post(live, "/api/concerns", {"description": "CV screening seems to reject older applicants.",
-                                           "anonymous": True, "concerns": MB + "system/cv-screening"}).json()["report"]["concern"]
-    decision = {"concern": concern, "into": "finding", "label": "Possible age bias in CV screening", "owner": MB + "role/talent-acquisition-owner"}
+    concern = post(
+        live,
+        "/api/concerns",
+        {
+            "description": "CV screening seems to reject older applicants.",
+            "anonymous": True,
+            "concerns": MB + "system/cv-screening",
+        },
+    ).json()["report"]["concern"]
+    decision = {
+        "concern": concern,
+        "into": "finding",
+        "label": "Possible age bias in CV screening",
+        "owner": MB + "role/talent-acquisition-owner",
+    }
     assert post(live, "/api/concerns/triage", decision, role="reader").status_code == 403
     finding = post(live, "/api/concerns/triage", decision)
     assert finding.status_code == 201, finding.text
     iri = finding.json()["report"]["finding"]
-    assert select(live, f"""SELECT * WHERE {{ <{iri}> a aims:Finding ; aims:raisedBy <{concern}> ; aims:status aims:StatusOpen ;
+    assert select(
+        live,
+        f"""SELECT * WHERE {{ <{iri}> a aims:Finding ; aims:raisedBy <{concern}> ; aims:status aims:StatusOpen ;
         aims:relatesToClause <https://w3id.org/aimsgraph/iso42001/A.3.3> ; aims:concerns <{MB}system/cv-screening> .
-        <{concern}> aims:triagedInto <{iri}> ; aims:status aims:StatusInProgress . }}""")
+        <{concern}> aims:triagedInto <{iri}> ; aims:status aims:StatusInProgress . }}""",
+    )
     assert post(live, "/api/concerns/triage", decision).json()["changed"] is False
 
-    risk = post(live, "/api/concerns/triage", {"concern": concern, "into": "risk", "label": "Age discrimination in shortlisting",
-                                               "status": "closed"})
+    risk = post(
+        live,
+        "/api/concerns/triage",
+        {"concern": concern, "into": "risk", "label": "Age discrimination in shortlisting", "status": "closed"},
+    )
     assert risk.status_code == 201, risk.text
     risk_iri = risk.json()["report"]["risk"]
-    assert select(live, f"""SELECT * WHERE {{ <{MB}system/cv-screening> aims:hasRisk <{risk_iri}> . <{risk_iri}> a aims:Risk .
+    assert select(
+        live,
+        f"""SELECT * WHERE {{ <{MB}system/cv-screening> aims:hasRisk <{risk_iri}> . <{risk_iri}> a aims:Risk .
         <{concern}> aims:triagedInto <{risk_iri}> , <{iri}> ; aims:status aims:StatusClosed ; aims:closedOn ?d .
-        FILTER NOT EXISTS {{ <{concern}> aims:status aims:StatusInProgress }} }}""")
+        FILTER NOT EXISTS {{ <{concern}> aims:status aims:StatusInProgress }} }}""",
+    )
     bad = post(live, "/api/concerns/triage", {"concern": MB + "system/cv-screening", "into": "finding", "label": "x"})
     assert bad.status_code == 400 and "not an aims:Concern" in bad.json()["detail"]
 
 
 def test_concerns_without_a_token_are_rate_limited(live: LiveServer):
-    statuses = [post(live, "/api/concerns", {"description": f"concern {i}", "anonymous": True}, role=None).status_code
-                for i in range(31)]
+    statuses = [
+        post(live, "/api/concerns", {"description": f"concern {i}", "anonymous": True}, role=None).status_code for i in range(31)
+    ]
     assert statuses[-1] == 429 and set(statuses) <= {201, 429}
     assert post(live, "/api/concerns", {"description": "with a token", "anonymous": True}, role="reader").status_code == 201
 
@@ -390,8 +525,13 @@ def test_without_tokens_the_service_takes_no_concerns(server: LiveServer):
 
 
 def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)],
-                          check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_measure_records_a_file_and_refuses_a_bad_one_with_exit_code_2(tmp_path: Path):
@@ -404,11 +544,17 @@ def test_measure_records_a_file_and_refuses_a_bad_one_with_exit_code_2(tmp_path:
     assert run("load", str(metric), data_dir=store).returncode == 0
 
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps([{"metric": "urn:test:metric", "value": 0.995, "measuredAt": "2026-11-01T00:00:00Z"},
-                               {"metric": "urn:test:metric", "value": "high", "measuredAt": "2026-11-02T00:00:00Z"}]))
+    bad.write_text(
+        json.dumps(
+            [
+                {"metric": "urn:test:metric", "value": 0.995, "measuredAt": "2026-11-01T00:00:00Z"},
+                {"metric": "urn:test:metric", "value": "high", "measuredAt": "2026-11-02T00:00:00Z"},
+            ]
+        )
+    )
     refused = run("measure", str(bad), data_dir=store)
     assert refused.returncode == 2
-    assert refused.stderr.strip().splitlines() == ["aimsgraph: measurements[1].value must be a number, not \"high\""]
+    assert refused.stderr.strip().splitlines() == ['aimsgraph: measurements[1].value must be a number, not "high"']
     unknown = tmp_path / "unknown.json"
     unknown.write_text(json.dumps([{"metric": "urn:test:other", "value": 1, "measuredAt": "2026-11-01T00:00:00Z"}]))
     assert run("measure", str(unknown), data_dir=store).returncode == 2
@@ -417,8 +563,14 @@ def test_measure_records_a_file_and_refuses_a_bad_one_with_exit_code_2(tmp_path:
     assert run("query", count, data_dir=store).stdout.splitlines() == ["n", "0"]
 
     good = tmp_path / "good.json"
-    good.write_text(json.dumps([{"metric": "urn:test:metric", "value": 0.995, "measuredAt": "2026-11-01T00:00:00Z"},
-                                {"metric": "urn:test:metric", "value": 0.97, "measuredAt": "2026-11-02T00:00:00Z"}]))
+    good.write_text(
+        json.dumps(
+            [
+                {"metric": "urn:test:metric", "value": 0.995, "measuredAt": "2026-11-01T00:00:00Z"},
+                {"metric": "urn:test:metric", "value": 0.97, "measuredAt": "2026-11-02T00:00:00Z"},
+            ]
+        )
+    )
     recorded = run("measure", str(good), "--report", "json", data_dir=store)
     assert recorded.returncode == 0, recorded.stderr
     output = json.loads(recorded.stdout)
@@ -439,9 +591,16 @@ def test_the_validation_gate_never_refuses_a_breach_or_an_incident(tmp_path: Pat
     try:
         breach = post(gated, "/api/measurements", [{"metric": CV_RATIO, "value": 0.61, "measuredAt": "2026-11-20T12:00:00Z"}])
         assert breach.status_code == 201, breach.text
-        incident = post(gated, "/api/incidents", {
-            "label": "Shortlist skewed by age band", "occurredAt": "2026-11-21T08:00:00Z",
-            "systems": [MB + "system/cv-screening"], "risks": [MB + "risk/cv-screening-gender-bias"]})
+        incident = post(
+            gated,
+            "/api/incidents",
+            {
+                "label": "Shortlist skewed by age band",
+                "occurredAt": "2026-11-21T08:00:00Z",
+                "systems": [MB + "system/cv-screening"],
+                "risks": [MB + "risk/cv-screening-gender-bias"],
+            },
+        )
         assert incident.status_code == 201, incident.text
     finally:
         gated.stop()

@@ -17,8 +17,9 @@ import rdflib
 from rdflib import SH, URIRef
 from rdflib.namespace import DCTERMS
 
-from aimsgraph import resources, validation
+from aimsgraph import resources
 from aimsgraph.namespaces import Graphs
+from aimsgraph.semantics import validation
 from aimsgraph.store import GraphStore
 from conftest import AS_OF
 
@@ -36,13 +37,16 @@ PREFIXES = """
 @prefix ex:   <https://example.org/ops/> .
 """
 #: An AI management system with the shipped matrix, appetite High, and today 2026-11-26.
-BASE = PREFIXES + """
+BASE = (
+    PREFIXES
+    + """
 ex:aims a aims:AIManagementSystem ; aims:hasRiskCriteria ex:criteria ; aims:hasScope ex:scope .
 ex:criteria a aims:RiskCriteria ; aims:usesMatrix rm:Matrix5x5 ; aims:riskAppetite rm:High ;
     aims:reviewInterval "P12M"^^xsd:duration .
 ex:scope a aims:AIMSScope .
 [] ash:referenceDate "2026-11-26"^^xsd:date .
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +59,9 @@ def store() -> GraphStore:
 def reference(store: GraphStore) -> list[validation.Finding]:
     """pyshacl with the operations shapes, over the graphs validation reads."""
     shapes = rdflib.Graph().parse(resources.path("shapes", "groups.ttl"), format="turtle") + OPERATIONS
-    _, results, text = pyshacl.validate(store.extract(validation.VALIDATED_GRAPHS), shacl_graph=shapes,
-                                        inference="none", advanced=True)
+    _, results, text = pyshacl.validate(
+        store.extract(validation.VALIDATED_GRAPHS), shacl_graph=shapes, inference="none", advanced=True
+    )
     assert isinstance(results, rdflib.Graph), text
     return sorted(set(validation._from_report(results)))
 
@@ -103,27 +108,41 @@ ex:minor a aims:Risk ; aims:hasRiskLevel rm:Medium .
 
 def test_monitoring_coverage_fires_without_a_current_metric(store: GraphStore):
     assert check(store, SYSTEM) == {("scoring", "MonitoringCoverageShape")}
-    stale = SYSTEM + """
+    stale = (
+        SYSTEM
+        + """
         ex:gini a aims:Metric ; aims:measures ex:scoring ; aims:threshold 0.55 ; aims:monitoringInterval "P1M"^^xsd:duration .
         ex:m1 aims:ofMetric ex:gini ; aims:value 0.6 ; aims:measuredAt "2026-10-25T23:59:00Z"^^xsd:dateTime ."""
+    )
     assert check(store, stale) == {("scoring", "MonitoringCoverageShape")}  # cut-off is 2026-10-26
-    no_threshold = SYSTEM + """
+    no_threshold = (
+        SYSTEM
+        + """
         ex:gini a aims:Metric ; aims:measures ex:scoring ; aims:monitoringInterval "P1M"^^xsd:duration .
         ex:m1 aims:ofMetric ex:gini ; aims:value 0.6 ; aims:measuredAt "2026-11-20T23:59:00Z"^^xsd:dateTime ."""
+    )
     assert check(store, no_threshold) == {("scoring", "MonitoringCoverageShape")}
-    unusable = SYSTEM + """
+    unusable = (
+        SYSTEM
+        + """
         ex:gini a aims:Metric ; aims:measures ex:scoring ; aims:threshold 0.55 ; aims:monitoringInterval "quarterly"^^xsd:duration .
         ex:m1 aims:ofMetric ex:gini ; aims:value 0.6 ; aims:measuredAt "2026-11-20T23:59:00Z"^^xsd:dateTime ."""
+    )
     assert check(store, unusable) == {("scoring", "MonitoringCoverageShape")}
-    model_only = SYSTEM + """
+    model_only = (
+        SYSTEM
+        + """
         ex:scoring aims:usesModel ex:model .
         ex:gini a aims:Metric ; aims:measures ex:model ; aims:threshold 0.55 ; aims:monitoringInterval "P3M"^^xsd:duration .
         ex:m1 aims:ofMetric ex:gini ; aims:value 0.6 ; aims:measuredAt "2026-11-20T23:59:00Z"^^xsd:dateTime ."""
+    )
     assert check(store, model_only) == {("scoring", "MonitoringCoverageShape")}
 
 
 def test_monitoring_coverage_passes_with_a_recent_measurement(store: GraphStore):
-    monitored = SYSTEM + """
+    monitored = (
+        SYSTEM
+        + """
         ex:gini a aims:Metric ; aims:measures ex:scoring ; aims:threshold 0.55 ; aims:monitoringInterval "P1M"^^xsd:duration .
         ex:m1 aims:ofMetric ex:gini ; aims:value 0.6 ; aims:measuredAt "2026-10-26T08:00:00Z"^^xsd:dateTime .
         ex:scope aims:inScope ex:assistant , ex:segments .
@@ -135,6 +154,7 @@ def test_monitoring_coverage_passes_with_a_recent_measurement(store: GraphStore)
         ex:pilot a aims:AISystem ; aims:hasRisk ex:drift .
         ex:retired a aims:AISystem ; aims:hasRisk ex:drift ; aims:lifecycleStage aims:Retirement .
         ex:scope aims:inScope ex:retired ."""
+    )
     # ex:segments has only a Medium risk; ex:pilot is not in scope; ex:retired is retired.
     assert check(store, monitored) == set()
 
@@ -150,10 +170,13 @@ ex:q3 aims:ofMetric ex:gini ; aims:value 0.53 ; aims:measuredAt "2026-09-30T23:5
 
 def test_metric_breach_fires_without_an_open_nonconformity(store: GraphStore):
     assert check(store, METRIC) == {("gini", "MetricBreachShape")}
-    closed = METRIC + """
+    closed = (
+        METRIC
+        + """
         ex:nc a aims:Nonconformity ; aims:concerns ex:gini ; aims:status aims:StatusClosed ; aims:hasOwner ex:owner .
         ex:owner a aims:Role .
         ex:ca aims:addresses ex:nc ; aims:actionTaken "retrained" ; aims:effectivenessEvidence ex:ev ."""
+    )
     assert check(store, closed) == {("gini", "MetricBreachShape")}
     upper = """
         ex:psi a aims:Metric ; aims:threshold 0.25 ; aims:thresholdDirection "upper" .
@@ -162,16 +185,22 @@ def test_metric_breach_fires_without_an_open_nonconformity(store: GraphStore):
 
 
 def test_metric_breach_passes_with_an_open_nonconformity_or_a_recovery(store: GraphStore):
-    handled = METRIC + """
+    handled = (
+        METRIC
+        + """
         ex:nc a aims:Nonconformity ; aims:concerns ex:gini ; aims:raisedBy ex:q3 ; aims:status aims:StatusInProgress ;
             aims:hasOwner ex:owner .
         ex:owner a aims:Role .
         ex:ca aims:addresses ex:nc ; aims:dueDate "2027-02-15"^^xsd:date ."""
+    )
     assert check(store, handled) == set()
-    recovered = METRIC + """
+    recovered = (
+        METRIC
+        + """
         ex:q4 aims:ofMetric ex:gini ; aims:value 0.56 ; aims:measuredAt "2026-11-20T23:59:00Z"^^xsd:dateTime .
         ex:psi a aims:Metric ; aims:threshold 0.25 ; aims:thresholdDirection "upper" .
         ex:p1 aims:ofMetric ex:psi ; aims:value 0.25 ; aims:measuredAt "2026-10-31T23:59:00Z"^^xsd:dateTime ."""
+    )
     assert check(store, recovered) == set()  # back above 0.55; a value on the threshold is no breach
 
 
@@ -191,9 +220,12 @@ def test_a_flagged_risk_without_a_later_assessment_is_a_warning(store: GraphStor
 
 
 def test_a_flagged_risk_assessed_on_or_after_the_flag_passes(store: GraphStore):
-    reassessed = FLAGGED + """
+    reassessed = (
+        FLAGGED
+        + """
         ex:ra-focused a aims:RiskAssessment ; aims:assesses ex:drift ; aims:assessmentDate "2026-09-30"^^xsd:date .
         ex:undated aims:flagsForReassessment ex:drift ."""
+    )
     assert check(store, reassessed) == set()
 
 
@@ -211,8 +243,11 @@ def test_an_incident_whose_risk_was_not_reassessed_is_a_warning(store: GraphStor
 
 
 def test_an_incident_whose_risk_was_reassessed_after_it_passes(store: GraphStore):
-    reassessed = INCIDENT + """
+    reassessed = (
+        INCIDENT
+        + """
         ex:ra-after a aims:RiskAssessment ; aims:identifiedRisk ex:hallucination ; aims:assessmentDate "2026-08-28"^^xsd:date ."""
+    )
     assert check(store, reassessed) == set()
 
 
@@ -234,10 +269,13 @@ def test_a_party_not_informed_by_the_deadline_is_a_violation(store: GraphStore):
 
 
 def test_informed_parties_and_deadlines_to_come_pass(store: GraphStore):
-    informed = MUST_INFORM + """
+    informed = (
+        MUST_INFORM
+        + """
         ex:inc aims:hasCommunication ex:to-supervisor .
         ex:to-supervisor a aims:Communication ; aims:recipient ex:supervisor ; aims:communicatedAt "2026-11-23T09:00:00Z"^^xsd:dateTime .
         ex:today a aims:Incident ; aims:mustInform ex:supervisor ; aims:informBy "2026-11-26T17:00:00Z"^^xsd:dateTime ."""
+    )
     # ex:inc informed the supervisor late, which ends the finding; ex:today's deadline is today.
     assert check(store, informed) == set()
 
@@ -256,13 +294,16 @@ ex:risk-ownership a aims:Competence . ex:foundations a aims:Competence .
 
 def test_competence_shape_catches_an_untrained_owner(store: GraphStore):
     assert check(store, OWNERS) == {("alice", "OwnerCompetenceShape"), ("bob", "OwnerCompetenceShape")}
-    lapsed = OWNERS + """
+    lapsed = (
+        OWNERS
+        + """
         ex:t1 a aims:TrainingRecord ; aims:trainee ex:alice ; aims:certifiesCompetence ex:risk-ownership ;
             aims:completedOn "2024-09-01"^^xsd:date ; aims:validUntil "2026-08-31"^^xsd:date .
         ex:t2 a aims:TrainingRecord ; aims:trainee ex:bob ; aims:certifiesCompetence ex:foundations ;
             aims:completedOn "2026-12-01"^^xsd:date .
         ex:t3 a aims:TrainingRecord ; aims:trainee ex:bob ; aims:certifiesCompetence ex:risk-ownership ;
             aims:completedOn "2026-01-10"^^xsd:date ."""
+    )
     # alice's training lapsed; bob's is still to come (and his other one certifies another competence)
     assert check(store, lapsed) == {("alice", "OwnerCompetenceShape"), ("bob", "OwnerCompetenceShape")}
     [finding] = [f for f in findings_for(store, OWNERS) if f.focus == EX + "alice"]
@@ -270,17 +311,21 @@ def test_competence_shape_catches_an_untrained_owner(store: GraphStore):
 
 
 def test_trained_owners_and_roles_that_own_nothing_pass(store: GraphStore):
-    trained = OWNERS + """
+    trained = (
+        OWNERS
+        + """
         ex:t1 a aims:TrainingRecord ; aims:trainee ex:alice ; aims:certifiesCompetence ex:risk-ownership ;
             aims:completedOn "2026-02-10"^^xsd:date ; aims:validUntil "2028-02-09"^^xsd:date .
         ex:t2 a aims:TrainingRecord ; aims:trainee ex:bob ; aims:certifiesCompetence ex:foundations ;
             aims:completedOn "2026-11-26"^^xsd:date .
         ex:adviser a aims:Role ; aims:heldBy ex:carol ; aims:requiresCompetence ex:foundations .
         ex:carol a aims:Person ."""
+    )
     assert check(store, trained) == set()
 
 
 # -- 10.2 nonconformities and corrective actions ---------------------------------------------
+
 
 def test_incomplete_nonconformities_are_violations(store: GraphStore):
     incomplete = """
@@ -294,9 +339,12 @@ def test_incomplete_nonconformities_are_violations(store: GraphStore):
         ex:ca-verified aims:addresses ex:verified ; aims:effectivenessEvidence ex:ev .
         ex:owner a aims:Role ."""
     assert check(store, incomplete) == {
-        ("bare", "NonconformityShape-owner"), ("bare", "NonconformityShape-status"),
-        ("open", "OpenNonconformityShape"), ("undated", "OpenNonconformityShape"),
-        ("closed", "ClosedNonconformityShape"), ("verified", "ClosedNonconformityShape"),
+        ("bare", "NonconformityShape-owner"),
+        ("bare", "NonconformityShape-status"),
+        ("open", "OpenNonconformityShape"),
+        ("undated", "OpenNonconformityShape"),
+        ("closed", "ClosedNonconformityShape"),
+        ("verified", "ClosedNonconformityShape"),
     }
 
 
@@ -317,6 +365,7 @@ def test_complete_nonconformities_pass(store: GraphStore):
 
 # -- the demo and the shapes' own documentation -----------------------------------------------
 
+
 def test_the_demo_passes_every_operations_shape(demo_store: GraphStore):
     assert operations_findings(demo_store) == []
     assert reference(demo_store) == []
@@ -331,6 +380,15 @@ def test_every_operations_shape_documents_itself():
         if constrained:
             assert OPERATIONS.value(node, SH.message) is not None and OPERATIONS.value(node, SH.severity) is not None, shape
     assert {s.removeprefix(ASH) for s in SHAPES} == {
-        "MonitoringCoverageShape", "MetricBreachShape", "RiskReassessmentShape", "IncidentRiskReassessmentShape",
-        "IncidentCommunicationShape", "OwnerCompetenceShape", "NonconformityShape", "NonconformityShape-owner",
-        "NonconformityShape-status", "OpenNonconformityShape", "ClosedNonconformityShape"}
+        "MonitoringCoverageShape",
+        "MetricBreachShape",
+        "RiskReassessmentShape",
+        "IncidentRiskReassessmentShape",
+        "IncidentCommunicationShape",
+        "OwnerCompetenceShape",
+        "NonconformityShape",
+        "NonconformityShape-owner",
+        "NonconformityShape-status",
+        "OpenNonconformityShape",
+        "ClosedNonconformityShape",
+    }

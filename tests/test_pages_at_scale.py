@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from aimsgraph import impact, overview, reports, validation
-from aimsgraph.analysis import RiskModel, saved_model
-from aimsgraph.app import create_app
 from aimsgraph.config import Settings
+from aimsgraph.http.app import create_app
+from aimsgraph.reporting import overview, reports
+from aimsgraph.risk import impact
+from aimsgraph.risk.analysis import RiskModel, saved_model
+from aimsgraph.semantics import validation
 from aimsgraph.store import GraphStore
 from benchmarks.generate import generate
 from conftest import AS_OF
@@ -134,7 +136,7 @@ def test_the_findings_index_follows_writes_without_reading_them_back(app):
     client = app.test_client()
     before = validation.findings_index(state.store)
     system = "https://bench.example/org/system/42"
-    update = f'PREFIX aims: <https://w3id.org/aimsgraph/ontology#> DELETE WHERE {{ <{system}> aims:hasOwner ?o }}'
+    update = f"PREFIX aims: <https://w3id.org/aimsgraph/ontology#> DELETE WHERE {{ <{system}> aims:hasOwner ?o }}"
     response = client.post("/update", data={"update": update}, headers=EDITOR)
     assert response.status_code in (200, 204), response.text
     assert state.refresher.settle(120)
@@ -172,8 +174,8 @@ def test_saved_copies_of_another_format_or_torn_are_ignored(tmp_path: Path):
 
 def test_a_systems_record_is_what_the_named_query_says(demo_store: GraphStore):
     """overview.system_record reads by index lookups what queries/system-record-nodes.rq selects."""
-    from aimsgraph import queries
-    from aimsgraph.record import node_text
+    from aimsgraph.records import queries
+    from aimsgraph.store.record import node_text
 
     rows = demo_store.query(queries.load_all()["system-record-nodes"].text)
     by_system: dict[str, set[str]] = {}
@@ -196,7 +198,7 @@ def test_the_findings_api_pages_through_every_finding_once(app):
         assert body["count"] == sum(f.severity == "Warning" for f in stored) and body["start"] == len(seen)
         seen += [(f["focus"], f["shape"], f["message"]) for f in body["findings"]]
         link = response.headers.get("Link")
-        url = link[1:link.index(">")] if link else None
+        url = link[1 : link.index(">")] if link else None
         pages += 1
     assert pages > 1 and len(seen) == len(set(seen)) == body["count"]
     assert client.get("/api/findings?limit=0").status_code == 400
@@ -213,8 +215,10 @@ def test_the_saved_dashboard_follows_the_record(app):
     saved = state.store.load_cache(state.store.cache_file(overview.DASHBOARD_FILE))
     assert saved is not None and saved[1] == before
     new = "https://bench.example/org/system/new-one"
-    update = (f'PREFIX aims: <https://w3id.org/aimsgraph/ontology#> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> '
-              f'INSERT DATA {{ <{new}> a aims:AISystem ; rdfs:label "A new one" }}')
+    update = (
+        f"PREFIX aims: <https://w3id.org/aimsgraph/ontology#> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> "
+        f'INSERT DATA {{ <{new}> a aims:AISystem ; rdfs:label "A new one" }}'
+    )
     assert client.post("/update", data={"update": update}, headers=EDITOR).status_code in (200, 204)
     assert state.refresher.settle(120)
     after = overview.dashboard(state.store, state.models, AS_OF)
@@ -255,8 +259,10 @@ def test_kept_impact_answers_end_with_the_store_generation(app):
     first = client.get("/api/impact", query_string={"node": node}).get_json()
     assert client.get("/api/impact", query_string={"node": node}).get_json() == first  # the kept answer
     consumer = "https://bench.example/org/system/consumer-of-149"
-    update = (f"PREFIX aims: <https://w3id.org/aimsgraph/ontology#> INSERT DATA {{ <{consumer}> a aims:AISystem ; "
-              f"aims:consumesOutputOf <{node}> }}")
+    update = (
+        f"PREFIX aims: <https://w3id.org/aimsgraph/ontology#> INSERT DATA {{ <{consumer}> a aims:AISystem ; "
+        f"aims:consumesOutputOf <{node}> }}"
+    )
     assert client.post("/update", data={"update": update}, headers=EDITOR).status_code in (200, 204)
     assert state.refresher.settle(120)
     after = client.get("/api/impact", query_string={"node": node}).get_json()
@@ -270,8 +276,9 @@ def test_a_kept_concentration_ranking_cut_shorter_equals_one_ranked_at_that_leng
     long = client.get("/api/concentration?limit=50&kind=Dataset").get_json()["ranking"]
     short = client.get("/api/concentration?limit=7&kind=Dataset").get_json()["ranking"]
     assert short == long[:7] == impact.concentration(snapshot.record, snapshot.model, ["Dataset"], 7)
-    assert client.get("/api/concentration?limit=60&kind=Dataset").get_json()["ranking"] == \
-        impact.concentration(snapshot.record, snapshot.model, ["Dataset"], 60)
+    assert client.get("/api/concentration?limit=60&kind=Dataset").get_json()["ranking"] == impact.concentration(
+        snapshot.record, snapshot.model, ["Dataset"], 60
+    )
 
 
 def test_validating_a_change_reports_on_what_it_affects(app):

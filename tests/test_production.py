@@ -49,12 +49,21 @@ def test_the_production_paragraph_gives_this_command(page: str):
 def production(tmp_path: Path):
     """``aimsgraph serve --production`` over an empty store (no demo, to start fast)."""
     port = free_port()
-    env = {**os.environ, "AIMSGRAPH_DATA_DIR": str(tmp_path / "db"), "AIMSGRAPH_DEMO": "false",
-           "AIMSGRAPH_MAX_BODY_BYTES": str(BODY_LIMIT), "AIMSGRAPH_MAX_UPLOAD_BYTES": str(BODY_LIMIT)}
+    env = {
+        **os.environ,
+        "AIMSGRAPH_DATA_DIR": str(tmp_path / "db"),
+        "AIMSGRAPH_DEMO": "false",
+        "AIMSGRAPH_MAX_BODY_BYTES": str(BODY_LIMIT),
+        "AIMSGRAPH_MAX_UPLOAD_BYTES": str(BODY_LIMIT),
+    }
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
-        process = subprocess.Popen([sys.executable, "-m", "aimsgraph.cli", *PRODUCTION, "--host", "127.0.0.1",
-                                    "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aimsgraph.cli", *PRODUCTION, "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process, log_path)
@@ -84,9 +93,10 @@ def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path, seconds: 
 
 
 #: How the idle sockets' requests begin and stop: headers never finished, or a body never finished.
-PARTIAL = (b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n",
-           b"POST /sparql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/sparql-query\r\n"
-           b"Content-Length: 1000\r\n\r\nSELECT")
+PARTIAL = (
+    b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    b"POST /sparql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/sparql-query\r\nContent-Length: 1000\r\n\r\nSELECT",
+)
 
 
 def idle_sockets(port: int, count: int) -> list[socket.socket]:
@@ -128,9 +138,14 @@ def test_idle_sockets_hold_no_thread_and_probes_answer(production):
         for _ in range(3):
             health, seconds = timed(lambda: requests.get(url + "/api/health", timeout=PROBE_SECONDS))
             assert health.status_code == 200 and seconds < PROBE_SECONDS
-            answer, seconds = timed(lambda: requests.post(
-                url + "/sparql", data={"query": QUERY}, timeout=PROBE_SECONDS,
-                headers={"Accept": "application/sparql-results+json"}))
+            answer, seconds = timed(
+                lambda: requests.post(
+                    url + "/sparql",
+                    data={"query": QUERY},
+                    timeout=PROBE_SECONDS,
+                    headers={"Accept": "application/sparql-results+json"},
+                )
+            )
             assert answer.status_code == 200 and seconds < PROBE_SECONDS
             assert len(answer.json()["results"]["bindings"]) == 3
         assert all(still_open(sock) for sock in held), "the server dropped idle sockets instead of holding them"
@@ -150,9 +165,10 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_arrives(production):
 
     def chunks():
         for _ in range(4):
-            yield b"<http://example.org/s> <http://example.org/p> \"" + b"x" * BODY_LIMIT + b"\" .\n"
+            yield b'<http://example.org/s> <http://example.org/p> "' + b"x" * BODY_LIMIT + b'" .\n'
 
-    refused = requests.post(url + "/api/validate", data=chunks(), timeout=PROBE_SECONDS,
-                            headers={"Content-Type": "application/n-triples"})
+    refused = requests.post(
+        url + "/api/validate", data=chunks(), timeout=PROBE_SECONDS, headers={"Content-Type": "application/n-triples"}
+    )
     assert refused.status_code == 413
     assert requests.get(url + "/api/health", timeout=PROBE_SECONDS).status_code == 200

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
-from aimsgraph.analysis import RiskModel, analysis_quads, refresh_analysis
 from aimsgraph.namespaces import Graphs
+from aimsgraph.risk.analysis import RiskModel, analysis_quads, refresh_analysis
 from riskgraphs import EX, inherited, model_of, store_with
 
 CRITICAL_RISK = "a aims:Risk ; aims:hasLikelihood rm:L4 ; aims:hasSeverity rm:S5 ."
@@ -113,8 +113,10 @@ def test_an_organisation_overrides_the_default_coupling_of_an_edge_type():
 
 
 def test_residual_scores_propagate_with_the_same_transmission():
-    model = model_of(CHAIN + "ex:c1 a aims:ImplementedControl ; aims:mitigates ex:r ; "
-                     "aims:controlStatus aims:Implemented ; aims:effectiveness 1.0 .")
+    model = model_of(
+        CHAIN + "ex:c1 a aims:ImplementedControl ; aims:mitigates ex:r ; "
+        "aims:controlStatus aims:Implemented ; aims:effectiveness 1.0 ."
+    )
     found = inherited(model, "a", "r")
     assert found.residual_score == pytest.approx((5 / 25) * 0.7 * 0.8)  # L1 x S5 after the control
 
@@ -122,11 +124,14 @@ def test_residual_scores_propagate_with_the_same_transmission():
 def test_demo_upstream_dataset_risk_reaches_at_least_three_systems(demo_store):
     model = RiskModel.build(demo_store)
     reached = {
-        i.asset for i in model.propagation.all()
+        i.asset
+        for i in model.propagation.all()
         if i.source_risk == DEMO + "risk/customer-transactions-quality" and model.deps.kinds[i.asset] == "AISystem"
     }
-    assert {DEMO + f"system/{s}" for s in ("retail-credit-scoring", "card-fraud-detection",
-                                            "aml-transaction-monitoring", "collections-prioritisation")} <= reached
+    assert {
+        DEMO + f"system/{s}"
+        for s in ("retail-credit-scoring", "card-fraud-detection", "aml-transaction-monitoring", "collections-prioritisation")
+    } <= reached
     assert len(reached) >= 3
     assert model.deps.cycles() == []
 
@@ -135,7 +140,8 @@ def test_analysis_graph_answers_why_a_system_is_at_risk():
     store = store_with(CHAIN)
     refresh_analysis(store)
     assert store.is_current(Graphs.ANALYSIS)
-    rows = list(store.query(f"""
+    rows = list(
+        store.query(f"""
         PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
         PREFIX prov: <http://www.w3.org/ns/prov#>
         SELECT ?source ?score ?level ?path ?via ?derived ?when WHERE {{
@@ -145,7 +151,8 @@ def test_analysis_graph_answers_why_a_system_is_at_risk():
                aims:explanationPath ?path ; aims:viaAsset ?via ; prov:wasDerivedFrom ?derived .
             <{Graphs.ANALYSIS}> prov:generatedAtTime ?when .
           }}
-        }}"""))
+        }}""")
+    )
     assert len(rows) == 1
     row = rows[0]
     assert row["source"].value == row["derived"].value == EX + "r"
@@ -177,6 +184,10 @@ def test_analysis_graph_records_cycles_and_refresh_replaces_it():
     first = store.graph_sizes()[Graphs.ANALYSIS]
     refresh_analysis(store)
     assert store.graph_sizes()[Graphs.ANALYSIS] == first
-    members = {row["m"].value for row in store.query(
-        "PREFIX aims: <https://w3id.org/aimsgraph/ontology#> SELECT ?m WHERE { ?c a aims:DependencyCycle ; aims:cycleMember ?m }")}
+    members = {
+        row["m"].value
+        for row in store.query(
+            "PREFIX aims: <https://w3id.org/aimsgraph/ontology#> SELECT ?m WHERE { ?c a aims:DependencyCycle ; aims:cycleMember ?m }"
+        )
+    }
     assert members == {EX + "a", EX + "b"}

@@ -110,8 +110,9 @@ def test_from_in_the_query_chooses_its_default_graph(server: LiveServer):
     assert empty == [{"n": "0"}]
     assert 0 < int(catalogue[0]["n"]) < int(everything[0]["n"])
     # ...unless the request names the dataset, which takes precedence (Protocol 2.1.4).
-    overridden = get(server, count % "https://example.org/no-such-graph",
-                     **{"default-graph-uri": "https://w3id.org/aimsgraph/graph/catalogue"})
+    overridden = get(
+        server, count % "https://example.org/no-such-graph", **{"default-graph-uri": "https://w3id.org/aimsgraph/graph/catalogue"}
+    )
     assert overridden.json()["results"]["bindings"][0]["n"]["value"] == catalogue[0]["n"]
 
 
@@ -148,7 +149,12 @@ def test_select_in_json_xml_csv_and_tsv(server: LiveServer):
 
 def test_results_parse_with_rdflib_result_parsers(server: LiveServer):
     query = CONTROLS + " LIMIT 5"
-    for media, fmt in [(SPARQL_JSON, "json"), ("application/sparql-results+xml", "xml"), ("text/csv", "csv"), ("text/tab-separated-values", "tsv")]:
+    for media, fmt in [
+        (SPARQL_JSON, "json"),
+        ("application/sparql-results+xml", "xml"),
+        ("text/csv", "csv"),
+        ("text/tab-separated-values", "tsv"),
+    ]:
         parsed = rdflib.query.Result.parse(io.BytesIO(get(server, query, media).content), format=fmt)
         assert len(list(parsed)) == 5, media
 
@@ -176,9 +182,11 @@ def test_construct_in_every_rdf_format(server: LiveServer, media: str, rdflib_fo
     assert response.headers["Content-Type"].split(";")[0] == media
     graph = rdflib.Dataset() if rdflib_format in ("trig", "nquads") else rdflib.Graph()
     graph.parse(data=response.content, format=rdflib_format)
-    subjects = {s for s, _, _ in graph.triples((None, None, None))} if rdflib_format not in ("trig", "nquads") else {
-        q[0] for q in graph.quads((None, None, None, None))
-    }
+    subjects = (
+        {s for s, _, _ in graph.triples((None, None, None))}
+        if rdflib_format not in ("trig", "nquads")
+        else {q[0] for q in graph.quads((None, None, None, None))}
+    )
     assert len(subjects) == 38
 
 
@@ -186,7 +194,11 @@ def test_describe_returns_turtle_by_default(server: LiveServer):
     response = get(server, "DESCRIBE <https://w3id.org/aimsgraph/iso42001/A.6.2.4>", accept=None)
     assert response.headers["Content-Type"].startswith("text/turtle")
     graph = rdflib.Graph().parse(data=response.text, format="turtle")
-    assert (rdflib.URIRef("https://w3id.org/aimsgraph/iso42001/A.6.2.4"), rdflib.SKOS.notation, rdflib.Literal("A.6.2.4")) in graph
+    assert (
+        rdflib.URIRef("https://w3id.org/aimsgraph/iso42001/A.6.2.4"),
+        rdflib.SKOS.notation,
+        rdflib.Literal("A.6.2.4"),
+    ) in graph
 
 
 def test_negotiation_honours_q_values_and_wildcards(server: LiveServer):
@@ -426,8 +438,11 @@ def test_readers_die_with_the_server_and_free_its_port(tmp_path_factory: pytest.
         deadline = time.monotonic() + 5
         while any(Path(f"/proc/{pid}").exists() for pid in readers) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not [pid for pid in readers if Path(f"/proc/{pid}/stat").exists()
-                    and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        assert not [
+            pid
+            for pid in readers
+            if Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        ]
         import socket
 
         with socket.socket() as sock:  # nobody holds the listening port any more
@@ -452,19 +467,21 @@ COUNT_THINGS = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/aimsgrap
 
 @pytest.fixture()
 def cached_app(tmp_path: Path):
-    from aimsgraph.app import create_app
     from aimsgraph.config import Settings
+    from aimsgraph.http.app import create_app
 
-    settings = Settings(data_dir=tmp_path / "store", demo=False, tokens=(f"editor:cache-editor:{CACHE_TOKEN}",),
-                        result_cache_bytes=1_048_576)
+    settings = Settings(
+        data_dir=tmp_path / "store", demo=False, tokens=(f"editor:cache-editor:{CACHE_TOKEN}",), result_cache_bytes=1_048_576
+    )
     app = create_app(settings)
     yield app
     app.extensions["aimsgraph"].readers.close()
 
 
 def _post_query(client, text: str, **headers):
-    return client.post("/sparql", data=text, headers={"Content-Type": "application/sparql-query",
-                                                       "Accept": SPARQL_JSON, **headers})
+    return client.post(
+        "/sparql", data=text, headers={"Content-Type": "application/sparql-query", "Accept": SPARQL_JSON, **headers}
+    )
 
 
 def _count(response) -> int:
@@ -473,16 +490,18 @@ def _count(response) -> int:
 
 
 def test_a_repeated_query_is_answered_from_the_cache_until_the_next_write(cached_app):
-    from aimsgraph.sparql.protocol import RESULT_CACHE
+    from aimsgraph.http.protocol import RESULT_CACHE
 
     client = cached_app.test_client()
     assert _count(_post_query(client, COUNT_THINGS)) == 0
     answers = cached_app.extensions[RESULT_CACHE]
     assert _count(_post_query(client, COUNT_THINGS)) == 0
     assert answers.hits == 1
-    inserted = client.post("/update", data="INSERT DATA { GRAPH <https://w3id.org/aimsgraph/graph/data> "
-                                           "{ <urn:a> a <urn:thing> } }",
-                           headers={"Content-Type": "application/sparql-update", "Authorization": f"Bearer {CACHE_TOKEN}"})
+    inserted = client.post(
+        "/update",
+        data="INSERT DATA { GRAPH <https://w3id.org/aimsgraph/graph/data> { <urn:a> a <urn:thing> } }",
+        headers={"Content-Type": "application/sparql-update", "Authorization": f"Bearer {CACHE_TOKEN}"},
+    )
     assert inserted.status_code in (200, 204), inserted.text
     assert _count(_post_query(client, COUNT_THINGS)) == 1  # the write made the cached answer stale
     assert answers.hits == 1
@@ -496,16 +515,19 @@ def test_a_repeated_query_is_answered_from_the_cache_until_the_next_write(cached
     assert answers.hits == hits + 1
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT (NOW() AS ?t) WHERE {}",
-    "SELECT (rand() AS ?r) WHERE {}",
-    "SELECT (STRUUID() AS ?u) WHERE {}",
-    "SELECT (BNODE() AS ?b) WHERE {}",
-    "CONSTRUCT { _:x <urn:p> ?s } WHERE { ?s ?p ?o } LIMIT 1",
-    "CONSTRUCT { [] <urn:p> ?s } WHERE { ?s ?p ?o } LIMIT 1",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT (NOW() AS ?t) WHERE {}",
+        "SELECT (rand() AS ?r) WHERE {}",
+        "SELECT (STRUUID() AS ?u) WHERE {}",
+        "SELECT (BNODE() AS ?b) WHERE {}",
+        "CONSTRUCT { _:x <urn:p> ?s } WHERE { ?s ?p ?o } LIMIT 1",
+        "CONSTRUCT { [] <urn:p> ?s } WHERE { ?s ?p ?o } LIMIT 1",
+    ],
+)
 def test_answers_that_change_without_a_write_are_never_cached(cached_app, query: str):
-    from aimsgraph.sparql.protocol import RESULT_CACHE
+    from aimsgraph.http.protocol import RESULT_CACHE
 
     client = cached_app.test_client()
     first = _post_query(client, query, Accept="*/*")
@@ -533,11 +555,12 @@ def test_the_cache_is_bounded_and_drops_stale_entries():
 
 
 def test_a_cached_answer_still_needs_the_token_when_reads_are_closed(tmp_path: Path):
-    from aimsgraph.app import create_app
     from aimsgraph.config import Settings
+    from aimsgraph.http.app import create_app
 
-    app = create_app(Settings(data_dir=tmp_path / "store", demo=False, open_reads=False,
-                              tokens=(f"reader:cache-reader:{CACHE_TOKEN}",)))
+    app = create_app(
+        Settings(data_dir=tmp_path / "store", demo=False, open_reads=False, tokens=(f"reader:cache-reader:{CACHE_TOKEN}",))
+    )
     try:
         client = app.test_client()
         assert _count(_post_query(client, COUNT_THINGS, Authorization=f"Bearer {CACHE_TOKEN}")) == 0

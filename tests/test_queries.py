@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 
-from aimsgraph import clock, queries
+from aimsgraph import clock
+from aimsgraph.records import queries
 from aimsgraph.store import GraphStore
 
 DEMO = "https://data.meridian.example/aims/"
@@ -57,16 +57,20 @@ def statement_of_applicability(rows):
     a_9_4, a_6_2_6, a_8_3 = entries["A.9.4"], entries["A.6.2.6"], entries["A.8.3"]
     return (
         len(rows) == 38
-        and [r["id"] for r in rows[:2]] == ["A.2.2", "A.2.3"] and rows[-1]["id"] == "A.10.4"
+        and [r["id"] for r in rows[:2]] == ["A.2.2", "A.2.3"]
+        and rows[-1]["id"] == "A.10.4"
         and column(rows, "applicable").count("false") == 3
-        and "justification" not in a_8_3 and a_8_3["applicable"] == "false"
-        and a_9_4["status"] == AIMS + "FullyImplemented" and not split(a_9_4, "implementedBy")
-        and not split(a_9_4, "risks") and not split(a_9_4, "evidence")
+        and "justification" not in a_8_3
+        and a_8_3["applicable"] == "false"
+        and a_9_4["status"] == AIMS + "FullyImplemented"
+        and not split(a_9_4, "implementedBy")
+        and not split(a_9_4, "risks")
+        and not split(a_9_4, "evidence")
         and DEMO + "control/chatbot-guardrails" in split(a_6_2_6, "implementedBy")
         and DEMO + "risk/chatbot-prompt-injection" in split(a_6_2_6, "risks")
         and DEMO + "evidence/fraud-backtest-2025" in split(a_6_2_6, "evidence")
-        and split(entries["A.10.2"], "implementedBy") == iris(
-            "control", "ai-raci", "supplier-ai-due-diligence", "cv-vendor-contract", "chatbot-pii-redaction")
+        and split(entries["A.10.2"], "implementedBy")
+        == iris("control", "ai-raci", "supplier-ai-due-diligence", "cv-vendor-contract", "chatbot-pii-redaction")
     )
 
 
@@ -86,7 +90,8 @@ def soa_risks(rows):
 def soa_evidence(rows):
     stale = {(r["id"], r["evidence"]) for r in rows if r["current"] == "false"}
     return (
-        stale == {
+        stale
+        == {
             ("A.6.2.4", DEMO + "evidence/fraud-backtest-2025"),
             ("A.6.2.6", DEMO + "evidence/fraud-backtest-2025"),
             ("A.10.2", DEMO + "evidence/aurora-supplier-assessment-2025"),
@@ -103,16 +108,19 @@ def systems_without_current_risk_assessment(rows):
     claims, assistant = DEMO + "system/claims-triage", DEMO + "system/code-assistant"
     return (
         set(systems) == {claims, assistant}
-        and systems[claims]["latestAssessment"] == "2025-06-12" and systems[claims]["inScope"] == "true"
+        and systems[claims]["latestAssessment"] == "2025-06-12"
+        and systems[claims]["inScope"] == "true"
         and systems[claims]["staleBefore"] == "2025-11-26"
-        and "latestAssessment" not in systems[assistant] and systems[assistant]["inScope"] == "false"
+        and "latestAssessment" not in systems[assistant]
+        and systems[assistant]["inScope"] == "false"
     )
 
 
 def high_risks_without_effective_control(rows):
     return (
         column(rows, "risk") == [DEMO + "risk/next-best-offer-vulnerable-targeting"]
-        and rows[0]["treatingControls"] == "0" and rows[0]["appetite"] == RM + "High"
+        and rows[0]["treatingControls"] == "0"
+        and rows[0]["appetite"] == RM + "High"
         and rows[0]["asset"] == DEMO + "system/next-best-offer"
     )
 
@@ -122,22 +130,21 @@ def controls_without_evidence(rows):
     return len(rows) == 3 and found == {
         (DEMO + "control/chatbot-guardrails", "missing", None, "false"),
         (DEMO + "control/fraud-champion-challenger", "expired", DEMO + "evidence/fraud-backtest-2025", "false"),
-        (DEMO + "control/supplier-ai-due-diligence", "expired", DEMO + "evidence/aurora-supplier-assessment-2025",
-         "true"),
+        (DEMO + "control/supplier-ai-due-diligence", "expired", DEMO + "evidence/aurora-supplier-assessment-2025", "true"),
     }
 
 
 def overdue_reviews(rows):
-    claims_risks = iris("risk", "claims-triage-unfair-routing", "claims-triage-catastrophe-surge",
-                        "claims-triage-vulnerable-delay")
+    claims_risks = iris(
+        "risk", "claims-triage-unfair-routing", "claims-triage-catastrophe-surge", "claims-triage-vulnerable-delay"
+    )
     types = {r["item"]: r["type"] for r in rows}
     return (
         len(rows) == 4
         and set(types) == claims_risks | iris("assessment", "ra-claims-triage-2025")
         and types[DEMO + "assessment/ra-claims-triage-2025"] == AIMS + "RiskAssessment"
         and all(types[risk] == AIMS + "Risk" for risk in claims_risks)
-        and {(r["nextReview"], r["overdueBy"], r["owner"]) for r in rows}
-        == {("2026-06-12", "P167D", DEMO + "role/claims-owner")}
+        and {(r["nextReview"], r["overdueBy"], r["owner"]) for r in rows} == {("2026-06-12", "P167D", DEMO + "role/claims-owner")}
     )
 
 
@@ -145,12 +152,11 @@ def stakeholders_affected_by_system(rows):
     parties = by(rows, "stakeholder")
     borrowers, board = DEMO + "party/borrowers-in-arrears", DEMO + "party/board"
     return (
-        set(parties) == iris("party", "borrowers-in-arrears", "vulnerable-customers", "national-banking-supervisor",
-                             "board")
+        set(parties) == iris("party", "borrowers-in-arrears", "vulnerable-customers", "national-banking-supervisor", "board")
         and split(parties[borrowers], "via") == {"subject", "risk", "consequence", "impact"}
         and split(parties[board], "via") == {"consequence", "impact"}
-        and split(parties[borrowers], "risks") == iris("risk", "collections-vulnerable-debtors",
-                                                        "collections-upstream-score-errors")
+        and split(parties[borrowers], "risks")
+        == iris("risk", "collections-vulnerable-debtors", "collections-upstream-score-errors")
     )
 
 
@@ -168,11 +174,14 @@ def ai_system_profile(rows):
     collections = systems[DEMO + "system/collections-prioritisation"]
     assistant = systems[DEMO + "system/code-assistant"]
     return (
-        len(rows) == 12 and column(rows, "id") == [f"AIS-{n:03d}" for n in range(1, 13)]
+        len(rows) == 12
+        and column(rows, "id") == [f"AIS-{n:03d}" for n in range(1, 13)]
         and all(r.get("purpose") and r.get("domain") and r.get("capability") and r.get("deployer") for r in rows)
-        and claims["deployer"] == DEMO + "org/meridian-assurance" and claims["domain"] == AIMS + "Insurance"
+        and claims["deployer"] == DEMO + "org/meridian-assurance"
+        and claims["domain"] == AIMS + "Insurance"
         and split(collections, "subjects") == iris("party", "borrowers-in-arrears", "vulnerable-customers")
-        and not split(assistant, "subjects") and split(assistant, "models") == {DEMO + "model/aurora-llm"}
+        and not split(assistant, "subjects")
+        and split(assistant, "models") == {DEMO + "model/aurora-llm"}
         and sum(1 for r in rows if split(r, "subjects")) == 10
     )
 
@@ -183,8 +192,8 @@ def risk_profile(rows):
     targeting = risks[DEMO + "risk/next-best-offer-vulnerable-targeting"]
     return (
         len(rows) == 40
-        and split(proxy, "sources") == {DEMO + "risk-source/historical-bias",
-                                        "https://w3id.org/aimsgraph/iso42001/C.3-machine-learning"}
+        and split(proxy, "sources")
+        == {DEMO + "risk-source/historical-bias", "https://w3id.org/aimsgraph/iso42001/C.3-machine-learning"}
         and split(proxy, "consequences") == {DEMO + "consequence/unfair-credit-decision"}
         and split(proxy, "impacts") == iris("impact", "discriminatory-credit-denial", "supervisory-sanction")
         and (proxy["likelihood"], proxy["severity"], proxy["level"]) == (RM + "L3", RM + "S5", RM + "High")
@@ -199,9 +208,10 @@ def affected_stakeholders_and_areas(rows):
     proxy = risks[DEMO + "risk/retail-credit-proxy-discrimination"]
     energy = risks[DEMO + "risk/gpu-energy-footprint"]
     return (
-        len(rows) == 40 and all(split(r, "stakeholders") and split(r, "areas") for r in rows)
-        and split(proxy, "stakeholders") == iris("party", "retail-loan-applicants", "sme-applicants",
-                                                 "national-banking-supervisor", "board")
+        len(rows) == 40
+        and all(split(r, "stakeholders") and split(r, "areas") for r in rows)
+        and split(proxy, "stakeholders")
+        == iris("party", "retail-loan-applicants", "sme-applicants", "national-banking-supervisor", "board")
         and split(proxy, "areas") == {AIMS + "FundamentalRights", AIMS + "Financial", AIMS + "Reputation"}
         and split(energy, "stakeholders") == {DEMO + "party/general-public"}
         and split(energy, "areas") == {AIMS + "Environment"}
@@ -218,7 +228,9 @@ def system_record_nodes(rows: list[dict[str, str]]) -> bool:
         len(records) == 12
         and all(system in nodes for system, nodes in records.items())
         and DEMO + "system/code-assistant" in records
-        and {n for n in cv if "/risk/" in n} and {n for n in cv if "/control/" in n} and {n for n in cv if "/assessment/" in n}
+        and {n for n in cv if "/risk/" in n}
+        and {n for n in cv if "/control/" in n}
+        and {n for n in cv if "/assessment/" in n}
         and not {n for n in cv if "/risk/" in n and "cv" not in n and "talent" not in n and "screening" not in n}
     )
 
@@ -227,7 +239,8 @@ def why_risk(rows):
     source = by(rows, "sourceRisk")[DEMO + "risk/customer-transactions-quality"]
     scores = [float(r["residualScore"]) for r in rows]
     return (
-        source["distance"] == "2" and source["sourceAsset"] == DEMO + "dataset/customer-transactions"
+        source["distance"] == "2"
+        and source["sourceAsset"] == DEMO + "dataset/customer-transactions"
         and float(source["inherentScore"]) <= 0.48  # never more than the source risk (L3 x S4 = 12/25)
         and all(p.startswith(f"<{DEMO}system/collections-prioritisation> -") for r in rows for p in r["paths"].split("\n"))
         and scores == sorted(scores, reverse=True)
@@ -237,9 +250,12 @@ def why_risk(rows):
 def impact_revisit(rows):
     found = {(r["category"], r["item"]) for r in rows}
     return {
-        ("risk", DEMO + "risk/customer-transactions-quality"), ("risk", DEMO + "risk/retail-credit-model-drift"),
-        ("assessment", DEMO + "assessment/ia-retail-credit-scoring-2026"), ("soa", DEMO + "soa/A.7.4"),
-        ("stakeholder", DEMO + "party/retail-customers"), ("control", DEMO + "control/data-quality-rules"),
+        ("risk", DEMO + "risk/customer-transactions-quality"),
+        ("risk", DEMO + "risk/retail-credit-model-drift"),
+        ("assessment", DEMO + "assessment/ia-retail-credit-scoring-2026"),
+        ("soa", DEMO + "soa/A.7.4"),
+        ("stakeholder", DEMO + "party/retail-customers"),
+        ("control", DEMO + "control/data-quality-rules"),
     } <= found and not any(item.startswith(DEMO + "system/cv-screening") for _, item in found)
 
 
@@ -258,45 +274,63 @@ def open_incidents(rows):
     chatbot = incidents.get(DEMO + "incident/inc-2026-0814")  # open unless the record closes it
     occurred = [r.get("occurredAt", "") for r in rows]
     return (
-        len(incidents) == len(rows) and occurred == sorted(occurred, reverse=True)
+        len(incidents) == len(rows)
+        and occurred == sorted(occurred, reverse=True)
         and all(r.get("status") != AIMS + "StatusClosed" for r in rows)
-        and (chatbot is None or (
-            split(chatbot, "systems") == iris("system", "customer-service-chatbot")
-            and iris("system", "customer-service-chatbot") | iris("dataset", "knowledge-base") <= split(chatbot, "assets")
-            and split(chatbot, "risks") == iris("risk", "chatbot-hallucination")
-            and chatbot["owner"] == DEMO + "role/customer-service-owner"))
+        and (
+            chatbot is None
+            or (
+                split(chatbot, "systems") == iris("system", "customer-service-chatbot")
+                and iris("system", "customer-service-chatbot") | iris("dataset", "knowledge-base") <= split(chatbot, "assets")
+                and split(chatbot, "risks") == iris("risk", "chatbot-hallucination")
+                and chatbot["owner"] == DEMO + "role/customer-service-owner"
+            )
+        )
     )
 
 
 def overdue_communications(rows):
     return len({(r["incident"], r["party"]) for r in rows}) == len(rows) and all(
-        r["today"] == AS_OF and r["informBy"][:10] < AS_OF and r["overdueBy"].startswith("P") for r in rows)
+        r["today"] == AS_OF and r["informBy"][:10] < AS_OF and r["overdueBy"].startswith("P") for r in rows
+    )
 
 
 def overdue_nonconformities(rows):
     return DEMO + "action/ca-2026-01" not in column(rows, "item") and all(  # due 2027-01-31
-        r["today"] == AS_OF and r["due"] < AS_OF and r["kind"] in ("Nonconformity", "Corrective action")
-        and r.get("status") != AIMS + "StatusClosed" and r["overdueBy"].startswith("P") for r in rows)
+        r["today"] == AS_OF
+        and r["due"] < AS_OF
+        and r["kind"] in ("Nonconformity", "Corrective action")
+        and r.get("status") != AIMS + "StatusClosed"
+        and r["overdueBy"].startswith("P")
+        for r in rows
+    )
 
 
 def recurring_nonconformities(rows):
     return all(
-        r["earlier"] != r["nonconformity"] and r["earlierOpened"] <= r["opened"]
+        r["earlier"] != r["nonconformity"]
+        and r["earlierOpened"] <= r["opened"]
         and r["earlierOpened"] >= str(int(r["opened"][:4]) - 1) + r["opened"][4:10]
-        and split(r, "shared") and set(r["via"].split()) <= {"metric", "system", "clause"} for r in rows)
+        and split(r, "shared")
+        and set(r["via"].split()) <= {"metric", "system", "clause"}
+        for r in rows
+    )
 
 
 def metric_breaches(rows):
     gini = by(rows, "measurement").get(DEMO + "measurement/retail-pd-gini-2026-09-30")
     return (
-        gini is not None and gini["metric"] == DEMO + "metric/retail-pd-gini"
+        gini is not None
+        and gini["metric"] == DEMO + "metric/retail-pd-gini"
         and (gini["value"], gini["threshold"], gini["direction"]) == ("0.53", "0.55", "lower")
         and split(gini, "systems") == iris("system", "retail-credit-scoring")
         and DEMO + "model/retail-pd-model" in split(gini, "assets")
         and DEMO + "risk/retail-credit-model-drift" in split(gini, "risks")
         and DEMO + "measurement/retail-pd-gini-2026-06-30" not in column(rows, "measurement")  # 0.58 >= 0.55
-        and all(float(r["value"]) < float(r["threshold"]) if r["direction"] == "lower"
-                else float(r["value"]) > float(r["threshold"]) for r in rows)
+        and all(
+            float(r["value"]) < float(r["threshold"]) if r["direction"] == "lower" else float(r["value"]) > float(r["threshold"])
+            for r in rows
+        )
     )
 
 
@@ -311,8 +345,11 @@ def due_items(rows):
         and items[(DEMO + "risk/claims-triage-unfair-routing", "Review")]["owner"] == DEMO + "role/claims-owner"
         and items[(DEMO + "evidence/fraud-backtest-2025", "Evidence expiry")]["due"] == "2026-03-31"
         and items[(DEMO + "change/replace-ocr-vendor", "Planned change")]["due"] == "2027-06-30"
-        and "due" not in gini and gini["interval"] == "P3M" and gini["lastMeasured"] >= "2026-09-30"
-        and dated == sorted(dated) and all(r["overdue"] == str(r["due"] < AS_OF).lower() for r in rows if "due" in r)
+        and "due" not in gini
+        and gini["interval"] == "P3M"
+        and gini["lastMeasured"] >= "2026-09-30"
+        and dated == sorted(dated)
+        and all(r["overdue"] == str(r["due"] < AS_OF).lower() for r in rows if "due" in r)
         and all("due" in r or r["kind"] == "Measurement" for r in rows)
     )
 
@@ -324,8 +361,9 @@ EXPECTED = {
     "statement-of-applicability": statement_of_applicability,
     "soa-risks": soa_risks,
     "soa-evidence": soa_evidence,
-    "dependents": lambda rows: {DEMO + "system/retail-credit-scoring", DEMO + "system/card-fraud-detection"}
-    <= {r["dependent"] for r in rows},
+    "dependents": lambda rows: (
+        {DEMO + "system/retail-credit-scoring", DEMO + "system/card-fraud-detection"} <= {r["dependent"] for r in rows}
+    ),
     "systems-without-current-risk-assessment": systems_without_current_risk_assessment,
     "high-risks-without-effective-control": high_risks_without_effective_control,
     "controls-without-evidence": controls_without_evidence,
@@ -339,10 +377,12 @@ EXPECTED = {
     "why-risk": why_risk,
     "impact-revisit": impact_revisit,
     "concentration": concentration,
-    "record-counts": lambda rows: [(r["label"], int(r["count"])) for r in rows][:5] == [
-        ("AI systems", 12), ("Models", 14), ("Datasets", 20), ("Infrastructure services", 8), ("Suppliers", 6)]
-    and {r["label"]: int(r["count"]) for r in rows}["Risks"] == 40
-    and {r["label"]: int(r["count"]) for r in rows}["Controls"] == 58,
+    "record-counts": lambda rows: (
+        [(r["label"], int(r["count"])) for r in rows][:5]
+        == [("AI systems", 12), ("Models", 14), ("Datasets", 20), ("Infrastructure services", 8), ("Suppliers", 6)]
+        and {r["label"]: int(r["count"]) for r in rows}["Risks"] == 40
+        and {r["label"]: int(r["count"]) for r in rows}["Controls"] == 58
+    ),
     "open-incidents": open_incidents,
     "overdue-communications": overdue_communications,
     "overdue-nonconformities": overdue_nonconformities,
@@ -361,8 +401,10 @@ PARAMETERS = {
 ALWAYS_REPORTED = {
     "systems-without-current-risk-assessment": ("system", iris("system", "claims-triage", "code-assistant")),
     "high-risks-without-effective-control": ("risk", iris("risk", "next-best-offer-vulnerable-targeting")),
-    "controls-without-evidence": ("control", iris("control", "chatbot-guardrails", "fraud-champion-challenger",
-                                                  "supplier-ai-due-diligence")),
+    "controls-without-evidence": (
+        "control",
+        iris("control", "chatbot-guardrails", "fraud-champion-challenger", "supplier-ai-due-diligence"),
+    ),
     "overdue-reviews": ("item", iris("assessment", "ra-claims-triage-2025")),
     "due-items": ("item", iris("assessment", "ra-claims-triage-2025") | iris("action", "ca-2026-01")),
 }
@@ -486,8 +528,17 @@ ORDER BY ?category ?item
 """
 
 
-@pytest.mark.parametrize("node", ["dataset/customer-transactions", "system/collections-prioritisation",
-                                  "supplier/aurora-ai", "model/aurora-llm", "system/cv-screening", "no-such-node"])
+@pytest.mark.parametrize(
+    "node",
+    [
+        "dataset/customer-transactions",
+        "system/collections-prioritisation",
+        "supplier/aurora-ai",
+        "model/aurora-llm",
+        "system/cv-screening",
+        "no-such-node",
+    ],
+)
 def test_impact_revisit_answers_as_before_the_rewrite(demo_store: GraphStore, node: str):
     before = queries.NamedQuery("impact-revisit-before", IMPACT_REVISIT_BEFORE, {})
     old = run_with(demo_store, before, {"node": DEMO + node})
@@ -496,8 +547,9 @@ def test_impact_revisit_answers_as_before_the_rewrite(demo_store: GraphStore, no
     assert new == sorted(new, key=lambda r: (r["category"], r["item"], r.get("label", "")))
 
 
-def run_with(store: GraphStore, query: queries.NamedQuery, values: dict[str, str],
-             page: queries.Page | None = None) -> list[dict[str, str]]:
+def run_with(
+    store: GraphStore, query: queries.NamedQuery, values: dict[str, str], page: queries.Page | None = None
+) -> list[dict[str, str]]:
     solutions = store.query(query.paged_text(page), substitutions=query.substitutions(values))
     names = [v.value for v in solutions.variables]
     return [{n: row[n].value for n in names if row[n] is not None} for row in solutions]
@@ -511,8 +563,14 @@ PAGED = sorted(name for name, q in NAMED.items() if q.page_size)
 
 
 def test_the_long_queries_are_paged_by_default():
-    assert {"risk-register", "risk-profile", "affected-stakeholders-and-areas", "system-record-nodes", "due-items",
-            "ai-systems"} <= set(PAGED)
+    assert {
+        "risk-register",
+        "risk-profile",
+        "affected-stakeholders-and-areas",
+        "system-record-nodes",
+        "due-items",
+        "ai-systems",
+    } <= set(PAGED)
 
 
 @pytest.mark.parametrize("name", PAGED)
@@ -548,20 +606,25 @@ def test_paging_parameters_are_taken_out_and_checked():
     assert query.paged_text(queries.Page(3, 50)).endswith("LIMIT 51\nOFFSET 100\n")
 
 
-@pytest.mark.parametrize(("name", "key", "asset"), [
-    ("risk-register", "asset", "system/retail-credit-scoring"),
-    ("risk-profile", "asset", "system/retail-credit-scoring"),
-    ("affected-stakeholders-and-areas", "asset", "dataset/customer-transactions"),
-    ("system-record-nodes", "system", "system/cv-screening"),
-])
+@pytest.mark.parametrize(
+    ("name", "key", "asset"),
+    [
+        ("risk-register", "asset", "system/retail-credit-scoring"),
+        ("risk-profile", "asset", "system/retail-credit-scoring"),
+        ("affected-stakeholders-and-areas", "asset", "dataset/customer-transactions"),
+        ("system-record-nodes", "system", "system/cv-screening"),
+    ],
+)
 def test_the_asset_or_system_parameter_keeps_its_rows_only(demo_store: GraphStore, name: str, key: str, asset: str):
     query = NAMED[name]
     parameter = "system" if key == "system" else "asset"
     whole = run_with(demo_store, query, {})
     one = run_with(demo_store, query, {parameter: DEMO + asset})
-    strip = lambda rows: [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]  # noqa: E731
-    normal = lambda rows: sorted(sorted_items({k: " ".join(sorted(v.split())) for k, v in r.items()})  # noqa: E731
-                                 for r in strip(rows))
+
+    def normal(rows: list[dict[str, str]]) -> list:
+        visible = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+        return sorted(sorted_items({k: " ".join(sorted(v.split())) for k, v in r.items()}) for r in visible)
+
     assert one and normal(one) == normal([r for r in whole if r.get(key) == DEMO + asset])
     assert all(r["__" + parameter + "_iri"] == DEMO + asset for r in one)
 
@@ -580,19 +643,16 @@ def test_the_api_pages_with_link_headers(server):
 
     url = server.url + "/api/queries/risk-register"
     json_rows = lambda r: [{k: v["value"] for k, v in b.items()} for b in r.json()["results"]["bindings"]]  # noqa: E731
-    first = requests.get(url, params={"pageSize": "15"}, headers={"Accept": "application/sparql-results+json"},
-                         timeout=30)
+    first = requests.get(url, params={"pageSize": "15"}, headers={"Accept": "application/sparql-results+json"}, timeout=30)
     assert first.status_code == 200 and first.headers["Aimsgraph-Page"] == "1"
     assert len(json_rows(first)) == 15 and "X-Aimsgraph-Result-Truncated" not in first.headers
     walked, response = json_rows(first), first
     while "next" in response.links:
-        response = requests.get(response.links["next"]["url"], headers={"Accept": "application/sparql-results+json"},
-                                timeout=30)
+        response = requests.get(response.links["next"]["url"], headers={"Accept": "application/sparql-results+json"}, timeout=30)
         assert response.status_code == 200 and "prev" in response.links
         walked += json_rows(response)
     assert len(walked) == 40 and len({r["risk"] for r in walked}) == 40 and response.headers["Aimsgraph-Page"] == "3"
-    whole = requests.get(url, params={"pageSize": "1000"}, headers={"Accept": "application/sparql-results+json"},
-                         timeout=30)
+    whole = requests.get(url, params={"pageSize": "1000"}, headers={"Accept": "application/sparql-results+json"}, timeout=30)
     assert json_rows(whole) == walked and "next" not in whole.links  # 1,000 rows a page by default
     assert requests.get(url, params={"page": "0"}, timeout=30).status_code == 400
     listing = {q["name"]: q for q in requests.get(server.url + "/api/queries", timeout=30).json()["queries"]}

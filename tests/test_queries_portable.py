@@ -17,9 +17,9 @@ import pytest
 from pyparsing import ParseException
 from rdflib.plugins.sparql import prepareQuery
 
-from aimsgraph import queries
-from aimsgraph.remote import bind_values
+from aimsgraph.records import queries
 from aimsgraph.store import GraphStore
+from aimsgraph.store.remote import bind_values
 
 NAMED = queries.load_all()
 DEMO = "https://data.meridian.example/aims/"
@@ -87,13 +87,16 @@ ex:soon aims:nextReviewDate "2027-01-10"^^xsd:date . ex:later aims:nextReviewDat
 """
 
 
-@pytest.mark.parametrize(("name", "values", "rows"), [
-    ("risk-profile", {"asset": "http://example.org/system"}, 1),
-    ("affected-stakeholders-and-areas", {"asset": "http://example.org/system"}, 1),
-    ("risk-profile", {}, 2),
-    ("due-items", {"asOf": "2026-11-26", "until": "2027-01-31"}, 1),
-    ("due-items", {"asOf": "2026-11-26"}, 2),
-])
+@pytest.mark.parametrize(
+    ("name", "values", "rows"),
+    [
+        ("risk-profile", {"asset": "http://example.org/system"}, 1),
+        ("affected-stakeholders-and-areas", {"asset": "http://example.org/system"}, 1),
+        ("risk-profile", {}, 2),
+        ("due-items", {"asOf": "2026-11-26", "until": "2027-01-31"}, 1),
+        ("due-items", {"asOf": "2026-11-26"}, 2),
+    ],
+)
 def test_optional_parameters_cut_the_answer_however_they_are_bound(name: str, values: dict[str, str], rows: int):
     """A query's optional parameter is tested inside a UNION branch, which a SPARQL 1.1 engine
     evaluates without the VALUES block around it: the query tests it again at its top level, so

@@ -9,11 +9,11 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from aimsgraph import reasoning
-from aimsgraph.app import create_app
 from aimsgraph.config import Settings
+from aimsgraph.http.app import create_app
 from aimsgraph.namespaces import Graphs
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.semantics import reasoning
+from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -31,16 +31,25 @@ def test_typed_edges_make_dependson_paths(demo_store: GraphStore):
     dependents = rows(demo_store, f"SELECT DISTINCT ?x WHERE {{ ?x <{AIMS}dependsOn>+ <{DEMO}supplier/nimbus-cloud> }}")
     assert len(dependents) >= 10
     assets = rows(demo_store, f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ ?x a <{AIMS}Asset> }}")
-    systems_models_datasets = rows(demo_store, f"""SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{
-        VALUES ?c {{ <{AIMS}AISystem> <{AIMS}Model> <{AIMS}Dataset> }} ?x a ?c }}""")
+    systems_models_datasets = rows(
+        demo_store,
+        f"""SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{
+        VALUES ?c {{ <{AIMS}AISystem> <{AIMS}Model> <{AIMS}Dataset> }} ?x a ?c }}""",
+    )
     assert int(assets[0]["n"]) > int(systems_models_datasets[0]["n"])
 
 
 def test_inferred_triples_never_repeat_asserted_ones(demo_store: GraphStore):
-    repeated = rows(demo_store, f"""SELECT (COUNT(*) AS ?n) WHERE {{
-        GRAPH <{Graphs.INFERRED}> {{ ?s ?p ?o }} GRAPH ?g {{ ?s ?p ?o }} FILTER(?g != <{Graphs.INFERRED}>) }}""")
+    repeated = rows(
+        demo_store,
+        f"""SELECT (COUNT(*) AS ?n) WHERE {{
+        GRAPH <{Graphs.INFERRED}> {{ ?s ?p ?o }} GRAPH ?g {{ ?s ?p ?o }} FILTER(?g != <{Graphs.INFERRED}>) }}""",
+    )
     assert repeated == [{"n": "0"}]
-    edges = rows(demo_store, f"SELECT (COUNT(*) AS ?all) (COUNT(DISTINCT CONCAT(STR(?a), STR(?b))) AS ?distinct) WHERE {{ ?a <{AIMS}dependsOn> ?b }}")
+    edges = rows(
+        demo_store,
+        f"SELECT (COUNT(*) AS ?all) (COUNT(DISTINCT CONCAT(STR(?a), STR(?b))) AS ?distinct) WHERE {{ ?a <{AIMS}dependsOn> ?b }}",
+    )
     assert edges[0]["all"] == edges[0]["distinct"]
 
 
@@ -64,7 +73,7 @@ import subprocess
 import sys
 from pathlib import Path
 from aimsgraph.store import GraphStore
-from aimsgraph.reasoning import refresh_inferences
+from aimsgraph.semantics.reasoning import refresh_inferences
 store = GraphStore(Path({str(data_dir)!r})); store.initialise(demo=True)
 print(refresh_inferences(store))
 store.invalidate({Graphs.INFERRED!r}); store.raw.remove_graph(ox.NamedNode({Graphs.INFERRED!r})); store.flush()
@@ -81,6 +90,7 @@ store.invalidate({Graphs.INFERRED!r}); store.raw.remove_graph(ox.NamedNode({Grap
 
 
 # -- the fast engine equals the owlrl reference --------------------------------------------------
+
 
 def without_blank_nodes(triples: set) -> set:
     """Blank-node labels change in the round trip through rdflib; compare the rest."""
@@ -145,13 +155,19 @@ def test_a_user_who_knows_only_airo_lists_systems_risks_consequences_and_control
     assert count("SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE { ?r a airo:Risk }") == 40
     assert count("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?r airo:hasConsequence ?c . ?c a airo:Consequence }") >= 17
     mitigating = count(f"SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE {{ ?c <{AIMS}mitigates> ?r }}")
-    assert count("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c a airo:RiskControl ; airo:mitigatesRiskConcept ?r }") == mitigating > 30
+    assert (
+        count("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c a airo:RiskControl ; airo:mitigatesRiskConcept ?r }")
+        == mitigating
+        > 30
+    )
     assert count("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c a airo:RiskControl }") == 58
     assert count("SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE { ?r a airo:Risk ; dpv:hasRiskLevel ?l }") == 40
 
 
 def test_demo_risks_reach_vair_risk_sources_through_the_crosswalk(demo_store: GraphStore):
-    found = rows(demo_store, """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+    found = rows(
+        demo_store,
+        """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
         PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
         PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
         SELECT DISTINCT ?risk ?vair ?label WHERE {
@@ -159,12 +175,14 @@ def test_demo_risks_reach_vair_risk_sources_through_the_crosswalk(demo_store: Gr
           ?source skos:exactMatch|skos:closeMatch|skos:narrowMatch|skos:broadMatch ?vair .
           ?vair rdfs:label ?label .
           FILTER(STRSTARTS(STR(?vair), "https://w3id.org/vair#"))
-        }""")
+        }""",
+    )
     assert len({r["risk"] for r in found}) >= 5
     assert all(r["label"] for r in found)
 
 
 # -- incremental maintenance equals a full refresh -----------------------------------------------
+
 
 def stamps_of(store: GraphStore) -> set:
     return {t for t in inferred_graph(store) if t[1] in (reasoning.GENERATED_AT, reasoning.HAS_VERSION)}
@@ -175,8 +193,9 @@ CLASSES = ("AISystem", "Model", "Dataset", "Risk", "ImplementedControl", "Suppli
 
 def inferred_graph(store: GraphStore) -> set:
     graph = ox.NamedNode(Graphs.INFERRED)
-    return {(q.subject, q.predicate, q.object) for q in store.raw.quads_for_pattern(None, None, None, graph)
-            if q.subject != graph}
+    return {
+        (q.subject, q.predicate, q.object) for q in store.raw.quads_for_pattern(None, None, None, graph) if q.subject != graph
+    }
 
 
 @pytest.mark.parametrize("seed", [5, 11])
@@ -192,11 +211,21 @@ def test_incremental_updates_equal_a_full_refresh_after_random_edits(seed: int):
     store.raw.load(generate(30, seed=3).encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=data)
     store.raw.load(EDGE_CASES.encode(), format=ox.RdfFormat.TURTLE, to_graph=data)
     refresh_inferences(store)
-    asserted = sorted(((q.subject, q.predicate, q.object) for q in store.raw.quads_for_pattern(None, None, None, data)),
-                      key=str)
+    asserted = sorted(((q.subject, q.predicate, q.object) for q in store.raw.quads_for_pattern(None, None, None, data)), key=str)
     subjects = sorted({t[0] for t in asserted}, key=str)
-    predicates = [ox.NamedNode(AIMS + p) for p in ("consumesOutputOf", "usesModel", "hasRisk", "hasDependency",
-                                                    "dependencyTarget", "hasRiskSource", "mitigates", "hasOwner")]
+    predicates = [
+        ox.NamedNode(AIMS + p)
+        for p in (
+            "consumesOutputOf",
+            "usesModel",
+            "hasRisk",
+            "hasDependency",
+            "dependencyTarget",
+            "hasRiskSource",
+            "mitigates",
+            "hasOwner",
+        )
+    ]
     for _ in range(15):
         removed = set(rng.sample(asserted, 3))
         added = {(rng.choice(subjects), rng.choice(predicates), rng.choice(subjects)) for _ in range(3)}
@@ -224,8 +253,12 @@ def test_incremental_update_when_an_inferred_triple_is_asserted_and_an_assertion
     store.initialise(demo=False)
     data = ox.NamedNode(Graphs.DATA)
     ex = "https://example.org/"
-    store.raw.load(f"""@prefix aims: <{AIMS}> . @prefix ex: <{ex}> .
-        ex:a aims:consumesOutputOf ex:b ; aims:hasRisk ex:r .""".encode(), format=ox.RdfFormat.TURTLE, to_graph=data)
+    store.raw.load(
+        f"""@prefix aims: <{AIMS}> . @prefix ex: <{ex}> .
+        ex:a aims:consumesOutputOf ex:b ; aims:hasRisk ex:r .""".encode(),
+        format=ox.RdfFormat.TURTLE,
+        to_graph=data,
+    )
     refresh_inferences(store)
     a, r, b = (ox.NamedNode(ex + n) for n in "arb")
     asserted = (a, ox.NamedNode(AIMS + "dependsOn"), b)  # was inferred

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aimsgraph import scoring
 from aimsgraph.errors import ConfigError
 from aimsgraph.namespaces import RM
+from aimsgraph.risk import scoring
 from riskgraphs import EX, store_with
 
 
@@ -88,10 +88,18 @@ def test_an_incomplete_matrix_is_a_configuration_error():
 def test_score_thresholds_follow_the_matrix_bands():
     matrix = scoring.load_criteria(store_with("")).matrix
     assert {level.label: level.min_score for level in matrix.levels.values()} == {
-        "Low": 1 / 25, "Medium": 5 / 25, "High": 10 / 25, "Critical": 20 / 25,
+        "Low": 1 / 25,
+        "Medium": 5 / 25,
+        "High": 10 / 25,
+        "Critical": 20 / 25,
     }
     assert [matrix.level_for_score(s).label for s in (0.01, 0.2, 0.39, 0.4, 0.8, 1.0)] == [
-        "Low", "Medium", "Medium", "High", "Critical", "Critical",
+        "Low",
+        "Medium",
+        "Medium",
+        "High",
+        "Critical",
+        "Critical",
     ]
 
 

@@ -1,4 +1,4 @@
-"""The CSV reader (aimsgraph.importers.spreadsheet): template sheets, the column rules, error
+"""The CSV reader (aimsgraph.interop.importers.spreadsheet): template sheets, the column rules, error
 reporting by spreadsheet row and column, determinism and the `replaced` contract."""
 
 from __future__ import annotations
@@ -11,19 +11,34 @@ import pytest
 
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput
-from aimsgraph.importers.spreadsheet import DEFAULT_BASE, read_sheet
+from aimsgraph.interop.importers.spreadsheet import DEFAULT_BASE, read_sheet
 from aimsgraph.namespaces import AIMS, ISO, RM, Graphs
-from aimsgraph.scoring import load_criteria, load_risks
+from aimsgraph.risk.scoring import load_criteria, load_risks
+from aimsgraph.semantics.validation import validate_store
 from aimsgraph.store import GraphStore
-from aimsgraph.validation import validate_store
 from conftest import AS_OF
 
 MB = "https://data.meridian.example/aims/"
 TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 
-HEADER = ["system", "risk", "title", "risk source", "affected stakeholders", "likelihood", "severity",
-          "treatment", "owner", "review date", "control", "annex a", "control owner", "control status",
-          "evidence url", "evidence valid until"]
+HEADER = [
+    "system",
+    "risk",
+    "title",
+    "risk source",
+    "affected stakeholders",
+    "likelihood",
+    "severity",
+    "treatment",
+    "owner",
+    "review date",
+    "control",
+    "annex a",
+    "control owner",
+    "control status",
+    "evidence url",
+    "evidence valid until",
+]
 
 
 def aims(local: str) -> ox.NamedNode:
@@ -33,11 +48,21 @@ def aims(local: str) -> ox.NamedNode:
 def risk_row(risk: str = "r1", /, **cells: str) -> list[str]:
     """A complete risk-register row; keyword arguments override cells (spaces as '_')."""
     row = {
-        "system": "credit-scoring", "risk": risk, "title": "Scores drift", "risk source": "C.3-machine-learning",
-        "affected stakeholders": MB + "party/retail-loan-applicants", "likelihood": "3", "severity": "4",
-        "treatment": "Mitigate", "owner": MB + "role/retail-credit-owner", "review date": "2027-03-31",
-        "control": "drift-monitoring", "annex a": "A.6.2.6", "control owner": MB + "role/head-model-risk",
-        "control status": "Implemented", "evidence url": "https://dms.example.org/drift-report.pdf",
+        "system": "credit-scoring",
+        "risk": risk,
+        "title": "Scores drift",
+        "risk source": "C.3-machine-learning",
+        "affected stakeholders": MB + "party/retail-loan-applicants",
+        "likelihood": "3",
+        "severity": "4",
+        "treatment": "Mitigate",
+        "owner": MB + "role/retail-credit-owner",
+        "review date": "2027-03-31",
+        "control": "drift-monitoring",
+        "annex a": "A.6.2.6",
+        "control owner": MB + "role/head-model-risk",
+        "control status": "Implemented",
+        "evidence url": "https://dms.example.org/drift-report.pdf",
         "evidence valid until": "2027-06-30",
     }
     row.update({name.replace("_", " "): value for name, value in cells.items()})
@@ -82,8 +107,12 @@ def demo_store_with(*imports) -> GraphStore:
 
 
 def records(*imports, classes=("AISystem", "Risk", "ImplementedControl")) -> set[str]:
-    return {q.subject.value for result in imports for q in result.quads
-            if q.predicate == TYPE and q.object in {aims(c) for c in classes}}
+    return {
+        q.subject.value
+        for result in imports
+        for q in result.quads
+        if q.predicate == TYPE and q.object in {aims(c) for c in classes}
+    }
 
 
 def test_template_sheets_parse(templates):
@@ -105,7 +134,8 @@ def test_template_records_validate_and_score(templates):
     violations = [f for f in validate_store(store, AS_OF, focus=focus) if f.severity == "Violation"]
     # a spreadsheet carries no monitoring: the one High-risk system still needs a metric (9.1)
     assert [(f.focus, f.shape.rsplit("#", 1)[1]) for f in violations] == [
-        (DEFAULT_BASE + "system/mortgage-affordability", "MonitoringCoverageShape")]
+        (DEFAULT_BASE + "system/mortgage-affordability", "MonitoringCoverageShape")
+    ]
     risks = load_risks(store, load_criteria(store))
     high = risks[DEFAULT_BASE + "risk/mortgage-variable-income-overstated"]
     assert high.inherent.iri == RM + "High" and high.assets == (DEFAULT_BASE + "system/mortgage-affordability",)
@@ -119,11 +149,18 @@ def test_validation_reports_what_an_incomplete_row_lacks():
     register = read_sheet(sheet(risk_row(owner="", affected_stakeholders="")), "risk-register")
     systems = read_sheet("system,name\ncredit-scoring,Credit scoring\n", "systems")
     store = demo_store_with(register, systems)
-    found = {(f.focus, f.shape.rsplit("#", 1)[1]) for f in validate_store(store, AS_OF, focus=records(register, systems))
-             if f.severity == "Violation"}
+    found = {
+        (f.focus, f.shape.rsplit("#", 1)[1])
+        for f in validate_store(store, AS_OF, focus=records(register, systems))
+        if f.severity == "Violation"
+    }
     risk, system = DEFAULT_BASE + "risk/r1", DEFAULT_BASE + "system/credit-scoring"
-    assert {(risk, "RiskShape-owner"), (risk, "RiskShape-affectedStakeholder"),
-            (system, "AISystemShape-intendedPurpose"), (system, "AISystemShape-technicalDocumentation")} <= found
+    assert {
+        (risk, "RiskShape-owner"),
+        (risk, "RiskShape-affectedStakeholder"),
+        (system, "AISystemShape-intendedPurpose"),
+        (system, "AISystemShape-technicalDocumentation"),
+    } <= found
 
 
 # -- errors name the row and column a spreadsheet user sees ----------------------------------
@@ -132,10 +169,12 @@ def test_validation_reports_what_an_incomplete_row_lacks():
 def test_bad_likelihood_names_row_and_column():
     rows = [risk_row(f"r{n}") for n in range(5)] + [risk_row("r5", likelihood="Very often")]
     message = error_of(sheet(*rows))
-    assert message.splitlines()[1:] == [(
-        "row 7, column 'likelihood': 'Very often' is not a likelihood level "
-        "(use 1-5 or one of: Rare, Unlikely, Possible, Likely, Almost certain)"
-    )]
+    assert message.splitlines()[1:] == [
+        (
+            "row 7, column 'likelihood': 'Very often' is not a likelihood level "
+            "(use 1-5 or one of: Rare, Unlikely, Possible, Likely, Almost certain)"
+        )
+    ]
 
 
 def test_blank_rows_are_skipped_but_counted():
@@ -160,23 +199,28 @@ def test_header_names_ignore_case_spaces_underscores_and_hyphens():
     header = [h.upper().replace(" ", "_") for h in HEADER]
     header[HEADER.index("evidence url")] = "Evidence-URL"
     header[HEADER.index("risk")] = "Risk ID"
-    assert read_sheet(sheet(risk_row(), header=header), "risk-register").quads == \
-        read_sheet(sheet(risk_row()), "risk-register").quads
+    assert (
+        read_sheet(sheet(risk_row(), header=header), "risk-register").quads
+        == read_sheet(sheet(risk_row()), "risk-register").quads
+    )
 
 
-@pytest.mark.parametrize(("cells", "column", "text"), [
-    ({"review_date": "2027-02-30"}, "review date", "is not a date written YYYY-MM-DD"),
-    ({"evidence_valid_until": "next year"}, "evidence valid until", "is not a date written YYYY-MM-DD"),
-    ({"evidence_url": "ftp://files.example.org/report.pdf"}, "evidence url", "is not an http(s) URL"),
-    ({"evidence_url": "dms/report.pdf"}, "evidence url", "is not an http(s) URL"),
-    ({"annex_a": "A.6.2.44"}, "annex a", "is not an Annex A control of ISO/IEC 42001"),
-    ({"annex_a": "A.6.2.4|A.6"}, "annex a", "'A.6' is not an Annex A control"),
-    ({"control_status": "done"}, "control status", "is not a control status (use one of:"),
-    ({"treatment": "ignore"}, "treatment", "is not a treatment decision"),
-    ({"risk_source": "C.3-bad-luck"}, "risk source", "is not an Annex C risk source"),
-    ({"risk": "credit scoring"}, "risk", "is neither an absolute IRI"),
-    ({"owner": "sys:retail-credit-owner"}, "owner", "is neither an absolute IRI"),
-])
+@pytest.mark.parametrize(
+    ("cells", "column", "text"),
+    [
+        ({"review_date": "2027-02-30"}, "review date", "is not a date written YYYY-MM-DD"),
+        ({"evidence_valid_until": "next year"}, "evidence valid until", "is not a date written YYYY-MM-DD"),
+        ({"evidence_url": "ftp://files.example.org/report.pdf"}, "evidence url", "is not an http(s) URL"),
+        ({"evidence_url": "dms/report.pdf"}, "evidence url", "is not an http(s) URL"),
+        ({"annex_a": "A.6.2.44"}, "annex a", "is not an Annex A control of ISO/IEC 42001"),
+        ({"annex_a": "A.6.2.4|A.6"}, "annex a", "'A.6' is not an Annex A control"),
+        ({"control_status": "done"}, "control status", "is not a control status (use one of:"),
+        ({"treatment": "ignore"}, "treatment", "is not a treatment decision"),
+        ({"risk_source": "C.3-bad-luck"}, "risk source", "is not an Annex C risk source"),
+        ({"risk": "credit scoring"}, "risk", "is neither an absolute IRI"),
+        ({"owner": "sys:retail-credit-owner"}, "owner", "is neither an absolute IRI"),
+    ],
+)
 def test_bad_cells_are_reported(cells, column, text):
     message = error_of(sheet(risk_row(), risk_row("r2", **cells)))
     assert f"row 3, column '{column}': " in message and text in message
@@ -201,8 +245,10 @@ def test_repeated_risk_may_leave_cells_empty_and_adds_a_control():
     repeat[HEADER.index("control")] = MB + "control/credit-drift-monitoring"
     result = read_sheet(sheet(risk_row("r1"), repeat), "risk-register")
     risk = DEFAULT_BASE + "risk/r1"
-    assert {q.subject.value for q in result.quads if q.predicate == aims("mitigates") and q.object.value == risk} \
-        == {DEFAULT_BASE + "control/drift-monitoring", MB + "control/credit-drift-monitoring"}
+    assert {q.subject.value for q in result.quads if q.predicate == aims("mitigates") and q.object.value == risk} == {
+        DEFAULT_BASE + "control/drift-monitoring",
+        MB + "control/credit-drift-monitoring",
+    }
     assert values(result, risk, AIMS + "hasLikelihood") == {RM + "L3"}
 
 
@@ -215,8 +261,9 @@ def test_control_and_evidence_cells_need_a_control():
     assert "row 2, column 'annex a': needs a value in column 'control' on the same row" in message
     assert "row 2, column 'evidence url': needs a value in column 'control' on the same row" in message
     message = error_of(sheet(risk_row(evidence_url="")))
-    assert message.splitlines()[1:] == \
-        ["row 2, column 'evidence valid until': needs a value in column 'evidence url' on the same row"]
+    assert message.splitlines()[1:] == [
+        "row 2, column 'evidence valid until': needs a value in column 'evidence url' on the same row"
+    ]
 
 
 @pytest.mark.parametrize("data", ["", "\r\n\r\n", b"\xef\xbb\xbf"])
@@ -237,16 +284,16 @@ def test_unknown_kind_is_an_error():
 
 def test_semicolon_delimited_file_reads_the_same():
     rows = [risk_row("r1", title="Drift, bias; and more"), risk_row("r2")]
-    assert read_sheet(sheet(*rows, delimiter=";"), "risk-register").quads == \
-        read_sheet(sheet(*rows), "risk-register").quads
+    assert read_sheet(sheet(*rows, delimiter=";"), "risk-register").quads == read_sheet(sheet(*rows), "risk-register").quads
 
 
 def test_utf8_with_bom_reads_the_same():
     text = sheet(risk_row(title="Überschätzte Einkommen – Bonus"))
     with_bom = read_sheet(b"\xef\xbb\xbf" + text.encode(), "risk-register")
     assert with_bom.quads == read_sheet(text.encode(), "risk-register").quads
-    assert values(with_bom, DEFAULT_BASE + "risk/r1", "http://www.w3.org/2000/01/rdf-schema#label") \
-        == {"Überschätzte Einkommen – Bonus"}
+    assert values(with_bom, DEFAULT_BASE + "risk/r1", "http://www.w3.org/2000/01/rdf-schema#label") == {
+        "Überschätzte Einkommen – Bonus"
+    }
 
 
 def test_not_utf8_is_an_error():
@@ -254,7 +301,7 @@ def test_not_utf8_is_an_error():
 
 
 def test_formula_like_cells_are_plain_text():
-    result = read_sheet(sheet(risk_row(title="=HYPERLINK(\"x\")"), risk_row("r2", title="@SUM(A1)")), "risk-register")
+    result = read_sheet(sheet(risk_row(title='=HYPERLINK("x")'), risk_row("r2", title="@SUM(A1)")), "risk-register")
     assert values(result, DEFAULT_BASE + "risk/r1", "http://www.w3.org/2000/01/rdf-schema#label") == {'=HYPERLINK("x")'}
 
 
@@ -271,7 +318,8 @@ def test_local_ids_are_minted_under_the_base_and_absolute_iris_kept():
     result = read_sheet(sheet(row), "risk-register", base_iri="https://aims.acme.example/")
     risk = "https://aims.acme.example/risk/r1"
     assert (MB + "system/retail-credit-scoring", risk) in {
-        (q.subject.value, q.object.value) for q in result.quads if q.predicate == aims("hasRisk")}
+        (q.subject.value, q.object.value) for q in result.quads if q.predicate == aims("hasRisk")
+    }
     assert values(result, MB + "control/credit-drift-monitoring", AIMS + "mitigates") == {risk}
     assert values(result, risk, "http://purl.org/dc/terms/identifier") == {"r1"}
     assert not values(result, MB + "control/credit-drift-monitoring", "http://purl.org/dc/terms/identifier")
@@ -285,18 +333,22 @@ def test_likelihood_by_number_label_notation_or_iri(text):
 
 
 def test_risk_values_become_the_demos_terms():
-    result = read_sheet(sheet(risk_row(risk_source="Level of automation|own-source", annex_a="iso:A.6.2.4|a.6.2.6")),
-                        "risk-register")
+    result = read_sheet(
+        sheet(risk_row(risk_source="Level of automation|own-source", annex_a="iso:A.6.2.4|a.6.2.6")), "risk-register"
+    )
     risk, control = DEFAULT_BASE + "risk/r1", DEFAULT_BASE + "control/drift-monitoring"
-    assert values(result, risk, AIMS + "hasRiskSource") == {ISO + "C.3-level-of-automation",
-                                                            DEFAULT_BASE + "risk-source/own-source"}
+    assert values(result, risk, AIMS + "hasRiskSource") == {
+        ISO + "C.3-level-of-automation",
+        DEFAULT_BASE + "risk-source/own-source",
+    }
     assert values(result, DEFAULT_BASE + "risk-source/own-source", TYPE.value) == {AIMS + "RiskSource"}
     assert values(result, risk, AIMS + "treatmentDecision") == {AIMS + "Mitigate"}
     assert values(result, risk, AIMS + "nextReviewDate") == {"2027-03-31"}
     assert values(result, control, AIMS + "implements") == {ISO + "A.6.2.4", ISO + "A.6.2.6"}
     evidence = values(result, control, AIMS + "hasEvidence")
-    assert len(evidence) == 1 and values(result, evidence.pop(), AIMS + "location") == \
-        {"https://dms.example.org/drift-report.pdf"}
+    assert len(evidence) == 1 and values(result, evidence.pop(), AIMS + "location") == {
+        "https://dms.example.org/drift-report.pdf"
+    }
     dates = [q.object for q in result.quads if q.predicate == aims("nextReviewDate")]
     assert dates[0].datatype.value.endswith("#date")
 
@@ -340,13 +392,18 @@ def test_editing_a_cell_and_reimporting_replaces_the_old_value():
 
 
 def test_systems_values_and_scope():
-    text = ("System ID;Name;Lifecycle stage;Models;In scope;Risk assessment date\n"
-            "chat;Chat assistant;OperationAndMonitoring;m1 | m2;yes;2026-10-01\n"
-            "pilot;Pilot;5;;no;\n")
+    text = (
+        "System ID;Name;Lifecycle stage;Models;In scope;Risk assessment date\n"
+        "chat;Chat assistant;OperationAndMonitoring;m1 | m2;yes;2026-10-01\n"
+        "pilot;Pilot;5;;no;\n"
+    )
     result = read_sheet(text, "systems")
     chat, pilot = DEFAULT_BASE + "system/chat", DEFAULT_BASE + "system/pilot"
-    assert values(result, chat, AIMS + "lifecycleStage") == values(result, pilot, AIMS + "lifecycleStage") \
+    assert (
+        values(result, chat, AIMS + "lifecycleStage")
+        == values(result, pilot, AIMS + "lifecycleStage")
         == {AIMS + "OperationAndMonitoring"}
+    )
     assert values(result, chat, AIMS + "usesModel") == {DEFAULT_BASE + "model/m1", DEFAULT_BASE + "model/m2"}
     assert values(result, DEFAULT_BASE + "model/m1", TYPE.value) == {AIMS + "Model"}
     assert values(result, DEFAULT_BASE + "aims-scope", AIMS + "inScope") == {chat}

@@ -25,15 +25,22 @@ def reopen(path: Path) -> GraphStore:
 def test_first_start_loads_reference_graphs_and_demo_then_restarts_reuse_them(tmp_path: Path):
     store = GraphStore(tmp_path / "db")
     actions = store.initialise(demo=True)
-    assert actions == {Graphs.ONTOLOGY: "loaded", Graphs.CATALOGUE: "loaded", Graphs.VOCABULARIES: "loaded",
-                       Graphs.DATA: "loaded demo"}
+    assert actions == {
+        Graphs.ONTOLOGY: "loaded",
+        Graphs.CATALOGUE: "loaded",
+        Graphs.VOCABULARIES: "loaded",
+        Graphs.DATA: "loaded demo",
+    }
     sizes = store.graph_sizes()
     assert sizes[Graphs.ONTOLOGY] > 500 and sizes[Graphs.CATALOGUE] > 1000 and sizes[Graphs.DATA] > 1000
     del store
 
     again = reopen(tmp_path / "db")
-    assert again.initialise(demo=True) == {Graphs.ONTOLOGY: "up to date", Graphs.CATALOGUE: "up to date",
-                                           Graphs.VOCABULARIES: "up to date"}
+    assert again.initialise(demo=True) == {
+        Graphs.ONTOLOGY: "up to date",
+        Graphs.CATALOGUE: "up to date",
+        Graphs.VOCABULARIES: "up to date",
+    }
     assert again.graph_sizes() == sizes
 
 
@@ -123,7 +130,7 @@ def test_progress_is_reported_while_checking_and_bulk_loading(tmp_path: Path, mo
 
     monkeypatch.setattr(aimsgraph.store, "BULK_LOAD_BYTES", 1000)  # make this file "big"
     data = tmp_path / "data.nt"
-    data.write_text("".join(f"<urn:s{i}> <urn:p> \"{i}\" .\n" for i in range(20000)))
+    data.write_text("".join(f'<urn:s{i}> <urn:p> "{i}" .\n' for i in range(20000)))
     seen: list[tuple[str, int, int]] = []
     store = GraphStore(tmp_path / "db")
     [report] = store.load_files([data], progress=lambda phase, path, done, total: seen.append((phase, done, total)))

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
-from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import Graphs
 from aimsgraph.sparql.update import UpdateRequest, evaluate, parse
 from aimsgraph.store import GraphStore
+from aimsgraph.store.changes import Delta
 
 EX = "http://example.org/"
 G1, G2, G3 = EX + "g1", EX + "g2", EX + "g3"
@@ -20,10 +20,13 @@ PREFIX = f"PREFIX ex: <{EX}>\n"
 
 def start() -> GraphStore:
     store = GraphStore(None)
-    store.raw.update(PREFIX + f"""INSERT DATA {{
+    store.raw.update(
+        PREFIX
+        + f"""INSERT DATA {{
       GRAPH <{G1}> {{ ex:a ex:p 1 . ex:a ex:p 2 . ex:b ex:p 3 . ex:a ex:q ex:b . ex:c ex:name "c"@en . }}
       GRAPH <{G2}> {{ ex:a ex:p 1 . ex:z ex:r ex:a . }}
-    }}""")
+    }}"""
+    )
     return store
 
 
@@ -89,7 +92,10 @@ def test_blank_nodes_in_templates_are_fresh_per_solution():
 def test_blank_nodes_of_the_store_can_be_deleted():
     store = start()
     store.raw.update(PREFIX + f"INSERT DATA {{ GRAPH <{G1}> {{ ex:a ex:has [ ex:v 1 ] }} }}")
-    text = PREFIX + f"DELETE {{ GRAPH <{G1}> {{ ex:a ex:has ?b . ?b ex:v ?v }} }} WHERE {{ GRAPH <{G1}> {{ ex:a ex:has ?b . ?b ex:v ?v }} }}"
+    text = (
+        PREFIX
+        + f"DELETE {{ GRAPH <{G1}> {{ ex:a ex:has ?b . ?b ex:v ?v }} }} WHERE {{ GRAPH <{G1}> {{ ex:a ex:has ?b . ?b ex:v ?v }} }}"
+    )
     delta = evaluate(store, UpdateRequest(text))
     assert len(delta.removed) == 2 and all(q in store.raw for q in delta.removed)
 
@@ -127,16 +133,19 @@ def test_protocol_using_graph_uri_sets_the_where_dataset():
         evaluate(store, UpdateRequest(PREFIX + f"INSERT {{ ?s ex:f 1 }} USING <{G1}> WHERE {{ ?s ?p ?o }}", using=(G2,)))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("INSERT DATA { ex:a ex:p 1 ", "syntax error"),
-    ("DELETE DATA { _:b ex:p 1 }", "syntax error"),
-    ("INSERT DATA { ex:a ex:p 1 } ; DROP GRAPH <http://example.org/missing>", "does not exist"),
-    ("CREATE GRAPH <http://example.org/g1>", "already exists"),
-    ("SELECT * WHERE { ?s ?p ?o }", "syntax error"),
-    # checked whole even with operations that would reach out (never run by the check)
-    ("LOAD <http://example.org/doc> ; INSERT DATA { ?x ex:p 1 }", "syntax error"),
-    ("INSERT { ?s ex:p 1 } WHERE { SERVICE <http://example.org/sparql> { ?s ?p } }", "syntax error"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("INSERT DATA { ex:a ex:p 1 ", "syntax error"),
+        ("DELETE DATA { _:b ex:p 1 }", "syntax error"),
+        ("INSERT DATA { ex:a ex:p 1 } ; DROP GRAPH <http://example.org/missing>", "does not exist"),
+        ("CREATE GRAPH <http://example.org/g1>", "already exists"),
+        ("SELECT * WHERE { ?s ?p ?o }", "syntax error"),
+        # checked whole even with operations that would reach out (never run by the check)
+        ("LOAD <http://example.org/doc> ; INSERT DATA { ?x ex:p 1 }", "syntax error"),
+        ("INSERT { ?s ex:p 1 } WHERE { SERVICE <http://example.org/sparql> { ?s ?p } }", "syntax error"),
+    ],
+)
 def test_malformed_or_failing_updates_are_refused_whole(text: str, message: str):
     store = start()
     with pytest.raises(InvalidInput, match=message):

@@ -14,9 +14,10 @@ import rdflib
 from rdflib import RDF, SH, URIRef
 from rdflib.namespace import DCTERMS
 
-from aimsgraph import reports, validation
 from aimsgraph.namespaces import Graphs
-from aimsgraph.shacl_sparql import UnsupportedShape, compile_shapes
+from aimsgraph.reporting import reports
+from aimsgraph.semantics import validation
+from aimsgraph.semantics.shacl_sparql import UnsupportedShape, compile_shapes
 from aimsgraph.store import GraphStore
 from conftest import AS_OF
 
@@ -110,8 +111,12 @@ def test_fixing_a_gap_and_revalidating_the_change_removes_its_finding(store: Gra
 
 def test_incremental_validation_equals_full_validation_on_the_affected_nodes(demo_store: GraphStore):
     full = validation.validate_store(demo_store, AS_OF)
-    subjects = sorted({row["s"].value for row in demo_store.query(
-        f"SELECT DISTINCT ?s WHERE {{ GRAPH <{Graphs.DATA}> {{ ?s ?p ?o }} FILTER(isIRI(?s)) }}")})
+    subjects = sorted(
+        {
+            row["s"].value
+            for row in demo_store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{Graphs.DATA}> {{ ?s ?p ?o }} FILTER(isIRI(?s)) }}")
+        }
+    )
     for subject in subjects[::11]:
         affected = set(validation.affected_nodes(demo_store, [subject]))
         assert validation.validate_store(demo_store, AS_OF, affected) == [f for f in full if f.focus in affected], subject
@@ -119,8 +124,12 @@ def test_incremental_validation_equals_full_validation_on_the_affected_nodes(dem
 
 def test_every_shape_documents_itself_and_cites_a_catalogue_clause(demo_store: GraphStore):
     shapes = validation.shapes_graph()
-    catalogue = {row["c"].value for row in demo_store.query(
-        "SELECT ?c WHERE { GRAPH <https://w3id.org/aimsgraph/graph/catalogue> { ?c <http://www.w3.org/2004/02/skos/core#notation> ?n } }")}
+    catalogue = {
+        row["c"].value
+        for row in demo_store.query(
+            "SELECT ?c WHERE { GRAPH <https://w3id.org/aimsgraph/graph/catalogue> { ?c <http://www.w3.org/2004/02/skos/core#notation> ?n } }"
+        )
+    }
     checked = {URIRef(c.shape) for c in compile_shapes(shapes)}
     assert len(checked) >= 40
     for shape in checked:
@@ -136,9 +145,12 @@ def test_shapes_pass_shacl_shacl():
 
 
 def test_the_compiler_refuses_what_it_cannot_translate():
-    shapes = rdflib.Graph().parse(data="""
+    shapes = rdflib.Graph().parse(
+        data="""
         @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <https://example.org/> .
-        ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ex:p ; sh:uniqueLang true ] .""", format="turtle")
+        ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ex:p ; sh:uniqueLang true ] .""",
+        format="turtle",
+    )
     with pytest.raises(UnsupportedShape, match="uniqueLang"):
         compile_shapes(shapes)
 
@@ -168,8 +180,12 @@ def test_cli_validate_exit_codes_and_junit(tmp_path: Path):
     subprocess.run([sys.executable, "-c", setup], check=True, timeout=120)
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "aimsgraph.cli", "validate", "--data-dir", str(data_dir), *args],
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "aimsgraph.cli", "validate", "--data-dir", str(data_dir), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     failing = run("--format", "junit", "-o", str(tmp_path / "report.xml"))
     assert failing.returncode == 1
@@ -211,15 +227,22 @@ def test_the_stored_report_is_a_conformant_shacl_report():
         <{DEMO}risk/retail-credit-proxy-discrimination> <https://w3id.org/aimsgraph/ontology#hasLikelihood> <{wrong_class}> }} }}""")
     findings = validation.validate_store(store, AS_OF)
     assert findings == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF)
-    on_interval = {(f.component.rsplit("#", 1)[1], f.value, f.value_type) for f in findings
-                   if f.shape.endswith("#RiskCriteriaShape-reviewInterval")}
+    on_interval = {
+        (f.component.rsplit("#", 1)[1], f.value, f.value_type)
+        for f in findings
+        if f.shape.endswith("#RiskCriteriaShape-reviewInterval")
+    }
     string = "http://www.w3.org/2001/XMLSchema#string"
-    assert on_interval == {("MaxCountConstraintComponent", None, None), ("DatatypeConstraintComponent", "two weeks", string),
-                           ("PatternConstraintComponent", "two weeks", string)}
+    assert on_interval == {
+        ("MaxCountConstraintComponent", None, None),
+        ("DatatypeConstraintComponent", "two weeks", string),
+        ("PatternConstraintComponent", "two weeks", string),
+    }
 
     validation.validate_full(store, AS_OF)
-    report = rdflib.Graph().parse(data=reports.render(reports.build(store, validation.stored_findings(store), AS_OF), "turtle"),
-                                  format="turtle")
+    report = rdflib.Graph().parse(
+        data=reports.render(reports.build(store, validation.stored_findings(store), AS_OF), "turtle"), format="turtle"
+    )
     results = set(report.subjects(RDF.type, SH.ValidationResult))
     assert len(results) == len(findings)
     assert all((r, SH.sourceConstraintComponent, None) in report for r in results)

@@ -18,18 +18,27 @@ from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
-from aimsgraph.app import create_app
 from aimsgraph.config import Settings
+from aimsgraph.http.app import create_app
 from browser import NARROW, WIDE, console_errors, screenshot, start_chromium, viewport
 from conftest import start_server
 
 DEMO = "https://data.meridian.example/aims/"
-STATIC = Path(__file__).resolve().parents[1] / "service" / "aimsgraph" / "web" / "static"
+STATIC = Path(__file__).resolve().parents[1] / "service" / "aimsgraph" / "http" / "web" / "static"
 #: What depends on the demo's shared dataset, directly or through the feature store and models
 #: (data/demo/README.md, "Propagation story").
-SHARED_DATASET_SYSTEMS = {DEMO + "system/" + s for s in (
-    "retail-credit-scoring", "sme-credit-scoring", "card-fraud-detection", "aml-transaction-monitoring",
-    "next-best-offer", "customer-segmentation", "collections-prioritisation")}
+SHARED_DATASET_SYSTEMS = {
+    DEMO + "system/" + s
+    for s in (
+        "retail-credit-scoring",
+        "sme-credit-scoring",
+        "card-fraud-detection",
+        "aml-transaction-monitoring",
+        "next-best-offer",
+        "customer-segmentation",
+        "collections-prioritisation",
+    )
+}
 PAGES = {
     "dashboard": "/",
     "heatmap": "/heatmap",
@@ -80,12 +89,15 @@ def test_every_page_loads_cleanly_wide_and_narrow(chrome, server, name):
         assert unlabelled == [], f"{name}: form controls without a label: {unlabelled}"
         overflow = chrome.execute_script("return document.documentElement.scrollWidth") - width
         assert overflow <= 0, f"{name} at {width} px is {overflow} px wider than the screen"
-        cut = chrome.execute_script("""
+        cut = chrome.execute_script(
+            """
             const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
             return [...document.querySelectorAll('main table, main svg, main pre, main form')]
               .filter(e => e.getBoundingClientRect().right > arguments[0] + 1)
               .filter(e => { for (let a = e; a; a = a.parentElement) if (scrolls(a)) return false; return true; })
-              .map(e => e.tagName + '#' + e.id);""", width)
+              .map(e => e.tagName + '#' + e.id);""",
+            width,
+        )
         assert cut == [], f"{name} at {width} px cuts off {cut} (neither fits nor scrolls)"
         screenshot(chrome, f"{name}-{suffix}", width, mobile)
         assert console_errors(chrome) == [], f"{name} ({suffix}) logged errors"
@@ -181,7 +193,9 @@ def test_a_newcomer_finds_the_riskiest_system_why_and_what_retiring_its_model_to
     name = first.text
     first.click()
     wait(chrome).until(lambda c: c.find_element(By.TAG_NAME, "h1").text == name)
-    why = chrome.find_elements(By.CSS_SELECTOR, "#inherited ol.paths li") + chrome.find_elements(By.CSS_SELECTOR, "#own-h + table tbody tr")
+    why = chrome.find_elements(By.CSS_SELECTOR, "#inherited ol.paths li") + chrome.find_elements(
+        By.CSS_SELECTOR, "#own-h + table tbody tr"
+    )
     assert why, "the system page explains neither own nor inherited risks"
     retire = chrome.find_element(By.PARTIAL_LINK_TEXT, "Retire its model")
     retire.click()
@@ -212,8 +226,11 @@ def test_a_reviewer_sees_what_is_due_which_metric_breached_and_what_was_done(chr
 
 @pytest.fixture(scope="module")
 def protected(tmp_path_factory):
-    live = start_server(tmp_path_factory.mktemp("protected"), AIMSGRAPH_OPEN_READS="false",
-                        AIMSGRAPH_TOKENS=f"reader:auditor:{TOKEN},editor:editor:editor-token-for-web-tests")
+    live = start_server(
+        tmp_path_factory.mktemp("protected"),
+        AIMSGRAPH_OPEN_READS="false",
+        AIMSGRAPH_TOKENS=f"reader:auditor:{TOKEN},editor:editor:editor-token-for-web-tests",
+    )
     yield live
     live.stop()
 
@@ -245,20 +262,23 @@ def test_a_login_session_reads_but_never_writes(protected):
     """A cookie rides along on cross-site form posts: a session must not be able to write."""
     browser = requests.Session()
     assert browser.get(protected.url + "/systems", allow_redirects=False).status_code == 302
-    login = browser.post(protected.url + "/login", data={"token": "editor-token-for-web-tests", "next": "/systems"},
-                         allow_redirects=False)
+    login = browser.post(
+        protected.url + "/login", data={"token": "editor-token-for-web-tests", "next": "/systems"}, allow_redirects=False
+    )
     assert login.status_code == 302 and login.headers["Location"] == "/systems"
     assert browser.get(protected.url + "/systems").status_code == 200
     update = browser.post(protected.url + "/sparql", data={"update": f"INSERT DATA {{ <{DEMO}x> <{DEMO}p> 1 }}"})
     assert update.status_code == 403, update.text
-    count = requests.post(protected.sparql, data={"query": f"SELECT * WHERE {{ <{DEMO}x> ?p ?o }}"},
-                          headers={"Accept": "text/csv", "Authorization": f"Bearer {TOKEN}"})
+    count = requests.post(
+        protected.sparql,
+        data={"query": f"SELECT * WHERE {{ <{DEMO}x> ?p ?o }}"},
+        headers={"Accept": "text/csv", "Authorization": f"Bearer {TOKEN}"},
+    )
     assert count.status_code == 200 and len(count.text.strip().splitlines()) == 1  # the header only: nothing written
 
 
 def test_login_redirects_only_within_the_site(protected):
-    answer = requests.post(protected.url + "/login", data={"token": TOKEN, "next": "//evil.example/x"},
-                           allow_redirects=False)
+    answer = requests.post(protected.url + "/login", data={"token": TOKEN, "next": "//evil.example/x"}, allow_redirects=False)
     assert answer.status_code == 302 and answer.headers["Location"] == "/"
 
 
@@ -272,11 +292,17 @@ def test_the_root_serves_the_dashboard_to_browsers_and_json_to_clients(server):
 
 
 def test_bad_page_arguments_get_400_and_unknown_assets_404(server):
-    for path in ("/heatmap?view=sideways", "/heatmap?likelihood=9&severity=1", "/heatmap?likelihood=3",
-                 "/asset?iri=not-an-iri", "/findings?severity=Fatal", "/findings?system=nope"):
+    for path in (
+        "/heatmap?view=sideways",
+        "/heatmap?likelihood=9&severity=1",
+        "/heatmap?likelihood=3",
+        "/asset?iri=not-an-iri",
+        "/findings?severity=Fatal",
+        "/findings?system=nope",
+    ):
         answer = requests.get(server.url + path)
         assert answer.status_code == 400, path
-        assert answer.headers["Content-Type"].startswith("text/html") and "role=\"alert\"" in answer.text
+        assert answer.headers["Content-Type"].startswith("text/html") and 'role="alert"' in answer.text
     for path in ("/asset?iri=", "/impact?node=", "/findings?system="):  # an IRI the record does not hold
         answer = requests.get(server.url + path + quote(DEMO + "nothing/here", safe=""))
         assert answer.status_code == 404 and DEMO + "nothing/here" in answer.text, path
@@ -293,7 +319,7 @@ def test_the_soa_downloads_as_csv_with_38_rows(server):
 def test_findings_filter_by_clause_severity_and_system(server):
     def table(query: str) -> str:
         page = requests.get(server.url + "/findings" + query).text
-        return page[page.index('<table class="findings">'):]
+        return page[page.index('<table class="findings">') :]
 
     def rows(query: str) -> list[str]:
         return re.findall(r'<span class="sev sev-(\w+)">', table(query))
@@ -323,12 +349,24 @@ def test_vendored_files_are_the_npm_packages_own(server):
 def report_file(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("report")
     store = folder / "db"
-    subprocess.run([sys.executable, "-c", "from pathlib import Path; from aimsgraph.store import GraphStore; "
-                    f"from aimsgraph import changes; s = GraphStore(Path(r'{store}')); changes.initialise(s, demo=True); "
-                    "s.flush()"], check=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pathlib import Path; from aimsgraph.store import GraphStore; "
+            f"from aimsgraph.store import changes; s = GraphStore(Path(r'{store}')); changes.initialise(s, demo=True); "
+            "s.flush()",
+        ],
+        check=True,
+        timeout=120,
+    )
     output = folder / "report.html"
-    done = subprocess.run([sys.executable, "-m", "aimsgraph.cli", "report", "--html", str(output), "--data-dir", str(store)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "aimsgraph.cli", "report", "--html", str(output), "--data-dir", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return output
 
@@ -342,8 +380,9 @@ def test_the_report_has_no_external_references(report_file):
 
 def test_the_report_opens_offline_with_its_sections(chrome, report_file):
     chrome.execute_cdp_cmd("Network.enable", {})
-    chrome.execute_cdp_cmd("Network.emulateNetworkConditions",
-                           {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0})
+    chrome.execute_cdp_cmd(
+        "Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0}
+    )
     try:
         open_page(chrome, report_file.as_uri())
         assert len(chrome.find_elements(By.CSS_SELECTOR, "#soa-table tbody tr")) == 38
@@ -356,8 +395,9 @@ def test_the_report_opens_offline_with_its_sections(chrome, report_file):
         screenshot(chrome, "auditor-report")
         assert console_errors(chrome) == []
     finally:
-        chrome.execute_cdp_cmd("Network.emulateNetworkConditions",
-                               {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        chrome.execute_cdp_cmd(
+            "Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+        )
 
 
 # -- security headers (issue 17) --------------------------------------------------------------
@@ -365,9 +405,13 @@ def test_the_report_opens_offline_with_its_sections(chrome, report_file):
 TEMPLATES = STATIC.parent / "templates"
 #: What a route needs in its URL to answer with its page rather than a 400 (the walk also sends
 #: each route without them, so error pages are checked too).
-ARGUMENTS = {"/asset": "?iri=" + quote(DEMO + "system/collections-prioritisation", safe=""),
-             "/impact": PAGES["impact"].removeprefix("/impact"), "/api/review-pack": "?format=html",
-             "/static/<path:filename>": "style.css", "/api/queries/<name>": "record-counts"}
+ARGUMENTS = {
+    "/asset": "?iri=" + quote(DEMO + "system/collections-prioritisation", safe=""),
+    "/impact": PAGES["impact"].removeprefix("/impact"),
+    "/api/review-pack": "?format=html",
+    "/static/<path:filename>": "style.css",
+    "/api/queries/<name>": "record-counts",
+}
 
 
 @pytest.fixture(scope="module")
@@ -409,8 +453,11 @@ def test_every_html_answer_has_the_security_headers(app):
         assert "'unsafe-inline'" not in policy.get("script-src", "") and "'unsafe-eval'" not in policy.get("script-src", ""), path
         assert response.headers["X-Frame-Options"] == "DENY", path
         assert response.headers["Referrer-Policy"] == "same-origin", path
-    pages = {rule.rule + ARGUMENTS.get(rule.rule, "") for rule in app.url_map.iter_rules()
-             if rule.endpoint.startswith("web.") and "GET" in rule.methods and not rule.arguments}
+    pages = {
+        rule.rule + ARGUMENTS.get(rule.rule, "")
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("web.") and "GET" in rule.methods and not rule.arguments
+    }
     pages -= {"/soa.csv", "/favicon.ico"}  # a download and an empty answer
     assert {path: html.get(path) for path in pages} == dict.fromkeys(pages, 200)
     assert html["/asset"] == 400 and html["/api/review-pack?format=html"] == 200

@@ -43,14 +43,22 @@ def update(server: LiveServer, text: str, role: str | None = "editor", **params:
     return requests.post(server.sparql, data={"update": text, **params}, headers=auth(role), timeout=60)
 
 
-def gsp(server: LiveServer, method: str, role: str | None = "editor", body: str | bytes | None = None,
-        content_type: str = "text/turtle", **params: str) -> requests.Response:
+def gsp(
+    server: LiveServer,
+    method: str,
+    role: str | None = "editor",
+    body: str | bytes | None = None,
+    content_type: str = "text/turtle",
+    **params: str,
+) -> requests.Response:
     headers = {**auth(role), "Content-Type": content_type} if body is not None else auth(role)
     return requests.request(method, server.url + "/rdf-graph-store", params=params, data=body, headers=headers, timeout=60)
 
 
 def ask(server: LiveServer, text: str, role: str | None = None) -> bool:
-    response = requests.post(server.sparql, data={"query": text}, headers={"Accept": "application/sparql-results+json", **auth(role)}, timeout=30)
+    response = requests.post(
+        server.sparql, data={"query": text}, headers={"Accept": "application/sparql-results+json", **auth(role)}, timeout=30
+    )
     response.raise_for_status()
     return response.json()["boolean"]
 
@@ -60,7 +68,12 @@ def settle(server: LiveServer, role: str | None = None) -> dict:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         derived = requests.get(server.url + "/api/health", headers=auth(role), timeout=10).json()["derived"]
-        if not derived["pendingWrites"] and not derived["refreshing"] and derived["inferredCurrent"] and derived["analysisCurrent"]:
+        if (
+            not derived["pendingWrites"]
+            and not derived["refreshing"]
+            and derived["inferredCurrent"]
+            and derived["analysisCurrent"]
+        ):
             return derived
         time.sleep(0.1)
     raise AssertionError("the derived graphs did not catch up within 120 s")
@@ -70,8 +83,10 @@ def dump(server: LiveServer, role: str | None = None) -> list[str]:
     """Every quad of the store, as sorted TSV lines (after the derived graphs settled)."""
     settle(server, role)
     response = requests.post(
-        server.sparql, data={"query": "SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }"},
-        headers={"Accept": "text/tab-separated-values", **auth(role)}, timeout=60,
+        server.sparql,
+        data={"query": "SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }"},
+        headers={"Accept": "text/tab-separated-values", **auth(role)},
+        timeout=60,
     )
     response.raise_for_status()
     assert "X-Aimsgraph-Result-Truncated" not in response.headers
@@ -85,11 +100,19 @@ def test_update_as_form_and_as_body_writes_and_names_its_change(writer: LiveServ
     form = update(writer, f"INSERT DATA {{ <{EX}a> <{EX}p> 1 }}")
     assert form.status_code == 200, form.text
     assert form.json()["added"] == 1 and form.headers["X-Aimsgraph-Change"].startswith("urn:uuid:")
-    body = requests.post(writer.sparql, data=f"INSERT DATA {{ GRAPH <{EX}g> {{ <{EX}a> <{EX}p> 2 }} }}",
-                         headers={"Content-Type": "application/sparql-update", **auth("editor")}, timeout=30)
+    body = requests.post(
+        writer.sparql,
+        data=f"INSERT DATA {{ GRAPH <{EX}g> {{ <{EX}a> <{EX}p> 2 }} }}",
+        headers={"Content-Type": "application/sparql-update", **auth("editor")},
+        timeout=30,
+    )
     assert body.status_code == 200 and body.json()["graphs"] == [EX + "g"]
-    alias = requests.post(writer.url + "/update", data=f"INSERT DATA {{ <{EX}a> <{EX}p> 3 }}",
-                          headers={"Content-Type": "application/sparql-update", **auth("editor")}, timeout=30)
+    alias = requests.post(
+        writer.url + "/update",
+        data=f"INSERT DATA {{ <{EX}a> <{EX}p> 3 }}",
+        headers={"Content-Type": "application/sparql-update", **auth("editor")},
+        timeout=30,
+    )
     assert alias.status_code == 200 and alias.json()["added"] == 1
     assert ask(writer, f"ASK {{ GRAPH <{DATA}> {{ <{EX}a> <{EX}p> 1 }} GRAPH <{EX}g> {{ <{EX}a> <{EX}p> 2 }} }}")
     again = update(writer, f"INSERT DATA {{ <{EX}a> <{EX}p> 1 }}")
@@ -97,7 +120,9 @@ def test_update_as_form_and_as_body_writes_and_names_its_change(writer: LiveServ
 
 
 def test_update_via_get_is_refused_and_nothing_runs(writer: LiveServer):
-    response = requests.get(writer.sparql, params={"update": f"INSERT DATA {{ <{EX}get> <{EX}p> 1 }}"}, headers=auth("editor"), timeout=10)
+    response = requests.get(
+        writer.sparql, params={"update": f"INSERT DATA {{ <{EX}get> <{EX}p> 1 }}"}, headers=auth("editor"), timeout=10
+    )
     assert 400 <= response.status_code < 500 and "POST" in response.text
     assert not ask(writer, f"ASK {{ <{EX}get> ?p ?o }}")
 
@@ -118,8 +143,11 @@ def test_update_failing_halfway_changes_nothing(writer: LiveServer):
 
 def test_update_where_clauses_have_the_query_timeout_and_result_cap(writer: LiveServer):
     before = dump(writer)
-    endless = update(writer, f"INSERT {{ GRAPH <{EX}x> {{ ?a <{EX}p> ?b }} }} WHERE {{ ?a ?p ?o . ?b ?q ?r . ?c ?s ?t "
-                             "FILTER(STRLEN(CONCAT(STR(?o), STR(?r), STR(?t))) < 0) }")
+    endless = update(
+        writer,
+        f"INSERT {{ GRAPH <{EX}x> {{ ?a <{EX}p> ?b }} }} WHERE {{ ?a ?p ?o . ?b ?q ?r . ?c ?s ?t "
+        "FILTER(STRLEN(CONCAT(STR(?o), STR(?r), STR(?t))) < 0) }",
+    )
     assert endless.status_code == 503 and "AIMSGRAPH_QUERY_TIMEOUT" in endless.text
     huge = update(writer, f"INSERT {{ GRAPH <{EX}x> {{ ?a <{EX}p> ?b }} }} WHERE {{ ?a ?p ?o . ?b ?q ?r }}")
     assert huge.status_code == 413 and "AIMSGRAPH_RESULT_LIMIT" in huge.text
@@ -134,7 +162,9 @@ def test_using_graph_uri_restricts_the_where_clause(writer: LiveServer):
     response = update(writer, text, **{"using-graph-uri": EX + "using-2"})
     assert response.status_code == 200 and response.json()["added"] == 1
     assert ask(writer, f"ASK {{ GRAPH <{EX}using-out> {{ <{EX}u> <{EX}w> 2 }} }}")
-    clash = update(writer, f"INSERT {{ ?s <{EX}w> 3 }} USING <{EX}using-1> WHERE {{ ?s ?p ?o }}", **{"using-graph-uri": EX + "using-2"})
+    clash = update(
+        writer, f"INSERT {{ ?s <{EX}w> 3 }} USING <{EX}using-1> WHERE {{ ?s ?p ?o }}", **{"using-graph-uri": EX + "using-2"}
+    )
     assert clash.status_code == 400 and "cannot be combined" in clash.text
 
 
@@ -143,7 +173,7 @@ def test_using_graph_uri_restricts_the_where_clause(writer: LiveServer):
 
 def test_graph_store_lifecycle(writer: LiveServer):
     graph = EX + "lifecycle"
-    created = gsp(writer, "PUT", body=f"<{EX}x> <{EX}y> \"one\" .", graph=graph)
+    created = gsp(writer, "PUT", body=f'<{EX}x> <{EX}y> "one" .', graph=graph)
     assert created.status_code == 201 and created.json()["graph"] == graph
     assert requests.get(created.headers["Location"], timeout=10).text == gsp(writer, "GET", role=None, graph=graph).text
     got = gsp(writer, "GET", role=None, graph=graph)
@@ -152,11 +182,13 @@ def test_graph_store_lifecycle(writer: LiveServer):
     assert head.status_code == 200 and head.content == b""
     assert head.headers["Content-Type"] == got.headers["Content-Type"]
     assert head.headers["Content-Length"] == got.headers["Content-Length"]
-    replaced = gsp(writer, "PUT", body=f"<{EX}x> <{EX}y> \"two\" .", graph=graph)
+    replaced = gsp(writer, "PUT", body=f'<{EX}x> <{EX}y> "two" .', graph=graph)
     assert replaced.status_code == 200 and replaced.json()["removed"] == 1
-    merged = gsp(writer, "POST", body=f"<{EX}x> <{EX}y> \"three\" .", content_type="application/n-triples", graph=graph)
+    merged = gsp(writer, "POST", body=f'<{EX}x> <{EX}y> "three" .', content_type="application/n-triples", graph=graph)
     assert merged.status_code == 200 and merged.json()["added"] == 1
-    ntriples = requests.get(writer.url + "/rdf-graph-store", params={"graph": graph}, headers={"Accept": "application/n-triples"}, timeout=10)
+    ntriples = requests.get(
+        writer.url + "/rdf-graph-store", params={"graph": graph}, headers={"Accept": "application/n-triples"}, timeout=10
+    )
     assert sorted(ntriples.text.split("\n")[:-1]) == [f'<{EX}x> <{EX}y> "three" .', f'<{EX}x> <{EX}y> "two" .']
     assert gsp(writer, "DELETE", graph=graph).status_code == 200
     assert gsp(writer, "GET", role=None, graph=graph).status_code == 404
@@ -164,9 +196,15 @@ def test_graph_store_lifecycle(writer: LiveServer):
 
 
 def test_graph_store_preflight_lets_browsers_send_tokens(writer: LiveServer):
-    response = requests.options(writer.url + "/rdf-graph-store", headers={
-        "Origin": "http://yasgui.example", "Access-Control-Request-Method": "PUT",
-        "Access-Control-Request-Headers": "authorization, content-type"}, timeout=10)
+    response = requests.options(
+        writer.url + "/rdf-graph-store",
+        headers={
+            "Origin": "http://yasgui.example",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+        timeout=10,
+    )
     assert response.status_code == 204 and response.headers["Access-Control-Allow-Origin"] == "*"
     assert "PUT" in response.headers["Access-Control-Allow-Methods"]
     assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
@@ -184,7 +222,9 @@ def test_post_to_the_store_creates_a_graph(writer: LiveServer):
     assert f"<{EX}new>" in requests.get(response.headers["Location"], timeout=10).text
 
 
-@pytest.mark.parametrize("params, status", [({"graph": "relative/graph"}, 400), ({}, 400), ({"graph": EX + "a", "default": ""}, 400)])
+@pytest.mark.parametrize(
+    "params, status", [({"graph": "relative/graph"}, 400), ({}, 400), ({"graph": EX + "a", "default": ""}, 400)]
+)
 def test_graph_store_bad_graph_names(writer: LiveServer, params: dict, status: int):
     assert gsp(writer, "GET", role=None, **params).status_code == status
     assert gsp(writer, "PUT", body="<a:b> <a:c> <a:d> .", **params).status_code == status
@@ -201,7 +241,7 @@ def test_graph_store_refuses_other_methods_types_and_sizes(writer: LiveServer):
 
 def test_bad_turtle_on_the_last_line_changes_nothing(writer: LiveServer):
     before = dump(writer)
-    body = "".join(f"<{EX}t{i}> <{EX}p> {i} .\n" for i in range(200)) + f"<{EX}t> <{EX}p> \"unterminated .\n"
+    body = "".join(f"<{EX}t{i}> <{EX}p> {i} .\n" for i in range(200)) + f'<{EX}t> <{EX}p> "unterminated .\n'
     response = gsp(writer, "PUT", body=body, default="")
     assert response.status_code == 400 and "line" in response.text
     assert dump(writer) == before
@@ -216,7 +256,9 @@ def test_writes_need_a_token_with_the_right_role(writer: LiveServer):
     anonymous = update(writer, text, role=None)
     assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Bearer")
     assert update(writer, text, role="reader").status_code == 403
-    wrong = requests.post(writer.sparql, data={"update": text}, headers={"Authorization": "Bearer not-a-token-at-all"}, timeout=10)
+    wrong = requests.post(
+        writer.sparql, data={"update": text}, headers={"Authorization": "Bearer not-a-token-at-all"}, timeout=10
+    )
     assert wrong.status_code == 401 and "not valid" in wrong.text
     ontology = update(writer, f"INSERT DATA {{ GRAPH <{ONTOLOGY}> {{ <{EX}auth> <{EX}p> 1 }} }}")
     assert ontology.status_code == 403 and "admin" in ontology.text
@@ -235,7 +277,7 @@ def test_writes_need_a_token_with_the_right_role(writer: LiveServer):
 
 def test_tokens_never_reach_the_log(writer: LiveServer):
     for role in TOKENS:
-        update(writer, f"INSERT DATA {{ <{EX}log> <{EX}by> \"{role}\" }}", role=role)
+        update(writer, f'INSERT DATA {{ <{EX}log> <{EX}by> "{role}" }}', role=role)
     requests.get(writer.sparql, params={"query": "ASK {}"}, headers={"Authorization": "Bearer not-a-token-at-all"}, timeout=10)
     log = writer.log_path.read_text(errors="replace")
     assert "/sparql" in log  # the requests are logged ...
@@ -250,14 +292,20 @@ def test_concurrent_updates_are_all_kept_and_each_recorded(writer: LiveServer):
     since = datetime.now(UTC).isoformat()
 
     def write(thread: int) -> list[int]:
-        return [update(writer, f"INSERT DATA {{ GRAPH <{EX}concurrent> {{ <{EX}t{thread}> <{EX}n> {n} }} }}").status_code
-                for n in range(each)]
+        return [
+            update(writer, f"INSERT DATA {{ GRAPH <{EX}concurrent> {{ <{EX}t{thread}> <{EX}n> {n} }} }}").status_code
+            for n in range(each)
+        ]
 
     with ThreadPoolExecutor(threads) as pool:
         statuses = [s for batch in pool.map(write, range(threads)) for s in batch]
     assert statuses == [200] * threads * each
-    count = requests.post(writer.sparql, data={"query": f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{EX}concurrent> {{ ?s ?p ?o }} }}"},
-                          headers={"Accept": "application/sparql-results+json"}, timeout=30).json()
+    count = requests.post(
+        writer.sparql,
+        data={"query": f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{EX}concurrent> {{ ?s ?p ?o }} }}"},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=30,
+    ).json()
     assert count["results"]["bindings"][0]["n"]["value"] == str(threads * each)
     changes = requests.get(writer.url + "/api/changes", params={"since": since}, timeout=30).json()["changes"]
     ours = [c for c in changes if c["graphs"] == [EX + "concurrent"]]
@@ -270,7 +318,10 @@ def test_history_and_diff_between_two_times(writer: LiveServer):
     t0 = datetime.now(UTC).isoformat()
     assert update(writer, f"INSERT DATA {{ <{EX}h> <{EX}v> 1 . <{EX}h> <{EX}w> 1 }}").status_code == 200
     t1 = datetime.now(UTC).isoformat()
-    assert update(writer, f"DELETE DATA {{ <{EX}h> <{EX}v> 1 }} ; INSERT DATA {{ <{EX}h> <{EX}v> 2 }}", role="admin").status_code == 200
+    assert (
+        update(writer, f"DELETE DATA {{ <{EX}h> <{EX}v> 1 }} ; INSERT DATA {{ <{EX}h> <{EX}v> 2 }}", role="admin").status_code
+        == 200
+    )
     t2 = datetime.now(UTC).isoformat()
     history = requests.get(writer.url + "/api/changes", params={"since": t0, "until": t2}, timeout=30).json()["changes"]
     assert [(c["agent"], c["added"], c["removed"]) for c in history] == [("editor-user", 2, 0), ("admin-user", 1, 1)]
@@ -282,8 +333,11 @@ def test_history_and_diff_between_two_times(writer: LiveServer):
     both = requests.get(writer.url + "/api/changes/diff", params={"from": t0, "to": t2}, timeout=30).json()
     assert (both["added"], both["removed"]) == (2, 0)  # v 1 came and went: the net change is v 2 and w 1
     then = requests.get(writer.url + "/api/changes/snapshot", params={"at": t1}, timeout=30).text
-    about_h = {(q.predicate.value, q.object.value) for q in ox.parse(then, format=ox.RdfFormat.TURTLE)
-               if q.subject == ox.NamedNode(EX + "h")}
+    about_h = {
+        (q.predicate.value, q.object.value)
+        for q in ox.parse(then, format=ox.RdfFormat.TURTLE)
+        if q.subject == ox.NamedNode(EX + "h")
+    }
     assert about_h == {(EX + "v", "1"), (EX + "w", "1")}
     bad = requests.get(writer.url + "/api/changes", params={"since": "last tuesday"}, timeout=10)
     assert bad.status_code == 400 and "ISO 8601" in bad.json()["detail"]
@@ -291,9 +345,9 @@ def test_history_and_diff_between_two_times(writer: LiveServer):
 
 def test_snapshot_rebuilds_the_graph_as_it_was(writer: LiveServer):
     graph = EX + "snapshot"
-    gsp(writer, "PUT", body=f"<{EX}s> <{EX}p> \"before\" .", graph=graph)
+    gsp(writer, "PUT", body=f'<{EX}s> <{EX}p> "before" .', graph=graph)
     middle = datetime.now(UTC).isoformat()
-    gsp(writer, "PUT", body=f"<{EX}s> <{EX}p> \"after\" .", graph=graph)
+    gsp(writer, "PUT", body=f'<{EX}s> <{EX}p> "after" .', graph=graph)
     then = requests.get(writer.url + "/api/changes/snapshot", params={"at": middle, "graph": graph}, timeout=30)
     assert '"before"' in then.text and '"after"' not in then.text
 
@@ -302,14 +356,21 @@ def test_snapshot_rebuilds_the_graph_as_it_was(writer: LiveServer):
 
 
 def import_csv(server: LiveServer, body: str, kind: str) -> requests.Response:
-    return requests.post(server.url + "/api/import", params={"kind": kind}, data=body.encode(),
-                         headers={"Content-Type": "text/csv", **auth("editor")}, timeout=60)
+    return requests.post(
+        server.url + "/api/import",
+        params={"kind": kind},
+        data=body.encode(),
+        headers={"Content-Type": "text/csv", **auth("editor")},
+        timeout=60,
+    )
 
 
 def test_spreadsheet_import_checks_every_row_and_is_all_or_nothing(writer: LiveServer):
     risks = (REPO / "data" / "templates" / "risk-register.csv").read_text()
     lines = risks.splitlines()
-    seventh = lines[1].replace("mortgage-variable-income-overstated", "seventh-row-risk", 1).replace(",Possible,", ",Very often,", 1)
+    seventh = (
+        lines[1].replace("mortgage-variable-income-overstated", "seventh-row-risk", 1).replace(",Possible,", ",Very often,", 1)
+    )
     before = dump(writer)
     refused = import_csv(writer, "\n".join([*lines, seventh]) + "\n", "risk-register")
     assert refused.status_code == 400
@@ -319,15 +380,26 @@ def test_spreadsheet_import_checks_every_row_and_is_all_or_nothing(writer: LiveS
     assert systems.status_code == 200 and systems.json()["changed"] and systems.json()["rows"] == 3
     first = import_csv(writer, risks, "risk-register")
     assert first.status_code == 200 and first.json()["added"] > 0 and first.json()["operation"] == "import-csv risk-register"
-    assert ask(writer, "ASK { <https://data.example.org/aims/risk/mortgage-variable-income-overstated> "
-                       "<https://w3id.org/aimsgraph/ontology#hasLikelihood> <https://w3id.org/aimsgraph/risk-matrix/L3> }")
+    assert ask(
+        writer,
+        "ASK { <https://data.example.org/aims/risk/mortgage-variable-income-overstated> "
+        "<https://w3id.org/aimsgraph/ontology#hasLikelihood> <https://w3id.org/aimsgraph/risk-matrix/L3> }",
+    )
     again = import_csv(writer, risks, "risk-register")
     assert again.status_code == 200 and again.json()["changed"] is False
     edited = import_csv(writer, risks.replace(",Possible,", ",Likely,", 1), "risk-register")
     assert (edited.json()["added"], edited.json()["removed"]) == (1, 1)  # the old likelihood is replaced
     assert import_csv(writer, risks, "inventory").status_code == 400
-    assert requests.post(writer.url + "/api/import", params={"kind": "systems"}, data=b"{}", headers={
-        "Content-Type": "application/json", **auth("editor")}, timeout=10).status_code == 415
+    assert (
+        requests.post(
+            writer.url + "/api/import",
+            params={"kind": "systems"},
+            data=b"{}",
+            headers={"Content-Type": "application/json", **auth("editor")},
+            timeout=10,
+        ).status_code
+        == 415
+    )
 
 
 # -- derived graphs ----------------------------------------------------------------------------
@@ -338,15 +410,21 @@ def test_a_write_refreshes_inferences_and_analysis(writer: LiveServer):
     settle(writer)
     score = f"ASK {{ GRAPH <https://w3id.org/aimsgraph/graph/analysis> {{ <{risk}> <https://w3id.org/aimsgraph/ontology#inherentScore> ?s FILTER(?s = %s) }} }}"
     assert ask(writer, score % "0.8")  # likelihood 5 x severity 4 of 5 x 5
-    changed = update(writer, f"""PREFIX aims: <https://w3id.org/aimsgraph/ontology#> PREFIX rm: <https://w3id.org/aimsgraph/risk-matrix/>
+    changed = update(
+        writer,
+        f"""PREFIX aims: <https://w3id.org/aimsgraph/ontology#> PREFIX rm: <https://w3id.org/aimsgraph/risk-matrix/>
         DELETE {{ <{risk}> aims:hasLikelihood ?l }} INSERT {{ <{risk}> aims:hasLikelihood rm:L1 }} WHERE {{ <{risk}> aims:hasLikelihood ?l }} ;
-        INSERT DATA {{ <{EX}new-system> aims:usesModel <https://data.meridian.example/aims/model/retail-pd-model> }}""")
+        INSERT DATA {{ <{EX}new-system> aims:usesModel <https://data.meridian.example/aims/model/retail-pd-model> }}""",
+    )
     assert changed.status_code == 200, changed.text
     derived = settle(writer)
     assert ask(writer, score % "0.16")
     assert derived["lastRefresh"]["inferences"] == "inferences updated"
     assert derived["lastRefresh"]["analysis"] == "analysis updated"  # incremental, not rebuilt
-    assert ask(writer, f"ASK {{ GRAPH <https://w3id.org/aimsgraph/graph/inferred> {{ <{EX}new-system> a <https://w3id.org/aimsgraph/ontology#AISystem> }} }}")
+    assert ask(
+        writer,
+        f"ASK {{ GRAPH <https://w3id.org/aimsgraph/graph/inferred> {{ <{EX}new-system> a <https://w3id.org/aimsgraph/ontology#AISystem> }} }}",
+    )
 
 
 def test_a_write_refreshes_the_stored_findings_of_what_it_touched(writer: LiveServer):
@@ -388,7 +466,7 @@ def test_validation_gate_refuses_new_violations_with_findings(strict: LiveServer
     findings = incomplete.json()["findings"]
     assert findings and all(f["severity"] == "Violation" and f["focus"] == EX + "bare-system" for f in findings)
     assert dump(strict, "reader") == before
-    label = update(strict, f"INSERT DATA {{ <{EX}note> <http://www.w3.org/2000/01/rdf-schema#label> \"harmless\" }}")
+    label = update(strict, f'INSERT DATA {{ <{EX}note> <http://www.w3.org/2000/01/rdf-schema#label> "harmless" }}')
     assert label.status_code == 200
 
 
@@ -407,7 +485,9 @@ def test_a_write_survives_kill_9_after_its_answer(tmp_path):
         live.stop()
     again = start_server(data_dir, **ENV)
     try:
-        assert ask(again, f"ASK {{ GRAPH <{DATA}> {{ <{EX}durable> <{EX}p> 1 }} GRAPH <{EX}durable> {{ <{EX}durable> <{EX}q> 2 }} }}")
+        assert ask(
+            again, f"ASK {{ GRAPH <{DATA}> {{ <{EX}durable> <{EX}p> 1 }} GRAPH <{EX}durable> {{ <{EX}durable> <{EX}q> 2 }} }}"
+        )
         operations = [c["operation"] for c in requests.get(again.url + "/api/changes", timeout=10).json()["changes"]]
         assert operations[-2:] == ["sparql-update", "graph-store-put"]
     finally:

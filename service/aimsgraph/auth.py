@@ -162,8 +162,7 @@ def _token(authorization: str) -> str:
             colon, password = "", ""
         if colon and password:
             return password
-    raise Unauthorized("the Authorization header must be 'Bearer <token>', or Basic credentials with the token "
-                       "as password")
+    raise Unauthorized("the Authorization header must be 'Bearer <token>', or Basic credentials with the token as password")
 
 
 def _digest(token: str) -> str:

@@ -29,18 +29,18 @@ from types import SimpleNamespace
 import click
 import pyoxigraph as ox
 
-from aimsgraph import __version__, changes, limits
-from aimsgraph.analysis import refresh_analysis, save_model
+from aimsgraph import __version__, limits
 from aimsgraph.auth import ROLES, SERVICE_GRAPHS, TokenRegistry, local_user
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, InvalidInput, StoreUnavailable
-from aimsgraph.importers import read_rdf
+from aimsgraph.interop.importers import read_rdf
 from aimsgraph.namespaces import PREFIXES, Graphs
-from aimsgraph.reasoning import refresh_inferences
-from aimsgraph.refresh import mark_stale, refresh_after
+from aimsgraph.records.refresh import mark_stale, refresh_after
+from aimsgraph.risk.analysis import refresh_analysis, save_model
+from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.results import GRAPH_TYPES, TRIPLE_TYPES, write_graph
-from aimsgraph.store import BULK_LOAD_BYTES, GraphStore, guess_format, named_graph, read_quads, serialize_quads
+from aimsgraph.store import BULK_LOAD_BYTES, GraphStore, changes, guess_format, named_graph, read_quads, serialize_quads
 
 #: --format names for query results and exports.
 SOLUTION_FORMATS = {
@@ -64,7 +64,10 @@ def _rdf_format(name: str) -> ox.RdfFormat:
 
 
 as_of_option = click.option(
-    "--as-of", "as_of", default=None, metavar="DATE",
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="DATE",
     help="Evaluation date YYYY-MM-DD for time-dependent checks [env AIMSGRAPH_TODAY, else today, UTC].",
 )
 
@@ -73,6 +76,7 @@ def _as_of(text: str | None):
     from aimsgraph import clock
 
     return clock.as_of_argument(text, "--as-of")
+
 
 data_dir_option = click.option(
     "--data-dir",
@@ -103,15 +107,22 @@ PRODUCTION_IDLE_TIMEOUT = 30
 @click.option("--port", type=int, default=None, help="Port [env AIMSGRAPH_PORT; default 8042].")
 @data_dir_option
 @click.option("--demo/--no-demo", default=None, help="Load the demo organisation into an empty store [default on].")
-@click.option("--production", is_flag=True,
-              help="Serve with waitress (pip install 'aimsgraph[prod]'): it reads each request whole before a "
-                   "worker thread sees it, so slow or idle clients hold no thread (docs/production.md).")
-@click.option("--threads", type=click.IntRange(1, 64), default=PRODUCTION_THREADS, show_default=True,
-              help="Worker threads with --production.")
-def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None, production: bool,
-          threads: int) -> None:
+@click.option(
+    "--production",
+    is_flag=True,
+    help="Serve with waitress (pip install 'aimsgraph[prod]'): it reads each request whole before a "
+    "worker thread sees it, so slow or idle clients hold no thread (docs/production.md).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=PRODUCTION_THREADS,
+    show_default=True,
+    help="Worker threads with --production.",
+)
+def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None, production: bool, threads: int) -> None:
     """Run the service (SPARQL endpoint at /sparql, REST API at /api)."""
-    from aimsgraph.app import create_app
+    from aimsgraph.http.app import create_app
 
     make = _production_server(threads) if production else _development_server
     settings = Settings.from_env(host=host, port=port, data_dir=data_dir, demo=demo)
@@ -151,8 +162,9 @@ def _development_server(app, settings: Settings) -> SimpleNamespace:
     from werkzeug.serving import make_server
 
     server = make_server(settings.host, settings.port, app, threaded=True)
-    return SimpleNamespace(name="development server", port=server.server_port, run=server.serve_forever,
-                           close=server.server_close)
+    return SimpleNamespace(
+        name="development server", port=server.server_port, run=server.serve_forever, close=server.server_close
+    )
 
 
 def _production_server(threads: int):
@@ -165,10 +177,17 @@ def _production_server(threads: int):
         raise click.UsageError("--production needs waitress: pip install 'aimsgraph[prod]'") from None
 
     def make(app, settings: Settings) -> SimpleNamespace:
-        server = create_server(app, host=settings.host, port=settings.port, threads=threads,
-                               connection_limit=_connection_limit(), channel_timeout=PRODUCTION_IDLE_TIMEOUT,
-                               asyncore_use_poll=True, max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
-                               ident="aimsgraph")
+        server = create_server(
+            app,
+            host=settings.host,
+            port=settings.port,
+            threads=threads,
+            connection_limit=_connection_limit(),
+            channel_timeout=PRODUCTION_IDLE_TIMEOUT,
+            asyncore_use_poll=True,
+            max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
+            ident="aimsgraph",
+        )
         # a host name with IPv4 and IPv6 addresses gets one socket for each, and a server over both
         port = server.effective_listen[0][1] if hasattr(server, "effective_listen") else server.effective_port
         return SimpleNamespace(name=f"waitress, {threads} threads", port=port, run=server.run, close=server.close)
@@ -193,7 +212,13 @@ def _connection_limit() -> int:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--graph", default=Graphs.DATA, show_default=True, help="Named graph to load the triples into.")
-@click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default=None, help="Override the format guessed from the extension.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(GRAPH_FORMATS)),
+    default=None,
+    help="Override the format guessed from the extension.",
+)
 @data_dir_option
 def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | None) -> None:
     """Load RDF files into the store as one change, recorded in the audit trail. All files are
@@ -209,7 +234,9 @@ def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | 
         change = _writer(store, "load", refreshed)(changes.Delta(added=set(quads)))
         added = change.added if change else 0
         how = f" ({refreshed[0]})" if refreshed else ""
-        click.echo(f"loaded {len(quads)} triples, {added} of them new, into <{graph}>{how} in {time.perf_counter() - started:.2f} s")
+        click.echo(
+            f"loaded {len(quads)} triples, {added} of them new, into <{graph}>{how} in {time.perf_counter() - started:.2f} s"
+        )
         return
     mark_stale(store)  # an interrupted bulk load is repaired by the next start
     reports = store.load_files(files, graph, form, _progress_printer())
@@ -230,8 +257,20 @@ def _file_size(path: Path) -> int:
 
 @cli.command()
 @click.argument("query", required=False)
-@click.option("-f", "--file", "query_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read the query from a .rq file.")
-@click.option("--format", "fmt", type=click.Choice(sorted(SOLUTION_FORMATS) + sorted(GRAPH_FORMATS)), default=None, help="Output format [csv for SELECT/ASK, turtle for CONSTRUCT/DESCRIBE].")
+@click.option(
+    "-f",
+    "--file",
+    "query_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the query from a .rq file.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(SOLUTION_FORMATS) + sorted(GRAPH_FORMATS)),
+    default=None,
+    help="Output format [csv for SELECT/ASK, turtle for CONSTRUCT/DESCRIBE].",
+)
 @data_dir_option
 def query(query: str | None, query_file: Path | None, fmt: str | None, data_dir: Path | None) -> None:
     """Run a SPARQL query over the union of all graphs and print the result."""
@@ -249,12 +288,19 @@ def query(query: str | None, query_file: Path | None, fmt: str | None, data_dir:
 @cli.group(invoke_without_command=True)
 @click.option("--graph", "graphs", multiple=True, help="Named graph to export (repeatable) [all].")
 @click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default="trig", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to a file instead of standard output.",
+)
 @click.option("--at", default=None, help="The graphs as they were at this ISO 8601 time (rebuilt from the audit trail).")
 @data_dir_option
 @click.pass_context
-def export(context: click.Context, graphs: tuple[str, ...], fmt: str, output: Path | None, at: str | None,
-           data_dir: Path | None) -> None:
+def export(
+    context: click.Context, graphs: tuple[str, ...], fmt: str, output: Path | None, at: str | None, data_dir: Path | None
+) -> None:
     """Export named graphs (triple formats merge them into one graph); `export dcat`: the AI
     system register as a DCAT catalogue."""
     if context.invoked_subcommand is not None:
@@ -274,12 +320,18 @@ TRIPLE_FORMATS = sorted(name for name, media in GRAPH_FORMATS.items() if media i
 
 @export.command("dcat")
 @click.option("--format", "fmt", type=click.Choice(TRIPLE_FORMATS), default="turtle", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to a file instead of standard output.",
+)
 @data_dir_option
 def export_dcat(fmt: str, output: Path | None, data_dir: Path | None) -> None:
     """The AI system register, its datasets and their provenance as a DCAT catalogue (DCAT 3,
     PROV-O), checked by the export shapes first: exit 1, with the findings, if it fails them."""
-    from aimsgraph.exporters import dcat
+    from aimsgraph.interop.exporters import dcat
 
     store = _open_store(data_dir)
     triples = dcat.export_register(store)
@@ -299,22 +351,31 @@ def _write_bytes(body: bytes, output: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--changed", multiple=True, metavar="IRI", help="Re-validate only what a change to this node can affect (repeatable).")
+@click.option(
+    "--changed", multiple=True, metavar="IRI", help="Re-validate only what a change to this node can affect (repeatable)."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "turtle", "junit"]), default="table", show_default=True)
-@click.option("--fail-on", type=click.Choice(["violation", "warning", "info", "none"]), default="violation", show_default=True,
-              help="Exit with 1 when the findings include this severity or a worse one.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["violation", "warning", "info", "none"]),
+    default="violation",
+    show_default=True,
+    help="Exit with 1 when the findings include this severity or a worse one.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the report to a file.")
 @as_of_option
 @data_dir_option
-def validate(changed: tuple[str, ...], fmt: str, fail_on: str, output: Path | None, as_of: str | None,
-             data_dir: Path | None) -> None:
+def validate(
+    changed: tuple[str, ...], fmt: str, fail_on: str, output: Path | None, as_of: str | None, data_dir: Path | None
+) -> None:
     """Check the record against the completeness shapes (ISO/IEC 42001 clauses and Annex A).
 
     The findings are stored in the validation graph. With --changed, only the affected focus
     nodes are checked and reported. Time-dependent checks are judged as of --as-of (default
     today). Exit codes: 0 nothing at --fail-on, 1 findings, 2 bad input.
     """
-    from aimsgraph import reports, validation
+    from aimsgraph.reporting import reports
+    from aimsgraph.semantics import validation
 
     day = _as_of(as_of)
     store = _open_store(data_dir)
@@ -338,21 +399,27 @@ def validate(changed: tuple[str, ...], fmt: str, fail_on: str, output: Path | No
 @data_dir_option
 def soa(fmt: str, output: Path | None, data_dir: Path | None) -> None:
     """The Statement of Applicability: one row per Annex A control."""
-    from aimsgraph import soa as statement
+    from aimsgraph.records import soa as statement
 
     _write(statement.render(_open_store(data_dir), fmt), output)
 
 
 @cli.command()
-@click.option("--html", "html_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to this file ('-' for standard output).")
+@click.option(
+    "--html",
+    "html_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file ('-' for standard output).",
+)
 @as_of_option
 @data_dir_option
 def report(html_file: Path, as_of: str | None, data_dir: Path | None) -> None:
     """The auditor report: one self-contained HTML file (no external references, charts as
     inline SVG) with the heat maps, readiness per clause, the SoA, the top risks with their
     explanation paths and the open findings. Validates the record first and stores the findings."""
-    from aimsgraph import auditor_report, validation
+    from aimsgraph.reporting import auditor_report
+    from aimsgraph.semantics import validation
 
     day = _as_of(as_of)
     store = _open_store(data_dir)
@@ -364,8 +431,12 @@ def report(html_file: Path, as_of: str | None, data_dir: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--within", default="30d", show_default=True,
-              help="Window after the reference date: 30d, 2w, 12m, 1y, or all. Overdue items are always listed.")
+@click.option(
+    "--within",
+    default="30d",
+    show_default=True,
+    help="Window after the reference date: 30d, 2w, 12m, 1y, or all. Overdue items are always listed.",
+)
 @as_of_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "ics"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
@@ -376,7 +447,8 @@ def due(within: str, as_of: str | None, fmt: str, output: Path | None, data_dir:
     included. --format ics writes an iCalendar file for calendar programs."""
     import json
 
-    from aimsgraph import agenda, clock
+    from aimsgraph import clock
+    from aimsgraph.records import agenda
 
     day = _as_of(as_of)
     window = agenda.parse_within(within, day)
@@ -405,8 +477,9 @@ def review_pack_command(fmt: str, as_of: str | None, output: Path | None, data_d
     """The management review input (ISO/IEC 42001 9.3.2): actions from earlier reviews,
     changes, risk and readiness trends, nonconformities, monitoring results, incidents, audit
     results and opportunities for improvement, as Markdown, self-contained HTML or JSON."""
-    from aimsgraph import review_pack, validation
-    from aimsgraph.analysis import RiskModel
+    from aimsgraph.reporting import review_pack
+    from aimsgraph.risk.analysis import RiskModel
+    from aimsgraph.semantics import validation
 
     day = _as_of(as_of)
     store = _open_store(data_dir)
@@ -420,10 +493,20 @@ def review_pack_command(fmt: str, as_of: str | None, output: Path | None, data_d
 
 @cli.command()
 @click.argument("node")
-@click.option("--change", "change", default="modify", show_default=True,
-              help="Change kind: modify, retrain, replace, retire, data-change or supplier-exit.")
-@click.option("--what-if", "what_if", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help='JSON file with a list of proposed modifications, e.g. [{"op": "remove-control", "control": "https://..."}].')
+@click.option(
+    "--change",
+    "change",
+    default="modify",
+    show_default=True,
+    help="Change kind: modify, retrain, replace, retire, data-change or supplier-exit.",
+)
+@click.option(
+    "--what-if",
+    "what_if",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help='JSON file with a list of proposed modifications, e.g. [{"op": "remove-control", "control": "https://..."}].',
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
 @data_dir_option
@@ -432,9 +515,9 @@ def impact(node: str, change: str, what_if: Path | None, fmt: str, output: Path 
     evidence, stakeholders and SoA rows to revisit. Reads the store; never writes it."""
     import json
 
-    from aimsgraph import impact as analysis
-    from aimsgraph.analysis import RiskModel
-    from aimsgraph.record import Record
+    from aimsgraph.risk import impact as analysis
+    from aimsgraph.risk.analysis import RiskModel
+    from aimsgraph.store.record import Record
 
     modifications = None
     if what_if is not None:
@@ -450,8 +533,13 @@ def impact(node: str, change: str, what_if: Path | None, fmt: str, output: Path 
 
 
 @cli.command()
-@click.option("--kind", "kinds", multiple=True, type=click.Choice(["Model", "Dataset", "Supplier", "InfrastructureService", "AISystem"]),
-              help="Asset kinds to rank (repeatable) [models, datasets, suppliers, infrastructure].")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(["Model", "Dataset", "Supplier", "InfrastructureService", "AISystem"]),
+    help="Asset kinds to rank (repeatable) [models, datasets, suppliers, infrastructure].",
+)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @data_dir_option
@@ -459,9 +547,9 @@ def concentration(kinds: tuple[str, ...], limit: int, fmt: str, data_dir: Path |
     """Concentration risk (A.10): shared assets ranked by the high-risk AI systems depending on them."""
     import json
 
-    from aimsgraph import impact as analysis
-    from aimsgraph.analysis import RiskModel
-    from aimsgraph.record import Record
+    from aimsgraph.risk import impact as analysis
+    from aimsgraph.risk.analysis import RiskModel
+    from aimsgraph.store.record import Record
 
     store = _open_store(data_dir)
     ranking = analysis.concentration(Record(store.raw), RiskModel.build(store), kinds or analysis.SHARED_KINDS, limit)
@@ -475,12 +563,14 @@ def import_() -> None:
 
 @import_.command("atlas")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
-@click.option("--report-format", "--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--report-format", "--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @data_dir_option
 def import_atlas(file: Path | None, report_format: str, data_dir: Path | None) -> None:
     """Load MITRE ATLAS (FILE, or the copy shipped in data/atlas/) into the atlas graph:
     tactics and techniques as risk sources, mitigations as reference mitigations."""
-    from aimsgraph.importers import atlas
+    from aimsgraph.interop.importers import atlas
 
     store = _open_store(data_dir)
     changes.initialise(store, demo=False)
@@ -501,14 +591,22 @@ def _print_report(report, report_format: str) -> None:
 
 @import_.command("airo")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default=None, help="Override the format guessed from the extension.")
-@click.option("--report-format", "--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(GRAPH_FORMATS)),
+    default=None,
+    help="Override the format guessed from the extension.",
+)
+@click.option(
+    "--report-format", "--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @data_dir_option
 def import_airo(file: Path, fmt: str | None, report_format: str, data_dir: Path | None) -> None:
     """Map an AIRO description of AI systems and their risks onto aimsgraph terms and add it
     to the data graph; print what mapped and what did not. Exit 2, changing nothing, when the
     file uses no AIRO term (the message names namespaces that are near misses of AIRO's)."""
-    from aimsgraph.importers import airo
+    from aimsgraph.interop.importers import airo
 
     store = _open_store(data_dir)
     changes.initialise(store, demo=False)
@@ -518,7 +616,13 @@ def import_airo(file: Path, fmt: str | None, report_format: str, data_dir: Path 
 
 @import_.command("dcat")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default=None, help="Override the format guessed from the extension.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(GRAPH_FORMATS)),
+    default=None,
+    help="Override the format guessed from the extension.",
+)
 @click.option("--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @data_dir_option
 def import_dcat(file: Path, fmt: str | None, report_format: str, data_dir: Path | None) -> None:
@@ -527,12 +631,13 @@ def import_dcat(file: Path, fmt: str | None, report_format: str, data_dir: Path 
     what matched ambiguously."""
     import json
 
-    from aimsgraph.importers import dcat
+    from aimsgraph.interop.importers import dcat
 
     if not file.is_file():
         raise InvalidInput(f"{file}: no such file")
-    catalog = dcat.read_catalog(file.read_bytes(), _rdf_format(fmt) if fmt else guess_format(file),
-                                base_iri=file.resolve().as_uri())
+    catalog = dcat.read_catalog(
+        file.read_bytes(), _rdf_format(fmt) if fmt else guess_format(file), base_iri=file.resolve().as_uri()
+    )
     store = _open_store(data_dir)
     changes.initialise(store, demo=False)
     delta, report = dcat.link(store, catalog)
@@ -549,7 +654,7 @@ def import_csv(file: Path, kind: str, base: str | None, data_dir: Path | None) -
     """Import a risk register or systems inventory spreadsheet (CSV; columns in
     data/templates/README.md). Every row is checked first; the import is all or nothing, and
     importing the same file again changes nothing."""
-    from aimsgraph.importers import spreadsheet
+    from aimsgraph.interop.importers import spreadsheet
 
     if not file.is_file():
         raise InvalidInput(f"{file}: no such file")
@@ -585,8 +690,10 @@ def history(since: str | None, until: str | None, resource: str | None, fmt: str
         return
     for c in found:
         graphs = " ".join(g.rsplit("/", 1)[-1] for g in c.graphs)
-        click.echo(f"{c.sequence:>5}  {c.ended.isoformat(timespec='seconds')}  {c.agent} ({c.role})  "
-                   f"{c.operation}  +{c.added} -{c.removed}  {graphs}  {c.iri}")
+        click.echo(
+            f"{c.sequence:>5}  {c.ended.isoformat(timespec='seconds')}  {c.agent} ({c.role})  "
+            f"{c.operation}  +{c.added} -{c.removed}  {graphs}  {c.iri}"
+        )
 
 
 @cli.command()
@@ -611,6 +718,7 @@ def _when(text: str | None):
 def _writer(store: GraphStore, operation: str, refreshed: list[str] | None = None):
     """Commit a change as the local user, then bring the derived graphs up to date and persist
     (saying how into ``refreshed``)."""
+
     def write(delta: changes.Delta) -> changes.Change | None:
         was_current = store.is_current(Graphs.INFERRED)
         change = changes.commit(store, delta, operation, local_user(), before_commit=lambda: mark_stale(store))
@@ -620,6 +728,7 @@ def _writer(store: GraphStore, operation: str, refreshed: list[str] | None = Non
                 refreshed.append(how)
         store.flush()
         return change
+
     return write
 
 
@@ -634,7 +743,7 @@ def measure(file: Path, report_format: str, data_dir: Path | None) -> None:
     nothing."""
     import json
 
-    from aimsgraph import operations
+    from aimsgraph.records import operations
 
     if not file.is_file():
         raise InvalidInput(f"{file}: no such file")
@@ -644,8 +753,11 @@ def measure(file: Path, report_format: str, data_dir: Path | None) -> None:
     delta, report = operations.measurement_delta(store, batch)
     change = _writer(store, "measurements")(delta)
     if report_format == "json":
-        click.echo(json.dumps({"changed": change is not None, "change": change.iri if change else None,
-                               "report": report.as_dict()}, indent=2))
+        click.echo(
+            json.dumps(
+                {"changed": change is not None, "change": change.iri if change else None, "report": report.as_dict()}, indent=2
+            )
+        )
     else:
         click.echo(report.summary() + (f"change     {change.iri}" if change else "nothing changed"))
 
@@ -655,7 +767,7 @@ def _refresh_derived(store: GraphStore) -> None:
     persist, with a saved copy of the risk model, so that the service starts from them instead of
     building them (the model takes 25 s at 10,000 systems, the findings minutes). A bulk load
     changes too much to be revalidated node by node."""
-    from aimsgraph import validation
+    from aimsgraph.semantics import validation
 
     def timed(step: str, run: Callable[[GraphStore], object]) -> object:
         started = time.perf_counter()
@@ -753,13 +865,25 @@ class _Service:
             return None
         return cls(url, _service_token(settings)) if _alive(pid) else None
 
-    def call(self, method: str, path: str, *, params: dict | None = None, body: bytes | None = None,
-             content_type: str | None = None, accept: str | None = None, timeout: float = SERVICE_TIMEOUT):
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        accept: str | None = None,
+        timeout: float = SERVICE_TIMEOUT,
+    ):
         """(headers, body) of the service's answer; ServiceRefused when it refuses."""
         url = self.url + path + ("?" + urllib.parse.urlencode(params) if params else "")
         request = urllib.request.Request(url, data=body, method=method)
-        for name, value in (("Content-Type", content_type), ("Accept", accept),
-                            ("Authorization", self.token and f"Bearer {self.token}")):
+        for name, value in (
+            ("Content-Type", content_type),
+            ("Accept", accept),
+            ("Authorization", self.token and f"Bearer {self.token}"),
+        ):
             if value:
                 request.add_header(name, value)
         try:
@@ -768,8 +892,9 @@ class _Service:
         except urllib.error.HTTPError as exc:
             raise _refusal(self.url, exc.code, exc.read()) from None
         except OSError as exc:  # URLError, refused, timed out
-            raise StoreUnavailable(f"the service at {self.url} holds the store but does not answer: "
-                                   f"{getattr(exc, 'reason', exc)}") from None
+            raise StoreUnavailable(
+                f"the service at {self.url} holds the store but does not answer: {getattr(exc, 'reason', exc)}"
+            ) from None
 
     def post_json(self, path: str, **options) -> dict:
         return json.loads(self.call("POST", path, **options)[1])
@@ -818,12 +943,15 @@ def _through_service(settings: Settings) -> None:
     command = f"aimsgraph {context.command_path.partition(' ')[2]}"
     service = _Service.announced(settings)
     if service is None:
-        raise StoreUnavailable(f"the store at {settings.data_dir} is in use by another process, not a running "
-                               f"`aimsgraph serve` ({SERVICE_FILE} names none): try `{command}` again when it has finished")
+        raise StoreUnavailable(
+            f"the store at {settings.data_dir} is in use by another process, not a running "
+            f"`aimsgraph serve` ({SERVICE_FILE} names none): try `{command}` again when it has finished"
+        )
     run = _THROUGH_SERVICE.get(context.command)
     if run is None:
-        raise StoreUnavailable(f"`{command}` cannot run while the service at {service.url} holds the store: "
-                               "stop the service, or use its HTTP API")
+        raise StoreUnavailable(
+            f"`{command}` cannot run while the service at {service.url} holds the store: stop the service, or use its HTTP API"
+        )
     service.call("GET", "/api/health", timeout=10)  # a clear error if it does not answer
     run(service, **context.params)
     sys.exit(0)
@@ -850,12 +978,14 @@ def _load_through(service: _Service, files: tuple[Path, ...], graph: str, fmt: s
     form = _rdf_format(fmt) if fmt else None
     quads = [q for path in files for q in read_rdf(path, form, named_graph(graph).value)]
     report = _import_rdf_through(service, "rdf", quads, graph=graph)["report"]
-    click.echo(f"loaded {report['triplesRead']} triples, {report['triplesWritten']} of them new, into <{graph}> "
-               f"(through the service at {service.url}) in {time.perf_counter() - started:.2f} s")
+    click.echo(
+        f"loaded {report['triplesRead']} triples, {report['triplesWritten']} of them new, into <{graph}> "
+        f"(through the service at {service.url}) in {time.perf_counter() - started:.2f} s"
+    )
 
 
 def _import_airo_through(service: _Service, file: Path, fmt: str | None, report_format: str, **_: object) -> None:
-    from aimsgraph.importers import airo
+    from aimsgraph.interop.importers import airo
 
     quads = read_rdf(file, _rdf_format(fmt) if fmt else None)
     with _about(file):
@@ -864,14 +994,15 @@ def _import_airo_through(service: _Service, file: Path, fmt: str | None, report_
 
 
 def _import_atlas_through(service: _Service, file: Path | None, report_format: str, **_: object) -> None:
-    from aimsgraph.importers import atlas
+    from aimsgraph.interop.importers import atlas
 
     path = _atlas_file(file)
     if not path.is_file():
         raise InvalidInput(f"cannot read {path}: no such file")
     with _about(path):
-        answer = service.post_json("/api/import", params={"kind": "atlas"}, body=path.read_bytes(),
-                                   content_type="application/yaml")
+        answer = service.post_json(
+            "/api/import", params={"kind": "atlas"}, body=path.read_bytes(), content_type="application/yaml"
+        )
     _print_report(atlas.AtlasReport.from_dict(answer["report"]), report_format)
 
 
@@ -887,23 +1018,35 @@ def _import_csv_through(service: _Service, file: Path, kind: str, base: str | No
 def _query_through(service: _Service, query: str | None, query_file: Path | None, fmt: str | None, **_: object) -> None:
     """The query at /sparql, in the format the command would print (within the service's
     timeout and result limit: a cut result is announced on stderr)."""
-    from aimsgraph.sparql.protocol import TRUNCATED_HEADER
+    from aimsgraph.http.protocol import TRUNCATED_HEADER
 
     text = query_file.read_text(encoding="utf-8") if query_file else query
     accept = ", ".join(t for t in (SOLUTION_FORMATS.get(fmt or "csv"), GRAPH_FORMATS.get(fmt or "turtle")) if t)
-    headers, body = service.call("POST", "/sparql", body=urllib.parse.urlencode({"query": text}).encode(),
-                                 content_type="application/x-www-form-urlencoded", accept=accept)
+    headers, body = service.call(
+        "POST",
+        "/sparql",
+        body=urllib.parse.urlencode({"query": text}).encode(),
+        content_type="application/x-www-form-urlencoded",
+        accept=accept,
+    )
     if headers.get(TRUNCATED_HEADER):
         click.echo(f"aimsgraph: the service cut the result at {headers[TRUNCATED_HEADER]} (AIMSGRAPH_RESULT_LIMIT)", err=True)
     sys.stdout.buffer.write(body)
 
 
-def _validate_through(service: _Service, changed: tuple[str, ...], fmt: str, fail_on: str, output: Path | None,
-                      as_of: str | None = None, **_: object) -> None:
+def _validate_through(
+    service: _Service,
+    changed: tuple[str, ...],
+    fmt: str,
+    fail_on: str,
+    output: Path | None,
+    as_of: str | None = None,
+    **_: object,
+) -> None:
     """``POST /api/validate`` (which stores today's findings, as the command does) in the
     command's format; the exit code from the findings' severities."""
-    from aimsgraph.api.validation import REPORT_TYPES
-    from aimsgraph.reports import Report
+    from aimsgraph.http.api.validation import REPORT_TYPES
+    from aimsgraph.reporting.reports import Report
 
     for iri in changed:
         named_graph(iri)
@@ -921,8 +1064,12 @@ def _validate_through(service: _Service, changed: tuple[str, ...], fmt: str, fai
 
 #: The commands that can run through a running service, by click command.
 _THROUGH_SERVICE = {
-    load: _load_through, query: _query_through, validate: _validate_through,
-    import_airo: _import_airo_through, import_atlas: _import_atlas_through, import_csv: _import_csv_through,
+    load: _load_through,
+    query: _query_through,
+    validate: _validate_through,
+    import_airo: _import_airo_through,
+    import_atlas: _import_atlas_through,
+    import_csv: _import_csv_through,
 }
 
 

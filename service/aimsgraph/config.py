@@ -109,8 +109,16 @@ class Settings:
         """Return self after checking value ranges; raises ConfigError naming the bad setting."""
         if not 0 < self.port < 65536:
             raise ConfigError(f"AIMSGRAPH_PORT must be 1-65535, got {self.port}")
-        for name in ("query_timeout", "result_limit", "max_body_bytes", "max_upload_bytes", "max_query_bytes",
-                     "max_nesting_depth", "anonymous_expensive_per_minute", "query_workers"):
+        for name in (
+            "query_timeout",
+            "result_limit",
+            "max_body_bytes",
+            "max_upload_bytes",
+            "max_query_bytes",
+            "max_nesting_depth",
+            "anonymous_expensive_per_minute",
+            "query_workers",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"AIMSGRAPH_{name.upper()} must be positive, got {getattr(self, name)}")
         if self.result_cache_bytes < 0:
@@ -122,8 +130,10 @@ class Settings:
             if value and not value.startswith(("http://", "https://")):
                 raise ConfigError(f"AIMSGRAPH_{name.upper()} must be an http(s) URL, got {value!r}")
         if self.remote_query_url and self.validation_gate:
-            raise ConfigError("AIMSGRAPH_VALIDATION_GATE needs the embedded store: with an external store a write "
-                              "reaches the store only when it is complete, so the gate could not see it first")
+            raise ConfigError(
+                "AIMSGRAPH_VALIDATION_GATE needs the embedded store: with an external store a write "
+                "reaches the store only when it is complete, so the gate could not see it first"
+            )
         token_file = Path(self.token_file).expanduser() if self.token_file else None
         return replace(self, data_dir=Path(self.data_dir), token_file=token_file)
 

@@ -96,7 +96,7 @@ def _json_brackets(data: bytes) -> bytes:
     kept = unescaped.translate(None, _NOT_QUOTES_OR_BRACKETS).replace(b'""', b"")
     outside, inside = [], 0
     for start in range(0, len(kept), _SLICE):
-        pieces = kept[start:start + _SLICE].split(b'"')
+        pieces = kept[start : start + _SLICE].split(b'"')
         outside.append(b"".join(pieces[inside::2]))
         inside = (inside + len(pieces) - 1) % 2
     return b"".join(outside)
@@ -107,8 +107,10 @@ def refuse_declarations(data: bytes, what: str = "the body") -> None:
     subset included), in any letter case, even with UTF-16's zero bytes between the letters.
     RDF needs neither, and entities expand without bound."""
     if _DECLARATION.search(data.replace(b"\0", b"") if b"\0" in data else data):
-        raise InvalidInput(f"{what} is XML with a DOCTYPE or entity declarations, which are refused (entities can "
-                           "expand without bound): expand them, or send Turtle")
+        raise InvalidInput(
+            f"{what} is XML with a DOCTYPE or entity declarations, which are refused (entities can "
+            "expand without bound): expand them, or send Turtle"
+        )
 
 
 def check_document(data: bytes, media_type: str, filename: str = "", what: str = "the body") -> None:

@@ -54,8 +54,7 @@ class Graphs:
     DATA_CATALOGS = GRAPH_BASE + "data-catalogs"  # enterprise data catalogue entries (aimsgraph import dcat)
     LINEAGE = GRAPH_BASE + "lineage"  # OpenLineage runs and the dataset changes they report
 
-    ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES, ATLAS,
-           DATA_CATALOGS, LINEAGE)
+    ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES, ATLAS, DATA_CATALOGS, LINEAGE)
     #: Graphs that aimsgraph derives or keeps itself.
     DERIVED = (INFERRED, ANALYSIS, VALIDATION, CHANGES)
     #: Graphs that are not premises for reasoning: derived ones, the audit trail, published

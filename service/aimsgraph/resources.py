@@ -22,9 +22,7 @@ def root() -> Path:
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "ontology").is_dir():
         return checkout
-    raise FileNotFoundError(
-        "aimsgraph cannot find its ontology/ folder: reinstall the package (pip install .)"
-    )
+    raise FileNotFoundError("aimsgraph cannot find its ontology/ folder: reinstall the package (pip install .)")
 
 
 def path(folder: str, *parts: str) -> Path:
@@ -42,8 +40,7 @@ def ontology_files() -> list[Path]:
 def catalogue_files() -> list[Path]:
     """Reference content loaded into the catalogue graph: ISO/IEC 42001, risk matrices and
     crosswalks (mappings to other vocabularies)."""
-    return [file for folder in ("iso42001", "risk-matrices", "crosswalks")
-            for file in sorted(path("data", folder).glob("*.ttl"))]
+    return [file for folder in ("iso42001", "risk-matrices", "crosswalks") for file in sorted(path("data", folder).glob("*.ttl"))]
 
 
 def vocabulary_files() -> list[Path]:

@@ -39,8 +39,18 @@ def cacheable(text: str, form: str | None) -> bool:
 
 def key(job: QueryJob) -> tuple:
     """Everything of ``job`` its answer depends on."""
-    return (job.query, job.base_iri, job.default_graphs, job.named_graphs, job.solution_type, job.graph_type,
-            job.limit, tuple(job.prefixes.items()), job.bindings, job.all_named_graphs)
+    return (
+        job.query,
+        job.base_iri,
+        job.default_graphs,
+        job.named_graphs,
+        job.solution_type,
+        job.graph_type,
+        job.limit,
+        tuple(job.prefixes.items()),
+        job.bindings,
+        job.all_named_graphs,
+    )
 
 
 class ResultCache:

@@ -277,8 +277,7 @@ class ReaderPool:
             except _NotReady:
                 time.sleep(0.05 * (attempt + 1))  # let the store's background work finish
             except TimeoutError:
-                raise QueryTimeout("a write in progress kept the query waiting past AIMSGRAPH_QUERY_TIMEOUT; "
-                                   "try again") from None
+                raise QueryTimeout("a write in progress kept the query waiting past AIMSGRAPH_QUERY_TIMEOUT; try again") from None
         raise StoreUnavailable(f"no query worker came up in {FORK_ATTEMPTS} attempts; try again")
 
     def close(self) -> None:
@@ -298,8 +297,12 @@ def reader_selector(pool: ReaderPool):
 
     def select(query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, object]]:
         job = QueryJob(
-            query, base_iri, default_graphs=dataset.default or (), named_graphs=dataset.named or (),
-            solution_type=SOLUTIONS_JSON, limit=limit,
+            query,
+            base_iri,
+            default_graphs=dataset.default or (),
+            named_graphs=dataset.named or (),
+            solution_type=SOLUTIONS_JSON,
+            limit=limit,
             all_named_graphs=dataset.default is not None and dataset.named is None,
         )
         outcome = pool.run(job)

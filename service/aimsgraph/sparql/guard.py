@@ -115,8 +115,9 @@ def check_text(text: str, settings: Settings, base_iri: str | None = None) -> No
     SERVICE and LOAD calls against the allow-list (403)."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > settings.max_query_bytes:
-        raise PayloadTooLarge(f"the SPARQL text is {size} bytes; the limit is {settings.max_query_bytes} "
-                              "(AIMSGRAPH_MAX_QUERY_BYTES)")
+        raise PayloadTooLarge(
+            f"the SPARQL text is {size} bytes; the limit is {settings.max_query_bytes} (AIMSGRAPH_MAX_QUERY_BYTES)"
+        )
     _checked(text, settings.max_nesting_depth, tuple(settings.service_allowlist), base_iri, settings.query_timeout)
 
 
@@ -216,7 +217,7 @@ def _keywords(text: str, base_iri: str | None):
             i += 2
             continue
         if word:
-            yield word, tokens[i + 1:i + 3], prefixes, base
+            yield word, tokens[i + 1 : i + 3], prefixes, base
         i += 1
 
 
@@ -255,8 +256,7 @@ def check_remote_calls(text: str, allowlist: tuple[str, ...], base_iri: str | No
         return
     _refuse_unless_allowed(remote_targets(text, base_iri), allowlist)
     if not allowlist:
-        raise Forbidden("the text may call SERVICE or LOAD, and no endpoint may be called: "
-                        "AIMSGRAPH_SERVICE_ALLOWLIST is empty")
+        raise Forbidden("the text may call SERVICE or LOAD, and no endpoint may be called: AIMSGRAPH_SERVICE_ALLOWLIST is empty")
     _refuse_unless_allowed(_parsed_targets(text, base_iri, timeout), allowlist)
 
 
@@ -268,9 +268,7 @@ def _refuse_unless_allowed(targets: list[tuple[str, str | None]], allowlist: tup
                 "only endpoints on AIMSGRAPH_SERVICE_ALLOWLIST may be called"
             )
         if not is_allowed(target, allowlist):
-            raise Forbidden(
-                f"{keyword} <{target}> is refused: the endpoint is not on AIMSGRAPH_SERVICE_ALLOWLIST"
-            )
+            raise Forbidden(f"{keyword} <{target}> is refused: the endpoint is not on AIMSGRAPH_SERVICE_ALLOWLIST")
 
 
 def is_allowed(target: str, allowlist: tuple[str, ...]) -> bool:
@@ -293,8 +291,14 @@ def _parsed_targets(text: str, base_iri: str | None, timeout: float) -> list[tup
     process, stopped after ``timeout`` seconds: neither its time nor its memory is the server's."""
     try:
         # -P: nothing from the working directory shadows what the child imports
-        child = subprocess.run([sys.executable, "-P", "-m", __name__], input=json.dumps([text, base_iri]),
-                               capture_output=True, text=True, timeout=timeout, check=False)
+        child = subprocess.run(
+            [sys.executable, "-P", "-m", __name__],
+            input=json.dumps([text, base_iri]),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         raise _unverified(f"not parsed within {timeout:g} s, AIMSGRAPH_QUERY_TIMEOUT") from None
     if child.returncode != 0:
@@ -303,8 +307,10 @@ def _parsed_targets(text: str, base_iri: str | None, timeout: float) -> list[tup
 
 
 def _unverified(reason: str) -> Forbidden:
-    return Forbidden("the text mentions SERVICE or LOAD but its endpoints could not be verified against "
-                     f"AIMSGRAPH_SERVICE_ALLOWLIST ({reason}); simplify the query")
+    return Forbidden(
+        "the text mentions SERVICE or LOAD but its endpoints could not be verified against "
+        f"AIMSGRAPH_SERVICE_ALLOWLIST ({reason}); simplify the query"
+    )
 
 
 #: Address space of the child that parses with rdflib.
@@ -375,9 +381,11 @@ def resolve(iri: str, base: str | None) -> str:
 def _decoded(text: str) -> str:
     """``text`` with its \\u and \\U escapes decoded, as the grammar reads it (an escape of no
     character, such as \\UFFFFFFFF, stays as written)."""
+
     def character(match: re.Match) -> str:
         code = int(match.group(1) or match.group(2), 16)
         return chr(code) if code <= sys.maxunicode else match.group()
+
     return _UCHAR.sub(character, text)
 
 

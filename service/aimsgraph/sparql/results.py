@@ -154,7 +154,7 @@ class _LineCap:
         end = -1
         for _ in range(self.most - (self.lines - last.count(b"\n"))):
             end = last.index(b"\n", end + 1)
-        return b"".join(self.chunks[:-1]) + last[:end + 1], self.most, True
+        return b"".join(self.chunks[:-1]) + last[: end + 1], self.most, True
 
 
 def _capped(answer: ox.QuerySolutions | ox.QueryTriples, fmt, most: int) -> tuple[bytes, int, bool]:
@@ -192,8 +192,9 @@ def write_query_solutions(solutions: ox.QuerySolutions, media_type: str, limit: 
     return parsed.serialize(format=fmt), rows, truncated
 
 
-def write_query_triples(triples: ox.QueryTriples, media_type: str, limit: int,
-                        prefixes: dict[str, str]) -> tuple[bytes, int, bool]:
+def write_query_triples(
+    triples: ox.QueryTriples, media_type: str, limit: int, prefixes: dict[str, str]
+) -> tuple[bytes, int, bool]:
     """A CONSTRUCT/DESCRIBE answer in one of GRAPH_TYPES, by pyoxigraph's serialisers, with at
     most ``limit`` triples: (body, triples, whether triples were left out)."""
     fmt = GRAPH_TYPES[media_type]
@@ -276,13 +277,8 @@ def _json_term(term: object) -> dict:
 
 
 def _json_solutions(variables: list[str], rows: list[list[object | None]]) -> bytes:
-    bindings = [
-        {var: _json_term(value) for var, value in zip(variables, row, strict=True) if value is not None}
-        for row in rows
-    ]
-    return json.dumps(
-        {"head": {"vars": variables}, "results": {"bindings": bindings}}, ensure_ascii=False
-    ).encode()
+    bindings = [{var: _json_term(value) for var, value in zip(variables, row, strict=True) if value is not None} for row in rows]
+    return json.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}}, ensure_ascii=False).encode()
 
 
 def _xml_term(term: object) -> str:
@@ -333,8 +329,10 @@ def _csv_value(term: object | None) -> str:
 
 def _triple_term(triple: ox.Triple, opening: str, closing: str) -> str:
     """A triple term in N-Triples syntax between ``opening`` and ``closing``, nested ones too."""
-    parts = (_triple_term(t, opening, closing) if isinstance(t, ox.Triple) else str(t)
-             for t in (triple.subject, triple.predicate, triple.object))
+    parts = (
+        _triple_term(t, opening, closing) if isinstance(t, ox.Triple) else str(t)
+        for t in (triple.subject, triple.predicate, triple.object)
+    )
     return opening + " ".join(parts) + closing
 
 

@@ -33,17 +33,21 @@ import pyoxigraph as ox
 
 from aimsgraph import limits
 from aimsgraph.auth import SERVICE_GRAPHS
-from aimsgraph.changes import Delta
 from aimsgraph.errors import InvalidInput, PayloadTooLarge, RemoteServiceError
 from aimsgraph.namespaces import Graphs, is_absolute_iri
 from aimsgraph.sparql.guard import Token, check_nesting, resolve, target_iri, tokenize
 from aimsgraph.store import GraphStore
+from aimsgraph.store.changes import Delta
 
 #: Template variables become IRIs under this prefix while the template is parsed.
 VARIABLE_IRI = "urn:aimsgraph:template-variable:"
 DATA_GRAPH = ox.NamedNode(Graphs.DATA)
-RDF_TYPES = {"text/turtle": ox.RdfFormat.TURTLE, "application/n-triples": ox.RdfFormat.N_TRIPLES,
-             "application/rdf+xml": ox.RdfFormat.RDF_XML, "application/ld+json": ox.RdfFormat.JSON_LD}
+RDF_TYPES = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ Selector = Callable[[str, "str | None", Dataset, int], list[dict[str, object]]]
 def select_in_process(store: ox.Store) -> Selector:
     """A selector that runs in this process, without a timeout (the CLI; the service uses
     its query readers, which have one)."""
+
     def select(query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, object]]:
         try:
             solutions = store.query(query, base_iri=base_iri, **dataset.options())
@@ -97,12 +102,14 @@ def select_in_process(store: ox.Store) -> Selector:
                 raise too_many_solutions(limit)
             found.append({name: solution[name] for name in names if solution[name] is not None})
         return found
+
     return select
 
 
 def too_many_solutions(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"a WHERE clause of the update matched more than {limit} solutions "
-                           "(AIMSGRAPH_RESULT_LIMIT); split the update")
+    return PayloadTooLarge(
+        f"a WHERE clause of the update matched more than {limit} solutions (AIMSGRAPH_RESULT_LIMIT); split the update"
+    )
 
 
 @dataclass
@@ -293,7 +300,7 @@ class _Parser:
                 self.i += 2
             else:
                 raise self._unexpected("a prologue")
-            self.prologue.append(self.text[start.start:self.tokens[self.i - 1].end])
+            self.prologue.append(self.text[start.start : self.tokens[self.i - 1].end])
 
     def _iri(self) -> str:
         token = self.tokens[self.i] if not self._done() else None
@@ -315,7 +322,7 @@ class _Parser:
             if token.kind == "other" and token.text in "{}":
                 depth += 1 if token.text == "{" else -1
                 if depth == 0:
-                    return self.text[start.start:token.end]
+                    return self.text[start.start : token.end]
         raise InvalidInput("SPARQL Update syntax error: a '{' is never closed")
 
     def _expect(self, word: str) -> None:
@@ -447,7 +454,9 @@ def _modify(op: Operation, state: _State, request: UpdateRequest) -> tuple[set[o
 def _dataset(op: Operation, request: UpdateRequest) -> Dataset:
     from_request = bool(request.using or request.using_named)
     if from_request and (op.using or op.using_named or op.with_graph):
-        raise InvalidInput("using-graph-uri / using-named-graph-uri cannot be combined with USING, USING NAMED or WITH in the update")
+        raise InvalidInput(
+            "using-graph-uri / using-named-graph-uri cannot be combined with USING, USING NAMED or WITH in the update"
+        )
     using = op.using or list(request.using)
     using_named = op.using_named or list(request.using_named)
     if using or using_named:
@@ -462,7 +471,7 @@ def _parse_template(prologue: str, braces: str, base_iri: str | None) -> list[ox
     text = braces
     for token in reversed(tokenize(braces)):
         if token.kind == "var":
-            text = f"{text[:token.start]}<{VARIABLE_IRI}{token.text[1:]}>{text[token.end:]}"
+            text = f"{text[: token.start]}<{VARIABLE_IRI}{token.text[1:]}>{text[token.end :]}"
     scratch = ox.Store()
     try:
         scratch.update(f"{prologue}\nINSERT DATA {text}", base_iri=base_iri)
@@ -486,8 +495,12 @@ def _instantiate(templates: list[ox.Quad], binding: dict[str, object], fresh_bla
             _fill(term, binding, blank_nodes if fresh_blank_nodes else None)
             for term in (template.subject, template.predicate, template.object, template.graph_name)
         )
-        if (isinstance(subject, (ox.NamedNode, ox.BlankNode)) and isinstance(predicate, ox.NamedNode)
-                and obj is not None and isinstance(graph, ox.NamedNode)):
+        if (
+            isinstance(subject, (ox.NamedNode, ox.BlankNode))
+            and isinstance(predicate, ox.NamedNode)
+            and obj is not None
+            and isinstance(graph, ox.NamedNode)
+        ):
             yield ox.Quad(subject, predicate, obj, graph)
 
 
@@ -495,7 +508,7 @@ def _fill(term: object, binding: dict[str, object], blank_nodes: dict[str, ox.Bl
     """A template term with its variable bound (None if unbound) and, when ``blank_nodes`` is
     given, its blank node replaced by a fresh one; inside triple terms too."""
     if isinstance(term, ox.NamedNode) and term.value.startswith(VARIABLE_IRI):
-        return binding.get(term.value[len(VARIABLE_IRI):])
+        return binding.get(term.value[len(VARIABLE_IRI) :])
     if isinstance(term, ox.BlankNode) and blank_nodes is not None:
         return blank_nodes.setdefault(term.value, ox.BlankNode())
     if isinstance(term, ox.Triple):

@@ -1,0 +1,47 @@
+"""The REST API (``/api``): small JSON endpoints over the domain modules.
+
+This module has health and the graph inventory; ``validation``, ``soa`` and ``queries`` are
+blueprints of their own in this package.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from aimsgraph import __version__
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/health")
+def health():
+    """Liveness and readiness: the store answers a query; whether the derived graphs (inferred,
+    validation, analysis) have caught up with the latest writes.
+
+    ``status`` is ``ok``, or ``degraded`` when computing a derived graph failed (at start-up or
+    after a write): then ``error`` says why and ``stale`` lists the derived graphs that do not
+    reflect the record. A degraded service still answers 200: it serves the record, and the
+    derived graphs as they were, so that a load balancer keeps it while someone fixes the record
+    (the next write tries again); monitoring should alert on ``status``."""
+    state = current_app.extensions["aimsgraph"]
+    state.store.query("ASK { ?s ?p ?o }")
+    derived = state.refresher.status()
+    failure = derived["failure"]
+    if failure is None:
+        return jsonify(status="ok", version=__version__, derived=derived)
+    return jsonify(
+        status="degraded",
+        version=__version__,
+        error=f"the {failure['step']} failed during {failure['during']}: {failure['error']}",
+        stale=derived["stale"],
+        derived=derived,
+    )
+
+
+@bp.get("/graphs")
+def graphs():
+    """The named graphs of the store with their triple counts; ``current`` is false when the
+    counts are from before the last write (a recount is then running)."""
+    store = current_app.extensions["aimsgraph"].store
+    sizes, current = store.recent_graph_sizes()
+    return jsonify(graphs=[{"graph": g, "triples": n} for g, n in sizes.items()], current=current)

@@ -1,0 +1,113 @@
+"""REST: the review calendar and the management review pack.
+
+- ``GET /api/due?within=30d&asOf=YYYY-MM-DD``: everything due in the window (``30d``, ``2w``,
+  ``12m``, ``1y`` or ``all``; default 30 days), overdue items included, as JSON, a page at a
+  time: ``page`` (from 1) and ``pageSize`` (default 1,000, at most AIMSGRAPH_RESULT_LIMIT), the
+  same reserved parameters as the named queries. The body gives the page's ``items`` and, for
+  the whole agenda, ``total``, ``overdue`` and ``kinds`` (items per kind); the ``Link`` header
+  has ``rel="next"`` when more items follow (and ``prev``, ``first``), as GET /api/queries/<name>
+  does. The agenda is kept per store generation, so the next page is a lookup;
+- ``GET /api/due.ics``: the same as an iCalendar feed (``text/calendar``), for calendar programs;
+- ``GET /api/review-pack``: the management review input (ISO/IEC 42001 9.3.2) as Markdown,
+  self-contained HTML or JSON by ``Accept``; ``?format=md|html|json`` overrides it (browsers),
+  ``?asOf=`` reviews as of another date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from aimsgraph import clock
+from aimsgraph.errors import InvalidInput, NotAcceptable
+from aimsgraph.http.api import ratelimit
+from aimsgraph.http.negotiation import best_match
+from aimsgraph.records import agenda, queries
+from aimsgraph.reporting import overview, review_pack
+
+bp = Blueprint("agenda", __name__, url_prefix="/api")
+
+
+#: Items of a page of GET /api/due when the request gives no pageSize.
+DUE_PAGE_SIZE = 1000
+
+
+@bp.get("/due")
+def due() -> Response:
+    page = _page(request.args.get(queries.PAGE), request.args.get(queries.PAGE_SIZE))
+    as_of, within, items = _agenda()
+    shown = items[page.offset : page.offset + page.size]
+    body = agenda.as_dict(shown, as_of, within)
+    body.update(
+        {
+            "overdue": sum(i.overdue for i in items),
+            "total": len(items),
+            "kinds": agenda.kind_counts(items),
+            "page": page.number,
+            "pageSize": page.size,
+        }
+    )
+    response = jsonify(body)
+    links = {"first": 1}
+    if page.number > 1:
+        links["prev"] = page.number - 1
+    if page.offset + page.size < len(items):
+        links["next"] = page.number + 1
+    values = {k: v for k, v in request.args.items() if k not in (queries.PAGE, queries.PAGE_SIZE)}
+    response.headers["Link"] = ", ".join(
+        f'<{request.base_url}?{urlencode({**values, queries.PAGE: n, queries.PAGE_SIZE: page.size})}>; rel="{rel}"'
+        for rel, n in links.items()
+    )
+    response.headers["Aimsgraph-Page"] = str(page.number)
+    response.headers["Aimsgraph-Page-Size"] = str(page.size)
+    return response
+
+
+def _page(number: str | None, size: str | None) -> queries.Page:
+    """The page asked for (the first of :data:`DUE_PAGE_SIZE` items by default); InvalidInput
+    for a page or size that is no positive integer, or a size above the result limit."""
+    paged = queries.NamedQuery("due", "", {"pagination": str(DUE_PAGE_SIZE)})
+    values = {k: v for k, v in ((queries.PAGE, number), (queries.PAGE_SIZE, size)) if v is not None}
+    page, _ = paged.page(values, max_size=current_app.extensions["aimsgraph"].settings.result_limit)
+    return page
+
+
+@bp.get("/due.ics")
+def due_calendar() -> Response:
+    _, _, items = _agenda()
+    body = agenda.to_ical(items, clock.now())
+    response = Response(body, content_type="text/calendar; charset=utf-8")
+    response.headers["Content-Disposition"] = 'inline; filename="aimsgraph-due.ics"'
+    return response
+
+
+@bp.get("/review-pack")
+def review() -> Response:
+    ratelimit.limit_expensive("review packs")
+    fmt = request.args.get("format")
+    if fmt is not None:
+        if fmt not in review_pack.FORMATS:
+            raise InvalidInput(f"format must be one of {', '.join(review_pack.FORMATS)}, not {fmt!r}")
+        media = review_pack.MEDIA_TYPES[fmt]
+    else:
+        media = best_match(request.headers.get("Accept"), ["application/json", "text/markdown", "text/html"])
+        if media is None:
+            raise NotAcceptable("the review pack is available as application/json, text/markdown and text/html")
+        fmt = {v: k for k, v in review_pack.MEDIA_TYPES.items()}[media]
+    as_of = clock.as_of_argument(request.args.get("asOf"))
+    state = current_app.extensions["aimsgraph"]
+    snapshot = state.models.get()
+    pack = review_pack.build(state.store, snapshot.model, overview.findings(state.store, as_of), as_of)
+    kind = f"{media}; charset=utf-8" if media.startswith("text/") else media
+    response = Response(review_pack.render(pack, fmt), content_type=kind)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _agenda() -> tuple[date, str, list[agenda.DueItem]]:
+    as_of = clock.as_of_argument(request.args.get("asOf"))
+    within = request.args.get("within", agenda.DEFAULT_WITHIN)
+    window = agenda.parse_within(within, as_of)
+    return as_of, within, agenda.due_items(current_app.extensions["aimsgraph"].store, as_of, window)

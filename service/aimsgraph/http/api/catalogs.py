@@ -1,0 +1,68 @@
+"""REST: linking to enterprise data catalogues. ``GET /api/export/dcat`` publishes the AI system
+register as a DCAT catalogue; ``POST /api/lineage`` takes OpenLineage run events, records them
+with PROV and marks what they made stale."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, g, request
+
+from aimsgraph.auth import require
+from aimsgraph.errors import AimsgraphError, InvalidInput, NotAcceptable, UnsupportedMediaType
+from aimsgraph.http.api.writes import change_response, commit_request, upload_body
+from aimsgraph.http.negotiation import best_match
+from aimsgraph.http.protocol import content_type
+from aimsgraph.interop.exporters import dcat
+from aimsgraph.interop.importers import openlineage
+from aimsgraph.namespaces import PREFIXES
+from aimsgraph.sparql import results
+
+bp = Blueprint("catalogs", __name__, url_prefix="/api")
+
+EXPORT_TYPES = results.TRIPLE_TYPES
+
+
+class ExportInvalid(AimsgraphError):
+    """The export fails its own shapes: the record lacks something a catalogue needs (a title,
+    a publisher's name ...)."""
+
+    status = 422
+
+
+@bp.get("/export/dcat")
+def export_dcat() -> Response:
+    """The register as DCAT 3 + PROV-O, Turtle unless Accept asks for another graph format."""
+    store = current_app.extensions["aimsgraph"].store
+    accept = request.headers.get("Accept")
+    media_type = best_match(accept, EXPORT_TYPES) if accept else "text/turtle"
+    if media_type is None:
+        raise NotAcceptable(f"the export is available as {', '.join(EXPORT_TYPES)}")
+    triples = dcat.export_register(store)
+    problems = [f for f in dcat.validate_export(triples) if f.severity == "Violation"]
+    if problems:
+        raise ExportInvalid(f"the export fails its shapes: {problems[0].focus}: {problems[0].message}")
+    response = Response(results.write_graph(triples, media_type, PREFIXES), content_type=content_type(media_type))
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+@bp.post("/lineage")
+def lineage() -> Response:
+    """One OpenLineage RunEvent, or a JSON list of them; all or nothing."""
+    state = current_app.extensions["aimsgraph"]
+    require(g.principal, "editor", "recording lineage", state.tokens)
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"POST /api/lineage takes application/json (OpenLineage RunEvents), not {request.mimetype or 'an untyped body'}"
+        )
+    body = upload_body("events")
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidInput(f"the body is not JSON: {exc}") from None
+    events = openlineage.read_events(payload)
+    with state.store.write_lock():
+        delta, report = openlineage.lineage_delta(state.store, events)
+        change = commit_request(delta, "openlineage")
+    return change_response(change, report=report.as_dict())

@@ -1,0 +1,128 @@
+"""REST: operating the management system. ``POST /api/measurements`` (monitoring, 9.1),
+``POST /api/incidents`` (A.8.4), ``POST /api/concerns`` (reporting concerns, A.3.3) and
+``POST /api/concerns/triage`` (turning a concern into a finding or a risk). Each body is JSON,
+checked completely (400 naming the item and field) and written as one change, or not at all.
+
+Who may call: measurements, incidents and triage need an editor token. Concerns are a channel
+for anyone: with ``AIMSGRAPH_OPEN_READS=true`` (the default) no token is needed, otherwise a
+reader's; a service without any token configured stays read-only (401). A concern sent
+``"anonymous": true`` is recorded without anything that identifies who sent it, the audit
+trail included (it names the agent ``anonymous`` whoever called); the body is limited to
+AIMSGRAPH_MAX_BODY_BYTES, and callers without a token to ``CONCERNS_PER_MINUTE`` together
+(429 with Retry-After above it, ``ratelimit.limit_anonymous``). Every JSON body is read by
+``api.writes.upload_body``: whole, and refused when it nests too deep.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+import pyoxigraph as ox
+from flask import Blueprint, Response, current_app, g, request
+
+from aimsgraph.auth import require
+from aimsgraph.errors import UnsupportedMediaType
+from aimsgraph.http.api import ratelimit
+from aimsgraph.http.api.writes import change_response, commit_request, upload_body
+from aimsgraph.records import operations
+
+bp = Blueprint("operations", __name__, url_prefix="/api")
+
+#: Concerns accepted per minute from callers without a token, all together.
+CONCERNS_PER_MINUTE = 30
+
+
+@bp.post("/measurements")
+def measurements() -> Response:
+    """A batch of measurements; breaches flagged and raised as nonconformities; all or nothing.
+    201 when a measurement was recorded for the first time."""
+    state = current_app.extensions["aimsgraph"]
+    require(g.principal, "editor", "recording measurements", state.tokens)
+    payload = _json("POST /api/measurements", "a list of measurements", lambda: upload_body("measurements"))
+    batch = operations.read_measurements(payload)
+    with state.store.write_lock():
+        delta, report = operations.measurement_delta(state.store, batch)
+        new = [iri for iri in report.stored if not _exists(iri)]
+        change = commit_request(delta, "measurements")
+    return change_response(change, 201 if change is not None and new else 200, report=report.as_dict())
+
+
+@bp.post("/incidents")
+def incidents() -> Response:
+    """An AI incident; 201 when it is recorded for the first time."""
+    state = current_app.extensions["aimsgraph"]
+    require(g.principal, "editor", "recording incidents", state.tokens)
+    payload = _json("POST /api/incidents", "an incident", lambda: upload_body("incident"))
+    incident = operations.read_incident(payload)
+    with state.store.write_lock():
+        delta, report = operations.incident_delta(state.store, incident)
+        change = commit_request(delta, "incident")
+    return change_response(change, 201 if change is not None and report.created else 200, report=report.as_dict())
+
+
+@bp.post("/concerns")
+def concerns() -> Response:
+    """A concern about the AI systems or their use, from anyone (see the module docstring); 201."""
+    state = current_app.extensions["aimsgraph"]
+    caller = g.principal
+    if not state.tokens.configured or not state.settings.open_reads:
+        require(caller, "reader", "reporting a concern", state.tokens)
+    ratelimit.limit_anonymous("concerns", CONCERNS_PER_MINUTE, "concerns")
+    payload = _json("POST /api/concerns", "a concern", lambda: upload_body("concern", small=True))
+    concern = operations.read_concern(payload)
+    # anonymous: nobody is named, neither in the record nor in the audit trail
+    agent = operations.ANONYMOUS if concern.anonymous or caller is None else caller
+    with state.store.write_lock():
+        delta, report = operations.concern_delta(
+            state.store, concern, None if concern.anonymous or caller is None else caller.name
+        )
+        change = commit_request(delta, "concern", admitted_as=agent, day_only=agent is operations.ANONYMOUS)
+    return change_response(change, 201, report=report.as_dict())
+
+
+@bp.post("/concerns/triage")
+def triage() -> Response:
+    """Turn a concern into a finding or a risk; 201 when that is new."""
+    state = current_app.extensions["aimsgraph"]
+    require(g.principal, "editor", "triaging concerns", state.tokens)
+    payload = _json("POST /api/concerns/triage", "a triage decision", lambda: upload_body("triage decision"))
+    decision = operations.read_triage(payload)
+    with state.store.write_lock():
+        delta, report = operations.triage_delta(state.store, decision)
+        change = commit_request(delta, "concern-triage")
+    return change_response(change, 201 if change is not None and report["created"] else 200, report=report)
+
+
+def _json(endpoint: str, what: str, body: Callable[[], bytes]) -> object:
+    """The decoded body: 415 unless JSON, then 413 above the limit ``body`` applies, then 400."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(f"{endpoint} takes application/json ({what}), not {request.mimetype or 'an untyped body'}")
+    return operations.parse_json(body())
+
+
+def _exists(iri: str) -> bool:
+    store = current_app.extensions["aimsgraph"].store
+    return next(store.raw.quads_for_pattern(ox.NamedNode(iri), None, None, None), None) is not None
+
+
+class _ConcernAccessLines(logging.Filter):
+    """The development server (``aimsgraph serve``) logs every request with the client's address
+    and the time to the second; for concerns, both are blanked, so that the log does not say who
+    reported one either. (`serve --production` keeps no access log; behind a proxy, configure its log likewise.)"""
+
+    _PREFIX = re.compile(r"^\S+ - - \[[^\]]*\]")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if args and "/api/concerns" in str(args[0]) and isinstance(record.msg, str):
+            record.msg = self._PREFIX.sub("- - - [-]", record.msg)
+        return True
+
+
+@bp.record_once
+def _blank_concern_access_lines(_state: object) -> None:
+    logger = logging.getLogger("werkzeug")
+    if not any(isinstance(f, _ConcernAccessLines) for f in logger.filters):
+        logger.addFilter(_ConcernAccessLines())

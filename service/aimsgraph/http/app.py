@@ -1,0 +1,195 @@
+"""The Flask application factory: wiring only (store, query readers, tokens, the refresher of
+derived graphs, blueprints, errors).
+
+Production: ``aimsgraph serve --production`` (waitress; see docs/production.md).
+One worker process owns the on-disk store (RocksDB allows one writer process); queries run in
+forked readers, so the two cores are used anyway.
+"""
+
+from __future__ import annotations
+
+import atexit
+import secrets
+import threading
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
+
+from aimsgraph import limits
+from aimsgraph.auth import TokenRegistry, require
+from aimsgraph.config import Settings
+from aimsgraph.errors import AimsgraphError, Unauthorized, ValidationRejected
+from aimsgraph.http import api, graph_store, protocol, web
+from aimsgraph.http.api import agenda as agenda_api
+from aimsgraph.http.api import catalogs as catalogs_api
+from aimsgraph.http.api import changes as changes_api
+from aimsgraph.http.api import impact as impact_api
+from aimsgraph.http.api import operations as operations_api
+from aimsgraph.http.api import queries as queries_api
+from aimsgraph.http.api import ratelimit
+from aimsgraph.http.api import soa as soa_api
+from aimsgraph.http.api import validation as validation_api
+from aimsgraph.http.api.writes import CHANGE_HEADER
+from aimsgraph.records.refresh import Refresher
+from aimsgraph.reporting.reports import finding_dict
+from aimsgraph.risk.analysis import ModelCache
+from aimsgraph.semantics import validation
+from aimsgraph.sparql.executor import ReaderPool
+from aimsgraph.store import GraphStore, changes
+
+
+@dataclass
+class ServiceState:
+    """What request handlers need, kept in ``app.extensions["aimsgraph"]``."""
+
+    settings: Settings
+    store: GraphStore
+    readers: ReaderPool
+    models: ModelCache  # the risk model (scores, propagation) of the current store generation
+    tokens: TokenRegistry
+    refresher: Refresher  # brings the derived graphs up to date after writes
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Open (or create) the store, load reference graphs and demo on first start, wire routes."""
+    settings = settings or Settings.from_env()
+    limits.configure(settings)
+    tokens = TokenRegistry.from_settings(settings)
+    store = GraphStore.open(settings)
+    changed = bool(changes.recover(store))  # writes a killed process left uncommitted
+    changed |= changes.initialise(store, demo=settings.demo)
+    models = ModelCache(store)
+    refresher = Refresher(store, models)
+    # A write whose refresh did not finish (the process stopped) leaves derived graphs unstamped.
+    # A derived graph that cannot be computed is reported by /api/health, and the service comes
+    # up anyway, serving the record and the derived graphs it has.
+    refresher.catch_up(recompute=changed)
+    readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
+    atexit.register(readers.close)
+    # the shapes compile in about a second: not in the way of the first page that needs them
+    threading.Thread(target=validation.compiled_checks, name="aimsgraph-compile-shapes", daemon=True).start()
+
+    app = Flask(__name__, static_folder=None)  # the web blueprint serves /static
+    app.config.update(
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax"
+    )
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_upload_bytes)
+    app.extensions["aimsgraph"] = ServiceState(settings, store, readers, models, tokens, refresher)
+    app.before_request(_preflight)  # first: a preflight carries no credentials
+    app.before_request(_authenticate)
+    app.after_request(_add_cors_headers)
+    app.after_request(ratelimit.retry_after)
+    app.register_blueprint(protocol.bp)
+    app.register_blueprint(graph_store.bp)
+    app.register_blueprint(changes_api.bp)
+    app.register_blueprint(catalogs_api.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(validation_api.bp)
+    app.register_blueprint(soa_api.bp)
+    app.register_blueprint(queries_api.bp)
+    app.register_blueprint(impact_api.bp)
+    app.register_blueprint(operations_api.bp)
+    app.register_blueprint(web.bp)
+    app.register_blueprint(agenda_api.bp)
+    app.register_error_handler(AimsgraphError, _render_error)
+    app.register_error_handler(HTTPException, _render_http_error)
+    return app
+
+
+#: Reachable without a token even when reads are protected.
+PUBLIC_ENDPOINTS = {"api.health", "web.login", "web.static", "web.favicon"}
+
+
+def _authenticate() -> Response | None:
+    """Who is calling (``g.principal``): the bearer token, else a web login's session (which
+    only reads); with AIMSGRAPH_OPEN_READS off, nobody unnamed reads, and pages send people to
+    the login form."""
+    state = current_app.extensions["aimsgraph"]
+    g.principal = state.tokens.principal(request.headers.get("Authorization"))
+    if g.principal is None and "token" in session:
+        g.principal = state.tokens.session_principal(session["token"])
+    if not state.settings.open_reads and request.endpoint not in PUBLIC_ENDPOINTS and request.method != "OPTIONS":
+        try:
+            require(g.principal, "reader", "reading", state.tokens)
+        except Unauthorized:
+            if request.blueprint == "web" and request.method == "GET":
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            raise
+    return None
+
+
+#: Request headers browser clients may send: the token, JSON and RDF bodies, negotiation.
+CORS_REQUEST_HEADERS = "Accept, Authorization, Content-Type"
+#: Response headers browser clients may read (a cut result, where a new graph is, a write's change).
+CORS_EXPOSED_HEADERS = f"{protocol.TRUNCATED_HEADER}, Warning, Location, {CHANGE_HEADER}"
+
+
+def _preflight() -> Response | None:
+    """Answer OPTIONS for every route (/sparql, the Graph Store, /api/*) in one place, so that
+    browser clients such as YASGUI or a page posting JSON to /api can send Authorization and
+    Content-Type headers; a path with no route is left to answer 404."""
+    if request.method != "OPTIONS":
+        return None
+    methods = set(current_app.create_url_adapter(request).allowed_methods())
+    if not methods:
+        return None
+    allowed = ", ".join(sorted(methods | {"OPTIONS"}))
+    response = Response(status=204, headers={"Allow": allowed})
+    response.headers["Access-Control-Allow-Methods"] = allowed
+    response.headers["Access-Control-Allow-Headers"] = CORS_REQUEST_HEADERS
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _add_cors_headers(response: Response) -> Response:
+    """CORS headers on every answer of the service (SPARQL, the Graph Store, the API, errors)."""
+    origins = current_app.extensions["aimsgraph"].settings.cors_origins
+    origin = request.headers.get("Origin")
+    if "*" in origins:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.vary.add("Origin")
+    response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
+    return response
+
+
+def _render_error(error: AimsgraphError) -> Response:
+    if isinstance(error, ValidationRejected):
+        response = jsonify(
+            title=error.message,
+            status=error.status,
+            detail=error.message,
+            instance=request.path,
+            findings=[finding_dict(f) for f in error.findings],
+        )
+        response.status_code = error.status
+        response.content_type = "application/problem+json"
+        return response
+    response = _error_response(error.status, error.message)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="aimsgraph"'
+    return response
+
+
+def _render_http_error(error: HTTPException) -> Response:
+    response = _error_response(error.code or 500, error.description or error.name)
+    if error.code == 405:
+        response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
+    return response
+
+
+def _error_response(status: int, message: str) -> Response:
+    """JSON problem details under /api; a page for the web interface; plain text elsewhere,
+    which SPARQL clients display."""
+    if request.blueprint == "web" and request.method in ("GET", "POST"):
+        return Response(
+            render_template("error.html", status=status, message=message), status=status, content_type="text/html; charset=utf-8"
+        )
+    if request.path.startswith("/api/"):
+        response = jsonify(title=message, status=status, detail=message, instance=request.path)
+        response.status_code = status
+        response.content_type = "application/problem+json"
+        return response
+    return Response(message + "\n", status=status, content_type="text/plain; charset=utf-8")

@@ -1,0 +1,350 @@
+"""The web interface: server-rendered pages for people who do not write SPARQL (dashboard, heat
+map, system pages, Statement of Applicability, findings, impact, what is due, a SPARQL editor)
+and the token login. Views only gather what :mod:`aimsgraph.reporting.overview` and :mod:`aimsgraph.risk.impact` compute and
+render it with the templates in ``aimsgraph/reporting/templates/``; static assets (CSS, a small script, CodeMirror
+from the npm registry) ship in ``static/``, so nothing is fetched from elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
+
+from aimsgraph import clock, reporting
+from aimsgraph.errors import InvalidInput, NotFound
+from aimsgraph.namespaces import is_absolute_iri
+from aimsgraph.records import agenda, queries, soa
+from aimsgraph.reporting import charts, overview
+from aimsgraph.risk import impact
+
+#: The templates belong to reporting: the auditor report and review pack render them too.
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder=str(Path(reporting.__file__).parent / "templates"),
+    static_folder="static",
+    static_url_path="/static",
+)
+
+IRI_IN_TEXT = re.compile(r"<(https?://[^<>\s]+)>")
+
+
+def _state():
+    return current_app.extensions["aimsgraph"]
+
+
+@bp.app_context_processor
+def _page_globals() -> dict:
+    """What every page's header needs: who is signed in, and whether a login exists."""
+    return {
+        "principal": g.get("principal"),
+        "login_enabled": _state().tokens.configured,
+        "charts": charts,
+        "asset_url": lambda iri: url_for("web.asset", iri=iri),
+    }
+
+
+#: The pages' policy: every script, stylesheet and fetch comes from this site (the pages have no
+#: inline script, style element or style attribute; CodeMirror styles elements through the DOM,
+#: which a policy does not govern); images are inline SVG and the empty ``data:`` favicon.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+#: Other HTML the service sends (the review pack and the SoA table of the API, standalone
+#: documents to save or print): an inline style element at most, and no script, fetch or form.
+DOCUMENT_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+@bp.after_app_request
+def _security_headers(response: Response) -> Response:
+    """Security headers for every HTML answer of the service, whichever blueprint sent it, so
+    that a new page or HTML format is covered without anyone remembering to add them: a
+    content security policy (an injected script does not run), no framing (clickjacking), no
+    referrer to other sites (page URLs carry IRIs of the record). ``nosniff`` goes on every
+    answer: a browser must not run a JSON or CSV body as a script or page."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.mimetype in ("text/html", "application/xhtml+xml"):
+        policy = PAGE_POLICY if request.blueprint == "web" else DOCUMENT_POLICY
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.get("/")
+def dashboard():
+    if not _wants_html():  # API clients asking for JSON (or anything) at / get the service index
+        return _service_index()
+    state = _state()
+    as_of = clock.as_of_argument(request.args.get("asOf"))
+    return render_template("dashboard.html", board=overview.dashboard(state.store, state.models, as_of), asked=as_of)
+
+
+@bp.get("/heatmap")
+def heat_map():
+    view = request.args.get("view", "inherent")
+    if view not in overview.VIEWS:
+        raise InvalidInput(f"view must be one of {', '.join(overview.VIEWS)}")
+    snapshot = _state().models.get()
+    selected = _selected_cell(snapshot.model.criteria.matrix.cells)
+    data = overview.heat_map(snapshot.record, snapshot.model, view, listed=selected, unscored_shown=overview.PAGE_SIZE)
+    cell = data.cell(*selected) if selected else None
+    return render_template(
+        "heatmap.html",
+        data=data,
+        selected=selected,
+        cell=cell,
+        page=overview.page_of(cell.risks, request.args.get("after"), lambda r: f"{r.iri} {r.asset}") if cell else None,
+        chart=charts.heat_map(
+            data,
+            lambda likelihood, severity: (
+                url_for("web.heat_map", view=view, likelihood=likelihood, severity=severity) + "#cell-risks"
+            ),
+            selected,
+        ),
+    )
+
+
+@bp.get("/systems")
+def systems():
+    """AI systems riskiest first, or the assets of another kind by name, a page at a time."""
+    snapshot = _state().models.get()
+    kind = request.args.get("kind") or "AISystem"
+    if kind not in overview.ASSET_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(overview.ASSET_KINDS)}")
+    after = request.args.get("after") or None
+    if kind == "AISystem":
+        rows = snapshot.kept("system rows", lambda: overview.system_rows(snapshot.record, snapshot.model))
+        positions = snapshot.kept("system positions", lambda: {r.iri: i for i, r in enumerate(rows)}) if after else None
+        page = overview.page_of(rows, after, lambda r: r.iri, positions=positions)
+    else:
+        items = snapshot.kept(("assets", kind), lambda: overview.assets_of_kind(snapshot.record, snapshot.model, kind))
+        page = overview.page_of(items, after, lambda a: a[0])
+    return render_template(
+        "systems.html", kind=kind, page=page, counts=overview.asset_counts(snapshot.model), kinds=overview.KIND_LABELS
+    )
+
+
+@bp.get("/asset")
+def asset():
+    iri = _iri_argument("iri")
+    state = _state()
+    snapshot = state.models.get()
+    expand = request.args.get("expand") == "1"
+    view = overview.asset_view(
+        state.store, snapshot.record, snapshot.model, overview.findings_index(state.store, wait=False), iri, expand
+    )
+    if view is None:
+        abort(404, description=f"<{iri}> is not a system, model, dataset, infrastructure service or supplier of the record")
+    return render_template(
+        "asset.html",
+        view=view,
+        kinds=overview.KIND_LABELS,
+        label=snapshot.record.label,
+        picture=charts.dependency_picture(view.picture, _picture_link("web.asset", iri=iri)),
+    )
+
+
+@bp.get("/soa")
+def statement_of_applicability():
+    columns, rows = soa.rows(_state().store)
+    return render_template("soa.html", columns=columns, rows=rows)
+
+
+@bp.get("/soa.csv")
+def statement_of_applicability_csv():
+    response = Response(soa.render(_state().store, "csv"), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = 'attachment; filename="statement-of-applicability.csv"'
+    return response
+
+
+@bp.get("/findings")
+def findings():
+    state = _state()
+    snapshot = state.models.get()
+    index = overview.findings_index(state.store, wait=False)
+    severity = request.args.get("severity") or None
+    if severity and severity not in overview.validation.SEVERITIES:
+        raise InvalidInput(f"severity must be one of {', '.join(overview.validation.SEVERITIES)}")
+    system = request.args.get("system") or None
+    if system and not is_absolute_iri(system):
+        raise InvalidInput("system must be the IRI of an AI system")
+    if system and snapshot.model.asset_kind(system) != "AISystem":
+        abort(404, description=f"<{system}> is not an AI system of the record")
+    wanted = overview.FindingFilter(request.args.get("clause") or None, severity, system)
+    page = overview.finding_page(state.store, index, wanted, request.args.get("after") or None)
+    return render_template(
+        "findings.html",
+        page=page,
+        wanted=wanted,
+        total=len(index.findings),
+        as_of=index.as_of,
+        today=clock.today(),
+        clauses=index.view(("clause ids",), lambda: overview.clause_ids(index.findings)),
+        system_label=snapshot.record.label(system) if system else None,
+        severities=overview.validation.SEVERITIES,
+        label=snapshot.record.label,
+    )
+
+
+@bp.get("/impact")
+def impact_page():
+    snapshot = _state().models.get()
+    node, change = request.args.get("node") or None, request.args.get("change") or "modify"
+    answer = picture = None
+    status = 200
+    error = None
+    if node:
+        try:
+            answer = impact.analyse(snapshot.record, snapshot.model, node, change)
+        except (InvalidInput, NotFound) as exc:  # a node the record does not hold is 404
+            error, status = exc.message, exc.status
+        else:
+            affected = {a["iri"] for a in answer["affected"]}
+            picture = charts.dependency_picture(
+                overview.picture(snapshot.record, snapshot.model, node, affected, affected, request.args.get("expand") == "1"),
+                _picture_link("web.impact_page", node=node, change=change),
+            )
+
+    def readable(text: str) -> str:  # the analysis names things by IRI; people read labels
+        return IRI_IN_TEXT.sub(lambda m: snapshot.record.label(m.group(1)), text)
+
+    return render_template(
+        "impact.html",
+        node=node,
+        change=change,
+        answer=answer,
+        picture=picture,
+        error=error,
+        readable=readable,
+        kinds=impact.CHANGE_KINDS,
+        assets=_picker(snapshot),
+        limit=overview.LIST_LIMIT,
+        kind_labels=overview.KIND_LABELS,
+    ), status
+
+
+WINDOWS = ("7d", "30d", "90d", "12m")
+
+
+@bp.get("/due")
+def due():
+    """What is due (the review calendar) and how monitoring went (breaches and their follow-up)."""
+    state = _state()
+    as_of = clock.as_of_argument(request.args.get("asOf"))
+    within = request.args.get("within", agenda.DEFAULT_WITHIN)
+    items = agenda.due_items(state.store, as_of, agenda.parse_within(within, as_of))
+    page = overview.page_of(items, request.args.get("after") or None, agenda.item_key)
+    snapshot = state.models.get()
+    return render_template(
+        "due.html",
+        items=page.items,
+        page=page,
+        kinds=agenda.kind_counts(items),
+        overdue=sum(i.overdue for i in items),
+        as_of=as_of,
+        within=within,
+        windows=WINDOWS,
+        breaches=state.store.per_generation("breaches", lambda: overview.breaches(state.store, snapshot.record)),
+    )
+
+
+@bp.get("/query")
+def sparql_page():
+    named = sorted(queries.load_all().values(), key=lambda q: q.summary)
+    texts = {q.name: {"text": q.text, "parameters": [p.variable for p in q.parameters]} for q in named}
+    return render_template("query.html", named=named, texts=texts, initial=request.args.get("name"))
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """No icon: browsers ask for one on every page, the review pack and the API included."""
+    return Response(status=204)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    tokens = _state().tokens
+    target = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", next=target, error=None)
+    key = tokens.session_key(request.form.get("token", "")) if tokens.configured else None
+    if key is None:
+        error = "That token is not valid." if tokens.configured else "No tokens are configured: there is nothing to log in to."
+        return render_template("login.html", next=target, error=error), 401
+    session.clear()
+    session["token"] = key
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("web.dashboard"))
+
+
+def _wants_html() -> bool:
+    return any(value in ("text/html", "application/xhtml+xml") for value, _ in request.accept_mimetypes)
+
+
+def _service_index() -> Response:
+    return jsonify(
+        service="aimsgraph",
+        sparql=request.host_url + "sparql",
+        health=request.host_url + "api/health",
+        graphs=request.host_url + "api/graphs",
+        web=request.host_url,
+    )
+
+
+#: Above this many assets a picker is a field for an IRI: a list of 44,000 options is megabytes.
+PICKER_LIMIT = 500
+
+
+def _picker(snapshot) -> dict[str, list[tuple[str, str]]] | None:
+    """Assets per kind for a picker, or None when there are too many to list."""
+    if sum(overview.asset_counts(snapshot.model).values()) > PICKER_LIMIT:
+        return None
+    return snapshot.kept("picker", lambda: overview.assets_by_kind(snapshot.record, snapshot.model))
+
+
+def _picture_link(endpoint: str, **here: str):
+    """Where a node of a picture leads: a node to its own picture, a group of nodes ("12 more
+    datasets") to this picture drawn whole."""
+    node_argument = "iri" if endpoint == "web.asset" else "node"
+
+    def link(node: str) -> str:
+        if node.startswith(overview.GROUP_PREFIX):
+            return url_for(endpoint, **here, expand="1")
+        return url_for(endpoint, **{**here, node_argument: node})
+
+    return link
+
+
+def _selected_cell(cells) -> tuple[int, int] | None:
+    likelihood, severity = request.args.get("likelihood"), request.args.get("severity")
+    if likelihood is None and severity is None:
+        return None
+    if not (likelihood or "").isdecimal() or not (severity or "").isdecimal() or (int(likelihood), int(severity)) not in cells:
+        raise InvalidInput("likelihood and severity must be ranks of the matrix, both given")
+    return int(likelihood), int(severity)
+
+
+def _iri_argument(name: str) -> str:
+    value = request.args.get(name, "")
+    if not is_absolute_iri(value):
+        raise InvalidInput(f"{name} must be an absolute IRI")
+    return value
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: a login must not redirect elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return url_for("web.dashboard")
+    return target
