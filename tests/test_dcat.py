@@ -456,3 +456,29 @@ def test_catalogue_entry_is_declared_in_its_ontology_module():
     assert {o.language for o in module.objects(term, rdflib.RDFS.label)} == {"en"}
     assert {o.language for o in module.objects(term, rdflib.SKOS.definition)} == {"en"}
     assert resources.path("ontology", "catalog-links.ttl") in resources.ontology_files()
+
+
+def test_a_record_without_a_management_system_is_refused_with_the_reason():
+    """The register is a management system's catalogue. A record that names none (a generated
+    organisation, an AIRO file) used to export derivations between untyped resources and fail
+    its own shapes with a message about derivations; now the reason comes first (HTTP 422)."""
+    from aimsgraph.config import Settings
+    from aimsgraph.errors import ExportInvalid
+    from aimsgraph.http.app import create_app
+    from benchmarks.generate import generate
+
+    store = GraphStore(None)
+    store.initialise(demo=False)
+    parsed = ox.parse(generate(3, seed=5).encode(), format=ox.RdfFormat.N_TRIPLES)
+    store.raw.extend(ox.Quad(q.subject, q.predicate, q.object, DATA) for q in parsed)
+    refresh_inferences(store)
+    with pytest.raises(ExportInvalid, match="aims:AIManagementSystem"):
+        export.export_register(store)
+
+    app = create_app(Settings(data_dir=None, demo=False))
+    app.extensions["aimsgraph"].store.raw.extend(
+        ox.Quad(q.subject, q.predicate, q.object, DATA) for q in store.raw.quads_for_pattern(None, None, None, DATA)
+    )
+    answer = app.test_client().get("/api/export/dcat")
+    assert answer.status_code == 422 and "aims:AIManagementSystem" in answer.get_json()["detail"]
+    app.extensions["aimsgraph"].readers.close()

@@ -92,6 +92,14 @@ class ValidationRejected(AimsgraphError):
         self.findings = findings
 
 
+class ExportInvalid(AimsgraphError):
+    """An export cannot be made or fails its own shapes: the record lacks something a catalogue
+    needs (a management system to publish it, a title, a publisher's name ...)."""
+
+    status = 422
+    exit_code = 1
+
+
 class RemoteServiceError(AimsgraphError):
     """A SPARQL SERVICE call to an allowed endpoint failed (down, refused, bad answer)."""
 

@@ -9,7 +9,7 @@ import json
 from flask import Blueprint, Response, current_app, g, request
 
 from aimsgraph.auth import require
-from aimsgraph.errors import AimsgraphError, InvalidInput, NotAcceptable, UnsupportedMediaType
+from aimsgraph.errors import ExportInvalid, InvalidInput, NotAcceptable, UnsupportedMediaType
 from aimsgraph.http.api.writes import change_response, commit_request, upload_body
 from aimsgraph.http.negotiation import best_match
 from aimsgraph.http.protocol import content_type
@@ -21,13 +21,6 @@ from aimsgraph.sparql import results
 bp = Blueprint("catalogs", __name__, url_prefix="/api")
 
 EXPORT_TYPES = results.TRIPLE_TYPES
-
-
-class ExportInvalid(AimsgraphError):
-    """The export fails its own shapes: the record lacks something a catalogue needs (a title,
-    a publisher's name ...)."""
-
-    status = 422
 
 
 @bp.get("/export/dcat")

@@ -46,6 +46,7 @@ import rdflib
 from rdflib import RDF, SH
 
 from aimsgraph import resources
+from aimsgraph.errors import ExportInvalid
 from aimsgraph.namespaces import PREFIXES, Graphs
 from aimsgraph.semantics.validation import Finding
 from aimsgraph.store import GraphStore
@@ -158,6 +159,11 @@ def export_register(store: GraphStore) -> list[ox.Triple]:
     """The register as a DCAT catalogue with provenance (module docstring), sorted. DCAT 3 is
     RDF 1.1: a statement whose value is an RDF 1.2 triple term is left out."""
     record = [ox.NamedNode(graph) for graph in RECORD_GRAPHS]
+    if not store.query(f"{_PROLOGUE} ASK {{ {_CATALOG} }}", use_default_graph_as_union=False, default_graph=record):
+        raise ExportInvalid(
+            "the record names no aims:AIManagementSystem: the register is published as that management "
+            "system's catalogue (dcat:Catalog), so add one with a label and aims:operatedBy"
+        )
     triples: set[ox.Triple] = set()
     for query in QUERIES:
         triples.update(
