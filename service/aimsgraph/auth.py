@@ -63,7 +63,8 @@ class TokenRegistry:
             parts = entry.split(":", 2)
             if len(parts) != 3:
                 raise ConfigError(f"AIMSGRAPH_TOKENS entry {number} is not role:name:token")
-            _add(entries, *parts, where=f"AIMSGRAPH_TOKENS entry {number}")
+            role, name, token = parts
+            _add(entries, role, name, token, where=f"AIMSGRAPH_TOKENS entry {number}")
         if settings.token_file is not None:
             for number, line in enumerate(_read(settings.token_file).splitlines(), 1):
                 line = line.split("#", 1)[0].strip()
@@ -71,7 +72,8 @@ class TokenRegistry:
                     parts = line.split()
                     if len(parts) != 3:
                         raise ConfigError(f"{settings.token_file} line {number}: expected 'role name token'")
-                    _add(entries, *parts, where=f"{settings.token_file} line {number}")
+                    role, name, token = parts
+                    _add(entries, role, name, token, where=f"{settings.token_file} line {number}")
         return cls(entries)
 
     @property

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TypeVar
 
 import click
 import pyoxigraph as ox
@@ -41,6 +42,8 @@ from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.results import GRAPH_TYPES, TRIPLE_TYPES, write_graph
 from aimsgraph.store import BULK_LOAD_BYTES, GraphStore, changes, guess_format, named_graph, read_quads, serialize_quads
+
+T = TypeVar("T")
 
 #: --format names for query results and exports.
 SOLUTION_FORMATS = {
@@ -277,6 +280,7 @@ def query(query: str | None, query_file: Path | None, fmt: str | None, data_dir:
     if (query is None) == (query_file is None):
         raise InvalidInput("give a query inline or with -f FILE (exactly one)")
     text = query_file.read_text(encoding="utf-8") if query_file else query
+    assert text is not None  # exactly one was given
     store = _open_store(data_dir)
     solution_type = SOLUTION_FORMATS.get(fmt or "csv")
     graph_type = GRAPH_FORMATS.get(fmt or "turtle")
@@ -707,7 +711,7 @@ def diff(since: str, until: str | None, graphs: tuple[str, ...], data_dir: Path 
     store = _open_store(data_dir)
     delta = changes.diff(store, _when(since), _when(until), graphs or None)
     for sign, quads in (("-", delta.removed), ("+", delta.added)):
-        for line in sorted(ox.serialize(quads, format=ox.RdfFormat.N_QUADS).decode().splitlines()):
+        for line in sorted(serialize_quads(quads, ox.RdfFormat.N_QUADS).decode().splitlines()):
             click.echo(f"{sign} {line}")
 
 
@@ -769,7 +773,7 @@ def _refresh_derived(store: GraphStore) -> None:
     changes too much to be revalidated node by node."""
     from aimsgraph.semantics import validation
 
-    def timed(step: str, run: Callable[[GraphStore], object]) -> object:
+    def timed(step: str, run: Callable[[GraphStore], T]) -> T:
         started = time.perf_counter()
         result = run(store)
         click.echo(f"{step} in {time.perf_counter() - started:.2f} s", err=True)
@@ -921,7 +925,13 @@ def _service_token(settings: Settings) -> str | None:
     if settings.token_file is not None:
         lines = (line.split("#", 1)[0].split() for line in settings.token_file.read_text(encoding="utf-8").splitlines())
         tokens += [fields[2] for fields in lines if fields]
-    return max(tokens, key=lambda token: ROLES.index(registry.principal(f"Bearer {token}").role), default=None)
+
+    def rank(token: str) -> int:
+        principal = registry.principal(f"Bearer {token}")
+        assert principal is not None  # every configured token names someone (checked by from_settings)
+        return ROLES.index(principal.role)
+
+    return max(tokens, key=rank, default=None)
 
 
 def _refusal(url: str, status: int, body: bytes) -> ServiceRefused:
@@ -1046,7 +1056,7 @@ def _validate_through(
     """``POST /api/validate`` (which stores today's findings, as the command does) in the
     command's format; the exit code from the findings' severities."""
     from aimsgraph.http.api.validation import REPORT_TYPES
-    from aimsgraph.reporting.reports import Report
+    from aimsgraph.reporting.reports import severities_fail
 
     for iri in changed:
         named_graph(iri)
@@ -1058,12 +1068,12 @@ def _validate_through(
     if fail_on == "none":
         return
     found = json.loads(text) if fmt == "json" else json.loads(service.call("GET", "/api/findings", params=params)[1])
-    if Report([SimpleNamespace(severity=f["severity"]) for f in found["findings"]]).fails(fail_on):
+    if severities_fail((f["severity"] for f in found["findings"]), fail_on):
         sys.exit(1)
 
 
 #: The commands that can run through a running service, by click command.
-_THROUGH_SERVICE = {
+_THROUGH_SERVICE: dict[click.Command, Callable[..., None]] = {
     load: _load_through,
     query: _query_through,
     validate: _validate_through,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from aimsgraph.errors import ConfigError
 
@@ -97,7 +98,7 @@ class Settings:
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from the environment; ``overrides`` (e.g. CLI options) win when not None."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}  # field name -> value of that field's type (see _parse)
         for f in fields(cls):
             raw = env.get(f"AIMSGRAPH_{f.name.upper()}")
             if raw is not None and raw != "":

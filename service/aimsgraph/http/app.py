@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from aimsgraph import limits
 from aimsgraph.auth import TokenRegistry, require
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 PUBLIC_ENDPOINTS = {"api.health", "web.login", "web.static", "web.favicon"}
 
 
-def _authenticate() -> Response | None:
+def _authenticate() -> BaseResponse | None:
     """Who is calling (``g.principal``): the bearer token, else a web login's session (which
     only reads); with AIMSGRAPH_OPEN_READS off, nobody unnamed reads, and pages send people to
     the login form."""
@@ -131,7 +132,9 @@ def _preflight() -> Response | None:
     Content-Type headers; a path with no route is left to answer 404."""
     if request.method != "OPTIONS":
         return None
-    methods = set(current_app.create_url_adapter(request).allowed_methods())
+    adapter = current_app.create_url_adapter(request)
+    assert adapter is not None  # Flask makes one for every request
+    methods = set(adapter.allowed_methods())
     if not methods:
         return None
     allowed = ", ".join(sorted(methods | {"OPTIONS"}))

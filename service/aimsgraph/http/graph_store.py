@@ -60,8 +60,7 @@ def graph_store() -> Response:
         require_write(g.principal, {graph}, state.tokens)
     if request.method == "DELETE":
         return _delete(graph)
-    new_graph = graph is None
-    if new_graph:  # POST to the store itself: a new graph, named by a fresh URN
+    if graph is None:  # POST to the store itself: a new graph, named by a fresh URN
         graph = f"urn:uuid:{uuid.uuid4()}"
     triples = _body(graph)  # parsed before the write lock is taken
     with current_app.extensions["aimsgraph"].store.write_lock():
@@ -154,7 +153,7 @@ def _file_format(upload: UploadedFile) -> ox.RdfFormat:
     fmt = ox.RdfFormat.from_extension(extension) if extension else None
     if fmt is None and upload.mimetype == "text/plain":
         fmt = BODY_TYPES["text/plain"]
-    if fmt not in BODY_TYPES.values():  # not RDF, or a dataset format (.trig, .nq) where a graph goes
+    if fmt is None or fmt not in BODY_TYPES.values():  # not RDF, or a dataset format (.trig, .nq) where a graph goes
         raise UnsupportedMediaType(
             f"the file {upload.filename!r} ({upload.mimetype or 'no Content-Type'}) is not an RDF graph: give it "
             f"an extension (.ttl, .nt, .rdf, .jsonld, .n3) or one of the types {', '.join(BODY_TYPES)}"

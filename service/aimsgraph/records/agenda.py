@@ -29,6 +29,7 @@ from aimsgraph.errors import InvalidInput
 from aimsgraph.records import queries
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import AIMS, Record, local_name, term_text
+from aimsgraph.store.remote import RawStore
 
 FOAF_NAME = "http://xmlns.com/foaf/0.1/name"
 #: The window when none is given (GET /api/due, ``aimsgraph due``).
@@ -312,7 +313,7 @@ def _sort_key(item: DueItem) -> tuple:
     return (item.due, item.kind, item.label, item.iri)
 
 
-def _present(raw: ox.Store, cache: _Cache, prop: str) -> bool:
+def _present(raw: RawStore, cache: _Cache, prop: str) -> bool:
     """Whether any triple has the property (at 10,000 systems most items have no assessor,
     trainee or document: a lookup per item for each would be wasted)."""
     known = cache.present.get(prop)
@@ -321,14 +322,14 @@ def _present(raw: ox.Store, cache: _Cache, prop: str) -> bool:
     return known
 
 
-def _held(raw: ox.Store, term) -> bool:
+def _held(raw: RawStore, term) -> bool:
     """A planned activity already held: it has prov:endedAtTime or aims:reviewDate."""
     return any(
         True for prop in (PROV_ENDED, AIMS + "reviewDate") for _ in raw.quads_for_pattern(term, ox.NamedNode(prop), None, None)
     )
 
 
-def _kind(cache: _Cache, raw: ox.Store, kinds: tuple[tuple[str, str], ...], otherwise: str, details: _Details) -> str:
+def _kind(cache: _Cache, raw: RawStore, kinds: tuple[tuple[str, str], ...], otherwise: str, details: _Details) -> str:
     """The kind of the first of ``kinds`` whose class the item belongs to, directly or by a
     subclass (``a/rdfs:subClassOf*``)."""
     for cls, kind in kinds:
@@ -337,7 +338,7 @@ def _kind(cache: _Cache, raw: ox.Store, kinds: tuple[tuple[str, str], ...], othe
     return otherwise
 
 
-def _ancestors(raw: ox.Store, cache: _Cache, cls: str) -> frozenset[str]:
+def _ancestors(raw: RawStore, cache: _Cache, cls: str) -> frozenset[str]:
     """Every superclass of a class (``rdfs:subClassOf+``, the class itself only on a cycle)."""
     known = cache.ancestors.get(cls)
     if known is None:
@@ -357,7 +358,7 @@ def _ancestors(raw: ox.Store, cache: _Cache, cls: str) -> frozenset[str]:
     return known
 
 
-def _details(raw: ox.Store, cache: _Cache, term, iri: str, expires: bool = False) -> _Details:
+def _details(raw: RawStore, cache: _Cache, term, iri: str, expires: bool = False) -> _Details:
     """The item's details (``expires``: it is known to have an aims:validUntil)."""
     known = cache.details.get(iri)
     if known is not None:
@@ -425,6 +426,7 @@ def query_due_items(store: GraphStore, as_of: date, within: timedelta | None) ->
     for row in solutions:
         text = {name: term_text(row[name]) if row[name] is not None else None for name in _DUE_COLUMNS}
         iri, kind = text["item"], text["kind"]
+        assert iri is not None and kind is not None  # bound in every row of the query
         last_measured = interval = None
         if row["due"] is not None:
             due = _day(row["due"])
@@ -572,7 +574,8 @@ def fold(line: str, limit: int = 75) -> str:
     """Fold a content line into lines of at most ``limit`` octets (RFC 5545 3.1), never inside
     a UTF-8 character; continuation lines start with one space."""
     parts: list[str] = []
-    current, size = [], 0
+    current: list[str] = []
+    size = 0
     for char in line:
         width = len(char.encode("utf-8"))
         if size + width > (limit if not parts else limit - 1):

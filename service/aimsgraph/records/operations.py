@@ -44,7 +44,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, overload
 
 import pyoxigraph as ox
 
@@ -316,7 +316,8 @@ def _nonconformity(store: GraphStore, metric: _Metric, breaches: list[Measuremen
     existing = sorted(
         q.subject.value
         for q in store.raw.quads_for_pattern(None, ox.NamedNode(RDF_TYPE), ox.NamedNode(AIMS + "Nonconformity"), DATA)
-        if q.subject.value.startswith(prefix)
+        if isinstance(q.subject, ox.NamedNode | ox.BlankNode)  # always: a subject is never a triple term
+        and q.subject.value.startswith(prefix)
     )
     open_ = [nc for nc in existing if not _has(store, ox.NamedNode(nc), AIMS + "status", ox.NamedNode(STATUS_CLOSED))]
     raised_by = AIMS + "raisedBy"
@@ -760,6 +761,7 @@ def triage_delta(store: GraphStore, triage: Triage, now: datetime | None = None)
                 _quad(node, AIMS + "openedOn", _date(now.date())),
             }
     else:
+        assert asset is not None  # required to triage into a risk (checked above)
         quads |= {
             _quad(node, RDF_TYPE, ox.NamedNode(AIMS + "Risk")),
             _quad(ox.NamedNode(asset), AIMS + "hasRisk", node),
@@ -799,6 +801,10 @@ def _field(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+@overload
+def _iri(obj: dict, key: str, where: str, required: Literal[True] = True) -> str: ...
+@overload
+def _iri(obj: dict, key: str, where: str, required: bool) -> str | None: ...
 def _iri(obj: dict, key: str, where: str, required: bool = True) -> str | None:
     value = obj.get(key)
     if value is None:
@@ -824,6 +830,10 @@ def _iris(obj: dict, key: str, required: bool = False) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+@overload
+def _text(obj: dict, key: str, where: str, required: Literal[True] = True, max_length: int = MAX_TEXT) -> str: ...
+@overload
+def _text(obj: dict, key: str, where: str, required: bool, max_length: int = MAX_TEXT) -> str | None: ...
 def _text(obj: dict, key: str, where: str, required: bool = True, max_length: int = MAX_TEXT) -> str | None:
     value = obj.get(key)
     if value is None:
@@ -850,11 +860,16 @@ def _number(obj: dict, key: str, where: str) -> Decimal:
         raise InvalidInput(f"{_field(where, key)} must be a finite number")
     if abs(number) >= MAX_MAGNITUDE:
         raise InvalidInput(f"{_field(where, key)} is out of range (at most 17 digits before the decimal point)")
-    if number.as_tuple().exponent < -18:
+    exponent = number.as_tuple().exponent  # an int: the number is finite
+    if isinstance(exponent, int) and exponent < -18:
         number = number.quantize(DECIMAL_PLACES)
     return number
 
 
+@overload
+def _moment(obj: dict, key: str, where: str, now: datetime | None, required: Literal[True] = True) -> datetime: ...
+@overload
+def _moment(obj: dict, key: str, where: str, now: datetime | None, required: bool) -> datetime | None: ...
 def _moment(obj: dict, key: str, where: str, now: datetime | None, required: bool = True) -> datetime | None:
     """A date-time with a time zone, in UTC; not more than MAX_CLOCK_SKEW after ``now`` (unless
     ``now`` is None: a deadline may lie ahead)."""

@@ -108,6 +108,8 @@ def dependency_picture(data: Picture, link: Callable[[str], str] | None = None) 
     ]
     for edge in data.edges:
         (x1, y1), (x2, y2) = position[edge.dependency], position[edge.dependent]
+        start: tuple[float, float]
+        end: tuple[float, float]
         if x2 > x1:
             start, end = (x1 + node_w, y1 + node_h / 2), (x2, y2 + node_h / 2)
         elif x2 < x1:

@@ -330,10 +330,12 @@ def dashboard(store: GraphStore, models, as_of: date) -> Dashboard:
     key = (stamp, summary.version, as_of) if stamp and summary.version else None
     if key is not None:
         kept = store.memo.get("dashboard")
+        assert kept is None or isinstance(kept, tuple)  # (key, board, generation), as kept below
         if (kept is None or kept[0] != key) and store.unchanged_since_start():
             path = store.cache_file(DASHBOARD_FILE)
-            kept = store.load_cache(path) if path is not None else None
-            kept = store.memo["dashboard"] = (kept[0], kept[1], store.generation) if kept else None
+            saved = store.load_cache(path) if path is not None else None
+            assert saved is None or isinstance(saved, tuple)  # (key, board), as saved below
+            kept = store.memo["dashboard"] = (saved[0], saved[1], store.generation) if saved else None
         if kept is not None and kept[0] == key and kept[2] == store.generation:
             return kept[1]
     snapshot = models.get()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from xml.sax.saxutils import escape, quoteattr
@@ -75,8 +76,13 @@ class Report:
 
     def fails(self, fail_on: str) -> bool:
         """True if the report has findings at or above ``fail_on`` (violation, warning, info)."""
-        levels = {"violation": ("Violation",), "warning": ("Violation", "Warning"), "info": ("Violation", "Warning", "Info")}
-        return any(f.severity in levels[fail_on] for f in self.findings)
+        return severities_fail((f.severity for f in self.findings), fail_on)
+
+
+def severities_fail(severities: Iterable[str], fail_on: str) -> bool:
+    """True if one of the findings' ``severities`` is at or above ``fail_on`` (violation, warning, info)."""
+    levels = {"violation": ("Violation",), "warning": ("Violation", "Warning"), "info": ("Violation", "Warning", "Info")}
+    return any(severity in levels[fail_on] for severity in severities)
 
 
 def build(store: GraphStore, findings: list[Finding], as_of: date, nodes: list[str] | None = None) -> Report:
@@ -88,8 +94,8 @@ def build(store: GraphStore, findings: list[Finding], as_of: date, nodes: list[s
     by_system: dict[str, Readiness] = {}
     record = _system_records(store)
     label = Record(store.raw).label
-    for shape, nodes in targets.items():
-        for node in nodes:
+    for shape, shape_nodes in targets.items():
+        for node in shape_nodes:
             for system in record.get(node, ()):
                 readiness = by_system.setdefault(system, Readiness(system, label(system)))
                 readiness.total += 1
@@ -197,7 +203,9 @@ def _turtle(report: Report) -> str:
         )
     triples += [ox.Triple(node, ox.NamedNode(SH + "result"), ox.NamedNode(f.iri)) for f in report.findings]
     triples += findings_as_triples(report.findings)
-    return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=PREFIXES).decode()
+    data = ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=PREFIXES)
+    assert data is not None  # given no output, pyoxigraph returns the bytes
+    return data.decode()
 
 
 def _junit(report: Report) -> str:
@@ -210,8 +218,12 @@ def _junit(report: Report) -> str:
         for clause in f.clauses:
             by_clause[clause][f.shape].append(f)
     labels = {r.key: r.label for r in report.clauses}
+
+    def clause_order(clause: str) -> tuple:
+        return _clause_order(labels.get(clause, clause))
+
     suites = []
-    for clause in sorted(by_clause, key=lambda c: _clause_order(labels.get(c, c))):
+    for clause in sorted(by_clause, key=clause_order):
         cases = []
         failures = 0
         for shape, found in sorted(by_clause[clause].items()):

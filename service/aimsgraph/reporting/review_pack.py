@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pyoxigraph as ox
@@ -74,7 +75,7 @@ class Table:
     id: str
     caption: str
     columns: list[tuple[str, str]]
-    rows: list[dict[str, object]]
+    rows: list[dict[str, Any]]  # values to show (text, numbers), and IRIs for JSON
     empty: str  # said instead of the table when it has no rows
 
 
@@ -219,7 +220,7 @@ class _Context:
         return day is not None and self.period_start <= day <= self.as_of
 
     @cached_property
-    def findings(self) -> list[dict[str, object]]:
+    def findings(self) -> list[dict[str, Any]]:
         return _findings(self)
 
 
@@ -238,7 +239,8 @@ def _actions(ctx: _Context) -> Section:
         "How the actions decided in earlier management reviews, and the corrective actions, stand: owner, due date and status.",
         "Nothing to report: no improvement actions from management reviews and no corrective actions are recorded.",
     )
-    decided, corrective = [], []
+    decided: list[dict[str, Any]] = []
+    corrective: list[dict[str, Any]] = []
     improvements = set(ctx.instances("ImprovementAction"))
     for action in sorted(improvements | set(ctx.instances("CorrectiveAction"))):
         due = ctx.date_of(action, AIMS + "dueDate")
@@ -370,19 +372,19 @@ def _changes(ctx: _Context) -> Section:
     )
     section.tables.append(_changed_records(ctx, since, trail))
     planned = []
-    for change in ctx.instances("PlannedChange"):
-        if ctx.closed(change):
+    for planned_change in ctx.instances("PlannedChange"):
+        if ctx.closed(planned_change):
             continue
-        day = ctx.date_of(change, AIMS + "plannedDate")
+        day = ctx.date_of(planned_change, AIMS + "plannedDate")
         planned.append(
             {
-                "iri": change,
-                "change": ctx.label(change),
-                "targets": ctx.labels(ctx.values(change, "changeTarget")),
-                "kinds": ", ".join(sorted(local_name(k) for k in ctx.values(change, "changeKind"))),
+                "iri": planned_change,
+                "change": ctx.label(planned_change),
+                "targets": ctx.labels(ctx.values(planned_change, "changeTarget")),
+                "kinds": ", ".join(sorted(local_name(k) for k in ctx.values(planned_change, "changeKind"))),
                 "planned": day.isoformat() if day else "",
-                "owner": ctx.owners(change),
-                "status": ctx.status(change),
+                "owner": ctx.owners(planned_change),
+                "status": ctx.status(planned_change),
             }
         )
     planned.sort(key=lambda r: (r["planned"] or "9999", r["change"]))
@@ -500,11 +502,13 @@ def _trends(ctx: _Context, model: RiskModel, readiness: list[reports.Readiness])
         _past(ctx) if ctx.previous else "This is the first management review recorded: there is no earlier state to compare with."
     )
     compared = not isinstance(past, str)
-    if compared:
+    if not isinstance(past, str):
         past_model, past_readiness = past
         past_inherent, past_residual, past_above = _risk_counts(past_model)
+        since = ctx.since
+        assert since is not None  # there is a previous review: past is its state
         section.notes.append(
-            f"Compared with the record as it stood at the previous review ({ctx.since.isoformat(timespec='minutes')}), "
+            f"Compared with the record as it stood at the previous review ({since.isoformat(timespec='minutes')}), "
             "rebuilt from the audit trail; its completeness checks use that date as today."
         )
     else:
@@ -550,8 +554,9 @@ def _trends(ctx: _Context, model: RiskModel, readiness: list[reports.Readiness])
         if compared:
             old = before.get(r.key)
             row["before"] = old.percent() if old else "not checked"
-            both = old is not None and r.ratio is not None and old.ratio is not None
-            row["change"] = _signed_points(r.ratio - old.ratio) if both else ""
+            row["change"] = (
+                _signed_points(r.ratio - old.ratio) if old is not None and r.ratio is not None and old.ratio is not None else ""
+            )
         clause_rows.append(row)
     clause_columns = [("clause", "Clause"), ("readiness", "Readiness"), ("passing", "Passing"), ("checks", "Checks")]
     if compared:
@@ -574,14 +579,15 @@ def _risk_counts(model: RiskModel) -> tuple[Counter, Counter, int]:
 
 def _past(ctx: _Context) -> tuple[RiskModel, list[reports.Readiness]] | str:
     """The risk model and readiness of the record at the previous review, or why they are unknown."""
-    since = ctx.since
+    since, previous = ctx.since, ctx.previous
+    assert since is not None and previous is not None  # called when there is a previous review
     trail = [c for c in changes.history(ctx.store) if Graphs.DATA in c.graphs]
     if not trail:
         return "No trend: the audit trail holds no change to the record, so its state at the previous review is unknown."
     if trail[0].ended > since:
         return (
             f"No trend: the audit trail of the record starts on {trail[0].ended.date().isoformat()}, after the "
-            f"previous review ({ctx.previous['held'].isoformat()}), so the record as it stood then is unknown."
+            f"previous review ({previous['held'].isoformat()}), so the record as it stood then is unknown."
         )
     try:
         quads = changes.state_at(ctx.store, since, [Graphs.DATA])
@@ -593,7 +599,7 @@ def _past(ctx: _Context) -> tuple[RiskModel, list[reports.Readiness]] | str:
     ]
     past.raw.extend([*reference, *quads])
     refresh_inferences(past)
-    held = ctx.previous["held"]
+    held = previous["held"]
     found = validation.validate_store(past, held)
     return RiskModel.build(past), reports.build(past, found, held).clauses
 
@@ -614,7 +620,7 @@ def _signed_points(value: float) -> str:
 # -- 9.3.2 d) 1): nonconformities and corrective actions --------------------------------------
 
 
-def _findings(ctx: _Context) -> list[dict[str, object]]:
+def _findings(ctx: _Context) -> list[dict[str, Any]]:
     """Every audit finding, nonconformity and opportunity for improvement, with its dates and state."""
     ncs = set(ctx.instances("Nonconformity"))
     ofis = set(ctx.instances("OpportunityForImprovement"))
@@ -769,7 +775,7 @@ def _monitoring(ctx: _Context) -> Section:
     for metric in ctx.instances("Metric"):
         measurements = ctx.record.subjects(AIMS + "ofMetric", metric)
         dated = sorted(
-            (m for m in measurements if ctx.first(m, AIMS + "measuredAt")), key=lambda m: ctx.first(m, AIMS + "measuredAt")
+            (m for m in measurements if ctx.first(m, AIMS + "measuredAt")), key=lambda m: ctx.first(m, AIMS + "measuredAt") or ""
         )
         latest = dated[-1] if dated else None
         threshold, direction = (
@@ -815,8 +821,8 @@ def _monitoring(ctx: _Context) -> Section:
     breaches = []
     for r in ctx.run("metric-breaches"):
         measured = _date(r.get("measuredAt", ""))
-        latest = r.get("latest") == "true"
-        if not (latest or ctx.in_period(measured)):
+        standing = r.get("latest") == "true"
+        if not (standing or ctx.in_period(measured)):
             continue
         breaches.append(
             {
@@ -826,7 +832,7 @@ def _monitoring(ctx: _Context) -> Section:
                 "value": r["value"],
                 "threshold": ("at least " if r["direction"] == "lower" else "at most ") + r["threshold"],
                 "measured": measured.isoformat() if measured else "",
-                "standing": "yes" if latest else "no",
+                "standing": "yes" if standing else "no",
                 "systems": ctx.labels(r.get("systems", "").split()) or ctx.labels(r.get("assets", "").split()),
                 "risks": ctx.labels(r.get("risks", "").split()),
                 "nonconformities": ctx.labels(r.get("nonconformities", "").split()) or "none opened",
@@ -978,7 +984,7 @@ def _audits(ctx: _Context) -> Section:
                 "iri": audit,
                 "id": ctx.first(audit, DCT + "identifier") or "",
                 "audit": ctx.label(audit),
-                "date": (held or planned).isoformat() if (held or planned) else "",
+                "date": when.isoformat() if (when := held or planned) else "",
                 "state": state,
                 "clauses": _clauses(ctx, audit),
                 "owner": ctx.owners(audit),
@@ -1024,9 +1030,9 @@ def _audits(ctx: _Context) -> Section:
     )
     programmes = ctx.instances("AuditProgramme")
     for programme in programmes:
-        planned = ctx.values(programme, "plansAudit")
+        planned_audits = ctx.values(programme, "plansAudit")
         section.notes.append(
-            f"Audit programme {ctx.label(programme)}: {len(planned)} audit{'' if len(planned) == 1 else 's'} planned."
+            f"Audit programme {ctx.label(programme)}: {len(planned_audits)} audit{'' if len(planned_audits) == 1 else 's'} planned."
         )
     if audits:
         section.figures = [

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import overload
 
 import networkx as nx
 import pyoxigraph as ox
@@ -35,7 +36,7 @@ from aimsgraph.risk.propagation import (
 from aimsgraph.risk.scoring import Criteria, Risk, load_criteria, load_risk, load_risks
 from aimsgraph.semantics.reasoning import SCHEMA_PREDICATES, SCHEMA_TYPES
 from aimsgraph.store import GraphStore
-from aimsgraph.store.record import Record, iri_of
+from aimsgraph.store.record import Record, graph_of, iri_of
 
 log = logging.getLogger(__name__)
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -154,15 +155,15 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
     write and its inferences): only the risks and assets the quads name are read again. None
     when the write changes settings, the ontology or catalogue, or has blank nodes: then the
     model is built again (:meth:`RiskModel.build`)."""
-    quads = [q for q in quads if q.graph_name.value not in Graphs.DERIVED]
+    quads = [q for q in quads if graph_of(q) not in Graphs.DERIVED]
     nodes: set[str] = set()
     for q in quads:
         if (
-            q.graph_name.value in MODEL_GRAPHS_EXCLUDED
+            graph_of(q) in MODEL_GRAPHS_EXCLUDED
             or q.predicate.value in SETTINGS_PREDICATES
             or q.predicate in SCHEMA_PREDICATES
             or (q.predicate.value == RDF_TYPE and q.object in SCHEMA_TYPES)
-            or isinstance(q.subject, ox.BlankNode)
+            or not isinstance(q.subject, ox.NamedNode)  # a blank node (a quad's subject is never a triple term)
             or isinstance(q.object, (ox.BlankNode, ox.Triple))
             or (q.predicate.value == RDF_TYPE and q.object.value in SETTINGS_TYPES)
         ):
@@ -194,7 +195,7 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
     touched: set[str] = set()
     for iri in reread:
         old, new = model.risks.get(iri), load_risk(store, model.criteria, iri)
-        if new == old and (old is None or old.assets == new.assets):
+        if new == old and (old is None or (new is not None and old.assets == new.assets)):
             continue
         touched |= {a for r in (old, new) if r for a in r.assets}
         if new is None:
@@ -224,7 +225,7 @@ def _qualified_ends(store: GraphStore, quads: list[ox.Quad]) -> set[str]:
             *(q for q in quads if q.predicate == target and q.subject == node),
         ]
         ends |= {iri_of(q.subject) for q in dependents} | {iri_of(q.object) for q in targets}
-    return ends - {None}
+    return {end for end in ends if end is not None}
 
 
 def analysis_changes(old: RiskModel, new: RiskModel) -> tuple[set[ox.Quad], set[ox.Quad]]:
@@ -246,10 +247,10 @@ def analysis_changes(old: RiskModel, new: RiskModel) -> tuple[set[ox.Quad], set[
     before.update(q for i in old_items.values() if i.iri in changed for q in _inherited_quads(old, i))
     after.update(q for i in new_items.values() if i.iri in changed for q in _inherited_quads(new, i))
     for asset in old.exposures.keys() | new.exposures.keys():
-        a, b = old.exposures.get(asset), new.exposures.get(asset)
-        if a is not b:
-            before.update(_exposure_quads(asset, a) if a else ())
-            after.update(_exposure_quads(asset, b) if b else ())
+        was, now = old.exposures.get(asset), new.exposures.get(asset)
+        if was is not now:
+            before.update(_exposure_quads(asset, was) if was else ())
+            after.update(_exposure_quads(asset, now) if now else ())
     if old.cycles != new.cycles:
         before.update(q for members in old.cycles for q in _cycle_quads(members))
         after.update(q for members in new.cycles for q in _cycle_quads(members))
@@ -313,6 +314,7 @@ class ModelCache:
                     log.error("the risk model cannot be built; serving the last one built", exc_info=exc)
                     self._failure = (generation, f"{type(exc).__name__}: {exc}")
             if self._snapshot is None:
+                assert self._failure is not None  # no snapshot: this generation's build failed
                 raise StoreUnavailable(f"the risk model cannot be built from the record ({self._failure[1]}); see /api/health")
             return self._snapshot[1]
 
@@ -345,10 +347,19 @@ def saved_model(store: GraphStore) -> RiskModel | None:
     """The saved model of the analysis graph as it is, if there is one."""
     path = store.cache_file(MODEL_FILE)
     stamp = store.stamp(Graphs.ANALYSIS) if path is not None else None
-    saved = store.load_cache(path) if stamp is not None else None
-    return saved[1] if saved is not None and saved[0] == stamp else None
+    if path is None or stamp is None:
+        return None
+    saved = store.load_cache(path)
+    if saved is None:
+        return None
+    assert isinstance(saved, tuple)  # (stamp, model), as save_model wrote it
+    return saved[1] if saved[0] == stamp else None
 
 
+@overload
+def refresh_analysis(store: GraphStore, generation: None = None) -> RiskModel: ...
+@overload
+def refresh_analysis(store: GraphStore, generation: int | None) -> RiskModel | None: ...
 def refresh_analysis(store: GraphStore, generation: int | None = None) -> RiskModel | None:
     """Recompute scores and propagation and bring the analysis graph up to date with them.
 
@@ -399,6 +410,9 @@ def _quad(s: str, p: str, o: ox.Literal | str) -> ox.Quad:
 def _risk_quads(model: RiskModel, risk: Risk) -> list[ox.Quad]:
     if not risk.scored:
         return []
+    # scoring fills in the levels and the residual ranks together
+    assert risk.inherent is not None and risk.residual is not None
+    assert risk.residual_likelihood is not None and risk.residual_severity is not None
     matrix = model.criteria.matrix
     return [
         _quad(risk.iri, AIMS + "inherentScore", _decimal(risk.inherent_score)),

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import networkx as nx
 
@@ -93,7 +94,7 @@ def analyse(record: Record, model: RiskModel, node: str, change: str, modificati
     scope = [node, *affected]
     risks = _risks(record, model, scope)
     controls = _controls(record, scope, risks)
-    answer = {
+    answer: dict[str, Any] = {  # a JSON object
         "node": {"iri": node, "label": record.label(node), "kind": asset_kind},
         "change": {"kind": kind.name, "iri": kind.iri},
         "affected": [_affected_entry(record, model, kind, item) for item in affected.values()],
@@ -145,7 +146,7 @@ def dependents(deps: DependencyGraph, node: str) -> dict[str, Affected]:
     so distance is the shortest and the path the first shortest in IRI order."""
     succ = deps.graph.succ
     found: dict[str, Affected] = {}
-    queue = deque([(node, (node,))])
+    queue: deque[tuple[str, tuple[str, ...]]] = deque([(node, (node,))])
     while queue:
         current, path = queue.popleft()
         for child in sorted(succ[current]) if current in succ else ():
@@ -190,7 +191,7 @@ def _risks(record: Record, model: RiskModel, scope: list[str]) -> Collector:
         for risk in record.objects(asset, AIMS + "hasRisk"):
             scored = model.risks.get(risk)
             levels = {}
-            if scored is not None and scored.scored:
+            if scored is not None and scored.inherent is not None and scored.residual is not None:  # scored
                 levels = {"level": scored.inherent.label, "residualLevel": scored.residual.label}
             risks.add(risk, f"risk of <{asset}>", **levels)
     return risks
@@ -355,6 +356,9 @@ def _before_after(record: Record, before: RiskModel, after: RiskModel | None, sc
         for iri, risk in sorted(after.risks.items()):
             old = before.risks[iri]
             if risk.scored and (risk.residual_score, risk.inherent_score) != (old.residual_score, old.inherent_score):
+                # scored before too: a what-if keeps the problem that stops a risk's scoring
+                assert risk.inherent is not None and risk.residual is not None
+                assert old.inherent is not None and old.residual is not None
                 changed_risks.append(
                     {
                         "iri": iri,

@@ -95,8 +95,8 @@ class DependencyGraph:
                 if dependency := iri_of(term):
                     types[(dependency, dependent)].add(prop)
         for row in store.query(_ASSERTED_DEPENDS_ON):
-            if (dependent := iri_of(row[0])) and (dependency := iri_of(row[1])):
-                types[(dependency, dependent)].add(AIMS + "dependsOn")
+            if (asserted_dependent := iri_of(row[0])) and (asserted_dependency := iri_of(row[1])):
+                types[(asserted_dependency, asserted_dependent)].add(AIMS + "dependsOn")
         qualified = _qualified(store)
         for key in qualified:
             types.setdefault(key, set())
@@ -460,6 +460,7 @@ def exposures(
     wanted = None if assets is None else set(assets)
     for asset in by_asset if wanted is None else wanted & by_asset.keys():
         for risk in by_asset[asset]:
+            assert risk.residual is not None and risk.inherent is not None  # scored (see risks_by_asset)
             offer(residual, asset, risk.residual_score, risk.residual)
             offer(inherent, asset, risk.inherent_score, risk.inherent)
     level_for = criteria.matrix.level_for_score

@@ -47,6 +47,7 @@ from aimsgraph.errors import ConfigError
 from aimsgraph.namespaces import AIMS, RM
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import iri_of, number, pairs, term_text
+from aimsgraph.store.remote import RawStore
 
 DEFAULT_MATRIX = RM + "Matrix5x5"
 DEFAULT_THRESHOLD = 0.1
@@ -178,9 +179,10 @@ def load_criteria(store: GraphStore) -> Criteria:
             _bad_setting(f"the risk appetite must be a level of <{matrix.iri}>", row["appetite"])
     threshold = DEFAULT_THRESHOLD
     if row and row["threshold"]:
-        threshold = number(row["threshold"])
-        if threshold is None or not 0 <= threshold <= 1:
+        found = number(row["threshold"])
+        if found is None or not 0 <= found <= 1:
             _bad_setting("aims:propagationThreshold must be a number between 0 and 1", row["threshold"])
+        threshold = found
     return Criteria(matrix, appetite, threshold)
 
 
@@ -197,16 +199,16 @@ def load_matrix(store: GraphStore, iri: str) -> Matrix:
     level_ranks: dict[str, tuple[int, str]] = {}
     for row in store.query(_CELLS % iri):
         likelihood, severity, level = (iri_of(row[name]) for name in ("likelihood", "severity", "level"))
-        ranks = [_rank(row[name]) for name in ("lrank", "srank", "rank")]
-        if None in (likelihood, severity, level, *ranks):
+        lrank, srank, level_rank = (_rank(row[name]) for name in ("lrank", "srank", "rank"))
+        if likelihood is None or severity is None or level is None or lrank is None or srank is None or level_rank is None:
             continue  # levels are named and ranked by integers: a cell that is not, is missing
-        key = (ranks[0], ranks[1])
+        key = (lrank, srank)
         if cells.get(key, level) != level:
             raise ConfigError(f"matrix <{iri}> has two levels for likelihood rank {key[0]}, severity rank {key[1]}")
         cells[key] = level
         likelihoods[likelihood] = key[0]
         severities[severity] = key[1]
-        rank = (ranks[2], term_text(row["label"]) if row["label"] else "")
+        rank = (level_rank, term_text(row["label"]) if row["label"] else "")
         if level_ranks.setdefault(level, rank)[0] != rank[0]:
             raise ConfigError(f"risk level <{level}> of matrix <{iri}> has two ranks")
     expected = len(set(likelihoods.values())) * len(set(severities.values()))
@@ -257,7 +259,7 @@ def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
     }
 
 
-def _level_pairs(raw: ox.Store, key: str) -> list[tuple[str, str]]:
+def _level_pairs(raw: RawStore, key: str) -> list[tuple[str, str]]:
     """(risk, level) of one level property: the level as written, so that a value off the
     scale (a literal, a triple term) is reported by :func:`_unscorable`; blank nodes left out."""
     return [(risk, term_text(level)) for risk, level in pairs(raw, AIMS + key) if not isinstance(level, ox.BlankNode)]

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import TypeGuard
 
 import pyoxigraph as ox
 
 from aimsgraph.namespaces import Graphs
 from aimsgraph.store import GraphStore
+from aimsgraph.store.record import Term
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -67,7 +69,11 @@ NIL = ox.NamedNode(RDF + "nil")
 #: object): no rule derives a triple about one, and no lookup asks the store for one.
 NOT_SUBJECTS = (ox.Literal, ox.Triple)
 
-Triple = tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode | ox.BlankNode, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]
+#: A triple as the rules derive it: generalised RDF, in which a blank node can be a predicate (an
+#: anonymous inverse property). Subjects are typed as pyoxigraph's stubs type a quad's.
+Triple = tuple[ox.NamedNode | ox.BlankNode | ox.Triple, ox.NamedNode | ox.BlankNode, Term]
+#: A triple that can be stored (its predicate an IRI), as premises are and reported inferences.
+StoredTriple = tuple[ox.NamedNode | ox.BlankNode | ox.Triple, ox.NamedNode, Term]
 
 
 def refresh_inferences(store: GraphStore) -> int:
@@ -100,13 +106,15 @@ def _stamps(store: GraphStore) -> list[ox.Quad]:
     ]
 
 
-def _digest(triples: set[Triple]) -> str:
+def _digest(triples: set[StoredTriple]) -> str:
     """An order-independent digest of a set of triples (sorted N-Triples lines)."""
-    lines = ox.serialize((ox.Triple(*t) for t in triples), format=ox.RdfFormat.N_TRIPLES).splitlines()
+    data = ox.serialize((ox.Triple(*t) for t in triples), format=ox.RdfFormat.N_TRIPLES)
+    assert data is not None  # given no output, pyoxigraph returns the bytes
+    lines = data.splitlines()
     return hashlib.sha256(b"\n".join(sorted(lines))).hexdigest()
 
 
-def premises(store: GraphStore) -> set[Triple]:
+def premises(store: GraphStore) -> set[StoredTriple]:
     """The asserted triples reasoning starts from (all graphs but ``Graphs.NOT_PREMISES``)."""
     return {
         (q.subject, q.predicate, q.object)
@@ -126,8 +134,9 @@ def premise_graphs(store: GraphStore) -> list[ox.NamedNode]:
 class Schema:
     """The axioms the rules use, read from the premises."""
 
-    def __init__(self, triples: set[Triple]) -> None:
-        sub_class, sub_prop = defaultdict(set), defaultdict(set)
+    def __init__(self, triples: Collection[Triple]) -> None:
+        sub_class: dict = defaultdict(set)
+        sub_prop: dict = defaultdict(set)
         self.domains: dict = defaultdict(set)
         self.ranges: dict = defaultdict(set)
         self.inverse: dict = defaultdict(set)
@@ -173,7 +182,7 @@ class Schema:
                             implied[implied_class].add(prop)
         self.chains: list[tuple[ox.NamedNode, list]] = [(prop, _rdf_list(head, lists)) for prop, head in chain_heads.items()]
         # classes and properties, declared or only mentioned in axioms: their closure is schema
-        self.schema_nodes = {s for s, p, o in triples if p == TYPE and o in SCHEMA_TYPES}
+        self.schema_nodes: set[Term] = {s for s, p, o in triples if p == TYPE and o in SCHEMA_TYPES}
         for direct in (sub_class, sub_prop, self.domains, self.ranges, self.inverse):
             self.schema_nodes |= set(direct) | {o for objects in direct.values() for o in objects}
 
@@ -204,7 +213,7 @@ def _rdf_list(head, lists: dict) -> list:
     return items
 
 
-def fast_inferences(triples: set[Triple]) -> set[Triple]:
+def fast_inferences(triples: set[StoredTriple]) -> set[StoredTriple]:
     """The instance-level OWL 2 RL consequences of ``triples`` not already among them.
 
     Semi-naive: each round applies the rules only to the triples the previous round found.
@@ -212,7 +221,7 @@ def fast_inferences(triples: set[Triple]) -> set[Triple]:
     joining each new edge with its neighbours costs far more on long dependency chains.
     """
     schema = Schema(triples)
-    known = set(triples)
+    known: set[Triple] = set(triples)
     forward: dict = defaultdict(lambda: defaultdict(set))  # p -> s -> {o}
     backward: dict = defaultdict(lambda: defaultdict(set))  # p -> o -> {s}
     indexed = schema.transitive | {step for _, chain in schema.chains for step in chain}
@@ -292,7 +301,7 @@ def _walk(node, steps: list, index) -> set:
     return frontier
 
 
-def _reportable(triple: Triple, schema: Schema) -> bool:
+def _reportable(triple: Triple, schema: Schema) -> TypeGuard[StoredTriple]:
     """Instance-level, well-formed and informative (see the module docstring)."""
     s, p, o = triple
     if isinstance(s, NOT_SUBJECTS) or not isinstance(p, ox.NamedNode) or s in schema.schema_nodes:
@@ -307,17 +316,18 @@ def _reportable(triple: Triple, schema: Schema) -> bool:
 # -- the reference engine ----------------------------------------------------------------------
 
 
-def owlrl_inferences(triples: set[Triple]) -> set[Triple]:
+def owlrl_inferences(triples: set[StoredTriple]) -> set[StoredTriple]:
     """The same consequences computed by owlrl's OWL 2 RL closure (the reference; slow)."""
     import owlrl
     import rdflib
 
     data = ox.serialize((ox.Triple(*t) for t in triples), format=ox.RdfFormat.N_TRIPLES)
+    assert data is not None  # given no output, pyoxigraph returns the bytes
     graph = rdflib.Graph().parse(data=data, format="nt")
     before = set(graph)
     owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(graph)
     schema = Schema(triples)
-    found = set()
+    found: set[StoredTriple] = set()
     for triple in set(graph) - before:
         converted = tuple(_to_ox(term) for term in triple)
         if None not in converted and converted not in triples and _reportable(converted, schema):
@@ -454,17 +464,19 @@ def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Itera
         return -1, -1  # recomputed in full
     schema = Schema(_schema_triples(store))
 
-    def inferred(triple: Triple) -> bool:
+    def inferred(triple: Triple) -> TypeGuard[StoredTriple]:
+        s, p, o = triple
         return (
-            isinstance(triple[1], ox.NamedNode)
-            and not isinstance(triple[0], NOT_SUBJECTS)
-            and any(True for _ in store.raw.quads_for_pattern(*triple, INFERRED))
+            isinstance(p, ox.NamedNode)
+            and not isinstance(s, NOT_SUBJECTS)
+            and any(True for _ in store.raw.quads_for_pattern(s, p, o, INFERRED))
         )
 
     was_inferred = {t for t in added if inferred(t)}  # now asserted: leaves the inferred graph
     # 1. overdelete, in the old state (the removed triples still there, the new ones not yet)
     old = _View(store, plus=removed, minus=added - was_inferred)
-    over, delta = set(), list(removed)
+    over: set[Triple] = set()
+    delta = list(removed)
     while delta:
         candidates = {c for t in delta for c in _step(t, schema, old)} - over - removed - added
         delta = [c for c in candidates if not _reportable(c, schema) or inferred(c)]
@@ -487,19 +499,20 @@ def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Itera
     revived = {t for t in back & removed if _reportable(t, schema)}
     # 3. add what the new triples entail, against the new state
     current = _View(store, plus=back, minus=gone - added)
-    new, delta = set(), list(added)
+    new: set[Triple] = set()
+    delta = list(added)
     while delta:
         candidates = {c for t in delta for c in _step(t, schema, current)} - new - added
         delta = [c for c in candidates if not current.contains(c)]
         new.update(delta)
         current.include(delta)
-    new = {t for t in new if _reportable(t, schema)} | revived
+    reported = {t for t in new if _reportable(t, schema)} | revived
     store.replace_quads(
-        remove=[ox.Quad(*t, INFERRED) for t in gone - new] + _stamps(store),
-        add=[ox.Quad(*t, INFERRED) for t in new - gone if not inferred(t)],
+        remove=[ox.Quad(*t, INFERRED) for t in gone - reported] + _stamps(store),
+        add=[ox.Quad(*t, INFERRED) for t in reported - gone if not inferred(t)],
     )
     store.mark_current(Graphs.INFERRED)
-    return len(gone - new), len(new - gone)
+    return len(gone - reported), len(reported - gone)
 
 
 def _type_still_holds(triple: Triple, schema: Schema, view: _View) -> bool:
@@ -525,7 +538,7 @@ def _still_connected(pairs: list[Triple], view: _View) -> set[Triple]:
     by_start: dict = defaultdict(list)
     for triple in pairs:
         by_start[triple[0], triple[1]].append(triple)
-    found = set()
+    found: set[Triple] = set()
     for (start, prop), group in by_start.items():
         reach = set()
         for middle in view.objects(start, prop):
@@ -535,7 +548,7 @@ def _still_connected(pairs: list[Triple], view: _View) -> set[Triple]:
     return found
 
 
-def _schema_triples(store: GraphStore) -> set[Triple]:
+def _schema_triples(store: GraphStore) -> set[StoredTriple]:
     graphs = premise_graphs(store)
     found = {
         (q.subject, q.predicate, q.object)

@@ -185,16 +185,16 @@ class _ShapeCompiler:
 
         g = self.g
         for n in g.objects(shape, SH.minCount):
-            if int(n) == 1:
+            if _int(n) == 1:
                 body = f"FILTER NOT EXISTS {{ {value_pattern} }}"
                 checks.append(
                     self._check(shape, f"SELECT ?this WHERE {self._where(body)}", result_path, SH.MinCountConstraintComponent)
                 )
-            elif int(n) > 1:
-                query = f"SELECT ?this WHERE {{ {counted()} FILTER(?count < {int(n)}) }}"
+            elif _int(n) > 1:
+                query = f"SELECT ?this WHERE {{ {counted()} FILTER(?count < {_int(n)}) }}"
                 checks.append(self._check(shape, query, result_path, SH.MinCountConstraintComponent))
         for n in g.objects(shape, SH.maxCount):
-            query = f"SELECT ?this WHERE {{ {counted(optional=False)} FILTER(?count > {int(n)}) }}"
+            query = f"SELECT ?this WHERE {{ {counted(optional=False)} FILTER(?count > {_int(n)}) }}"
             checks.append(self._check(shape, query, result_path, SH.MaxCountConstraintComponent))
         for value in g.objects(shape, SH.hasValue):
             body = f"FILTER NOT EXISTS {{ ?this {path} {_n3(value)} }}"
@@ -208,10 +208,10 @@ class _ShapeCompiler:
         if qualified is not None:
             conforms = self._conforms(qualified, "?value")
             for n in g.objects(shape, SH.qualifiedMinCount):
-                query = f"SELECT ?this WHERE {{ {counted(conforms)} FILTER(?count < {int(n)}) }}"
+                query = f"SELECT ?this WHERE {{ {counted(conforms)} FILTER(?count < {_int(n)}) }}"
                 checks.append(self._check(shape, query, result_path, SH.QualifiedMinCountConstraintComponent))
             for n in g.objects(shape, SH.qualifiedMaxCount):
-                query = f"SELECT ?this WHERE {{ {counted(conforms, optional=False)} FILTER(?count > {int(n)}) }}"
+                query = f"SELECT ?this WHERE {{ {counted(conforms, optional=False)} FILTER(?count > {_int(n)}) }}"
                 checks.append(self._check(shape, query, result_path, SH.QualifiedMaxCountConstraintComponent))
         self._refuse_unknown(shape, {SH.minCount, SH.maxCount, SH.hasValue, SH.qualifiedValueShape})
         return checks
@@ -243,11 +243,11 @@ class _ShapeCompiler:
         ]
         parts += [(SH.NodeKindConstraintComponent, _NODE_KINDS[k].format(v=var)) for k in g.objects(shape, SH.nodeKind)]
         parts += [
-            (SH.MinLengthConstraintComponent, f"(!isBlank({var}) && STRLEN(STR({var})) >= {int(n)})")
+            (SH.MinLengthConstraintComponent, f"(!isBlank({var}) && STRLEN(STR({var})) >= {_int(n)})")
             for n in g.objects(shape, SH.minLength)
         ]
         parts += [
-            (SH.MaxLengthConstraintComponent, f"(!isBlank({var}) && STRLEN(STR({var})) <= {int(n)})")
+            (SH.MaxLengthConstraintComponent, f"(!isBlank({var}) && STRLEN(STR({var})) <= {_int(n)})")
             for n in g.objects(shape, SH.maxLength)
         ]
         flags = g.value(shape, SH.flags)
@@ -285,7 +285,8 @@ class _ShapeCompiler:
         path = self._path(self.g.value(prop, SH.path))
         inner = f"?v{len(var)}_{abs(hash(str(prop))) % 10**6}"
         parts = [f"EXISTS {{ {var} {path} {_n3(value)} }}" for value in self.g.objects(prop, SH.hasValue)]
-        min_count = int(self.g.value(prop, SH.minCount) or 0)
+        found = self.g.value(prop, SH.minCount)
+        min_count = _int(found) if found else 0
         if min_count > 1:
             raise UnsupportedShape(f"{prop}: minCount > 1 inside a nested shape")
         if min_count == 1:
@@ -365,7 +366,13 @@ def prologue(shapes: rdflib.Graph) -> str:
     return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(declared.items()))
 
 
-_NODE_KINDS = {
+def _int(node: rdflib.term.Node) -> int:
+    """An integer parameter of a shape (``sh:minCount 1``), read from its text."""
+    assert isinstance(node, str)  # every rdflib term (URIRef, BNode, Literal) is a str
+    return int(node)
+
+
+_NODE_KINDS: dict[rdflib.term.Node, str] = {
     SH.IRI: "isIRI({v})",
     SH.Literal: "isLiteral({v})",
     SH.BlankNode: "isBlank({v})",

@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, cached_property
+from pathlib import Path
+from typing import TypeGuard
 
 import pyoxigraph as ox
 import pyshacl
@@ -38,8 +40,9 @@ from aimsgraph.errors import ValidationRejected
 from aimsgraph.namespaces import AIMS, ASH, REFERENCE_DATE, XSD_DATE, Graphs
 from aimsgraph.semantics.shacl_sparql import Check, compile_shapes, prologue
 from aimsgraph.store import GraphStore
-from aimsgraph.store.record import node, node_text, term_of
+from aimsgraph.store.record import Term, graph_of, node, node_text, term_of, term_text
 from aimsgraph.store.record import term_parts as store_term_parts
+from aimsgraph.store.remote import DatasetOptions
 
 #: The record as validation sees it: asserted data with its inferences, ontology and catalogue.
 VALIDATED_GRAPHS = (Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.DATA, Graphs.INFERRED, Graphs.LINEAGE)
@@ -167,7 +170,7 @@ def validate_store(store: GraphStore, as_of: date, focus: Iterable[str] | None =
     findings = set()
     for check in checks:
         nodes = focus
-        if classes is not None and check.target_classes is not None:
+        if focus is not None and classes is not None and check.target_classes is not None:
             nodes = [n for n in focus if classes.get(n, set()) & set(check.target_classes)]
             if not nodes:
                 continue
@@ -181,7 +184,7 @@ def validate_store(store: GraphStore, as_of: date, focus: Iterable[str] | None =
                     shape=check.shape,
                     path=values.get("path", check.path),
                     value=value[0],
-                    message=_TEMPLATE.sub(lambda m, v=values: v.get(m.group(1), m.group(0)), check.message),
+                    message=_filled(check.message, values),
                     clauses=clauses.get(check.shape, ()),
                     component=check.component,
                     value_type=value[1],
@@ -190,16 +193,25 @@ def validate_store(store: GraphStore, as_of: date, focus: Iterable[str] | None =
     return sorted(findings)
 
 
-def _rows(store: GraphStore, prefixes: str, check: Check, nodes: list[str] | None, as_of: date) -> Iterable[dict[str, object]]:
+def _filled(message: str, values: dict[str, str]) -> str:
+    """A check's message with its ``{$name}`` placeholders replaced by the values (unknown names kept)."""
+    return _TEMPLATE.sub(lambda m: values.get(m.group(1), m.group(0)), message)
+
+
+def _rows(store: GraphStore, prefixes: str, check: Check, nodes: list[str] | None, as_of: date) -> Iterable[dict[str, Term]]:
     """The result rows of one check, as {variable: term}."""
+    queries: list[tuple[str, dict[ox.Variable, Term]]]
     if nodes is not None and check.per_focus:
         targets = prefixes + check.targets_text(as_of, nodes)
-        runs = [{ox.Variable("this"): row["this"]} for row in store.raw.query(targets, **validated_dataset())]
+        rows = store.raw.query(targets, **validated_dataset())
+        assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
+        runs = [{ox.Variable("this"): row["this"]} for row in rows]
         queries = [(prefixes + check.text(as_of), run) for run in runs]
     else:
         queries = [(prefixes + check.text(as_of, nodes), {})]
     for text, substitutions in queries:
         solutions = store.raw.query(text, substitutions=substitutions, **validated_dataset())
+        assert isinstance(solutions, ox.QuerySolutions)  # a SELECT query
         names = [v.value for v in solutions.variables]
         for row in solutions:
             values = {n: row[n] for n in names if row[n] is not None}
@@ -213,7 +225,9 @@ def _classes_of(store: GraphStore, nodes: list[str]) -> dict[str, set[str]]:
     values = " ".join(f"<{n}>" for n in nodes)
     query = f"SELECT ?n ?c WHERE {{ VALUES ?n {{ {values} }} ?n a/<http://www.w3.org/2000/01/rdf-schema#subClassOf>* ?c }}"
     classes: dict[str, set[str]] = {}
-    for row in store.raw.query(query, **validated_dataset()):
+    rows = store.raw.query(query, **validated_dataset())
+    assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
+    for row in rows:
         if isinstance(row["c"], ox.NamedNode):  # a class; `?n a <<( ... )>>` names none
             classes.setdefault(row["n"].value, set()).add(row["c"].value)
     return classes
@@ -294,6 +308,7 @@ def stored_as_of(store: GraphStore) -> date | None:
     """The evaluation date of the stored findings; None when none are stored."""
     graph = ox.NamedNode(Graphs.VALIDATION)
     for quad in store.raw.quads_for_pattern(graph, ox.NamedNode(REFERENCE_DATE), None, graph):
+        assert isinstance(quad.object, ox.Literal)  # an xsd:date (see _store_all)
         return date.fromisoformat(quad.object.value)
     return None
 
@@ -324,7 +339,10 @@ def store_revalidation(store: GraphStore, plan: Revalidation) -> None:
     version = uuid.uuid4().hex
     store.replace_quads(
         remove=[*old_version, *(q for f in stale for q in _quads_of(store, f.iri))],
-        add=[ox.Quad(*t, graph) for t in [*findings_as_triples(plan.findings), _version_triple(version)]],
+        add=[
+            ox.Quad(t.subject, t.predicate, t.object, graph)
+            for t in [*findings_as_triples(plan.findings), _version_triple(version)]
+        ],
     )
     _remember(store, known.replaced(version, set(plan.affected), plan.findings, store, plan.as_of))
 
@@ -360,15 +378,19 @@ def affected_nodes(store: GraphStore, changed: Iterable[str]) -> list[str]:
     change touch the whole record."""
     raw, data = store.raw, ox.NamedNode(Graphs.DATA)
 
-    def is_record(term: object) -> bool:
-        return node_text(term) is not None and next(raw.quads_for_pattern(term, None, None, data), None) is not None
+    def is_record(term: object) -> TypeGuard[ox.NamedNode | ox.BlankNode]:
+        return (
+            isinstance(term, ox.NamedNode | ox.BlankNode)
+            and next(raw.quads_for_pattern(term, None, None, data), None) is not None
+        )
 
     def onward(middle: ox.NamedNode | ox.BlankNode, first: ox.NamedNode) -> set[str]:
         # In SPARQL, not Python: a scope or a role can have thousands of links over `first`.
         # (A FILTER EXISTS here would cost pyoxigraph 60x more, so records are checked after.)
         # The ends are substituted, not written in: a blank node has no name in a query's text.
         rows = raw.query(_ONWARD, substitutions={ox.Variable("middle"): middle, ox.Variable("first"): first})
-        return {node_text(row["n"]) for row in rows if is_record(row["n"])}
+        assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
+        return {term_text(row["n"]) for row in rows if is_record(row["n"])}
 
     affected = set(changed)
     for name in changed:
@@ -379,7 +401,7 @@ def affected_nodes(store: GraphStore, changed: Iterable[str]) -> list[str]:
         neighbours += [(q.predicate, q.subject) for q in raw.quads_for_pattern(None, None, term, data)]
         for first, middle in neighbours:
             if is_record(middle):
-                affected.add(node_text(middle))
+                affected.add(term_text(middle))
                 affected |= onward(middle, first)
     return sorted(affected)
 
@@ -412,7 +434,7 @@ def _read_findings(store: GraphStore, focus: Iterable[str] | None) -> list[Findi
     findings = []
     for result in results:
         values: dict[str, list[str]] = {}
-        value = (None, None)
+        value: tuple[str | None, str | None] = (None, None)
         for quad in store.raw.quads_for_pattern(result, None, None, graph):
             values.setdefault(quad.predicate.value, []).append(term_parts(quad.object)[0])
             if quad.predicate.value == sh + "value":
@@ -543,9 +565,10 @@ def findings_summary(store: GraphStore) -> FindingsSummary:
     beside the store (the index then loads in the background), else from the index."""
     version = stored_version(store)
     known = store.memo.get("findings")
-    if known is None or known.version != version:
-        saved = store.memo.get("findings summary")
-        if saved is None or saved.version != version:
+    if not isinstance(known, FindingsIndex) or known.version != version:
+        kept = store.memo.get("findings summary")
+        saved = kept if isinstance(kept, FindingsSummary) and kept.version == version else None
+        if saved is None:
             saved = store.memo["findings summary"] = saved_summary(store, version)
         if saved is not None:
             if not _loading.locked():  # else the index is loading already
@@ -554,7 +577,8 @@ def findings_summary(store: GraphStore) -> FindingsSummary:
     index = findings_index(store)
     summary = index.summary(store)
     if known is None and index.version is not None:  # the first this process computed: save it for the next start
-        store.save_cache(store.cache_file(SUMMARY_FILE), summary)
+        if (path := store.cache_file(SUMMARY_FILE)) is not None:  # None: an in-memory or external store
+            store.save_cache(path, summary)
     return summary
 
 
@@ -582,6 +606,7 @@ def checks_per_shape(targets: dict[str, frozenset[str]], failed: dict[str, set[s
 def stored_version(store: GraphStore) -> str | None:
     graph = ox.NamedNode(Graphs.VALIDATION)
     for quad in store.raw.quads_for_pattern(graph, ox.NamedNode(FINDINGS_VERSION), None, graph):
+        assert isinstance(quad.object, ox.Literal)  # see _version_triple
         return quad.object.value
     return None
 
@@ -591,11 +616,11 @@ def findings_index(store: GraphStore) -> FindingsIndex:
     is at its version, else the copy saved beside the store, else read from the store."""
     version = stored_version(store)
     known = store.memo.get("findings")
-    if known is not None and known.version == version:
+    if isinstance(known, FindingsIndex) and known.version == version:
         return known
     with _loading:  # one reader at a time: the background load at start and a request may meet
         known = store.memo.get("findings")
-        if known is not None and known.version == version:
+        if isinstance(known, FindingsIndex) and known.version == version:
             return known
         return _load_index(store, version)
 
@@ -620,7 +645,7 @@ def _remember(store: GraphStore, index: FindingsIndex) -> None:
 SUMMARY_FILE = "findings-summary.pickle"
 
 
-def _index_file(store: GraphStore):
+def _index_file(store: GraphStore) -> Path | None:
     return store.cache_file("findings.pickle")
 
 
@@ -628,12 +653,15 @@ def save_index(store: GraphStore, index: FindingsIndex | None = None) -> None:
     """Save the findings index beside the store, so that a restart need not read 360k findings
     back (40 s at 10,000 systems). Written to a temporary file first: a reader sees the old copy
     or the new, never half. The file is as trusted as the store directory it sits beside."""
-    index = index or store.memo.get("findings")
+    if index is None:
+        known = store.memo.get("findings")
+        index = known if isinstance(known, FindingsIndex) else None
     path = _index_file(store)
     if path is None or index is None or index.version is None or store.memo.get("findings saved") == index.version:
         return
     store.save_cache(path, (index.version, index.as_of, index.findings, index.targets))
-    store.save_cache(store.cache_file(SUMMARY_FILE), index.summary(store))
+    if (summary_path := store.cache_file(SUMMARY_FILE)) is not None:  # as path is: beside the store
+        store.save_cache(summary_path, index.summary(store))
     store.memo["findings saved"] = index.version
 
 
@@ -644,6 +672,7 @@ def _saved_index(store: GraphStore, version: str | None) -> FindingsIndex | None
     saved = store.load_cache(path)
     if saved is None:
         return None
+    assert isinstance(saved, tuple)  # as save_index wrote it
     saved_version, as_of, findings, targets = saved
     return FindingsIndex(version, as_of, findings, targets) if saved_version == version else None
 
@@ -665,6 +694,7 @@ def targets_per_shape(store: GraphStore, as_of: date, nodes: list[str] | None = 
         text = check.targets_text(as_of, nodes)
         if text not in by_text:
             rows = store.raw.query(prefixes + text, **validated_dataset())
+            assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
             by_text[text] = frozenset(term_parts(row["this"])[0] for row in rows)
         targets[check.shape] = by_text[text]
     return targets
@@ -721,7 +751,7 @@ def _quads_of(store: GraphStore, subject: str) -> list[ox.Quad]:
     return list(store.raw.quads_for_pattern(ox.NamedNode(subject), None, None, ox.NamedNode(Graphs.VALIDATION)))
 
 
-def validated_dataset() -> dict[str, object]:
+def validated_dataset() -> DatasetOptions:
     """The union of all graphs: the analysis, validation and changes graphs hold nothing the
     shapes target, and pyoxigraph answers over its union 3-5x faster than over a list of
     graphs. The reference engine extracts VALIDATED_GRAPHS, and the tests compare the two."""
@@ -738,17 +768,17 @@ def changed_nodes(store: GraphStore, quads: Iterable[ox.Quad]) -> set[str]:
     record nodes themselves (not classes or shared concepts, which would touch everything).
     Blank nodes count too, as ``_:id``: :func:`validate_store` checks them by validating all."""
     data = ox.NamedNode(Graphs.DATA)
-    nodes = set()
+    nodes: set[str] = set()
     for quad in quads:
-        if quad.graph_name.value in Graphs.DERIVED:
+        if graph_of(quad) in Graphs.DERIVED:
             continue
-        nodes.add(node_text(quad.subject))  # an IRI or a blank node (``_:id``)
+        nodes.add(term_text(quad.subject))  # an IRI or a blank node (``_:id``)
         if (
-            node_text(quad.object) is not None
+            isinstance(quad.object, ox.NamedNode | ox.BlankNode)  # a node: no literal or triple term
             and quad.predicate != RDF_TYPE
             and next(store.raw.quads_for_pattern(quad.object, None, None, data), None) is not None
         ):
-            nodes.add(node_text(quad.object))
+            nodes.add(term_text(quad.object))
     return nodes
 
 

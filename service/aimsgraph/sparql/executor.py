@@ -32,6 +32,8 @@ from aimsgraph.errors import AimsgraphError, InvalidInput, NotAcceptable, QueryT
 from aimsgraph.sparql import results
 from aimsgraph.sparql.guard import has_dataset_clause, may_call_remote
 from aimsgraph.store import GraphStore
+from aimsgraph.store.record import Term
+from aimsgraph.store.remote import DatasetOptions, RawStore
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 READY_TIMEOUT = 2.0  # seconds a new reader has to answer its first storage read
@@ -64,7 +66,7 @@ class QueryJob:
     #: with ``default_graphs``: every named graph stays available (the dataset of WITH in updates)
     all_named_graphs: bool = False
 
-    def run(self, store: ox.Store) -> QueryOutcome:
+    def run(self, store: RawStore) -> QueryOutcome:
         try:
             return self._evaluate(store)
         except RuntimeError as exc:
@@ -74,8 +76,8 @@ class QueryJob:
                 raise RemoteServiceError(f"the query failed, possibly in a SERVICE call: {exc}") from None
             raise InvalidInput(f"cannot evaluate the query: {exc}") from None
 
-    def _evaluate(self, store: ox.Store) -> QueryOutcome:
-        substitutions = {
+    def _evaluate(self, store: RawStore) -> QueryOutcome:
+        substitutions: dict[ox.Variable, Term] = {
             ox.Variable(var): ox.NamedNode(value) if kind == "iri" else ox.Literal(value, datatype=ox.NamedNode(kind))
             for var, kind, value in self.bindings
         }
@@ -100,13 +102,13 @@ class QueryJob:
         body, count, truncated = written
         return QueryOutcome(body, media, count, truncated)
 
-    def _dataset(self) -> dict[str, object]:
+    def _dataset(self) -> DatasetOptions:
         # SPARQL 1.1 Protocol 2.1.4: request parameters replace the query's dataset; without
         # them the query's FROM / FROM NAMED apply; without either the default graph is the
         # union of every named graph.
         if not self.default_graphs and not self.named_graphs:
             return {} if has_dataset_clause(self.query) else {"use_default_graph_as_union": True}
-        dataset: dict[str, object] = {"default_graph": [ox.NamedNode(g) for g in self.default_graphs]}
+        dataset: DatasetOptions = {"default_graph": [ox.NamedNode(g) for g in self.default_graphs]}
         if not self.all_named_graphs:
             dataset["named_graphs"] = [ox.NamedNode(g) for g in self.named_graphs]
         return dataset
@@ -161,7 +163,7 @@ class _Reader:
         os.waitpid(self.pid, 0)
 
 
-def _serve(conn: Connection, store: ox.Store, parent_pid: int) -> None:  # pragma: no cover - child
+def _serve(conn: Connection, store: RawStore, parent_pid: int) -> None:  # pragma: no cover - child
     try:
         _detach_from_parent(conn.fileno(), parent_pid)
         store.query("ASK { ?s ?p ?o }")  # touches the storage: hangs here if a lock was held at fork
@@ -193,7 +195,7 @@ def _detach_from_parent(keep_fd: int, parent_pid: int) -> None:  # pragma: no co
             pass
 
 
-def _answer(job: QueryJob, store: ox.Store) -> tuple:  # pragma: no cover - child
+def _answer(job: QueryJob, store: RawStore) -> tuple:  # pragma: no cover - child
     try:
         return ("ok", job.run(store))
     except AimsgraphError as exc:
@@ -295,7 +297,7 @@ def reader_selector(pool: ReaderPool):
     update's WHERE clause has the query timeout, and does not run in the service process."""
     from aimsgraph.sparql.update import Dataset, too_many_solutions
 
-    def select(query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, object]]:
+    def select(query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, Term]]:
         job = QueryJob(
             query,
             base_iri,
@@ -309,6 +311,7 @@ def reader_selector(pool: ReaderPool):
         if outcome.truncated:
             raise too_many_solutions(limit)
         solutions = ox.parse_query_results(outcome.body, format=ox.QueryResultsFormat.JSON)
+        assert isinstance(solutions, ox.QuerySolutions)  # the answer of a SELECT query
         names = [v.value for v in solutions.variables]
         return [{name: s[name] for name in names if s[name] is not None} for s in solutions]
 

@@ -97,7 +97,8 @@ def memoised(function):
                 remembered.popitem(last=False)
         return value
 
-    wrapper.forget = remembered.clear  # for tests
+    # for tests; mypy does not model attributes set on a function
+    wrapper.forget = remembered.clear  # type: ignore[attr-defined]
     return wrapper
 
 

@@ -161,7 +161,8 @@ def _capped(answer: ox.QuerySolutions | ox.QueryTriples, fmt, most: int) -> tupl
     """Serialise ``answer`` in a line-per-row ``fmt``, stopped after ``most`` lines (see _LineCap)."""
     out = _LineCap(most)
     try:
-        answer.serialize(out, format=fmt)
+        # pyoxigraph writes to any object with write(); its stub asks for typing.IO
+        answer.serialize(out, format=fmt)  # type: ignore[arg-type]
     except _Full:
         pass
     except OSError:
@@ -184,16 +185,19 @@ def write_query_solutions(solutions: ox.QuerySolutions, media_type: str, limit: 
     if fmt == ox.QueryResultsFormat.TSV:
         return tsv, rows, truncated
     parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
+    assert isinstance(parsed, ox.QuerySolutions)  # TSV results are solutions (it has no boolean form)
     if fmt == ox.QueryResultsFormat.CSV and b"<<(" in tsv:
         # a triple term, perhaps (or the text in a literal): pyoxigraph's CSV writes one as its
         # three values run together, ours in an unambiguous N-Triples form (module docstring)
         variables = [v.value for v in parsed.variables]
         return _csv_solutions(variables, [[s[v] for v in variables] for s in parsed]), rows, truncated
-    return parsed.serialize(format=fmt), rows, truncated
+    body = parsed.serialize(format=fmt)
+    assert body is not None  # given no output, pyoxigraph returns the bytes
+    return body, rows, truncated
 
 
 def write_query_triples(
-    triples: ox.QueryTriples, media_type: str, limit: int, prefixes: dict[str, str]
+    triples: ox.QueryTriples | list[ox.Triple], media_type: str, limit: int, prefixes: dict[str, str]
 ) -> tuple[bytes, int, bool]:
     """A CONSTRUCT/DESCRIBE answer in one of GRAPH_TYPES, by pyoxigraph's serialisers, with at
     most ``limit`` triples: (body, triples, whether triples were left out)."""
@@ -248,8 +252,11 @@ def write_graph(triples: Iterable[ox.Triple], media_type: str, prefixes: dict[st
     else:
         items = triples
     if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML):
-        return ox.serialize(items, format=fmt, prefixes=prefixes)
-    return ox.serialize(items, format=fmt)
+        data = ox.serialize(items, format=fmt, prefixes=prefixes)
+    else:
+        data = ox.serialize(items, format=fmt)
+    assert data is not None  # given no output, pyoxigraph returns the bytes
+    return data
 
 
 def _json_term(term: object) -> dict:

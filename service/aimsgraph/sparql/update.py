@@ -38,6 +38,8 @@ from aimsgraph.namespaces import Graphs, is_absolute_iri
 from aimsgraph.sparql.guard import Token, check_nesting, resolve, target_iri, tokenize
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta
+from aimsgraph.store.record import Term, graph_of
+from aimsgraph.store.remote import DatasetOptions, RawStore
 
 #: Template variables become IRIs under this prefix while the template is parsed.
 VARIABLE_IRI = "urn:aimsgraph:template-variable:"
@@ -71,11 +73,11 @@ class Dataset:
     default: tuple[str, ...] | None
     named: tuple[str, ...] | None
 
-    def options(self) -> dict[str, object]:
+    def options(self) -> DatasetOptions:
         """As keyword arguments of pyoxigraph's ``Store.query``."""
         if self.default is None:
             return {"use_default_graph_as_union": True}
-        options: dict[str, object] = {"default_graph": [ox.NamedNode(g) for g in self.default]}
+        options: DatasetOptions = {"default_graph": [ox.NamedNode(g) for g in self.default]}
         if self.named is not None:
             options["named_graphs"] = [ox.NamedNode(g) for g in self.named]
         return options
@@ -83,20 +85,21 @@ class Dataset:
 
 #: Evaluates the ``SELECT *`` of a WHERE clause: (query, base IRI, dataset, most solutions) to
 #: solutions as {variable: term}; PayloadTooLarge when there are more.
-Selector = Callable[[str, "str | None", Dataset, int], list[dict[str, object]]]
+Selector = Callable[[str, "str | None", Dataset, int], list[dict[str, Term]]]
 
 
-def select_in_process(store: ox.Store) -> Selector:
+def select_in_process(store: RawStore) -> Selector:
     """A selector that runs in this process, without a timeout (the CLI; the service uses
     its query readers, which have one)."""
 
-    def select(query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, object]]:
+    def select(query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, Term]]:
         try:
             solutions = store.query(query, base_iri=base_iri, **dataset.options())
         except SyntaxError as exc:
             raise InvalidInput(f"SPARQL Update syntax error: {short(exc)}") from None
+        assert isinstance(solutions, ox.QuerySolutions)  # the query is a SELECT
         names = [v.value for v in solutions.variables]
-        found = []
+        found: list[dict[str, Term]] = []
         for solution in solutions:
             if len(found) == limit:
                 raise too_many_solutions(limit)
@@ -168,10 +171,11 @@ def _without_remote_calls(text: str) -> str:
         word = token.text.upper() if token.kind == "name" else ""
         following = tokens[i + 1] if i + 1 < len(tokens) else None
         silent = following is not None and following.kind == "name" and following.text.upper() == "SILENT"
+        end = following.end if silent and following is not None else token.end
         if word == "SERVICE":
-            edits.append((token.start, following.end if silent else token.end, "GRAPH"))
+            edits.append((token.start, end, "GRAPH"))
         elif word == "LOAD":
-            edits.append((token.start, following.end if silent else token.end, "ADD SILENT"))
+            edits.append((token.start, end, "ADD SILENT"))
             into = i + (3 if silent else 2)  # the token after the document's IRI
             if into + 1 < len(tokens) and tokens[into].text.upper() == "INTO" and tokens[into + 1].text.upper() == "GRAPH":
                 edits.append((tokens[into].start, tokens[into + 1].end, "TO"))
@@ -205,7 +209,7 @@ class _Parser:
         self.prologue: list[str] = []
 
     def operations(self) -> list[Operation]:
-        found = []
+        found: list[Operation] = []
         while True:
             self._read_prologue()
             if self._done():
@@ -364,10 +368,10 @@ class _State:
         return stored | {q for q in self.net.added if q.graph_name == node}
 
     def graph_names(self) -> set[str]:
-        names = set(self.store.named_graphs()) | {q.graph_name.value for q in self.net.added}
+        names = set(self.store.named_graphs()) | {graph_of(q) for q in self.net.added}
         return {name for name in names if self.graph(name)}
 
-    def select(self, query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, object]]:
+    def select(self, query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, Term]]:
         if not self.net:
             return self.selector(query, base_iri, dataset, limit)
         # earlier operations changed something: query an in-memory copy that shows it
@@ -399,6 +403,7 @@ def _effect(op: Operation, state: _State, request: UpdateRequest) -> tuple[set[o
         target = op.target or Graphs.DATA
         return set(), _fetch(op, ox.NamedNode(target), request)
     if op.keyword == "CREATE":
+        assert op.target is not None  # CREATE GRAPH <g> names its graph (see _Parser)
         if state.graph(op.target) and not op.silent:
             raise InvalidInput(f"CREATE GRAPH <{op.target}>: the graph already exists (use CREATE SILENT)")
         return set(), set()
@@ -431,6 +436,7 @@ def _graph_name(target: str | None) -> str:
 
 
 def _data_quads(op: Operation, base_iri: str | None) -> set[ox.Quad]:
+    assert op.data is not None  # INSERT DATA / DELETE DATA have their braces (see _Parser)
     return set(_in_graph(_parse_template(op.prologue, op.data, base_iri), DATA_GRAPH))
 
 
@@ -486,7 +492,7 @@ def _in_graph(quads: Iterable[ox.Quad], default: ox.NamedNode) -> Iterator[ox.Qu
         yield ox.Quad(quad.subject, quad.predicate, quad.object, graph)
 
 
-def _instantiate(templates: list[ox.Quad], binding: dict[str, object], fresh_blank_nodes: bool) -> Iterator[ox.Quad]:
+def _instantiate(templates: list[ox.Quad], binding: dict[str, Term], fresh_blank_nodes: bool) -> Iterator[ox.Quad]:
     """The template quads for one solution; a quad with an unbound variable or a term that
     cannot stand where it is (a literal subject, say) is left out, as the standard says."""
     blank_nodes: dict[str, ox.BlankNode] = {}
@@ -498,13 +504,15 @@ def _instantiate(templates: list[ox.Quad], binding: dict[str, object], fresh_bla
         if (
             isinstance(subject, (ox.NamedNode, ox.BlankNode))
             and isinstance(predicate, ox.NamedNode)
-            and obj is not None
+            and isinstance(obj, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple)  # not None: bound
             and isinstance(graph, ox.NamedNode)
         ):
             yield ox.Quad(subject, predicate, obj, graph)
 
 
-def _fill(term: object, binding: dict[str, object], blank_nodes: dict[str, ox.BlankNode] | None) -> object:
+def _fill(
+    term: Term | ox.DefaultGraph, binding: dict[str, Term], blank_nodes: dict[str, ox.BlankNode] | None
+) -> Term | ox.DefaultGraph | None:
     """A template term with its variable bound (None if unbound) and, when ``blank_nodes`` is
     given, its blank node replaced by a fresh one; inside triple terms too."""
     if isinstance(term, ox.NamedNode) and term.value.startswith(VARIABLE_IRI):
@@ -512,16 +520,21 @@ def _fill(term: object, binding: dict[str, object], blank_nodes: dict[str, ox.Bl
     if isinstance(term, ox.BlankNode) and blank_nodes is not None:
         return blank_nodes.setdefault(term.value, ox.BlankNode())
     if isinstance(term, ox.Triple):
-        parts = [_fill(t, binding, blank_nodes) for t in (term.subject, term.predicate, term.object)]
-        if any(p is None for p in parts) or isinstance(parts[0], ox.Literal) or not isinstance(parts[1], ox.NamedNode):
+        subject, predicate, obj = (_fill(t, binding, blank_nodes) for t in (term.subject, term.predicate, term.object))
+        if (
+            not isinstance(subject, ox.NamedNode | ox.BlankNode | ox.Triple)  # unbound (None), or a literal
+            or not isinstance(predicate, ox.NamedNode)
+            or not isinstance(obj, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple)  # unbound
+        ):
             return None
-        return ox.Triple(*parts)
+        return ox.Triple(subject, predicate, obj)
     return term
 
 
 def _fetch(op: Operation, graph: ox.NamedNode, request: UpdateRequest) -> set[ox.Quad]:
     """The triples of the document a LOAD names, into ``graph`` (redirects are not followed:
     they could lead off the allow-list)."""
+    assert op.source is not None  # LOAD <document> names it (see _Parser)
     opener = urllib.request.build_opener(_NoRedirect)
     wanted = urllib.request.Request(op.source, headers={"Accept": ", ".join(RDF_TYPES)})
     try:

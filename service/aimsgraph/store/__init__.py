@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Generic, TypeVar
 
 import pyoxigraph as ox
 import rdflib
@@ -36,7 +36,7 @@ from aimsgraph import __version__, clock, resources
 from aimsgraph.errors import InvalidInput, StoreUnavailable
 from aimsgraph.namespaces import Graphs, is_absolute_iri
 from aimsgraph.store import demo as demo_record
-from aimsgraph.store.remote import RemoteStore, graph_blocks, has_blank_node
+from aimsgraph.store.remote import RawStore, RemoteStore, graph_blocks, has_blank_node, n_triples
 
 #: File extensions the loader recognises, beyond pyoxigraph's own guesses.
 EXTRA_EXTENSIONS = {"jsonld": ox.RdfFormat.JSON_LD, "owl": ox.RdfFormat.RDF_XML, "rdf": ox.RdfFormat.RDF_XML}
@@ -57,12 +57,15 @@ GENERATED_AT = ox.NamedNode("http://www.w3.org/ns/prov#generatedAtTime")
 XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class _Kept:
+class _Kept(Generic[T]):
     """A value of :meth:`GraphStore.per_generation` and the generation it was computed at."""
 
     generation: int
-    value: object
+    value: T
 
 
 ProgressCallback = Callable[[str, Path, int, int], None]  # (phase, file, bytes done, bytes total)
@@ -85,6 +88,7 @@ class GraphStore:
     def __init__(self, path: Path | None = None, remote: RemoteStore | None = None) -> None:
         self.path = path
         self.remote = remote
+        self._store: RawStore
         try:
             if remote is not None:
                 self._store = remote
@@ -122,16 +126,16 @@ class GraphStore:
     @property
     def generation(self) -> int:
         """Counts completed write sections; with an external store, those of every instance."""
-        return self._store.generation if self.remote is not None else self._generation
+        return self.remote.generation if self.remote is not None else self._generation
 
     # -- reading ---------------------------------------------------------------------------
 
     @property
-    def raw(self) -> ox.Store:
-        """The pyoxigraph store, for the SPARQL executor only."""
+    def raw(self) -> RawStore:
+        """The pyoxigraph store (or the external one), for the SPARQL executor only."""
         return self._store
 
-    def query(self, sparql: str, **options: object):
+    def query(self, sparql: str, **options: Any):
         """Run a read query in this process over the union of all graphs (no timeout).
 
         For service requests use ``sparql.executor``, which enforces the timeout.
@@ -177,11 +181,12 @@ class GraphStore:
     def _count_graphs(self) -> dict[str, int]:
         sizes = {graph: 0 for graph in Graphs.ALL}
         rows = self._store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
         for row in rows:
             sizes[row["g"].value] = int(row["n"].value)
         return sizes
 
-    def per_generation(self, name: str, compute: Callable[[], object]) -> object:
+    def per_generation(self, name: str, compute: Callable[[], T]) -> T:
         """What ``compute()`` gives, kept under ``name`` until the next write (generation)."""
         generation = self.generation
         known = self.memo.get(name)
@@ -272,7 +277,8 @@ class GraphStore:
                 for path, path_fmt, _ in big:
                     with path.open("rb") as raw:
                         self._store.bulk_load(
-                            _ProgressReader(raw, "loading", path, _size(path), progress),
+                            # pyoxigraph reads any object with read(); its stub asks for typing.IO
+                            _ProgressReader(raw, "loading", path, _size(path), progress),  # type: ignore[arg-type]
                             format=path_fmt,
                             base_iri=path.resolve().as_uri(),
                             to_graph=target,
@@ -286,12 +292,12 @@ class GraphStore:
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> int:
         """Replace the content of a named graph in one transaction; returns its new size."""
         triples = list(triples)
-        body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()
+        body = n_triples(triples)
         with self.write_lock():
             self._store.update(f"DROP SILENT GRAPH <{graph}> ; INSERT DATA {{ GRAPH <{graph}> {{ {body} }} }}")
         return len(triples)
 
-    def replace_derived_graph(self, graph: str, triples: Iterable[ox.Triple]) -> None:
+    def replace_derived_graph(self, graph: str, triples: Iterable[ox.Triple | ox.Quad]) -> None:
         """Replace a derived graph (validation, analysis) quickly: clear, then one batch insert.
 
         Two transactions, unlike :meth:`replace_graph`, because a SPARQL ``INSERT DATA`` costs
@@ -348,7 +354,10 @@ class GraphStore:
         """The ``prov:generatedAtTime`` of a current derived graph (None when it is stale): it
         changes with every refresh, so it names the state a saved copy was made from."""
         name = named_graph(graph)
-        return next((q.object.value for q in self._store.quads_for_pattern(name, GENERATED_AT, None, name)), None)
+        for quad in self._store.quads_for_pattern(name, GENERATED_AT, None, name):
+            assert not isinstance(quad.object, ox.Triple), "the stamp is a literal (see mark_current)"
+            return quad.object.value
+        return None
 
     def mark_current(self, graph: str, *extra: ox.Quad) -> None:
         """Stamp a derived graph current with a fresh ``prov:generatedAtTime`` (and ``extra``
@@ -446,14 +455,16 @@ class GraphStore:
     def _sync_reference(self, graph: str, files: list[Path]) -> str:
         digest = "sha256:" + _digest(files)
         version = self._store.query(f"SELECT ?v WHERE {{ GRAPH <{graph}> {{ <{graph}> <{DCT_HAS_VERSION}> ?v }} }}")
+        assert isinstance(version, ox.QuerySolutions)  # a SELECT query
         if any(row["v"].value == digest for row in version):
             return "up to date"
-        stamp = ox.Quad(ox.NamedNode(graph), ox.NamedNode(DCT_HAS_VERSION), ox.Literal(digest), ox.NamedNode(graph))
-        quads = [ox.Quad(t.subject, t.predicate, t.object, stamp.graph_name) for t in _read_triples(files)]
+        name = ox.NamedNode(graph)
+        stamp = ox.Quad(name, ox.NamedNode(DCT_HAS_VERSION), ox.Literal(digest), name)
+        quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in _read_triples(files)]
         with self.write_lock():
             # Clear, then one batch with the digest: an interruption leaves no digest, so the next
             # start loads the graph again (a SPARQL INSERT DATA would cost 100 us a triple).
-            self._store.clear_graph(stamp.graph_name)
+            self._store.clear_graph(name)
             self._store.extend([*quads, stamp])
         return "loaded"
 
@@ -461,8 +472,11 @@ class GraphStore:
 def serialize_quads(quads: Iterable[ox.Quad], fmt: ox.RdfFormat) -> bytes:
     """Quads in ``fmt``; a triple format merges their graphs."""
     if fmt.supports_datasets:
-        return ox.serialize(quads, format=fmt)
-    return ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in quads), format=fmt)
+        data = ox.serialize(quads, format=fmt)
+    else:
+        data = ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in quads), format=fmt)
+    assert data is not None  # given no output, pyoxigraph returns the bytes
+    return data
 
 
 def guess_format(path: Path) -> ox.RdfFormat:
@@ -493,7 +507,9 @@ def read_quads(
         with path.open("rb") as raw:
             reader = _ProgressReader(raw, "checking", path, _size(path), progress)
             # blank nodes renamed apart: _:b1 in two files (or two loads) are two nodes
-            for quad in ox.parse(reader, format=fmt, base_iri=path.resolve().as_uri(), rename_blank_nodes=True):
+            # the reader is no typing.IO, which pyoxigraph's stub asks for: it reads any object with read()
+            parsed = ox.parse(reader, format=fmt, base_iri=path.resolve().as_uri(), rename_blank_nodes=True)  # type: ignore[arg-type]
+            for quad in parsed:
                 count += 1
                 if keep:
                     if isinstance(quad.graph_name, ox.DefaultGraph):
@@ -504,6 +520,7 @@ def read_quads(
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path}: not UTF-8 text ({exc.reason})") from None
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        assert exc.strerror is not None  # set by every failed file-system call
         raise InvalidInput(f"{path}: {exc.strerror.lower()}") from None
     return count, quads
 
@@ -545,7 +562,7 @@ class _ProgressReader:
 
 
 def _read_triples(files: Iterable[Path]) -> list[ox.Triple]:
-    triples = []
+    triples: list[ox.Triple] = []
     for path in files:
         _, quads = read_quads(path, guess_format(path), ox.NamedNode("urn:aimsgraph:unused"))
         triples.extend(ox.Triple(q.subject, q.predicate, q.object) for q in quads)

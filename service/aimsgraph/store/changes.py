@@ -32,7 +32,8 @@ from aimsgraph import clock
 from aimsgraph.auth import SERVICE_GRAPHS, Principal, local_user
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, Graphs
-from aimsgraph.store import GraphStore
+from aimsgraph.store import GraphStore, serialize_quads
+from aimsgraph.store.record import graph_of
 
 PROV = "http://www.w3.org/ns/prov#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -76,7 +77,7 @@ class Delta:
                 self.added.add(quad)
 
     def graphs(self) -> set[str]:
-        return {q.graph_name.value for q in self.removed | self.added}
+        return {graph_of(q) for q in self.removed | self.added}
 
     def subjects(self) -> set[str]:
         return {q.subject.value for q in self.removed | self.added if isinstance(q.subject, ox.NamedNode)}
@@ -323,7 +324,7 @@ def diff(store: GraphStore, since: datetime | None, until: datetime | None, grap
 
 
 def _within(quads: set[ox.Quad], graphs: set[str] | None) -> set[ox.Quad]:
-    return quads if graphs is None else {q for q in quads if q.graph_name.value in graphs}
+    return quads if graphs is None else {q for q in quads if graph_of(q) in graphs}
 
 
 def state_at(store: GraphStore, when: datetime, graphs: Iterable[str]) -> set[ox.Quad]:
@@ -394,7 +395,8 @@ def _undo(store: GraphStore, activity: ox.NamedNode, delta: Delta) -> None:
             remove=[q for q in delta.added if q in store.raw], add=[q for q in delta.removed if q not in store.raw]
         )
         entry = list(store.raw.quads_for_pattern(activity, None, None, CHANGES))
-        agents = {q.object for q in entry if q.predicate == ASSOCIATED}
+        # the trail's agents are IRIs (see _journal)
+        agents = {q.object for q in entry if q.predicate == ASSOCIATED and isinstance(q.object, ox.NamedNode)}
         store.replace_quads(remove=entry, add=[])
         orphans = [
             q
@@ -410,6 +412,7 @@ def _recorded_delta(store: GraphStore, activity: ox.NamedNode) -> Delta:
         found = next(store.raw.quads_for_pattern(activity, prop, None, CHANGES), None)
         if found is None:
             return set()
+        assert isinstance(found.object, ox.Literal)  # N-Quads text (see _nquads)
         return set(ox.parse(found.object.value, format=ox.RdfFormat.N_QUADS))
 
     return Delta(quads(REMOVED_QUADS), quads(ADDED_QUADS))
@@ -418,9 +421,11 @@ def _recorded_delta(store: GraphStore, activity: ox.NamedNode) -> Delta:
 def _activities(store: GraphStore, committed: bool) -> list[ox.NamedNode]:
     found = []
     for quad in store.raw.quads_for_pattern(None, RDF_TYPE, CHANGE_CLASS, CHANGES):
-        is_committed = any(True for _ in store.raw.quads_for_pattern(quad.subject, COMMITTED, None, CHANGES))
+        activity = quad.subject
+        assert isinstance(activity, ox.NamedNode)  # a change is named by its urn:uuid IRI (see record)
+        is_committed = any(True for _ in store.raw.quads_for_pattern(activity, COMMITTED, None, CHANGES))
         if is_committed == committed:
-            found.append(quad.subject)
+            found.append(activity)
     return found
 
 
@@ -440,7 +445,7 @@ def _next_sequence(store: GraphStore) -> int:
 
 
 def _nquads(quads: set[ox.Quad]) -> ox.Literal:
-    return ox.Literal(ox.serialize(sorted(quads, key=str), format=ox.RdfFormat.N_QUADS).decode())
+    return ox.Literal(serialize_quads(sorted(quads, key=str), ox.RdfFormat.N_QUADS).decode())
 
 
 def _time(value: datetime) -> ox.Literal:

@@ -18,6 +18,7 @@ import pyoxigraph as ox
 
 from aimsgraph import resources
 from aimsgraph.namespaces import XSD_DATE
+from aimsgraph.store.record import Term
 
 #: The day the demo's files describe as "today" (data/demo/README.md says the same).
 REFERENCE_DATE = date(2026, 11, 26)
@@ -35,7 +36,7 @@ def quads(graph: ox.NamedNode, on: date) -> list[ox.Quad]:
     return found
 
 
-def _shifted(term: object, shift: timedelta) -> object:
+def _shifted(term: Term, shift: timedelta) -> Term:
     if not shift or not isinstance(term, ox.Literal):
         return term
     if term.datatype.value == XSD_DATE:

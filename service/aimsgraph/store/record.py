@@ -22,12 +22,17 @@ import math
 
 import pyoxigraph as ox
 
+from aimsgraph.store.remote import RawStore
+
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 
 #: Memoised lookups kept before the memo starts again (bounds memory on large records).
 MAX_MEMO = 200_000
+
+#: Any term of a quad's object: an IRI, a blank node, a literal or a triple term.
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
 
 def local_name(iri: str) -> str:
@@ -57,7 +62,7 @@ def _n_triples(term: object) -> str:
     return str(term)
 
 
-def term_of(text: str, kind: str) -> ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple:
+def term_of(text: str, kind: str) -> Term:
     """The term :func:`term_parts` gave (text, kind) for."""
     if kind == "iri":
         return ox.NamedNode(text)
@@ -113,19 +118,28 @@ def number(term: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def pairs(raw: ox.Store, prop: str) -> list[tuple[str, object]]:
+def graph_of(quad: ox.Quad) -> str:
+    """The name of a quad's graph (an IRI, or a blank node's id): aimsgraph keeps its data in
+    named graphs, never in the default graph."""
+    graph = quad.graph_name
+    assert not isinstance(graph, ox.DefaultGraph), "aimsgraph keeps all its data in named graphs"
+    return graph.value
+
+
+def pairs(raw: RawStore, prop: str) -> list[tuple[str, object]]:
     """(subject IRI, object term) of one property over the union of graphs, without duplicates
     or blank-node subjects; each caller reads the object as it needs (:func:`iri_of`,
     :func:`number`, :func:`term_text`). One property at a time: on disk, a join of optional
     patterns costs about twice as much as single-pattern scans joined in Python."""
     rows = raw.query(f"SELECT ?s ?o WHERE {{ ?s <{prop}> ?o }}", use_default_graph_as_union=True)
+    assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
     return list(dict.fromkeys((row[0].value, row[1]) for row in rows if isinstance(row[0], ox.NamedNode)))
 
 
 class Record:
     """Index lookups over the union of the store's graphs, duplicates across graphs removed."""
 
-    def __init__(self, raw: ox.Store) -> None:
+    def __init__(self, raw: RawStore) -> None:
         self.raw = raw
         self._memo: dict[tuple[str, str, str], list[str]] = {}
 

@@ -31,6 +31,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator
+from typing import TypedDict
 
 import pyoxigraph as ox
 
@@ -98,6 +99,15 @@ DATA_QUADS = 1_000
 TEMPLATE_QUADS = 100
 
 
+class DatasetOptions(TypedDict, total=False):
+    """The keyword arguments of ``Store.query`` (and :meth:`RemoteStore.query`) that choose a
+    query's dataset."""
+
+    use_default_graph_as_union: bool
+    default_graph: list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph]
+    named_graphs: list[ox.NamedNode | ox.BlankNode]
+
+
 class RemoteServiceError(AimsgraphError):
     """The external store answered with an error (HTTP 502 to our clients)."""
 
@@ -133,9 +143,9 @@ class RemoteStore:
         base_iri: str | None = None,
         use_default_graph_as_union: bool = False,
         default_graph: object = None,
-        named_graphs: Iterable[ox.NamedNode] | None = None,
+        named_graphs: Iterable[ox.NamedNode | ox.BlankNode] | None = None,
         substitutions: dict | None = None,
-    ):
+    ) -> ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]:
         """Evaluate a query at the remote store; the answer as pyoxigraph would give it.
 
         ``use_default_graph_as_union`` needs no parameter: the remote's default graph is the
@@ -154,9 +164,9 @@ class RemoteStore:
         elif has_dataset_clause(sparql):
             # a union default graph would override FROM (Oxigraph's does): the query's own
             # dataset is sent as protocol parameters, which every store must honour
-            defaults, named = dataset_clause(sparql, base_iri)
-            params += [("default-graph-uri", g) for g in defaults] + [("named-graph-uri", g) for g in named]
-            if not defaults:
+            from_defaults, from_named = dataset_clause(sparql, base_iri)
+            params += [("default-graph-uri", g) for g in from_defaults] + [("named-graph-uri", g) for g in from_named]
+            if not from_defaults:
                 params.append(("default-graph-uri", EMPTY_GRAPH))
         graph_query = query_form(sparql) in ("CONSTRUCT", "DESCRIBE")
         timeout = self._query_timeout()
@@ -184,12 +194,17 @@ class RemoteStore:
         except SyntaxError as exc:
             raise RemoteServiceError(f"the external store sent results that do not parse: {exc}") from None
 
+    def _select(self, sparql: str) -> ox.QuerySolutions:
+        """The solutions of a SELECT query."""
+        rows = self.query(sparql)
+        assert isinstance(rows, ox.QuerySolutions)  # a SELECT query: SPARQL results, parsed
+        return rows
+
     def quads_for_pattern(self, subject=None, predicate=None, obj=None, graph_name=None) -> Iterator[ox.Quad]:
         """Quads of the named graphs that match; ``None`` matches anything."""
         s, p, o = (_term(t, name) for t, name in ((subject, "?s"), (predicate, "?p"), (obj, "?o")))
         g = "?g" if graph_name is None or isinstance(graph_name, ox.DefaultGraph) else _term(graph_name, "?g")
-        rows = self.query(f"SELECT * WHERE {{ GRAPH {g} {{ {s} {p} {o} }} }}")
-        for row in rows:
+        for row in self._select(f"SELECT * WHERE {{ GRAPH {g} {{ {s} {p} {o} }} }}"):
             yield ox.Quad(
                 row["s"] if subject is None else subject,
                 row["p"] if predicate is None else predicate,
@@ -199,7 +214,7 @@ class RemoteStore:
 
     def named_graphs(self) -> Iterator[ox.NamedNode]:
         # GROUP BY, not DISTINCT: Virtuoso 7.2 answers this in milliseconds, DISTINCT in 15 s
-        for row in self.query("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"):
+        for row in self._select("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"):
             if isinstance(row["g"], ox.NamedNode):
                 yield row["g"]
 
@@ -209,13 +224,13 @@ class RemoteStore:
         return bool(self.query(f"ASK {{ GRAPH {quad.graph_name} {{ {quad.subject} {quad.predicate} {quad.object} }} }}"))
 
     def __len__(self) -> int:
-        rows = list(self.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"))
+        rows = list(self._select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"))
         return int(rows[0]["n"].value)
 
     @property
     def generation(self) -> int:
         """The shared count of write requests made through aimsgraph (any instance)."""
-        rows = list(self.query(f"SELECT ?n WHERE {{ GRAPH <{CHANGES_GRAPH}> {{ <{STATE}> <{GENERATION}> ?n }} }}"))
+        rows = list(self._select(f"SELECT ?n WHERE {{ GRAPH <{CHANGES_GRAPH}> {{ <{STATE}> <{GENERATION}> ?n }} }}"))
         return max((int(row["n"].value) for row in rows), default=0)
 
     def check(self) -> None:
@@ -376,6 +391,10 @@ class RemoteStore:
             raise StoreUnavailable(f"cannot reach the external store at {url}: {exc.reason}") from None
 
 
+#: A store aimsgraph reads and writes: the embedded pyoxigraph store, or an external one.
+RawStore = ox.Store | RemoteStore
+
+
 def insert_data(quads: list[ox.Quad]) -> str:
     """Update operations that add the quads, all in one request: ``INSERT DATA`` of at most
     :data:`DATA_QUADS` quads for those without blank nodes (Virtuoso's SPARQL parser runs out
@@ -426,7 +445,7 @@ def template_operation(verb: str, quads: list[ox.Quad]) -> str:
     one ``GRAPH`` block per graph (Virtuoso fails, error SR002, on a blank node that appears in
     two blocks of a template). Blank node labels keep their (unique) names: Virtuoso refuses a
     label used in two operations of one request."""
-    binds = []
+    binds: list[str] = []
     by_graph: dict[str, list[str]] = {}
 
     def term(t) -> str:
@@ -507,10 +526,17 @@ def graph_blocks(quads: list[ox.Quad]) -> str:
     """Quads as ``GRAPH <g> { ... }`` blocks for SPARQL Update data."""
     by_graph: dict[str, list[ox.Triple]] = {}
     for q in quads:
-        by_graph.setdefault(q.graph_name.value, []).append(ox.Triple(q.subject, q.predicate, q.object))
-    return " ".join(
-        f"GRAPH <{g}> {{ {ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()} }}" for g, triples in by_graph.items()
-    )
+        graph = q.graph_name
+        assert not isinstance(graph, ox.DefaultGraph), "aimsgraph keeps all its data in named graphs"
+        by_graph.setdefault(graph.value, []).append(ox.Triple(q.subject, q.predicate, q.object))
+    return " ".join(f"GRAPH <{g}> {{ {n_triples(triples)} }}" for g, triples in by_graph.items())
+
+
+def n_triples(triples: Iterable[ox.Triple]) -> str:
+    """Triples as N-Triples text."""
+    data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    assert data is not None  # given no output, pyoxigraph returns the bytes
+    return data.decode()
 
 
 def bind_values(sparql: str, substitutions: dict) -> str:

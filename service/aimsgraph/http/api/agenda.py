@@ -71,6 +71,7 @@ def _page(number: str | None, size: str | None) -> queries.Page:
     paged = queries.NamedQuery("due", "", {"pagination": str(DUE_PAGE_SIZE)})
     values = {k: v for k, v in ((queries.PAGE, number), (queries.PAGE_SIZE, size)) if v is not None}
     page, _ = paged.page(values, max_size=current_app.extensions["aimsgraph"].settings.result_limit)
+    assert page is not None  # a query with a pagination header is always paged
     return page
 
 
@@ -87,6 +88,7 @@ def due_calendar() -> Response:
 def review() -> Response:
     ratelimit.limit_expensive("review packs")
     fmt = request.args.get("format")
+    media: str | None
     if fmt is not None:
         if fmt not in review_pack.FORMATS:
             raise InvalidInput(f"format must be one of {', '.join(review_pack.FORMATS)}, not {fmt!r}")

@@ -5,6 +5,8 @@ beside the audit trail's record of the change (``docs/importing.md``)."""
 
 from __future__ import annotations
 
+from typing import overload
+
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
@@ -14,7 +16,7 @@ from aimsgraph.http.api.writes import change_response, commit_request, upload_bo
 from aimsgraph.interop.importers import RDF_MEDIA_TYPES, NothingRecognised, airo, atlas, dcat, read_rdf, spreadsheet
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
-from aimsgraph.store import changes, named_graph
+from aimsgraph.store import changes, named_graph, serialize_quads
 
 bp = Blueprint("changes", __name__, url_prefix="/api")
 
@@ -147,13 +149,18 @@ class _Writer:
     """Commits an importer's change for this request, and keeps it for the answer."""
 
     def __init__(self, operation: str) -> None:
-        self.operation, self.change = operation, None
+        self.operation = operation
+        self.change: changes.Change | None = None
 
     def __call__(self, delta: changes.Delta) -> changes.Change | None:
         self.change = commit_request(delta, self.operation)
         return self.change
 
 
+@overload
+def _base(default: str) -> str: ...
+@overload
+def _base(default: None = None) -> str | None: ...
 def _base(default: str | None = None) -> str | None:
     """?base=: the namespace of a spreadsheet's ids, or the IRI an RDF body's relative IRIs
     resolve against."""
@@ -179,4 +186,4 @@ def _graphs() -> list[str]:
 
 
 def _nquads(quads: set[ox.Quad]) -> str:
-    return ox.serialize(sorted(quads, key=str), format=ox.RdfFormat.N_QUADS).decode()
+    return serialize_quads(sorted(quads, key=str), ox.RdfFormat.N_QUADS).decode()

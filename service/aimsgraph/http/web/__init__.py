@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
@@ -319,10 +320,12 @@ def _picture_link(endpoint: str, **here: str):
     datasets") to this picture drawn whole."""
     node_argument = "iri" if endpoint == "web.asset" else "node"
 
+    values: dict[str, Any] = dict(here)  # url_for's own keywords (_external ...) take other types
+
     def link(node: str) -> str:
         if node.startswith(overview.GROUP_PREFIX):
-            return url_for(endpoint, **here, expand="1")
-        return url_for(endpoint, **{**here, node_argument: node})
+            return url_for(endpoint, **values, expand="1")
+        return url_for(endpoint, **{**values, node_argument: node})
 
     return link
 
@@ -331,7 +334,13 @@ def _selected_cell(cells) -> tuple[int, int] | None:
     likelihood, severity = request.args.get("likelihood"), request.args.get("severity")
     if likelihood is None and severity is None:
         return None
-    if not (likelihood or "").isdecimal() or not (severity or "").isdecimal() or (int(likelihood), int(severity)) not in cells:
+    if (
+        likelihood is None
+        or severity is None
+        or not likelihood.isdecimal()
+        or not severity.isdecimal()
+        or (int(likelihood), int(severity)) not in cells
+    ):
         raise InvalidInput("likelihood and severity must be ranks of the matrix, both given")
     return int(likelihood), int(severity)
 

@@ -50,6 +50,7 @@ from aimsgraph.errors import ExportInvalid
 from aimsgraph.namespaces import PREFIXES, Graphs
 from aimsgraph.semantics.validation import Finding
 from aimsgraph.store import GraphStore
+from aimsgraph.store.remote import n_triples
 
 #: The record as the export reads it: asserted data and its inferences (types from ranges ...).
 RECORD_GRAPHS = (Graphs.DATA, Graphs.INFERRED)
@@ -176,7 +177,9 @@ def export_register(store: GraphStore) -> list[ox.Triple]:
 
 def serialize_export(triples: Iterable[ox.Triple], fmt: ox.RdfFormat = ox.RdfFormat.TURTLE) -> bytes:
     """The export in ``fmt`` (Turtle by default), with the usual prefixes."""
-    return ox.serialize(triples, format=fmt, prefixes=EXPORT_PREFIXES)
+    data = ox.serialize(triples, format=fmt, prefixes=EXPORT_PREFIXES)
+    assert data is not None  # given no output, pyoxigraph returns the bytes
+    return data
 
 
 @cache
@@ -188,7 +191,7 @@ def export_shapes() -> rdflib.Graph:
 def validate_export(triples: Iterable[ox.Triple]) -> list[Finding]:
     """The findings of the export shapes on ``triples`` (pyshacl over an in-memory rdflib graph);
     an empty list when the export is fit to ingest."""
-    data = rdflib.Graph().parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode(), format="nt")
+    data = rdflib.Graph().parse(data=n_triples(triples), format="nt")
     _, results, text = pyshacl.validate(data, shacl_graph=export_shapes(), inference="none")
     if isinstance(results, rdflib.Graph):
         return sorted({_finding(results, result) for result in results.subjects(RDF.type, SH.ValidationResult)})

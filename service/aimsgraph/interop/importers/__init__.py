@@ -23,6 +23,7 @@ from aimsgraph import limits
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import Graphs
 from aimsgraph.store import guess_format, read_quads
+from aimsgraph.store.record import Term
 
 #: Media types an RDF upload may have, and how each is parsed.
 RDF_MEDIA_TYPES = {
@@ -117,7 +118,8 @@ def _difference(theirs: str, ours: str) -> str:
 
 # -- blank nodes that keep their names across imports -----------------------------------------
 
-Triple = tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode, object]
+#: (subject, predicate, object), typed as pyoxigraph types a quad's terms.
+Triple = tuple[ox.NamedNode | ox.BlankNode | ox.Triple, ox.NamedNode, Term]
 
 
 def label_blank_nodes(triples: list[Triple], prefix: str) -> list[Triple]:

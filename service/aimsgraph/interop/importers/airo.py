@@ -44,7 +44,7 @@ import pyoxigraph as ox
 from aimsgraph.interop.importers import NothingRecognised, label_blank_nodes, near_misses, read_rdf
 from aimsgraph.namespaces import AIMS, PREFIXES, Graphs
 from aimsgraph.store import GraphStore
-from aimsgraph.store.changes import Delta, local_writer
+from aimsgraph.store.changes import Change, Delta, local_writer
 from aimsgraph.store.record import Record, local_name
 
 AIRO = "https://w3id.org/airo#"
@@ -220,7 +220,7 @@ def import_airo(
     store: GraphStore,
     source: Path | bytes,
     fmt: ox.RdfFormat | None = None,
-    write: Callable[[Delta], object] | None = None,
+    write: Callable[[Delta], Change | None] | None = None,
     *,
     base_iri: str | None = None,
 ) -> AiroReport:
@@ -233,7 +233,7 @@ def import_airo(
 
 
 def import_quads(
-    store: GraphStore, quads: list[ox.Quad], write: Callable[[Delta], object] | None = None, file: str | None = None
+    store: GraphStore, quads: list[ox.Quad], write: Callable[[Delta], Change | None] | None = None, file: str | None = None
 ) -> AiroReport:
     """:func:`import_airo` of quads already read (``file`` names where they came from)."""
     mapping = Mapping(store)

@@ -28,7 +28,7 @@ from aimsgraph.errors import InvalidInput
 from aimsgraph.interop.importers import NothingRecognised
 from aimsgraph.namespaces import AIMS, PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.store import GraphStore
-from aimsgraph.store.changes import Delta, local_writer
+from aimsgraph.store.changes import Change, Delta, local_writer
 
 ATLAS_BASE = "https://w3id.org/aimsgraph/atlas/"
 SCHEME = ox.NamedNode(ATLAS_BASE + "ATLAS")
@@ -132,7 +132,7 @@ class _Unrecognised(_NotAtlas):
     kind of file, which :class:`NothingRecognised` reports."""
 
 
-def import_atlas(store: GraphStore, source: Path | bytes, write: Callable[[Delta], object] | None = None) -> AtlasReport:
+def import_atlas(store: GraphStore, source: Path | bytes, write: Callable[[Delta], Change | None] | None = None) -> AtlasReport:
     """Replace the atlas graph with the content of an ATLAS YAML file (or request body).
 
     The whole file is read and checked before the one change, so bad input raises

@@ -153,7 +153,8 @@ def _in_our_vocabulary(triple: Triple) -> bool:
     and the union of graphs that queries, reasoning and analysis read would take it as part of
     it (a catalogue saying that our dataset aims:hasRisk something)."""
     _, p, o = triple
-    return p.value.startswith(AIMS) or (p == RDF_TYPE and o.value.startswith(AIMS))
+    # (a triple term, which has no value, names no class)
+    return p.value.startswith(AIMS) or (p == RDF_TYPE and not isinstance(o, ox.Triple) and o.value.startswith(AIMS))
 
 
 def _check_complete_xml(data: bytes | str) -> None:
@@ -174,7 +175,7 @@ def resource_kinds(triples: Iterable[Triple]) -> dict[object, set[str]]:
     """The DCAT resources among the nodes of ``triples`` and their kinds (by type or implied)."""
     kinds: dict[object, set[str]] = defaultdict(set)
     for s, p, o in triples:
-        if p == RDF_TYPE and o.value in TYPED_KINDS:
+        if p == RDF_TYPE and not isinstance(o, ox.Triple) and o.value in TYPED_KINDS:  # a triple term names no class
             kinds[s].add(TYPED_KINDS[o.value])
         elif p.value in LINKS:
             subject_kind, object_kind = LINKS[p.value]
@@ -212,7 +213,10 @@ _FQN_PART = re.compile(r'"[^"]+"|[^."\s/:]+')
 def datahub_urn(value: str) -> tuple[str, str, str] | None:
     """(platform, name, environment) of a DataHub dataset URN, lower-cased; None otherwise."""
     match = _URN.fullmatch(unquote(value.strip()))
-    return None if match is None else tuple(part.strip().casefold() for part in match.groups())
+    if match is None:
+        return None
+    platform, name, environment = (part.strip().casefold() for part in match.groups())
+    return platform, name, environment
 
 
 def openmetadata_fqn(value: str) -> tuple[str, str, str, str] | None:
@@ -232,7 +236,8 @@ def openmetadata_fqn(value: str) -> tuple[str, str, str, str] | None:
         position += 1
     if len(parts) != 4 or not all(re.search(r"[^\W\d_]", part) for part in parts):
         return None
-    return tuple(parts)
+    service, database, schema, table = parts
+    return service, database, schema, table
 
 
 @dataclass
@@ -411,7 +416,11 @@ def _catalogue_change(
 def _link_change(store: GraphStore, matched: list[Match], members: set[str]) -> tuple[set[ox.Quad], set[ox.Quad]]:
     """(links into the catalogue that no longer match, new links). A match by IRI needs none."""
     wanted = {ox.Quad(ox.NamedNode(m.ours), CATALOGUE_ENTRY, ox.NamedNode(m.entry), DATA) for m in matched if m.how != "iri"}
-    existing = {q for q in store.raw.quads_for_pattern(None, CATALOGUE_ENTRY, None, DATA) if q.object.value in members}
+    existing = {
+        q
+        for q in store.raw.quads_for_pattern(None, CATALOGUE_ENTRY, None, DATA)
+        if not isinstance(q.object, ox.Triple) and q.object.value in members  # a triple term names no entry
+    }
     return existing - wanted, {q for q in wanted if q not in store.raw}
 
 
@@ -465,7 +474,13 @@ def _entries(triples: list[Triple], kinds: dict[object, set[str]]) -> dict[str, 
         if isinstance(node, ox.NamedNode) and primary_kind(k) in (DATASET, SERVICE, RESOURCE)
     }
     for s, p, o in triples:
-        if p == IDENTIFIER and isinstance(o, ox.Literal) and s.value in entries and o.value.strip():
+        if (
+            p == IDENTIFIER
+            and isinstance(o, ox.Literal)
+            and not isinstance(s, ox.Triple)
+            and s.value in entries
+            and o.value.strip()
+        ):
             entries[s.value].identifiers.add(o.value.strip())
     return entries
 

@@ -85,6 +85,12 @@ class Value:
     local_id: str | None = None
     text: str = ""  # the cell text it came from, for messages
 
+    @property
+    def iri(self) -> ox.NamedNode:
+        """The term of a value that names a node (a record, a reference, a choice): an IRI."""
+        assert isinstance(self.term, ox.NamedNode), f"{self.text!r} names no node"
+        return self.term
+
 
 Parser = Callable[[str, str], list[Value]]  # (cell text, base IRI) -> values; raises CellError
 
@@ -238,14 +244,15 @@ def reference() -> Reference:
         store.load(path=file, format=ox.RdfFormat.TURTLE)
     cells = {
         (r["l"].value, r["s"].value): r["level"].value
-        for r in store.query(
+        for r in _select(
+            store,
             _PREFIXES + "SELECT ?l ?s ?level WHERE { "
-            "?cell aims:cellLikelihood ?l ; aims:cellSeverity ?s ; aims:cellRiskLevel ?level }"
+            "?cell aims:cellLikelihood ?l ; aims:cellSeverity ?s ; aims:cellRiskLevel ?level }",
         )
     }
-    annex_a = frozenset(r["c"].value for r in store.query(_PREFIXES + "SELECT ?c WHERE { ?c a aims:ReferenceControl }"))
+    annex_a = frozenset(r["c"].value for r in _select(store, _PREFIXES + "SELECT ?c WHERE { ?c a aims:ReferenceControl }"))
     annex_c: dict[str, str] = {}
-    for r in store.query(_PREFIXES + "SELECT ?c ?label WHERE { ?c a aims:AnnexCRiskSource ; skos:prefLabel ?label }"):
+    for r in _select(store, _PREFIXES + "SELECT ?c ?label WHERE { ?c a aims:AnnexCRiskSource ; skos:prefLabel ?label }"):
         local = r["c"].value.removeprefix(ISO)
         for spelling in (local, local.removeprefix("C.3-"), r["label"].value):
             annex_c[_key(spelling)] = r["c"].value
@@ -263,17 +270,23 @@ def reference() -> Reference:
     )
 
 
+def _select(store: ox.Store, query: str) -> ox.QuerySolutions:
+    solutions = store.query(query)
+    assert isinstance(solutions, ox.QuerySolutions)  # a SELECT query
+    return solutions
+
+
 def _scale(store: ox.Store, cls: str, default: str, what: str, ranks: bool = True) -> Vocabulary:
     """A level class of the shipped matrices: labels and ranks on the default 5x5 scale,
     notations and IRIs on every shipped scale."""
     spellings: dict[str, str] = {}
     iris = set()
-    for r in store.query(_MEMBERS % (cls, "")):
+    for r in _select(store, _MEMBERS % (cls, "")):
         iris.add(r["c"].value)
         if r["notation"]:
             spellings[_key(r["notation"].value)] = r["c"].value
     labels = []
-    for r in store.query(_MEMBERS % (cls, f"FILTER(?scheme = {default})")):
+    for r in _select(store, _MEMBERS % (cls, f"FILTER(?scheme = {default})")):
         labels.append(r["label"].value)
         spellings[_key(r["label"].value)] = r["c"].value
         if ranks:
@@ -286,7 +299,7 @@ def _scheme(store: ox.Store, cls: str, what: str, notations: bool = False, open:
     """A concept scheme of the ontology: labels, local names, IRIs (and notations)."""
     spellings: dict[str, str] = {}
     labels = []
-    for r in store.query(_MEMBERS % (cls, "")):
+    for r in _select(store, _MEMBERS % (cls, "")):
         iri = r["c"].value
         labels.append(r["label"].value)
         spellings[_key(r["label"].value)] = iri
@@ -393,7 +406,7 @@ def document(cls: str, link: str, slug: str, title: str) -> Builder:
     def build(system: Record, url: Value, base: str) -> list[Statement]:
         doc = ox.NamedNode(f"{base}document/{system.key}-{slug}")
         return [
-            Statement(system.subject.term, _aims(link), doc, False),
+            Statement(system.subject.iri, _aims(link), doc, False),
             Statement(doc, TYPE, _aims(cls), False),
             Statement(doc, LABEL, ox.Literal(f"{title}: {system.text('name') or system.key}"), True),
             Statement(doc, _aims("location"), url.term, True),
@@ -766,14 +779,14 @@ class _Sheet:
                 out += self._risk_level(record, errors)
         for (control, risk), _ in sorted(self.treats.items(), key=lambda item: item[1]):
             kind = self.records[("control", control)].cells.get("control type")
-            how = kind[0][0].term if kind else _aims("mitigates")
+            how = kind[0][0].iri if kind else _aims("mitigates")
             out.append(Statement(ox.NamedNode(control), how, ox.NamedNode(risk), False))
         for control, item in sorted(self.evidence):
             out.append(Statement(ox.NamedNode(control), _aims("hasEvidence"), ox.NamedNode(item), False))
         return out
 
     def _record_statements(self, name: str, record: Record) -> list[Statement]:
-        subject = record.subject.term
+        subject = record.subject.iri
         out = [Statement(subject, TYPE, _aims(RECORDS[self.kind][name][0]), False)]
         if record.subject.local_id and RECORDS[self.kind][name][1]:
             out.append(Statement(subject, IDENTIFIER, ox.Literal(record.subject.local_id), True))
@@ -795,7 +808,7 @@ class _Sheet:
                 "shipped risk matrix; give the risk level"
             )
             return []
-        return [Statement(risk.subject.term, _aims("hasRiskLevel"), ox.NamedNode(level), True)]
+        return [Statement(risk.subject.iri, _aims("hasRiskLevel"), ox.NamedNode(level), True)]
 
 
 def _cell_statements(column: Column, record: Record, value: Value, base: str) -> list[Statement]:
@@ -804,12 +817,12 @@ def _cell_statements(column: Column, record: Record, value: Value, base: str) ->
         return column.build(record, value, base)
     if column.property is None:
         return []  # read by the sheet (control type)
-    prop, subject = ox.NamedNode(column.property), record.subject.term
+    prop, subject = ox.NamedNode(column.property), record.subject.iri
     out = [
-        Statement(value.term, prop, subject, False) if column.inverse else Statement(subject, prop, value.term, not column.link)
+        Statement(value.iri, prop, subject, False) if column.inverse else Statement(subject, prop, value.term, not column.link)
     ]
     if column.declare and value.local_id:
-        out.append(Statement(value.term, TYPE, ox.NamedNode(column.declare), False))
+        out.append(Statement(value.iri, TYPE, ox.NamedNode(column.declare), False))
     return out
 
 
