@@ -30,8 +30,8 @@ from aimsgraph.namespaces import Graphs
 ROLES = ("reader", "editor", "admin")
 #: Graphs whose content comes with aimsgraph or from an admin's import: admin writes them.
 REFERENCE_GRAPHS = frozenset({Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.VOCABULARIES, Graphs.ATLAS})
-#: Graphs aimsgraph computes or keeps itself: no request writes them.
-SERVICE_GRAPHS = frozenset({Graphs.INFERRED, Graphs.ANALYSIS, Graphs.VALIDATION, Graphs.CHANGES})
+#: Graphs aimsgraph computes or keeps itself (``Graphs.DERIVED``): no request writes them.
+SERVICE_GRAPHS = frozenset(Graphs.DERIVED)
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ class ExportInvalid(AimsgraphError):
 
 
 class RemoteServiceError(AimsgraphError):
-    """A SPARQL SERVICE call to an allowed endpoint failed (down, refused, bad answer)."""
+    """A SPARQL SERVICE call to an allowed endpoint failed (down, refused, bad answer), or the
+    external store (``store.remote``) answered with an error."""
 
     status = 502
     exit_code = 3
@@ -119,3 +120,18 @@ class StoreUnavailable(AimsgraphError):
 
     status = 503
     exit_code = 3
+
+
+def error_name(exc: AimsgraphError) -> str:
+    """The name of the nearest class of this module that ``exc`` is an instance of (a subclass
+    defined elsewhere counts as the class of this module it derives from).
+
+    With :func:`error_class`, how an error crosses a process boundary (the forked query readers
+    of :mod:`aimsgraph.sparql.executor` send errors back by name)."""
+    return next(cls.__name__ for cls in type(exc).__mro__ if error_class(cls.__name__) is cls)
+
+
+def error_class(name: str) -> type[AimsgraphError]:
+    """The error class of this module called ``name``; :class:`AimsgraphError` for any other name."""
+    found = globals().get(name)
+    return found if isinstance(found, type) and issubclass(found, AimsgraphError) else AimsgraphError

@@ -1,6 +1,11 @@
 """The IRIs aimsgraph mints or relies on: vocabularies, catalogue and the named-graph layout.
 
-This is the one table of prefixes; ``.ttl`` and ``.rq`` files bind the same IRIs (a test checks).
+This is the one table of namespaces and prefixes: other modules import these constants and spell
+out no namespace IRI of their own (tests/test_vocabulary.py checks); ``.ttl`` and ``.rq`` files
+bind the same IRIs (a test checks). Terms used in several modules are here too, each once, by
+the convention of their names: ``RDF_TYPE``, ``RDFS_LABEL``, ... (prefix and local name) are
+IRI strings; ``TYPE``, ``LABEL``, ... (the local name alone) are the same terms as
+``pyoxigraph.NamedNode`` s.
 """
 
 from __future__ import annotations
@@ -9,34 +14,90 @@ import re
 
 import pyoxigraph as ox
 
+# -- Published vocabularies -------------------------------------------------------------------
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL = "http://www.w3.org/2002/07/owl#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+DCT = "http://purl.org/dc/terms/"
+DCAT = "http://www.w3.org/ns/dcat#"
+PROV = "http://www.w3.org/ns/prov#"
+FOAF = "http://xmlns.com/foaf/0.1/"
+SH = "http://www.w3.org/ns/shacl#"
+AIRO = "https://w3id.org/airo#"
+VAIR = "https://w3id.org/vair#"
+DPV = "https://w3id.org/dpv#"
+
+# -- aimsgraph's own ---------------------------------------------------------------------------
+
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 ISO = "https://w3id.org/aimsgraph/iso42001/"
 RM = "https://w3id.org/aimsgraph/risk-matrix/"
 GRAPH_BASE = "https://w3id.org/aimsgraph/graph/"
 ASH = "https://w3id.org/aimsgraph/shapes#"
+#: Where the IRIs of SHACL findings (and of the report that lists them) are minted.
+FINDING_BASE = "https://w3id.org/aimsgraph/finding/"
+#: Where the IRIs of analysis results (inherited risks, dependency cycles) are minted.
+ANALYSIS_BASE = "https://w3id.org/aimsgraph/analysis/"
+#: Where the IRIs of MITRE ATLAS entries are minted: ``ATLAS_BASE + <ATLAS id>``.
+ATLAS_BASE = "https://w3id.org/aimsgraph/atlas/"
 #: The evaluation date of a validation (shapes/groups.ttl); on the validation graph, the date
 #: its stored findings were computed for.
 REFERENCE_DATE = ASH + "referenceDate"
-XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
+
+# -- Terms used in several modules: IRI strings ----------------------------------------------
+
+RDF_TYPE = RDF + "type"
+RDF_LANG_STRING = RDF + "langString"
+RDFS_LABEL = RDFS + "label"
+RDFS_COMMENT = RDFS + "comment"
+RDFS_SUB_CLASS_OF = RDFS + "subClassOf"
+XSD_STRING = XSD + "string"
+XSD_BOOLEAN = XSD + "boolean"
+XSD_DATE = XSD + "date"
+XSD_DATETIME = XSD + "dateTime"
+SKOS_NOTATION = SKOS + "notation"
+DCT_IDENTIFIER = DCT + "identifier"
+DCT_HAS_VERSION = DCT + "hasVersion"
+PROV_GENERATED_AT = PROV + "generatedAtTime"
+PROV_ENDED_AT = PROV + "endedAtTime"
+FOAF_NAME = FOAF + "name"
+
+# -- The same terms as pyoxigraph nodes ------------------------------------------------------
+
+TYPE = ox.NamedNode(RDF_TYPE)
+LABEL = ox.NamedNode(RDFS_LABEL)
+IDENTIFIER = ox.NamedNode(DCT_IDENTIFIER)
+HAS_VERSION = ox.NamedNode(DCT_HAS_VERSION)
+GENERATED_AT = ox.NamedNode(PROV_GENERATED_AT)
+ENDED_AT = ox.NamedNode(PROV_ENDED_AT)
 
 #: Prefixes used when serialising results and in the SPARQL service description.
 PREFIXES: dict[str, str] = {
     "aims": AIMS,
     "iso": ISO,
     "rm": RM,
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "dct": "http://purl.org/dc/terms/",
-    "dcat": "http://www.w3.org/ns/dcat#",
-    "prov": "http://www.w3.org/ns/prov#",
-    "sh": "http://www.w3.org/ns/shacl#",
-    "airo": "https://w3id.org/airo#",
-    "vair": "https://w3id.org/vair#",
-    "dpv": "https://w3id.org/dpv#",
+    "rdf": RDF,
+    "rdfs": RDFS,
+    "owl": OWL,
+    "xsd": XSD,
+    "skos": SKOS,
+    "dct": DCT,
+    "dcat": DCAT,
+    "prov": PROV,
+    "sh": SH,
+    "airo": AIRO,
+    "vair": VAIR,
+    "dpv": DPV,
 }
+
+
+def sparql_prefixes(*names: str) -> str:
+    """The SPARQL ``PREFIX`` lines of the named prefixes of :data:`PREFIXES`, one a line, for
+    the head of a query text."""
+    return "".join(f"PREFIX {name}: <{PREFIXES[name]}>\n" for name in names)
 
 
 class Graphs:

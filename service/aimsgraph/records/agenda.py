@@ -26,12 +26,21 @@ from datetime import UTC, date, datetime, timedelta
 import pyoxigraph as ox
 
 from aimsgraph.errors import InvalidInput
+from aimsgraph.namespaces import (
+    AIMS,
+    FOAF_NAME,
+    PROV_ENDED_AT,
+    RDF_TYPE,
+    RDFS_LABEL,
+    RDFS_SUB_CLASS_OF,
+    XSD_DATE,
+    sparql_prefixes,
+)
 from aimsgraph.records import queries
 from aimsgraph.store import GraphStore
-from aimsgraph.store.record import AIMS, Record, local_name, term_text
+from aimsgraph.store.record import Record, local_name, term_text
 from aimsgraph.store.remote import RawStore
 
-FOAF_NAME = "http://xmlns.com/foaf/0.1/name"
 #: The window when none is given (GET /api/due, ``aimsgraph due``).
 DEFAULT_WITHIN = "30d"
 #: The longest window accepted, in days (longer ones are asked for as ``all``).
@@ -132,27 +141,20 @@ def add_duration(day: date, duration: str) -> date | None:
 
 #: How many agendas (windows and reference dates) one store generation keeps (see :func:`due_items`).
 CACHED_AGENDAS = 16
-PREFIXES = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
-PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
-"""
+_PROLOGUE = sparql_prefixes("aims", "xsd")
 #: The items dated on or before ?until (every dated item when it is unbound), one property at a
 #: time: the same filter as ``queries/due-items.rq``, evaluated on the stored dates without
 #: decoding them, so that a narrow window reads only its own items.
-_DATED = PREFIXES + "SELECT ?item ?due ?until WHERE {{ ?item <{}> ?due . FILTER(COALESCE(?due <= ?until, true)) }}"
+_DATED = _PROLOGUE + "SELECT ?item ?due ?until WHERE {{ ?item <{}> ?due . FILTER(COALESCE(?due <= ?until, true)) }}"
 #: The metrics with a monitoring interval and their latest measurement (as in ``queries/due-items.rq``).
 _METRICS = (
-    PREFIXES
+    _PROLOGUE
     + """SELECT ?item ?interval (MAX(?measured) AS ?lastMeasured) WHERE {
   ?item a aims:Metric ; aims:monitoringInterval ?interval .
   OPTIONAL { ?measurement aims:ofMetric ?item ; aims:measuredAt ?measured }
 }
 GROUP BY ?item ?interval"""
 )
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
-RDFS_SUB_CLASS_OF = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
-PROV_ENDED = "http://www.w3.org/ns/prov#endedAtTime"
-XSD = "http://www.w3.org/2001/XMLSchema#"
 #: (date property, kinds by class, the kind of an item of none of those classes), in the order
 #: of ``queries/due-items.rq``: the first class an item belongs to (or to a subclass of) names it.
 _DATED_KINDS: tuple[tuple[str, tuple[tuple[str, str], ...], str], ...] = (
@@ -235,7 +237,7 @@ def _compute(store: GraphStore, cache: _Cache, as_of: date, until: date | None) 
         q.subject for q in raw.quads_for_pattern(None, ox.NamedNode(AIMS + "status"), ox.NamedNode(AIMS + "StatusClosed"), None)
     }
     substitutions = (
-        {ox.Variable("until"): ox.Literal(until.isoformat(), datatype=ox.NamedNode(XSD + "date"))} if until is not None else {}
+        {ox.Variable("until"): ox.Literal(until.isoformat(), datatype=ox.NamedNode(XSD_DATE))} if until is not None else {}
     )
     # (due, kind, label, item, interval) -> the item: the query's order, its first row per item, kind and date
     found: dict[tuple[str, str, date], tuple[tuple, DueItem]] = {}
@@ -325,7 +327,7 @@ def _present(raw: RawStore, cache: _Cache, prop: str) -> bool:
 def _held(raw: RawStore, term) -> bool:
     """A planned activity already held: it has prov:endedAtTime or aims:reviewDate."""
     return any(
-        True for prop in (PROV_ENDED, AIMS + "reviewDate") for _ in raw.quads_for_pattern(term, ox.NamedNode(prop), None, None)
+        True for prop in (PROV_ENDED_AT, AIMS + "reviewDate") for _ in raw.quads_for_pattern(term, ox.NamedNode(prop), None, None)
     )
 
 

@@ -35,11 +35,10 @@ import pyoxigraph as ox
 
 from aimsgraph import clock, resources
 from aimsgraph.errors import InvalidInput
-from aimsgraph.namespaces import is_absolute_iri
+from aimsgraph.namespaces import XSD, is_absolute_iri
 
 _HEADER = re.compile(r"^#\+\s*([\w-]+)\s*:\s*(.*)$")
 _PARAMETER = re.compile(r"\?(__?)([A-Za-z][A-Za-z0-9]*)(_iri|_xsd_[A-Za-z]+|_integer|_number|_literal)?\b")
-XSD = "http://www.w3.org/2001/XMLSchema#"
 #: The parameter that names the evaluation date of a time-dependent query.
 EVALUATION_DATE = "asOf"
 #: Reserved request parameters of paging: the page number (from 1) and the rows per page.

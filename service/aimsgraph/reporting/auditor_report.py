@@ -16,6 +16,7 @@ from pathlib import Path
 import jinja2
 
 from aimsgraph import clock
+from aimsgraph.namespaces import AIMS, RDFS
 from aimsgraph.records import soa
 from aimsgraph.reporting import charts, overview
 from aimsgraph.risk.analysis import RiskModel
@@ -69,8 +70,8 @@ def _environment() -> jinja2.Environment:
 
 def _title(store: GraphStore) -> str:
     rows = list(
-        store.query("""PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
-        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-        SELECT ?label WHERE { ?aims a aims:AIManagementSystem ; rdfs:label ?label } ORDER BY ?label LIMIT 1""")
+        store.query(f"""PREFIX aims: <{AIMS}>
+        PREFIX rdfs: <{RDFS}>
+        SELECT ?label WHERE {{ ?aims a aims:AIManagementSystem ; rdfs:label ?label }} ORDER BY ?label LIMIT 1""")
     )
     return rows[0]["label"].value if rows else "AI management system"

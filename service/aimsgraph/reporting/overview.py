@@ -19,7 +19,7 @@ import networkx as nx
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput
-from aimsgraph.namespaces import Graphs
+from aimsgraph.namespaces import AIMS, DCT, SKOS_NOTATION, Graphs
 from aimsgraph.records import queries
 from aimsgraph.reporting import reports
 from aimsgraph.risk.analysis import RiskModel
@@ -28,10 +28,8 @@ from aimsgraph.risk.scoring import Level, Risk
 from aimsgraph.semantics import validation
 from aimsgraph.semantics.validation import Finding
 from aimsgraph.store import GraphStore
-from aimsgraph.store.record import AIMS, Record, local_name, term_text
+from aimsgraph.store.record import Record, local_name, term_text
 
-ASH = "https://w3id.org/aimsgraph/shapes#"
-DCT = "http://purl.org/dc/terms/"
 #: Shapes whose findings are about out-of-date evidence: expired (the evidence is the value,
 #: the control the focus) and older than a reported change of the data it covers (the focus).
 EXPIRED_EVIDENCE_SHAPE, STALE_EVIDENCE_SHAPE = validation.SUMMARISED_SHAPES
@@ -696,7 +694,7 @@ def _controls(record: Record, risks: list[Risk]) -> list[dict[str, str]]:
 
 
 def _notation(record: Record, concept: str) -> str:
-    return _first(record, concept, "http://www.w3.org/2004/02/skos/core#notation") or local_name(concept)
+    return _first(record, concept, SKOS_NOTATION) or local_name(concept)
 
 
 def _assessments(record: Record, asset: str) -> list[dict[str, str]]:

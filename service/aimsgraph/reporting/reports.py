@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from aimsgraph.namespaces import PREFIXES, REFERENCE_DATE, XSD_DATE
+from aimsgraph.namespaces import FINDING_BASE, PREFIXES, REFERENCE_DATE, SH, SKOS, TYPE, XSD_BOOLEAN, XSD_DATE
 from aimsgraph.records import queries
 from aimsgraph.semantics.validation import (
     Finding,
@@ -33,7 +33,6 @@ from aimsgraph.semantics.validation import (
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record, node_text, term_text
 
-SH = "http://www.w3.org/ns/shacl#"
 FORMATS = ("table", "json", "turtle", "junit")
 NO_CHECKS = "no checks"
 
@@ -188,13 +187,13 @@ def _readiness_line(r: Readiness) -> str:
 
 
 def _turtle(report: Report) -> str:
-    node = ox.NamedNode("https://w3id.org/aimsgraph/finding/report")
+    node = ox.NamedNode(FINDING_BASE + "report")
     triples = [
-        ox.Triple(node, ox.NamedNode(PREFIXES["rdf"] + "type"), ox.NamedNode(SH + "ValidationReport")),
+        ox.Triple(node, TYPE, ox.NamedNode(SH + "ValidationReport")),
         ox.Triple(
             node,
             ox.NamedNode(SH + "conforms"),
-            ox.Literal("true" if report.conforms else "false", datatype=ox.NamedNode(PREFIXES["xsd"] + "boolean")),
+            ox.Literal("true" if report.conforms else "false", datatype=ox.NamedNode(XSD_BOOLEAN)),
         ),
     ]
     if report.as_of:
@@ -253,8 +252,8 @@ def _junit(report: Report) -> str:
 
 
 def _clause_labels(store: GraphStore) -> dict[str, str]:
-    rows = store.query("""PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-        SELECT ?c ?id ?title WHERE { ?c skos:notation ?id ; skos:prefLabel ?title }""")
+    rows = store.query(f"""PREFIX skos: <{SKOS}>
+        SELECT ?c ?id ?title WHERE {{ ?c skos:notation ?id ; skos:prefLabel ?title }}""")
     return {term_text(row["c"]): f"{term_text(row['id'])} {term_text(row['title'])}" for row in rows}
 
 

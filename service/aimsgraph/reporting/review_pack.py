@@ -31,7 +31,7 @@ import pyoxigraph as ox
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput
-from aimsgraph.namespaces import Graphs
+from aimsgraph.namespaces import AIMS, DCT, PROV, RDF_TYPE, RDFS, RDFS_LABEL, SKOS_NOTATION, Graphs
 from aimsgraph.records import agenda
 from aimsgraph.reporting import charts, reports
 from aimsgraph.risk.analysis import RiskModel
@@ -40,12 +40,8 @@ from aimsgraph.semantics import validation
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.semantics.validation import Finding
 from aimsgraph.store import GraphStore, changes
-from aimsgraph.store.record import AIMS, Record, local_name, term_text
+from aimsgraph.store.record import Record, local_name, term_text
 
-PROV = "http://www.w3.org/ns/prov#"
-DCT = "http://purl.org/dc/terms/"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-SKOS_NOTATION = "http://www.w3.org/2004/02/skos/core#notation"
 CLOSED = AIMS + "StatusClosed"
 FORMATS = ("md", "html", "json")
 MEDIA_TYPES = {"md": "text/markdown", "html": "text/html", "json": "application/json"}
@@ -204,7 +200,7 @@ class _Context:
 
     def instances(self, cls: str) -> list[str]:
         """Nodes of ``cls`` or a subclass of it (asserted or inferred), in IRI order."""
-        rows = self.store.query(f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        rows = self.store.query(f"""PREFIX rdfs: <{RDFS}>
             SELECT DISTINCT ?node WHERE {{ ?node a/rdfs:subClassOf* <{AIMS}{cls}> . FILTER(isIRI(?node)) }}""")
         return sorted(row["node"].value for row in rows)
 
@@ -1094,7 +1090,7 @@ def _improvement(ctx: _Context, completeness: list[Finding]) -> Section:
 
 
 def _reviews(store: GraphStore, record: Record) -> list[dict]:
-    rows = store.query(f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    rows = store.query(f"""PREFIX rdfs: <{RDFS}>
         SELECT DISTINCT ?review WHERE {{ ?review a/rdfs:subClassOf* <{AIMS}ManagementReview> . FILTER(isIRI(?review)) }}""")
     reviews = []
     for iri in sorted(row["review"].value for row in rows):
@@ -1118,7 +1114,7 @@ def _review_dict(review: dict | None, which: str) -> dict[str, str] | None:
 
 
 def _status_label(record: Record, status: str) -> str:
-    labels = record.objects(status, "http://www.w3.org/2000/01/rdf-schema#label")
+    labels = record.objects(status, RDFS_LABEL)
     if labels:
         return min(labels)
     name = local_name(status)
@@ -1143,7 +1139,7 @@ def _datetime(value: str) -> datetime | None:
 
 def _title(store: GraphStore) -> str:
     rows = list(
-        store.query(f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        store.query(f"""PREFIX rdfs: <{RDFS}>
         SELECT ?label WHERE {{ ?aims a <{AIMS}AIManagementSystem> ; rdfs:label ?label }} ORDER BY ?label LIMIT 1""")
     )
     return term_text(rows[0]["label"]) if rows else "AI management system"

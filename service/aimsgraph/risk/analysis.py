@@ -22,9 +22,19 @@ import networkx as nx
 import pyoxigraph as ox
 
 from aimsgraph.errors import StoreUnavailable
-from aimsgraph.namespaces import AIMS, Graphs
-from aimsgraph.risk.propagation import (
+from aimsgraph.namespaces import (
+    AIMS,
     ANALYSIS_BASE,
+    GENERATED_AT,
+    PROV,
+    PROV_GENERATED_AT,
+    RDF_TYPE,
+    TYPE,
+    XSD,
+    XSD_BOOLEAN,
+    Graphs,
+)
+from aimsgraph.risk.propagation import (
     DependencyGraph,
     Exposure,
     InheritedRisk,
@@ -39,12 +49,8 @@ from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record, graph_of, iri_of
 
 log = logging.getLogger(__name__)
-XSD = "http://www.w3.org/2001/XMLSchema#"
 _ANALYSIS = ox.NamedNode(Graphs.ANALYSIS)
-_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 _RISK = ox.NamedNode(AIMS + "Risk")
-PROV = "http://www.w3.org/ns/prov#"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 @dataclass
@@ -172,7 +178,7 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
         if isinstance(q.object, ox.NamedNode) and q.predicate.value != RDF_TYPE:
             nodes.add(q.object.value)
     if any(
-        next(store.raw.quads_for_pattern(ox.NamedNode(n), _TYPE, ox.NamedNode(t), None), None)
+        next(store.raw.quads_for_pattern(ox.NamedNode(n), TYPE, ox.NamedNode(t), None), None)
         for n in nodes
         for t in SETTINGS_TYPES
     ):
@@ -190,7 +196,7 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
             for q in store.raw.quads_for_pattern(ox.NamedNode(n), ox.NamedNode(AIMS + how), None, None)
             if isinstance(q.object, ox.NamedNode)
         }
-    reread |= {n for n in nodes if next(store.raw.quads_for_pattern(ox.NamedNode(n), _TYPE, _RISK, None), None)}
+    reread |= {n for n in nodes if next(store.raw.quads_for_pattern(ox.NamedNode(n), TYPE, _RISK, None), None)}
     risks = dict(model.risks)
     touched: set[str] = set()
     for iri in reread:
@@ -266,7 +272,7 @@ def write_analysis_changes(store: GraphStore, old: RiskModel, new: RiskModel, ge
         if store.generation != generation:
             return None
         graph = ox.NamedNode(Graphs.ANALYSIS)
-        stamps = list(store.raw.quads_for_pattern(graph, ox.NamedNode(PROV + "generatedAtTime"), None, graph))
+        stamps = list(store.raw.quads_for_pattern(graph, GENERATED_AT, None, graph))
         store.replace_quads(remove=[*stamps, *remove], add=add)
         store.mark_current(Graphs.ANALYSIS)
     return generation + 1  # this write's own (a write after it must not get this model)
@@ -376,7 +382,7 @@ def refresh_analysis(store: GraphStore, generation: int | None = None) -> RiskMo
             return None
         wanted = set(analysis_quads(model))
         current = set(store.raw.quads_for_pattern(None, None, None, graph))
-        stamps = {q for q in current if q.subject == graph and q.predicate.value == PROV + "generatedAtTime"}
+        stamps = {q for q in current if q.subject == graph and q.predicate.value == PROV_GENERATED_AT}
         stale = current - wanted - stamps
         if len(stale) > len(current) / 2:
             store.replace_derived_graph(Graphs.ANALYSIS, wanted)
@@ -467,4 +473,4 @@ def _decimal(value: float) -> ox.Literal:
 
 
 def _bool(value: bool) -> ox.Literal:
-    return ox.Literal("true" if value else "false", datatype=ox.NamedNode(XSD + "boolean"))
+    return ox.Literal("true" if value else "false", datatype=ox.NamedNode(XSD_BOOLEAN))

@@ -41,38 +41,40 @@ from dataclasses import dataclass, field
 import networkx as nx
 import pyoxigraph as ox
 
-from aimsgraph.namespaces import AIMS, Graphs
+from aimsgraph.namespaces import AIMS, ANALYSIS_BASE, TYPE, Graphs, sparql_prefixes
 from aimsgraph.risk.scoring import Criteria, Level, Risk
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import iri_of, local_name, number, pairs
 
 MAX_PATHS = 3
-ANALYSIS_BASE = "https://w3id.org/aimsgraph/analysis/"
 ASSET_KINDS = ("AISystem", "Model", "Dataset", "InfrastructureService", "Supplier")
 
 #: The typed dependency properties (the ontology's, and any an organisation declares).
-_EDGE_PROPERTIES = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT DISTINCT ?property WHERE { ?property rdfs:subPropertyOf+ aims:dependsOn }"""
+_EDGE_PROPERTIES = (
+    sparql_prefixes("aims", "rdfs") + """SELECT DISTINCT ?property WHERE { ?property rdfs:subPropertyOf+ aims:dependsOn }"""
+)
 
 #: Direct dependsOn edges as asserted; the inferred graph only restates typed or qualified ones.
 _ASSERTED_DEPENDS_ON = f"""SELECT ?s ?o WHERE {{
-  GRAPH ?g {{ ?s <https://w3id.org/aimsgraph/ontology#dependsOn> ?o }} FILTER(?g != <{Graphs.INFERRED}>)
+  GRAPH ?g {{ ?s <{AIMS}dependsOn> ?o }} FILTER(?g != <{Graphs.INFERRED}>)
 }}"""
 
-_DEFAULT_COUPLINGS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
-SELECT ?property ?value ?graph WHERE { GRAPH ?graph { ?property aims:defaultCouplingStrength ?value } }"""
+_DEFAULT_COUPLINGS = (
+    sparql_prefixes("aims")
+    + """SELECT ?property ?value ?graph WHERE { GRAPH ?graph { ?property aims:defaultCouplingStrength ?value } }"""
+)
 
-_QUALIFIED = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
-SELECT ?dependent ?dependency ?type ?coupling ?critical WHERE {
+_QUALIFIED = (
+    sparql_prefixes("aims")
+    + """SELECT ?dependent ?dependency ?type ?coupling ?critical WHERE {
   ?dependent aims:hasDependency ?node . ?node aims:dependencyTarget ?dependency .
   OPTIONAL { ?node aims:dependencyType ?type }
   OPTIONAL { ?node aims:couplingStrength ?coupling }
   OPTIONAL { ?node aims:isCritical ?critical }
 }"""
+)
 
 _ASSETS = "SELECT ?asset WHERE { ?asset a <%s> }"
-_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 _INFERRED = ox.NamedNode(Graphs.INFERRED)
 
 
@@ -137,7 +139,7 @@ class DependencyGraph:
                     self.remove_edge(dependent, name)
             self.kinds.pop(name, None)
             for kind in ASSET_KINDS:
-                if next(store.raw.quads_for_pattern(ox.NamedNode(name), _TYPE, ox.NamedNode(AIMS + kind), None), None):
+                if next(store.raw.quads_for_pattern(ox.NamedNode(name), TYPE, ox.NamedNode(AIMS + kind), None), None):
                     self.kinds.setdefault(name, kind)
         self._add_edges(types, qualified)
         for name in touched:  # an asset without edges is not in the graph (as from_store reads it)

@@ -44,7 +44,7 @@ from typing import NoReturn
 import pyoxigraph as ox
 
 from aimsgraph.errors import ConfigError
-from aimsgraph.namespaces import AIMS, RM
+from aimsgraph.namespaces import AIMS, RM, TYPE, sparql_prefixes
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import iri_of, number, pairs, term_text
 from aimsgraph.store.remote import RawStore
@@ -52,24 +52,26 @@ from aimsgraph.store.remote import RawStore
 DEFAULT_MATRIX = RM + "Matrix5x5"
 DEFAULT_THRESHOLD = 0.1
 DETECTIVE_CREDIT = 0.5
-RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 
-_CRITERIA = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
-SELECT ?criteria ?matrix ?appetite ?threshold WHERE {
+_CRITERIA = (
+    sparql_prefixes("aims")
+    + """SELECT ?criteria ?matrix ?appetite ?threshold WHERE {
   ?criteria a aims:RiskCriteria .
   OPTIONAL { ?criteria aims:usesMatrix ?matrix }
   OPTIONAL { ?criteria aims:riskAppetite ?appetite }
   OPTIONAL { ?criteria aims:propagationThreshold ?threshold }
 } ORDER BY ?criteria"""
+)
 
-_CELLS = """PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT ?likelihood ?lrank ?severity ?srank ?level ?rank ?label WHERE {
+_CELLS = (
+    sparql_prefixes("aims", "rdfs")
+    + """SELECT ?likelihood ?lrank ?severity ?srank ?level ?rank ?label WHERE {
   <%s> aims:hasCell ?cell .
   ?cell aims:cellLikelihood ?likelihood ; aims:cellSeverity ?severity ; aims:cellRiskLevel ?level .
   ?likelihood aims:rank ?lrank . ?severity aims:rank ?srank . ?level aims:rank ?rank .
   OPTIONAL { ?level rdfs:label ?label }
 }"""
+)
 
 _IMPLEMENTED = f"SELECT ?c WHERE {{ ?c <{AIMS}controlStatus> <{AIMS}Implemented> }}"
 _RISK_TYPE = f"SELECT ?r WHERE {{ ?r a <{AIMS}Risk> }}"
@@ -287,7 +289,7 @@ def load_risk(store: GraphStore, criteria: Criteria, iri: str) -> Risk | None:
             if isinstance(q.subject, ox.NamedNode)
         }
 
-    if next(raw.quads_for_pattern(node, RDF_TYPE, ox.NamedNode(AIMS + "Risk"), None), None) is None:
+    if next(raw.quads_for_pattern(node, TYPE, ox.NamedNode(AIMS + "Risk"), None), None) is None:
         return None
     found, doubled = {}, None
     for key in ("hasLikelihood", "hasSeverity", "hasRiskLevel", "hasResidualRiskLevel"):

@@ -31,18 +31,11 @@ from typing import TypeGuard
 
 import pyoxigraph as ox
 
-from aimsgraph.namespaces import Graphs
+from aimsgraph.namespaces import GENERATED_AT, HAS_VERSION, OWL, RDF, RDF_TYPE, RDFS, TYPE, XSD, Graphs
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Term
 
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-OWL = "http://www.w3.org/2002/07/owl#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
-TYPE = ox.NamedNode(RDF + "type")
 INFERRED = ox.NamedNode(Graphs.INFERRED)
-GENERATED_AT = ox.NamedNode("http://www.w3.org/ns/prov#generatedAtTime")
-HAS_VERSION = ox.NamedNode("http://purl.org/dc/terms/hasVersion")
 NOT_PREMISES = {ox.NamedNode(g) for g in Graphs.NOT_PREMISES}
 
 #: Classes and properties whose instances are schema, not record: their closure is not reported.
@@ -162,7 +155,7 @@ class Schema:
             elif name == OWL + "inverseOf":
                 self.inverse[s].add(o)
                 self.inverse[o].add(s)
-            elif name == RDF + "type" and o == TRANSITIVE:
+            elif name == RDF_TYPE and o == TRANSITIVE:
                 self.transitive.add(s)
             elif name == OWL + "propertyChainAxiom":
                 chain_heads[s] = o

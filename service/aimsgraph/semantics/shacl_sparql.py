@@ -22,7 +22,9 @@ from rdflib import RDF, SH, BNode, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import DCTERMS
 
-SUBCLASS_PATH = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>/<http://www.w3.org/2000/01/rdf-schema#subClassOf>*"
+from aimsgraph.namespaces import RDF_TYPE, RDFS_COMMENT, RDFS_LABEL, RDFS_SUB_CLASS_OF, XSD_DATE
+
+SUBCLASS_PATH = f"<{RDF_TYPE}>/<{RDFS_SUB_CLASS_OF}>*"
 
 #: Parameters that describe a shape rather than constrain it.
 _DESCRIPTIVE = {
@@ -47,8 +49,8 @@ _DESCRIPTIVE = {
     SH.qualifiedMaxCount,
     SH.qualifiedValueShapesDisjoint,
     SH.prefixes,
-    URIRef("http://www.w3.org/2000/01/rdf-schema#label"),
-    URIRef("http://www.w3.org/2000/01/rdf-schema#comment"),
+    URIRef(RDFS_LABEL),
+    URIRef(RDFS_COMMENT),
 }
 
 
@@ -88,7 +90,7 @@ class Check:
 
 def _fill(template: str, as_of: date, focus: Iterable[str] | None) -> str:
     values = "" if focus is None else "VALUES ?this { " + " ".join(f"<{n}>" for n in focus) + " }"
-    today = f'VALUES ?today {{ "{as_of.isoformat()}"^^<http://www.w3.org/2001/XMLSchema#date> }}'
+    today = f'VALUES ?today {{ "{as_of.isoformat()}"^^<{XSD_DATE}> }}'
     return template.replace("{focus}", values).replace("{today}", today)
 
 

@@ -37,7 +37,19 @@ from rdflib.namespace import DCTERMS
 
 from aimsgraph import clock, resources
 from aimsgraph.errors import ValidationRejected
-from aimsgraph.namespaces import AIMS, ASH, REFERENCE_DATE, XSD_DATE, Graphs
+from aimsgraph.namespaces import (
+    AIMS,
+    ASH,
+    DCT,
+    FINDING_BASE,
+    RDF_LANG_STRING,
+    RDFS_SUB_CLASS_OF,
+    REFERENCE_DATE,
+    TYPE,
+    XSD_DATE,
+    XSD_STRING,
+    Graphs,
+)
 from aimsgraph.semantics.shacl_sparql import Check, compile_shapes, prologue
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Term, graph_of, node, node_text, term_of, term_text
@@ -46,11 +58,10 @@ from aimsgraph.store.remote import DatasetOptions
 
 #: The record as validation sees it: asserted data with its inferences, ontology and catalogue.
 VALIDATED_GRAPHS = (Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.DATA, Graphs.INFERRED, Graphs.LINEAGE)
-FINDING_BASE = "https://w3id.org/aimsgraph/finding/"
 SEVERITIES = ("Violation", "Warning", "Info")
 #: Links a stored finding to the clauses it concerns. Not aims:clause: findings must never
 #: become focus nodes of the shapes that check aims:clause references.
-FINDING_CLAUSE = "http://purl.org/dc/terms/subject"
+FINDING_CLAUSE = DCT + "subject"
 #: A new value with every write of the stored findings: what in-process and on-disk copies of
 #: them (:class:`FindingsIndex`) are checked against.
 FINDINGS_VERSION = ASH + "findingsVersion"
@@ -104,7 +115,7 @@ class Finding:
         terms triple terms, so that a stored finding reads back with the IRI it was stored under."""
         if self.value is None:
             return None
-        return term_of(self.value, self.value_type or "http://www.w3.org/2001/XMLSchema#string")
+        return term_of(self.value, self.value_type or XSD_STRING)
 
     @property
     def focus_term(self) -> ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple:
@@ -123,11 +134,7 @@ def term_parts(term: object) -> tuple[str, str]:
     if isinstance(term, rdflib.BNode):
         return f"_:{term}", "bnode"
     if isinstance(term, rdflib.Literal):
-        datatype = term.datatype or (
-            "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
-            if term.language
-            else "http://www.w3.org/2001/XMLSchema#string"
-        )
+        datatype = term.datatype or (RDF_LANG_STRING if term.language else XSD_STRING)
         return str(term), f"@{term.language}" if term.language else str(datatype)
     return store_term_parts(term)
 
@@ -223,7 +230,7 @@ def _rows(store: GraphStore, prefixes: str, check: Check, nodes: list[str] | Non
 def _classes_of(store: GraphStore, nodes: list[str]) -> dict[str, set[str]]:
     """Each node's classes, super-classes included (as sh:targetClass sees them)."""
     values = " ".join(f"<{n}>" for n in nodes)
-    query = f"SELECT ?n ?c WHERE {{ VALUES ?n {{ {values} }} ?n a/<http://www.w3.org/2000/01/rdf-schema#subClassOf>* ?c }}"
+    query = f"SELECT ?n ?c WHERE {{ VALUES ?n {{ {values} }} ?n a/<{RDFS_SUB_CLASS_OF}>* ?c }}"
     classes: dict[str, set[str]] = {}
     rows = store.raw.query(query, **validated_dataset())
     assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
@@ -357,7 +364,7 @@ def _touches_settings(store: GraphStore, nodes: list[str]) -> bool:
     settings = {
         node_text(q.subject)
         for c in SETTINGS_CLASSES
-        for q in store.raw.quads_for_pattern(None, RDF_TYPE, ox.NamedNode(AIMS + c), None)
+        for q in store.raw.quads_for_pattern(None, TYPE, ox.NamedNode(AIMS + c), None)
     }
     return not settings.isdisjoint(nodes)
 
@@ -420,10 +427,7 @@ def stored_findings(store: GraphStore, focus: Iterable[str] | None = None) -> li
 def _read_findings(store: GraphStore, focus: Iterable[str] | None) -> list[Finding]:
     graph, sh = ox.NamedNode(Graphs.VALIDATION), str(SH)
     if focus is None:
-        results = {
-            q.subject
-            for q in store.raw.quads_for_pattern(None, ox.NamedNode(str(RDF.type)), ox.NamedNode(sh + "ValidationResult"), graph)
-        }
+        results = {q.subject for q in store.raw.quads_for_pattern(None, TYPE, ox.NamedNode(sh + "ValidationResult"), graph)}
     else:
         results = {
             q.subject
@@ -731,7 +735,7 @@ def findings_as_triples(findings: Iterable[Finding]) -> list[ox.Triple]:
     for f in findings:
         result = ox.NamedNode(f.iri)
         triples += [
-            ox.Triple(result, ox.NamedNode(str(RDF.type)), ox.NamedNode(sh + "ValidationResult")),
+            ox.Triple(result, TYPE, ox.NamedNode(sh + "ValidationResult")),
             ox.Triple(result, ox.NamedNode(sh + "focusNode"), f.focus_term),
             ox.Triple(result, ox.NamedNode(sh + "resultSeverity"), ox.NamedNode(sh + f.severity)),
             ox.Triple(result, ox.NamedNode(sh + "sourceShape"), ox.NamedNode(f.shape)),
@@ -760,8 +764,6 @@ def validated_dataset() -> DatasetOptions:
 
 # -- writes ------------------------------------------------------------------------------------
 
-RDF_TYPE = ox.NamedNode(str(RDF.type))
-
 
 def changed_nodes(store: GraphStore, quads: Iterable[ox.Quad]) -> set[str]:
     """The record nodes a change to ``quads`` touches: their subjects, and objects that are
@@ -775,7 +777,7 @@ def changed_nodes(store: GraphStore, quads: Iterable[ox.Quad]) -> set[str]:
         nodes.add(term_text(quad.subject))  # an IRI or a blank node (``_:id``)
         if (
             isinstance(quad.object, ox.NamedNode | ox.BlankNode)  # a node: no literal or triple term
-            and quad.predicate != RDF_TYPE
+            and quad.predicate != TYPE
             and next(store.raw.quads_for_pattern(quad.object, None, None, data), None) is not None
         ):
             nodes.add(term_text(quad.object))

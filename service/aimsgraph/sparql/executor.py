@@ -199,13 +199,13 @@ def _answer(job: QueryJob, store: RawStore) -> tuple:  # pragma: no cover - chil
     try:
         return ("ok", job.run(store))
     except AimsgraphError as exc:
-        return ("error", type(exc).__name__, exc.message)
+        return ("error", errors.error_name(exc), exc.message)
     except OSError as exc:
         if may_call_remote(job.query):
-            return ("error", "RemoteServiceError", f"the query failed, possibly in a SERVICE call: {exc}")
-        return ("error", "StoreUnavailable", f"cannot read the store: {exc}")
+            return ("error", RemoteServiceError.__name__, f"the query failed, possibly in a SERVICE call: {exc}")
+        return ("error", StoreUnavailable.__name__, f"cannot read the store: {exc}")
     except Exception as exc:
-        return ("error", "AimsgraphError", f"{type(exc).__name__}: {exc}")
+        return ("error", AimsgraphError.__name__, f"{type(exc).__name__}: {exc}")
 
 
 class ReaderPool:
@@ -234,8 +234,7 @@ class ReaderPool:
             self._slots.release()
         if reply[0] == "ok":
             return reply[1]
-        error_type = getattr(errors, reply[1], AimsgraphError)
-        raise error_type(reply[2])
+        raise errors.error_class(reply[1])(reply[2])
 
     def _exchange(self, job: QueryJob, deadline: float, timeout: float) -> tuple:
         reader = self._checkout(deadline)

@@ -29,8 +29,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+from aimsgraph.namespaces import XSD_STRING
 
 #: SELECT/ASK media types in the server's order of preference (the first is the default).
 SOLUTION_TYPES = [

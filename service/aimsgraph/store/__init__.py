@@ -34,7 +34,7 @@ import rdflib
 
 from aimsgraph import __version__, clock, resources
 from aimsgraph.errors import InvalidInput, StoreUnavailable
-from aimsgraph.namespaces import Graphs, is_absolute_iri
+from aimsgraph.namespaces import DCT_HAS_VERSION, GENERATED_AT, XSD_DATETIME, Graphs, is_absolute_iri
 from aimsgraph.store import demo as demo_record
 from aimsgraph.store.remote import RawStore, RemoteStore, graph_blocks, has_blank_node, n_triples
 
@@ -51,10 +51,6 @@ CACHE_FORMAT = f"1 {__version__}"
 BULK_LOAD_BYTES = 32 * 1024 * 1024
 #: Derived-graph writes with more quads than this use the bulk loader (see ``GraphStore._add``).
 BULK_EXTEND_QUADS = 100_000
-
-DCT_HAS_VERSION = "http://purl.org/dc/terms/hasVersion"
-GENERATED_AT = ox.NamedNode("http://www.w3.org/ns/prov#generatedAtTime")
-XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 
 
 T = TypeVar("T")

@@ -31,26 +31,21 @@ import pyoxigraph as ox
 from aimsgraph import clock
 from aimsgraph.auth import SERVICE_GRAPHS, Principal, local_user
 from aimsgraph.errors import InvalidInput
-from aimsgraph.namespaces import AIMS, Graphs
+from aimsgraph.namespaces import AIMS, ENDED_AT, LABEL, PROV, RDFS, TYPE, XSD, XSD_BOOLEAN, XSD_DATETIME, Graphs
 from aimsgraph.store import GraphStore, serialize_quads
 from aimsgraph.store.record import graph_of
 
-PROV = "http://www.w3.org/ns/prov#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
 CHANGES = ox.NamedNode(Graphs.CHANGES)
-RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 CHANGE_CLASS = ox.NamedNode(AIMS + "RecordChange")
 COMMITTED = ox.NamedNode(AIMS + "changeCommitted")
 ASSOCIATED = ox.NamedNode(PROV + "wasAssociatedWith")
-ENDED = ox.NamedNode(PROV + "endedAtTime")
 ADDED_QUADS = ox.NamedNode(AIMS + "addedQuads")
 REMOVED_QUADS = ox.NamedNode(AIMS + "removedQuads")
 TRIPLES_ADDED = ox.NamedNode(AIMS + "triplesAdded")
 QUADS_RECORDED = ox.NamedNode(AIMS + "quadsRecorded")
 #: Who the trail names for what aimsgraph does by itself (first start, reference updates).
 SERVICE = Principal("aimsgraph", "admin")
-TRUE = ox.Literal("true", datatype=ox.NamedNode(XSD + "boolean"))
+TRUE = ox.Literal("true", datatype=ox.NamedNode(XSD_BOOLEAN))
 
 
 @dataclass
@@ -181,7 +176,7 @@ def commit(
             raise
         ended = _now(day_only)
         store.replace_quads(
-            remove=[], add=[ox.Quad(activity, ENDED, _time(ended), CHANGES), ox.Quad(activity, COMMITTED, TRUE, CHANGES)]
+            remove=[], add=[ox.Quad(activity, ENDED_AT, _time(ended), CHANGES), ox.Quad(activity, COMMITTED, TRUE, CHANGES)]
         )
     return Change(
         activity.value,
@@ -226,7 +221,7 @@ def record(store: GraphStore, operation: str, agent: Principal, graph: str, adde
         quads += [
             ox.Quad(activity, TRIPLES_ADDED, _integer(count), CHANGES),
             ox.Quad(activity, QUADS_RECORDED, _boolean(recorded), CHANGES),
-            ox.Quad(activity, ENDED, _time(now), CHANGES),
+            ox.Quad(activity, ENDED_AT, _time(now), CHANGES),
             ox.Quad(activity, COMMITTED, TRUE, CHANGES),
         ]
         store.replace_quads(remove=[], add=quads)
@@ -269,7 +264,7 @@ def history(
     only those that changed triples about ``resource``."""
     about = f"?change <{AIMS}changedResource> <{resource}> ." if resource else ""
     rows = store.query(f"""
-        PREFIX prov: <{PROV}> PREFIX aims: <{AIMS}> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        PREFIX prov: <{PROV}> PREFIX aims: <{AIMS}> PREFIX rdfs: <{RDFS}>
         SELECT ?change ?n ?op ?name ?role ?start ?end ?added ?removed ?recorded
                (GROUP_CONCAT(STR(?g); SEPARATOR=" ") AS ?graphs)
         WHERE {{ GRAPH <{Graphs.CHANGES}> {{
@@ -366,8 +361,8 @@ def _journal(
         return ox.Quad(s, ox.NamedNode(p), o, CHANGES)
 
     quads = [
-        quad(activity, RDF_TYPE.value, CHANGE_CLASS),
-        quad(activity, RDF_TYPE.value, ox.NamedNode(PROV + "Activity")),
+        quad(activity, TYPE.value, CHANGE_CLASS),
+        quad(activity, TYPE.value, ox.NamedNode(PROV + "Activity")),
         quad(activity, AIMS + "sequenceNumber", _integer(sequence)),
         quad(activity, AIMS + "changeOperation", ox.Literal(operation)),
         quad(activity, ASSOCIATED.value, agent_iri),
@@ -377,8 +372,8 @@ def _journal(
         quad(activity, AIMS + "triplesRemoved", _integer(len(delta.removed))),
         quad(activity, ADDED_QUADS.value, _nquads(delta.added)),
         quad(activity, REMOVED_QUADS.value, _nquads(delta.removed)),
-        quad(agent_iri, RDF_TYPE.value, ox.NamedNode(PROV + "Agent")),
-        quad(agent_iri, RDFS_LABEL.value, ox.Literal(agent.name)),
+        quad(agent_iri, TYPE.value, ox.NamedNode(PROV + "Agent")),
+        quad(agent_iri, LABEL.value, ox.Literal(agent.name)),
     ]
     quads += [quad(activity, AIMS + "changedGraph", ox.NamedNode(g)) for g in sorted(graphs or delta.graphs())]
     quads += [quad(activity, AIMS + "changedResource", ox.NamedNode(s)) for s in sorted(delta.subjects())]
@@ -420,7 +415,7 @@ def _recorded_delta(store: GraphStore, activity: ox.NamedNode) -> Delta:
 
 def _activities(store: GraphStore, committed: bool) -> list[ox.NamedNode]:
     found = []
-    for quad in store.raw.quads_for_pattern(None, RDF_TYPE, CHANGE_CLASS, CHANGES):
+    for quad in store.raw.quads_for_pattern(None, TYPE, CHANGE_CLASS, CHANGES):
         activity = quad.subject
         assert isinstance(activity, ox.NamedNode)  # a change is named by its urn:uuid IRI (see record)
         is_committed = any(True for _ in store.raw.quads_for_pattern(activity, COMMITTED, None, CHANGES))
@@ -449,7 +444,7 @@ def _nquads(quads: set[ox.Quad]) -> ox.Literal:
 
 
 def _time(value: datetime) -> ox.Literal:
-    return ox.Literal(value.isoformat(timespec="microseconds"), datatype=ox.NamedNode(XSD + "dateTime"))
+    return ox.Literal(value.isoformat(timespec="microseconds"), datatype=ox.NamedNode(XSD_DATETIME))
 
 
 def _integer(value: int) -> ox.Literal:
@@ -457,4 +452,4 @@ def _integer(value: int) -> ox.Literal:
 
 
 def _boolean(value: bool) -> ox.Literal:
-    return ox.Literal("true" if value else "false", datatype=ox.NamedNode(XSD + "boolean"))
+    return ox.Literal("true" if value else "false", datatype=ox.NamedNode(XSD_BOOLEAN))

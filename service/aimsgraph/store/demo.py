@@ -17,12 +17,11 @@ from datetime import date, datetime, timedelta
 import pyoxigraph as ox
 
 from aimsgraph import resources
-from aimsgraph.namespaces import XSD_DATE
+from aimsgraph.namespaces import XSD_DATE, XSD_DATETIME
 from aimsgraph.store.record import Term
 
 #: The day the demo's files describe as "today" (data/demo/README.md says the same).
 REFERENCE_DATE = date(2026, 11, 26)
-XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 
 
 def quads(graph: ox.NamedNode, on: date) -> list[ox.Quad]:

@@ -22,11 +22,8 @@ import math
 
 import pyoxigraph as ox
 
+from aimsgraph.namespaces import AIMS, RDF_TYPE, RDFS_LABEL
 from aimsgraph.store.remote import RawStore
-
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
-AIMS = "https://w3id.org/aimsgraph/ontology#"
 
 #: Memoised lookups kept before the memo starts again (bounds memory on large records).
 MAX_MEMO = 200_000

@@ -35,19 +35,13 @@ from typing import TypedDict
 
 import pyoxigraph as ox
 
-from aimsgraph.errors import (
-    AimsgraphError,
-    InvalidInput,
-    QueryTimeout,
-    StoreUnavailable,
-)
+from aimsgraph.errors import InvalidInput, QueryTimeout, RemoteServiceError, StoreUnavailable
+from aimsgraph.namespaces import AIMS, XSD, XSD_BOOLEAN, Graphs
 from aimsgraph.sparql.guard import dataset_clause, has_dataset_clause, query_form
 
-AIMS = "https://w3id.org/aimsgraph/ontology#"
 #: The shared write counter (in the changes graph): bumped by every write request.
 STATE = "urn:aimsgraph:state"
 GENERATION = AIMS + "storeGeneration"
-CHANGES_GRAPH = "https://w3id.org/aimsgraph/graph/changes"
 RESULTS = "application/sparql-results+json"
 #: What SELECT and ASK ask Virtuoso for: its XML writer is about 5 times faster than its JSON
 #: one (a 100,000-row answer: 2.4 s against 12 s), and as exact.
@@ -58,22 +52,21 @@ GRAPH_RESULTS = "application/n-triples, text/plain;q=0.9"
 #: Virtuoso names its blank nodes ``nodeID://b10000`` in JSON results, which is no blank node
 #: label: such labels are rewritten to ``_:nodeIDb10000``-like ones before parsing.
 _VIRTUOSO_BNODE = re.compile(rb'("type"\s*:\s*"bnode"\s*,\s*"value"\s*:\s*")nodeID://')
-XSD = "http://www.w3.org/2001/XMLSchema#"
 #: Datatypes Virtuoso 7.2 refuses in INSERT DATA (error SR553); it takes them in a template, as
 #: a number (months, or seconds), and answers "3"^^xsd:duration: see _VIRTUOSO_DURATION.
 _TEMPLATE_DATATYPES = frozenset({XSD + "duration", XSD + "yearMonthDuration"})
 _VIRTUOSO_BNODE_XML = re.compile(rb"<bnode>nodeID://")
-_VIRTUOSO_DURATION_XML = re.compile(
-    rb'(<literal datatype="http://www\.w3\.org/2001/XMLSchema#(?:duration|yearMonthDuration)">)(-?)(\d+)(\.\d*)?<'
-)
+#: The XSD namespace as it stands in a pattern below.
+_XSD = re.escape(XSD.encode())
+_VIRTUOSO_DURATION_XML = re.compile(rb'(<literal datatype="' + _XSD + rb'(?:duration|yearMonthDuration)">)(-?)(\d+)(\.\d*)?<')
 #: A duration Virtuoso answers as a bare number: whole months, or seconds with a fraction.
 _VIRTUOSO_DURATION = re.compile(
-    rb'("datatype"\s*:\s*"http://www\.w3\.org/2001/XMLSchema#(?:duration|yearMonthDuration)"\s*,\s*"value"\s*:\s*")'
+    rb'("datatype"\s*:\s*"' + _XSD + rb'(?:duration|yearMonthDuration)"\s*,\s*"value"\s*:\s*")'
     rb'(-?)(\d+)(\.\d*)?"'
 )
 #: Virtuoso stores an xsd:boolean as a number and answers "1"^^xsd:boolean / "0"^^xsd:boolean
 #: (valid lexical forms, not the canonical ones pyoxigraph and aimsgraph write and compare).
-_VIRTUOSO_BOOLEAN = re.compile(rb'("datatype"\s*:\s*"http://www\.w3\.org/2001/XMLSchema#boolean"\s*,\s*"value"\s*:\s*")([01])"')
+_VIRTUOSO_BOOLEAN = re.compile(rb'("datatype"\s*:\s*"' + _XSD + rb'boolean"\s*,\s*"value"\s*:\s*")([01])"')
 #: A graph nobody writes: the default graph of a query that has only FROM NAMED clauses.
 EMPTY_GRAPH = "urn:aimsgraph:empty"
 #: Largest update request sent at once when a write section is not in progress (bulk adds).
@@ -106,12 +99,6 @@ class DatasetOptions(TypedDict, total=False):
     use_default_graph_as_union: bool
     default_graph: list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph]
     named_graphs: list[ox.NamedNode | ox.BlankNode]
-
-
-class RemoteServiceError(AimsgraphError):
-    """The external store answered with an error (HTTP 502 to our clients)."""
-
-    status = 502
 
 
 class RemoteStore:
@@ -230,7 +217,7 @@ class RemoteStore:
     @property
     def generation(self) -> int:
         """The shared count of write requests made through aimsgraph (any instance)."""
-        rows = list(self._select(f"SELECT ?n WHERE {{ GRAPH <{CHANGES_GRAPH}> {{ <{STATE}> <{GENERATION}> ?n }} }}"))
+        rows = list(self._select(f"SELECT ?n WHERE {{ GRAPH <{Graphs.CHANGES}> {{ <{STATE}> <{GENERATION}> ?n }} }}"))
         return max((int(row["n"].value) for row in rows), default=0)
 
     def check(self) -> None:
@@ -311,7 +298,7 @@ class RemoteStore:
         self.update(f"CLEAR SILENT GRAPH {graph}")
 
     def load(self, data, format: ox.RdfFormat, to_graph: ox.NamedNode | None = None, base_iri: str | None = None) -> None:
-        graph = to_graph or ox.NamedNode(CHANGES_GRAPH)
+        graph = to_graph or ox.NamedNode(Graphs.CHANGES)
         self.extend(
             ox.Quad(q.subject, q.predicate, q.object, graph if isinstance(q.graph_name, ox.DefaultGraph) else q.graph_name)
             for q in ox.parse(data, format=format, base_iri=base_iri, rename_blank_nodes=True)
@@ -481,7 +468,7 @@ def _boolean(match: re.Match) -> bytes:
     return match.group(1) + (b'true"' if match.group(2) == b"1" else b'false"')
 
 
-_BOOLEAN = ox.NamedNode(XSD + "boolean")
+_BOOLEAN = ox.NamedNode(XSD_BOOLEAN)
 _DURATIONS = frozenset(ox.NamedNode(d) for d in _TEMPLATE_DATATYPES)
 
 
@@ -573,7 +560,7 @@ def _bump_generation() -> str:
     ``DELETE ... INSERT ... WHERE { OPTIONAL {...} BIND(COALESCE(?n, 0) + 1 AS ?next) }``:
     Virtuoso 7.2 inserts nothing for it, so its generation stayed 0 and no instance ever saw
     another's writes; combining the aggregate with DELETE fails to compile, SQ156.)"""
-    state = f"GRAPH <{CHANGES_GRAPH}> {{ <{STATE}> <{GENERATION}>"
+    state = f"GRAPH <{Graphs.CHANGES}> {{ <{STATE}> <{GENERATION}>"
     return (
         f"INSERT {{ {state} ?next }} }} WHERE {{ {{ SELECT (COALESCE(MAX(?n), 0) + 1 AS ?next) "
         f"WHERE {{ {state} ?n }} }} }} }} ;\n"

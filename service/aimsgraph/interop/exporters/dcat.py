@@ -47,7 +47,7 @@ from rdflib import RDF, SH
 
 from aimsgraph import resources
 from aimsgraph.errors import ExportInvalid
-from aimsgraph.namespaces import PREFIXES, Graphs
+from aimsgraph.namespaces import FOAF, PREFIXES, Graphs
 from aimsgraph.semantics.validation import Finding
 from aimsgraph.store import GraphStore
 from aimsgraph.store.remote import n_triples
@@ -55,9 +55,7 @@ from aimsgraph.store.remote import n_triples
 #: The record as the export reads it: asserted data and its inferences (types from ranges ...).
 RECORD_GRAPHS = (Graphs.DATA, Graphs.INFERRED)
 CATALOG_SUFFIX = "/register"
-EXPORT_PREFIXES = {name: PREFIXES[name] for name in ("aims", "dcat", "dct", "prov", "rdfs", "xsd")} | {
-    "foaf": "http://xmlns.com/foaf/0.1/"
-}
+EXPORT_PREFIXES = {name: PREFIXES[name] for name in ("aims", "dcat", "dct", "prov", "rdfs", "xsd")} | {"foaf": FOAF}
 
 _PROLOGUE = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in EXPORT_PREFIXES.items())
 _EXPORTED = "VALUES ?class { aims:AISystem aims:Model aims:Dataset } ?r a ?class . FILTER(isIRI(?r))"

@@ -42,14 +42,11 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from aimsgraph.interop.importers import NothingRecognised, label_blank_nodes, near_misses, read_rdf
-from aimsgraph.namespaces import AIMS, PREFIXES, Graphs
+from aimsgraph.namespaces import AIMS, AIRO, DCT, OWL, RDF, RDF_TYPE, RDFS, RDFS_LABEL, SKOS, TYPE, Graphs, sparql_prefixes
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Change, Delta, local_writer
 from aimsgraph.store.record import Record, local_name
 
-AIRO = "https://w3id.org/airo#"
-RDF, RDFS, OWL = PREFIXES["rdf"], PREFIXES["rdfs"], PREFIXES["owl"]
-TYPE = RDF + "type"
 DATA = ox.NamedNode(Graphs.DATA)
 #: Types that declare a class or property.
 DECLARATIONS = {
@@ -60,27 +57,29 @@ DECLARATIONS = {
     OWL + "AnnotationProperty",
     RDF + "Property",
 }
-LABELS = {RDFS + "label", PREFIXES["skos"] + "prefLabel", PREFIXES["dct"] + "title"}
+LABELS = {RDFS_LABEL, SKOS + "prefLabel", DCT + "title"}
 #: Our properties whose value ISO/IEC 42001 also asks for as text, and the property of the text.
 STATED_AS_TEXT = {AIMS + "hasPurpose": AIMS + "intendedPurpose"}
 
-_SUPER = """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX owl: <http://www.w3.org/2002/07/owl#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT ?ours ?theirs ?inverse WHERE { GRAPH <%(graph)s> {
+_SUPER = (
+    sparql_prefixes("rdfs", "owl", "skos")
+    + """SELECT ?ours ?theirs ?inverse WHERE { GRAPH <%(graph)s> {
   { ?ours rdfs:%(axiom)s ?theirs }
   UNION { ?anonymous owl:inverseOf ?ours ; rdfs:%(axiom)s ?theirs . FILTER(isBlank(?anonymous)) BIND(true AS ?inverse) }
   UNION { ?ours skos:exactMatch|skos:closeMatch ?theirs ; a ?kind . FILTER(?kind IN (%(kinds)s)) }
   FILTER(STRSTARTS(STR(?theirs), "%(theirs)s") && STRSTARTS(STR(?ours), "%(ours)s"))
 } }"""
+)
 #: Which of our terms a match may map to, by axiom: classes, or properties.
 _KINDS = {"subClassOf": "owl:Class", "subPropertyOf": "owl:ObjectProperty, owl:DatatypeProperty"}
 
-_MATCHES = """PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT ?ours ?theirs ?scheme WHERE { GRAPH <%s> {
+_MATCHES = (
+    sparql_prefixes("skos")
+    + """SELECT ?ours ?theirs ?scheme WHERE { GRAPH <%s> {
   ?ours skos:exactMatch|skos:closeMatch ?theirs ; skos:inScheme ?scheme .
   FILTER(STRSTARTS(STR(?ours), "%s"))
 } }"""
+)
 
 _DEFINED = "SELECT DISTINCT ?term WHERE { GRAPH <%s> { ?term a ?type } FILTER(isIRI(?term)) }"
 
@@ -256,7 +255,7 @@ def _without_vocabulary(quads: list[ox.Quad], mapping: Mapping, report: AiroRepo
     declared = {
         q.subject
         for q in quads
-        if q.predicate.value == TYPE and isinstance(q.object, ox.NamedNode) and q.object.value in DECLARATIONS
+        if q.predicate.value == RDF_TYPE and isinstance(q.object, ox.NamedNode) and q.object.value in DECLARATIONS
     }
     record = [
         q
@@ -273,7 +272,7 @@ def _without_vocabulary(quads: list[ox.Quad], mapping: Mapping, report: AiroRepo
 def terms_used(quads: Iterable[ox.Quad]) -> set[str]:
     """The properties and classes the quads use: what a vocabulary is recognised by."""
     return {q.predicate.value for q in quads} | {
-        q.object.value for q in quads if q.predicate.value == TYPE and isinstance(q.object, ox.NamedNode)
+        q.object.value for q in quads if q.predicate.value == RDF_TYPE and isinstance(q.object, ox.NamedNode)
     }
 
 
@@ -317,7 +316,7 @@ class _Labels:
             return min(self._in_file[node], key=lambda label: (label.language not in (None, "en"), label.value)).value
         if isinstance(node, ox.BlankNode):
             return None
-        return min(self._record.objects(node.value, RDFS + "label"), default=None) or _words(local_name(node.value))
+        return min(self._record.objects(node.value, RDFS_LABEL), default=None) or _words(local_name(node.value))
 
 
 def _words(name: str) -> str:
@@ -329,7 +328,7 @@ def _words(name: str) -> str:
 
 def _convert(quad: ox.Quad, mapping: Mapping, report: AiroReport, labels: _Labels):
     s, p, o = quad.subject, quad.predicate, quad.object
-    if p.value == TYPE and isinstance(o, ox.NamedNode) and o.value.startswith(AIRO):
+    if p.value == RDF_TYPE and isinstance(o, ox.NamedNode) and o.value.startswith(AIRO):
         yield from _convert_type(s, o.value, mapping, report)
     elif p.value.startswith(AIRO):
         yield from _convert_property(s, p, o, mapping, report, labels)
@@ -368,15 +367,15 @@ def _convert_type(subject, cls: str, mapping: Mapping, report: AiroReport):
     if cls in mapping.classes:
         ours = mapping.classes[cls][0]
         report.mapped[f"{_short(cls)} -> {_short(ours)}"] += 1
-        yield subject, ox.NamedNode(TYPE), ox.NamedNode(ours)
+        yield subject, TYPE, ox.NamedNode(ours)
     elif cls in mapping.roles:
         role = mapping.roles[cls]
         report.mapped[f"{_short(cls)} -> aims:InterestedParty with role {_short(role)}"] += 1
-        yield subject, ox.NamedNode(TYPE), ox.NamedNode(AIMS + "InterestedParty")
+        yield subject, TYPE, ox.NamedNode(AIMS + "InterestedParty")
         yield subject, ox.NamedNode(AIMS + "hasStakeholderRole"), ox.NamedNode(role)
     else:
         (report.unmapped if mapping.knows(cls) else report.unknown)[_short(cls)] += 1
-        yield subject, ox.NamedNode(TYPE), ox.NamedNode(cls)
+        yield subject, TYPE, ox.NamedNode(cls)
 
 
 def _value(term, mapping: Mapping):

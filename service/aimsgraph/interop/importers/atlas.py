@@ -26,11 +26,23 @@ import yaml
 
 from aimsgraph.errors import InvalidInput
 from aimsgraph.interop.importers import NothingRecognised
-from aimsgraph.namespaces import AIMS, PREFIXES, Graphs, is_absolute_iri
+from aimsgraph.namespaces import (
+    AIMS,
+    ATLAS_BASE,
+    DCT,
+    IDENTIFIER,
+    LABEL,
+    OWL,
+    RDFS,
+    SKOS,
+    TYPE,
+    XSD_DATE,
+    Graphs,
+    is_absolute_iri,
+)
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Change, Delta, local_writer
 
-ATLAS_BASE = "https://w3id.org/aimsgraph/atlas/"
 SCHEME = ox.NamedNode(ATLAS_BASE + "ATLAS")
 WEBSITE = "https://atlas.mitre.org/"  # ATLAS's own links are relative to it: /techniques/AML.T0005
 SOURCE = ox.NamedNode("https://github.com/mitre-atlas/atlas-data")
@@ -39,13 +51,10 @@ LICENCE = ox.NamedNode("https://www.apache.org/licenses/LICENSE-2.0")
 #: ATLAS ids become IRI path segments, so anything else is refused rather than escaped.
 ATLAS_ID = re.compile(r"AML\.[A-Z]+[0-9]+(?:\.[0-9]+)*")  # used with fullmatch
 
-RDF, RDFS, SKOS, DCT = (PREFIXES[p] for p in ("rdf", "rdfs", "skos", "dct"))
-A = ox.NamedNode(RDF + "type")
-LABEL, SEE_ALSO = ox.NamedNode(RDFS + "label"), ox.NamedNode(RDFS + "seeAlso")
+SEE_ALSO = ox.NamedNode(RDFS + "seeAlso")
 IN_SCHEME = ox.NamedNode(SKOS + "inScheme")
-IDENTIFIER, DESCRIPTION = ox.NamedNode(DCT + "identifier"), ox.NamedNode(DCT + "description")
+DESCRIPTION = ox.NamedNode(DCT + "description")
 CREATED, MODIFIED = ox.NamedNode(DCT + "created"), ox.NamedNode(DCT + "modified")
-XSD_DATE = ox.NamedNode(PREFIXES["xsd"] + "date")
 
 
 def _aims(local: str) -> ox.NamedNode:
@@ -266,9 +275,9 @@ def _triples(atlas: _Atlas) -> Iterator[ox.Triple]:
 
 
 def _scheme(atlas: _Atlas) -> Iterator[ox.Triple]:
-    yield ox.Triple(SCHEME, A, ox.NamedNode(SKOS + "ConceptScheme"))
+    yield ox.Triple(SCHEME, TYPE, ox.NamedNode(SKOS + "ConceptScheme"))
     yield ox.Triple(SCHEME, LABEL, ox.Literal(f"MITRE ATLAS: {atlas.name}", language="en"))
-    yield ox.Triple(SCHEME, ox.NamedNode(PREFIXES["owl"] + "versionInfo"), ox.Literal(atlas.version))
+    yield ox.Triple(SCHEME, ox.NamedNode(OWL + "versionInfo"), ox.Literal(atlas.version))
     yield ox.Triple(SCHEME, ox.NamedNode(DCT + "source"), SOURCE)
     yield ox.Triple(SCHEME, ox.NamedNode(DCT + "license"), LICENCE)
     yield ox.Triple(SCHEME, SEE_ALSO, ox.NamedNode(WEBSITE))
@@ -276,7 +285,7 @@ def _scheme(atlas: _Atlas) -> Iterator[ox.Triple]:
 
 def _entry(entry: dict, cls: ox.NamedNode, kind: str) -> Iterator[ox.Triple]:
     node = _iri(entry["id"])
-    yield ox.Triple(node, A, cls)
+    yield ox.Triple(node, TYPE, cls)
     yield ox.Triple(node, IN_SCHEME, SCHEME)
     yield ox.Triple(node, IDENTIFIER, ox.Literal(entry["id"]))
     yield ox.Triple(node, LABEL, ox.Literal(_text(entry["name"]), language="en"))
@@ -318,4 +327,4 @@ def _valid_iri(url: str) -> bool:
 
 def _date(value: date) -> ox.Literal:
     day = value.date() if isinstance(value, datetime) else value
-    return ox.Literal(day.isoformat(), datatype=XSD_DATE)
+    return ox.Literal(day.isoformat(), datatype=ox.NamedNode(XSD_DATE))

@@ -66,14 +66,10 @@ import pyoxigraph as ox
 from aimsgraph import limits
 from aimsgraph.errors import InvalidInput
 from aimsgraph.interop.importers import Triple, label_blank_nodes
-from aimsgraph.namespaces import AIMS, Graphs
+from aimsgraph.namespaces import AIMS, DCAT, IDENTIFIER, TYPE, Graphs
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta
 
-DCAT = "http://www.w3.org/ns/dcat#"
-DCT = "http://purl.org/dc/terms/"
-RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-IDENTIFIER = ox.NamedNode(DCT + "identifier")
 CATALOGUE_ENTRY = ox.NamedNode(AIMS + "catalogueEntry")
 DATA = ox.NamedNode(Graphs.DATA)
 CATALOGS = ox.NamedNode(Graphs.DATA_CATALOGS)
@@ -154,7 +150,7 @@ def _in_our_vocabulary(triple: Triple) -> bool:
     it (a catalogue saying that our dataset aims:hasRisk something)."""
     _, p, o = triple
     # (a triple term, which has no value, names no class)
-    return p.value.startswith(AIMS) or (p == RDF_TYPE and not isinstance(o, ox.Triple) and o.value.startswith(AIMS))
+    return p.value.startswith(AIMS) or (p == TYPE and not isinstance(o, ox.Triple) and o.value.startswith(AIMS))
 
 
 def _check_complete_xml(data: bytes | str) -> None:
@@ -175,7 +171,7 @@ def resource_kinds(triples: Iterable[Triple]) -> dict[object, set[str]]:
     """The DCAT resources among the nodes of ``triples`` and their kinds (by type or implied)."""
     kinds: dict[object, set[str]] = defaultdict(set)
     for s, p, o in triples:
-        if p == RDF_TYPE and not isinstance(o, ox.Triple) and o.value in TYPED_KINDS:  # a triple term names no class
+        if p == TYPE and not isinstance(o, ox.Triple) and o.value in TYPED_KINDS:  # a triple term names no class
             kinds[s].add(TYPED_KINDS[o.value])
         elif p.value in LINKS:
             subject_kind, object_kind = LINKS[p.value]
@@ -434,7 +430,7 @@ def _stored_members(store: GraphStore, catalogues: set[ox.NamedNode]) -> tuple[s
     what the other stored catalogues list)."""
     listed = _reach(store, catalogues, stop=set())
     others = {q.subject for p in LISTING for q in store.raw.quads_for_pattern(None, p, None, CATALOGS)}
-    others |= {q.subject for q in store.raw.quads_for_pattern(None, RDF_TYPE, ox.NamedNode(DCAT + "Catalog"), CATALOGS)}
+    others |= {q.subject for q in store.raw.quads_for_pattern(None, TYPE, ox.NamedNode(DCAT + "Catalog"), CATALOGS)}
     others = {node for node in others - catalogues if node not in listed}
     shared = _reach(store, others, stop=catalogues)
     return listed - shared, shared

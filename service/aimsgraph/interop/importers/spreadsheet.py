@@ -34,19 +34,29 @@ import pyoxigraph as ox
 
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput
-from aimsgraph.namespaces import AIMS, ISO, PREFIXES, RM, Graphs, is_absolute_iri
+from aimsgraph.namespaces import (
+    AIMS,
+    DCT,
+    IDENTIFIER,
+    ISO,
+    LABEL,
+    PREFIXES,
+    RDFS,
+    RM,
+    TYPE,
+    XSD,
+    Graphs,
+    is_absolute_iri,
+    sparql_prefixes,
+)
 
 KINDS = ("risk-register", "systems")
 #: Local ids are minted under this base unless the caller gives the organisation's own.
 DEFAULT_BASE = "https://data.example.org/aims/"
 MAX_ERRORS = 20
 
-RDF, RDFS, XSD, DCT = (PREFIXES[p] for p in ("rdf", "rdfs", "xsd", "dct"))
 DATA = ox.NamedNode(Graphs.DATA)
-TYPE = ox.NamedNode(RDF + "type")
-LABEL = ox.NamedNode(RDFS + "label")
-IDENTIFIER = ox.NamedNode(DCT + "identifier")
-XSD_DATE, XSD_ANY_URI, XSD_DECIMAL = (ox.NamedNode(XSD + t) for t in ("date", "anyURI", "decimal"))
+DATE_TYPE, ANY_URI_TYPE, DECIMAL_TYPE = (ox.NamedNode(XSD + t) for t in ("date", "anyURI", "decimal"))
 
 #: A local id: one IRI path segment, never "." or "..".
 LOCAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -122,14 +132,14 @@ def iso_date(text: str, base: str) -> list[Value]:
         date.fromisoformat(text)
     except ValueError:
         raise CellError(f"{text!r} is not a date written YYYY-MM-DD (e.g. 2027-03-31)") from None
-    return [Value(ox.Literal(text, datatype=XSD_DATE), text=text)]
+    return [Value(ox.Literal(text, datatype=DATE_TYPE), text=text)]
 
 
 def web_url(text: str, base: str) -> list[Value]:
     parts = urlsplit(text)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or not is_absolute_iri(text):
         raise CellError(f"{text!r} is not an http(s) URL (e.g. https://dms.example.org/report.pdf)")
-    return [Value(ox.Literal(text, datatype=XSD_ANY_URI), text=text)]
+    return [Value(ox.Literal(text, datatype=ANY_URI_TYPE), text=text)]
 
 
 def share(text: str, base: str) -> list[Value]:
@@ -140,7 +150,7 @@ def share(text: str, base: str) -> list[Value]:
             raise InvalidOperation
     except InvalidOperation:
         raise CellError(f"{text!r} is not a number from 0 to 1 (or a percentage, e.g. 80%)") from None
-    return [Value(ox.Literal(format(number.normalize(), "f"), datatype=XSD_DECIMAL), text=text)]
+    return [Value(ox.Literal(format(number.normalize(), "f"), datatype=DECIMAL_TYPE), text=text)]
 
 
 def choice(options: dict[str, str], what: str) -> Parser:
@@ -221,7 +231,7 @@ class Reference:
     annex_c: dict[str, str]  # _key(id, id without "C.3-", label) -> IRI
 
 
-_PREFIXES = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+_PREFIXES = sparql_prefixes(*PREFIXES)
 _MEMBERS = (
     _PREFIXES
     + """SELECT ?c ?label ?notation ?rank WHERE {

@@ -13,12 +13,13 @@ from __future__ import annotations
 import pyoxigraph as ox
 
 from aimsgraph.interop.importers import NothingRecognised, near_misses, read_rdf
-from aimsgraph.interop.importers.airo import AIRO, import_quads, terms_used
-from aimsgraph.namespaces import AIMS, PREFIXES
+from aimsgraph.interop.importers.airo import import_quads, terms_used
+from aimsgraph.namespaces import AIMS, AIRO, DPV, VAIR
 from aimsgraph.store import GraphStore
 
-#: Published vocabularies a record may be written in that no importer maps on its own.
-UNMAPPED_VOCABULARIES = {"DPV": "https://w3id.org/dpv", "VAIR": PREFIXES["vair"]}
+#: Published vocabularies a record may be written in that no importer maps on its own (DPV's
+#: namespace without its ``#``: its extensions, ``dpv/ai#`` ..., count too).
+UNMAPPED_VOCABULARIES = {"DPV": DPV.removesuffix("#"), "VAIR": VAIR}
 HOW_TO = (
     f"describe AI systems with aimsgraph terms ({AIMS}) or AIRO terms ({AIRO}); DPV and VAIR "
     "concepts are welcome as values (purposes, risks, roles) of those properties"
