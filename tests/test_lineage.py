@@ -135,25 +135,28 @@ def _two_outputs(second: dict):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (_without("run.runId"), "run.runId: missing"),
-        (_set("run.runId", "run-42"), "run.runId: 'run-42' is not a UUID"),
-        (_without("run"), "run: missing"),
-        (_set("eventTime", "yesterday"), "eventTime: 'yesterday' is not an ISO 8601 date-time"),
-        (_set("eventTime", "2026-10-20T08:15:42"), "eventTime: .* with seconds and a time zone"),
-        (_set("eventTime", "2026-02-30T08:00:00Z"), "eventTime: .* not a valid date-time"),
-        (_set("eventType", "DONE"), "eventType: 'DONE' is not one of START, RUNNING, COMPLETE"),
-        (_without("job.namespace"), "job.namespace: missing"),
-        (_set("job.name", ""), "job.name: empty"),
-        (_set("outputs", {"namespace": "x", "name": "y"}), "outputs: not a list"),
-        (_set("inputs", "kafka://broker/topic"), "inputs: not a list"),
-        (_two_outputs({"namespace": "s3://bucket"}), r"outputs\[1\]\.name: missing"),
-        (_two_outputs({"namespace": "s3://bucket", "name": 42}), r"outputs\[1\]\.name: not a string"),
-        (_two_outputs("s3://bucket/key"), r"outputs\[1\]: not an object"),
+        (_without("run.runId"), "run.runId is missing"),
+        (_set("run.runId", "run-42"), 'run.runId must be a UUID, not "run-42"'),
+        (_without("run"), "run is missing"),
+        (_set("eventTime", "yesterday"), 'eventTime must be an ISO 8601 date-time with a time zone, .* not "yesterday"'),
+        (
+            _set("eventTime", "2026-10-20T08:15:42"),
+            'eventTime must be an ISO 8601 date-time with a time zone, .* not "2026-10-20T08:15:42"',
+        ),
+        (_set("eventTime", "2026-02-30T08:00:00Z"), "eventTime is not a valid date-time"),
+        (_set("eventType", "DONE"), 'eventType must be one of START, RUNNING, COMPLETE, .* not "DONE"'),
+        (_without("job.namespace"), "job.namespace is missing"),
+        (_set("job.name", ""), "job.name is empty"),
+        (_set("outputs", {"namespace": "x", "name": "y"}), "outputs must be a list"),
+        (_set("inputs", "kafka://broker/topic"), "inputs must be a list"),
+        (_two_outputs({"namespace": "s3://bucket"}), r"outputs\[1\]\.name is missing"),
+        (_two_outputs({"namespace": "s3://bucket", "name": 42}), r"outputs\[1\]\.name must be a string"),
+        (_two_outputs("s3://bucket/key"), r"outputs\[1\] must be an object"),
         (
             _set("outputs.0.facets", {"version": {"datasetVersion": 7}}),
-            r"outputs\[0\]\.facets\.version\.datasetVersion: not a string",
+            r"outputs\[0\]\.facets\.version\.datasetVersion must be a string",
         ),
-        (_set("producer", 1), "producer: not a string"),
+        (_set("producer", 1), "producer must be a string"),
     ],
 )
 def test_malformed_events_are_refused_naming_the_field(change, message: str):
@@ -166,12 +169,41 @@ def test_malformed_events_are_refused_naming_the_field(change, message: str):
 def test_a_batch_is_refused_as_a_whole_and_must_hold_events():
     good, bad = fixture("complete"), fixture("complete")
     del bad["run"]["runId"]
-    with pytest.raises(InvalidInput, match=r"^\[1\]\.run\.runId: missing"):
+    with pytest.raises(InvalidInput, match=r"^\[1\]\.run\.runId is missing"):
         openlineage.read_events([good, bad])
     with pytest.raises(InvalidInput, match="no OpenLineage events"):
         openlineage.read_events([])
-    with pytest.raises(InvalidInput, match="event: not an object"):
+    with pytest.raises(InvalidInput, match=r"^the event must be a JSON object"):
         openlineage.read_events("COMPLETE")
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("2026-10-20T08:15:42.5+02:00", "2026-10-20T06:15:42.500000+00:00"),
+        ("2026-10-20 08:15:42Z", "2026-10-20T08:15:42+00:00"),  # RFC 3339 allows a space
+        ("2026-10-20t08:15z", "2026-10-20T08:15:00+00:00"),  # seconds may be left out, either case
+        ("2026-10-20T08:15:42", None),  # no time zone
+        ("2026-10-20", None),
+        ("0999-12-31T00:00:00Z", None),
+        ("2026-02-30T08:00:00Z", None),
+    ],
+)
+def test_events_and_measurements_read_date_times_alike(written: str, utc: str | None):
+    """One date-time type for every JSON body: an event time is read as a measurement's time is."""
+    from aimsgraph.records import operations
+
+    event = fixture("complete")
+    event["eventTime"] = written
+    measurement = [{"metric": "urn:test:metric", "value": 1, "measuredAt": written}]
+    if utc is None:
+        with pytest.raises(InvalidInput, match=r"^eventTime "):
+            openlineage.read_event(event)
+        with pytest.raises(InvalidInput, match=r"^measurements\[0\]\.measuredAt "):
+            operations.read_measurements(measurement)
+    else:
+        assert openlineage.read_event(event).event_time.isoformat() == utc
+        assert operations.read_measurements(measurement)[0].measured_at.isoformat() == utc
 
 
 # -- recording and staleness ------------------------------------------------------------------

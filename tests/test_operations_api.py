@@ -220,7 +220,7 @@ MALFORMED = [
             {"metric": GINI, "value": 0.4, "measuredAt": "2099-01-01T00:00:00Z"},
         ],
         400,
-        r"measurements\[1\]\.measuredAt: .* lies in the future",
+        r"measurements\[1\]\.measuredAt lies in the future",
     ),
     (
         [
@@ -257,7 +257,7 @@ MALFORMED = [
         "same measurement .* with different values",
     ),
     ([], 400, "no measurements"),
-    ({"metric": GINI}, 400, "unknown field"),
+    ({"metric": GINI}, 400, "^metric is not a field of this request"),
     (
         [{"metric": GINI, "value": 1, "measuredAt": "2026-11-01T00:00:00Z", "id": MB + "risk/retail-credit-model-drift"}],
         400,
@@ -361,7 +361,7 @@ def test_an_incident_is_recorded_with_its_communications_and_triggers_reassessme
         ({"systems": [MB + "party/board"]}, r"systems\[0\] <.*> is not an asset"),
         ({"mustInform": ["mailto x"]}, r"mustInform\[0\] must be an absolute IRI"),
         ({"communications": [{"recipient": MB + "party/board"}]}, r"communications\[0\]\.at is missing"),
-        ({"occurredAt": "2099-01-01T00:00:00Z"}, "occurredAt: .* lies in the future"),
+        ({"occurredAt": "2099-01-01T00:00:00Z"}, "^occurredAt lies in the future"),
         ({"label": ""}, "label is empty"),
     ],
 )

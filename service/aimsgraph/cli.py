@@ -126,6 +126,7 @@ PRODUCTION_IDLE_TIMEOUT = 30
 def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None, production: bool, threads: int) -> None:
     """Run the service (SPARQL endpoint at /sparql, REST API at /api)."""
     from aimsgraph.http.app import create_app
+    from aimsgraph.http.state import state
 
     make = _production_server(threads) if production else _development_server
     settings = Settings.from_env(host=host, port=port, data_dir=data_dir, demo=demo)
@@ -144,7 +145,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         pass
     finally:
         server.close()
-        app.extensions["aimsgraph"].store.flush()
+        state(app).store.flush()
         if announced is not None:
             announced.unlink(missing_ok=True)
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import atexit
 import secrets
 import threading
-from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -32,6 +31,7 @@ from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api import soa as soa_api
 from aimsgraph.http.api import validation as validation_api
 from aimsgraph.http.api.writes import CHANGE_HEADER
+from aimsgraph.http.state import EXTENSION, ServiceState, state
 from aimsgraph.records.refresh import Refresher
 from aimsgraph.reporting.reports import finding_dict
 from aimsgraph.risk.analysis import ModelCache
@@ -39,17 +39,23 @@ from aimsgraph.semantics import validation
 from aimsgraph.sparql.executor import ReaderPool
 from aimsgraph.store import GraphStore, changes
 
-
-@dataclass
-class ServiceState:
-    """What request handlers need, kept in ``app.extensions["aimsgraph"]``."""
-
-    settings: Settings
-    store: GraphStore
-    readers: ReaderPool
-    models: ModelCache  # the risk model (scores, propagation) of the current store generation
-    tokens: TokenRegistry
-    refresher: Refresher  # brings the derived graphs up to date after writes
+#: The REST API under ``/api``, a blueprint per subject. Not nested under one parent ``api``
+#: blueprint: nesting renames every endpoint (``impact.analyse_change_get`` would become
+#: ``api.impact.analyse_change_get``), and the impact page's template names the old one.
+REST_BLUEPRINTS: tuple[Blueprint, ...] = (
+    changes_api.bp,
+    catalogs_api.bp,
+    api.bp,
+    validation_api.bp,
+    soa_api.bp,
+    queries_api.bp,
+    impact_api.bp,
+    operations_api.bp,
+    agenda_api.bp,
+)
+#: Every blueprint of the service, registered in this order: the SPARQL 1.1 Protocol, the Graph
+#: Store Protocol, the REST API and the web pages.
+BLUEPRINTS: tuple[Blueprint, ...] = (protocol.bp, graph_store.bp, *REST_BLUEPRINTS, web.bp)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -76,23 +82,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY=settings.secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax"
     )
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_upload_bytes)
-    app.extensions["aimsgraph"] = ServiceState(settings, store, readers, models, tokens, refresher)
+    app.extensions[EXTENSION] = ServiceState(settings, store, readers, models, tokens, refresher)
     app.before_request(_preflight)  # first: a preflight carries no credentials
     app.before_request(_authenticate)
     app.after_request(_add_cors_headers)
     app.after_request(ratelimit.retry_after)
-    app.register_blueprint(protocol.bp)
-    app.register_blueprint(graph_store.bp)
-    app.register_blueprint(changes_api.bp)
-    app.register_blueprint(catalogs_api.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(validation_api.bp)
-    app.register_blueprint(soa_api.bp)
-    app.register_blueprint(queries_api.bp)
-    app.register_blueprint(impact_api.bp)
-    app.register_blueprint(operations_api.bp)
-    app.register_blueprint(web.bp)
-    app.register_blueprint(agenda_api.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.register_error_handler(AimsgraphError, _render_error)
     app.register_error_handler(HTTPException, _render_http_error)
     return app
@@ -106,13 +102,13 @@ def _authenticate() -> BaseResponse | None:
     """Who is calling (``g.principal``): the bearer token, else a web login's session (which
     only reads); with AIMSGRAPH_OPEN_READS off, nobody unnamed reads, and pages send people to
     the login form."""
-    state = current_app.extensions["aimsgraph"]
-    g.principal = state.tokens.principal(request.headers.get("Authorization"))
+    service = state()
+    g.principal = service.tokens.principal(request.headers.get("Authorization"))
     if g.principal is None and "token" in session:
-        g.principal = state.tokens.session_principal(session["token"])
-    if not state.settings.open_reads and request.endpoint not in PUBLIC_ENDPOINTS and request.method != "OPTIONS":
+        g.principal = service.tokens.session_principal(session["token"])
+    if not service.settings.open_reads and request.endpoint not in PUBLIC_ENDPOINTS and request.method != "OPTIONS":
         try:
-            require(g.principal, "reader", "reading", state.tokens)
+            require(g.principal, "reader", "reading", service.tokens)
         except Unauthorized:
             if request.blueprint == "web" and request.method == "GET":
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
@@ -147,7 +143,7 @@ def _preflight() -> Response | None:
 
 def _add_cors_headers(response: Response) -> Response:
     """CORS headers on every answer of the service (SPARQL, the Graph Store, the API, errors)."""
-    origins = current_app.extensions["aimsgraph"].settings.cors_origins
+    origins = state().settings.cors_origins
     origin = request.headers.get("Origin")
     if "*" in origins:
         response.headers["Access-Control-Allow-Origin"] = "*"

@@ -18,14 +18,15 @@ from pathlib import PurePosixPath
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 
 from aimsgraph import limits
-from aimsgraph.auth import require, require_write
+from aimsgraph.auth import require_write
 from aimsgraph.errors import InvalidInput, NotAcceptable, NotFound, UnsupportedMediaType
-from aimsgraph.http.api.writes import UploadedFile, change_response, commit_request, upload_body, uploaded_files
+from aimsgraph.http.api.writes import UploadedFile, change_response, commit_request, upload_body, uploaded_files, writes
 from aimsgraph.http.negotiation import best_match
 from aimsgraph.http.protocol import content_type
+from aimsgraph.http.state import state
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 from aimsgraph.store.changes import Delta
@@ -53,17 +54,20 @@ def graph_store() -> Response:
     graph = _graph_named()
     if request.method in ("GET", "HEAD"):  # Werkzeug drops the body of a HEAD answer
         return _get(graph)
-    state = current_app.extensions["aimsgraph"]
-    # before the body is read or the write lock taken: no token, no work
-    require(g.principal, "editor", f"{request.method} on the graph store", state.tokens)
+    return _write(graph)
+
+
+@writes("editor", "{method} on the graph store")  # before the body is read or the write lock taken: no token, no work
+def _write(graph: str | None) -> Response:
+    """PUT, POST or DELETE of ``graph`` (None: POST to the store itself)."""
     if graph is not None:
-        require_write(g.principal, {graph}, state.tokens)
+        require_write(g.principal, {graph}, state().tokens)
     if request.method == "DELETE":
         return _delete(graph)
     if graph is None:  # POST to the store itself: a new graph, named by a fresh URN
         graph = f"urn:uuid:{uuid.uuid4()}"
     triples = _body(graph)  # parsed before the write lock is taken
-    with current_app.extensions["aimsgraph"].store.write_lock():
+    with state().store.write_lock():
         existed = _exists(graph)
         current = _content(graph) if request.method == "PUT" else set()
         delta = Delta(removed=current - triples, added=triples - current)
@@ -93,7 +97,7 @@ def _get(graph: str | None) -> Response:
 def _delete(graph: str | None) -> Response:
     if graph is None:
         raise InvalidInput("name the graph to delete: ?graph=IRI or ?default")
-    with current_app.extensions["aimsgraph"].store.write_lock():
+    with state().store.write_lock():
         current = _content(graph)
         if not current and graph != Graphs.DATA:
             raise NotFound(f"there is no graph <{graph}>")
@@ -172,7 +176,7 @@ def _parse(data: bytes, fmt: ox.RdfFormat, graph: str, what: str) -> list[ox.Qua
 
 
 def _quads(graph: str):
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     return store.raw.quads_for_pattern(None, None, None, ox.NamedNode(graph))
 
 

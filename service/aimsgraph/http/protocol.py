@@ -15,12 +15,12 @@ from __future__ import annotations
 import functools
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 
-from aimsgraph.auth import require
 from aimsgraph.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
-from aimsgraph.http.api.writes import change_response, commit_request, upload_body
+from aimsgraph.http.api.writes import change_response, commit_request, upload_body, writes
 from aimsgraph.http.negotiation import best_match
+from aimsgraph.http.state import ServiceState, state
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import cache, results
 from aimsgraph.sparql.executor import QueryJob, QueryOutcome, reader_selector
@@ -40,8 +40,8 @@ UPDATE_ATTEMPTS = 3
 @bp.route("/sparql", methods=["GET", "POST"], provide_automatic_options=False)
 def sparql_endpoint() -> Response:
     """Answer a SPARQL query, or describe the service when no query is given."""
-    state = current_app.extensions["aimsgraph"]
-    settings = state.settings
+    service = state()
+    settings = service.settings
     if _is_update():
         return _update()
     text = _query_text(settings.max_body_bytes)
@@ -68,33 +68,33 @@ def sparql_endpoint() -> Response:
         limit=settings.result_limit,
         prefixes=PREFIXES,
     )
-    return query_response(run_query(state, job, form), settings.result_limit)
+    return query_response(run_query(service, job, form), settings.result_limit)
 
 
-def run_query(state, job: QueryJob, form: str | None) -> QueryOutcome:
+def run_query(service: ServiceState, job: QueryJob, form: str | None) -> QueryOutcome:
     """The outcome of ``job``: from the result cache when the store has not changed since the same
     query was answered (``sparql.cache``), else from a reader."""
-    answers = _result_cache(state)
+    answers = _result_cache(service)
     if answers is None or not cache.cacheable(job.query, form):
-        return state.readers.run(job)
+        return service.readers.run(job)
     key = cache.key(job)
-    generation = state.store.generation
+    generation = service.store.generation
     outcome = answers.get(key, generation)
     if outcome is None:
-        outcome = state.readers.run(job)
+        outcome = service.readers.run(job)
         # the reader had the store's generation when it was taken; unchanged since, it was this one
-        if state.store.generation == generation:
+        if service.store.generation == generation:
             answers.put(key, generation, outcome)
     return outcome
 
 
-def _result_cache(state) -> cache.ResultCache | None:
+def _result_cache(service: ServiceState) -> cache.ResultCache | None:
     """The application's result cache; None when it is off or the store is an external one."""
     answers = current_app.extensions.get(RESULT_CACHE)
     if answers is None:
-        if state.settings.result_cache_bytes <= 0 or state.store.remote is not None:
+        if service.settings.result_cache_bytes <= 0 or service.store.remote is not None:
             return None
-        answers = current_app.extensions.setdefault(RESULT_CACHE, cache.ResultCache(state.settings.result_cache_bytes))
+        answers = current_app.extensions.setdefault(RESULT_CACHE, cache.ResultCache(service.settings.result_cache_bytes))
     return answers
 
 
@@ -168,11 +168,11 @@ def _is_update() -> bool:
     return request.mimetype == UPDATE_MEDIA_TYPE or (request.mimetype == FORM_MEDIA_TYPE and "update" in request.form)
 
 
+@writes("editor", "SPARQL Update")
 def _update() -> Response:
     """Evaluate an update to its change and commit it, against one state of the store."""
-    state = current_app.extensions["aimsgraph"]
-    settings = state.settings
-    require(g.principal, "editor", "SPARQL Update", state.tokens)
+    service = state()
+    settings = service.settings
     if request.mimetype == FORM_MEDIA_TYPE:
         if "query" in request.form:
             raise InvalidInput("give either 'query' or 'update', not both")
@@ -192,7 +192,7 @@ def _update() -> Response:
         fetch_max_bytes=settings.max_upload_bytes,
         max_solutions=settings.result_limit,
     )
-    store, selector = state.store, reader_selector(state.readers)
+    store, selector = service.store, reader_selector(service.readers)
     for _ in range(UPDATE_ATTEMPTS):
         # Evaluated outside the write lock (WHERE clauses in the query readers, with their
         # timeout), committed only if no write came in between; otherwise evaluated again.
@@ -290,7 +290,7 @@ def _service_description() -> Response:
     media_type = result_types()[1]
     if media_type is None:
         raise NotAcceptable(f"the service description is available as {results.on_offer(graph=True)}")
-    allowlist = current_app.extensions["aimsgraph"].settings.service_allowlist
+    allowlist = state().settings.service_allowlist
     formats = " ,\n    ".join(
         f"<http://www.w3.org/ns/formats/{name}>"
         for name in (

@@ -4,6 +4,12 @@ and turned into the exact change it makes to the data graph. The caller commits 
 :class:`~aimsgraph.store.changes.Delta` (``api/operations`` for requests, ``aimsgraph measure`` for
 files). The terms are those of ``ontology/aims.ttl`` and ``ontology/operations.ttl``.
 
+Every JSON body is a pydantic model (:class:`MeasurementBatch`, :class:`Incident`,
+:class:`Concern`, :class:`Triage`; OpenLineage events in ``interop.importers.openlineage`` too),
+checked by :func:`validated`: unknown fields are refused, and the first problem is one
+``InvalidInput`` naming the field path and the problem (``measurements[3].value must be a
+number, not "high"``). Date-times are one type for all (:data:`DateTime`).
+
 Measurements (:func:`read_measurements`, :func:`measurement_delta`). A batch is a JSON list, or
 ``{"measurements": [...]}``, of ``{"metric": IRI, "value": number, "measuredAt": date-time with
 a time zone, "id"?: IRI, "note"?: text}``; every problem is an ``InvalidInput`` naming the item
@@ -40,13 +46,28 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import types
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal, InvalidOperation
-from typing import Any, Literal, overload
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 import pyoxigraph as ox
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from aimsgraph import clock
 from aimsgraph.auth import Principal
@@ -75,11 +96,17 @@ RISK_BASE = "https://w3id.org/aimsgraph/risk/concern-"
 ANONYMOUS = Principal("anonymous", "reader")
 #: Most measurements in one batch.
 MAX_BATCH = 10_000
-#: Longest description, note or label, in characters.
+#: Longest description or note, in characters.
 MAX_TEXT = 10_000
+#: Longest label (of an incident, or a finding or risk made from a concern) and reporter's name.
+MAX_LABEL = 500
 MAX_IRI = 2_000
-#: How far ahead of this machine's clock a measurement, incident or communication may lie.
+#: How far ahead of this machine's clock a measurement, incident, communication or OpenLineage
+#: event may lie.
 MAX_CLOCK_SKEW = timedelta(hours=1)
+#: Date-times before this year are refused: a typing mistake (and the canonical xsd:dateTime has a
+#: four-digit year).
+EARLIEST_YEAR = 1000
 #: Values beyond this magnitude are refused; more than 18 decimal places are rounded (what
 #: xsd:decimal holds in the store).
 MAX_MAGNITUDE = Decimal(10) ** 17
@@ -90,7 +117,250 @@ STATUS_CLOSED = AIMS + "StatusClosed"
 CLAUSE_MONITORING = ISO + "9.1"
 CLAUSE_CONCERNS = ISO + "A.3.3"
 
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})", re.IGNORECASE)
+#: The date-times of every JSON body (:data:`DateTime`): ISO 8601 / RFC 3339 with a time zone (a
+#: time without one cannot be put in order with the record's), seconds optional, "T" or a space
+#: between date and time (RFC 3339 allows both), either case.
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+# -- payloads: JSON bodies as pydantic models -------------------------------------------------------
+#
+# The leaf types below check with messages of their own (:func:`payload_error`); pydantic's own
+# errors (a field missing or unknown, a list or an object of the wrong kind) are phrased alike by
+# :func:`problem`, and :func:`validated` raises the first as InvalidInput:
+# ``<field path> <problem>``, such as ``communications[0].at is missing``.
+
+
+class Payload(BaseModel):
+    """A JSON object of a request body: unknown fields are refused (a misspelt optional field
+    would otherwise be lost without a word), and a checked payload is immutable and hashable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: What the object must be, for the message when something else is sent in its place.
+    expected: ClassVar[str] = "an object"
+
+
+def payload_error(problem: str) -> PydanticCustomError:
+    """A failed check of a field, as pydantic collects it: ``problem`` follows the field's path in
+    the message (``must be a number, not "high"``)."""
+    return PydanticCustomError("aimsgraph", problem)
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def validated(
+    model: type[P], payload: object, what: str = "the body", at: tuple[int | str, ...] = (), now: datetime | None = None
+) -> P:
+    """``payload`` (decoded JSON) checked as ``model``; InvalidInput (400, exit code 2) naming the
+    first problem. ``what`` names the payload itself in a message about it as a whole, ``at`` is
+    its place in a larger body (``(1,)``: the second item of a list), and date-times may lie up
+    to MAX_CLOCK_SKEW after ``now`` (default: this machine's clock)."""
+    try:
+        return model.model_validate(payload, context={"now": now or clock.now()})
+    except ValidationError as exc:
+        raise InvalidInput(problem(model, exc.errors(include_url=False, include_input=False), what, at)) from None
+
+
+def problem(
+    model: type[BaseModel], errors: Sequence[ErrorDetails], what: str = "the body", at: tuple[int | str, ...] = ()
+) -> str:
+    """The message of the first of pydantic's ``errors`` of ``model``: the field's path and the
+    problem. An unknown field counts first, as it may be a misspelling of one reported missing."""
+    error = errors[0]
+    loc = tuple(error["loc"])
+    for other in errors:
+        parent = tuple(other["loc"])[:-1]
+        if other["type"] == "extra_forbidden" and loc[: len(parent)] == parent:
+            error, loc = other, tuple(other["loc"])
+            break
+    return f"{_path(at + loc) or what} {_phrase(model, error, loc)}"
+
+
+def _phrase(model: type[BaseModel], error: ErrorDetails, loc: tuple[int | str, ...]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "is missing"
+    if kind == "extra_forbidden":
+        parent = _model_at(model, loc[:-1])
+        known = sorted(f.alias or name for name, f in parent.model_fields.items()) if parent else []
+        return "is not a field of this request" + (f" (known: {', '.join(known)})" if known else "")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be {getattr(_model_at(model, loc), 'expected', 'an object')}"
+    if kind in ("list_type", "tuple_type"):
+        return "must be a list"
+    if kind == "string_type":
+        return "must be a string"
+    if kind == "bool_type":
+        return "must be true or false"
+    message = error["msg"]  # a check of ours (payload_error), or another of pydantic's
+    return message if kind == "aimsgraph" else message[:1].lower() + message[1:]
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    """``measurements[3].value`` for ``("measurements", 3, "value")``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+    return text
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model of the object at ``loc`` in a ``model`` payload, if that place holds one."""
+    current: object = model
+    for part in loc:
+        current = _bare(current)
+        if isinstance(part, int):  # an item of a list (a tuple field)
+            items = [a for a in get_args(current) if a is not Ellipsis]
+            current = items[0] if items else None
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or name: f for name, f in current.model_fields.items()}
+            current = fields[part].annotation if part in fields else None
+        else:
+            return None
+    current = _bare(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _bare(annotation: object) -> object:
+    """The type under ``Annotated[...]`` and ``... | None``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType) and len(args := [a for a in get_args(annotation) if a is not type(None)]) == 1:
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def required(value: object) -> object:
+    """A value that is given: ``null`` counts as missing."""
+    if value is None:
+        raise payload_error("is missing")
+    return value
+
+
+def shown(value: object) -> str:
+    """A value of a body in a message, as JSON, cut to 60 characters."""
+    text = json.dumps(value, default=str) if not isinstance(value, Decimal) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_date_time(value: object) -> datetime:
+    required(value)
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise payload_error(f"must be an ISO 8601 date-time with a time zone, such as 2026-11-20T09:30:00Z, not {shown(value)}")
+    try:
+        moment = datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # well formed, but no such day or hour
+        raise payload_error(f"is not a valid date-time: {shown(value)} ({exc})") from None
+    if moment.year < EARLIEST_YEAR:
+        raise payload_error(f"is before the year {EARLIEST_YEAR}: {shown(value)}")
+    return moment
+
+
+def _not_ahead(moment: datetime, info: ValidationInfo) -> datetime:
+    # a clock far ahead would put a measurement or a data change ahead of everything after it
+    now = (info.context or {}).get("now") or clock.now()
+    if moment > now + MAX_CLOCK_SKEW:
+        raise payload_error(f"lies in the future: {_canonical_time(moment)} is more than an hour ahead of this server's clock")
+    return moment
+
+
+#: A date-time with a time zone (see ``_DATE_TIME``), in UTC: the one date-time type of every body.
+DateTime = Annotated[datetime, PlainValidator(_check_date_time)]
+#: A :data:`DateTime` of something that happened: at most MAX_CLOCK_SKEW ahead of the clock.
+PastDateTime = Annotated[DateTime, AfterValidator(_not_ahead)]
+
+
+def _check_iri(value: object) -> str:
+    required(value)
+    if not isinstance(value, str) or len(value) > MAX_IRI or not is_absolute_iri(value):
+        raise payload_error(f"must be an absolute IRI, not {shown(value)}")
+    return value
+
+
+def _text_check(max_length: int | None) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        required(value)
+        if not isinstance(value, str):
+            raise payload_error("must be a string")
+        if not value.strip():
+            raise payload_error("is empty")
+        if max_length is not None and len(value) > max_length:
+            raise payload_error(f"is {len(value)} characters long; the limit is {max_length}")
+        return value
+
+    return check
+
+
+def one_of(choices: Sequence[str] | Mapping[str, object], phrase: str) -> PlainValidator:
+    """A string that is one of ``choices``: ``must be {phrase}, not "other"`` otherwise."""
+
+    def check(value: object) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise payload_error(f"must be {phrase}, not {shown(value)}")
+        return value
+
+    return PlainValidator(check)
+
+
+def _check_number(value: object) -> Decimal:
+    required(value)
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise payload_error(f"must be a number, not {shown(value)}")
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        raise payload_error("must be a finite number")
+    if abs(number) >= MAX_MAGNITUDE:
+        raise payload_error("is out of range (at most 17 digits before the decimal point)")
+    exponent = number.as_tuple().exponent  # an int: the number is finite
+    if isinstance(exponent, int) and exponent < -18:
+        number = number.quantize(DECIMAL_PLACES)
+    return number
+
+
+def _iri_list(non_empty: bool) -> BeforeValidator:
+    def check(value: object) -> object:
+        if value is None:
+            if non_empty:
+                raise payload_error("is missing (a list of IRIs)")
+            return []
+        if not isinstance(value, list) or (non_empty and not value):
+            raise payload_error(f"must be a {'non-empty ' if non_empty else ''}list of IRIs")
+        return value
+
+    return BeforeValidator(check)
+
+
+def list_of(what: str, null: bool = False) -> BeforeValidator:
+    """A JSON list (its items checked as the field's type says): ``must be a list of {what}``
+    otherwise; ``null`` as an empty list when ``null``."""
+
+    def check(value: object) -> object:
+        if value is None and null:
+            return []
+        if not isinstance(value, list):
+            raise payload_error(f"must be a list of {what}" if what else "must be a list")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _unique(items: tuple) -> tuple:
+    return tuple(dict.fromkeys(items))
+
+
+Iri = Annotated[str, PlainValidator(_check_iri)]
+#: Text of a description or note; :data:`Label` a label; :data:`Name` any non-blank string.
+Text = Annotated[str, PlainValidator(_text_check(MAX_TEXT))]
+Label = Annotated[str, PlainValidator(_text_check(MAX_LABEL))]
+Name = Annotated[str, PlainValidator(_text_check(None))]
+Number = Annotated[Decimal, PlainValidator(_check_number)]
+#: A list of IRIs, each once, in the order given (``null``: none); :data:`SomeIris` at least one.
+Iris = Annotated[tuple[Iri, ...], _iri_list(non_empty=False), AfterValidator(_unique)]
+SomeIris = Annotated[tuple[Iri, ...], _iri_list(non_empty=True), AfterValidator(_unique)]
 
 
 # -- JSON ----------------------------------------------------------------------------------------
@@ -112,16 +382,21 @@ def parse_json(body: bytes | str, what: str = "body") -> object:
 # -- measurements ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Measurement:
+class Measurement(Payload):
     """One checked measurement: ``value`` rounded to what xsd:decimal keeps, ``measured_at`` UTC."""
 
-    index: int
-    metric: str
-    value: Decimal
-    measured_at: datetime
-    id: str | None = None
-    note: str | None = None
+    expected: ClassVar[str] = "an object with metric, value and measuredAt"
+    metric: Iri
+    value: Number
+    measured_at: PastDateTime = Field(alias="measuredAt")
+    id: Iri | None = None
+    note: Text | None = None
+    _index: int = PrivateAttr(default=0)
+
+    @property
+    def index(self) -> int:
+        """Its place in the batch."""
+        return self._index
 
     @property
     def iri(self) -> str:
@@ -131,24 +406,28 @@ class Measurement:
         return MEASUREMENT_BASE + digest[:20]
 
 
+def _batch_size(value: object) -> object:
+    if isinstance(value, list) and not value:
+        raise payload_error("is empty: the batch holds no measurements")
+    if isinstance(value, list) and len(value) > MAX_BATCH:
+        raise payload_error(f"holds {len(value)} measurements; at most {MAX_BATCH} are taken at once")
+    return value
+
+
+class MeasurementBatch(Payload):
+    """A batch: ``{"measurements": [...]}`` (a body that is a list is read as its ``measurements``)."""
+
+    expected: ClassVar[str] = 'a list of measurements or {"measurements": [...]}'
+    measurements: Annotated[tuple[Measurement, ...], list_of("measurements"), BeforeValidator(_batch_size)]
+
+
 def read_measurements(payload: object, now: datetime | None = None) -> list[Measurement]:
     """Check a decoded batch: a list, or an object with a ``measurements`` list. InvalidInput
     names the first problem (``measurements[3].value must be a number``)."""
-    if isinstance(payload, dict):
-        if set(payload) - {"measurements"}:
-            raise InvalidInput(
-                f"unknown field {_shown(min(set(payload) - {'measurements'}))}: "
-                'the body is a list of measurements or {"measurements": [...]}'
-            )
-        payload = payload.get("measurements")
-    if not isinstance(payload, list):
-        raise InvalidInput('the body must be a list of measurements or {"measurements": [...]}')
-    if not payload:
-        raise InvalidInput("the batch holds no measurements")
-    if len(payload) > MAX_BATCH:
-        raise InvalidInput(f"the batch holds {len(payload)} measurements; at most {MAX_BATCH} are taken at once")
-    now = now or clock.now()
-    items = [_measurement(item, i, now) for i, item in enumerate(payload)]
+    batch = validated(MeasurementBatch, {"measurements": payload} if isinstance(payload, list) else payload, now=now)
+    items = list(batch.measurements)
+    for index, item in enumerate(items):
+        item._index = index
     seen: dict[str, Measurement] = {}
     unique = []
     for item in items:
@@ -167,21 +446,6 @@ def read_measurements(payload: object, now: datetime | None = None) -> list[Meas
                 f"<{item.iri}> with different values"
             )
     return unique
-
-
-def _measurement(item: object, index: int, now: datetime) -> Measurement:
-    where = f"measurements[{index}]"
-    if not isinstance(item, dict):
-        raise InvalidInput(f"{where} must be an object with metric, value and measuredAt")
-    _no_unknown(item, {"metric", "value", "measuredAt", "id", "note"}, where)
-    return Measurement(
-        index=index,
-        metric=_iri(item, "metric", where),
-        value=_number(item, "value", where),
-        measured_at=_moment(item, "measuredAt", where, now),
-        id=_iri(item, "id", where, required=False),
-        note=_text(item, "note", where, required=False),
-    )
 
 
 @dataclass
@@ -408,27 +672,31 @@ def _check_ids(store: GraphStore, measurements: list[Measurement]) -> None:
 # -- incidents -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Communication:
-    recipient: str
-    at: datetime
+class Communication(Payload):
+    """That a party was told of an incident, and when."""
+
+    expected: ClassVar[str] = "an object with recipient and at"
+    recipient: Iri
+    at: PastDateTime
 
 
-@dataclass(frozen=True)
-class Incident:
-    """One checked incident report."""
+class Incident(Payload):
+    """One checked incident report. ``informBy`` is a deadline: it may lie ahead."""
 
-    label: str
-    occurred_at: datetime
-    systems: tuple[str, ...]
-    risks: tuple[str, ...] = ()
-    affected: tuple[str, ...] = ()
-    must_inform: tuple[str, ...] = ()
-    communications: tuple[Communication, ...] = ()
-    id: str | None = None
-    description: str | None = None
-    inform_by: datetime | None = None
-    owner: str | None = None
+    expected: ClassVar[str] = "a JSON object describing the incident"
+    id: Iri | None = None
+    label: Label
+    description: Text | None = None
+    occurred_at: PastDateTime = Field(alias="occurredAt")
+    systems: SomeIris
+    risks: Iris = ()
+    affected: Iris = Field((), alias="affectedStakeholders")
+    must_inform: Iris = Field((), alias="mustInform")
+    inform_by: DateTime | None = Field(None, alias="informBy")
+    communications: Annotated[
+        tuple[Communication, ...], list_of('{"recipient": IRI, "at": date-time}'), AfterValidator(_unique)
+    ] = ()
+    owner: Iri | None = None
 
     @property
     def iri(self) -> str:
@@ -440,52 +708,9 @@ class Incident:
         return COMMUNICATION_BASE + _sha1(f"{self.iri}\n{c.recipient}\n{_canonical_time(c.at)}")[:20]
 
 
-INCIDENT_FIELDS = {
-    "id",
-    "label",
-    "description",
-    "occurredAt",
-    "systems",
-    "risks",
-    "affectedStakeholders",
-    "mustInform",
-    "informBy",
-    "communications",
-    "owner",
-}
-
-
 def read_incident(payload: object, now: datetime | None = None) -> Incident:
     """Check a decoded incident report; InvalidInput names the field."""
-    now = now or clock.now()
-    if not isinstance(payload, dict):
-        raise InvalidInput("the body must be a JSON object describing the incident")
-    _no_unknown(payload, INCIDENT_FIELDS, "")
-    communications = payload.get("communications", [])
-    if not isinstance(communications, list):
-        raise InvalidInput('communications must be a list of {"recipient": IRI, "at": date-time}')
-    read = []
-    for i, item in enumerate(communications):
-        where = f"communications[{i}]"
-        if not isinstance(item, dict):
-            raise InvalidInput(f"{where} must be an object with recipient and at")
-        _no_unknown(item, {"recipient", "at"}, where)
-        read.append(Communication(_iri(item, "recipient", where), _moment(item, "at", where, now)))
-    inform_by = _moment(payload, "informBy", "", None, required=False)
-    systems = _iris(payload, "systems", required=True)
-    return Incident(
-        label=_text(payload, "label", "", max_length=500),
-        occurred_at=_moment(payload, "occurredAt", "", now),
-        systems=systems,
-        risks=_iris(payload, "risks"),
-        affected=_iris(payload, "affectedStakeholders"),
-        must_inform=_iris(payload, "mustInform"),
-        communications=tuple(dict.fromkeys(read)),
-        id=_iri(payload, "id", "", required=False),
-        description=_text(payload, "description", "", required=False),
-        inform_by=inform_by,
-        owner=_iri(payload, "owner", "", required=False),
-    )
+    return validated(Incident, payload, now=now)
 
 
 @dataclass
@@ -600,34 +825,38 @@ def incident_delta(store: GraphStore, incident: Incident, now: datetime | None =
 # -- concerns --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Concern:
-    """One checked concern. ``reporter`` is an IRI or a name; never set when ``anonymous``."""
+def _check_anonymous(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise payload_error("must be true or false (true: nothing that identifies the reporter is recorded)")
+    return value
 
-    description: str
-    anonymous: bool
-    concerns: str | None = None
+
+class Concern(Payload):
+    """One checked concern. ``anonymous`` must be given (true or false, checked first), so that
+    nobody is named by accident; ``reporter`` is an IRI or a name, never set when ``anonymous``,
+    and never repeated in a message."""
+
+    expected: ClassVar[str] = "a JSON object with description and anonymous"
+    anonymous: Annotated[bool, PlainValidator(_check_anonymous)] = Field(None, validate_default=True)
     reporter: str | None = None
+    description: Text
+    concerns: Iri | None = None
+
+    @field_validator("reporter", mode="before")
+    @classmethod
+    def _reporter(cls, value: object, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("anonymous") is True:
+            raise payload_error("must be left out when anonymous is true")
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_LABEL:
+            raise payload_error(f"must be an IRI or a name of at most {MAX_LABEL} characters")
+        return value.strip()
 
 
 def read_concern(payload: object) -> Concern:
-    """Check a decoded concern. ``anonymous`` must be given (true or false), so that nobody is
-    named by accident; an anonymous concern must not name a reporter. The reporter is never
-    repeated in a message."""
-    if not isinstance(payload, dict):
-        raise InvalidInput("the body must be a JSON object with description and anonymous")
-    _no_unknown(payload, {"description", "concerns", "anonymous", "reporter"}, "")
-    anonymous = payload.get("anonymous")
-    if not isinstance(anonymous, bool):
-        raise InvalidInput("anonymous must be true or false (true: nothing that identifies the reporter is recorded)")
-    reporter = payload.get("reporter")
-    if reporter is not None:
-        if anonymous:
-            raise InvalidInput("reporter must be left out when anonymous is true")
-        if not isinstance(reporter, str) or not reporter.strip() or len(reporter) > 500:
-            raise InvalidInput("reporter must be an IRI or a name of at most 500 characters")
-        reporter = reporter.strip()
-    return Concern(_text(payload, "description", ""), anonymous, _iri(payload, "concerns", "", required=False), reporter)
+    """Check a decoded concern (see :class:`Concern`)."""
+    return validated(Concern, payload)
 
 
 @dataclass
@@ -683,17 +912,17 @@ def concern_delta(
     return Delta(set(), quads).exact(store), ConcernReport(node.value, concern.anonymous)
 
 
-@dataclass(frozen=True)
-class Triage:
+class Triage(Payload):
     """A concern turned into a finding or a risk."""
 
-    concern: str
-    into: str  # "finding" or "risk"
-    label: str
-    description: str | None = None
-    asset: str | None = None
-    owner: str | None = None
-    status: str = "in-progress"  # the concern's status afterwards
+    expected: ClassVar[str] = "a JSON object with concern, into and label"
+    into: Annotated[Literal["finding", "risk"], one_of(("finding", "risk"), '"finding" or "risk"')]
+    status: Annotated[str, one_of(STATUS, f"one of {', '.join(STATUS)}")] = "in-progress"  # the concern's, afterwards
+    concern: Iri
+    label: Label
+    description: Text | None = None
+    asset: Iri | None = None
+    owner: Iri | None = None
 
     @property
     def iri(self) -> str:
@@ -702,24 +931,8 @@ class Triage:
 
 
 def read_triage(payload: object) -> Triage:
-    if not isinstance(payload, dict):
-        raise InvalidInput("the body must be a JSON object with concern, into and label")
-    _no_unknown(payload, {"concern", "into", "label", "description", "asset", "owner", "status"}, "")
-    into = payload.get("into")
-    if into not in ("finding", "risk"):
-        raise InvalidInput(f'into must be "finding" or "risk", not {_shown(into)}')
-    status = payload.get("status", "in-progress")
-    if status not in STATUS:
-        raise InvalidInput(f"status must be one of {', '.join(STATUS)}, not {_shown(status)}")
-    return Triage(
-        _iri(payload, "concern", ""),
-        into,
-        _text(payload, "label", "", max_length=500),
-        _text(payload, "description", "", required=False),
-        _iri(payload, "asset", "", required=False),
-        _iri(payload, "owner", "", required=False),
-        status,
-    )
+    """Check a decoded triage decision (see :class:`Triage`)."""
+    return validated(Triage, payload)
 
 
 def triage_delta(store: GraphStore, triage: Triage, now: datetime | None = None) -> tuple[Delta, dict[str, object]]:
@@ -789,114 +1002,6 @@ def triage_delta(store: GraphStore, triage: Triage, now: datetime | None = None)
 
 
 # -- checks ----------------------------------------------------------------------------------------
-
-
-def _no_unknown(obj: dict, known: set[str], where: str) -> None:
-    unknown = sorted(set(obj) - known)
-    if unknown:
-        raise InvalidInput(f"{_field(where, str(unknown[0]))} is not a field of this request (known: {', '.join(sorted(known))})")
-
-
-def _field(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-@overload
-def _iri(obj: dict, key: str, where: str, required: Literal[True] = True) -> str: ...
-@overload
-def _iri(obj: dict, key: str, where: str, required: bool) -> str | None: ...
-def _iri(obj: dict, key: str, where: str, required: bool = True) -> str | None:
-    value = obj.get(key)
-    if value is None:
-        if required:
-            raise InvalidInput(f"{_field(where, key)} is missing")
-        return None
-    if not isinstance(value, str) or len(value) > MAX_IRI or not is_absolute_iri(value):
-        raise InvalidInput(f"{_field(where, key)} must be an absolute IRI, not {_shown(value)}")
-    return value
-
-
-def _iris(obj: dict, key: str, required: bool = False) -> tuple[str, ...]:
-    value = obj.get(key)
-    if value is None:
-        if required:
-            raise InvalidInput(f"{key} is missing (a list of IRIs)")
-        return ()
-    if not isinstance(value, list) or (required and not value):
-        raise InvalidInput(f"{key} must be a {'non-empty ' if required else ''}list of IRIs")
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or len(item) > MAX_IRI or not is_absolute_iri(item):
-            raise InvalidInput(f"{key}[{i}] must be an absolute IRI, not {_shown(item)}")
-    return tuple(dict.fromkeys(value))
-
-
-@overload
-def _text(obj: dict, key: str, where: str, required: Literal[True] = True, max_length: int = MAX_TEXT) -> str: ...
-@overload
-def _text(obj: dict, key: str, where: str, required: bool, max_length: int = MAX_TEXT) -> str | None: ...
-def _text(obj: dict, key: str, where: str, required: bool = True, max_length: int = MAX_TEXT) -> str | None:
-    value = obj.get(key)
-    if value is None:
-        if required:
-            raise InvalidInput(f"{_field(where, key)} is missing")
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{_field(where, key)} must be a string")
-    if not value.strip():
-        raise InvalidInput(f"{_field(where, key)} is empty")
-    if len(value) > max_length:
-        raise InvalidInput(f"{_field(where, key)} is {len(value)} characters long; the limit is {max_length}")
-    return value
-
-
-def _number(obj: dict, key: str, where: str) -> Decimal:
-    value = obj.get(key)
-    if value is None:
-        raise InvalidInput(f"{_field(where, key)} is missing")
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        raise InvalidInput(f"{_field(where, key)} must be a number, not {_shown(value)}")
-    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite():
-        raise InvalidInput(f"{_field(where, key)} must be a finite number")
-    if abs(number) >= MAX_MAGNITUDE:
-        raise InvalidInput(f"{_field(where, key)} is out of range (at most 17 digits before the decimal point)")
-    exponent = number.as_tuple().exponent  # an int: the number is finite
-    if isinstance(exponent, int) and exponent < -18:
-        number = number.quantize(DECIMAL_PLACES)
-    return number
-
-
-@overload
-def _moment(obj: dict, key: str, where: str, now: datetime | None, required: Literal[True] = True) -> datetime: ...
-@overload
-def _moment(obj: dict, key: str, where: str, now: datetime | None, required: bool) -> datetime | None: ...
-def _moment(obj: dict, key: str, where: str, now: datetime | None, required: bool = True) -> datetime | None:
-    """A date-time with a time zone, in UTC; not more than MAX_CLOCK_SKEW after ``now`` (unless
-    ``now`` is None: a deadline may lie ahead)."""
-    value = obj.get(key)
-    name = _field(where, key)
-    if value is None:
-        if required:
-            raise InvalidInput(f"{name} is missing")
-        return None
-    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
-        raise InvalidInput(
-            f"{name} must be an ISO 8601 date-time with a time zone, such as 2026-11-20T09:30:00Z, not {_shown(value)}"
-        )
-    try:
-        moment = datetime.fromisoformat(value.upper()).astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        raise InvalidInput(f"{name}: {_shown(value)} is not a valid date-time ({exc})") from None
-    if moment.year < 1900:
-        raise InvalidInput(f"{name}: {_shown(value)} is before 1900")
-    if now is not None and moment > now + MAX_CLOCK_SKEW:
-        raise InvalidInput(f"{name}: {_shown(value)} lies in the future (more than an hour ahead of this server's clock)")
-    return moment
-
-
-def _shown(value: object) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, Decimal) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _typed(store: GraphStore, iris: list[str] | tuple[str, ...], cls: str) -> set[str]:

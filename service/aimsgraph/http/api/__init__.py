@@ -6,9 +6,10 @@ blueprints of their own in this package.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from aimsgraph import __version__
+from aimsgraph.http.state import state
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -23,11 +24,11 @@ def health():
     reflect the record. A degraded service still answers 200: it serves the record, and the
     derived graphs as they were, so that a load balancer keeps it while someone fixes the record
     (the next write tries again); monitoring should alert on ``status``."""
-    state = current_app.extensions["aimsgraph"]
-    state.store.query("ASK { ?s ?p ?o }")
-    derived = state.refresher.status()
+    service = state()
+    service.store.query("ASK { ?s ?p ?o }")
+    derived = service.refresher.status()
     failure = derived["failure"]
-    if failure is None:
+    if not isinstance(failure, dict):  # None: no derived graph failed
         return jsonify(status="ok", version=__version__, derived=derived)
     return jsonify(
         status="degraded",
@@ -42,6 +43,6 @@ def health():
 def graphs():
     """The named graphs of the store with their triple counts; ``current`` is false when the
     counts are from before the last write (a recount is then running)."""
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     sizes, current = store.recent_graph_sizes()
     return jsonify(graphs=[{"graph": g, "triples": n} for g, n in sizes.items()], current=current)

@@ -18,12 +18,13 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, NotAcceptable
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.negotiation import best_match
+from aimsgraph.http.state import state
 from aimsgraph.records import agenda, queries
 from aimsgraph.reporting import overview, review_pack
 
@@ -70,7 +71,7 @@ def _page(number: str | None, size: str | None) -> queries.Page:
     for a page or size that is no positive integer, or a size above the result limit."""
     paged = queries.NamedQuery("due", "", {"pagination": str(DUE_PAGE_SIZE)})
     values = {k: v for k, v in ((queries.PAGE, number), (queries.PAGE_SIZE, size)) if v is not None}
-    page, _ = paged.page(values, max_size=current_app.extensions["aimsgraph"].settings.result_limit)
+    page, _ = paged.page(values, max_size=state().settings.result_limit)
     assert page is not None  # a query with a pagination header is always paged
     return page
 
@@ -99,9 +100,9 @@ def review() -> Response:
             raise NotAcceptable("the review pack is available as application/json, text/markdown and text/html")
         fmt = {v: k for k, v in review_pack.MEDIA_TYPES.items()}[media]
     as_of = clock.as_of_argument(request.args.get("asOf"))
-    state = current_app.extensions["aimsgraph"]
-    snapshot = state.models.get()
-    pack = review_pack.build(state.store, snapshot.model, overview.findings(state.store, as_of), as_of)
+    service = state()
+    snapshot = service.models.get()
+    pack = review_pack.build(service.store, snapshot.model, overview.findings(service.store, as_of), as_of)
     kind = f"{media}; charset=utf-8" if media.startswith("text/") else media
     response = Response(review_pack.render(pack, fmt), content_type=kind)
     response.headers["Vary"] = "Accept"
@@ -112,4 +113,4 @@ def _agenda() -> tuple[date, str, list[agenda.DueItem]]:
     as_of = clock.as_of_argument(request.args.get("asOf"))
     within = request.args.get("within", agenda.DEFAULT_WITHIN)
     window = agenda.parse_within(within, as_of)
-    return as_of, within, agenda.due_items(current_app.extensions["aimsgraph"].store, as_of, window)
+    return as_of, within, agenda.due_items(state().store, as_of, window)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, request
 
-from aimsgraph.auth import require
-from aimsgraph.errors import ExportInvalid, InvalidInput, NotAcceptable, UnsupportedMediaType
-from aimsgraph.http.api.writes import change_response, commit_request, upload_body
+from aimsgraph.errors import ExportInvalid, InvalidInput, NotAcceptable
+from aimsgraph.http.api.writes import change_response, commit_request, require_json, upload_body, writes
 from aimsgraph.http.negotiation import best_match
 from aimsgraph.http.protocol import content_type
+from aimsgraph.http.state import state
 from aimsgraph.interop.exporters import dcat
 from aimsgraph.interop.importers import openlineage
 from aimsgraph.namespaces import PREFIXES
@@ -26,7 +26,7 @@ EXPORT_TYPES = results.TRIPLE_TYPES
 @bp.get("/export/dcat")
 def export_dcat() -> Response:
     """The register as DCAT 3 + PROV-O, Turtle unless Accept asks for another graph format."""
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     accept = request.headers.get("Accept")
     media_type = best_match(accept, EXPORT_TYPES) if accept else "text/turtle"
     if media_type is None:
@@ -41,21 +41,18 @@ def export_dcat() -> Response:
 
 
 @bp.post("/lineage")
+@writes("editor", "recording lineage")
 def lineage() -> Response:
     """One OpenLineage RunEvent, or a JSON list of them; all or nothing."""
-    state = current_app.extensions["aimsgraph"]
-    require(g.principal, "editor", "recording lineage", state.tokens)
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType(
-            f"POST /api/lineage takes application/json (OpenLineage RunEvents), not {request.mimetype or 'an untyped body'}"
-        )
+    require_json("OpenLineage RunEvents")
     body = upload_body("events")
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput(f"the body is not JSON: {exc}") from None
     events = openlineage.read_events(payload)
-    with state.store.write_lock():
-        delta, report = openlineage.lineage_delta(state.store, events)
+    store = state().store
+    with store.write_lock():
+        delta, report = openlineage.lineage_delta(store, events)
         change = commit_request(delta, "openlineage")
     return change_response(change, report=report.as_dict())

@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import overload
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from aimsgraph.auth import SERVICE_GRAPHS, require
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
-from aimsgraph.http.api.writes import change_response, commit_request, upload_body
+from aimsgraph.http.api.writes import change_response, commit_request, upload_body, writes
+from aimsgraph.http.state import state
 from aimsgraph.interop.importers import RDF_MEDIA_TYPES, NothingRecognised, airo, atlas, dcat, read_rdf, spreadsheet
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
@@ -40,7 +41,7 @@ IMPORT_TYPES = {
 @bp.get("/changes")
 def history() -> Response:
     """Committed writes in order: ?since= and ?until= (ISO 8601), ?resource=IRI."""
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     resource = request.args.get("resource")
     if resource is not None and not is_absolute_iri(resource):
         raise InvalidInput(f"resource must be an absolute IRI, got {resource!r}")
@@ -51,7 +52,7 @@ def history() -> Response:
 @bp.get("/changes/diff")
 def diff() -> Response:
     """What changed between ?from= and ?to= (default: now), optionally in ?graph= graphs."""
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     delta = changes.diff(store, _time("from"), _time("to"), _graphs() or None)
     return jsonify(
         since=request.args.get("from"),
@@ -66,7 +67,7 @@ def diff() -> Response:
 @bp.get("/changes/snapshot")
 def snapshot() -> Response:
     """A graph (?graph=, default the data graph) as it was at ?at=, in Turtle."""
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     at = _time("at")
     if at is None:
         raise InvalidInput("give ?at= an ISO 8601 date-time")
@@ -77,6 +78,7 @@ def snapshot() -> Response:
 
 
 @bp.post("/import")
+@writes("editor", "importing")  # before any work
 def import_records() -> Response:
     """Import, all or nothing: a CSV spreadsheet (?kind=risk-register|systems, optional
     ?base=IRI); an enterprise data catalogue (?kind=dcat; Turtle, JSON-LD or RDF/XML), whose
@@ -85,13 +87,11 @@ def import_records() -> Response:
     any RDF (?kind=rdf, into the data graph or ?graph=IRI), as ``aimsgraph load`` does. RDF
     kinds take every RDF format and resolve relative IRIs against ?base=IRI. 422 when the
     body parses but nothing in it is recognised."""
-    state = current_app.extensions["aimsgraph"]
-    require(g.principal, "editor", "importing", state.tokens)  # before any work
     kind = request.args.get("kind", "")
     if kind not in IMPORT_TYPES:
         raise InvalidInput(f"kind must be one of {', '.join(IMPORT_TYPES)}; got {kind!r}")
     if kind == "atlas":
-        require(g.principal, "admin", "importing MITRE ATLAS (it replaces the atlas reference graph)", state.tokens)
+        require(g.principal, "admin", "importing MITRE ATLAS (it replaces the atlas reference graph)", state().tokens)
     if request.mimetype not in IMPORT_TYPES[kind]:
         raise UnsupportedMediaType(
             f"POST /api/import?kind={kind} takes {', '.join(IMPORT_TYPES[kind])}, not {request.mimetype or 'an untyped body'}"
@@ -104,7 +104,7 @@ def import_records() -> Response:
 
 def _import_sheet(body: bytes, kind: str) -> Response:
     sheet = spreadsheet.read_sheet(body, kind, _base(spreadsheet.DEFAULT_BASE))
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     with store.write_lock():
         change = commit_request(changes.upsert(store, sheet.quads, sheet.replaced), f"import-csv {kind}")
     return change_response(change, rows=sheet.rows)
@@ -112,7 +112,7 @@ def _import_sheet(body: bytes, kind: str) -> Response:
 
 def _import_dcat(body: bytes) -> Response:
     catalog = dcat.read_catalog(body, CATALOG_TYPES[request.mimetype])
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     with store.write_lock():
         delta, report = dcat.link(store, catalog)
         change = commit_request(delta, "import-dcat")
@@ -120,14 +120,14 @@ def _import_dcat(body: bytes) -> Response:
 
 
 def _import_airo(body: bytes) -> Response:
-    store, write = current_app.extensions["aimsgraph"].store, _Writer("import-airo")
+    store, write = state().store, _Writer("import-airo")
     with store.write_lock():
         report = airo.import_airo(store, body, RDF_MEDIA_TYPES[request.mimetype], write, base_iri=_base())
     return change_response(write.change, report=report.as_dict())
 
 
 def _import_atlas(body: bytes) -> Response:
-    store, write = current_app.extensions["aimsgraph"].store, _Writer("import-atlas")
+    store, write = state().store, _Writer("import-atlas")
     with store.write_lock():
         report = atlas.import_atlas(store, body, write)
     return change_response(write.change, report=report.as_dict())

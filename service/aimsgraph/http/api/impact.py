@@ -7,11 +7,12 @@ edges has an empty impact); a node the record does not hold is 404."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import json_body
+from aimsgraph.http.state import state
 from aimsgraph.risk import impact
 
 bp = Blueprint("impact", __name__, url_prefix="/api")
@@ -54,7 +55,7 @@ def _analyse(node: object, change: object, modifications: list) -> Response:
         raise InvalidInput(f'"node" must be {NODE_HINT}')
     if not isinstance(change, str):
         raise InvalidInput(f'"change" must be one of {", ".join(impact.CHANGE_KINDS)}')
-    snapshot = current_app.extensions["aimsgraph"].models.get()
+    snapshot = state().models.get()
     if modifications:
         return jsonify(impact.analyse(snapshot.record, snapshot.model, node, change, modifications))
     # Answers without what-if are kept for the snapshot (the store generation) they were made from:
@@ -80,7 +81,7 @@ def concentration() -> Response:
     limit = request.args.get("limit", "20")
     if not limit.isdecimal() or not 1 <= int(limit) <= MAX_LIMIT:
         raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    snapshot = current_app.extensions["aimsgraph"].models.get()
+    snapshot = state().models.get()
     # Ranked once per store generation and choice of kinds (858 ms at 10,000 systems); a longer
     # ranking serves a shorter limit, as the ranking is sorted before it is cut.
     rankings = snapshot.kept("concentration", dict)

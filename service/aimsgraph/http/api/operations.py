@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g
 
 from aimsgraph.auth import require
-from aimsgraph.errors import UnsupportedMediaType
 from aimsgraph.http.api import ratelimit
-from aimsgraph.http.api.writes import change_response, commit_request, upload_body
+from aimsgraph.http.api.writes import change_response, commit_request, require_json, upload_body, writes
+from aimsgraph.http.state import state
 from aimsgraph.records import operations
 
 bp = Blueprint("operations", __name__, url_prefix="/api")
@@ -35,29 +34,29 @@ CONCERNS_PER_MINUTE = 30
 
 
 @bp.post("/measurements")
+@writes("editor", "recording measurements")
 def measurements() -> Response:
     """A batch of measurements; breaches flagged and raised as nonconformities; all or nothing.
     201 when a measurement was recorded for the first time."""
-    state = current_app.extensions["aimsgraph"]
-    require(g.principal, "editor", "recording measurements", state.tokens)
-    payload = _json("POST /api/measurements", "a list of measurements", lambda: upload_body("measurements"))
-    batch = operations.read_measurements(payload)
-    with state.store.write_lock():
-        delta, report = operations.measurement_delta(state.store, batch)
+    require_json("a list of measurements")
+    batch = operations.read_measurements(operations.parse_json(upload_body("measurements")))
+    store = state().store
+    with store.write_lock():
+        delta, report = operations.measurement_delta(store, batch)
         new = [iri for iri in report.stored if not _exists(iri)]
         change = commit_request(delta, "measurements")
     return change_response(change, 201 if change is not None and new else 200, report=report.as_dict())
 
 
 @bp.post("/incidents")
+@writes("editor", "recording incidents")
 def incidents() -> Response:
     """An AI incident; 201 when it is recorded for the first time."""
-    state = current_app.extensions["aimsgraph"]
-    require(g.principal, "editor", "recording incidents", state.tokens)
-    payload = _json("POST /api/incidents", "an incident", lambda: upload_body("incident"))
-    incident = operations.read_incident(payload)
-    with state.store.write_lock():
-        delta, report = operations.incident_delta(state.store, incident)
+    require_json("an incident")
+    incident = operations.read_incident(operations.parse_json(upload_body("incident")))
+    store = state().store
+    with store.write_lock():
+        delta, report = operations.incident_delta(store, incident)
         change = commit_request(delta, "incident")
     return change_response(change, 201 if change is not None and report.created else 200, report=report.as_dict())
 
@@ -65,45 +64,38 @@ def incidents() -> Response:
 @bp.post("/concerns")
 def concerns() -> Response:
     """A concern about the AI systems or their use, from anyone (see the module docstring); 201."""
-    state = current_app.extensions["aimsgraph"]
+    service = state()
     caller = g.principal
-    if not state.tokens.configured or not state.settings.open_reads:
-        require(caller, "reader", "reporting a concern", state.tokens)
+    if not service.tokens.configured or not service.settings.open_reads:
+        require(caller, "reader", "reporting a concern", service.tokens)
     ratelimit.limit_anonymous("concerns", CONCERNS_PER_MINUTE, "concerns")
-    payload = _json("POST /api/concerns", "a concern", lambda: upload_body("concern", small=True))
-    concern = operations.read_concern(payload)
+    require_json("a concern")
+    concern = operations.read_concern(operations.parse_json(upload_body("concern", small=True)))
     # anonymous: nobody is named, neither in the record nor in the audit trail
     agent = operations.ANONYMOUS if concern.anonymous or caller is None else caller
-    with state.store.write_lock():
+    with service.store.write_lock():
         delta, report = operations.concern_delta(
-            state.store, concern, None if concern.anonymous or caller is None else caller.name
+            service.store, concern, None if concern.anonymous or caller is None else caller.name
         )
         change = commit_request(delta, "concern", admitted_as=agent, day_only=agent is operations.ANONYMOUS)
     return change_response(change, 201, report=report.as_dict())
 
 
 @bp.post("/concerns/triage")
+@writes("editor", "triaging concerns")
 def triage() -> Response:
     """Turn a concern into a finding or a risk; 201 when that is new."""
-    state = current_app.extensions["aimsgraph"]
-    require(g.principal, "editor", "triaging concerns", state.tokens)
-    payload = _json("POST /api/concerns/triage", "a triage decision", lambda: upload_body("triage decision"))
-    decision = operations.read_triage(payload)
-    with state.store.write_lock():
-        delta, report = operations.triage_delta(state.store, decision)
+    require_json("a triage decision")
+    decision = operations.read_triage(operations.parse_json(upload_body("triage decision")))
+    store = state().store
+    with store.write_lock():
+        delta, report = operations.triage_delta(store, decision)
         change = commit_request(delta, "concern-triage")
     return change_response(change, 201 if change is not None and report["created"] else 200, report=report)
 
 
-def _json(endpoint: str, what: str, body: Callable[[], bytes]) -> object:
-    """The decoded body: 415 unless JSON, then 413 above the limit ``body`` applies, then 400."""
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType(f"{endpoint} takes application/json ({what}), not {request.mimetype or 'an untyped body'}")
-    return operations.parse_json(body())
-
-
 def _exists(iri: str) -> bool:
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     return next(store.raw.quads_for_pattern(ox.NamedNode(iri), None, None, None), None) is not None
 
 

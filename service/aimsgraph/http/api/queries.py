@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from aimsgraph.errors import AimsgraphError
 from aimsgraph.http.negotiation import best_match
 from aimsgraph.http.protocol import query_response
+from aimsgraph.http.state import state
 from aimsgraph.namespaces import PREFIXES
 from aimsgraph.records import queries
 from aimsgraph.sparql import results
@@ -54,22 +55,22 @@ def run_query(name: str) -> Response:
     named = queries.load_all().get(name)
     if named is None:
         raise UnknownQuery(f"no query named '{name}' in queries/")
-    state = current_app.extensions["aimsgraph"]
+    service = state()
     accept = request.headers.get("Accept")
-    page, values = named.page(request.args.to_dict(), max_size=state.settings.result_limit)
+    page, values = named.page(request.args.to_dict(), max_size=service.settings.result_limit)
     job = QueryJob(
         query=named.paged_text(page),
         solution_type=best_match(accept, results.SOLUTION_TYPES),
         graph_type=best_match(accept, list(results.GRAPH_TYPES)),
-        limit=state.settings.result_limit if page is None else page.size,
+        limit=service.settings.result_limit if page is None else page.size,
         prefixes=PREFIXES,
         bindings=named.bindings(values),
     )
-    outcome = state.readers.run(job)
+    outcome = service.readers.run(job)
     if page is None:
-        return query_response(outcome, state.settings.result_limit)
+        return query_response(outcome, service.settings.result_limit)
     # the page was asked for one row more than it holds: a cut answer means a next page
-    response = query_response(replace(outcome, truncated=False), state.settings.result_limit)
+    response = query_response(replace(outcome, truncated=False), service.settings.result_limit)
     links = {"first": 1}
     if page.number > 1:
         links["prev"] = page.number - 1

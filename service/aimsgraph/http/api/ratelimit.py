@@ -14,6 +14,7 @@ from flask import current_app, g
 from flask.wrappers import Response
 
 from aimsgraph.errors import TooManyRequests
+from aimsgraph.http.state import state
 
 
 class Limiter:
@@ -56,7 +57,7 @@ def limit_expensive(what: str) -> None:
     """:func:`limit_anonymous` for work that costs the service much whoever asks (validating a
     posted record, or the store as of another day), within
     AIMSGRAPH_ANONYMOUS_EXPENSIVE_PER_MINUTE together."""
-    per_minute = current_app.extensions["aimsgraph"].settings.anonymous_expensive_per_minute
+    per_minute = state().settings.anonymous_expensive_per_minute
     limit_anonymous("expensive", per_minute, what, "AIMSGRAPH_ANONYMOUS_EXPENSIVE_PER_MINUTE")
 
 

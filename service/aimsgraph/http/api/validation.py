@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request, url_for
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import json_body, upload_body
 from aimsgraph.http.negotiation import best_match
+from aimsgraph.http.state import state
 from aimsgraph.interop.importers import RDF_MEDIA_TYPES, upload
 from aimsgraph.namespaces import is_absolute_iri
 from aimsgraph.reporting import overview, reports
@@ -38,7 +39,7 @@ def validate() -> Response:
     """Validate the store (all of it, or ``{"changed": [IRI, ...]}``), stored when an editor
     asks (see the module docstring); or, with an RDF body, validate that graph against the
     catalogue without storing it."""
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     as_of = clock.as_of_argument(request.args.get("asOf"))
     if request.mimetype in RDF_MEDIA_TYPES:
         return _validate_record(as_of)
@@ -110,7 +111,7 @@ def findings() -> Response:
     most severe first, a page at a time: ?limit= (default 1,000) and ?after= (the IRI of the last
     finding of the previous page); ``count`` is the size of the whole filtered list, and a
     ``Link: <...>; rel="next"`` header names the next page."""
-    store = current_app.extensions["aimsgraph"].store
+    store = state().store
     as_of = clock.as_of_argument(request.args.get("asOf"))
     severity = request.args.get("severity") or None
     if severity and severity.capitalize() not in validation.SEVERITIES:
@@ -119,7 +120,7 @@ def findings() -> Response:
     if system and not is_absolute_iri(system):
         raise InvalidInput(f"system must be an absolute IRI, not {system!r}")
     limit = request.args.get("limit", str(FINDINGS_PAGE))
-    if not limit.isdecimal() or not 1 <= int(limit) <= current_app.extensions["aimsgraph"].settings.result_limit:
+    if not limit.isdecimal() or not 1 <= int(limit) <= state().settings.result_limit:
         raise InvalidInput("limit must be a whole number from 1 to the result limit (AIMSGRAPH_RESULT_LIMIT)")
     wanted = overview.FindingFilter(request.args.get("clause") or None, severity and severity.capitalize(), system)
     page = overview.finding_page(

@@ -1,31 +1,65 @@
 """The one way a request writes: check the caller may write the graphs the change touches,
 commit it (``changes.commit``, with the validation gate when configured), queue the refresh of
 the derived graphs, and describe the result. Used by SPARQL Update, the Graph Store Protocol and
-the import API.
+the import API. A handler that writes opens with :func:`writes`: the caller's role is checked
+before anything else is done.
 
 Also the one way a request body is read (:func:`upload_body`, :func:`uploaded_files`,
 :func:`json_body`): whole or refused, and scanned as ``limits`` says before any parser sees it."""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, ParamSpec, TypeVar
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 from flask.wrappers import Response
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from aimsgraph import limits
-from aimsgraph.auth import Principal, require_write
-from aimsgraph.errors import InvalidInput, PayloadTooLarge
+from aimsgraph.auth import Principal, require, require_write
+from aimsgraph.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from aimsgraph.http.state import state
 from aimsgraph.records.refresh import mark_stale
 from aimsgraph.semantics.validation import ViolationGate
 from aimsgraph.store.changes import Change, Delta, commit
 
 #: Names the audit-trail activity of a write in its response.
 CHANGE_HEADER = "X-Aimsgraph-Change"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def writes(role: str, what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a handler that writes: the caller must hold ``role`` (401 without a token or
+    when no token is configured, 403 with a lesser role; ``what`` names the work in the
+    message, ``{method}`` in it the request's method) before the handler reads the body or
+    takes the write lock. The graphs a change touches are checked again when it is committed
+    (:func:`commit_request`)."""
+
+    def decorate(handler: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(handler)
+        def admitted(*args: P.args, **kwargs: P.kwargs) -> R:
+            require(g.principal, role, what.replace("{method}", request.method), state().tokens)
+            return handler(*args, **kwargs)
+
+        return admitted
+
+    return decorate
+
+
+def require_json(what: str) -> None:
+    """UnsupportedMediaType (415) unless the request says its body is JSON; ``what`` says what
+    the body holds (``a list of measurements``)."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"{request.method} {request.path} takes application/json ({what}), not {request.mimetype or 'an untyped body'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -111,7 +145,7 @@ def _upload_limit(what: str, small: bool) -> tuple[int, str]:
     """The size limit of an upload and its setting; PayloadTooLarge when the request announces
     more, before any of it is read."""
     setting = "max_body_bytes" if small else "max_upload_bytes"
-    limit = getattr(current_app.extensions["aimsgraph"].settings, setting)
+    limit = getattr(state().settings, setting)
     if (request.content_length or 0) > limit:
         raise PayloadTooLarge(f"the {what} is {request.content_length} bytes; the limit is {limit} (AIMSGRAPH_{setting.upper()})")
     return limit, setting
@@ -128,16 +162,16 @@ def commit_request(
 
     ``admitted_as``: the endpoint has admitted the caller by its own rule (a concern may come
     from anyone) and the trail records this agent; ``day_only`` as in :func:`changes.commit`."""
-    state = current_app.extensions["aimsgraph"]
-    principal = admitted_as or require_write(g.principal, delta.graphs(), state.tokens)
-    store = state.store
-    gate = ViolationGate(store) if state.settings.validation_gate else None
+    service = state()
+    principal = admitted_as or require_write(g.principal, delta.graphs(), service.tokens)
+    store = service.store
+    gate = ViolationGate(store) if service.settings.validation_gate else None
     with store.write_lock():
         change = commit(
             store, delta, operation, principal, text=text, gate=gate, before_commit=lambda: mark_stale(store), day_only=day_only
         )
         if change is not None:
-            state.refresher.submit(change.delta)
+            service.refresher.submit(change.delta)
     return change
 
 

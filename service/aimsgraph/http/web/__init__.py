@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
 
 from aimsgraph import clock, reporting
 from aimsgraph.errors import InvalidInput, NotFound
+from aimsgraph.http.state import state
 from aimsgraph.namespaces import is_absolute_iri
 from aimsgraph.records import agenda, queries, soa
 from aimsgraph.reporting import charts, overview
@@ -33,16 +34,12 @@ bp = Blueprint(
 IRI_IN_TEXT = re.compile(r"<(https?://[^<>\s]+)>")
 
 
-def _state():
-    return current_app.extensions["aimsgraph"]
-
-
 @bp.app_context_processor
 def _page_globals() -> dict:
     """What every page's header needs: who is signed in, and whether a login exists."""
     return {
         "principal": g.get("principal"),
-        "login_enabled": _state().tokens.configured,
+        "login_enabled": state().tokens.configured,
         "charts": charts,
         "asset_url": lambda iri: url_for("web.asset", iri=iri),
     }
@@ -82,9 +79,9 @@ def _security_headers(response: Response) -> Response:
 def dashboard():
     if not _wants_html():  # API clients asking for JSON (or anything) at / get the service index
         return _service_index()
-    state = _state()
+    service = state()
     as_of = clock.as_of_argument(request.args.get("asOf"))
-    return render_template("dashboard.html", board=overview.dashboard(state.store, state.models, as_of), asked=as_of)
+    return render_template("dashboard.html", board=overview.dashboard(service.store, service.models, as_of), asked=as_of)
 
 
 @bp.get("/heatmap")
@@ -92,7 +89,7 @@ def heat_map():
     view = request.args.get("view", "inherent")
     if view not in overview.VIEWS:
         raise InvalidInput(f"view must be one of {', '.join(overview.VIEWS)}")
-    snapshot = _state().models.get()
+    snapshot = state().models.get()
     selected = _selected_cell(snapshot.model.criteria.matrix.cells)
     data = overview.heat_map(snapshot.record, snapshot.model, view, listed=selected, unscored_shown=overview.PAGE_SIZE)
     cell = data.cell(*selected) if selected else None
@@ -115,7 +112,7 @@ def heat_map():
 @bp.get("/systems")
 def systems():
     """AI systems riskiest first, or the assets of another kind by name, a page at a time."""
-    snapshot = _state().models.get()
+    snapshot = state().models.get()
     kind = request.args.get("kind") or "AISystem"
     if kind not in overview.ASSET_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(overview.ASSET_KINDS)}")
@@ -135,11 +132,11 @@ def systems():
 @bp.get("/asset")
 def asset():
     iri = _iri_argument("iri")
-    state = _state()
-    snapshot = state.models.get()
+    service = state()
+    snapshot = service.models.get()
     expand = request.args.get("expand") == "1"
     view = overview.asset_view(
-        state.store, snapshot.record, snapshot.model, overview.findings_index(state.store, wait=False), iri, expand
+        service.store, snapshot.record, snapshot.model, overview.findings_index(service.store, wait=False), iri, expand
     )
     if view is None:
         abort(404, description=f"<{iri}> is not a system, model, dataset, infrastructure service or supplier of the record")
@@ -154,22 +151,22 @@ def asset():
 
 @bp.get("/soa")
 def statement_of_applicability():
-    columns, rows = soa.rows(_state().store)
+    columns, rows = soa.rows(state().store)
     return render_template("soa.html", columns=columns, rows=rows)
 
 
 @bp.get("/soa.csv")
 def statement_of_applicability_csv():
-    response = Response(soa.render(_state().store, "csv"), content_type="text/csv; charset=utf-8")
+    response = Response(soa.render(state().store, "csv"), content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="statement-of-applicability.csv"'
     return response
 
 
 @bp.get("/findings")
 def findings():
-    state = _state()
-    snapshot = state.models.get()
-    index = overview.findings_index(state.store, wait=False)
+    service = state()
+    snapshot = service.models.get()
+    index = overview.findings_index(service.store, wait=False)
     severity = request.args.get("severity") or None
     if severity and severity not in overview.validation.SEVERITIES:
         raise InvalidInput(f"severity must be one of {', '.join(overview.validation.SEVERITIES)}")
@@ -179,7 +176,7 @@ def findings():
     if system and snapshot.model.asset_kind(system) != "AISystem":
         abort(404, description=f"<{system}> is not an AI system of the record")
     wanted = overview.FindingFilter(request.args.get("clause") or None, severity, system)
-    page = overview.finding_page(state.store, index, wanted, request.args.get("after") or None)
+    page = overview.finding_page(service.store, index, wanted, request.args.get("after") or None)
     return render_template(
         "findings.html",
         page=page,
@@ -196,7 +193,7 @@ def findings():
 
 @bp.get("/impact")
 def impact_page():
-    snapshot = _state().models.get()
+    snapshot = state().models.get()
     node, change = request.args.get("node") or None, request.args.get("change") or "modify"
     answer = picture = None
     status = 200
@@ -237,12 +234,12 @@ WINDOWS = ("7d", "30d", "90d", "12m")
 @bp.get("/due")
 def due():
     """What is due (the review calendar) and how monitoring went (breaches and their follow-up)."""
-    state = _state()
+    service = state()
     as_of = clock.as_of_argument(request.args.get("asOf"))
     within = request.args.get("within", agenda.DEFAULT_WITHIN)
-    items = agenda.due_items(state.store, as_of, agenda.parse_within(within, as_of))
+    items = agenda.due_items(service.store, as_of, agenda.parse_within(within, as_of))
     page = overview.page_of(items, request.args.get("after") or None, agenda.item_key)
-    snapshot = state.models.get()
+    snapshot = service.models.get()
     return render_template(
         "due.html",
         items=page.items,
@@ -252,7 +249,7 @@ def due():
         as_of=as_of,
         within=within,
         windows=WINDOWS,
-        breaches=state.store.per_generation("breaches", lambda: overview.breaches(state.store, snapshot.record)),
+        breaches=service.store.per_generation("breaches", lambda: overview.breaches(service.store, snapshot.record)),
     )
 
 
@@ -271,7 +268,7 @@ def favicon() -> Response:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    tokens = _state().tokens
+    tokens = state().tokens
     target = _safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("login.html", next=target, error=None)

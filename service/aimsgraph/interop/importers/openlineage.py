@@ -2,8 +2,9 @@
 matched to the register's datasets, and the assessments and evidence a data change made stale.
 
 This module owns reading and checking OpenLineage RunEvents (:func:`read_event`,
-:func:`read_events`) and computing, without writing, the change they make to the lineage
-named graph (:func:`lineage_delta`). The caller commits the :class:`~aimsgraph.store.changes.Delta`.
+:func:`read_events`: the parts of an event it uses are pydantic models, checked as every JSON
+body is, by ``records.operations.validated``) and computing, without writing, the change they
+make to the lineage named graph (:func:`lineage_delta`). The caller commits the :class:`~aimsgraph.store.changes.Delta`.
 The terms are declared in ``ontology/lineage.ttl``; ``shapes/lineage.ttl`` reports staleness.
 
 What is recorded (all in ``Graphs.LINEAGE``; IRIs are minted from the event, never from the
@@ -67,14 +68,16 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
+from typing import Annotated, ClassVar
 from urllib.parse import quote
 
 import pyoxigraph as ox
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
 
-from aimsgraph import clock
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, Graphs
+from aimsgraph.records.operations import Name, PastDateTime, list_of, one_of, payload_error, required, shown, validated
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta
 
@@ -92,9 +95,6 @@ STALE_SINCE = ox.NamedNode(AIMS + "staleSince")
 MADE_STALE_BY = ox.NamedNode(AIMS + "madeStaleBy")
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# RFC 3339 date-time, the "format": "date-time" of the OpenLineage schema: seconds and an offset
-# are required, as a time without an offset cannot be put in order with the record's dates.
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 # -- events ------------------------------------------------------------------------------------
@@ -157,120 +157,101 @@ def read_events(payload: object) -> list[RunEvent]:
     if isinstance(payload, list):
         if not payload:
             raise InvalidInput("the list holds no OpenLineage events")
-        return [_read_event(item, f"[{i}]") for i, item in enumerate(payload)]
+        return [_event(validated(RunEventPayload, item, at=(i,))) for i, item in enumerate(payload)]
     return [read_event(payload)]
 
 
 def read_event(payload: object) -> RunEvent:
     """Check one decoded RunEvent against the parts of the OpenLineage spec this module uses;
-    InvalidInput names the first malformed field (``outputs[1].name: missing``)."""
-    return _read_event(payload, "")
+    InvalidInput names the first malformed field (``outputs[1].name is missing``)."""
+    return _event(validated(RunEventPayload, payload, what="the event"))
 
 
-def _read_event(payload: object, where: str) -> RunEvent:
-    event = _object(payload, where or "event")
-    run = _object(_required(event, "run", where), _field(where, "run"))
-    job = _object(_required(event, "job", where), _field(where, "job"))
-    event_type = _optional_string(event, "eventType", where)
-    if event_type is not None and event_type not in EVENT_TYPES:
-        raise InvalidInput(f"{_field(where, 'eventType')}: {_shown(event_type)} is not one of {', '.join(EVENT_TYPES)}")
-    return RunEvent(
-        event_type=event_type,
-        event_time=_date_time(_required(event, "eventTime", where), _field(where, "eventTime")),
-        run_id=_uuid(_required(run, "runId", _field(where, "run")), _field(where, "run.runId")),
-        job_namespace=_name(job, "namespace", _field(where, "job")),
-        job_name=_name(job, "name", _field(where, "job")),
-        inputs=_datasets(event, "inputs", where),
-        outputs=_datasets(event, "outputs", where),
-        producer=_optional_string(event, "producer", where),
-        schema_url=_optional_string(event, "schemaURL", where),
-    )
+# -- the payload: the parts of a RunEvent this module reads ----------------------------------------
+#
+# The spec lets producers add facets and fields of their own, and the checks before these models
+# refused no field: what is not read here is ignored, not refused. ``null`` is an absent value.
+# The event time is the date-time of every JSON body (``records.operations.DateTime``), at most
+# an hour ahead of this server's clock: a producer with a clock far ahead would make everything it
+# covers stale for good, as a last change never moves back.
 
 
-def _datasets(event: dict, key: str, where: str) -> tuple[DatasetRef, ...]:
-    items = event.get(key)
-    if items is None:  # optional in the spec
-        return ()
-    if not isinstance(items, list):
-        raise InvalidInput(f"{_field(where, key)}: not a list")
-    return tuple(_dataset(item, _field(where, f"{key}[{i}]")) for i, item in enumerate(items))
+class _Lenient(BaseModel):
+    """An object of an event: fields not read are ignored (see above); immutable."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    expected: ClassVar[str] = "an object"
 
 
-def _dataset(item: object, where: str) -> DatasetRef:
-    dataset = _object(item, where)
-    facets = dataset.get("facets")
-    version = None
-    if facets is not None:
-        facets = _object(facets, f"{where}.facets")
-        if facets.get("version") is not None:  # DatasetVersionDatasetFacet, the only one used
-            facet = _object(facets["version"], f"{where}.facets.version")
-            version = _name(facet, "datasetVersion", f"{where}.facets.version")
-    return DatasetRef(_name(dataset, "namespace", where), _name(dataset, "name", where), version)
-
-
-def _field(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _object(value: object, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise InvalidInput(f"{where}: not an object")
-    return value
-
-
-def _required(obj: dict, key: str, where: str) -> object:
-    if obj.get(key) is None:
-        raise InvalidInput(f"{_field(where, key)}: missing")
-    return obj[key]
-
-
-def _name(obj: dict, key: str, where: str) -> str:
-    value = _required(obj, key, where)
-    if not isinstance(value, str):
-        raise InvalidInput(f"{_field(where, key)}: not a string")
-    if not value.strip():
-        raise InvalidInput(f"{_field(where, key)}: empty")
-    return value
-
-
-def _optional_string(obj: dict, key: str, where: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"{_field(where, key)}: not a string")
-    return value
-
-
-#: How far ahead of this server's clock an event time may be.
-MAX_CLOCK_SKEW = timedelta(hours=1)
-
-
-def _uuid(value: object, where: str) -> str:
+def _check_uuid(value: object) -> str:
+    required(value)
     if not isinstance(value, str) or not _UUID.fullmatch(value):
-        raise InvalidInput(f"{where}: {_shown(value)} is not a UUID")
+        raise payload_error(f"must be a UUID, not {shown(value)}")
     return value.lower()
 
 
-def _date_time(value: object, where: str) -> datetime:
-    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
-        raise InvalidInput(
-            f"{where}: {_shown(value)} is not an ISO 8601 date-time with seconds and a time zone, such as 2026-10-01T12:00:00Z"
-        )
-    try:
-        moment = datetime.fromisoformat(value.upper()).astimezone(UTC)
-    except (ValueError, OverflowError) as exc:  # well formed, but no such day or hour
-        raise InvalidInput(f"{where}: {_shown(value)} is not a valid date-time ({exc})") from None
-    if moment.year < 1000:
-        raise InvalidInput(f"{where}: {_shown(value)} is before the year 1000")
-    # a producer with a clock far ahead would make everything it covers stale for good:
-    # a last change never moves back
-    if moment > clock.now() + MAX_CLOCK_SKEW:
-        raise InvalidInput(f"{where}: {_shown(value)} lies in the future (more than {MAX_CLOCK_SKEW} ahead)")
-    return moment
+_present = BeforeValidator(required)  # an object that must be there: null is missing too
+Uuid = Annotated[str, PlainValidator(_check_uuid)]
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+class VersionFacet(_Lenient):
+    """``DatasetVersionDatasetFacet``, the only facet used."""
+
+    dataset_version: Name = Field(alias="datasetVersion")
+
+
+class DatasetFacets(_Lenient):
+    version: VersionFacet | None = None
+
+
+class DatasetPayload(_Lenient):
+    namespace: Name
+    name: Name
+    facets: DatasetFacets | None = None
+
+
+#: A list of datasets, or null (none).
+Datasets = Annotated[tuple[DatasetPayload, ...], list_of("", null=True)]
+
+
+class RunPayload(_Lenient):
+    run_id: Uuid = Field(alias="runId")
+
+
+class JobPayload(_Lenient):
+    namespace: Name
+    name: Name
+
+
+class RunEventPayload(_Lenient):
+    expected: ClassVar[str] = "a JSON object (an OpenLineage RunEvent)"
+    event_type: Annotated[str, one_of(EVENT_TYPES, f"one of {', '.join(EVENT_TYPES)}")] | None = Field(None, alias="eventType")
+    event_time: PastDateTime = Field(alias="eventTime")
+    run: Annotated[RunPayload, _present]
+    job: Annotated[JobPayload, _present]
+    inputs: Datasets = ()  # optional in the spec
+    outputs: Datasets = ()
+    producer: str | None = None
+    schema_url: str | None = Field(None, alias="schemaURL")
+
+
+def _event(body: RunEventPayload) -> RunEvent:
+    return RunEvent(
+        event_type=body.event_type,
+        event_time=body.event_time,
+        run_id=body.run.run_id,
+        job_namespace=body.job.namespace,
+        job_name=body.job.name,
+        inputs=tuple(_ref(d) for d in body.inputs),
+        outputs=tuple(_ref(d) for d in body.outputs),
+        producer=body.producer,
+        schema_url=body.schema_url,
+    )
+
+
+def _ref(dataset: DatasetPayload) -> DatasetRef:
+    version = dataset.facets.version if dataset.facets is not None else None
+    return DatasetRef(dataset.namespace, dataset.name, version.dataset_version if version is not None else None)
 
 
 def _lineage_iri(kind: str, namespace: str, name: str) -> str:
