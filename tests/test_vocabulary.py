@@ -42,9 +42,6 @@ NAMESPACES = tuple(
         "https://w3id.org/aimsgraph/",
     )
 )
-#: Modules that still spell out namespaces, because someone else is changing them (issue 19,
-#: item 3): take each out of this list once it imports from namespaces.py.
-PENDING = {"records/operations.py", "interop/importers/openlineage.py", "http/protocol.py"}
 
 
 def _modules() -> list[Path]:
@@ -71,8 +68,6 @@ def _spelled_out(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_no_module_but_namespaces_spells_out_a_namespace(path: Path):
-    if path.relative_to(PACKAGE).as_posix() in PENDING:
-        pytest.skip("being changed by someone else; still spells out namespaces")
     found = _spelled_out(path)
     assert not found, f"{path.relative_to(PACKAGE)} spells out namespace IRIs: import them from namespaces.py\n" + "\n".join(
         found
@@ -90,11 +85,6 @@ def test_the_scan_sees_strings_in_code_and_skips_documentation(tmp_path: Path):
         encoding="utf-8",
     )
     assert [line.split(":")[0] for line in _spelled_out(sample)] == ["2", "3", "4"]
-
-
-def test_pending_modules_exist():
-    for name in PENDING:
-        assert (PACKAGE / name).is_file(), f"{name} is gone: take it out of PENDING"
 
 
 def test_prefixes_use_the_namespace_constants():

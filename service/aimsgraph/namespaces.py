@@ -43,6 +43,19 @@ FINDING_BASE = "https://w3id.org/aimsgraph/finding/"
 ANALYSIS_BASE = "https://w3id.org/aimsgraph/analysis/"
 #: Where the IRIs of MITRE ATLAS entries are minted: ``ATLAS_BASE + <ATLAS id>``.
 ATLAS_BASE = "https://w3id.org/aimsgraph/atlas/"
+#: Where the records the REST writes create are minted (records.operations), and OpenLineage
+#: runs, jobs and datasets (interop.importers.openlineage).
+MEASUREMENT_BASE = "https://w3id.org/aimsgraph/measurement/"
+NONCONFORMITY_BASE = "https://w3id.org/aimsgraph/nonconformity/metric-breach/"
+INCIDENT_BASE = "https://w3id.org/aimsgraph/incident/"
+COMMUNICATION_BASE = "https://w3id.org/aimsgraph/communication/"
+CONCERN_BASE = "https://w3id.org/aimsgraph/concern/"
+REPORTER_BASE = "https://w3id.org/aimsgraph/reporter/"
+CONCERN_FINDING_BASE = FINDING_BASE + "concern-"
+CONCERN_RISK_BASE = "https://w3id.org/aimsgraph/risk/concern-"
+LINEAGE_BASE = "https://w3id.org/aimsgraph/lineage/"
+#: The SPARQL 1.1 Service Description vocabulary (the endpoint describes itself in it).
+SD = "http://www.w3.org/ns/sparql-service-description#"
 #: The evaluation date of a validation (shapes/groups.ttl); on the validation graph, the date
 #: its stored findings were computed for.
 REFERENCE_DATE = ASH + "referenceDate"

@@ -21,7 +21,7 @@ from aimsgraph.errors import InvalidInput, NotAcceptable, PayloadTooLarge, Unsup
 from aimsgraph.http.api.writes import change_response, commit_request, upload_body, writes
 from aimsgraph.http.negotiation import best_match
 from aimsgraph.http.state import ServiceState, state
-from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
+from aimsgraph.namespaces import DCT, PREFIXES, SD, Graphs, is_absolute_iri
 from aimsgraph.sparql import cache, results
 from aimsgraph.sparql.executor import QueryJob, QueryOutcome, reader_selector
 from aimsgraph.sparql.guard import check_text, query_form
@@ -312,8 +312,8 @@ def _service_description() -> Response:
     named_graphs = "\n".join(f"_:graph{i} a sd:NamedGraph ; sd:name <{g}> ." for i, g in enumerate(Graphs.ALL))
     federation = " , sd:BasicFederatedQuery" if allowlist else ""
     turtle = f"""
-@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
-@prefix dct: <http://purl.org/dc/terms/> .
+@prefix sd: <{SD}> .
+@prefix dct: <{DCT}> .
 <{request.base_url}#service> a sd:Service ;
     dct:title "aimsgraph SPARQL endpoint" ;
     sd:endpoint <{request.base_url}> ;
@@ -329,7 +329,7 @@ _:default a sd:Graph .
 {named_graphs}
 """
     triples = [ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(turtle, format=ox.RdfFormat.TURTLE)]
-    prefixes = {"sd": "http://www.w3.org/ns/sparql-service-description#", "dct": "http://purl.org/dc/terms/"}
+    prefixes = {"sd": SD, "dct": DCT}
     body = results.write_graph(triples, media_type, prefixes)
     response = Response(body, content_type=content_type(media_type))
     response.headers["Vary"] = "Accept"

@@ -72,25 +72,30 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from aimsgraph import clock
 from aimsgraph.auth import Principal
 from aimsgraph.errors import InvalidInput
-from aimsgraph.namespaces import AIMS, ISO, Graphs, is_absolute_iri
+from aimsgraph.namespaces import (
+    AIMS,
+    COMMUNICATION_BASE,
+    CONCERN_BASE,
+    DCT,
+    INCIDENT_BASE,
+    ISO,
+    MEASUREMENT_BASE,
+    NONCONFORMITY_BASE,
+    PROV,
+    RDF_TYPE,
+    RDFS,
+    REPORTER_BASE,
+    XSD,
+    Graphs,
+    is_absolute_iri,
+)
+from aimsgraph.namespaces import CONCERN_FINDING_BASE as FINDING_BASE
+from aimsgraph.namespaces import CONCERN_RISK_BASE as RISK_BASE
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta
 
-XSD = "http://www.w3.org/2001/XMLSchema#"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-DCT = "http://purl.org/dc/terms/"
-PROV = "http://www.w3.org/ns/prov#"
 DATA = ox.NamedNode(Graphs.DATA)
 
-MEASUREMENT_BASE = "https://w3id.org/aimsgraph/measurement/"
-NONCONFORMITY_BASE = "https://w3id.org/aimsgraph/nonconformity/metric-breach/"
-INCIDENT_BASE = "https://w3id.org/aimsgraph/incident/"
-COMMUNICATION_BASE = "https://w3id.org/aimsgraph/communication/"
-CONCERN_BASE = "https://w3id.org/aimsgraph/concern/"
-REPORTER_BASE = "https://w3id.org/aimsgraph/reporter/"
-FINDING_BASE = "https://w3id.org/aimsgraph/finding/concern-"
-RISK_BASE = "https://w3id.org/aimsgraph/risk/concern-"
 
 #: Who the audit trail names for an anonymous concern, whoever sent it.
 ANONYMOUS = Principal("anonymous", "reader")

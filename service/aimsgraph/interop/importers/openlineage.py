@@ -76,19 +76,15 @@ import pyoxigraph as ox
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
 
 from aimsgraph.errors import InvalidInput
-from aimsgraph.namespaces import AIMS, Graphs
+from aimsgraph.namespaces import AIMS, LINEAGE_BASE, PROV, TYPE, XSD, Graphs, sparql_prefixes
 from aimsgraph.records.operations import Name, PastDateTime, list_of, one_of, payload_error, required, shown, validated
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
-LINEAGE_BASE = "https://w3id.org/aimsgraph/lineage/"
 CATALOGUE_ENTRY = AIMS + "catalogueEntry"  # declared by the data catalogue module
-PROV = "http://www.w3.org/ns/prov#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
 LINEAGE = ox.NamedNode(Graphs.LINEAGE)
 
-TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 LAST_CHANGED_AT = ox.NamedNode(AIMS + "lastChangedAt")
 LAST_CHANGED_BY = ox.NamedNode(AIMS + "lastChangedBy")
 STALE_SINCE = ox.NamedNode(AIMS + "staleSince")
@@ -355,9 +351,7 @@ class LineageReport:
 
 # -- matching ----------------------------------------------------------------------------------
 
-_KEYS = f"""PREFIX aims: <{AIMS}>
-PREFIX dct: <http://purl.org/dc/terms/>
-PREFIX dcat: <http://www.w3.org/ns/dcat#>
+_KEYS = f"""{sparql_prefixes("aims", "dct", "dcat")}
 SELECT DISTINCT ?ours ?key ?how WHERE {{
   ?ours a aims:Dataset .
   FILTER EXISTS {{ GRAPH <{Graphs.DATA}> {{ ?ours a ?type }} }}
