@@ -39,13 +39,12 @@ from aimsgraph.semantics import validation
 from aimsgraph.sparql.executor import ReaderPool
 from aimsgraph.store import GraphStore, changes
 
-#: The REST API under ``/api``, a blueprint per subject. Not nested under one parent ``api``
-#: blueprint: nesting renames every endpoint (``impact.analyse_change_get`` would become
-#: ``api.impact.analyse_change_get``), and the impact page's template names the old one.
+#: The REST API: a blueprint per subject, nested under the ``api`` blueprint (``/api``), so that
+#: endpoints are named ``api.<subject>.<handler>``. Nested once, when this module is imported:
+#: Flask refuses to change a blueprint after an app registered it.
 REST_BLUEPRINTS: tuple[Blueprint, ...] = (
     changes_api.bp,
     catalogs_api.bp,
-    api.bp,
     validation_api.bp,
     soa_api.bp,
     queries_api.bp,
@@ -53,9 +52,11 @@ REST_BLUEPRINTS: tuple[Blueprint, ...] = (
     operations_api.bp,
     agenda_api.bp,
 )
+for _subject in REST_BLUEPRINTS:
+    api.bp.register_blueprint(_subject)
 #: Every blueprint of the service, registered in this order: the SPARQL 1.1 Protocol, the Graph
 #: Store Protocol, the REST API and the web pages.
-BLUEPRINTS: tuple[Blueprint, ...] = (protocol.bp, graph_store.bp, *REST_BLUEPRINTS, web.bp)
+BLUEPRINTS: tuple[Blueprint, ...] = (protocol.bp, graph_store.bp, api.bp, web.bp)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

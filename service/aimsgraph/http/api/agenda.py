@@ -28,7 +28,7 @@ from aimsgraph.http.state import state
 from aimsgraph.records import agenda, queries
 from aimsgraph.reporting import overview, review_pack
 
-bp = Blueprint("agenda", __name__, url_prefix="/api")
+bp = Blueprint("agenda", __name__)  # under api.bp: /api
 
 
 #: Items of a page of GET /api/due when the request gives no pageSize.

@@ -18,7 +18,7 @@ from aimsgraph.interop.importers import openlineage
 from aimsgraph.namespaces import PREFIXES
 from aimsgraph.sparql import results
 
-bp = Blueprint("catalogs", __name__, url_prefix="/api")
+bp = Blueprint("catalogs", __name__)  # under api.bp: /api
 
 EXPORT_TYPES = results.TRIPLE_TYPES
 

@@ -19,7 +19,7 @@ from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 from aimsgraph.store import changes, named_graph, serialize_quads
 
-bp = Blueprint("changes", __name__, url_prefix="/api")
+bp = Blueprint("changes", __name__)  # under api.bp: /api
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 CATALOG_TYPES = {

@@ -15,7 +15,7 @@ from aimsgraph.http.api.writes import json_body
 from aimsgraph.http.state import state
 from aimsgraph.risk import impact
 
-bp = Blueprint("impact", __name__, url_prefix="/api")
+bp = Blueprint("impact", __name__)  # under api.bp: /api
 
 MAX_LIMIT = 1000
 #: Impact answers kept per store generation (a hub's answer is megabytes: a count, not a size, is

@@ -27,7 +27,7 @@ from aimsgraph.http.api.writes import change_response, commit_request, require_j
 from aimsgraph.http.state import state
 from aimsgraph.records import operations
 
-bp = Blueprint("operations", __name__, url_prefix="/api")
+bp = Blueprint("operations", __name__)  # under api.bp: /api
 
 #: Concerns accepted per minute from callers without a token, all together.
 CONCERNS_PER_MINUTE = 30

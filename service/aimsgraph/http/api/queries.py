@@ -24,7 +24,7 @@ from aimsgraph.records import queries
 from aimsgraph.sparql import results
 from aimsgraph.sparql.executor import QueryJob
 
-bp = Blueprint("queries", __name__, url_prefix="/api")
+bp = Blueprint("queries", __name__)  # under api.bp: /api
 
 
 class UnknownQuery(AimsgraphError):

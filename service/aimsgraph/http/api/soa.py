@@ -10,7 +10,7 @@ from aimsgraph.http.protocol import content_type
 from aimsgraph.http.state import state
 from aimsgraph.records import soa
 
-bp = Blueprint("soa", __name__, url_prefix="/api")
+bp = Blueprint("soa", __name__)  # under api.bp: /api
 
 
 @bp.get("/soa")

@@ -27,7 +27,7 @@ from aimsgraph.semantics import validation
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
 
-bp = Blueprint("validation", __name__, url_prefix="/api")
+bp = Blueprint("validation", __name__)  # under api.bp: /api
 
 REPORT_TYPES = {"application/json": "json", "text/turtle": "turtle", "application/xml": "junit", "text/plain": "table"}
 #: What callers without a token are limited in, as the 429 says.
@@ -130,7 +130,7 @@ def findings() -> Response:
         asOf=as_of.isoformat(), findings=[reports.finding_dict(f) for f in page.items], count=page.total, start=page.start
     )
     if page.next_after:
-        following = url_for("validation.findings", **{**request.args.to_dict(), "after": page.next_after}, _external=True)
+        following = url_for("api.validation.findings", **{**request.args.to_dict(), "after": page.next_after}, _external=True)
         response.headers["Link"] = f'<{following}>; rel="next"'
     return response
 
