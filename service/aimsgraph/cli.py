@@ -87,6 +87,13 @@ data_dir_option = click.option(
     default=None,
     help="Store directory [env AIMSGRAPH_DATA_DIR; default ~/.local/share/aimsgraph].",
 )
+rdf_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(GRAPH_FORMATS)),
+    default=None,
+    help="Override the format guessed from the extension.",
+)
 
 
 @click.group()
@@ -216,13 +223,7 @@ def _connection_limit() -> int:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--graph", default=Graphs.DATA, show_default=True, help="Named graph to load the triples into.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(sorted(GRAPH_FORMATS)),
-    default=None,
-    help="Override the format guessed from the extension.",
-)
+@rdf_format_option
 @data_dir_option
 def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | None) -> None:
     """Load RDF files into the store as one change, recorded in the audit trail. All files are
@@ -596,13 +597,7 @@ def _print_report(report, report_format: str) -> None:
 
 @import_.command("airo")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(sorted(GRAPH_FORMATS)),
-    default=None,
-    help="Override the format guessed from the extension.",
-)
+@rdf_format_option
 @click.option(
     "--report-format", "--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -621,13 +616,7 @@ def import_airo(file: Path, fmt: str | None, report_format: str, data_dir: Path 
 
 @import_.command("dcat")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(sorted(GRAPH_FORMATS)),
-    default=None,
-    help="Override the format guessed from the extension.",
-)
+@rdf_format_option
 @click.option("--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @data_dir_option
 def import_dcat(file: Path, fmt: str | None, report_format: str, data_dir: Path | None) -> None:
