@@ -274,7 +274,7 @@ def in_process_analysis(store, node: str, options: Options, phases: set[str] | N
             f"{len(model.risks):,} risks, {sum(1 for _ in model.propagation.all()):,} inherited",
         }
     if "impact" in phases:
-        record = Record(store.raw)
+        record = Record(store)
         for item in nodes:  # the same warm-up pass the HTTP test makes
             impact.analyse(record, model, item, "modify")
         found["impact_anchor"] = load_test(
@@ -678,9 +678,9 @@ def validation_in_process(store, systems: int, options: Options) -> tuple[dict, 
         system = f"{BASE}system/{(systems // 2 + 37 * k) % systems}"
         quad = ox.Quad(ox.NamedNode(system), comment, ox.Literal("benchmark change"), ox.NamedNode(DATA_GRAPH))
         affected.append(len(validation.affected_nodes(store, [system])))
-        store.raw.add(quad)
+        store.backend.add(quad)
         samples.append(timed(validation.validate_changed, store, [system])[1])
-        store.raw.remove(quad)
+        store.backend.remove(quad)
         validation.validate_changed(store, [system])  # the stored findings as they were
     store.flush()
     ours = sorted([f.severity, f.focus, f.shape, f.path, f.value] for f in findings)
@@ -735,9 +735,9 @@ def reasoning_in_process(store, systems: int, options: Options) -> dict:
     refresh = repeat(reasoning.refresh_inferences, options.runs, store)[1]
     incremental = []
     for edge in one_change_edges(systems):  # one system starts, then stops, consuming another's output
-        store.raw.add(ox.Quad(*edge, DATA))
+        store.backend.add(ox.Quad(*edge, DATA))
         incremental.append(timed(reasoning.update_inferences, store, {edge}, set())[1])
-        store.raw.remove(ox.Quad(*edge, DATA))
+        store.backend.remove(ox.Quad(*edge, DATA))
         incremental.append(timed(reasoning.update_inferences, store, set(), {edge})[1])
     store.flush()
     return {

@@ -72,7 +72,7 @@ def in_process_impact(store, model, nodes: list[str], change: str = "modify") ->
 
     samples, affected = [], []
     for node in nodes:
-        answer, seconds = timed(impact.analyse, Record(store.raw), model, node, change)
+        answer, seconds = timed(impact.analyse, Record(store), model, node, change)
         samples.append(seconds)
         affected.append(len(answer["affected"]))
     return {**percentiles(samples), "affected_p50": statistics.median(affected), "affected_max": max(affected)}
@@ -146,7 +146,7 @@ def main() -> None:
         nodes = pick_nodes(model, args.requests)
         report["impact_in_process"] = in_process_impact(store, model, nodes)
         report["impact_retire_in_process"] = in_process_impact(store, model, nodes[:50], "retire")
-        _, seconds = timed(impact.concentration, Record(store.raw), model)
+        _, seconds = timed(impact.concentration, Record(store), model)
         report["concentration_ms"] = 1000 * seconds
         report["graph_libraries"] = graph_libraries(model, nodes)
         store.flush()

@@ -64,12 +64,12 @@ def measure(systems: int, owlrl_timeout: float, workdir: Path) -> dict:
     edges = one_change_edges(systems)
     incremental = []
     for edge in edges:  # one system starts (then stops) consuming another's output
-        store.raw.add(ox.Quad(*edge, DATA))
+        store.backend.add(ox.Quad(*edge, DATA))
         _, seconds = timed(reasoning.update_inferences, store, {edge}, set())
-        store.raw.remove(ox.Quad(*edge, DATA))
+        store.backend.remove(ox.Quad(*edge, DATA))
         _, seconds_back = timed(reasoning.update_inferences, store, set(), {edge})
         incremental += [seconds, seconds_back]
-    store.raw.add(ox.Quad(*edges[0], DATA))
+    store.backend.add(ox.Quad(*edges[0], DATA))
     _, t_change = timed(reasoning.refresh_inferences, store)
     report = {
         "systems": systems,

@@ -283,7 +283,7 @@ def plan_values(store, system: str | None = None) -> dict[str, str]:
 
     chosen = f"VALUES ?system {{ <{system}> }}" if system else ""
     rows = list(
-        store.raw.query(
+        store.backend.query(
             f"""SELECT ?system ?model ?dataset ?risk WHERE {{ {chosen}
         ?system a <{AIMS}AISystem> ; <{AIMS}usesModel> ?model ; <{AIMS}hasRisk> ?risk .
         ?model <{AIMS}trainedOn> ?dataset }} ORDER BY ?system ?model ?dataset ?risk LIMIT 1""",

@@ -91,7 +91,7 @@ def measure(systems: int, runs: int, workdir: Path) -> dict:
     def put() -> None:
         quads = {ox.Quad(q.subject, q.predicate, q.object, graph) for q in ox.parse(body, format=ox.RdfFormat.TURTLE)}
         with store.write_lock():
-            current = set(store.raw.quads_for_pattern(None, None, None, graph))
+            current = set(store.backend.quads_for_pattern(None, None, None, graph))
             changes.commit(store, changes.Delta(current - quads, quads - current), "graph-store-put", EDITOR)
 
     result["graph_store_put_10k_triples_s"] = round(timed(put)[1], 2)

@@ -23,7 +23,7 @@ def store_with(turtle: str) -> GraphStore:
     """An in-memory store with the ontology, the catalogue and this organisation, inferences made."""
     store = GraphStore(None)
     store.initialise(demo=False)
-    store.raw.load((PREAMBLE + turtle).encode(), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(Graphs.DATA))
+    store.backend.load((PREAMBLE + turtle).encode(), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(Graphs.DATA))
     refresh_inferences(store)
     return store
 

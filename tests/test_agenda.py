@@ -213,7 +213,7 @@ ex:late a aims:Communication ; aims:recipient ex:supervisor ; aims:communicatedA
 @pytest.fixture(scope="module")
 def small_store() -> GraphStore:
     store = GraphStore(None)
-    store.raw.load(OPERATIONS.encode(), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(Graphs.DATA))
+    store.backend.load(OPERATIONS.encode(), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(Graphs.DATA))
     return store
 
 
@@ -260,7 +260,7 @@ def test_overdue_nonconformities_on_the_demo_after_the_due_date(demo_store):
     rows = run(demo_store, "overdue-nonconformities", "2027-02-01")
     closed = any(
         True
-        for _ in demo_store.raw.quads_for_pattern(
+        for _ in demo_store.backend.quads_for_pattern(
             ox.NamedNode(ACTION), ox.NamedNode(AIMS + "status"), ox.NamedNode(AIMS + "StatusClosed"), None
         )
     )
@@ -395,8 +395,8 @@ def test_trends_compare_with_the_record_at_the_previous_review():
     )
     time.sleep(1.1)
     # after the review, every control of the claims-triage risks loses its effectiveness
-    controls = {q.subject for q in store.raw.quads_for_pattern(None, ox.NamedNode(AIMS + "mitigates"), None, data)}
-    removed = {q for c in controls for q in store.raw.quads_for_pattern(c, ox.NamedNode(AIMS + "effectiveness"), None, data)}
+    controls = {q.subject for q in store.backend.quads_for_pattern(None, ox.NamedNode(AIMS + "mitigates"), None, data)}
+    removed = {q for c in controls for q in store.backend.quads_for_pattern(c, ox.NamedNode(AIMS + "effectiveness"), None, data)}
     changes.commit(store, changes.Delta(removed=removed), "test", local_user())
     refresh_inferences(store)
     model = RiskModel.build(store)

@@ -82,7 +82,7 @@ def test_a_chain_of_writes_stays_equal(demo):
         delta = write(store, text)
         model = update_model(store, model, delta.removed | delta.added)
     assert set(analysis_quads(model)) == set(analysis_quads(RiskModel.build(store)))
-    assert not list(store.raw.quads_for_pattern(None, None, None, ox.NamedNode(Graphs.CHANGES + "x")))
+    assert not list(store.backend.quads_for_pattern(None, None, None, ox.NamedNode(Graphs.CHANGES + "x")))
 
 
 def test_two_inherited_shares_of_one_risk_on_one_asset_stay_right(demo):

@@ -121,7 +121,7 @@ def app(tmp_path_factory: pytest.TempPathFactory):
             anonymous_expensive_per_minute=3,
         )
     )
-    service.extensions["aimsgraph"].store.raw.add(
+    service.extensions["aimsgraph"].store.backend.add(
         ox.Quad(
             ox.NamedNode(SYSTEM),
             ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
@@ -144,13 +144,13 @@ def test_only_an_editor_rewrites_the_stored_findings(app):
     stored_by_editor = findings(client.post("/api/validate", headers=auth(EDITOR)))
     assert any(focus == SYSTEM for focus, _ in stored_by_editor)
     sentinel = ox.Quad(ox.NamedNode("urn:sentinel"), ox.NamedNode("urn:p"), ox.Literal("kept"), validation)
-    store.raw.add(sentinel)  # stands for the stored findings: a rewrite would drop it
+    store.backend.add(sentinel)  # stands for the stored findings: a rewrite would drop it
 
     assert findings(client.post("/api/validate")) == stored_by_editor  # the same report, nothing written
     assert findings(client.post("/api/validate", json={"changed": [SYSTEM]}, headers=auth(READER))) == stored_by_editor
-    assert sentinel in store.raw
+    assert sentinel in store.backend
     assert findings(client.post("/api/validate", headers=auth(EDITOR))) == stored_by_editor
-    assert sentinel not in store.raw  # an editor's request validates again and stores
+    assert sentinel not in store.backend  # an editor's request validates again and stores
 
 
 def test_expensive_requests_without_a_token_are_rate_limited(app):

@@ -182,7 +182,7 @@ def test_a_second_event_of_the_same_run_keeps_who_changed_the_data():
         delta, _ = openlineage.lineage_delta(store, openlineage.read_events(event))
         commit(store, delta, "test", local_user())
     changed_by = list(
-        store.raw.quads_for_pattern(
+        store.backend.quads_for_pattern(
             ox.NamedNode(TRANSACTIONS), ox.NamedNode("https://w3id.org/aimsgraph/ontology#lastChangedBy"), None, None
         )
     )
@@ -233,8 +233,8 @@ def test_a_catalogue_cannot_stand_in_for_the_record():
     delta, _ = dcat.link(store, dcat.read_catalog(exported, ox.RdfFormat.TURTLE))
     store.replace_quads(delta.removed, delta.added)
     generated = ox.NamedNode("http://www.w3.org/ns/prov#wasGeneratedBy")
-    for quad in list(store.raw.quads_for_pattern(ox.NamedNode(TRANSACTIONS), generated, None, ox.NamedNode(Graphs.DATA))):
-        store.raw.remove(quad)
+    for quad in list(store.backend.quads_for_pattern(ox.NamedNode(TRANSACTIONS), generated, None, ox.NamedNode(Graphs.DATA))):
+        store.backend.remove(quad)
     refresh_inferences(store)
     fast = {f for f in validation.validate_store(store, AS_OF, [TRANSACTIONS]) if f.severity == "Violation"}
     reference = {
@@ -281,6 +281,6 @@ def test_two_catalogues_listing_one_entry_do_not_undo_each_others_links():
     )
     load(a)
     load(b)
-    assert link in store.raw
-    assert load(a).links_removed == 0 and link in store.raw  # A knows no identifier, but does not withdraw B's link
+    assert link in store.backend
+    assert load(a).links_removed == 0 and link in store.backend  # A knows no identifier, but does not withdraw B's link
     assert load(b).links_added == 0

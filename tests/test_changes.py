@@ -40,10 +40,10 @@ changes.commit(store, changes.Delta(added={{quad}}), "test", Principal("t", "edi
     died = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert died.returncode == 9, died.stderr
     store = GraphStore(data_dir)
-    assert CRASH in store.raw  # the crash left the change half done ...
+    assert CRASH in store.backend  # the crash left the change half done ...
     assert len(changes.recover(store)) == 1
-    assert CRASH not in store.raw  # ... and recovery took it back, with its journal entry
-    assert not list(store.raw.quads_for_pattern(None, None, None, changes.CHANGES))
+    assert CRASH not in store.backend  # ... and recovery took it back, with its journal entry
+    assert not list(store.backend.quads_for_pattern(None, None, None, changes.CHANGES))
     assert changes.recover(store) == []
 
 
@@ -121,7 +121,7 @@ def test_an_analysis_refresh_overlapping_a_refused_write_is_not_kept():
     risk = ox.NamedNode("https://data.meridian.example/aims/risk/retail-credit-model-drift")
     likelihood = ox.NamedNode("https://w3id.org/aimsgraph/ontology#hasLikelihood")
     score = ox.NamedNode("https://w3id.org/aimsgraph/ontology#inherentScore")
-    old = next(store.raw.quads_for_pattern(risk, likelihood, None, ox.NamedNode(Graphs.DATA)))
+    old = next(store.backend.quads_for_pattern(risk, likelihood, None, ox.NamedNode(Graphs.DATA)))
     new = ox.Quad(risk, likelihood, ox.NamedNode("https://w3id.org/aimsgraph/risk-matrix/L1"), old.graph_name)
     applied = threading.Event()
 
@@ -146,4 +146,4 @@ def test_an_analysis_refresh_overlapping_a_refused_write_is_not_kept():
     assert refresh_analysis(store, store.generation) is None  # it read the refused write
     writer.join()
     assert refresh_analysis(store, store.generation) is not None
-    assert {q.object.value for q in store.raw.quads_for_pattern(risk, score, None, ox.NamedNode(Graphs.ANALYSIS))} == {"0.8"}
+    assert {q.object.value for q in store.backend.quads_for_pattern(risk, score, None, ox.NamedNode(Graphs.ANALYSIS))} == {"0.8"}

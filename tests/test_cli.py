@@ -111,7 +111,7 @@ from aimsgraph.semantics.reasoning import refresh_inferences
 store = GraphStore(Path({str(store)!r}))
 graph = ox.NamedNode("https://w3id.org/aimsgraph/graph/inferred")
 def content():
-    return {{(q.subject, q.predicate, q.object) for q in store.raw.quads_for_pattern(None, None, None, graph)
+    return {{(q.subject, q.predicate, q.object) for q in store.backend.quads_for_pattern(None, None, None, graph)
              if q.subject != graph}}
 incremental = content()
 refresh_inferences(store)

@@ -61,7 +61,7 @@ def demo_store() -> GraphStore:
     store = GraphStore(None)
     store.initialise(demo=True)
     identifier = ox.NamedNode(DCT + "identifier")
-    store.raw.extend(ox.Quad(ox.NamedNode(s), identifier, ox.Literal(v), DATA) for s, v in EXTRA_IDENTIFIERS)
+    store.backend.extend(ox.Quad(ox.NamedNode(s), identifier, ox.Literal(v), DATA) for s, v in EXTRA_IDENTIFIERS)
     return store
 
 
@@ -76,18 +76,18 @@ def apply(store: GraphStore, path: Path):
 
 
 def links(store: GraphStore) -> set[tuple[str, str]]:
-    return {(q.subject.value, q.object.value) for q in store.raw.quads_for_pattern(None, ox.NamedNode(ENTRY), None, DATA)}
+    return {(q.subject.value, q.object.value) for q in store.backend.quads_for_pattern(None, ox.NamedNode(ENTRY), None, DATA)}
 
 
 def described(store: GraphStore, iri: str) -> bool:
-    return next(store.raw.quads_for_pattern(ox.NamedNode(iri), None, None, CATALOGS), None) is not None
+    return next(store.backend.quads_for_pattern(ox.NamedNode(iri), None, None, CATALOGS), None) is not None
 
 
 @pytest.fixture(scope="module")
 def linked() -> tuple[GraphStore, object, dcat.LinkReport, set[ox.Quad]]:
     """The demo with the lakehouse catalogue imported once."""
     store = demo_store()
-    data_before = set(store.raw.quads_for_pattern(None, None, None, DATA))
+    data_before = set(store.backend.quads_for_pattern(None, None, None, DATA))
     delta, report = apply(store, LAKEHOUSE)
     return store, delta, report, data_before
 
@@ -259,14 +259,14 @@ def test_links_go_to_the_data_graph_and_the_catalogue_never_does(linked):
     assert links(store) == {(m.ours, m.entry) for m in EXPECTED_MATCHES if m.how != "iri"}
     added_to_data = {q for q in delta.added if q.graph_name == DATA}
     assert {q.predicate.value for q in added_to_data} == {ENTRY}
-    assert set(store.raw.quads_for_pattern(None, None, None, DATA)) == data_before | added_to_data
+    assert set(store.backend.quads_for_pattern(None, None, None, DATA)) == data_before | added_to_data
     assert {q.graph_name for q in delta.added} == {DATA, CATALOGS}
     # what the catalogue says of our own dataset (same IRI) is stored nowhere: validation reads
     # every graph, and a catalogue must not stand in for the record (test_catalogs.py)
     title = ox.NamedNode(DCT + "title")
     kb = ox.NamedNode(DS + "knowledge-base")
     assert not any(
-        q.object.value == "Customer service knowledge articles" for q in store.raw.quads_for_pattern(kb, title, None, None)
+        q.object.value == "Customer service knowledge articles" for q in store.backend.quads_for_pattern(kb, title, None, None)
     )
 
 
@@ -282,7 +282,7 @@ def test_a_changed_catalogue_removes_stale_links_and_keeps_other_catalogues():
     store = demo_store()
     apply(store, LAKEHOUSE)
     apply(store, HR)
-    hr_quads = set(store.raw.quads_for_pattern(None, None, None, CATALOGS)) - set(read(LAKEHOUSE))
+    hr_quads = set(store.backend.quads_for_pattern(None, None, None, CATALOGS)) - set(read(LAKEHOUSE))
     assert (DS + "applicant-cvs", "https://hr-catalog.meridian.example/dataset/candidates") in links(store)
 
     delta, report = apply(store, LAKEHOUSE_V2)
@@ -297,11 +297,11 @@ def test_a_changed_catalogue_removes_stale_links_and_keeps_other_catalogues():
     assert (report.links_added, report.links_removed) == (1, 2)
     assert not described(store, CDS + "loan-apps")  # no longer catalogued
     assert described(store, CDS + "web-analytics")  # the HR catalogue still lists it
-    assert hr_quads <= set(store.raw.quads_for_pattern(None, None, None, CATALOGS))
+    assert hr_quads <= set(store.backend.quads_for_pattern(None, None, None, CATALOGS))
     assert (DS + "applicant-cvs", "https://hr-catalog.meridian.example/dataset/candidates") in links(store)
     identifiers = {
         q.object.value
-        for q in store.raw.quads_for_pattern(
+        for q in store.backend.quads_for_pattern(
             ox.NamedNode(CDS + "core-transactions"), ox.NamedNode(DCT + "identifier"), None, CATALOGS
         )
     }
@@ -371,7 +371,7 @@ def test_the_export_links_catalogue_entries_but_does_not_copy_them(exported):
 
 def test_test_data_is_not_a_derivation():
     store = demo_store()
-    store.raw.add(
+    store.backend.add(
         ox.Quad(
             ox.NamedNode(MDL + "intent-classifier"),
             ox.NamedNode(AIMS + "testedOn"),
@@ -470,14 +470,14 @@ def test_a_record_without_a_management_system_is_refused_with_the_reason():
     store = GraphStore(None)
     store.initialise(demo=False)
     parsed = ox.parse(generate(3, seed=5).encode(), format=ox.RdfFormat.N_TRIPLES)
-    store.raw.extend(ox.Quad(q.subject, q.predicate, q.object, DATA) for q in parsed)
+    store.backend.extend(ox.Quad(q.subject, q.predicate, q.object, DATA) for q in parsed)
     refresh_inferences(store)
     with pytest.raises(ExportInvalid, match="aims:AIManagementSystem"):
         export.export_register(store)
 
     app = create_app(Settings(data_dir=None, demo=False))
-    app.extensions["aimsgraph"].store.raw.extend(
-        ox.Quad(q.subject, q.predicate, q.object, DATA) for q in store.raw.quads_for_pattern(None, None, None, DATA)
+    app.extensions["aimsgraph"].store.backend.extend(
+        ox.Quad(q.subject, q.predicate, q.object, DATA) for q in store.backend.quads_for_pattern(None, None, None, DATA)
     )
     answer = app.test_client().get("/api/export/dcat")
     assert answer.status_code == 422 and "aims:AIManagementSystem" in answer.get_json()["detail"]

@@ -203,7 +203,7 @@ def test_every_reader_takes_triple_terms_and_blank_nodes_anywhere_in_the_record(
 import pyoxigraph as ox
 data, kind = ox.NamedNode("{GRAPH}data"), ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 term = ox.Triple(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), ox.NamedNode("http://x/c"))
-raw, quads, predicates, classes = state.store.raw, [], {{}}, set()
+raw, quads, predicates, classes = state.store.backend, [], {{}}, set()
 for q in raw.quads_for_pattern(None, None, None, data):
     if isinstance(q.subject, ox.NamedNode):
         predicates.setdefault(q.predicate, q.subject)

@@ -11,7 +11,6 @@ import json
 import re
 from urllib.parse import quote
 
-import pyoxigraph as ox
 import pytest
 
 from aimsgraph import clock
@@ -19,6 +18,7 @@ from aimsgraph.config import Settings
 from aimsgraph.http.app import create_app
 from aimsgraph.reporting import auditor_report, overview, reports
 from aimsgraph.semantics.reasoning import refresh_inferences
+from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record
 
 ACME = "https://records.example.net/acme#"
@@ -228,10 +228,10 @@ def test_the_auditor_report_says_no_checks(store, report):
 
 
 def test_labels_fall_back_to_the_local_name():
-    label = Record(ox.Store()).label
+    label = Record(GraphStore()).label
     assert (label(ACME + "gbm"), label("https://records.example.net/acme/assets/gbm")) == ("gbm", "gbm")
 
 
 def test_an_iri_without_a_local_name_is_labelled_by_the_whole_iri():
-    label = Record(ox.Store()).label
+    label = Record(GraphStore()).label
     assert (label(ACME), label("https://records.example.net/acme/")) == (ACME, "https://records.example.net/acme/")

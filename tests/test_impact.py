@@ -49,7 +49,7 @@ def sparql_dependents(store: GraphStore, node: str) -> set[str]:
 
 
 def test_shared_dataset_change_lists_every_dependent_with_path_and_what_to_revisit(demo_store, demo_model):
-    answer = impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "data-change")
+    answer = impact.analyse(Record(demo_store), demo_model, SHARED_DATASET, "data-change")
     affected = {item["iri"]: item for item in answer["affected"]}
     assert set(affected) == sparql_dependents(demo_store, SHARED_DATASET)
     systems = {iri for iri, item in affected.items() if item["kind"] == "AISystem"}
@@ -88,7 +88,7 @@ def test_shared_dataset_change_lists_every_dependent_with_path_and_what_to_revis
     ],
 )
 def test_python_and_the_sparql_query_agree(demo_store, demo_model, node: str, change: str):
-    answer = impact.analyse(Record(demo_store.raw), demo_model, node, change)
+    answer = impact.analyse(Record(demo_store), demo_model, node, change)
     query = queries.load_all()["impact-revisit"]
     rows = demo_store.query(query.text, substitutions=query.substitutions({"node": node}))
     found = {(row["category"].value, row["item"].value) for row in rows}
@@ -97,7 +97,7 @@ def test_python_and_the_sparql_query_agree(demo_store, demo_model, node: str, ch
 
 
 def test_retiring_a_system_flags_critical_dependents_and_computes_after(demo_store, demo_model):
-    answer = impact.analyse(Record(demo_store.raw), demo_model, DEMO + "system/document-extraction", "retire")
+    answer = impact.analyse(Record(demo_store), demo_model, DEMO + "system/document-extraction", "retire")
     direct = {item["iri"]: item.get("disruption") for item in answer["affected"] if item["distance"] == 1}
     assert direct[DEMO + "system/sme-credit-scoring"] == "loses a critical dependency"
     assert direct[DEMO + "system/retail-credit-scoring"] == "loses a dependency"
@@ -114,23 +114,23 @@ def test_cycles_through_the_affected_assets_are_reported():
     ex:other a aims:AISystem .
     """)
     model = RiskModel.build(store)
-    answer = impact.analyse(Record(store.raw), model, EX + "m", "retrain")
+    answer = impact.analyse(Record(store), model, EX + "m", "retrain")
     assert answer["cycles"] == [[EX + "a", EX + "b"]]
     assert {a["iri"]: a["distance"] for a in answer["affected"]} == {EX + "b": 1, EX + "a": 2}
-    assert impact.analyse(Record(store.raw), model, EX + "other", "modify")["cycles"] == []
+    assert impact.analyse(Record(store), model, EX + "other", "modify")["cycles"] == []
 
 
 def test_bad_input_names_the_problem(demo_store, demo_model):
     with pytest.raises(InvalidInput, match="unknown change kind 'explode'"):
-        impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "explode")
+        impact.analyse(Record(demo_store), demo_model, SHARED_DATASET, "explode")
     with pytest.raises(NotFound, match="unknown node"):  # 404: the IRI may be right and the record behind
-        impact.analyse(Record(demo_store.raw), demo_model, DEMO + "dataset/nope", "retire")
+        impact.analyse(Record(demo_store), demo_model, DEMO + "dataset/nope", "retire")
     with pytest.raises(InvalidInput, match="not an asset"):
-        impact.analyse(Record(demo_store.raw), demo_model, DEMO + "risk/aurora-lock-in", "retire")
+        impact.analyse(Record(demo_store), demo_model, DEMO + "risk/aurora-lock-in", "retire")
     with pytest.raises(InvalidInput, match="applies to Supplier"):
-        impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "supplier-exit")
+        impact.analyse(Record(demo_store), demo_model, SHARED_DATASET, "supplier-exit")
     with pytest.raises(InvalidInput, match="modification 1: unknown op"):
-        impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "modify", [{"op": "teleport"}])
+        impact.analyse(Record(demo_store), demo_model, SHARED_DATASET, "modify", [{"op": "teleport"}])
     with pytest.raises(InvalidInput, match="does not depend on"):
         impact.what_if(
             demo_model, [{"op": "remove-dependency", "dependent": SHARED_DATASET, "dependency": DEMO + "supplier/scriptura"}]
@@ -199,7 +199,7 @@ def test_what_if_leaves_the_store_byte_for_byte_unchanged(tmp_path: Path):
     before = store.dump()
     model = RiskModel.build(store)
     answer = impact.analyse(
-        Record(store.raw),
+        Record(store),
         model,
         SHARED_DATASET,
         "data-change",
@@ -229,7 +229,7 @@ def test_concentration_ranks_shared_assets_by_high_risk_dependents():
     ex:r1 a aims:Risk ; aims:hasLikelihood rm:L3 ; aims:hasSeverity rm:S4 .
     """)
     model = RiskModel.build(model_store)
-    ranking = impact.concentration(Record(model_store.raw), model)
+    ranking = impact.concentration(Record(model_store), model)
     # s1 carries a High risk; s3 inherits it as 0.48 x 0.6 = 0.288 (Medium), so only s1 is high-risk
     assert [(r["iri"], r["dependentSystems"], r["highRiskSystems"]) for r in ranking] == [
         (EX + "shared", 3, 1),
@@ -239,7 +239,7 @@ def test_concentration_ranks_shared_assets_by_high_risk_dependents():
 
 
 def test_concentration_on_the_demo_matches_the_sparql_query(demo_store, demo_model):
-    ranking = impact.concentration(Record(demo_store.raw), demo_model, limit=1000)
+    ranking = impact.concentration(Record(demo_store), demo_model, limit=1000)
     query = queries.load_all()["concentration"]
     rows = {
         row["asset"].value: (int(row["dependentSystems"].value), int(row["highRiskSystems"].value))
@@ -272,7 +272,7 @@ def test_impact_over_http_with_what_if(server: LiveServer, demo_store, demo_mode
     )
     assert response.status_code == 200, response.text
     answer = response.json()
-    local = impact.analyse(Record(demo_store.raw), demo_model, SHARED_DATASET, "data-change")
+    local = impact.analyse(Record(demo_store), demo_model, SHARED_DATASET, "data-change")
     assert [a["iri"] for a in answer["affected"]] == [a["iri"] for a in local["affected"]]
     assert DEMO + "risk/customer-transactions-quality" in iris(answer["risk"]["risksChanged"])
     assert all_quads(server) == before

@@ -85,3 +85,22 @@ def test_flask_is_imported_only_by_the_http_layer():
             names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
             names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
             assert not any(n.split(".")[0] in ("flask", "werkzeug") for n in names), f"aimsgraph.{module} imports Flask"
+
+
+#: The attributes that reach ``GraphStore``'s backend (pyoxigraph's Store or the external store):
+#: ``backend`` (formerly ``raw``) and the private ``_store`` behind it.
+BACKEND_ATTRIBUTES = {"backend", "raw", "_store"}
+#: The modules that may use them: the store package, and the SPARQL executor, which hands the
+#: backend to its forked readers. Every other module goes through ``GraphStore``'s methods.
+BACKEND_USERS = {"sparql.executor"}
+
+
+def test_only_the_store_and_the_executor_reach_the_backend():
+    offenders = sorted(
+        f"{module}:{node.lineno}: .{node.attr}"
+        for module, path in _modules().items()
+        if module.split(".")[0] != "store" and module not in BACKEND_USERS
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in BACKEND_ATTRIBUTES
+    )
+    assert offenders == [], "use GraphStore's methods (quads, contains, select, extend), not its backend"

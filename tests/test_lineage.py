@@ -51,7 +51,7 @@ def base() -> GraphStore:
 def store(base: GraphStore) -> GraphStore:
     """A fresh copy of the demo, with the transactions table's OpenLineage URI as an identifier."""
     copied = GraphStore(None)
-    copied.raw.extend(base.raw)
+    copied.backend.extend(base.backend)
     add(copied, Graphs.DATA, f'<{TRANSACTIONS}> <http://purl.org/dc/terms/identifier> "{TRANSACTIONS_URI}" .')
     return copied
 
@@ -74,7 +74,7 @@ def stale_findings(store: GraphStore, focus: object = None) -> list[validation.F
 def values(store: GraphStore, subject: str, prop: str) -> set[str]:
     return {
         q.object.value
-        for q in store.raw.quads_for_pattern(ox.NamedNode(subject), ox.NamedNode(prop), None, ox.NamedNode(Graphs.LINEAGE))
+        for q in store.backend.quads_for_pattern(ox.NamedNode(subject), ox.NamedNode(prop), None, ox.NamedNode(Graphs.LINEAGE))
     }
 
 

@@ -169,7 +169,7 @@ def test_refresh_after_an_edit_writes_exactly_a_fresh_analysis():
         WHERE {{ GRAPH ?g {{ <{EX}r> aims:hasLikelihood ?l }} }}""")
     refresh_analysis(store)
     graph = ox.NamedNode(Graphs.ANALYSIS)
-    stored = {q for q in store.raw.quads_for_pattern(None, None, None, graph) if q.subject != graph}
+    stored = {q for q in store.backend.quads_for_pattern(None, None, None, graph) if q.subject != graph}
     assert stored == set(analysis_quads(RiskModel.build(store)))
     assert inherited(RiskModel.build(store), "b", "r").inherent_score == pytest.approx(0.4 * 0.7 * 0.8 * 0.6)
 

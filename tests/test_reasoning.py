@@ -76,7 +76,7 @@ from aimsgraph.store import GraphStore
 from aimsgraph.semantics.reasoning import refresh_inferences
 store = GraphStore(Path({str(data_dir)!r})); store.initialise(demo=True)
 print(refresh_inferences(store))
-store.invalidate({Graphs.INFERRED!r}); store.raw.remove_graph(ox.NamedNode({Graphs.INFERRED!r})); store.flush()
+store.invalidate({Graphs.INFERRED!r}); store.backend.remove_graph(ox.NamedNode({Graphs.INFERRED!r})); store.flush()
 """
     result = subprocess.run([sys.executable, "-c", crash], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -126,8 +126,8 @@ def test_fast_engine_equals_owlrl_on_a_generated_record_with_cycles_and_chains()
     store = GraphStore(None)
     store.initialise(demo=False)
     data = ox.NamedNode(Graphs.DATA)
-    store.raw.load(generate(15).encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=data)
-    store.raw.load(EDGE_CASES.encode(), format=ox.RdfFormat.TURTLE, to_graph=data)
+    store.backend.load(generate(15).encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=data)
+    store.backend.load(EDGE_CASES.encode(), format=ox.RdfFormat.TURTLE, to_graph=data)
     premises = reasoning.premises(store)
     fast = reasoning.fast_inferences(premises)
     assert without_blank_nodes(fast) == without_blank_nodes(reasoning.owlrl_inferences(premises))
@@ -194,7 +194,7 @@ CLASSES = ("AISystem", "Model", "Dataset", "Risk", "ImplementedControl", "Suppli
 def inferred_graph(store: GraphStore) -> set:
     graph = ox.NamedNode(Graphs.INFERRED)
     return {
-        (q.subject, q.predicate, q.object) for q in store.raw.quads_for_pattern(None, None, None, graph) if q.subject != graph
+        (q.subject, q.predicate, q.object) for q in store.backend.quads_for_pattern(None, None, None, graph) if q.subject != graph
     }
 
 
@@ -208,10 +208,12 @@ def test_incremental_updates_equal_a_full_refresh_after_random_edits(seed: int):
     store = GraphStore(None)
     store.initialise(demo=False)
     data = ox.NamedNode(Graphs.DATA)
-    store.raw.load(generate(30, seed=3).encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=data)
-    store.raw.load(EDGE_CASES.encode(), format=ox.RdfFormat.TURTLE, to_graph=data)
+    store.backend.load(generate(30, seed=3).encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=data)
+    store.backend.load(EDGE_CASES.encode(), format=ox.RdfFormat.TURTLE, to_graph=data)
     refresh_inferences(store)
-    asserted = sorted(((q.subject, q.predicate, q.object) for q in store.raw.quads_for_pattern(None, None, None, data)), key=str)
+    asserted = sorted(
+        ((q.subject, q.predicate, q.object) for q in store.backend.quads_for_pattern(None, None, None, data)), key=str
+    )
     subjects = sorted({t[0] for t in asserted}, key=str)
     predicates = [
         ox.NamedNode(AIMS + p)
@@ -236,9 +238,9 @@ def test_incremental_updates_equal_a_full_refresh_after_random_edits(seed: int):
         if flipped[1].value == AIMS + "hasRisk":
             added.add((flipped[2], ox.NamedNode(AIMS + "isRiskOf"), flipped[0]))
         added -= set(asserted)
-        store.raw.extend(ox.Quad(*t, data) for t in added)
+        store.backend.extend(ox.Quad(*t, data) for t in added)
         for t in removed:
-            store.raw.remove(ox.Quad(*t, data))
+            store.backend.remove(ox.Quad(*t, data))
         asserted = sorted((set(asserted) - removed) | added, key=str)
         reasoning.update_inferences(store, added, removed)
         incremental = inferred_graph(store)
@@ -253,7 +255,7 @@ def test_incremental_update_when_an_inferred_triple_is_asserted_and_an_assertion
     store.initialise(demo=False)
     data = ox.NamedNode(Graphs.DATA)
     ex = "https://example.org/"
-    store.raw.load(
+    store.backend.load(
         f"""@prefix aims: <{AIMS}> . @prefix ex: <{ex}> .
         ex:a aims:consumesOutputOf ex:b ; aims:hasRisk ex:r .""".encode(),
         format=ox.RdfFormat.TURTLE,
@@ -264,8 +266,8 @@ def test_incremental_update_when_an_inferred_triple_is_asserted_and_an_assertion
     asserted = (a, ox.NamedNode(AIMS + "dependsOn"), b)  # was inferred
     flipped_out = (a, ox.NamedNode(AIMS + "hasRisk"), r)
     flipped_in = (r, ox.NamedNode(AIMS + "isRiskOf"), a)  # was inferred, now the assertion
-    store.raw.extend([ox.Quad(*asserted, data), ox.Quad(*flipped_in, data)])
-    store.raw.remove(ox.Quad(*flipped_out, data))
+    store.backend.extend([ox.Quad(*asserted, data), ox.Quad(*flipped_in, data)])
+    store.backend.remove(ox.Quad(*flipped_out, data))
     reasoning.update_inferences(store, {asserted, flipped_in}, {flipped_out})
     incremental = inferred_graph(store) - stamps_of(store)
     refresh_inferences(store)

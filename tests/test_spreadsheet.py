@@ -102,7 +102,7 @@ def templates():
 def demo_store_with(*imports) -> GraphStore:
     store = GraphStore(None)
     store.initialise(demo=True)  # dated for AS_OF, the date the tests validate for
-    store.raw.extend([q for result in imports for q in result.quads])
+    store.backend.extend([q for result in imports for q in result.quads])
     return store
 
 

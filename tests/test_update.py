@@ -20,7 +20,7 @@ PREFIX = f"PREFIX ex: <{EX}>\n"
 
 def start() -> GraphStore:
     store = GraphStore(None)
-    store.raw.update(
+    store.backend.update(
         PREFIX
         + f"""INSERT DATA {{
       GRAPH <{G1}> {{ ex:a ex:p 1 . ex:a ex:p 2 . ex:b ex:p 3 . ex:a ex:q ex:b . ex:c ex:name "c"@en . }}
@@ -31,7 +31,7 @@ def start() -> GraphStore:
 
 
 def applied(store: GraphStore, delta: Delta) -> set[ox.Quad]:
-    quads = set(store.raw)
+    quads = set(store.backend)
     return (quads - delta.removed) | delta.added
 
 
@@ -73,11 +73,11 @@ BASE = "http://example.org/service/sparql"
 def test_delta_equals_pyoxigraph_update(text: str):
     store = start()
     expected = ox.Store()
-    expected.extend(store.raw)
+    expected.extend(store.backend)
     expected.update(PREFIX + text, base_iri=BASE)
     delta = evaluate(store, UpdateRequest(PREFIX + text, BASE))
     assert applied(store, delta) == set(expected)
-    assert all(q in store.raw for q in delta.removed) and not any(q in store.raw for q in delta.added)
+    assert all(q in store.backend for q in delta.removed) and not any(q in store.backend for q in delta.added)
 
 
 def test_blank_nodes_in_templates_are_fresh_per_solution():
@@ -91,13 +91,13 @@ def test_blank_nodes_in_templates_are_fresh_per_solution():
 
 def test_blank_nodes_of_the_store_can_be_deleted():
     store = start()
-    store.raw.update(PREFIX + f"INSERT DATA {{ GRAPH <{G1}> {{ ex:a ex:has [ ex:v 1 ] }} }}")
+    store.backend.update(PREFIX + f"INSERT DATA {{ GRAPH <{G1}> {{ ex:a ex:has [ ex:v 1 ] }} }}")
     text = (
         PREFIX
         + f"DELETE {{ GRAPH <{G1}> {{ ex:a ex:has ?b . ?b ex:v ?v }} }} WHERE {{ GRAPH <{G1}> {{ ex:a ex:has ?b . ?b ex:v ?v }} }}"
     )
     delta = evaluate(store, UpdateRequest(text))
-    assert len(delta.removed) == 2 and all(q in store.raw for q in delta.removed)
+    assert len(delta.removed) == 2 and all(q in store.backend for q in delta.removed)
 
 
 def test_default_graph_of_writes_is_the_data_graph_and_where_sees_the_union():
@@ -113,15 +113,15 @@ def test_default_graph_of_writes_is_the_data_graph_and_where_sees_the_union():
 def test_copy_from_an_empty_default_graph_empties_the_target():
     store = start()
     delta = evaluate(store, UpdateRequest(f"COPY DEFAULT TO <{G2}>"))
-    assert delta.removed == set(store.raw.quads_for_pattern(None, None, None, ox.NamedNode(G2))) and not delta.added
+    assert delta.removed == set(store.backend.quads_for_pattern(None, None, None, ox.NamedNode(G2))) and not delta.added
 
 
 def test_triple_terms_with_blank_nodes_can_be_removed():
     store = start()
-    store.raw.update(PREFIX + f"INSERT DATA {{ GRAPH <{G1}> {{ ex:s ex:r <<( _:x ex:p 2 )>> }} }}")
+    store.backend.update(PREFIX + f"INSERT DATA {{ GRAPH <{G1}> {{ ex:s ex:r <<( _:x ex:p 2 )>> }} }}")
     delta = evaluate(store, UpdateRequest(f"CLEAR GRAPH <{G1}>"))
     store.replace_quads(delta.removed, delta.added)
-    assert not list(store.raw.quads_for_pattern(None, None, None, ox.NamedNode(G1)))
+    assert not list(store.backend.quads_for_pattern(None, None, None, ox.NamedNode(G1)))
 
 
 def test_protocol_using_graph_uri_sets_the_where_dataset():

@@ -205,10 +205,10 @@ def test_incremental_validation_misses_nothing_after_random_edits(tmp_path: Path
     store = GraphStore(None)
     store.initialise(demo=True)
     validation.validate_full(store)
-    quads = list(store.raw.quads_for_pattern(None, None, None, ox.NamedNode(Graphs.DATA)))
+    quads = list(store.backend.quads_for_pattern(None, None, None, ox.NamedNode(Graphs.DATA)))
     for quad in random.Random(11).sample(quads, 40):
         touched = [t.value for t in (quad.subject, quad.object) if isinstance(t, ox.NamedNode)]
-        for edit in (store.raw.remove, store.raw.add):
+        for edit in (store.backend.remove, store.backend.add):
             edit(quad)
             validation.validate_changed(store, touched)
             assert validation.stored_findings(store) == validation.validate_store(store, AS_OF), (edit.__name__, str(quad))

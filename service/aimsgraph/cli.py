@@ -287,7 +287,7 @@ def query(query: str | None, query_file: Path | None, fmt: str | None, data_dir:
     solution_type = SOLUTION_FORMATS.get(fmt or "csv")
     graph_type = GRAPH_FORMATS.get(fmt or "turtle")
     job = QueryJob(text, solution_type=solution_type, graph_type=graph_type, limit=sys.maxsize, prefixes=PREFIXES)
-    outcome = job.run(store.raw)
+    outcome = job.run_here(store)
     sys.stdout.buffer.write(outcome.body)
 
 
@@ -534,7 +534,7 @@ def impact(node: str, change: str, what_if: Path | None, fmt: str, output: Path 
         if not isinstance(modifications, list):
             raise InvalidInput(f"{what_if}: expected a JSON list of modifications")
     store = _open_store(data_dir)
-    answer = analysis.analyse(Record(store.raw), RiskModel.build(store), node, change, modifications)
+    answer = analysis.analyse(Record(store), RiskModel.build(store), node, change, modifications)
     _write(json.dumps(answer, indent=2) + "\n" if fmt == "json" else analysis.render_text(answer), output)
 
 
@@ -558,7 +558,7 @@ def concentration(kinds: tuple[str, ...], limit: int, fmt: str, data_dir: Path |
     from aimsgraph.store.record import Record
 
     store = _open_store(data_dir)
-    ranking = analysis.concentration(Record(store.raw), RiskModel.build(store), kinds or analysis.SHARED_KINDS, limit)
+    ranking = analysis.concentration(Record(store), RiskModel.build(store), kinds or analysis.SHARED_KINDS, limit)
     _write(json.dumps(ranking, indent=2) + "\n" if fmt == "json" else analysis.render_concentration_text(ranking), None)
 
 

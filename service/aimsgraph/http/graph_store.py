@@ -177,7 +177,7 @@ def _parse(data: bytes, fmt: ox.RdfFormat, graph: str, what: str) -> list[ox.Qua
 
 def _quads(graph: str):
     store = state().store
-    return store.raw.quads_for_pattern(None, None, None, ox.NamedNode(graph))
+    return store.quads(None, None, None, ox.NamedNode(graph))
 
 
 def _content(graph: str) -> set[ox.Quad]:

@@ -39,7 +39,6 @@ from aimsgraph.namespaces import (
 from aimsgraph.records import queries
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record, local_name, term_text
-from aimsgraph.store.remote import RawStore
 
 #: The window when none is given (GET /api/due, ``aimsgraph due``).
 DEFAULT_WITHIN = "30d"
@@ -228,14 +227,11 @@ class _Cache:
 
 
 def _cache(store: GraphStore) -> _Cache:
-    return store.per_generation("due-items", lambda: _Cache(Record(store.raw)))
+    return store.per_generation("due-items", lambda: _Cache(Record(store)))
 
 
 def _compute(store: GraphStore, cache: _Cache, as_of: date, until: date | None) -> list[DueItem]:
-    raw = store.raw
-    closed = {
-        q.subject for q in raw.quads_for_pattern(None, ox.NamedNode(AIMS + "status"), ox.NamedNode(AIMS + "StatusClosed"), None)
-    }
+    closed = {q.subject for q in store.quads(None, ox.NamedNode(AIMS + "status"), ox.NamedNode(AIMS + "StatusClosed"), None)}
     substitutions = (
         {ox.Variable("until"): ox.Literal(until.isoformat(), datatype=ox.NamedNode(XSD_DATE))} if until is not None else {}
     )
@@ -248,7 +244,7 @@ def _compute(store: GraphStore, cache: _Cache, as_of: date, until: date | None) 
         if until is not None and due > until:
             return
         iri = term_text(term)
-        details = _details(raw, cache, term, iri, expires)
+        details = _details(store, cache, term, iri, expires)
         kind = kind_of(details) if callable(kind_of) else kind_of
         label = details.label if details.label is not None else local_name(iri)
         order = (due, kind, details.label is not None, details.label or "", iri, interval or "")
@@ -273,7 +269,7 @@ def _compute(store: GraphStore, cache: _Cache, as_of: date, until: date | None) 
         )
 
     for prop, kinds, otherwise in _DATED_KINDS:
-        if not _present(raw, cache, prop):
+        if not _present(store, cache, prop):
             continue
         query = _DATED.format(prop)
         rows = (
@@ -289,15 +285,15 @@ def _compute(store: GraphStore, cache: _Cache, as_of: date, until: date | None) 
             due = _day(row["due"])
             if due is None:  # not a date: the shapes report it
                 continue
-            if planned and _held(raw, term):
+            if planned and _held(store, term):
                 continue
             add(
                 term,
                 due,
-                functools.partial(_kind, cache, raw, kinds, otherwise) if kinds else otherwise,
+                functools.partial(_kind, cache, store, kinds, otherwise) if kinds else otherwise,
                 expires=prop == AIMS + "validUntil",
             )
-    if _present(raw, cache, AIMS + "monitoringInterval"):
+    if _present(store, cache, AIMS + "monitoringInterval"):
         for row in store.query(_METRICS):
             term = row["item"]
             if term in closed:
@@ -315,38 +311,36 @@ def _sort_key(item: DueItem) -> tuple:
     return (item.due, item.kind, item.label, item.iri)
 
 
-def _present(raw: RawStore, cache: _Cache, prop: str) -> bool:
+def _present(store: GraphStore, cache: _Cache, prop: str) -> bool:
     """Whether any triple has the property (at 10,000 systems most items have no assessor,
     trainee or document: a lookup per item for each would be wasted)."""
     known = cache.present.get(prop)
     if known is None:
-        known = cache.present[prop] = any(True for _ in raw.quads_for_pattern(None, ox.NamedNode(prop), None, None))
+        known = cache.present[prop] = any(True for _ in store.quads(None, ox.NamedNode(prop), None, None))
     return known
 
 
-def _held(raw: RawStore, term) -> bool:
+def _held(store: GraphStore, term) -> bool:
     """A planned activity already held: it has prov:endedAtTime or aims:reviewDate."""
-    return any(
-        True for prop in (PROV_ENDED_AT, AIMS + "reviewDate") for _ in raw.quads_for_pattern(term, ox.NamedNode(prop), None, None)
-    )
+    return any(True for prop in (PROV_ENDED_AT, AIMS + "reviewDate") for _ in store.quads(term, ox.NamedNode(prop), None, None))
 
 
-def _kind(cache: _Cache, raw: RawStore, kinds: tuple[tuple[str, str], ...], otherwise: str, details: _Details) -> str:
+def _kind(cache: _Cache, store: GraphStore, kinds: tuple[tuple[str, str], ...], otherwise: str, details: _Details) -> str:
     """The kind of the first of ``kinds`` whose class the item belongs to, directly or by a
     subclass (``a/rdfs:subClassOf*``)."""
     for cls, kind in kinds:
-        if any(t == cls or cls in _ancestors(raw, cache, t) for t in details.types):
+        if any(t == cls or cls in _ancestors(store, cache, t) for t in details.types):
             return kind
     return otherwise
 
 
-def _ancestors(raw: RawStore, cache: _Cache, cls: str) -> frozenset[str]:
+def _ancestors(store: GraphStore, cache: _Cache, cls: str) -> frozenset[str]:
     """Every superclass of a class (``rdfs:subClassOf+``, the class itself only on a cycle)."""
     known = cache.ancestors.get(cls)
     if known is None:
         if cache.supers is None:
             supers: dict[str, set[str]] = {}
-            for quad in raw.quads_for_pattern(None, ox.NamedNode(RDFS_SUB_CLASS_OF), None, None):
+            for quad in store.quads(None, ox.NamedNode(RDFS_SUB_CLASS_OF), None, None):
                 supers.setdefault(term_text(quad.subject), set()).add(term_text(quad.object))
             cache.supers = supers
         seen: set[str] = set()
@@ -360,20 +354,20 @@ def _ancestors(raw: RawStore, cache: _Cache, cls: str) -> frozenset[str]:
     return known
 
 
-def _details(raw: RawStore, cache: _Cache, term, iri: str, expires: bool = False) -> _Details:
+def _details(store: GraphStore, cache: _Cache, term, iri: str, expires: bool = False) -> _Details:
     """The item's details (``expires``: it is known to have an aims:validUntil)."""
     known = cache.details.get(iri)
     if known is not None:
         return known
 
     def objects(prop: str) -> list:
-        if not _present(raw, cache, prop):
+        if not _present(store, cache, prop):
             return []
-        return [q.object for q in raw.quads_for_pattern(term, ox.NamedNode(prop), None, None)]
+        return [q.object for q in store.quads(term, ox.NamedNode(prop), None, None)]
 
     types = {term_text(t) for t in objects(RDF_TYPE) if isinstance(t, ox.NamedNode | ox.BlankNode)}
     # the most specific aims: classes: no other class of the item is a subclass of them; the smallest IRI
-    narrower = set().union(*(_ancestors(raw, cache, t) - {t} for t in types)) if types else set()
+    narrower = set().union(*(_ancestors(store, cache, t) - {t} for t in types)) if types else set()
     specific = [t for t in types if t.startswith(AIMS) and t not in narrower]
     labels = objects(RDFS_LABEL)
     responsible = {prop: objects(prop) for prop in _OWNER_PROPERTIES}
@@ -382,8 +376,8 @@ def _details(raw: RawStore, cache: _Cache, term, iri: str, expires: bool = False
     )
     if not responsible[AIMS + "hasOwner"] and (expires or objects(AIMS + "validUntil")):
         # evidence without an owner: the owners of what holds it
-        for quad in raw.quads_for_pattern(None, ox.NamedNode(AIMS + "hasEvidence"), term, None):
-            for owner in raw.quads_for_pattern(quad.subject, ox.NamedNode(AIMS + "hasOwner"), None, None):
+        for quad in store.quads(None, ox.NamedNode(AIMS + "hasEvidence"), term, None):
+            for owner in store.quads(quad.subject, ox.NamedNode(AIMS + "hasOwner"), None, None):
                 if not isinstance(owner.object, ox.BlankNode):
                     owners.setdefault(term_text(owner.object))
     locations = [term_text(o) for o in objects(AIMS + "location") if not isinstance(o, ox.BlankNode)]
@@ -423,7 +417,7 @@ def query_due_items(store: GraphStore, as_of: date, within: timedelta | None) ->
     if until is not None:  # the query then looks up only the items in the window (and metrics)
         values["until"] = until.isoformat()
     solutions = store.query(query.text, substitutions=query.substitutions(values))
-    record = Record(store.raw)
+    record = Record(store)
     found: dict[tuple[str, str, date], DueItem] = {}
     for row in solutions:
         text = {name: term_text(row[name]) if row[name] is not None else None for name in _DUE_COLUMNS}

@@ -561,8 +561,8 @@ def measurement_delta(store: GraphStore, measurements: list[Measurement]) -> tup
             AIMS + "breachesThreshold",
             AIMS + "flagsForReassessment",
         )
-        old = {q for p in owned for q in store.raw.quads_for_pattern(node, ox.NamedNode(p), None, DATA)}
-        old_removed, new_added = old - quads, {q for q in quads if q not in store.raw}
+        old = {q for p in owned for q in store.quads(node, ox.NamedNode(p), None, DATA)}
+        old_removed, new_added = old - quads, {q for q in quads if not store.contains(q)}
         if old_removed or new_added:
             report.stored.append(m.iri)
         else:
@@ -584,7 +584,7 @@ def _nonconformity(store: GraphStore, metric: _Metric, breaches: list[Measuremen
     prefix = f"{NONCONFORMITY_BASE}{_sha1(metric.iri)[:16]}-"
     existing = sorted(
         q.subject.value
-        for q in store.raw.quads_for_pattern(None, ox.NamedNode(RDF_TYPE), ox.NamedNode(AIMS + "Nonconformity"), DATA)
+        for q in store.quads(None, ox.NamedNode(RDF_TYPE), ox.NamedNode(AIMS + "Nonconformity"), DATA)
         if isinstance(q.subject, ox.NamedNode | ox.BlankNode)  # always: a subject is never a triple term
         and q.subject.value.startswith(prefix)
     )
@@ -597,7 +597,7 @@ def _nonconformity(store: GraphStore, metric: _Metric, breaches: list[Measuremen
     first = breaches[0]
     base = prefix + first.measured_at.strftime("%Y%m%d")
     iri, n = base, 1
-    while next(store.raw.quads_for_pattern(ox.NamedNode(iri), None, None, None), None) is not None:
+    while next(store.quads(ox.NamedNode(iri), None, None, None), None) is not None:
         n += 1
         iri = f"{base}-{n}"
     node = ox.NamedNode(iri)
@@ -669,7 +669,7 @@ def _check_ids(store: GraphStore, measurements: list[Measurement]) -> None:
     for m in measurements:
         if m.id is None:
             continue
-        types = {q.object for q in store.raw.quads_for_pattern(ox.NamedNode(m.id), ox.NamedNode(RDF_TYPE), None, DATA)}
+        types = {q.object for q in store.quads(ox.NamedNode(m.id), ox.NamedNode(RDF_TYPE), None, DATA)}
         if types and measurement not in types:
             raise InvalidInput(f"measurements[{m.index}].id <{m.id}> names something that is not an aims:Measurement")
 
@@ -761,7 +761,7 @@ def incident_delta(store: GraphStore, incident: Incident, now: datetime | None =
         field_name="recipient",
     )
     node = ox.NamedNode(incident.iri)
-    types = {q.object for q in store.raw.quads_for_pattern(node, ox.NamedNode(RDF_TYPE), None, DATA)}
+    types = {q.object for q in store.quads(node, ox.NamedNode(RDF_TYPE), None, DATA)}
     if types and ox.NamedNode(AIMS + "Incident") not in types:
         raise InvalidInput(f"id <{incident.iri}> names something that is not an aims:Incident")
     created = not types
@@ -796,9 +796,7 @@ def incident_delta(store: GraphStore, incident: Incident, now: datetime | None =
     removed = {
         q
         for p in owned
-        for q in store.raw.quads_for_pattern(
-            node, ox.NamedNode((DCT if p == "description" else RDFS if p == "label" else AIMS) + p), None, DATA
-        )
+        for q in store.quads(node, ox.NamedNode((DCT if p == "description" else RDFS if p == "label" else AIMS) + p), None, DATA)
     } - quads
     if created:
         quads |= {
@@ -973,7 +971,7 @@ def triage_delta(store: GraphStore, triage: Triage, now: datetime | None = None)
             quads.add(_quad(node, AIMS + "concerns", ox.NamedNode(asset)))
         if triage.owner is not None:
             quads.add(_quad(node, AIMS + "hasOwner", ox.NamedNode(triage.owner)))
-        if next(store.raw.quads_for_pattern(node, None, None, DATA), None) is None:
+        if next(store.quads(node, None, None, DATA), None) is None:
             quads |= {
                 _quad(node, AIMS + "status", ox.NamedNode(AIMS + "StatusOpen")),
                 _quad(node, AIMS + "openedOn", _date(now.date())),
@@ -989,14 +987,14 @@ def triage_delta(store: GraphStore, triage: Triage, now: datetime | None = None)
             quads.add(_quad(node, AIMS + "hasRiskOwner", ox.NamedNode(triage.owner)))
     status = ox.NamedNode(AIMS + STATUS[triage.status])
     quads |= {_quad(concern, AIMS + "triagedInto", node), _quad(concern, AIMS + "status", status)}
-    removed = {q for q in store.raw.quads_for_pattern(concern, ox.NamedNode(AIMS + "status"), None, DATA) if q.object != status}
-    closed = list(store.raw.quads_for_pattern(concern, ox.NamedNode(AIMS + "closedOn"), None, DATA))
+    removed = {q for q in store.quads(concern, ox.NamedNode(AIMS + "status"), None, DATA) if q.object != status}
+    closed = list(store.quads(concern, ox.NamedNode(AIMS + "closedOn"), None, DATA))
     if triage.status == "closed":
         if not closed:
             quads.add(_quad(concern, AIMS + "closedOn", _date(now.date())))
     else:
         removed |= set(closed)
-    created = next(store.raw.quads_for_pattern(node, None, None, DATA), None) is None
+    created = next(store.quads(node, None, None, DATA), None) is None
     return Delta(removed, quads).exact(store), {
         "concern": triage.concern,
         "into": triage.into,
@@ -1031,7 +1029,7 @@ def _require_typed(
 
 
 def _require_described(store: GraphStore, iri: str, key: str) -> None:
-    if next(store.raw.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(RDF_TYPE), None, DATA), None) is None:
+    if next(store.quads(ox.NamedNode(iri), ox.NamedNode(RDF_TYPE), None, DATA), None) is None:
         raise InvalidInput(f"{key} <{iri}> is not described in the record")
 
 
@@ -1043,11 +1041,11 @@ def _quad(subject: ox.NamedNode, predicate: str, obj: ox.NamedNode | ox.Literal)
 
 
 def _has(store: GraphStore, subject: ox.NamedNode, predicate: str, obj: ox.NamedNode | ox.Literal) -> bool:
-    return ox.Quad(subject, ox.NamedNode(predicate), obj, DATA) in store.raw
+    return store.contains(ox.Quad(subject, ox.NamedNode(predicate), obj, DATA))
 
 
 def _objects(store: GraphStore, subject: ox.NamedNode, predicate: str, graph: ox.NamedNode | None = None) -> list[Any]:
-    return sorted({q.object for q in store.raw.quads_for_pattern(subject, ox.NamedNode(predicate), None, graph)}, key=str)
+    return sorted({q.object for q in store.quads(subject, ox.NamedNode(predicate), None, graph)}, key=str)
 
 
 def _label(store: GraphStore, node: ox.NamedNode) -> ox.Literal | None:

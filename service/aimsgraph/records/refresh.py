@@ -117,7 +117,7 @@ def premise_changes(store: GraphStore, delta: Delta) -> tuple[set, set]:
                 by_triple.setdefault((q.subject, q.predicate, q.object), (set(), set()))[index].add(q.graph_name)
     added, removed = set(), set()
     for triple, (added_to, removed_from) in by_triple.items():
-        now = {q.graph_name for q in store.raw.quads_for_pattern(*triple) if q.graph_name not in NOT_PREMISES}
+        now = {q.graph_name for q in store.quads(*triple) if q.graph_name not in NOT_PREMISES}
         before = (now - added_to) | removed_from
         if now and not before:
             added.add(triple)

@@ -31,7 +31,7 @@ PATHS_PER_SYSTEM = 5
 def render_html(store: GraphStore, findings: list[overview.Finding], as_of: date) -> str:
     """The report of ``store`` as it is now, with ``findings`` (its validation as of ``as_of``)."""
     model = RiskModel.build(store)
-    record = Record(store.raw)
+    record = Record(store)
     columns, soa_rows = soa.rows(store)
     systems = overview.system_rows(record, model)
     explained = [

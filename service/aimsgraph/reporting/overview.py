@@ -654,7 +654,7 @@ def system_record(store: GraphStore, system: str) -> set[str]:
     its risks, assessments of it, controls that apply to it or treat its risks, its documentation
     and event logging. Read with index lookups (a few per risk) rather than the query: a page
     needs one system's record in milliseconds, and lookups need no query planning."""
-    record = Record(store.raw)
+    record = Record(store)
     risks = record.objects(system, AIMS + "hasRisk")
     nodes = {system, *risks, *record.subjects(AIMS + "assesses", system), *record.subjects(AIMS + "appliesTo", system)}
     nodes.update(n for p in ("hasDocumentation", "hasEventLogging") for n in record.objects(system, AIMS + p))

@@ -92,7 +92,7 @@ def build(store: GraphStore, findings: list[Finding], as_of: date, nodes: list[s
     failed = {(f.shape, f.focus) for f in findings}
     by_system: dict[str, Readiness] = {}
     record = _system_records(store)
-    label = Record(store.raw).label
+    label = Record(store).label
     for shape, shape_nodes in targets.items():
         for node in shape_nodes:
             for system in record.get(node, ()):

@@ -117,7 +117,7 @@ def build(
     ``model`` (its risk model) and ``findings`` (its completeness findings as of that date)."""
     generated_at = generated_at or clock.now()
     as_of = clock.as_of(as_of)
-    record = Record(store.raw)
+    record = Record(store)
     reviews = _reviews(store, record)
     held = [r for r in reviews if r["held"] and r["held"] <= as_of]
     previous = max(held, key=lambda r: (r["held"], r["iri"])) if held else None
@@ -464,9 +464,7 @@ def _changed_records(ctx: _Context, since: datetime | None, trail: list) -> Tabl
     for subject in subjects:
         asserted = {
             term_text(q.object)
-            for q in ctx.store.raw.quads_for_pattern(
-                ox.NamedNode(subject), ox.NamedNode(RDF_TYPE), None, ox.NamedNode(Graphs.DATA)
-            )
+            for q in ctx.store.quads(ox.NamedNode(subject), ox.NamedNode(RDF_TYPE), None, ox.NamedNode(Graphs.DATA))
         }
         asserted |= {t for s, t in typed if s == subject}
         names = {local_name(t) for t in asserted if t.startswith(AIMS)} or {"other"}
@@ -590,10 +588,8 @@ def _past(ctx: _Context) -> tuple[RiskModel, list[reports.Readiness]] | str:
     except InvalidInput as exc:
         return f"No trend: the record at the previous review cannot be rebuilt ({exc.message})."
     past = GraphStore(None)
-    reference = [
-        q for g in (Graphs.ONTOLOGY, Graphs.CATALOGUE) for q in ctx.store.raw.quads_for_pattern(None, None, None, ox.NamedNode(g))
-    ]
-    past.raw.extend([*reference, *quads])
+    reference = [q for g in (Graphs.ONTOLOGY, Graphs.CATALOGUE) for q in ctx.store.quads(None, None, None, ox.NamedNode(g))]
+    past.extend([*reference, *quads])
     refresh_inferences(past)
     held = previous["held"]
     found = validation.validate_store(past, held)

@@ -177,11 +177,7 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
         nodes.add(q.subject.value)
         if isinstance(q.object, ox.NamedNode) and q.predicate.value != RDF_TYPE:
             nodes.add(q.object.value)
-    if any(
-        next(store.raw.quads_for_pattern(ox.NamedNode(n), TYPE, ox.NamedNode(t), None), None)
-        for n in nodes
-        for t in SETTINGS_TYPES
-    ):
+    if any(next(store.quads(ox.NamedNode(n), TYPE, ox.NamedNode(t), None), None) for n in nodes for t in SETTINGS_TYPES):
         return None
     nodes |= _qualified_ends(store, quads)
     controlled: dict[str, set[str]] = {}
@@ -193,10 +189,10 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
         reread |= {
             q.object.value
             for n in nodes
-            for q in store.raw.quads_for_pattern(ox.NamedNode(n), ox.NamedNode(AIMS + how), None, None)
+            for q in store.quads(ox.NamedNode(n), ox.NamedNode(AIMS + how), None, None)
             if isinstance(q.object, ox.NamedNode)
         }
-    reread |= {n for n in nodes if next(store.raw.quads_for_pattern(ox.NamedNode(n), TYPE, _RISK, None), None)}
+    reread |= {n for n in nodes if next(store.quads(ox.NamedNode(n), TYPE, _RISK, None), None)}
     risks = dict(model.risks)
     touched: set[str] = set()
     for iri in reread:
@@ -223,11 +219,11 @@ def _qualified_ends(store: GraphStore, quads: list[ox.Quad]) -> set[str]:
         if not isinstance(node, ox.NamedNode):  # a literal names no qualified dependency
             continue
         dependents = [
-            *store.raw.quads_for_pattern(None, has, node, None),
+            *store.quads(None, has, node, None),
             *(q for q in quads if q.predicate == has and q.object == node),
         ]
         targets = [
-            *store.raw.quads_for_pattern(node, target, None, None),
+            *store.quads(node, target, None, None),
             *(q for q in quads if q.predicate == target and q.subject == node),
         ]
         ends |= {iri_of(q.subject) for q in dependents} | {iri_of(q.object) for q in targets}
@@ -272,7 +268,7 @@ def write_analysis_changes(store: GraphStore, old: RiskModel, new: RiskModel, ge
         if store.generation != generation:
             return None
         graph = ox.NamedNode(Graphs.ANALYSIS)
-        stamps = list(store.raw.quads_for_pattern(graph, GENERATED_AT, None, graph))
+        stamps = list(store.quads(graph, GENERATED_AT, None, graph))
         store.replace_quads(remove=[*stamps, *remove], add=add)
         store.mark_current(Graphs.ANALYSIS)
     return generation + 1  # this write's own (a write after it must not get this model)
@@ -315,7 +311,7 @@ class ModelCache:
                 try:
                     saved = saved_model(self.store) if self.store.unchanged_since_start() else None
                     model = saved or RiskModel.build(self.store)
-                    self._snapshot = (generation, Snapshot(model, Record(self.store.raw)))
+                    self._snapshot = (generation, Snapshot(model, Record(self.store)))
                 except Exception as exc:
                     log.error("the risk model cannot be built; serving the last one built", exc_info=exc)
                     self._failure = (generation, f"{type(exc).__name__}: {exc}")
@@ -329,7 +325,7 @@ class ModelCache:
         the store is still at the ``generation`` the model was made for."""
         with self._lock:
             if generation is None or generation == self.store.generation:
-                self._snapshot = (self.store.generation, Snapshot(model, Record(self.store.raw)))
+                self._snapshot = (self.store.generation, Snapshot(model, Record(self.store)))
 
 
 MODEL_FILE = "risk-model.pickle"
@@ -381,7 +377,7 @@ def refresh_analysis(store: GraphStore, generation: int | None = None) -> RiskMo
         if generation is not None and store.generation != generation:
             return None
         wanted = set(analysis_quads(model))
-        current = set(store.raw.quads_for_pattern(None, None, None, graph))
+        current = set(store.quads(None, None, None, graph))
         stamps = {q for q in current if q.subject == graph and q.predicate.value == PROV_GENERATED_AT}
         stale = current - wanted - stamps
         if len(stale) > len(current) / 2:

@@ -93,7 +93,7 @@ class DependencyGraph:
         types: dict[tuple[str, str], set[str]] = defaultdict(set)
         # one property at a time: a join over the union of graphs costs several times more on disk
         for prop in sorted(_edge_properties(store)):
-            for dependent, term in pairs(store.raw, prop):
+            for dependent, term in pairs(store, prop):
                 if dependency := iri_of(term):
                     types[(dependency, dependent)].add(prop)
         for row in store.query(_ASSERTED_DEPENDS_ON):
@@ -119,10 +119,10 @@ class DependencyGraph:
         types: dict[tuple[str, str], set[str]] = defaultdict(set)
         for name in nodes:
             node = ox.NamedNode(name)
-            for q in store.raw.quads_for_pattern(node, None, None, None):
+            for q in store.quads(node, None, None, None):
                 if isinstance(q.object, ox.NamedNode) and _is_edge(q, edge_props):
                     types[(q.object.value, name)].add(q.predicate.value)
-            for q in store.raw.quads_for_pattern(None, None, node, None):
+            for q in store.quads(None, None, node, None):
                 if isinstance(q.subject, ox.NamedNode) and _is_edge(q, edge_props):
                     types[(name, q.subject.value)].add(q.predicate.value)
         for key in qualified:
@@ -139,7 +139,7 @@ class DependencyGraph:
                     self.remove_edge(dependent, name)
             self.kinds.pop(name, None)
             for kind in ASSET_KINDS:
-                if next(store.raw.quads_for_pattern(ox.NamedNode(name), TYPE, ox.NamedNode(AIMS + kind), None), None):
+                if next(store.quads(ox.NamedNode(name), TYPE, ox.NamedNode(AIMS + kind), None), None):
                     self.kinds.setdefault(name, kind)
         self._add_edges(types, qualified)
         for name in touched:  # an asset without edges is not in the graph (as from_store reads it)

@@ -47,7 +47,6 @@ from aimsgraph.errors import ConfigError
 from aimsgraph.namespaces import AIMS, RM, TYPE, sparql_prefixes
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import iri_of, number, pairs, term_text
-from aimsgraph.store.remote import RawStore
 
 DEFAULT_MATRIX = RM + "Matrix5x5"
 DEFAULT_THRESHOLD = 0.1
@@ -234,25 +233,24 @@ def _rank(term: object) -> int | None:
 
 def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
     """Every ``aims:Risk`` with its assets, implemented controls and computed scores."""
-    raw = store.raw
     implemented = {iri_of(row[0]) for row in store.query(_IMPLEMENTED)} - {None}
     effectiveness: dict[str, float] = {}
-    for control, value in pairs(raw, AIMS + "effectiveness"):  # several values: the largest counts
+    for control, value in pairs(store, AIMS + "effectiveness"):  # several values: the largest counts
         if control in implemented and (found := number(value)) is not None:
             effectiveness[control] = max(found, effectiveness.get(control, 0.0))
     controls: dict[str, list[Control]] = defaultdict(list)
     for how in ("mitigates", "detects"):
-        for control, term in pairs(raw, AIMS + how):
+        for control, term in pairs(store, AIMS + how):
             if control in implemented and (risk := iri_of(term)):
                 controls[risk].append(Control(control, how == "mitigates", effectiveness.get(control)))
     values: dict[str, dict[str, str]] = {iri: {} for row in store.query(_RISK_TYPE) if (iri := iri_of(row[0]))}
     doubled: dict[str, str] = {}
     for key in ("hasLikelihood", "hasSeverity", "hasRiskLevel", "hasResidualRiskLevel"):
-        for risk, level in sorted(_level_pairs(raw, key)):
+        for risk, level in sorted(_level_pairs(store, key)):
             if values.get(risk, {}).setdefault(key, level) != level and key in ("hasLikelihood", "hasSeverity"):
                 doubled.setdefault(risk, f"more than one {key[3:].lower()} recorded")
     assets: dict[str, set[str]] = defaultdict(set)
-    for asset, term in pairs(raw, AIMS + "hasRisk"):
+    for asset, term in pairs(store, AIMS + "hasRisk"):
         if risk := iri_of(term):
             assets[risk].add(asset)
     return {
@@ -261,21 +259,21 @@ def load_risks(store: GraphStore, criteria: Criteria) -> dict[str, Risk]:
     }
 
 
-def _level_pairs(raw: RawStore, key: str) -> list[tuple[str, str]]:
+def _level_pairs(store: GraphStore, key: str) -> list[tuple[str, str]]:
     """(risk, level) of one level property: the level as written, so that a value off the
     scale (a literal, a triple term) is reported by :func:`_unscorable`; blank nodes left out."""
-    return [(risk, term_text(level)) for risk, level in pairs(raw, AIMS + key) if not isinstance(level, ox.BlankNode)]
+    return [(risk, term_text(level)) for risk, level in pairs(store, AIMS + key) if not isinstance(level, ox.BlankNode)]
 
 
 def load_risk(store: GraphStore, criteria: Criteria, iri: str) -> Risk | None:
     """One risk as :func:`load_risks` reads it, with index lookups instead of scans (for
     updating a model after a write); None if ``iri`` is not an ``aims:Risk``."""
-    raw, node = store.raw, ox.NamedNode(iri)
+    node = ox.NamedNode(iri)
 
     def terms(subject: ox.NamedNode, prop: str) -> set:
         return {
             q.object
-            for q in raw.quads_for_pattern(subject, ox.NamedNode(AIMS + prop), None, None)
+            for q in store.quads(subject, ox.NamedNode(AIMS + prop), None, None)
             if not isinstance(q.object, ox.BlankNode)
         }
 
@@ -285,11 +283,11 @@ def load_risk(store: GraphStore, criteria: Criteria, iri: str) -> Risk | None:
     def subjects(prop: str) -> set[str]:
         return {
             q.subject.value
-            for q in raw.quads_for_pattern(None, ox.NamedNode(AIMS + prop), node, None)
+            for q in store.quads(None, ox.NamedNode(AIMS + prop), node, None)
             if isinstance(q.subject, ox.NamedNode)
         }
 
-    if next(raw.quads_for_pattern(node, TYPE, ox.NamedNode(AIMS + "Risk"), None), None) is None:
+    if next(store.quads(node, TYPE, ox.NamedNode(AIMS + "Risk"), None), None) is None:
         return None
     found, doubled = {}, None
     for key in ("hasLikelihood", "hasSeverity", "hasRiskLevel", "hasResidualRiskLevel"):

@@ -85,7 +85,7 @@ def refresh_inferences(store: GraphStore) -> int:
         store.mark_current(Graphs.INFERRED)
         return len(inferred)
     wanted = {ox.Quad(s, p, o, INFERRED) for s, p, o in inferred}
-    current = set(store.raw.quads_for_pattern(None, None, None, INFERRED)) - set(stamps)
+    current = set(store.quads(None, None, None, INFERRED)) - set(stamps)
     store.replace_quads(remove=stamps + list(current - wanted), add=wanted - current)
     store.mark_current(Graphs.INFERRED, ox.Quad(INFERRED, HAS_VERSION, digest, INFERRED))
     return len(inferred)
@@ -94,8 +94,8 @@ def refresh_inferences(store: GraphStore) -> int:
 def _stamps(store: GraphStore) -> list[ox.Quad]:
     """The inferred graph's freshness stamp and content digest."""
     return [
-        *store.raw.quads_for_pattern(INFERRED, GENERATED_AT, None, INFERRED),
-        *store.raw.quads_for_pattern(INFERRED, HAS_VERSION, None, INFERRED),
+        *store.quads(INFERRED, GENERATED_AT, None, INFERRED),
+        *store.quads(INFERRED, HAS_VERSION, None, INFERRED),
     ]
 
 
@@ -109,11 +109,7 @@ def _digest(triples: set[StoredTriple]) -> str:
 
 def premises(store: GraphStore) -> set[StoredTriple]:
     """The asserted triples reasoning starts from (all graphs but ``Graphs.NOT_PREMISES``)."""
-    return {
-        (q.subject, q.predicate, q.object)
-        for g in premise_graphs(store)
-        for q in store.raw.quads_for_pattern(None, None, None, g)
-    }
+    return {(q.subject, q.predicate, q.object) for g in premise_graphs(store) for q in store.quads(None, None, None, g)}
 
 
 def premise_graphs(store: GraphStore) -> list[ox.NamedNode]:
@@ -365,7 +361,7 @@ class _View:
     """Premises and inferences as stored, with changes not yet written (for lookups)."""
 
     def __init__(self, store: GraphStore, plus=(), minus=()) -> None:
-        self.raw = store.raw
+        self.store = store
         self.graphs = {*premise_graphs(store), INFERRED}
         self.minus = set(minus)
         self.plus: set[Triple] = set()
@@ -387,9 +383,7 @@ class _View:
     def _stored(self, s, p, o):
         if isinstance(p, ox.BlankNode) or isinstance(s, NOT_SUBJECTS):  # never stored (an anonymous inverse)
             return iter(())
-        return (
-            (q.subject, q.predicate, q.object) for q in self.raw.quads_for_pattern(s, p, o, None) if q.graph_name in self.graphs
-        )
+        return ((q.subject, q.predicate, q.object) for q in self.store.quads(s, p, o, None) if q.graph_name in self.graphs)
 
     def contains(self, triple: Triple) -> bool:
         if triple in self.plus:
@@ -460,9 +454,7 @@ def update_inferences(store: GraphStore, added: Iterable[Triple], removed: Itera
     def inferred(triple: Triple) -> TypeGuard[StoredTriple]:
         s, p, o = triple
         return (
-            isinstance(p, ox.NamedNode)
-            and not isinstance(s, NOT_SUBJECTS)
-            and any(True for _ in store.raw.quads_for_pattern(s, p, o, INFERRED))
+            isinstance(p, ox.NamedNode) and not isinstance(s, NOT_SUBJECTS) and any(True for _ in store.quads(s, p, o, INFERRED))
         )
 
     was_inferred = {t for t in added if inferred(t)}  # now asserted: leaves the inferred graph
@@ -543,16 +535,6 @@ def _still_connected(pairs: list[Triple], view: _View) -> set[Triple]:
 
 def _schema_triples(store: GraphStore) -> set[StoredTriple]:
     graphs = premise_graphs(store)
-    found = {
-        (q.subject, q.predicate, q.object)
-        for g in graphs
-        for p in SCHEMA_PREDICATES
-        for q in store.raw.quads_for_pattern(None, p, None, g)
-    }
-    found |= {
-        (q.subject, q.predicate, q.object)
-        for g in graphs
-        for cls in SCHEMA_TYPES
-        for q in store.raw.quads_for_pattern(None, TYPE, cls, g)
-    }
+    found = {(q.subject, q.predicate, q.object) for g in graphs for p in SCHEMA_PREDICATES for q in store.quads(None, p, None, g)}
+    found |= {(q.subject, q.predicate, q.object) for g in graphs for cls in SCHEMA_TYPES for q in store.quads(None, TYPE, cls, g)}
     return found

@@ -210,14 +210,14 @@ def _rows(store: GraphStore, prefixes: str, check: Check, nodes: list[str] | Non
     queries: list[tuple[str, dict[ox.Variable, Term]]]
     if nodes is not None and check.per_focus:
         targets = prefixes + check.targets_text(as_of, nodes)
-        rows = store.raw.query(targets, **validated_dataset())
+        rows = store.select(targets, **validated_dataset())
         assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
         runs = [{ox.Variable("this"): row["this"]} for row in rows]
         queries = [(prefixes + check.text(as_of), run) for run in runs]
     else:
         queries = [(prefixes + check.text(as_of, nodes), {})]
     for text, substitutions in queries:
-        solutions = store.raw.query(text, substitutions=substitutions, **validated_dataset())
+        solutions = store.select(text, substitutions=substitutions, **validated_dataset())
         assert isinstance(solutions, ox.QuerySolutions)  # a SELECT query
         names = [v.value for v in solutions.variables]
         for row in solutions:
@@ -232,7 +232,7 @@ def _classes_of(store: GraphStore, nodes: list[str]) -> dict[str, set[str]]:
     values = " ".join(f"<{n}>" for n in nodes)
     query = f"SELECT ?n ?c WHERE {{ VALUES ?n {{ {values} }} ?n a/<{RDFS_SUB_CLASS_OF}>* ?c }}"
     classes: dict[str, set[str]] = {}
-    rows = store.raw.query(query, **validated_dataset())
+    rows = store.select(query, **validated_dataset())
     assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
     for row in rows:
         if isinstance(row["c"], ox.NamedNode):  # a class; `?n a <<( ... )>>` names none
@@ -314,7 +314,7 @@ def revalidate(store: GraphStore, changed: Iterable[str], as_of: date | None = N
 def stored_as_of(store: GraphStore) -> date | None:
     """The evaluation date of the stored findings; None when none are stored."""
     graph = ox.NamedNode(Graphs.VALIDATION)
-    for quad in store.raw.quads_for_pattern(graph, ox.NamedNode(REFERENCE_DATE), None, graph):
+    for quad in store.quads(graph, ox.NamedNode(REFERENCE_DATE), None, graph):
         assert isinstance(quad.object, ox.Literal)  # an xsd:date (see _store_all)
         return date.fromisoformat(quad.object.value)
     return None
@@ -342,7 +342,7 @@ def store_revalidation(store: GraphStore, plan: Revalidation) -> None:
     known = findings_index(store)
     stale = stored_findings(store, plan.affected)
     graph = ox.NamedNode(Graphs.VALIDATION)
-    old_version = list(store.raw.quads_for_pattern(graph, ox.NamedNode(FINDINGS_VERSION), None, graph))
+    old_version = list(store.quads(graph, ox.NamedNode(FINDINGS_VERSION), None, graph))
     version = uuid.uuid4().hex
     store.replace_quads(
         remove=[*old_version, *(q for f in stale for q in _quads_of(store, f.iri))],
@@ -361,11 +361,7 @@ SETTINGS_CLASSES = ("AIManagementSystem", "RiskCriteria", "RiskMatrix", "RiskMat
 def _touches_settings(store: GraphStore, nodes: list[str]) -> bool:
     """Whether a node is one of the (few) settings nodes, read by index lookups rather than a
     query: a changed node can be a blank node, which no query's text can name."""
-    settings = {
-        node_text(q.subject)
-        for c in SETTINGS_CLASSES
-        for q in store.raw.quads_for_pattern(None, TYPE, ox.NamedNode(AIMS + c), None)
-    }
+    settings = {node_text(q.subject) for c in SETTINGS_CLASSES for q in store.quads(None, TYPE, ox.NamedNode(AIMS + c), None)}
     return not settings.isdisjoint(nodes)
 
 
@@ -383,19 +379,16 @@ def affected_nodes(store: GraphStore, changed: Iterable[str]) -> list[str]:
     systems in one scope, two risks owned by one role) never feed one check, and neither do
     links through shared concepts (a risk level, a class); following them would make every
     change touch the whole record."""
-    raw, data = store.raw, ox.NamedNode(Graphs.DATA)
+    data = ox.NamedNode(Graphs.DATA)
 
     def is_record(term: object) -> TypeGuard[ox.NamedNode | ox.BlankNode]:
-        return (
-            isinstance(term, ox.NamedNode | ox.BlankNode)
-            and next(raw.quads_for_pattern(term, None, None, data), None) is not None
-        )
+        return isinstance(term, ox.NamedNode | ox.BlankNode) and next(store.quads(term, None, None, data), None) is not None
 
     def onward(middle: ox.NamedNode | ox.BlankNode, first: ox.NamedNode) -> set[str]:
         # In SPARQL, not Python: a scope or a role can have thousands of links over `first`.
         # (A FILTER EXISTS here would cost pyoxigraph 60x more, so records are checked after.)
         # The ends are substituted, not written in: a blank node has no name in a query's text.
-        rows = raw.query(_ONWARD, substitutions={ox.Variable("middle"): middle, ox.Variable("first"): first})
+        rows = store.select(_ONWARD, substitutions={ox.Variable("middle"): middle, ox.Variable("first"): first})
         assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
         return {term_text(row["n"]) for row in rows if is_record(row["n"])}
 
@@ -404,8 +397,8 @@ def affected_nodes(store: GraphStore, changed: Iterable[str]) -> list[str]:
         term = node(name)
         if term is None:
             continue
-        neighbours = [(q.predicate, q.object) for q in raw.quads_for_pattern(term, None, None, data)]
-        neighbours += [(q.predicate, q.subject) for q in raw.quads_for_pattern(None, None, term, data)]
+        neighbours = [(q.predicate, q.object) for q in store.quads(term, None, None, data)]
+        neighbours += [(q.predicate, q.subject) for q in store.quads(None, None, term, data)]
         for first, middle in neighbours:
             if is_record(middle):
                 affected.add(term_text(middle))
@@ -427,19 +420,19 @@ def stored_findings(store: GraphStore, focus: Iterable[str] | None = None) -> li
 def _read_findings(store: GraphStore, focus: Iterable[str] | None) -> list[Finding]:
     graph, sh = ox.NamedNode(Graphs.VALIDATION), str(SH)
     if focus is None:
-        results = {q.subject for q in store.raw.quads_for_pattern(None, TYPE, ox.NamedNode(sh + "ValidationResult"), graph)}
+        results = {q.subject for q in store.quads(None, TYPE, ox.NamedNode(sh + "ValidationResult"), graph)}
     else:
         results = {
             q.subject
             for f in focus
             if (term := node(f)) is not None
-            for q in store.raw.quads_for_pattern(None, ox.NamedNode(sh + "focusNode"), term, graph)
+            for q in store.quads(None, ox.NamedNode(sh + "focusNode"), term, graph)
         }
     findings = []
     for result in results:
         values: dict[str, list[str]] = {}
         value: tuple[str | None, str | None] = (None, None)
-        for quad in store.raw.quads_for_pattern(result, None, None, graph):
+        for quad in store.quads(result, None, None, graph):
             values.setdefault(quad.predicate.value, []).append(term_parts(quad.object)[0])
             if quad.predicate.value == sh + "value":
                 value = term_parts(quad.object)
@@ -609,7 +602,7 @@ def checks_per_shape(targets: dict[str, frozenset[str]], failed: dict[str, set[s
 
 def stored_version(store: GraphStore) -> str | None:
     graph = ox.NamedNode(Graphs.VALIDATION)
-    for quad in store.raw.quads_for_pattern(graph, ox.NamedNode(FINDINGS_VERSION), None, graph):
+    for quad in store.quads(graph, ox.NamedNode(FINDINGS_VERSION), None, graph):
         assert isinstance(quad.object, ox.Literal)  # see _version_triple
         return quad.object.value
     return None
@@ -697,7 +690,7 @@ def targets_per_shape(store: GraphStore, as_of: date, nodes: list[str] | None = 
             continue
         text = check.targets_text(as_of, nodes)
         if text not in by_text:
-            rows = store.raw.query(prefixes + text, **validated_dataset())
+            rows = store.select(prefixes + text, **validated_dataset())
             assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
             by_text[text] = frozenset(term_parts(row["this"])[0] for row in rows)
         targets[check.shape] = by_text[text]
@@ -752,7 +745,7 @@ def findings_as_triples(findings: Iterable[Finding]) -> list[ox.Triple]:
 
 
 def _quads_of(store: GraphStore, subject: str) -> list[ox.Quad]:
-    return list(store.raw.quads_for_pattern(ox.NamedNode(subject), None, None, ox.NamedNode(Graphs.VALIDATION)))
+    return list(store.quads(ox.NamedNode(subject), None, None, ox.NamedNode(Graphs.VALIDATION)))
 
 
 def validated_dataset() -> DatasetOptions:
@@ -778,7 +771,7 @@ def changed_nodes(store: GraphStore, quads: Iterable[ox.Quad]) -> set[str]:
         if (
             isinstance(quad.object, ox.NamedNode | ox.BlankNode)  # a node: no literal or triple term
             and quad.predicate != TYPE
-            and next(store.raw.quads_for_pattern(quad.object, None, None, data), None) is not None
+            and next(store.quads(quad.object, None, None, data), None) is not None
         ):
             nodes.add(term_text(quad.object))
     return nodes

@@ -66,6 +66,10 @@ class QueryJob:
     #: with ``default_graphs``: every named graph stays available (the dataset of WITH in updates)
     all_named_graphs: bool = False
 
+    def run_here(self, store: GraphStore) -> QueryOutcome:
+        """:meth:`run` over ``store`` in this process, without a timeout (the CLI)."""
+        return self.run(store.backend)
+
     def run(self, store: RawStore) -> QueryOutcome:
         try:
             return self._evaluate(store)
@@ -143,7 +147,7 @@ class _Reader:
             pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child; covered by the service tests
                 parent_end.close()
-                _serve(child_end, store.raw, parent_pid)
+                _serve(child_end, store.backend, parent_pid)
         child_end.close()
         self.pid, self.conn = pid, parent_end
         try:

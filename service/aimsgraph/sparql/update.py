@@ -39,7 +39,7 @@ from aimsgraph.sparql.guard import Token, check_nesting, resolve, target_iri, to
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta
 from aimsgraph.store.record import Term, graph_of
-from aimsgraph.store.remote import DatasetOptions, RawStore
+from aimsgraph.store.remote import DatasetOptions
 
 #: Template variables become IRIs under this prefix while the template is parsed.
 VARIABLE_IRI = "urn:aimsgraph:template-variable:"
@@ -88,13 +88,14 @@ class Dataset:
 Selector = Callable[[str, "str | None", Dataset, int], list[dict[str, Term]]]
 
 
-def select_in_process(store: RawStore) -> Selector:
+def select_in_process(store: GraphStore | ox.Store) -> Selector:
     """A selector that runs in this process, without a timeout (the CLI; the service uses
-    its query readers, which have one)."""
+    its query readers, which have one), over a store or an in-memory copy (see ``_State``)."""
+    run = store.select if isinstance(store, GraphStore) else store.query
 
     def select(query: str, base_iri: str | None, dataset: Dataset, limit: int) -> list[dict[str, Term]]:
         try:
-            solutions = store.query(query, base_iri=base_iri, **dataset.options())
+            solutions = run(query, base_iri=base_iri, **dataset.options())
         except SyntaxError as exc:
             raise InvalidInput(f"SPARQL Update syntax error: {short(exc)}") from None
         assert isinstance(solutions, ox.QuerySolutions)  # the query is a SELECT
@@ -139,7 +140,7 @@ def evaluate(store: GraphStore, request: UpdateRequest, selector: Selector | Non
     PayloadTooLarge when a WHERE clause has too many solutions; RemoteServiceError when a LOAD
     fails."""
     check_syntax(request.text, request.base_iri)
-    state = _State(store, selector or select_in_process(store.raw))
+    state = _State(store, selector or select_in_process(store))
     for operation in parse(request.text, request.base_iri):
         removed, added = _effect(operation, state, request)
         removed = {q for q in removed if state.has(q)}
@@ -360,11 +361,11 @@ class _State:
         self._copy: ox.Store | None = None
 
     def has(self, quad: ox.Quad) -> bool:
-        return quad in self.net.added or (quad not in self.net.removed and quad in self.store.raw)
+        return quad in self.net.added or (quad not in self.net.removed and self.store.contains(quad))
 
     def graph(self, name: str) -> set[ox.Quad]:
         node = ox.NamedNode(name)
-        stored = set(self.store.raw.quads_for_pattern(None, None, None, node)) - self.net.removed
+        stored = set(self.store.quads(None, None, None, node)) - self.net.removed
         return stored | {q for q in self.net.added if q.graph_name == node}
 
     def graph_names(self) -> set[str]:
@@ -377,7 +378,7 @@ class _State:
         # earlier operations changed something: query an in-memory copy that shows it
         if self._copy is None:
             self._copy = ox.Store()
-            self._copy.extend(self.store.raw.quads_for_pattern(None, None, None, None))
+            self._copy.extend(self.store.quads(None, None, None, None))
             for quad in self.net.removed:
                 self._copy.remove(quad)
             self._copy.extend(self.net.added)

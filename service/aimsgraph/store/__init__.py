@@ -36,6 +36,7 @@ from aimsgraph import __version__, clock, resources
 from aimsgraph.errors import InvalidInput, StoreUnavailable
 from aimsgraph.namespaces import DCT_HAS_VERSION, GENERATED_AT, XSD_DATETIME, Graphs, is_absolute_iri
 from aimsgraph.store import demo as demo_record
+from aimsgraph.store.backend import QueryResult
 from aimsgraph.store.remote import RawStore, RemoteStore, graph_blocks, has_blank_node, n_triples
 
 #: File extensions the loader recognises, beyond pyoxigraph's own guesses.
@@ -127,9 +128,37 @@ class GraphStore:
     # -- reading ---------------------------------------------------------------------------
 
     @property
-    def raw(self) -> RawStore:
-        """The pyoxigraph store (or the external one), for the SPARQL executor only."""
+    def backend(self) -> RawStore:
+        """The pyoxigraph store (or the external one), for the SPARQL executor only: every other
+        module goes through the methods of this class (``tests/test_layers.py`` enforces it)."""
         return self._store
+
+    def quads(
+        self,
+        subject: ox.NamedNode | ox.BlankNode | ox.Triple | None = None,
+        predicate: ox.NamedNode | None = None,
+        obj: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None = None,
+        graph: ox.NamedNode | ox.BlankNode | ox.DefaultGraph | None = None,
+    ) -> Iterator[ox.Quad]:
+        """The stored quads that match (the backend's ``quads_for_pattern``); ``None`` matches
+        anything, and a ``graph`` of None every graph."""
+        return self._store.quads_for_pattern(subject, predicate, obj, graph)
+
+    def contains(self, quad: ox.Quad) -> bool:
+        """Whether the quad is stored (the backend's ``quad in store``)."""
+        return quad in self._store
+
+    def select(self, sparql: str, **options: Any) -> QueryResult:
+        """Run a query with the backend's own defaults (the backend's ``query``): unlike
+        :meth:`query`, the default graph is the default graph, not the union of all graphs,
+        unless ``use_default_graph_as_union=True`` is given, and a syntax error is raised as
+        pyoxigraph raises it. No timeout (for service requests use ``sparql.executor``)."""
+        return self._store.query(sparql, **options)
+
+    def extend(self, quads: Iterable[ox.Quad]) -> None:
+        """Add quads in one transaction (the backend's ``extend``), without taking the write
+        lock or bumping the generation: callers that need them hold :meth:`write_lock`."""
+        self._store.extend(quads)
 
     def query(self, sparql: str, **options: Any):
         """Run a read query in this process over the union of all graphs (no timeout).

@@ -80,8 +80,10 @@ class Delta:
     def exact(self, store: GraphStore) -> Delta:
         """This delta without removals of absent quads, additions of present ones, and quads
         both removed and added (they stay as they are)."""
-        raw = store.raw
-        return Delta({q for q in self.removed - self.added if q in raw}, {q for q in self.added - self.removed if q not in raw})
+        return Delta(
+            {q for q in self.removed - self.added if store.contains(q)},
+            {q for q in self.added - self.removed if not store.contains(q)},
+        )
 
 
 def upsert(
@@ -90,7 +92,7 @@ def upsert(
     """The change that adds ``quads`` and drops the other values that the (subject, predicate)
     pairs in ``replaced`` have in ``graph`` (an import that is authoritative for them)."""
     new, name = set(quads), ox.NamedNode(graph)
-    old = {q for s, p in replaced for q in store.raw.quads_for_pattern(s, p, None, name)}
+    old = {q for s, p in replaced for q in store.quads(s, p, None, name)}
     return Delta(removed=old - new, added=new)
 
 
@@ -235,7 +237,7 @@ def initialise(store: GraphStore, demo: bool) -> bool:
     actions = store.initialise(demo=demo)
     for graph, action in actions.items():
         if action == "loaded demo":
-            record(store, "load-demo", SERVICE, graph, set(store.raw.quads_for_pattern(None, None, None, ox.NamedNode(graph))))
+            record(store, "load-demo", SERVICE, graph, set(store.quads(None, None, None, ox.NamedNode(graph))))
         elif action != "up to date":
             record(store, "reference-sync", SERVICE, graph, store.graph_sizes()[graph])
     return any(action != "up to date" for action in actions.values())
@@ -329,7 +331,7 @@ def state_at(store: GraphStore, when: datetime, graphs: Iterable[str]) -> set[ox
     if unjournalled := graphs & SERVICE_GRAPHS:
         raise InvalidInput(f"<{min(unjournalled)}> is derived or kept by aimsgraph, not journalled: it has no history")
     later = diff(store, when, None, graphs)
-    now = {q for g in graphs for q in store.raw.quads_for_pattern(None, None, None, ox.NamedNode(g))}
+    now = {q for g in graphs for q in store.quads(None, None, None, ox.NamedNode(g))}
     return (now - later.added) | later.removed
 
 
@@ -387,24 +389,24 @@ def _undo(store: GraphStore, activity: ox.NamedNode, delta: Delta) -> None:
     change names it)."""
     with store.write_lock():
         store.replace_quads(
-            remove=[q for q in delta.added if q in store.raw], add=[q for q in delta.removed if q not in store.raw]
+            remove=[q for q in delta.added if store.contains(q)], add=[q for q in delta.removed if not store.contains(q)]
         )
-        entry = list(store.raw.quads_for_pattern(activity, None, None, CHANGES))
+        entry = list(store.quads(activity, None, None, CHANGES))
         # the trail's agents are IRIs (see _journal)
         agents = {q.object for q in entry if q.predicate == ASSOCIATED and isinstance(q.object, ox.NamedNode)}
         store.replace_quads(remove=entry, add=[])
         orphans = [
             q
             for agent in agents
-            if next(store.raw.quads_for_pattern(None, ASSOCIATED, agent, CHANGES), None) is None
-            for q in store.raw.quads_for_pattern(agent, None, None, CHANGES)
+            if next(store.quads(None, ASSOCIATED, agent, CHANGES), None) is None
+            for q in store.quads(agent, None, None, CHANGES)
         ]
         store.replace_quads(remove=orphans, add=[])
 
 
 def _recorded_delta(store: GraphStore, activity: ox.NamedNode) -> Delta:
     def quads(prop: ox.NamedNode) -> set[ox.Quad]:
-        found = next(store.raw.quads_for_pattern(activity, prop, None, CHANGES), None)
+        found = next(store.quads(activity, prop, None, CHANGES), None)
         if found is None:
             return set()
         assert isinstance(found.object, ox.Literal)  # N-Quads text (see _nquads)
@@ -415,10 +417,10 @@ def _recorded_delta(store: GraphStore, activity: ox.NamedNode) -> Delta:
 
 def _activities(store: GraphStore, committed: bool) -> list[ox.NamedNode]:
     found = []
-    for quad in store.raw.quads_for_pattern(None, TYPE, CHANGE_CLASS, CHANGES):
+    for quad in store.quads(None, TYPE, CHANGE_CLASS, CHANGES):
         activity = quad.subject
         assert isinstance(activity, ox.NamedNode)  # a change is named by its urn:uuid IRI (see record)
-        is_committed = any(True for _ in store.raw.quads_for_pattern(activity, COMMITTED, None, CHANGES))
+        is_committed = any(True for _ in store.quads(activity, COMMITTED, None, CHANGES))
         if is_committed == committed:
             found.append(activity)
     return found

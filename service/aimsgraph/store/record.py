@@ -19,11 +19,14 @@ the label the store keeps, so that :func:`node` finds the same node again; no IR
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
 from aimsgraph.namespaces import AIMS, RDF_TYPE, RDFS_LABEL
-from aimsgraph.store.remote import RawStore
+
+if TYPE_CHECKING:
+    from aimsgraph.store import GraphStore
 
 #: Memoised lookups kept before the memo starts again (bounds memory on large records).
 MAX_MEMO = 200_000
@@ -123,12 +126,12 @@ def graph_of(quad: ox.Quad) -> str:
     return graph.value
 
 
-def pairs(raw: RawStore, prop: str) -> list[tuple[str, object]]:
+def pairs(store: GraphStore, prop: str) -> list[tuple[str, object]]:
     """(subject IRI, object term) of one property over the union of graphs, without duplicates
     or blank-node subjects; each caller reads the object as it needs (:func:`iri_of`,
     :func:`number`, :func:`term_text`). One property at a time: on disk, a join of optional
     patterns costs about twice as much as single-pattern scans joined in Python."""
-    rows = raw.query(f"SELECT ?s ?o WHERE {{ ?s <{prop}> ?o }}", use_default_graph_as_union=True)
+    rows = store.select(f"SELECT ?s ?o WHERE {{ ?s <{prop}> ?o }}", use_default_graph_as_union=True)
     assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
     return list(dict.fromkeys((row[0].value, row[1]) for row in rows if isinstance(row[0], ox.NamedNode)))
 
@@ -136,8 +139,8 @@ def pairs(raw: RawStore, prop: str) -> list[tuple[str, object]]:
 class Record:
     """Index lookups over the union of the store's graphs, duplicates across graphs removed."""
 
-    def __init__(self, raw: RawStore) -> None:
-        self.raw = raw
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
         self._memo: dict[tuple[str, str, str], list[str]] = {}
 
     def objects(self, subject: str, predicate: str) -> list[str]:
@@ -160,8 +163,8 @@ class Record:
     def exists(self, iri: str) -> bool:
         term = node(iri)
         return term is not None and (
-            any(True for _ in self.raw.quads_for_pattern(term, None, None, None))
-            or any(True for _ in self.raw.quads_for_pattern(None, None, term, None))
+            any(True for _ in self.store.quads(term, None, None, None))
+            or any(True for _ in self.store.quads(None, None, term, None))
         )
 
     def _lookup(self, direction: str, name: str, predicate: str) -> list[str]:
@@ -172,10 +175,10 @@ class Record:
             if term is None:
                 found = []
             elif direction == "o":
-                quads = self.raw.quads_for_pattern(term, ox.NamedNode(predicate), None, None)
+                quads = self.store.quads(term, ox.NamedNode(predicate), None, None)
                 found = sorted({q.object.value for q in quads if isinstance(q.object, ox.NamedNode | ox.Literal)})
             else:
-                quads = self.raw.quads_for_pattern(None, ox.NamedNode(predicate), term, None)
+                quads = self.store.quads(None, ox.NamedNode(predicate), term, None)
                 found = sorted({q.subject.value for q in quads if isinstance(q.subject, ox.NamedNode)})
             if len(self._memo) >= MAX_MEMO:
                 self._memo.clear()

@@ -96,7 +96,7 @@ def triage() -> Response:
 
 def _exists(iri: str) -> bool:
     store = state().store
-    return next(store.raw.quads_for_pattern(ox.NamedNode(iri), None, None, None), None) is not None
+    return next(store.quads(ox.NamedNode(iri), None, None, None), None) is not None
 
 
 class _ConcernAccessLines(logging.Filter):

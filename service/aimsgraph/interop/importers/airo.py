@@ -309,7 +309,7 @@ class _Labels:
         for q in quads:
             if q.predicate.value in LABELS and isinstance(q.object, ox.Literal):
                 self._in_file[q.subject].append(q.object)
-        self._record = Record(store.raw)
+        self._record = Record(store)
 
     def text(self, node: ox.NamedNode | ox.BlankNode) -> str | None:
         if self._in_file.get(node):

@@ -159,7 +159,7 @@ def import_atlas(store: GraphStore, source: Path | bytes, write: Callable[[Delta
     triples = list(dict.fromkeys(_triples(atlas)))  # ATLAS repeats a few mitigation links
     graph = ox.NamedNode(Graphs.ATLAS)
     wanted = {ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples}
-    current = set(store.raw.quads_for_pattern(None, None, None, graph))
+    current = set(store.quads(None, None, None, graph))
     change = (write or local_writer(store, "import-atlas"))(Delta(removed=current - wanted, added=wanted - current))
     report = atlas.report(len(triples))
     return replace(report, added=change.added, removed=change.removed, change=change.iri) if change else report

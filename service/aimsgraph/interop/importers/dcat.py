@@ -405,8 +405,8 @@ def _catalogue_change(
     # What a catalogue says about one of our own records (our export, re-imported, describes
     # exactly those) is not stored: validation reads every graph, and a catalogue's statements
     # about our dataset must not stand in for the record's own.
-    ours = {q.subject for q in new if next(store.raw.quads_for_pattern(q.subject, None, None, DATA), None)}
-    return old - new, {q for q in new if q not in store.raw and q.subject not in ours}, members
+    ours = {q.subject for q in new if next(store.quads(q.subject, None, None, DATA), None)}
+    return old - new, {q for q in new if not store.contains(q) and q.subject not in ours}, members
 
 
 def _link_change(store: GraphStore, matched: list[Match], members: set[str]) -> tuple[set[ox.Quad], set[ox.Quad]]:
@@ -414,10 +414,10 @@ def _link_change(store: GraphStore, matched: list[Match], members: set[str]) -> 
     wanted = {ox.Quad(ox.NamedNode(m.ours), CATALOGUE_ENTRY, ox.NamedNode(m.entry), DATA) for m in matched if m.how != "iri"}
     existing = {
         q
-        for q in store.raw.quads_for_pattern(None, CATALOGUE_ENTRY, None, DATA)
+        for q in store.quads(None, CATALOGUE_ENTRY, None, DATA)
         if not isinstance(q.object, ox.Triple) and q.object.value in members  # a triple term names no entry
     }
-    return existing - wanted, {q for q in wanted if q not in store.raw}
+    return existing - wanted, {q for q in wanted if not store.contains(q)}
 
 
 def _counts(kinds: dict[object, set[str]]) -> dict[str, int]:
@@ -429,8 +429,8 @@ def _stored_members(store: GraphStore, catalogues: set[ox.NamedNode]) -> tuple[s
     """(what the stored versions of ``catalogues`` listed and no other stored catalogue lists,
     what the other stored catalogues list)."""
     listed = _reach(store, catalogues, stop=set())
-    others = {q.subject for p in LISTING for q in store.raw.quads_for_pattern(None, p, None, CATALOGS)}
-    others |= {q.subject for q in store.raw.quads_for_pattern(None, TYPE, ox.NamedNode(DCAT + "Catalog"), CATALOGS)}
+    others = {q.subject for p in LISTING for q in store.quads(None, p, None, CATALOGS)}
+    others |= {q.subject for q in store.quads(None, TYPE, ox.NamedNode(DCAT + "Catalog"), CATALOGS)}
     others = {node for node in others - catalogues if node not in listed}
     shared = _reach(store, others, stop=catalogues)
     return listed - shared, shared
@@ -442,7 +442,7 @@ def _reach(store: GraphStore, roots: set, stop: set) -> set:
     while todo:
         node = todo.pop()
         for predicate in LINK_PREDICATES:
-            for quad in store.raw.quads_for_pattern(node, predicate, None, CATALOGS):
+            for quad in store.quads(node, predicate, None, CATALOGS):
                 target = quad.object
                 if isinstance(target, ox.NamedNode | ox.BlankNode) and target not in seen and target not in stop:
                     seen.add(target)
@@ -454,7 +454,7 @@ def _stored_description(store: GraphStore, subjects: set) -> set[ox.Quad]:
     """The stored quads about ``subjects``, with the blank nodes they reach."""
     quads, seen, todo = set(), set(subjects), list(subjects)
     while todo:
-        for quad in store.raw.quads_for_pattern(todo.pop(), None, None, CATALOGS):
+        for quad in store.quads(todo.pop(), None, None, CATALOGS):
             quads.add(quad)
             if isinstance(quad.object, ox.BlankNode) and quad.object not in seen:
                 seen.add(quad.object)
@@ -493,7 +493,7 @@ def _ours(store: GraphStore) -> dict[str, Side]:
     for iri, side in ours.items():
         side.identifiers = {
             q.object.value.strip()
-            for q in store.raw.quads_for_pattern(ox.NamedNode(iri), IDENTIFIER, None, DATA)
+            for q in store.quads(ox.NamedNode(iri), IDENTIFIER, None, DATA)
             if isinstance(q.object, ox.Literal) and q.object.value.strip()
         }
     return ours

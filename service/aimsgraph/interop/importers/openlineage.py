@@ -485,11 +485,11 @@ def _last_changes(store: GraphStore, changes: list[DataChange], added: set[ox.Qu
     winners = set()
     for dataset, change in latest.items():
         node = ox.NamedNode(dataset)
-        stored = list(store.raw.quads_for_pattern(node, LAST_CHANGED_AT, None, LINEAGE))
+        stored = list(store.quads(node, LAST_CHANGED_AT, None, LINEAGE))
         times = [t for q in stored if isinstance(q.object, ox.Literal) and (t := _parse_time(q.object))]
         if times and max(times) >= change.at:
             continue  # a later (or the same) change is already recorded
-        removed |= set(stored) | set(store.raw.quads_for_pattern(node, LAST_CHANGED_BY, None, LINEAGE))
+        removed |= set(stored) | set(store.quads(node, LAST_CHANGED_BY, None, LINEAGE))
         added |= {
             ox.Quad(node, LAST_CHANGED_AT, _xsd_date_time(change.at), LINEAGE),
             ox.Quad(node, LAST_CHANGED_BY, ox.NamedNode(change.run), LINEAGE),
@@ -566,5 +566,5 @@ def _staleness(store: GraphStore, changes: list[DataChange], added: set[ox.Quad]
 
 
 def _recorded_since(store: GraphStore, item: str) -> tuple[list[ox.Quad], list[datetime]]:
-    stored = list(store.raw.quads_for_pattern(ox.NamedNode(item), STALE_SINCE, None, LINEAGE))
+    stored = list(store.quads(ox.NamedNode(item), STALE_SINCE, None, LINEAGE))
     return stored, [t for q in stored if isinstance(q.object, ox.Literal) and (t := _parse_time(q.object))]

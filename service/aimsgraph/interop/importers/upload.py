@@ -33,10 +33,10 @@ def load_record(store: GraphStore, body: bytes, fmt: ox.RdfFormat) -> str:
     quads = read_rdf(body, fmt)
     used = terms_used(quads)
     if any(term.startswith(AIRO) for term in used):
-        import_quads(store, quads, write=lambda delta: store.raw.extend(delta.added))
+        import_quads(store, quads, write=lambda delta: store.extend(delta.added))
         return "AIRO"
     if any(term.startswith(AIMS) for term in used):
-        store.raw.extend(quads)
+        store.extend(quads)
         return "aimsgraph"
     raise NothingRecognised(
         f"the record uses no aimsgraph or AIRO term, so validating it would find nothing; {_what_it_uses(used)}; {HOW_TO}"
