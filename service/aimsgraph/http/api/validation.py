@@ -85,20 +85,21 @@ def _findings(store: GraphStore, changed: list[str] | None, as_of: date) -> tupl
     rewrite them), computed and not kept for another day. With ``changed``, the findings of
     the focus nodes a change to those nodes can affect, as ``aimsgraph validate --changed``
     reports them: at 10,000 systems the whole record's findings are 360,000."""
-    if as_of != clock.today():
+    today = as_of == clock.today()
+    if not today:
         ratelimit.limit_expensive(EXPENSIVE)
-        nodes = None if changed is None else validation.affected_nodes(store, changed)
+    elif g.principal is not None and g.principal.has("editor"):
+        if changed is None:
+            return validation.validate_full(store, as_of), None
+        plan = validation.revalidate_and_store(store, changed, as_of)
+        return plan.findings, plan.affected
+    nodes = None if changed is None else validation.affected_nodes(store, changed)
+    if not today:
         return validation.validate_store(store, as_of, nodes), nodes
-    if g.principal is None or not g.principal.has("editor"):
-        nodes = None if changed is None else validation.affected_nodes(store, changed)
-        stored = overview.findings_index(store, as_of)
-        if nodes is None:
-            return stored.findings, None
-        return sorted(f for node in nodes for f in stored.by_focus.get(node, ())), nodes
-    if changed is None:
-        return validation.validate_full(store, as_of), None
-    plan = validation.revalidate_and_store(store, changed, as_of)
-    return plan.findings, plan.affected
+    stored = overview.findings_index(store, as_of)
+    if nodes is None:
+        return stored.findings, None
+    return sorted(f for node in nodes for f in stored.by_focus.get(node, ())), nodes
 
 
 #: Findings a page of GET /api/findings holds unless ?limit= says otherwise (360k at 10,000 systems).
