@@ -132,16 +132,17 @@ def routes() -> list[tuple[str, list[str], list[str]]]:
     from aimsgraph.config import Settings
     from aimsgraph.http.app import create_app
 
-    with tempfile.TemporaryDirectory() as folder:
-        app = create_app(Settings(data_dir=Path(folder) / "db", demo=False))
-        try:
-            return sorted(
-                (rule.rule, sorted(rule.methods - {"OPTIONS"}), sorted(rule.arguments))
-                for rule in app.url_map.iter_rules()
-                if rule.endpoint != "static" and not rule.endpoint.endswith(".static")
-            )
-        finally:
-            app.extensions["aimsgraph"].readers.close()
+    # an in-memory store: the app's background refresh may still write to an on-disk one while
+    # a temporary directory is being removed ("Directory not empty", seen once in CI)
+    app = create_app(Settings(data_dir=None, demo=False))
+    try:
+        return sorted(
+            (rule.rule, sorted(rule.methods - {"OPTIONS"}), sorted(rule.arguments))
+            for rule in app.url_map.iter_rules()
+            if rule.endpoint != "static" and not rule.endpoint.endswith(".static")
+        )
+    finally:
+        app.extensions["aimsgraph"].readers.close()
 
 
 def corpus(rules: list[tuple[str, list[str], list[str]]], count: int, seed: int) -> Iterator[Hostile]:
