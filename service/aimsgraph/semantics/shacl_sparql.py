@@ -84,8 +84,9 @@ class Check:
         return _fill(self.query, as_of, focus)
 
     def targets_text(self, as_of: date, focus: Iterable[str] | None = None) -> str:
-        """A query selecting the check's focus nodes (?this) as of the evaluation date."""
-        return "SELECT DISTINCT ?this WHERE { " + _fill(self.targets, as_of, focus) + " }"
+        """A query selecting the check's focus nodes (?this) as of the evaluation date, among
+        ``focus`` when given (the target pattern itself has no ``{focus}`` place)."""
+        return "SELECT DISTINCT ?this WHERE { " + _fill("{focus} " + self.targets, as_of, focus) + " }"
 
 
 def _fill(template: str, as_of: date, focus: Iterable[str] | None) -> str:
