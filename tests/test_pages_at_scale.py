@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from aimsgraph import clock
 from aimsgraph.config import Settings
 from aimsgraph.http.app import create_app
 from aimsgraph.reporting import overview, reports
@@ -296,6 +297,12 @@ def test_validating_a_change_reports_on_what_it_affects(app):
         expected = {(f["focus"], f["message"]) for f in everything["findings"] if f["focus"] in affected}
         assert {(f["focus"], f["message"]) for f in scoped["findings"]} == expected
         assert len(scoped["findings"]) < len(everything["findings"]) / 5
+        # the report counts the checks from the index's focus nodes: as a fresh query gives them
+        today = clock.today()
+        assert validation.findings_index(store).targets is not None  # so the index is what answers
+        assert validation.known_targets(store, today, sorted(affected)) == validation.targets_per_shape(
+            store, today, sorted(affected)
+        )
         checks = {s["id"]: s["checks"] for s in scoped["readiness"]["systems"]}
         full = {s["id"]: s["checks"] for s in everything["readiness"]["systems"]}
         assert checks[system] == full[system]  # every check on the changed system's record

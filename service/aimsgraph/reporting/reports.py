@@ -28,7 +28,7 @@ from aimsgraph.semantics.validation import (
     compiled_checks,
     failed_per_shape,
     findings_as_triples,
-    targets_per_shape,
+    known_targets,
 )
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record, node_text, term_text
@@ -88,7 +88,7 @@ def build(store: GraphStore, findings: list[Finding], as_of: date, nodes: list[s
     """A report with readiness per clause and per system for ``findings`` on ``store``,
     computed as of the evaluation date ``as_of``; with ``nodes``, of the checks on those focus
     nodes only (a re-validation of what a change affects reports on that, not on the record)."""
-    targets = targets_per_shape(store, as_of, nodes)
+    targets = known_targets(store, as_of, nodes)
     failed = {(f.shape, f.focus) for f in findings}
     by_system: dict[str, Readiness] = {}
     record = _system_records(store)

@@ -674,6 +674,25 @@ def _saved_index(store: GraphStore, version: str | None) -> FindingsIndex | None
     return FindingsIndex(version, as_of, findings, targets) if saved_version == version else None
 
 
+def known_targets(store: GraphStore, as_of: date, nodes: list[str] | None = None) -> dict[str, frozenset[str]]:
+    """:func:`targets_per_shape`, from the index of the stored findings when this process holds
+    it with its focus nodes for ``as_of`` (kept up to date by every revalidation): a report on
+    the stored findings need not query them again (98 s for the 17,000 nodes one changed system
+    affects at 10,000 systems). Else queried."""
+    known = store.memo.get("findings")
+    if (
+        not isinstance(known, FindingsIndex)
+        or known.targets is None
+        or known.as_of != as_of
+        or known.version != stored_version(store)
+    ):
+        return targets_per_shape(store, as_of, nodes)
+    if nodes is None:
+        return dict(known.targets)
+    wanted = set(nodes)
+    return {shape: found & wanted for shape, found in known.targets.items()}
+
+
 def targets_per_shape(store: GraphStore, as_of: date, nodes: list[str] | None = None) -> dict[str, frozenset[str]]:
     """The focus nodes of every shape that has checks (property shapes share their node
     shape's), among ``nodes`` if given. Shapes with the same targets share one query."""
