@@ -87,6 +87,13 @@ data_dir_option = click.option(
     default=None,
     help="Store directory [env AIMSGRAPH_DATA_DIR; default ~/.local/share/aimsgraph].",
 )
+
+
+def output_option(help_text: str = "Write to a file.") -> Callable[[Callable], Callable]:
+    """``-o/--output FILE``, for commands that write to standard output otherwise."""
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
+
+
 rdf_format_option = click.option(
     "--format",
     "fmt",
@@ -294,13 +301,7 @@ def query(query: str | None, query_file: Path | None, fmt: str | None, data_dir:
 @cli.group(invoke_without_command=True)
 @click.option("--graph", "graphs", multiple=True, help="Named graph to export (repeatable) [all].")
 @click.option("--format", "fmt", type=click.Choice(sorted(GRAPH_FORMATS)), default="trig", show_default=True)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to a file instead of standard output.",
-)
+@output_option("Write to a file instead of standard output.")
 @click.option("--at", default=None, help="The graphs as they were at this ISO 8601 time (rebuilt from the audit trail).")
 @data_dir_option
 @click.pass_context
@@ -326,13 +327,7 @@ TRIPLE_FORMATS = sorted(name for name, media in GRAPH_FORMATS.items() if media i
 
 @export.command("dcat")
 @click.option("--format", "fmt", type=click.Choice(TRIPLE_FORMATS), default="turtle", show_default=True)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to a file instead of standard output.",
-)
+@output_option("Write to a file instead of standard output.")
 @data_dir_option
 def export_dcat(fmt: str, output: Path | None, data_dir: Path | None) -> None:
     """The AI system register, its datasets and their provenance as a DCAT catalogue (DCAT 3,
@@ -368,7 +363,7 @@ def _write_bytes(body: bytes, output: Path | None) -> None:
     show_default=True,
     help="Exit with 1 when the findings include this severity or a worse one.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the report to a file.")
+@output_option("Write the report to a file.")
 @as_of_option
 @data_dir_option
 def validate(
@@ -401,7 +396,7 @@ def validate(
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "html", "json"]), default="csv", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
+@output_option()
 @data_dir_option
 def soa(fmt: str, output: Path | None, data_dir: Path | None) -> None:
     """The Statement of Applicability: one row per Annex A control."""
@@ -445,7 +440,7 @@ def report(html_file: Path, as_of: str | None, data_dir: Path | None) -> None:
 )
 @as_of_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "ics"]), default="table", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
+@output_option()
 @data_dir_option
 def due(within: str, as_of: str | None, fmt: str, output: Path | None, data_dir: Path | None) -> None:
     """The review calendar: reviews, actions, expiring evidence and training, planned audits,
@@ -477,7 +472,7 @@ def due(within: str, as_of: str | None, fmt: str, output: Path | None, data_dir:
 @cli.command("review-pack")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
 @as_of_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
+@output_option()
 @data_dir_option
 def review_pack_command(fmt: str, as_of: str | None, output: Path | None, data_dir: Path | None) -> None:
     """The management review input (ISO/IEC 42001 9.3.2): actions from earlier reviews,
@@ -514,7 +509,7 @@ def review_pack_command(fmt: str, as_of: str | None, output: Path | None, data_d
     help='JSON file with a list of proposed modifications, e.g. [{"op": "remove-control", "control": "https://..."}].',
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to a file.")
+@output_option()
 @data_dir_option
 def impact(node: str, change: str, what_if: Path | None, fmt: str, output: Path | None, data_dir: Path | None) -> None:
     """Impact analysis before changing NODE: affected systems, risks, assessments, controls,
