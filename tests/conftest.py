@@ -1,4 +1,10 @@
-"""Shared fixtures: real `aimsgraph serve` processes on loopback over real on-disk stores."""
+"""Shared fixtures.
+
+Most tests drive the service in this process: ``client`` is Flask's test client of an app over
+a real on-disk store with the demo, and :func:`aimsgraph` runs a command with click's CliRunner.
+Tests of the protocol, of clients, of the browser, of crashes and of external engines start real
+``aimsgraph serve`` processes on loopback (:func:`start_server`, the ``server`` fixture).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,20 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner, Result
+from flask import Flask
+from flask.testing import FlaskClient
 
 from aimsgraph import clock, resources
+from aimsgraph.cli import cli
+from aimsgraph.config import Settings
+from aimsgraph.http.app import create_app
 from aimsgraph.store import demo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,6 +113,43 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     live = start_server(tmp_path_factory.mktemp("store"), AIMSGRAPH_QUERY_TIMEOUT="3")
     yield live
     live.stop()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The service with demo data, default limits and a 3 s query timeout, as ``server`` is, but
+    in this process over an on-disk store: shared by the tests of a worker, as ``server`` is."""
+    return create_app(Settings(data_dir=tmp_path_factory.mktemp("app") / "db", query_timeout=3))
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Flask's test client of ``app``: requests without a socket (a fresh cookie jar a test)."""
+    return app.test_client()
+
+
+def select(client: FlaskClient, query: str, **params: str) -> list[dict[str, str]]:
+    """Run a SELECT through ``client`` and return rows as {variable: value} dicts."""
+    response = client.post("/sparql", data={"query": query, **params}, headers={"Accept": "application/sparql-results+json"})
+    assert response.status_code == 200, response.text
+    return [{k: v["value"] for k, v in row.items()} for row in response.get_json()["results"]["bindings"]]
+
+
+def aimsgraph(*args: str | Path, env: dict[str, str] | None = None, input: str | bytes | None = None) -> Result:
+    """Run ``aimsgraph ARGS`` in this process with click's CliRunner: ``exit_code``, ``stdout``,
+    ``stderr`` and ``output`` (both) as the console script gives them (see cli._CommandGroup)."""
+    result = CliRunner().invoke(cli, [str(arg) for arg in args], env=env, input=input, catch_exceptions=False)
+    _release_frames(result.exception)
+    return result
+
+
+def _release_frames(error: BaseException | None) -> None:
+    """Let go of what a failed command's frames hold: its store above all, which RocksDB locks
+    until the last reference goes, so that the next command or test can open it."""
+    while error is not None:
+        if error.__traceback__ is not None:
+            traceback.clear_frames(error.__traceback__)
+        error = error.__context__
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import pyoxigraph as ox
@@ -103,7 +103,29 @@ rdf_format_option = click.option(
 )
 
 
-@click.group()
+class _CommandGroup(click.Group):
+    """The ``aimsgraph`` group. Its ``main`` turns errors into one line on stderr and an exit
+    code (2 bad input or usage, 3 a file or socket failed, 130 interrupted), so that the console
+    script and click's CliRunner (the tests) see the same behaviour."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.Abort:
+            sys.exit(130)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(2)
+        except AimsgraphError as exc:
+            click.echo(f"aimsgraph: {exc.message}", err=True)
+            sys.exit(exc.exit_code)
+        except OSError as exc:
+            click.echo(f"aimsgraph: {exc}", err=True)
+            sys.exit(3)
+
+
+@click.group(cls=_CommandGroup)
 @click.version_option(__version__, prog_name="aimsgraph")
 def cli() -> None:
     """aimsgraph: an ISO/IEC 42001 AI risk knowledge graph with a SPARQL endpoint."""
@@ -1086,20 +1108,8 @@ def _progress_printer():
 
 
 def main() -> None:
-    """Entry point: run the command group, turning aimsgraph errors into one line and an exit code."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
-    except AimsgraphError as exc:
-        click.echo(f"aimsgraph: {exc.message}", err=True)
-        sys.exit(exc.exit_code)
-    except OSError as exc:
-        click.echo(f"aimsgraph: {exc}", err=True)
-        sys.exit(3)
+    """Entry point of the ``aimsgraph`` console script."""
+    cli.main()
 
 
 if __name__ == "__main__":
