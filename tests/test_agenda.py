@@ -1,5 +1,6 @@
 """The review calendar (GET /api/due, /api/due.ics, `aimsgraph due`) and the management review
-pack (GET /api/review-pack, `aimsgraph review-pack`), on real servers and stores.
+pack (GET /api/review-pack, `aimsgraph review-pack`), through the service's test client and the
+command line run in this process, over real on-disk stores.
 
 Requests pin the reference date to the demo's, 2026-11-26 (data/demo/README.md), so the
 expectations do not depend on today's date.
@@ -7,17 +8,18 @@ expectations do not depend on today's date.
 
 from __future__ import annotations
 
+import gc
 import re
-import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import icalendar
 import pyoxigraph as ox
 import pytest
-import requests
+from click.testing import Result
+from werkzeug.test import TestResponse
 
 from aimsgraph.auth import local_user
 from aimsgraph.errors import InvalidInput
@@ -28,6 +30,7 @@ from aimsgraph.risk.analysis import RiskModel
 from aimsgraph.semantics import validation
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore, changes
+from conftest import aimsgraph
 
 DEMO = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -41,13 +44,23 @@ GINI_LABEL = "Retail PD model Gini coefficient"
 HEADINGS = [title for _, title, _ in review_pack.SECTIONS]
 
 
+def links(response: TestResponse) -> dict[str, str]:
+    """The Link header as {rel: URL}, as requests' ``Response.links`` gives it, each URL without
+    its scheme and host: the test client takes paths."""
+    found: dict[str, str] = {}
+    for url, rel in re.findall(r'<([^>]*)>\s*;\s*rel="([^"]*)"', response.headers.get("Link", "")):
+        parts = urlsplit(url)
+        found[rel] = parts.path + ("?" + parts.query if parts.query else "")
+    return found
+
+
 # -- the agenda over HTTP --------------------------------------------------------------------
 
 
-def test_due_lists_the_window_and_everything_overdue(server):
-    response = requests.get(server.url + "/api/due", params=WINDOW, timeout=30)
+def test_due_lists_the_window_and_everything_overdue(client):
+    response = client.get("/api/due", query_string=WINDOW)
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
+    body = response.get_json()
     assert (body["asOf"], body["within"]) == (AS_OF, "90d")
     items = {(i["item"], i["kind"]): i for i in body["items"]}
     action = items[(ACTION, "Corrective action")]
@@ -68,12 +81,12 @@ def test_due_lists_the_window_and_everything_overdue(server):
     assert all(i["overdue"] == (i["due"] < AS_OF) for i in body["items"])
 
 
-def test_due_defaults_to_30_days(server):
-    body = requests.get(server.url + "/api/due", params={"asOf": AS_OF}, timeout=30).json()
+def test_due_defaults_to_30_days(client):
+    body = client.get("/api/due", query_string={"asOf": AS_OF}).get_json()
     assert body["within"] == "30d"
     assert max(i["due"] for i in body["items"]) <= "2026-12-26"
     assert ACTION not in {i["item"] for i in body["items"]}  # due 2027-01-31
-    everything = requests.get(server.url + "/api/due", params={"asOf": AS_OF, "within": "all"}, timeout=30).json()
+    everything = client.get("/api/due", query_string={"asOf": AS_OF, "within": "all"}).get_json()
     assert {i["item"] for i in body["items"]} < {i["item"] for i in everything["items"]}
     assert DEMO + "change/replace-ocr-vendor" in {i["item"] for i in everything["items"]}  # planned 2027-06-30
 
@@ -89,26 +102,26 @@ def test_due_defaults_to_30_days(server):
         ({"asOf": "2026-02-30"}, "asOf"),
     ],
 )
-def test_bad_parameters_are_refused_with_a_clear_message(server, params, word):
+def test_bad_parameters_are_refused_with_a_clear_message(client, params, word):
     for path in ("/api/due", "/api/due.ics"):
-        response = requests.get(server.url + path, params=params, timeout=30)
+        response = client.get(path, query_string=params)
         assert response.status_code == 400, (path, params)
         assert response.headers["Content-Type"] == "application/problem+json"
-        assert word in response.json()["detail"]
+        assert word in response.get_json()["detail"]
 
 
-def test_the_calendar_feed_parses_and_lists_the_next_due_items(server):
-    response = requests.get(server.url + "/api/due.ics", params=WINDOW, timeout=30)
+def test_the_calendar_feed_parses_and_lists_the_next_due_items(client):
+    response = client.get("/api/due.ics", query_string=WINDOW)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
-    raw = response.content
+    raw = response.data
     lines = raw.split(b"\r\n")
     assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only
     assert all(len(line) <= 75 for line in lines)
     calendar = icalendar.Calendar.from_ical(raw)
     assert str(calendar["VERSION"]) == "2.0" and calendar["PRODID"]
     events = list(calendar.walk("VEVENT"))
-    expected = requests.get(server.url + "/api/due", params=WINDOW, timeout=30).json()["items"]
+    expected = client.get("/api/due", query_string=WINDOW).get_json()["items"]
     assert len(events) == len(expected) and len({str(e["UID"]) for e in events}) == len(events)
     summary = f"Corrective action: {ACTION_LABEL} due"
     [event] = [e for e in events if str(e["SUMMARY"]) == summary]
@@ -118,7 +131,7 @@ def test_the_calendar_feed_parses_and_lists_the_next_due_items(server):
     assert all(e.get("DTSTAMP") is not None and e["DTSTAMP"].dt.tzinfo is not None for e in events)
     assert sorted(e["DTSTART"].dt for e in events) == [date.fromisoformat(i["due"]) for i in expected]
     # a calendar that subscribes keeps one event per item: the UIDs do not change between feeds
-    again = icalendar.Calendar.from_ical(requests.get(server.url + "/api/due.ics", params=WINDOW, timeout=30).content)
+    again = icalendar.Calendar.from_ical(client.get("/api/due.ics", query_string=WINDOW).data)
     assert {str(e["UID"]) for e in again.walk("VEVENT")} == {str(e["UID"]) for e in events}
 
 
@@ -298,21 +311,18 @@ def assert_demo_pack(markdown: str) -> None:
     assert "| Critical |" in trends and "No trend" in trends  # the demo's trail starts after its review
 
 
-def test_review_pack_as_markdown_from_the_server(server):
-    response = requests.get(
-        server.url + "/api/review-pack", params={"asOf": AS_OF}, headers={"Accept": "text/markdown"}, timeout=60
-    )
+def test_review_pack_as_markdown_from_the_server(client):
+    response = client.get("/api/review-pack", query_string={"asOf": AS_OF}, headers={"Accept": "text/markdown"})
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/markdown; charset=utf-8" and "Accept" in response.headers["Vary"]
     assert_demo_pack(response.text)
 
 
-def test_review_pack_as_self_contained_html_from_the_server(server):
-    response = requests.get(
-        server.url + "/api/review-pack",
-        params={"asOf": AS_OF},
+def test_review_pack_as_self_contained_html_from_the_server(client):
+    response = client.get(
+        "/api/review-pack",
+        query_string={"asOf": AS_OF},
         headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
-        timeout=60,
     )
     assert response.status_code == 200 and response.headers["Content-Type"] == "text/html; charset=utf-8"
     text = response.text
@@ -323,26 +333,22 @@ def test_review_pack_as_self_contained_html_from_the_server(server):
     references = re.findall(r'(?:src|href|action|xlink:href)\s*=\s*"([^"]*)"', text)
     assert references and all(r.startswith("#") for r in references), [r for r in references if not r.startswith("#")]
     assert not re.search(r"<script|<link|<iframe|<img|@import|url\(", text)
-    override = requests.get(
-        server.url + "/api/review-pack", params={"asOf": AS_OF, "format": "md"}, headers={"Accept": "text/html"}, timeout=60
-    )
+    override = client.get("/api/review-pack", query_string={"asOf": AS_OF, "format": "md"}, headers={"Accept": "text/html"})
     assert override.headers["Content-Type"] == "text/markdown; charset=utf-8"
 
 
-def test_review_pack_as_json_and_bad_requests(server):
-    response = requests.get(
-        server.url + "/api/review-pack", params={"asOf": AS_OF}, headers={"Accept": "application/json"}, timeout=60
-    )
+def test_review_pack_as_json_and_bad_requests(client):
+    response = client.get("/api/review-pack", query_string={"asOf": AS_OF}, headers={"Accept": "application/json"})
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
-    body = response.json()
+    body = response.get_json()
     assert body["asOf"] == AS_OF and body["previousReview"]["iri"] == DEMO + "review/management-review-2026"
     assert [s["title"] for s in body["sections"]] == HEADINGS
     monitoring = next(s for s in body["sections"] if s["id"] == "monitoring")
     breaches = next(t for t in monitoring["tables"] if t["id"] == "breaches")["rows"]
     assert DEMO + "measurement/retail-pd-gini-2026-09-30" in {r["iri"] for r in breaches}
-    assert requests.get(server.url + "/api/review-pack", params={"format": "pdf"}, timeout=30).status_code == 400
-    assert requests.get(server.url + "/api/review-pack", params={"asOf": "yesterday"}, timeout=30).status_code == 400
-    assert requests.get(server.url + "/api/review-pack", headers={"Accept": "image/png"}, timeout=30).status_code == 406
+    assert client.get("/api/review-pack", query_string={"format": "pdf"}).status_code == 400
+    assert client.get("/api/review-pack", query_string={"asOf": "yesterday"}).status_code == 400
+    assert client.get("/api/review-pack", headers={"Accept": "image/png"}).status_code == 406
 
 
 def test_every_section_says_when_it_is_empty():
@@ -416,44 +422,47 @@ def test_trends_compare_with_the_record_at_the_previous_review():
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("agenda") / "db"
-    script = (
-        "from pathlib import Path; from aimsgraph.store import GraphStore; from aimsgraph.store import changes; "
-        f"s = GraphStore(Path(r'{store}')); changes.initialise(s, demo=True); s.flush()"
-    )
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
-    return store
+    data_dir = tmp_path_factory.mktemp("agenda") / "db"
+    store = GraphStore(data_dir)
+    changes.initialise(store, demo=True)
+    store.flush()
+    del store  # RocksDB locks the directory until the last reference goes: the CLI opens it next
+    gc.collect()
+    return data_dir
 
 
-def cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)], capture_output=True, timeout=300, check=False
-    )
+def cli(*args: str, data_dir: Path) -> Result:
+    """``aimsgraph ARGS --data-dir DATA_DIR``, in this process. The agenda's per-generation cache
+    refers back to the store (a cycle), so the store is gone, and its RocksDB lock with it, only
+    once the garbage is collected: as when the command's own process ends."""
+    result = aimsgraph(*args, "--data-dir", data_dir)
+    gc.collect()
+    return result
 
 
 def test_cli_due_as_table_json_and_ics(demo_dir, tmp_path):
     table = cli("due", "--as-of", AS_OF, "--within", "90d", data_dir=demo_dir)
-    assert table.returncode == 0, table.stderr
-    text = table.stdout.decode()
+    assert table.exit_code == 0, table.stderr
+    text = table.stdout
     assert "2027-01-31" in text and "Corrective action" in text and "OVERDUE" in text
     ics = cli("due", "--as-of", AS_OF, "--within", "12m", "--format", "ics", "-o", str(tmp_path / "due.ics"), data_dir=demo_dir)
-    assert ics.returncode == 0, ics.stderr
+    assert ics.exit_code == 0, ics.stderr
     raw = (tmp_path / "due.ics").read_bytes()
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
     summaries = {str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(raw).walk("VEVENT")}
     assert f"Corrective action: {ACTION_LABEL} due" in summaries
     assert "Planned change: Replace the OCR vendor Scriptura due" in summaries  # 2027-06-30
     bad = cli("due", "--within", "soon", data_dir=demo_dir)
-    assert bad.returncode == 2 and len(bad.stderr.decode().strip().splitlines()) == 1
-    assert "within" in bad.stderr.decode()
+    assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "within" in bad.stderr
 
 
 def test_cli_review_pack_as_markdown_and_html(demo_dir, tmp_path):
     markdown = cli("review-pack", "--as-of", AS_OF, data_dir=demo_dir)
-    assert markdown.returncode == 0, markdown.stderr
-    assert_demo_pack(markdown.stdout.decode())
+    assert markdown.exit_code == 0, markdown.stderr
+    assert_demo_pack(markdown.stdout)
     html = cli("review-pack", "--as-of", AS_OF, "--format", "html", "-o", str(tmp_path / "pack.html"), data_dir=demo_dir)
-    assert html.returncode == 0, html.stderr
+    assert html.exit_code == 0, html.stderr
     text = (tmp_path / "pack.html").read_text()
     assert all(f">{heading}</h2>" in text for heading in HEADINGS) and INCIDENT_LABEL in text
     assert not re.search(r"<script|<link|<iframe|<img|@import|url\(", text)
@@ -550,33 +559,33 @@ def test_the_kept_agenda_follows_writes():
     assert len(after) > len(before) and after == agenda.query_due_items(store, date(2026, 11, 26), timedelta(days=30))
 
 
-def test_due_pages_walk_the_whole_agenda_with_link_headers(server):
-    whole = requests.get(server.url + "/api/due", params={**WINDOW, "within": "all"}, timeout=30)
-    body = whole.json()
-    assert body["total"] == len(body["items"]) and body["page"] == 1 and "next" not in whole.links
+def test_due_pages_walk_the_whole_agenda_with_link_headers(client):
+    whole = client.get("/api/due", query_string={**WINDOW, "within": "all"})
+    body = whole.get_json()
+    assert body["total"] == len(body["items"]) and body["page"] == 1 and "next" not in links(whole)
     assert sum(body["kinds"].values()) == body["total"] and body["kinds"]["Corrective action"] >= 1
-    walked, response = [], requests.get(server.url + "/api/due", params={**WINDOW, "within": "all", "pageSize": "7"}, timeout=30)
+    walked, response = [], client.get("/api/due", query_string={**WINDOW, "within": "all", "pageSize": "7"})
     while True:
         assert response.status_code == 200
-        page = response.json()
+        page = response.get_json()
         assert len(page["items"]) <= 7 and (page["total"], page["overdue"]) == (body["total"], body["overdue"])
         walked += page["items"]
-        if "next" not in response.links:
+        if "next" not in links(response):
             break
-        response = requests.get(response.links["next"]["url"], timeout=30)
-        assert "prev" in response.links
+        response = client.get(links(response)["next"])
+        assert "prev" in links(response)
     assert walked == body["items"] and response.headers["Aimsgraph-Page"] == str(-(-body["total"] // 7))
     for bad in ({"page": "0"}, {"pageSize": "x"}):
-        assert requests.get(server.url + "/api/due", params=bad, timeout=30).status_code == 400
+        assert client.get("/api/due", query_string=bad).status_code == 400
 
 
-def test_the_due_page_shows_100_items_a_page_with_totals_per_kind(server):
+def test_the_due_page_shows_100_items_a_page_with_totals_per_kind(client):
     import html as html_lib
 
-    first = requests.get(server.url + "/due", params={**WINDOW, "within": "all"}, timeout=30)
+    first = client.get("/due", query_string={**WINDOW, "within": "all"})
     assert first.status_code == 200
     text = html_lib.unescape(first.text)
-    body = requests.get(server.url + "/api/due", params={**WINDOW, "within": "all"}, timeout=30).json()
+    body = client.get("/api/due", query_string={**WINDOW, "within": "all"}).get_json()
     assert (
         f"{body['total']} items, {body['overdue']} overdue:" in text
         and f"Corrective action {body['kinds']['Corrective action']}" in text
@@ -584,6 +593,6 @@ def test_the_due_page_shows_100_items_a_page_with_totals_per_kind(server):
     rows = re.findall(r"<tr(?: class=\"over\")?><td>(\d{4}-\d\d-\d\d)", first.text)
     assert len(rows) == min(100, body["total"]) and body["total"] > 100
     following = re.search(r'<a rel="next" href="([^"]+)"', first.text)
-    second = requests.get(server.url + html_lib.unescape(following.group(1)), timeout=30)
+    second = client.get(html_lib.unescape(following.group(1)))
     later = re.findall(r"<tr(?: class=\"over\")?><td>(\d{4}-\d\d-\d\d)", second.text)
     assert later and later == [i["due"] for i in body["items"][100 : 100 + len(later)]]

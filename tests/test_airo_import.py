@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput
@@ -16,7 +15,7 @@ from aimsgraph.namespaces import Graphs
 from aimsgraph.semantics import validation
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore, changes
-from conftest import AS_OF
+from conftest import AS_OF, aimsgraph
 
 SAMPLE = Path(__file__).parent / "data" / "airo-system.ttl"
 EX = "https://hr.example/ai/"
@@ -88,19 +87,14 @@ def test_a_bad_file_imports_nothing(tmp_path: Path):
 
 
 def test_cli_import_airo(tmp_path: Path):
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "aimsgraph.cli", "import", "airo", *args, "--data-dir", str(tmp_path / "db")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    def run(*args: str) -> Result:
+        return aimsgraph("import", "airo", *args, "--data-dir", tmp_path / "db")
 
     result = run(str(SAMPLE), "--report", "json")
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["unmapped"] == {"airo:Purpose": 1}
     missing = run(str(tmp_path / "nope.ttl"))
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert missing.exit_code == 2 and missing.stderr.count("\n") == 1
 
 
 def test_literal_values_of_node_properties_stay_unmapped(tmp_path: Path):
@@ -263,22 +257,6 @@ def test_a_purpose_as_text_or_as_a_vair_concept_gives_the_intended_purpose(tmp_p
 
 def test_cli_refuses_a_near_miss_with_exit_2_and_one_line(tmp_path: Path):
     path = write(tmp_path, owl_file("https://w3id.org/AIRO#"))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aimsgraph.cli",
-            "import",
-            "airo",
-            str(path),
-            "--report-format",
-            "json",
-            "--data-dir",
-            str(tmp_path / "db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2 and result.stdout == ""
+    result = aimsgraph("import", "airo", str(path), "--report-format", "json", "--data-dir", tmp_path / "db")
+    assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and str(path) in result.stderr and "<https://w3id.org/AIRO#>" in result.stderr

@@ -38,11 +38,20 @@ SCENARIOS = {
 }
 
 
-@pytest.fixture()
-def demo() -> tuple[GraphStore, RiskModel]:
+@pytest.fixture(scope="module")
+def built_demo() -> GraphStore:
+    """The demo with its inferences and analysis, built once: each test writes into a copy."""
     store = GraphStore(None)
     store.initialise(demo=True)
     refresh_inferences(store)
+    refresh_analysis(store)
+    return store
+
+
+@pytest.fixture()
+def demo(built_demo: GraphStore) -> tuple[GraphStore, RiskModel]:
+    store = GraphStore(None)
+    store.extend(built_demo.quads())
     return store, refresh_analysis(store)
 
 

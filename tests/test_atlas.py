@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import Result
 
 from aimsgraph import resources
 from aimsgraph.errors import InvalidInput
@@ -15,6 +14,7 @@ from aimsgraph.interop.importers.atlas import AtlasReport, import_atlas
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
+from conftest import aimsgraph
 
 ATLAS_FILE = resources.path("data", "atlas", "ATLAS.yaml")
 ATLAS = "https://w3id.org/aimsgraph/atlas/"
@@ -219,31 +219,26 @@ def test_a_missing_file_raises_invalid_input(store: GraphStore, tmp_path: Path):
         import_atlas(store, tmp_path / "nope.yaml")
 
 
-def cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aimsgraph.cli", "import", "atlas", *args, "--data-dir", str(data_dir)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def cli(*args: str, data_dir: Path) -> Result:
+    """``aimsgraph import atlas ARGS`` in this process, as the console script runs it."""
+    return aimsgraph("import", "atlas", *args, "--data-dir", data_dir)
 
 
 def test_cli_imports_the_shipped_copy_and_reports_bad_files(tmp_path: Path, matrix: dict):
     done = cli(data_dir=tmp_path / "db")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert f"{len(matrix['tactics'])} tactics" in done.stdout and Graphs.ATLAS in done.stdout
     assert 1 <= len(done.stdout.strip().splitlines()) <= 3
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nmatrices: [{tactics: 3}]\n", encoding="utf-8")
     failed = cli(str(bad), data_dir=tmp_path / "db")
-    assert failed.returncode == 2 and failed.stdout == ""
+    assert failed.exit_code == 2 and failed.stdout == ""
     assert len(failed.stderr.strip().splitlines()) == 1 and "bad.yaml" in failed.stderr
     store = GraphStore(tmp_path / "db")
     assert store.is_current(Graphs.INFERRED) and store.is_current(Graphs.ANALYSIS)  # bad input changed nothing
     del store
 
     missing = cli(str(tmp_path / "nope.yaml"), data_dir=tmp_path / "db")
-    assert missing.returncode == 2 and "nope.yaml" in missing.stderr
+    assert missing.exit_code == 2 and "nope.yaml" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1

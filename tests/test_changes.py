@@ -1,5 +1,6 @@
-"""The audit trail and the journal (``changes``): recovery of a write a crash left uncommitted,
-and the CLI's spreadsheet import, history and diff over a real on-disk store."""
+"""The audit trail and the journal (``changes``): recovery of a write a crash (a real process
+killed) left uncommitted, and the CLI's spreadsheet import, history and diff over a real
+on-disk store (in this process, with click's CliRunner)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyoxigraph as ox
+from click.testing import Result
 
 from aimsgraph.namespaces import Graphs
 from aimsgraph.store import GraphStore, changes
-from test_cli import run
+from conftest import aimsgraph
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "data" / "templates"
 CRASH = ox.Quad(
@@ -49,13 +51,17 @@ changes.commit(store, changes.Delta(added={{quad}}), "test", Principal("t", "edi
 
 def test_cli_spreadsheet_import_history_and_diff(tmp_path: Path):
     data_dir = tmp_path / "db"
+
+    def run(*args: str) -> Result:
+        return aimsgraph(*args, "--data-dir", data_dir)
+
     systems, risks = TEMPLATES / "systems.csv", TEMPLATES / "risk-register.csv"
-    assert run("import", "csv", str(systems), "--kind", "systems", data_dir=data_dir).returncode == 0
+    assert run("import", "csv", str(systems), "--kind", "systems").exit_code == 0
     middle = datetime.now(UTC).isoformat()
-    imported = run("import", "csv", str(risks), "--kind", "risk-register", data_dir=data_dir)
-    assert imported.returncode == 0 and "triples added" in imported.stdout, imported.stderr
-    again = run("import", "csv", str(risks), "--kind", "risk-register", data_dir=data_dir)
-    assert again.returncode == 0 and "nothing changed" in again.stdout
+    imported = run("import", "csv", str(risks), "--kind", "risk-register")
+    assert imported.exit_code == 0 and "triples added" in imported.stdout, imported.stderr
+    again = run("import", "csv", str(risks), "--kind", "risk-register")
+    assert again.exit_code == 0 and "nothing changed" in again.stdout
 
     lines = risks.read_text().splitlines()
     bad = tmp_path / "bad.csv"
@@ -68,15 +74,15 @@ def test_cli_spreadsheet_import_history_and_diff(tmp_path: Path):
         )
         + "\n"
     )
-    refused = run("import", "csv", str(bad), "--kind", "risk-register", data_dir=data_dir)
-    assert refused.returncode == 2 and "row 7" in refused.stderr and "likelihood" in refused.stderr
+    refused = run("import", "csv", str(bad), "--kind", "risk-register")
+    assert refused.exit_code == 2 and "row 7" in refused.stderr and "likelihood" in refused.stderr
 
-    history = run("history", data_dir=data_dir)
+    history = run("history")
     rows = [line for line in history.stdout.splitlines() if "import-csv" in line]
     assert [r.split()[4:6] for r in rows] == [["import-csv", "systems"], ["import-csv", "risk-register"]]
     assert all("local:" in r for r in rows)
 
-    diff = run("diff", middle, data_dir=data_dir).stdout.splitlines()
+    diff = run("diff", middle).stdout.splitlines()
     added = int(rows[1].split()[6].lstrip("+"))
     assert len(diff) == added and all(line.startswith("+ ") for line in diff)
     assert any("/risk/seventh" in line for line in diff) is False

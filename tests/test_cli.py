@@ -1,27 +1,25 @@
-"""The `aimsgraph` command, run as a real process on a real store."""
+"""The `aimsgraph` command on a real on-disk store, run in this process with click's CliRunner
+(exit codes and one-line errors as the console script gives them); beside a real `aimsgraph
+serve` process that holds the store, and beside another process that holds it."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pyoxigraph
+import pyoxigraph as ox
 import rdflib
 import requests
+from click.testing import Result
 
-from conftest import start_server
+from conftest import aimsgraph, start_server
 
 
-def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run(*args: str, data_dir: Path) -> Result:
+    """``aimsgraph ARGS --data-dir DATA_DIR`` in this process: ``exit_code``, ``stdout``, ``stderr``."""
+    return aimsgraph(*args, "--data-dir", data_dir)
 
 
 def test_load_query_and_export(tmp_path: Path):
@@ -32,13 +30,13 @@ def test_load_query_and_export(tmp_path: Path):
     )
     store = tmp_path / "db"
     loaded = run("load", str(data), data_dir=store)
-    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.exit_code == 0, loaded.stderr
     assert "2 triples" in loaded.stdout
 
     query = tmp_path / "systems.rq"
     query.write_text("SELECT ?s WHERE { ?s a <https://w3id.org/aimsgraph/ontology#AISystem> }")
     as_json = run("query", "-f", str(query), "--format", "json", data_dir=store)
-    assert as_json.returncode == 0, as_json.stderr
+    assert as_json.exit_code == 0, as_json.stderr
     assert [b["s"]["value"] for b in json.loads(as_json.stdout)["results"]["bindings"]] == ["https://example.org/sys/a"]
 
     inline = run(
@@ -47,7 +45,7 @@ def test_load_query_and_export(tmp_path: Path):
     assert inline.stdout.splitlines() == ["n", "38"]
 
     exported = run("export", "--graph", "https://w3id.org/aimsgraph/graph/data", "--format", "turtle", data_dir=store)
-    assert exported.returncode == 0
+    assert exported.exit_code == 0
     graph = rdflib.Graph().parse(data=exported.stdout, format="turtle")
     assert len(graph) == 2
 
@@ -59,7 +57,7 @@ def test_a_bad_file_fails_with_one_line_and_exit_2_and_loads_nothing(tmp_path: P
     bad.write_text('<urn:a> <urn:p> <urn:b> .\n<urn:a> <urn:p> "unterminated .\n')
     store = tmp_path / "db"
     result = run("load", str(good), str(bad), data_dir=store)
-    assert result.returncode == 2
+    assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "bad.ttl" in lines[0]
     count = run(
@@ -71,18 +69,18 @@ def test_a_bad_file_fails_with_one_line_and_exit_2_and_loads_nothing(tmp_path: P
 def test_missing_file_and_bad_query_give_clear_errors(tmp_path: Path):
     store = tmp_path / "db"
     missing = run("load", str(tmp_path / "nope.ttl"), data_dir=store)
-    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
     bad_query = run("query", "SELECT WHERE {", data_dir=store)
-    assert bad_query.returncode == 2 and "syntax" in bad_query.stderr.lower()
+    assert bad_query.exit_code == 2 and "syntax" in bad_query.stderr.lower()
     both = run("query", "ASK {}", "-f", __file__, data_dir=store)
-    assert both.returncode == 2 and "exactly one" in both.stderr
+    assert both.exit_code == 2 and "exactly one" in both.stderr
 
 
 def test_a_graph_name_that_is_not_an_iri_is_one_line_and_exit_2(tmp_path: Path):
     data = tmp_path / "a.nt"
     data.write_text("<urn:a> <urn:p> <urn:b> .\n")
     result = run("load", str(data), "--graph", "not an iri", data_dir=tmp_path / "db")
-    assert result.returncode == 2
+    assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == ["aimsgraph: a graph name must be an absolute IRI, got 'not an iri'"]
 
 
@@ -100,26 +98,26 @@ def test_a_second_small_load_updates_inferences_incrementally_and_equals_a_full_
     )
     assert "(inferences recomputed)" in run("load", str(first), data_dir=store).stdout  # a first load: full refresh
     loaded = run("load", str(second), data_dir=store)
-    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.exit_code == 0, loaded.stderr
     assert "inferences updated" in loaded.stdout
 
-    code = f"""
-import pyoxigraph as ox
-from pathlib import Path
-from aimsgraph.store import GraphStore
-from aimsgraph.semantics.reasoning import refresh_inferences
-store = GraphStore(Path({str(store)!r}))
-graph = ox.NamedNode("https://w3id.org/aimsgraph/graph/inferred")
-def content():
-    return {{(q.subject, q.predicate, q.object) for q in store.backend.quads_for_pattern(None, None, None, graph)
-             if q.subject != graph}}
-incremental = content()
-refresh_inferences(store)
-print(incremental == content(), len(incremental))
-"""
-    check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    equal, size = check.stdout.split()
-    assert equal == "True" and int(size) > 20, check.stderr
+    # a full refresh of the same store gives exactly what the incremental update left
+    from aimsgraph.semantics.reasoning import refresh_inferences
+    from aimsgraph.store import GraphStore
+
+    opened = GraphStore(store)
+    graph = ox.NamedNode("https://w3id.org/aimsgraph/graph/inferred")
+
+    def content() -> set[tuple]:
+        return {
+            (q.subject, q.predicate, q.object)
+            for q in opened.backend.quads_for_pattern(None, None, None, graph)
+            if q.subject != graph
+        }
+
+    incremental = content()
+    refresh_inferences(opened)
+    assert incremental == content() and len(incremental) > 20
 
 
 def test_a_small_load_with_blank_nodes_updates_inferences_and_leaves_no_orphan(tmp_path: Path):
@@ -128,10 +126,10 @@ def test_a_small_load_with_blank_nodes_updates_inferences_and_leaves_no_orphan(t
     data.write_text(
         "@prefix aims: <https://w3id.org/aimsgraph/ontology#> .\n<https://example.org/a> aims:hasRisk [ a aims:Risk ] .\n"
     )
-    assert run("load", str(data), data_dir=store).returncode == 0
+    assert run("load", str(data), data_dir=store).exit_code == 0
     again = run("load", str(data), data_dir=store)
     # the change keeps the store's own blank nodes, so the incremental update applies
-    assert again.returncode == 0 and "(inferences updated)" in again.stdout
+    assert again.exit_code == 0 and "(inferences updated)" in again.stdout
     count = run(
         "query",
         "SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE { <https://example.org/a> <https://w3id.org/airo#hasRisk> ?r }",
@@ -145,15 +143,10 @@ def test_a_small_load_with_blank_nodes_updates_inferences_and_leaves_no_orphan(t
 TOKENS = "admin:ops-admin:admin-token-for-the-cli-0001 editor:ed:editor-token-for-the-cli-01"
 
 
-def run_beside(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProcess:
-    """A command run while the service holds ``data_dir``, with the service's configuration."""
-    return subprocess.run(
-        [sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "AIMSGRAPH_TOKENS": TOKENS, **env},
-    )
+def run_beside(*args: str, data_dir: Path, **env: str) -> Result:
+    """A command run (in this process) while the service (another process) holds ``data_dir``,
+    with the service's configuration."""
+    return aimsgraph(*args, "--data-dir", data_dir, env={"AIMSGRAPH_TOKENS": TOKENS, **env})
 
 
 def test_load_import_query_and_validate_go_through_the_running_service(tmp_path: Path):
@@ -168,12 +161,12 @@ def test_load_import_query_and_validate_go_through_the_running_service(tmp_path:
             '<https://example.org/sys/a> a aims:AISystem ; aims:intendedPurpose "A" .\n'
         )
         loaded = run_beside("load", str(data), data_dir=data_dir)
-        assert loaded.returncode == 0, loaded.stderr
+        assert loaded.exit_code == 0, loaded.stderr
         assert "loaded 2 triples, 2 of them new" in loaded.stdout and server.url in loaded.stdout
 
         sample = Path(__file__).parent / "data" / "airo-system.ttl"
         imported = run_beside("import", "airo", str(sample), "--report-format", "json", data_dir=data_dir)
-        assert imported.returncode == 0, imported.stderr
+        assert imported.exit_code == 0, imported.stderr
         report = json.loads(imported.stdout)
         assert report["file"] == str(sample) and report["triplesWritten"] > 0 and report["unmapped"] == {"airo:Purpose": 1}
         again = json.loads(run_beside("import", "airo", str(sample), "--report-format", "json", data_dir=data_dir).stdout)
@@ -185,15 +178,15 @@ def test_load_import_query_and_validate_go_through_the_running_service(tmp_path:
             "FILTER(?s = <https://example.org/sys/a>) }",
             data_dir=data_dir,
         )
-        assert counted.returncode == 0 and counted.stdout.splitlines() == ["n", "1"], counted.stderr
+        assert counted.exit_code == 0 and counted.stdout.splitlines() == ["n", "1"], counted.stderr
         bad = run_beside("query", "SELECT WHERE {", data_dir=data_dir)
-        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "syntax" in bad.stderr.lower()
+        assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "syntax" in bad.stderr.lower()
 
         report_json = run_beside("validate", "--format", "json", "--fail-on", "none", data_dir=data_dir)
-        assert report_json.returncode == 0, report_json.stderr
+        assert report_json.exit_code == 0, report_json.stderr
         findings = json.loads(report_json.stdout)["findings"]
         assert any(f["focus"] == "https://hr.example/ai/screener" for f in findings)
-        assert run_beside("validate", data_dir=data_dir).returncode == 1  # violations, as --fail-on violation says
+        assert run_beside("validate", data_dir=data_dir).exit_code == 1  # violations, as --fail-on violation says
 
         # the writes are the service's, journalled like any request, as the configured admin token
         trail = requests.get(server.url + "/api/changes", timeout=30).json()["changes"]
@@ -204,24 +197,36 @@ def test_load_import_query_and_validate_go_through_the_running_service(tmp_path:
         assert trail[-1]["added"] == report["triplesWritten"]
 
         refused = run_beside("history", data_dir=data_dir)
-        assert refused.returncode == 3 and refused.stderr.count("\n") == 1
+        assert refused.exit_code == 3 and refused.stderr.count("\n") == 1
         assert "cannot run while the service at " + server.url in refused.stderr
         unauthorised = run_beside("load", str(data), data_dir=data_dir, AIMSGRAPH_TOKENS="")
-        assert unauthorised.returncode == 2 and "AIMSGRAPH_TOKEN" in unauthorised.stderr
+        assert unauthorised.exit_code == 2 and "AIMSGRAPH_TOKEN" in unauthorised.stderr
     finally:
         server.stop()
     assert not (data_dir / "aimsgraph-service.json").exists()  # a stopped service withdraws it
-    assert run("history", data_dir=data_dir).returncode == 0
+    assert run("history", data_dir=data_dir).exit_code == 0
 
 
 def test_a_store_held_by_another_process_is_one_line_and_exit_3(tmp_path: Path):
     data_dir = tmp_path / "db"
-    held = pyoxigraph.Store(str(data_dir))  # as another command would hold it
+    # another process holds it, as another command would: RocksDB's lock is per process
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pyoxigraph; store = pyoxigraph.Store(sys.argv[1]); print('held', flush=True); sys.stdin.read()",
+            str(data_dir),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         result = run("query", "ASK {}", data_dir=data_dir)
     finally:
-        del held
-    assert result.returncode == 3 and result.stderr.count("\n") == 1
+        holder.communicate(timeout=60)  # closes its stdin: the holder lets go and exits
+    assert result.exit_code == 3 and result.stderr.count("\n") == 1
     assert "in use by another process" in result.stderr
 
 
@@ -229,22 +234,19 @@ def test_a_bulk_load_leaves_the_store_ready_to_serve(tmp_path: Path, monkeypatch
     """After a bulk load the inferences, the analysis and today's findings are current and the
     model and findings are saved beside the store: a service's first dashboard need not wait
     for a full validation (minutes at 10,000 systems). Through click's CliRunner, in-process."""
-    from click.testing import CliRunner
-
-    import aimsgraph.cli
-    import aimsgraph.store
-    from aimsgraph import clock
+    from aimsgraph import cli, clock
+    from aimsgraph import store as store_module
     from aimsgraph.namespaces import Graphs
     from aimsgraph.risk.analysis import saved_model
     from aimsgraph.semantics import validation
     from aimsgraph.store import GraphStore
     from benchmarks.generate import generate
 
-    for module in (aimsgraph.cli, aimsgraph.store):
+    for module in (cli, store_module):
         monkeypatch.setattr(module, "BULK_LOAD_BYTES", 1000)  # make this file "big"
     data = tmp_path / "org.nt"
     data.write_text(generate(5, seed=3))
-    result = CliRunner().invoke(aimsgraph.cli.cli, ["load", str(data), "--data-dir", str(tmp_path / "db")])
+    result = run("load", str(data), data_dir=tmp_path / "db")
     assert result.exit_code == 0, result.output
     assert "bulk loader" in result.output and "findings validated and stored" in result.output
 

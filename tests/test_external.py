@@ -2,8 +2,9 @@
 package ``oxigraph``) on loopback, instead of its embedded store.
 
 The integration tests of the SPARQL protocol, the REST API and the write path that reach the
-store are imported from their modules and run here again, with ``server`` and ``writer``
-meaning services whose store is the Oxigraph server. Left out: tests of layers in front of the
+store are imported from their modules and run here again, with their fixtures meaning services
+whose store is the Oxigraph server: ``server`` a real ``aimsgraph serve`` (the protocol tests and
+their clients), ``app`` and ``writer_app`` apps in this process (the REST API and the writes). Left out: tests of layers in front of the
 store (result formats and negotiation, parameter checks, tokens, the SERVICE allow-list), which
 answer the same whatever the store, and of things only the embedded store does (the forked
 readers' CPU accounting, kill -9 durability of the local files, the validation gate).
@@ -15,11 +16,16 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
 
+from aimsgraph.config import Settings
+from aimsgraph.http.app import create_app
 from conftest import LiveServer, free_port, start_server
 from test_api import (  # noqa: F401 - collected and run here against the external store
     test_named_queries_are_listed_and_run_with_negotiation,
@@ -53,6 +59,7 @@ from test_writes import (  # noqa: F401
     test_update_failing_halfway_changes_nothing,
     test_using_graph_uri_restricts_the_where_clause,
     update,
+    writer,
 )
 
 OXIGRAPH = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
@@ -119,12 +126,23 @@ def server(engine, tmp_path_factory):
     live.stop()
 
 
+def external_app(engine, data_dir: Path, **environ: str) -> Iterator[Flask]:
+    app = create_app(Settings.from_env({**environ, **engine.env()}, data_dir=data_dir))
+    yield app
+    app.extensions["aimsgraph"].readers.close()
+
+
 @pytest.fixture(scope="module")
-def writer(server, engine, tmp_path_factory):
-    """As test_writes' ``writer`` (tokens, small upload limit), over the same external store."""
-    live = start_server(tmp_path_factory.mktemp("unused-write"), **ENV, **engine.env())
-    yield live
-    live.stop()
+def app(server, engine, tmp_path_factory) -> Iterator[Flask]:
+    """As conftest's ``app`` (demo, 3 s timeout), in this process, over the external store
+    (after ``server``, which loaded the demo into it)."""
+    yield from external_app(engine, tmp_path_factory.mktemp("unused-app"), AIMSGRAPH_QUERY_TIMEOUT="3")
+
+
+@pytest.fixture(scope="module")
+def writer_app(server, engine, tmp_path_factory) -> Iterator[Flask]:
+    """As test_writes' ``writer_app`` (tokens, small upload limit), over the same external store."""
+    yield from external_app(engine, tmp_path_factory.mktemp("unused-write"), **ENV)
 
 
 def test_the_service_keeps_no_state_of_its_own(engine, server, tmp_path):
@@ -134,9 +152,10 @@ def test_the_service_keeps_no_state_of_its_own(engine, server, tmp_path):
     assert not any(server.data_dir.iterdir()) if server.data_dir.exists() else True
 
 
-def test_a_second_instance_sees_the_first_ones_writes_at_once(engine, writer, tmp_path_factory):
+def test_a_second_instance_sees_the_first_ones_writes_at_once(engine, writer: FlaskClient, tmp_path_factory):  # noqa: F811
     """Two instances behind a load balancer: a write through one shows in the other's SPARQL,
-    impact analysis and derived graphs (its caches follow the shared generation)."""
+    impact analysis and derived graphs (its caches follow the shared generation). The other is a
+    process of its own, so that nothing but the external store can carry the write to it."""
     other = start_server(tmp_path_factory.mktemp("second"), **ENV, **engine.env())
     try:
         model = DEMO + "model/extra-external-model"
@@ -151,8 +170,14 @@ def test_a_second_instance_sees_the_first_ones_writes_at_once(engine, writer, tm
             INSERT DATA {{ <{model}> a aims:Model ; <http://www.w3.org/2000/01/rdf-schema#label> "Extra" ;
                            aims:suppliedBy <{DEMO}supplier/aurora-ai> . <{system}> aims:usesModel <{model}> . }}""",
         )
-        assert written.ok, written.text
-        assert ask(other, f"ASK {{ <{system}> <https://w3id.org/aimsgraph/ontology#usesModel> <{model}> }}")
+        assert written.status_code == 200, written.text
+        seen = requests.post(
+            other.sparql,
+            data={"query": f"ASK {{ <{system}> <https://w3id.org/aimsgraph/ontology#usesModel> <{model}> }}"},
+            headers={"Accept": "application/sparql-results+json"},
+            timeout=30,
+        )
+        assert seen.json()["boolean"]
         after = requests.post(
             other.url + "/api/impact", json={"node": DEMO + "supplier/aurora-ai", "change": "supplier-exit"}, timeout=60
         )
@@ -163,13 +188,13 @@ def test_a_second_instance_sees_the_first_ones_writes_at_once(engine, writer, tm
         other.stop()
 
 
-def test_a_write_is_one_request_to_the_external_store(engine, writer):
+def test_a_write_is_one_request_to_the_external_store(engine, writer: FlaskClient):  # noqa: F811
     """All or nothing at the remote: the journal entry, the change and its commit mark arrive
     together, so no instance ever sees a change without its trail (or the reverse)."""
     subject = f"<{EX}atomic>"
-    assert update(writer, f"INSERT DATA {{ {subject} <{EX}p> 1 }}").ok
-    history = requests.get(writer.url + "/api/changes", params={"resource": EX + "atomic"}, headers=auth("reader"), timeout=30)
-    [change] = history.json()["changes"]
+    assert update(writer, f"INSERT DATA {{ {subject} <{EX}p> 1 }}").status_code == 200
+    history = writer.get("/api/changes", query_string={"resource": EX + "atomic"}, headers=auth("reader"))
+    [change] = history.get_json()["changes"]
     assert change["operation"] and change["agent"] == "editor-user"
     answer = requests.post(
         engine.query_url,

@@ -30,6 +30,7 @@ if not (VIRTUOSO and ISQL):
 #: around in its client (the query is valid SPARQL 1.1, and a crashed server fails every later test);
 #: docs/external-engines.md, "What differs on Virtuoso".
 from test_external import (  # noqa: F401 - the fixtures and tests, run here against Virtuoso
+    app,
     server,
     test_a_second_instance_sees_the_first_ones_writes_at_once,
     test_a_slow_remote_query_gets_503_at_the_timeout,
@@ -58,6 +59,7 @@ from test_external import (  # noqa: F401 - the fixtures and tests, run here aga
     test_update_failing_halfway_changes_nothing,
     test_using_graph_uri_restricts_the_where_clause,
     writer,
+    writer_app,
 )
 
 

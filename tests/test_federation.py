@@ -1,6 +1,7 @@
-"""Federation: SPARQL SERVICE from aimsgraph to an enterprise data catalogue served by a second,
-real SPARQL server (``oxigraph serve`` from the PyPI package ``oxigraph``) on loopback; the
-allow-list; a catalogue that is down or hangs gives a clear error, never a hang."""
+"""Federation: SPARQL SERVICE from aimsgraph (an app in this process, driven by its test client)
+to an enterprise data catalogue served by a second, real SPARQL server (``oxigraph serve`` from
+the PyPI package ``oxigraph``) on loopback, reached over HTTP as in production; the allow-list;
+a catalogue that is down or hangs gives a clear error, never a hang."""
 
 from __future__ import annotations
 
@@ -10,12 +11,19 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
-from conftest import LiveServer, free_port, start_server
+from aimsgraph.config import Settings
+from aimsgraph.http.app import create_app
+from conftest import free_port
+from conftest import select as select_rows
 
 CATALOG = Path(__file__).parent / "data" / "federated-catalog.ttl"
 TOKEN = "editor-token-0123456789abcdef"
@@ -83,35 +91,56 @@ def silent_port():
     listener.close()
 
 
+def service(**env: str) -> Flask:
+    """The service over the store in AIMSGRAPH_DATA_DIR with the settings ``env`` gives as
+    variables, read as ``aimsgraph serve`` reads them; its SERVICE calls go out over HTTP."""
+    return create_app(Settings.from_env(env))
+
+
+def stop(app: Flask) -> None:
+    app.extensions["aimsgraph"].readers.close()
+
+
+def hanging_endpoint(silent_port: int) -> str:
+    return f"http://127.0.0.1:{silent_port}/sparql"
+
+
 @pytest.fixture(scope="module")
-def federating(tmp_path_factory: pytest.TempPathFactory, catalog: str, silent_port: int):
-    hanging = f"http://127.0.0.1:{silent_port}/sparql"
-    live = start_server(
-        tmp_path_factory.mktemp("federating"),
+def federating_app(tmp_path_factory: pytest.TempPathFactory, catalog: str, silent_port: int) -> Iterator[Flask]:
+    app = service(
+        AIMSGRAPH_DATA_DIR=str(tmp_path_factory.mktemp("federating")),
         AIMSGRAPH_QUERY_TIMEOUT="3",
-        AIMSGRAPH_SERVICE_ALLOWLIST=f"{catalog} {hanging}",
+        AIMSGRAPH_SERVICE_ALLOWLIST=f"{catalog} {hanging_endpoint(silent_port)}",
         AIMSGRAPH_TOKENS=f"editor:erin:{TOKEN}",
     )
-    yield live, catalog, hanging
-    live.stop()
+    yield app
+    stop(app)
 
 
-def select(server: LiveServer, query: str) -> requests.Response:
-    return requests.post(server.sparql, data={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=30)
+@pytest.fixture
+def federating(federating_app: Flask, catalog: str, silent_port: int) -> tuple[FlaskClient, str, str]:
+    return federating_app.test_client(), catalog, hanging_endpoint(silent_port)
+
+
+def select(client: FlaskClient, query: str) -> TestResponse:
+    return client.post("/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"})
 
 
 def test_a_federated_query_joins_our_systems_with_the_catalogue(federating):
-    server, catalog, _ = federating
-    response = select(server, FEDERATED % catalog)
+    client, catalog, _ = federating
+    response = select(client, FEDERATED % catalog)
     assert response.status_code == 200, response.text
     rows = {
         (b["system"]["value"].rsplit("/", 1)[1], b["dataset"]["value"].rsplit("/", 1)[1], b["entry"]["value"])
-        for b in response.json()["results"]["bindings"]
+        for b in response.get_json()["results"]["bindings"]
     }
     # what it should be: our systems using datasets DS-001, DS-003 or DS-005, from our side alone
     entries = {"DS-001": "core-transactions", "DS-003": "bureau-reports", "DS-005": "loan-applications"}
-    ours = server.select("""PREFIX aims: <https://w3id.org/aimsgraph/ontology#> PREFIX dct: <http://purl.org/dc/terms/>
-        SELECT ?system ?dataset ?id WHERE { ?system a aims:AISystem ; aims:usesDataset ?dataset . ?dataset dct:identifier ?id }""")
+    ours = select_rows(
+        client,
+        """PREFIX aims: <https://w3id.org/aimsgraph/ontology#> PREFIX dct: <http://purl.org/dc/terms/>
+        SELECT ?system ?dataset ?id WHERE { ?system a aims:AISystem ; aims:usesDataset ?dataset . ?dataset dct:identifier ?id }""",
+    )
     expected = {
         (
             r["system"].rsplit("/", 1)[1],
@@ -138,25 +167,24 @@ SELECT ?system ?entry ?title ?steward WHERE {
 def test_after_linking_the_catalogue_a_federated_query_follows_the_links(federating):
     """The architect's path: import the catalogue (links, no copies), then ask the catalogue
     itself for what it alone knows (here the data stewards) about the datasets our systems use."""
-    server, catalog, _ = federating
-    imported = requests.post(
-        server.url + "/api/import",
-        params={"kind": "dcat"},
+    client, catalog, _ = federating
+    imported = client.post(
+        "/api/import",
+        query_string={"kind": "dcat"},
         data=CATALOG.read_bytes(),
         headers={"Content-Type": "text/turtle", "Authorization": f"Bearer {TOKEN}"},
-        timeout=60,
     )
     assert imported.status_code == 200, imported.text
     # the catalogue's description stays in its own graph: our record only links to it
     in_record = (
         "ASK { GRAPH <https://w3id.org/aimsgraph/graph/data> { ?entry <http://www.w3.org/ns/dcat#contactPoint> ?steward } }"
     )
-    assert not select(server, in_record).json()["boolean"]
-    response = select(server, LINKED % catalog)
+    assert not select(client, in_record).get_json()["boolean"]
+    response = select(client, LINKED % catalog)
     assert response.status_code == 200, response.text
     stewards = {
         (b["entry"]["value"].rsplit("/", 1)[1], b["steward"]["value"].rsplit("/", 1)[1])
-        for b in response.json()["results"]["bindings"]
+        for b in response.get_json()["results"]["bindings"]
     }
     assert stewards == {
         ("core-transactions", "ops-data"),
@@ -166,28 +194,33 @@ def test_after_linking_the_catalogue_a_federated_query_follows_the_links(federat
 
 
 def test_a_catalogue_not_on_the_allow_list_is_refused(federating):
-    server, catalog, _ = federating
+    client, catalog, _ = federating
     elsewhere = catalog.replace("/query", "/other")  # same host, another path: not on the list
-    response = select(server, FEDERATED % elsewhere)
+    response = select(client, FEDERATED % elsewhere)
     assert response.status_code == 403 and "AIMSGRAPH_SERVICE_ALLOWLIST" in response.text
 
 
 def test_a_catalogue_that_hangs_is_cut_off_by_the_timeout(federating):
-    server, _, hanging = federating
+    client, _, hanging = federating
     started = time.monotonic()
-    response = select(server, FEDERATED % hanging)
+    response = select(client, FEDERATED % hanging)
     assert response.status_code == 503 and "AIMSGRAPH_QUERY_TIMEOUT" in response.text
     assert time.monotonic() - started < 10
-    assert select(server, "ASK { ?s ?p ?o }").status_code == 200  # and the service goes on
+    assert select(client, "ASK { ?s ?p ?o }").status_code == 200  # and the service goes on
 
 
 def test_a_catalogue_that_is_down_gives_a_clear_error(federating, tmp_path: Path):
     down = f"http://127.0.0.1:{free_port()}/query"
-    other = start_server(tmp_path / "down", AIMSGRAPH_QUERY_TIMEOUT="3", AIMSGRAPH_SERVICE_ALLOWLIST=down, AIMSGRAPH_DEMO="true")
+    other = service(
+        AIMSGRAPH_DATA_DIR=str(tmp_path / "down"),
+        AIMSGRAPH_QUERY_TIMEOUT="3",
+        AIMSGRAPH_SERVICE_ALLOWLIST=down,
+        AIMSGRAPH_DEMO="true",
+    )
     try:
         started = time.monotonic()
-        response = select(other, FEDERATED % down)
+        response = select(other.test_client(), FEDERATED % down)
         assert response.status_code == 502 and "SERVICE" in response.text
         assert time.monotonic() - started < 5
     finally:
-        other.stop()
+        stop(other)

@@ -1,14 +1,15 @@
-"""Impact analysis before a change, what-if and concentration: in Python, over HTTP and in the CLI."""
+"""Impact analysis before a change, what-if and concentration: in Python, over HTTP (the
+service's test client) and in the CLI (run in this process)."""
 
 from __future__ import annotations
 
+import gc
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import requests
+from click.testing import Result
+from flask.testing import FlaskClient
 
 from aimsgraph.errors import InvalidInput, NotFound
 from aimsgraph.namespaces import Graphs
@@ -18,7 +19,7 @@ from aimsgraph.risk.analysis import RiskModel, refresh_analysis
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record
-from conftest import LiveServer
+from conftest import aimsgraph, select
 from riskgraphs import EX, model_of, store_with
 
 DEMO = "https://data.meridian.example/aims/"
@@ -251,31 +252,33 @@ def test_concentration_on_the_demo_matches_the_sparql_query(demo_store, demo_mod
 # -- over HTTP and in the CLI ----------------------------------------------------------------------
 
 
-def all_quads(server: LiveServer) -> list[dict]:
+def all_quads(client: FlaskClient) -> list[dict]:
     """Every quad of the organisation's and the derived graphs (reference graphs are replaced
-    only from files, and listing them all would pass the test server's 3 s timeout)."""
-    return server.select(f"""SELECT ?g ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }}
+    only from files, and listing them all would pass the test service's 3 s timeout)."""
+    return select(
+        client,
+        f"""SELECT ?g ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }}
         FILTER(?g IN (<{Graphs.DATA}>, <{Graphs.INFERRED}>, <{Graphs.ANALYSIS}>, <{Graphs.VALIDATION}>)) }}
-        ORDER BY ?g ?s ?p ?o""")
+        ORDER BY ?g ?s ?p ?o""",
+    )
 
 
-def test_impact_over_http_with_what_if(server: LiveServer, demo_store, demo_model):
-    before = all_quads(server)
-    response = requests.post(
-        server.url + "/api/impact",
+def test_impact_over_http_with_what_if(client: FlaskClient, demo_store, demo_model):
+    before = all_quads(client)
+    response = client.post(
+        "/api/impact",
         json={
             "node": SHARED_DATASET,
             "change": "data-change",
             "whatIf": [{"op": "remove-control", "control": DEMO + "control/data-quality-rules"}],
         },
-        timeout=30,
     )
     assert response.status_code == 200, response.text
-    answer = response.json()
+    answer = response.get_json()
     local = impact.analyse(Record(demo_store), demo_model, SHARED_DATASET, "data-change")
     assert [a["iri"] for a in answer["affected"]] == [a["iri"] for a in local["affected"]]
     assert DEMO + "risk/customer-transactions-quality" in iris(answer["risk"]["risksChanged"])
-    assert all_quads(server) == before
+    assert all_quads(client) == before
 
 
 @pytest.mark.parametrize(
@@ -288,48 +291,47 @@ def test_impact_over_http_with_what_if(server: LiveServer, demo_store, demo_mode
         ([1, 2], "JSON object"),
     ],
 )
-def test_impact_rejects_bad_input_with_400(server: LiveServer, body, message: str):
-    response = requests.post(server.url + "/api/impact", json=body, timeout=30)
-    assert response.status_code == 400 and message in response.json()["detail"]
+def test_impact_rejects_bad_input_with_400(client: FlaskClient, body, message: str):
+    response = client.post("/api/impact", json=body)
+    assert response.status_code == 400 and message in response.get_json()["detail"]
 
 
-def test_impact_of_a_node_the_record_does_not_hold_is_404(server: LiveServer):
-    response = requests.post(server.url + "/api/impact", json={"node": DEMO + "dataset/nope", "change": "retire"}, timeout=30)
-    assert response.status_code == 404 and "unknown node" in response.json()["detail"]
+def test_impact_of_a_node_the_record_does_not_hold_is_404(client: FlaskClient):
+    response = client.post("/api/impact", json={"node": DEMO + "dataset/nope", "change": "retire"})
+    assert response.status_code == 404 and "unknown node" in response.get_json()["detail"]
 
 
-def test_impact_needs_json(server: LiveServer):
-    response = requests.post(
-        server.url + "/api/impact", data="node=x", timeout=30, headers={"Content-Type": "application/x-www-form-urlencoded"}
-    )
+def test_impact_needs_json(client: FlaskClient):
+    response = client.post("/api/impact", data="node=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 415
 
 
-def test_concentration_over_http(server: LiveServer):
-    response = requests.get(server.url + "/api/concentration", params={"kind": "Supplier", "limit": "3"}, timeout=30)
+def test_concentration_over_http(client: FlaskClient):
+    response = client.get("/api/concentration", query_string={"kind": "Supplier", "limit": "3"})
     assert response.status_code == 200
-    ranking = response.json()["ranking"]
+    ranking = response.get_json()["ranking"]
     assert len(ranking) == 3 and {r["kind"] for r in ranking} == {"Supplier"}
-    assert requests.get(server.url + "/api/concentration", params={"limit": "0"}, timeout=30).status_code == 400
-    assert requests.get(server.url + "/api/concentration", params={"kind": "Cat"}, timeout=30).status_code == 400
+    assert client.get("/api/concentration", query_string={"limit": "0"}).status_code == 400
+    assert client.get("/api/concentration", query_string={"kind": "Cat"}).status_code == 400
 
 
-def test_why_query_over_http(server: LiveServer):
-    response = requests.get(
-        server.url + "/api/queries/why-risk",
-        timeout=30,
-        params={"asset": DEMO + "system/collections-prioritisation"},
+def test_why_query_over_http(client: FlaskClient):
+    response = client.get(
+        "/api/queries/why-risk",
+        query_string={"asset": DEMO + "system/collections-prioritisation"},
         headers={"Accept": "application/sparql-results+json"},
     )
     assert response.status_code == 200
-    sources = {b["sourceRisk"]["value"] for b in response.json()["results"]["bindings"]}
+    sources = {b["sourceRisk"]["value"] for b in response.get_json()["results"]["bindings"]}
     assert DEMO + "risk/customer-transactions-quality" in sources
 
 
-def cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aimsgraph.cli", *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=120
-    )
+def cli(*args: str, data_dir: Path) -> Result:
+    """``aimsgraph ARGS --data-dir DATA_DIR``, in this process; the garbage is collected after it,
+    so that the store it opened, and its RocksDB lock, are gone, as when its own process ends."""
+    result = aimsgraph(*args, "--data-dir", data_dir)
+    gc.collect()
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -338,13 +340,14 @@ def cli_store(tmp_path_factory) -> Path:
     store = GraphStore(data_dir)
     store.initialise(demo=True)
     store.flush()
-    del store  # closes the store, so that the CLI processes can open it
+    del store  # closes the store, so that the CLI commands can open it
+    gc.collect()
     return data_dir
 
 
 def test_cli_impact_on_the_shared_dataset(cli_store: Path):
     result = cli("impact", SHARED_DATASET, "--change", "data-change", data_dir=cli_store)
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     assert "Affected assets: 20 (7 AI systems)" in result.stdout
     assert "Collections prioritisation (AISystem)" in result.stdout
     assert "Stakeholders and owners to inform (A.8)" in result.stdout
@@ -354,13 +357,13 @@ def test_cli_impact_on_the_shared_dataset(cli_store: Path):
 
 def test_cli_rejects_a_bad_change_kind_in_one_line(cli_store: Path):
     result = cli("impact", SHARED_DATASET, "--change", "explode", data_dir=cli_store)
-    assert result.returncode == 2
+    assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0 and "unknown change kind" in result.stderr
 
 
 def test_cli_concentration(cli_store: Path):
     result = cli("concentration", "--kind", "Dataset", "--limit", "2", "--format", "json", data_dir=cli_store)
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     ranking = json.loads(result.stdout)
     assert len(ranking) == 2 and all(r["kind"] == "Dataset" for r in ranking)
 

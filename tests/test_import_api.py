@@ -1,26 +1,23 @@
 """``POST /api/import`` for AIRO, MITRE ATLAS and plain RDF: the command line's reports, the
 journalled write path, the refusals; and an AIRO use case from the AIRO project imported into a
-running service (issue 16)."""
+running service (issue 16). The services run in this process, over on-disk stores."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import time
 import urllib.parse
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-import requests
 
 from aimsgraph import resources
 from aimsgraph.config import Settings
 from aimsgraph.http.app import create_app
 from aimsgraph.namespaces import Graphs
-from conftest import start_server
+from conftest import aimsgraph, select
 from test_airo_import import SAMPLE, owl_file
-from test_writes import settle
 
 EDITOR, ADMIN = "editor-token-for-imports-01", "admin-token-for-imports-001"
 TOKENS = (f"editor:importer:{EDITOR}", f"admin:keeper:{ADMIN}")
@@ -49,25 +46,25 @@ def trail(client) -> list[dict]:
     return client.get("/api/changes").get_json()["changes"]
 
 
+def settle(client) -> dict:
+    """Wait until the derived graphs have caught up with every write."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        derived = client.get("/api/health").get_json()["derived"]
+        if (
+            not derived["pendingWrites"]
+            and not derived["refreshing"]
+            and derived["inferredCurrent"]
+            and derived["analysisCurrent"]
+        ):
+            return derived
+        time.sleep(0.1)
+    raise AssertionError("the derived graphs did not catch up within 120 s")
+
+
 def test_airo_over_http_answers_the_command_lines_report(client, tmp_path: Path):
-    command = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aimsgraph.cli",
-            "import",
-            "airo",
-            str(SAMPLE),
-            "--report-format",
-            "json",
-            "--data-dir",
-            str(tmp_path / "db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert command.returncode == 0, command.stderr
+    command = aimsgraph("import", "airo", SAMPLE, "--report-format", "json", "--data-dir", tmp_path / "db")
+    assert command.exit_code == 0, command.stderr
     answer = post(client, "airo", SAMPLE.read_bytes())
     assert answer.status_code == 200, answer.get_data(as_text=True)
     over_http, on_the_command_line = answer.get_json()["report"], json.loads(command.stdout)
@@ -369,39 +366,42 @@ UNMAPPED_HERE = {
 
 
 def test_an_airo_use_case_from_the_airo_project_imports_while_the_service_runs(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("proctify") / "db", AIMSGRAPH_TOKENS=" ".join(TOKENS), AIMSGRAPH_DEMO="false")
+    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("proctify") / "db", tokens=TOKENS, demo=False))
+    service = app.test_client()
     try:
-        answer = requests.post(
-            server.url + "/api/import",
-            params={"kind": "airo"},
+        answer = service.post(
+            "/api/import",
+            query_string={"kind": "airo"},
             data=PROCTIFY.encode(),
             headers=headers(EDITOR, "text/turtle"),
-            timeout=120,
         )
         assert answer.status_code == 200, answer.text
-        report = answer.json()["report"]
-        assert report["triplesWritten"] == answer.json()["added"] > 0 and not report["nearMisses"]
+        report = answer.get_json()["report"]
+        assert report["triplesWritten"] == answer.get_json()["added"] > 0 and not report["nearMisses"]
         mapped = [key for key in report["mapped"] if key.split(" -> ")[0][5].islower()]  # properties, not classes
         assert {key.split(" -> ")[0] for key in mapped} == MAPPED_HERE
         assert UNMAPPED_HERE <= set(report["unmapped"])
         for key in mapped:
             for subject, value in stated(key):
-                assert shows_up(server, key, subject, value), (key, subject, value)
-        settle(server)
-        findings = requests.post(server.url + "/api/validate", headers={"Accept": "application/json"}, timeout=300).json()
+                assert shows_up(service, key, subject, value), (key, subject, value)
+        settle(service)
+        findings = service.post("/api/validate", headers={"Accept": "application/json"}).get_json()
         system = {f["path"] for f in findings["findings"] if f["focus"] == PROCTIFY_NS + "proctify"}
         assert AIMS + "intendedPurpose" not in system and AIMS + "deployedBy" not in system  # stated by the file
         assert AIMS + "hasOwner" in system  # not stated: still found missing
-        every_page_answers_for_its_assets(server)
+        every_page_answers_for_its_assets(service)
     finally:
-        server.stop()
+        app.extensions["aimsgraph"].readers.close()
 
 
-def every_page_answers_for_its_assets(server) -> None:
+def every_page_answers_for_its_assets(service) -> None:
     """The pages and APIs a person opens for an imported record answer 200 for every asset."""
-    rows = server.select(f"""SELECT DISTINCT ?asset ?system WHERE {{ GRAPH <{Graphs.DATA}> {{
+    rows = select(
+        service,
+        f"""SELECT DISTINCT ?asset ?system WHERE {{ GRAPH <{Graphs.DATA}> {{
         ?asset a ?kind VALUES ?kind {{ <{AIMS}AISystem> <{AIMS}AIModel> <{AIMS}Dataset> }} }}
-        BIND(EXISTS {{ ?asset a <{AIMS}AISystem> }} AS ?system) }}""")
+        BIND(EXISTS {{ ?asset a <{AIMS}AISystem> }} AS ?system) }}""",
+    )
     assert any(r["system"] == "true" for r in rows)
     paths = ["/", "/systems", "/findings", "/heatmap", "/due", "/soa"]
     for row in rows:
@@ -409,7 +409,7 @@ def every_page_answers_for_its_assets(server) -> None:
         paths += [f"/asset?iri={iri}", f"/impact?node={iri}", f"/api/impact?node={iri}"]
         if row["system"] == "true":
             paths.append(f"/findings?system={iri}")
-    answers = {path: requests.get(server.url + path, headers={"Accept": "text/html"}, timeout=60).status_code for path in paths}
+    answers = {path: service.get(path, headers={"Accept": "text/html"}).status_code for path in paths}
     assert {path: status for path, status in answers.items() if status != 200} == {}
 
 
@@ -420,7 +420,7 @@ def stated(key: str) -> list[tuple[ox.NamedNode, object]]:
     return [(t.subject, t.object) for t in triples if t.predicate == airo]
 
 
-def shows_up(server, key: str, subject: ox.NamedNode, value) -> bool:
+def shows_up(service, key: str, subject: ox.NamedNode, value) -> bool:
     """The mapped statement is in the data graph: ``aims:p`` (subject and value swapped for an
     inverse), and for a purpose also the text A.9.4 checks."""
     target = key.split(" -> ")[1]
@@ -431,7 +431,6 @@ def shows_up(server, key: str, subject: ox.NamedNode, value) -> bool:
     # the value itself, or our concept matched to it (a VAIR lifecycle phase becomes ours)
     value = f"FILTER(?v = {second} || EXISTS {{ ?v <http://www.w3.org/2004/02/skos/core#closeMatch> {second} }})"
     query = f"ASK {{ GRAPH <{Graphs.DATA}> {{ {statement} . {texts}}} {value} }}"
-    answer = requests.post(
-        server.sparql, data={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=30
-    )
-    return answer.json()["boolean"]
+    answer = service.post("/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"})
+    assert answer.status_code == 200, answer.text
+    return answer.get_json()["boolean"]

@@ -3,14 +3,13 @@ to pyshacl, incremental re-validation after a fix, reports and shape conventions
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pyshacl
 import pytest
 import rdflib
+from click.testing import Result
 from rdflib import RDF, SH, URIRef
 from rdflib.namespace import DCTERMS
 
@@ -19,7 +18,7 @@ from aimsgraph.reporting import reports
 from aimsgraph.semantics import validation
 from aimsgraph.semantics.shacl_sparql import UnsupportedShape, compile_shapes
 from aimsgraph.store import GraphStore
-from conftest import AS_OF
+from conftest import AS_OF, aimsgraph
 
 DEMO = "https://data.meridian.example/aims/"
 #: data/demo/README.md lists 12 deliberate gaps; these are the findings they produce.
@@ -176,23 +175,17 @@ def test_reports_give_readiness_and_every_format(demo_store: GraphStore):
 
 def test_cli_validate_exit_codes_and_junit(tmp_path: Path):
     data_dir = tmp_path / "db"
-    setup = f"from pathlib import Path; from aimsgraph.store import GraphStore; GraphStore(Path({str(data_dir)!r})).initialise()"
-    subprocess.run([sys.executable, "-c", setup], check=True, timeout=120)
+    GraphStore(data_dir).initialise()  # and let go of it: RocksDB locks a store while it is open
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "aimsgraph.cli", "validate", "--data-dir", str(data_dir), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    def run(*args: str) -> Result:
+        return aimsgraph("validate", "--data-dir", data_dir, *args)
 
     failing = run("--format", "junit", "-o", str(tmp_path / "report.xml"))
-    assert failing.returncode == 1
+    assert failing.exit_code == 1
     assert ET.parse(tmp_path / "report.xml").getroot().tag == "testsuites"
-    assert run("--fail-on", "none").returncode == 0
+    assert run("--fail-on", "none").exit_code == 0
     bad = run("--changed", "not an iri")
-    assert bad.returncode == 2 and "absolute IRI" in bad.stderr
+    assert bad.exit_code == 2 and "absolute IRI" in bad.stderr
 
 
 def test_incremental_validation_misses_nothing_after_random_edits(tmp_path: Path):
