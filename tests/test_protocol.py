@@ -465,17 +465,27 @@ CACHE_TOKEN = "cache-editor-token-0123456789"
 COUNT_THINGS = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/aimsgraph/graph/data> { ?s a <urn:thing> } }"
 
 
-@pytest.fixture()
-def cached_app(tmp_path: Path):
+def _app_with_a_result_cache(data_dir: Path):
     from aimsgraph.config import Settings
     from aimsgraph.http.app import create_app
 
     settings = Settings(
-        data_dir=tmp_path / "store", demo=False, tokens=(f"editor:cache-editor:{CACHE_TOKEN}",), result_cache_bytes=1_048_576
+        data_dir=data_dir, demo=False, tokens=(f"editor:cache-editor:{CACHE_TOKEN}",), result_cache_bytes=1_048_576
     )
     app = create_app(settings)
     yield app
     app.extensions["aimsgraph"].readers.close()
+
+
+@pytest.fixture()
+def cached_app(tmp_path: Path):
+    yield from _app_with_a_result_cache(tmp_path / "store")
+
+
+@pytest.fixture(scope="module")
+def uncached_answers_app(tmp_path_factory: pytest.TempPathFactory):
+    """One app for the answers that must never be cached: each test finds its cache still empty."""
+    yield from _app_with_a_result_cache(tmp_path_factory.mktemp("uncached") / "store")
 
 
 def _post_query(client, text: str, **headers):
@@ -526,9 +536,10 @@ def test_a_repeated_query_is_answered_from_the_cache_until_the_next_write(cached
         "CONSTRUCT { [] <urn:p> ?s } WHERE { ?s ?p ?o } LIMIT 1",
     ],
 )
-def test_answers_that_change_without_a_write_are_never_cached(cached_app, query: str):
+def test_answers_that_change_without_a_write_are_never_cached(uncached_answers_app, query: str):
     from aimsgraph.http.protocol import RESULT_CACHE
 
+    cached_app = uncached_answers_app
     client = cached_app.test_client()
     first = _post_query(client, query, Accept="*/*")
     second = _post_query(client, query, Accept="*/*")
