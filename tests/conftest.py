@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,10 +118,12 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """The service with demo data, default limits and a 3 s query timeout, as ``server`` is, but
     in this process over an on-disk store: shared by the tests of a worker, as ``server`` is."""
-    return create_app(Settings(data_dir=tmp_path_factory.mktemp("app") / "db", query_timeout=3))
+    service = create_app(Settings(data_dir=tmp_path_factory.mktemp("app") / "db", query_timeout=3))
+    yield service
+    service.extensions["aimsgraph"].readers.close()
 
 
 @pytest.fixture
