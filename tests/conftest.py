@@ -42,6 +42,26 @@ AS_OF = demo.REFERENCE_DATE
 os.environ[clock.TODAY_VARIABLE] = AS_OF.isoformat()
 
 
+#: The longest test files (20 to 50 s each on 2 cores), run first: xdist hands out whole files
+#: in collection order, and one of these started last would keep one worker busy while the
+#: others have finished.
+LONGEST_FIRST = (
+    "test_external_virtuoso.py",
+    "test_reasoning.py",
+    "test_web.py",
+    "test_external.py",
+    "test_validation.py",
+    "test_benchmarks.py",
+    "test_writes.py",
+    "test_pages_at_scale.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 @dataclass
 class LiveServer:
     """A running service: its base URL, SPARQL endpoint, process and store directory."""
