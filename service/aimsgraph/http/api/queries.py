@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from aimsgraph.errors import AimsgraphError
+from aimsgraph.errors import NotFound
 from aimsgraph.http.negotiation import best_match
 from aimsgraph.http.protocol import query_response
 from aimsgraph.http.state import state
@@ -25,10 +25,6 @@ from aimsgraph.sparql import results
 from aimsgraph.sparql.executor import QueryJob
 
 bp = Blueprint("queries", __name__)  # under api.bp: /api
-
-
-class UnknownQuery(AimsgraphError):
-    status = 404
 
 
 @bp.get("/queries")
@@ -54,7 +50,7 @@ def list_queries() -> Response:
 def run_query(name: str) -> Response:
     named = queries.load_all().get(name)
     if named is None:
-        raise UnknownQuery(f"no query named '{name}' in queries/")
+        raise NotFound(f"no query named '{name}' in queries/")
     service = state()
     accept = request.headers.get("Accept")
     page, values = named.page(request.args.to_dict(), max_size=service.settings.result_limit)
