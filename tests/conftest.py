@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,12 +19,14 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from aimsgraph import clock, resources
 from aimsgraph.cli import cli
@@ -157,6 +160,29 @@ def select(client: FlaskClient, query: str, **params: str) -> list[dict[str, str
     response = client.post("/sparql", data={"query": query, **params}, headers={"Accept": "application/sparql-results+json"})
     assert response.status_code == 200, response.text
     return [{k: v["value"] for k, v in row.items()} for row in response.get_json()["results"]["bindings"]]
+
+
+def settle(client: FlaskClient, headers: dict[str, str] | None = None) -> dict:
+    """Wait until the derived graphs (inferences, analysis, stored findings) caught up with
+    every write; their state from /api/health."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        derived = client.get("/api/health", headers=headers or {}).get_json()["derived"]
+        current = derived["inferredCurrent"] and derived["analysisCurrent"]
+        if not derived["pendingWrites"] and not derived["refreshing"] and current:
+            return derived
+        time.sleep(0.1)
+    raise AssertionError("the derived graphs did not catch up within 120 s")
+
+
+def links(response: TestResponse) -> dict[str, str]:
+    """The Link header as {rel: URL}, as requests' ``Response.links`` gives it, each URL without
+    its scheme and host: the test client takes paths."""
+    found: dict[str, str] = {}
+    for url, rel in re.findall(r'<([^>]*)>\s*;\s*rel="([^"]*)"', response.headers.get("Link", "")):
+        parts = urlsplit(url)
+        found[rel] = parts.path + ("?" + parts.query if parts.query else "")
+    return found
 
 
 def aimsgraph(*args: str | Path, env: dict[str, str] | None = None, input: str | bytes | None = None) -> Result:

@@ -13,13 +13,11 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import icalendar
 import pyoxigraph as ox
 import pytest
 from click.testing import Result
-from werkzeug.test import TestResponse
 
 from aimsgraph.auth import local_user
 from aimsgraph.errors import InvalidInput
@@ -30,7 +28,7 @@ from aimsgraph.risk.analysis import RiskModel
 from aimsgraph.semantics import validation
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore, changes
-from conftest import aimsgraph
+from conftest import aimsgraph, links
 
 DEMO = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -42,16 +40,6 @@ INCIDENT_LABEL = "Assistant quoted a non-existent overdraft fee waiver"
 AUDIT_LABEL = "Internal AIMS audit 2026"
 GINI_LABEL = "Retail PD model Gini coefficient"
 HEADINGS = [title for _, title, _ in review_pack.SECTIONS]
-
-
-def links(response: TestResponse) -> dict[str, str]:
-    """The Link header as {rel: URL}, as requests' ``Response.links`` gives it, each URL without
-    its scheme and host: the test client takes paths."""
-    found: dict[str, str] = {}
-    for url, rel in re.findall(r'<([^>]*)>\s*;\s*rel="([^"]*)"', response.headers.get("Link", "")):
-        parts = urlsplit(url)
-        found[rel] = parts.path + ("?" + parts.query if parts.query else "")
-    return found
 
 
 # -- the agenda over HTTP --------------------------------------------------------------------

@@ -5,7 +5,6 @@ that make assessments stale until validation reports them."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from flask.testing import FlaskClient
 
 from aimsgraph.config import Settings
 from aimsgraph.http.app import create_app
-from conftest import AS_OF, aimsgraph, select
+from conftest import AS_OF, aimsgraph, select, settle
 
 DATA = Path(__file__).parent / "data"
 TOKEN = "editor-token-0123456789abcdef"
@@ -35,16 +34,6 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
 
 def run(*args: str, data_dir: Path) -> Result:
     return aimsgraph(*args, "--data-dir", data_dir)
-
-
-def settle(client: FlaskClient) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        derived = client.get("/api/health").get_json()["derived"]
-        if not derived["pendingWrites"] and not derived["refreshing"]:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the derived graphs did not catch up")
 
 
 def count(client: FlaskClient) -> int:

@@ -5,7 +5,6 @@ running service (issue 16). The services run in this process, over on-disk store
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from aimsgraph import resources
 from aimsgraph.config import Settings
 from aimsgraph.http.app import create_app
 from aimsgraph.namespaces import Graphs
-from conftest import aimsgraph, select
+from conftest import aimsgraph, select, settle
 from test_airo_import import SAMPLE, owl_file
 
 EDITOR, ADMIN = "editor-token-for-imports-01", "admin-token-for-imports-001"
@@ -44,22 +43,6 @@ def post(client, kind: str, body: bytes, content_type: str = "text/turtle", toke
 
 def trail(client) -> list[dict]:
     return client.get("/api/changes").get_json()["changes"]
-
-
-def settle(client) -> dict:
-    """Wait until the derived graphs have caught up with every write."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        derived = client.get("/api/health").get_json()["derived"]
-        if (
-            not derived["pendingWrites"]
-            and not derived["refreshing"]
-            and derived["inferredCurrent"]
-            and derived["analysisCurrent"]
-        ):
-            return derived
-        time.sleep(0.1)
-    raise AssertionError("the derived graphs did not catch up within 120 s")
 
 
 def test_airo_over_http_answers_the_command_lines_report(client, tmp_path: Path):

@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -26,7 +25,7 @@ from werkzeug.test import TestResponse
 
 from aimsgraph.config import Settings
 from aimsgraph.http.app import create_app
-from conftest import AS_OF, aimsgraph
+from conftest import AS_OF, aimsgraph, settle
 from conftest import select as select_rows
 
 MB = "https://data.meridian.example/aims/"
@@ -74,22 +73,6 @@ def auth(role: str | None) -> dict[str, str]:
 
 def post(client: FlaskClient, path: str, body: object, role: str | None = "editor", **headers: str) -> TestResponse:
     return client.post(path, data=json.dumps(body), headers={"Content-Type": "application/json", **auth(role), **headers})
-
-
-def settle(client: FlaskClient) -> None:
-    """Wait until the derived graphs (inferences, stored findings, analysis) caught up."""
-    deadline = datetime.now(UTC) + timedelta(seconds=120)
-    while datetime.now(UTC) < deadline:
-        derived = client.get("/api/health").get_json()["derived"]
-        if (
-            not derived["pendingWrites"]
-            and not derived["refreshing"]
-            and derived["inferredCurrent"]
-            and derived["analysisCurrent"]
-        ):
-            return
-        time.sleep(0.1)
-    raise AssertionError("the derived graphs did not catch up within 120 s")
 
 
 def dump(client: FlaskClient) -> str:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
-
 import pytest
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from aimsgraph import clock
 from aimsgraph.records import queries
 from aimsgraph.store import GraphStore
+from conftest import links
 
 DEMO = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -641,16 +638,6 @@ def test_due_items_until_leaves_out_only_what_is_due_later(demo_store: GraphStor
     without = lambda rows: [{k: v for k, v in r.items() if k != "__until_xsd_date"} for r in rows]  # noqa: E731
     assert without(cut) == [r for r in whole if "due" not in r or r["due"][:10] <= "2027-01-31"]
     assert len(cut) < len(whole) and any("due" not in r for r in cut)  # metrics stay
-
-
-def links(response: TestResponse) -> dict[str, str]:
-    """The Link header as {rel: URL}, as requests' ``Response.links`` gives it, each URL without
-    its scheme and host: the test client takes paths."""
-    found: dict[str, str] = {}
-    for url, rel in re.findall(r'<([^>]*)>\s*;\s*rel="([^"]*)"', response.headers.get("Link", "")):
-        parts = urlsplit(url)
-        found[rel] = parts.path + ("?" + parts.query if parts.query else "")
-    return found
 
 
 def test_the_api_pages_with_link_headers(client: FlaskClient):

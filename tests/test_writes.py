@@ -6,7 +6,6 @@ real `aimsgraph serve` processes."""
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+import conftest
 from aimsgraph.config import Settings
 from aimsgraph.http.app import create_app
 from conftest import REPO, LiveServer, start_server
@@ -91,19 +91,7 @@ def ask(client: FlaskClient, text: str, role: str | None = None) -> bool:
 
 
 def settle(client: FlaskClient, role: str | None = None) -> dict:
-    """Wait until the derived graphs have caught up with every write."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        derived = client.get("/api/health", headers=auth(role)).get_json()["derived"]
-        if (
-            not derived["pendingWrites"]
-            and not derived["refreshing"]
-            and derived["inferredCurrent"]
-            and derived["analysisCurrent"]
-        ):
-            return derived
-        time.sleep(0.1)
-    raise AssertionError("the derived graphs did not catch up within 120 s")
+    return conftest.settle(client, auth(role))
 
 
 def dump(client: FlaskClient, role: str | None = None) -> list[str]:
