@@ -755,10 +755,11 @@ def measure(file: Path, report_format: str, data_dir: Path | None) -> None:
     import json
 
     from aimsgraph.records import operations
+    from aimsgraph.records.payloads import parse_json
 
     if not file.is_file():
         raise InvalidInput(f"{file}: no such file")
-    batch = operations.read_measurements(operations.parse_json(file.read_bytes(), what=str(file)))
+    batch = operations.read_measurements(parse_json(file.read_bytes(), what=str(file)))
     store = _open_store(data_dir)
     changes.initialise(store, demo=False)
     delta, report = operations.measurement_delta(store, batch)

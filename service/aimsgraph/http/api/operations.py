@@ -26,6 +26,7 @@ from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import change_response, commit_request, require_json, upload_body, writes
 from aimsgraph.http.state import state
 from aimsgraph.records import operations
+from aimsgraph.records.payloads import parse_json
 
 bp = Blueprint("operations", __name__)  # under api.bp: /api
 
@@ -39,7 +40,7 @@ def measurements() -> Response:
     """A batch of measurements; breaches flagged and raised as nonconformities; all or nothing.
     201 when a measurement was recorded for the first time."""
     require_json("a list of measurements")
-    batch = operations.read_measurements(operations.parse_json(upload_body("measurements")))
+    batch = operations.read_measurements(parse_json(upload_body("measurements")))
     store = state().store
     with store.write_lock():
         delta, report = operations.measurement_delta(store, batch)
@@ -53,7 +54,7 @@ def measurements() -> Response:
 def incidents() -> Response:
     """An AI incident; 201 when it is recorded for the first time."""
     require_json("an incident")
-    incident = operations.read_incident(operations.parse_json(upload_body("incident")))
+    incident = operations.read_incident(parse_json(upload_body("incident")))
     store = state().store
     with store.write_lock():
         delta, report = operations.incident_delta(store, incident)
@@ -70,7 +71,7 @@ def concerns() -> Response:
         require(caller, "reader", "reporting a concern", service.tokens)
     ratelimit.limit_anonymous("concerns", CONCERNS_PER_MINUTE, "concerns")
     require_json("a concern")
-    concern = operations.read_concern(operations.parse_json(upload_body("concern", small=True)))
+    concern = operations.read_concern(parse_json(upload_body("concern", small=True)))
     # anonymous: nobody is named, neither in the record nor in the audit trail
     agent = operations.ANONYMOUS if concern.anonymous or caller is None else caller
     with service.store.write_lock():
@@ -86,7 +87,7 @@ def concerns() -> Response:
 def triage() -> Response:
     """Turn a concern into a finding or a risk; 201 when that is new."""
     require_json("a triage decision")
-    decision = operations.read_triage(operations.parse_json(upload_body("triage decision")))
+    decision = operations.read_triage(parse_json(upload_body("triage decision")))
     store = state().store
     with store.write_lock():
         delta, report = operations.triage_delta(store, decision)

@@ -3,7 +3,7 @@ matched to the register's datasets, and the assessments and evidence a data chan
 
 This module owns reading and checking OpenLineage RunEvents (:func:`read_event`,
 :func:`read_events`: the parts of an event it uses are pydantic models, checked as every JSON
-body is, by ``records.operations.validated``) and computing, without writing, the change they
+body is, by ``records.payloads.validated``) and computing, without writing, the change they
 make to the lineage named graph (:func:`lineage_delta`). The caller commits the :class:`~aimsgraph.store.changes.Delta`.
 The terms are declared in ``ontology/lineage.ttl``; ``shapes/lineage.ttl`` reports staleness.
 
@@ -77,7 +77,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidat
 
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, LINEAGE_BASE, PROV, TYPE, XSD, Graphs, sparql_prefixes
-from aimsgraph.records.operations import Name, PastDateTime, list_of, one_of, payload_error, required, shown, validated
+from aimsgraph.records.payloads import Name, PastDateTime, list_of, one_of, payload_error, required, shown, validated
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta
 
@@ -167,7 +167,7 @@ def read_event(payload: object) -> RunEvent:
 #
 # The spec lets producers add facets and fields of their own, and the checks before these models
 # refused no field: what is not read here is ignored, not refused. ``null`` is an absent value.
-# The event time is the date-time of every JSON body (``records.operations.DateTime``), at most
+# The event time is the date-time of every JSON body (``records.payloads.DateTime``), at most
 # an hour ahead of this server's clock: a producer with a clock far ahead would make everything it
 # covers stale for good, as a last change never moves back.
 
