@@ -8,7 +8,6 @@ Tests of the protocol, of clients, of the browser, of crashes and of external en
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import socket
@@ -190,7 +189,6 @@ def aimsgraph(*args: str | Path, env: dict[str, str] | None = None, input: str |
     ``stderr`` and ``output`` (both) as the console script gives them (see cli._CommandGroup)."""
     result = CliRunner().invoke(cli, [str(arg) for arg in args], env=env, input=input, catch_exceptions=False)
     _release_frames(result.exception)
-    gc.collect()  # a command's store may sit in a reference cycle (store.memo holds readers of it)
     return result
 
 

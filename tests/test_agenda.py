@@ -8,7 +8,6 @@ expectations do not depend on today's date.
 
 from __future__ import annotations
 
-import gc
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -415,17 +414,12 @@ def demo_dir(tmp_path_factory) -> Path:
     changes.initialise(store, demo=True)
     store.flush()
     del store  # RocksDB locks the directory until the last reference goes: the CLI opens it next
-    gc.collect()
     return data_dir
 
 
 def cli(*args: str, data_dir: Path) -> Result:
-    """``aimsgraph ARGS --data-dir DATA_DIR``, in this process. The agenda's per-generation cache
-    refers back to the store (a cycle), so the store is gone, and its RocksDB lock with it, only
-    once the garbage is collected: as when the command's own process ends."""
-    result = aimsgraph(*args, "--data-dir", data_dir)
-    gc.collect()
-    return result
+    """``aimsgraph ARGS --data-dir DATA_DIR``, in this process."""
+    return aimsgraph(*args, "--data-dir", data_dir)
 
 
 def test_cli_due_as_table_json_and_ics(demo_dir, tmp_path):

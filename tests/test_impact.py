@@ -3,7 +3,6 @@ service's test client) and in the CLI (run in this process)."""
 
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 
@@ -25,6 +24,20 @@ from riskgraphs import EX, model_of, store_with
 DEMO = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 SHARED_DATASET = DEMO + "dataset/customer-transactions"
+#: The AI systems that depend on the shared dataset, directly or through the feature store and
+#: models (data/demo/README.md, "Propagation story").
+SHARED_DATASET_SYSTEMS = {
+    DEMO + "system/" + s
+    for s in (
+        "retail-credit-scoring",
+        "sme-credit-scoring",
+        "card-fraud-detection",
+        "aml-transaction-monitoring",
+        "next-best-offer",
+        "customer-segmentation",
+        "collections-prioritisation",
+    )
+}
 SECTIONS = {
     "risk": "risksToReassess",
     "assessment": "assessmentsToRedo",
@@ -54,18 +67,7 @@ def test_shared_dataset_change_lists_every_dependent_with_path_and_what_to_revis
     affected = {item["iri"]: item for item in answer["affected"]}
     assert set(affected) == sparql_dependents(demo_store, SHARED_DATASET)
     systems = {iri for iri, item in affected.items() if item["kind"] == "AISystem"}
-    assert systems == {
-        DEMO + f"system/{s}"
-        for s in (
-            "retail-credit-scoring",
-            "sme-credit-scoring",
-            "card-fraud-detection",
-            "aml-transaction-monitoring",
-            "next-best-offer",
-            "customer-segmentation",
-            "collections-prioritisation",
-        )
-    }
+    assert systems == SHARED_DATASET_SYSTEMS
     collections = affected[DEMO + "system/collections-prioritisation"]
     assert collections["distance"] == 2 and collections["path"][0] == SHARED_DATASET
     assert collections["path"][-1] == DEMO + "system/collections-prioritisation"
@@ -327,11 +329,8 @@ def test_why_query_over_http(client: FlaskClient):
 
 
 def cli(*args: str, data_dir: Path) -> Result:
-    """``aimsgraph ARGS --data-dir DATA_DIR``, in this process; the garbage is collected after it,
-    so that the store it opened, and its RocksDB lock, are gone, as when its own process ends."""
-    result = aimsgraph(*args, "--data-dir", data_dir)
-    gc.collect()
-    return result
+    """``aimsgraph ARGS --data-dir DATA_DIR``, in this process."""
+    return aimsgraph(*args, "--data-dir", data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -341,7 +340,6 @@ def cli_store(tmp_path_factory) -> Path:
     store.initialise(demo=True)
     store.flush()
     del store  # closes the store, so that the CLI commands can open it
-    gc.collect()
     return data_dir
 
 

@@ -216,9 +216,12 @@ class _Details:
 
 @dataclass
 class _Cache:
-    """What the agendas of one store generation share (GraphStore.per_generation)."""
+    """What the agendas of one store generation share (GraphStore.per_generation). It holds the
+    record's lookups, not a Record: the store keeps this cache, and a Record refers back to the
+    store, which would be a cycle that only the garbage collector frees (and RocksDB's lock
+    with it)."""
 
-    record: Record
+    lookups: dict = field(default_factory=dict)  # Record's memo: (direction, node, property) -> values
     agendas: dict = field(default_factory=dict)  # (as_of, until) -> list[DueItem]
     details: dict = field(default_factory=dict)  # item text -> _Details
     present: dict = field(default_factory=dict)  # property IRI -> used in the store at all
@@ -227,7 +230,7 @@ class _Cache:
 
 
 def _cache(store: GraphStore) -> _Cache:
-    return store.per_generation("due-items", lambda: _Cache(Record(store)))
+    return store.per_generation("due-items", _Cache)
 
 
 def _compute(store: GraphStore, cache: _Cache, as_of: date, until: date | None) -> list[DueItem]:
@@ -381,12 +384,13 @@ def _details(store: GraphStore, cache: _Cache, term, iri: str, expires: bool = F
                 if not isinstance(owner.object, ox.BlankNode):
                     owners.setdefault(term_text(owner.object))
     locations = [term_text(o) for o in objects(AIMS + "location") if not isinstance(o, ox.BlankNode)]
+    record = Record(store, cache.lookups)
     found = cache.details[iri] = _Details(
         label=term_text(min(labels, key=_term_order)) if labels else None,
         types=frozenset(types),
         type=min(specific) if specific else None,
         owners=tuple(owners),
-        owner_names=tuple(owner_name(cache.record, o) for o in owners),
+        owner_names=tuple(owner_name(record, o) for o in owners),
         location=min(locations) if locations else None,
     )
     return found

@@ -139,9 +139,10 @@ def pairs(store: GraphStore, prop: str) -> list[tuple[str, object]]:
 class Record:
     """Index lookups over the union of the store's graphs, duplicates across graphs removed."""
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, memo: dict[tuple[str, str, str], list[str]] | None = None) -> None:
+        """``memo``: the lookups to reuse and add to (one store generation's: see records.agenda)."""
         self.store = store
-        self._memo: dict[tuple[str, str, str], list[str]] = {}
+        self._memo: dict[tuple[str, str, str], list[str]] = {} if memo is None else memo
 
     def objects(self, subject: str, predicate: str) -> list[str]:
         """Sorted objects (IRIs, or the lexical values of literals) of one subject (an IRI or
