@@ -22,23 +22,10 @@ from aimsgraph.config import Settings
 from aimsgraph.http.app import create_app
 from browser import NARROW, WIDE, console_errors, screenshot, start_chromium, viewport
 from conftest import start_server
+from test_impact import SHARED_DATASET_SYSTEMS
 
 DEMO = "https://data.meridian.example/aims/"
 STATIC = Path(__file__).resolve().parents[1] / "service" / "aimsgraph" / "http" / "web" / "static"
-#: What depends on the demo's shared dataset, directly or through the feature store and models
-#: (data/demo/README.md, "Propagation story").
-SHARED_DATASET_SYSTEMS = {
-    DEMO + "system/" + s
-    for s in (
-        "retail-credit-scoring",
-        "sme-credit-scoring",
-        "card-fraud-detection",
-        "aml-transaction-monitoring",
-        "next-best-offer",
-        "customer-segmentation",
-        "collections-prioritisation",
-    )
-}
 PAGES = {
     "dashboard": "/",
     "heatmap": "/heatmap",
