@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -139,13 +140,22 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     live.stop()
 
 
+@contextmanager
+def serving(settings: Settings) -> Iterator[Flask]:
+    """``create_app(settings)`` for the block; then its query readers (forked processes) stop."""
+    service = create_app(settings)
+    try:
+        yield service
+    finally:
+        service.extensions["aimsgraph"].readers.close()
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """The service with demo data, default limits and a 3 s query timeout, as ``server`` is, but
     in this process over an on-disk store: shared by the tests of a worker, as ``server`` is."""
-    service = create_app(Settings(data_dir=tmp_path_factory.mktemp("app") / "db", query_timeout=3))
-    yield service
-    service.extensions["aimsgraph"].readers.close()
+    with serving(Settings(data_dir=tmp_path_factory.mktemp("app") / "db", query_timeout=3)) as service:
+        yield service
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from aimsgraph.records.queries import load_all
+from conftest import serving
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS = (
@@ -156,14 +157,13 @@ def test_the_readme_block_has_a_row_for_each_and_nothing_else_changed(run: tuple
 def app(tmp_path_factory: pytest.TempPathFactory):
     """The service on the demo, with the editor token the plan sends, as tests/conftest.py builds apps."""
     from aimsgraph.config import Settings
-    from aimsgraph.http.app import create_app
     from benchmarks import routes
 
-    service = create_app(
-        Settings(data_dir=tmp_path_factory.mktemp("routes") / "db", demo=True, query_timeout=30, tokens=(routes.TOKENS_SETTING,))
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("routes") / "db", demo=True, query_timeout=30, tokens=(routes.TOKENS_SETTING,)
     )
-    yield service
-    service.extensions["aimsgraph"].readers.close()
+    with serving(settings) as service:
+        yield service
 
 
 def test_every_route_of_the_url_map_has_a_row_in_the_plan_and_no_row_names_a_gone_route(app) -> None:

@@ -16,9 +16,8 @@ import requests
 
 from aimsgraph.config import Settings
 from aimsgraph.http.api.ratelimit import Limiter
-from aimsgraph.http.app import create_app
 from aimsgraph.namespaces import Graphs
-from conftest import LiveServer, start_server
+from conftest import LiveServer, serving, start_server
 
 LIMIT = 1_048_576
 LINE = 1024
@@ -113,24 +112,22 @@ def test_a_chunked_json_body_over_the_limit_is_refused(server: LiveServer):
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory):
-    service = create_app(
-        Settings(
-            data_dir=tmp_path_factory.mktemp("anonymous") / "db",
-            demo=False,
-            tokens=tuple(TOKENS.split()),
-            anonymous_expensive_per_minute=3,
-        )
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("anonymous") / "db",
+        demo=False,
+        tokens=tuple(TOKENS.split()),
+        anonymous_expensive_per_minute=3,
     )
-    service.extensions["aimsgraph"].store.backend.add(
-        ox.Quad(
-            ox.NamedNode(SYSTEM),
-            ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
-            ox.NamedNode(AIMS + "AISystem"),
-            ox.NamedNode(Graphs.DATA),
+    with serving(settings) as service:
+        service.extensions["aimsgraph"].store.backend.add(
+            ox.Quad(
+                ox.NamedNode(SYSTEM),
+                ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+                ox.NamedNode(AIMS + "AISystem"),
+                ox.NamedNode(Graphs.DATA),
+            )
         )
-    )
-    yield service
-    service.extensions["aimsgraph"].readers.close()
+        yield service
 
 
 def findings(answer) -> set[tuple[str, str]]:

@@ -14,8 +14,7 @@ from click.testing import Result
 from flask.testing import FlaskClient
 
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
-from conftest import AS_OF, aimsgraph, select, settle
+from conftest import AS_OF, aimsgraph, select, serving, settle
 
 DATA = Path(__file__).parent / "data"
 TOKEN = "editor-token-0123456789abcdef"
@@ -27,9 +26,8 @@ TRANSACTIONS = "https://data.meridian.example/aims/dataset/customer-transactions
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
     """The service with the demo and an editor token, in this process (its own store: it writes)."""
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("catalogs") / "db", tokens=(f"editor:erin:{TOKEN}",)))
-    yield app.test_client()
-    app.extensions["aimsgraph"].readers.close()
+    with serving(Settings(data_dir=tmp_path_factory.mktemp("catalogs") / "db", tokens=(f"editor:erin:{TOKEN}",))) as app:
+        yield app.test_client()
 
 
 def run(*args: str, data_dir: Path) -> Result:

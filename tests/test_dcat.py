@@ -464,8 +464,8 @@ def test_a_record_without_a_management_system_is_refused_with_the_reason():
     its own shapes with a message about derivations; now the reason comes first (HTTP 422)."""
     from aimsgraph.config import Settings
     from aimsgraph.errors import ExportInvalid
-    from aimsgraph.http.app import create_app
     from benchmarks.generate import generate
+    from conftest import serving
 
     store = GraphStore(None)
     store.initialise(demo=False)
@@ -475,10 +475,9 @@ def test_a_record_without_a_management_system_is_refused_with_the_reason():
     with pytest.raises(ExportInvalid, match="aims:AIManagementSystem"):
         export.export_register(store)
 
-    app = create_app(Settings(data_dir=None, demo=False))
-    app.extensions["aimsgraph"].store.backend.extend(
-        ox.Quad(q.subject, q.predicate, q.object, DATA) for q in store.backend.quads_for_pattern(None, None, None, DATA)
-    )
-    answer = app.test_client().get("/api/export/dcat")
+    with serving(Settings(data_dir=None, demo=False)) as app:
+        app.extensions["aimsgraph"].store.backend.extend(
+            ox.Quad(q.subject, q.predicate, q.object, DATA) for q in store.backend.quads_for_pattern(None, None, None, DATA)
+        )
+        answer = app.test_client().get("/api/export/dcat")
     assert answer.status_code == 422 and "aims:AIManagementSystem" in answer.get_json()["detail"]
-    app.extensions["aimsgraph"].readers.close()

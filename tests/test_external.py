@@ -25,8 +25,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
-from conftest import LiveServer, free_port, start_server
+from conftest import LiveServer, free_port, serving, start_server
 from test_api import (  # noqa: F401 - collected and run here against the external store
     test_named_queries_are_listed_and_run_with_negotiation,
     test_soa_in_json_csv_and_html,
@@ -127,9 +126,8 @@ def server(engine, tmp_path_factory):
 
 
 def external_app(engine, data_dir: Path, **environ: str) -> Iterator[Flask]:
-    app = create_app(Settings.from_env({**environ, **engine.env()}, data_dir=data_dir))
-    yield app
-    app.extensions["aimsgraph"].readers.close()
+    with serving(Settings.from_env({**environ, **engine.env()}, data_dir=data_dir)) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

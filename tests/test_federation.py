@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
-from conftest import free_port
+from conftest import free_port, serving
 from conftest import select as select_rows
 
 CATALOG = Path(__file__).parent / "data" / "federated-catalog.ttl"
@@ -91,14 +91,10 @@ def silent_port():
     listener.close()
 
 
-def service(**env: str) -> Flask:
+def service(**env: str) -> AbstractContextManager[Flask]:
     """The service over the store in AIMSGRAPH_DATA_DIR with the settings ``env`` gives as
     variables, read as ``aimsgraph serve`` reads them; its SERVICE calls go out over HTTP."""
-    return create_app(Settings.from_env(env))
-
-
-def stop(app: Flask) -> None:
-    app.extensions["aimsgraph"].readers.close()
+    return serving(Settings.from_env(env))
 
 
 def hanging_endpoint(silent_port: int) -> str:
@@ -107,14 +103,13 @@ def hanging_endpoint(silent_port: int) -> str:
 
 @pytest.fixture(scope="module")
 def federating_app(tmp_path_factory: pytest.TempPathFactory, catalog: str, silent_port: int) -> Iterator[Flask]:
-    app = service(
+    with service(
         AIMSGRAPH_DATA_DIR=str(tmp_path_factory.mktemp("federating")),
         AIMSGRAPH_QUERY_TIMEOUT="3",
         AIMSGRAPH_SERVICE_ALLOWLIST=f"{catalog} {hanging_endpoint(silent_port)}",
         AIMSGRAPH_TOKENS=f"editor:erin:{TOKEN}",
-    )
-    yield app
-    stop(app)
+    ) as app:
+        yield app
 
 
 @pytest.fixture
@@ -211,16 +206,13 @@ def test_a_catalogue_that_hangs_is_cut_off_by_the_timeout(federating):
 
 def test_a_catalogue_that_is_down_gives_a_clear_error(federating, tmp_path: Path):
     down = f"http://127.0.0.1:{free_port()}/query"
-    other = service(
+    with service(
         AIMSGRAPH_DATA_DIR=str(tmp_path / "down"),
         AIMSGRAPH_QUERY_TIMEOUT="3",
         AIMSGRAPH_SERVICE_ALLOWLIST=down,
         AIMSGRAPH_DEMO="true",
-    )
-    try:
+    ) as other:
         started = time.monotonic()
         response = select(other.test_client(), FEDERATED % down)
         assert response.status_code == 502 and "SERVICE" in response.text
         assert time.monotonic() - started < 5
-    finally:
-        stop(other)

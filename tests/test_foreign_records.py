@@ -15,11 +15,11 @@ import pytest
 
 from aimsgraph import clock
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
 from aimsgraph.reporting import auditor_report, overview, reports
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record
+from conftest import serving
 
 ACME = "https://records.example.net/acme#"
 #: As a partner's tool exports it: no labels, edgeless assets of every kind, an own subclass.
@@ -56,13 +56,12 @@ PAGES = ["/", "/systems", "/heatmap", "/heatmap?view=residual", "/findings", "/s
 def app(tmp_path_factory):
     """The service over an on-disk store with the record loaded, demo off."""
     folder = tmp_path_factory.mktemp("foreign")
-    service = create_app(Settings(data_dir=folder / "db", demo=False))
-    store = service.extensions["aimsgraph"].store
-    (folder / "acme.ttl").write_text(RECORD)
-    store.load_files([folder / "acme.ttl"])
-    refresh_inferences(store)
-    yield service
-    service.extensions["aimsgraph"].readers.close()
+    with serving(Settings(data_dir=folder / "db", demo=False)) as service:
+        store = service.extensions["aimsgraph"].store
+        (folder / "acme.ttl").write_text(RECORD)
+        store.load_files([folder / "acme.ttl"])
+        refresh_inferences(store)
+        yield service
 
 
 @pytest.fixture(scope="module")

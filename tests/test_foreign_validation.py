@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
+from conftest import serving
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 SYSTEM = "https://records.example.org/ai#screening"
@@ -25,9 +25,8 @@ IN_AIMS = f"""@prefix aims: <{AIMS}> .
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("foreign-validation") / "db", demo=False))
-    yield app.test_client()
-    app.extensions["aimsgraph"].readers.close()
+    with serving(Settings(data_dir=tmp_path_factory.mktemp("foreign-validation") / "db", demo=False)) as app:
+        yield app.test_client()
 
 
 def validate(client, body: str, content_type: str = "text/turtle"):

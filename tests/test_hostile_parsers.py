@@ -20,9 +20,8 @@ import requests
 from aimsgraph import limits
 from aimsgraph.config import Settings
 from aimsgraph.errors import Forbidden, InvalidInput
-from aimsgraph.http.app import create_app
 from aimsgraph.sparql.guard import check_nesting, check_remote_calls
-from conftest import LiveServer, start_server
+from conftest import LiveServer, serving, start_server
 
 TOKEN = "editor-token-for-hostile-parsers"
 EDITOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -94,17 +93,15 @@ def documents() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, documents: str):
-    app = create_app(
-        Settings(
-            data_dir=tmp_path_factory.mktemp("hostile") / "db",
-            demo=False,
-            query_timeout=10,
-            tokens=(f"editor:hostile:{TOKEN}",),
-            service_allowlist=(documents,),
-        )
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("hostile") / "db",
+        demo=False,
+        query_timeout=10,
+        tokens=(f"editor:hostile:{TOKEN}",),
+        service_allowlist=(documents,),
     )
-    yield app.test_client()
-    app.extensions["aimsgraph"].readers.close()
+    with serving(settings) as app:
+        yield app.test_client()
 
 
 def refused(answer, *words: str) -> bool:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
 from benchmarks.fuzz import HOSTILE_BODIES, HOSTILE_TEXT, PARAMETERS
+from conftest import serving
 
 #: 503 is the documented answer of a query that ran into its time limit.
 ALLOWED_5XX = {503}
@@ -18,11 +18,11 @@ TOKEN = "walker-editor-token"
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    service = create_app(
-        Settings(data_dir=tmp_path_factory.mktemp("walk") / "db", demo=True, query_timeout=5, tokens=(f"editor:walker:{TOKEN}",))
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("walk") / "db", demo=True, query_timeout=5, tokens=(f"editor:walker:{TOKEN}",)
     )
-    yield service
-    service.extensions["aimsgraph"].readers.close()
+    with serving(settings) as service:
+        yield service
 
 
 def cases(app) -> list[tuple[str, str]]:

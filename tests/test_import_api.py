@@ -13,9 +13,8 @@ import pytest
 
 from aimsgraph import resources
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
 from aimsgraph.namespaces import Graphs
-from conftest import aimsgraph, select, settle
+from conftest import aimsgraph, select, serving, settle
 from test_airo_import import SAMPLE, owl_file
 
 EDITOR, ADMIN = "editor-token-for-imports-01", "admin-token-for-imports-001"
@@ -30,11 +29,9 @@ def headers(token: str | None, content_type: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """The service over an empty on-disk store, with an editor and an admin token."""
-    app = create_app(
-        Settings(data_dir=tmp_path_factory.mktemp("imports") / "db", demo=False, tokens=TOKENS, max_upload_bytes=1_000_000)
-    )
-    yield app.test_client()
-    app.extensions["aimsgraph"].readers.close()
+    settings = Settings(data_dir=tmp_path_factory.mktemp("imports") / "db", demo=False, tokens=TOKENS, max_upload_bytes=1_000_000)
+    with serving(settings) as app:
+        yield app.test_client()
 
 
 def post(client, kind: str, body: bytes, content_type: str = "text/turtle", token: str | None = EDITOR, **params: str):
@@ -349,9 +346,8 @@ UNMAPPED_HERE = {
 
 
 def test_an_airo_use_case_from_the_airo_project_imports_while_the_service_runs(tmp_path_factory):
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("proctify") / "db", tokens=TOKENS, demo=False))
-    service = app.test_client()
-    try:
+    with serving(Settings(data_dir=tmp_path_factory.mktemp("proctify") / "db", tokens=TOKENS, demo=False)) as app:
+        service = app.test_client()
         answer = service.post(
             "/api/import",
             query_string={"kind": "airo"},
@@ -373,8 +369,6 @@ def test_an_airo_use_case_from_the_airo_project_imports_while_the_service_runs(t
         assert AIMS + "intendedPurpose" not in system and AIMS + "deployedBy" not in system  # stated by the file
         assert AIMS + "hasOwner" in system  # not stated: still found missing
         every_page_answers_for_its_assets(service)
-    finally:
-        app.extensions["aimsgraph"].readers.close()
 
 
 def every_page_answers_for_its_assets(service) -> None:

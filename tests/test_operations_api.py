@@ -24,8 +24,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
-from conftest import AS_OF, aimsgraph, settle
+from conftest import AS_OF, aimsgraph, serving, settle
 from conftest import select as select_rows
 
 MB = "https://data.meridian.example/aims/"
@@ -52,11 +51,8 @@ def settings(data_dir: Path, **overrides: object) -> Settings:
 @contextmanager
 def service(data_dir: Path, **overrides: object) -> Iterator[FlaskClient]:
     """The test client of a new app over ``data_dir``; its query readers stop afterwards."""
-    app = create_app(settings(data_dir, **overrides))
-    try:
+    with serving(settings(data_dir, **overrides)) as app:
         yield app.test_client()
-    finally:
-        app.extensions["aimsgraph"].readers.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import rdflib
 import requests
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 
-from conftest import LiveServer, free_port, start_server
+from conftest import LiveServer, free_port, serving, start_server
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 SYSTEMS = f"SELECT ?s ?label WHERE {{ ?s a <{AIMS}AISystem> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label }} ORDER BY ?s"
@@ -467,14 +467,12 @@ COUNT_THINGS = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/aimsgrap
 
 def _app_with_a_result_cache(data_dir: Path):
     from aimsgraph.config import Settings
-    from aimsgraph.http.app import create_app
 
     settings = Settings(
         data_dir=data_dir, demo=False, tokens=(f"editor:cache-editor:{CACHE_TOKEN}",), result_cache_bytes=1_048_576
     )
-    app = create_app(settings)
-    yield app
-    app.extensions["aimsgraph"].readers.close()
+    with serving(settings) as app:
+        yield app
 
 
 @pytest.fixture()
@@ -567,14 +565,9 @@ def test_the_cache_is_bounded_and_drops_stale_entries():
 
 def test_a_cached_answer_still_needs_the_token_when_reads_are_closed(tmp_path: Path):
     from aimsgraph.config import Settings
-    from aimsgraph.http.app import create_app
 
-    app = create_app(
-        Settings(data_dir=tmp_path / "store", demo=False, open_reads=False, tokens=(f"reader:cache-reader:{CACHE_TOKEN}",))
-    )
-    try:
+    settings = Settings(data_dir=tmp_path / "store", demo=False, open_reads=False, tokens=(f"reader:cache-reader:{CACHE_TOKEN}",))
+    with serving(settings) as app:
         client = app.test_client()
         assert _count(_post_query(client, COUNT_THINGS, Authorization=f"Bearer {CACHE_TOKEN}")) == 0
         assert _post_query(client, COUNT_THINGS).status_code == 401
-    finally:
-        app.extensions["aimsgraph"].readers.close()

@@ -10,11 +10,11 @@ import pyoxigraph as ox
 import pytest
 
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
 from aimsgraph.namespaces import Graphs
 from aimsgraph.semantics import reasoning
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
+from conftest import serving
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 DEMO = "https://data.meridian.example/aims/"
@@ -82,11 +82,10 @@ store.invalidate({Graphs.INFERRED!r}); store.backend.remove_graph(ox.NamedNode({
     assert result.returncode == 0, result.stderr
     inferred = int(result.stdout.strip())
 
-    app = create_app(Settings(data_dir=data_dir))
-    store = app.extensions["aimsgraph"].store
-    assert store.is_current(Graphs.INFERRED)
-    assert store.graph_sizes()[Graphs.INFERRED] == inferred + 2  # and the generatedAtTime and digest stamps
-    app.extensions["aimsgraph"].readers.close()
+    with serving(Settings(data_dir=data_dir)) as app:
+        store = app.extensions["aimsgraph"].store
+        assert store.is_current(Graphs.INFERRED)
+        assert store.graph_sizes()[Graphs.INFERRED] == inferred + 2  # and the generatedAtTime and digest stamps
 
 
 # -- the fast engine equals the owlrl reference --------------------------------------------------

@@ -19,9 +19,8 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
 from browser import NARROW, WIDE, console_errors, screenshot, start_chromium, viewport
-from conftest import start_server
+from conftest import serving, start_server
 from test_impact import SHARED_DATASET_SYSTEMS
 
 DEMO = "https://data.meridian.example/aims/"
@@ -404,9 +403,8 @@ ARGUMENTS = {
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """The service in-process (Flask's test client), over the demo."""
-    service = create_app(Settings(data_dir=tmp_path_factory.mktemp("headers") / "db", demo=True))
-    yield service
-    service.extensions["aimsgraph"].readers.close()
+    with serving(Settings(data_dir=tmp_path_factory.mktemp("headers") / "db", demo=True)) as service:
+        yield service
 
 
 def get_paths(app) -> list[str]:

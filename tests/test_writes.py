@@ -21,8 +21,7 @@ from werkzeug.test import TestResponse
 
 import conftest
 from aimsgraph.config import Settings
-from aimsgraph.http.app import create_app
-from conftest import REPO, LiveServer, start_server
+from conftest import REPO, LiveServer, serving, start_server
 
 EX = "http://example.org/writes/"
 DATA = "https://w3id.org/aimsgraph/graph/data"
@@ -44,9 +43,8 @@ def settings(data_dir: Path, **overrides: object) -> Settings:
 
 
 def app_of(data_dir: Path, **overrides: object) -> Iterator[Flask]:
-    app = create_app(settings(data_dir, **overrides))
-    yield app
-    app.extensions["aimsgraph"].readers.close()
+    with serving(settings(data_dir, **overrides)) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
