@@ -130,6 +130,9 @@ METRIC_TTL = f"""@prefix aims: <{AIMS}> . @prefix rdfs: <{RDFS}> .
     aims:measures <$system> ; aims:watchesRisk <$risk> ; aims:threshold 0.5 ; aims:thresholdDirection "lower" ."""
 #: Requests made once before the plan (editor): what the writes refer to.
 SETUP = (Call("POST", "/api/import", params={"kind": "rdf"}, body=METRIC_TTL, content_type="text/turtle", editor=True),)
+#: A record of one AI system, sent to be validated without being stored: a scratch store a request.
+UPLOADED_TTL = f"""@prefix aims: <{AIMS}> . @prefix rdfs: <{RDFS}> .
+<https://bench.example/upload/system> a aims:AISystem ; rdfs:label "Uploaded system"@en ."""
 SCRATCH_TTL = '<https://bench.example/org/scratch/$n> <http://www.w3.org/2000/01/rdf-schema#label> "scratch $n" .'
 PUT_SCRATCH = Call(
     "PUT", "/rdf-graph-store", params={"graph": SCRATCH_GRAPH}, body=SCRATCH_TTL, content_type="text/turtle", editor=True
@@ -204,6 +207,7 @@ PLAN: tuple[Call, ...] = (
     # writes (editor), after the reads
     Call("POST", "/api/validate", json={"changed": ["$system"]}, editor=True, label="(changed: one system)"),
     Call("POST", "/api/validate", editor=True, goal="full validation", label="(full)"),
+    Call("POST", "/api/validate", body=UPLOADED_TTL, content_type="text/turtle", editor=True, label="(an uploaded record)"),
     Call(
         "POST",
         "/api/measurements",
