@@ -213,14 +213,16 @@ def _release_frames(error: BaseException | None) -> None:
 
 @pytest.fixture(scope="session")
 def demo_store():
-    """The demo (ontology, catalogue, organisation, inferences, analysis) in an in-memory store, read-only use."""
+    """The demo (ontology, catalogue, organisation, inferences, classifications, analysis) in an in-memory store, read-only use."""
     from aimsgraph.risk.analysis import refresh_analysis
+    from aimsgraph.semantics.applicability import refresh_applicability
     from aimsgraph.semantics.reasoning import refresh_inferences
     from aimsgraph.store import GraphStore
 
     store = GraphStore(None)
     store.initialise(demo=True)
     refresh_inferences(store)
+    refresh_applicability(store)
     refresh_analysis(store)
     return store
 

@@ -356,7 +356,54 @@ def due_items(rows):
     )
 
 
+EUAIA = "https://w3id.org/aimsgraph/eu-ai-act/"
+
+
+def eu_ai_act_classification(rows):
+    categories: dict[str, set[str]] = {}
+    for r in rows:
+        categories.setdefault(r["node"], set()).add(r["category"].removeprefix(EUAIA))
+    high = {r["node"]: r["basis"] for r in rows if r["category"] == EUAIA + "HighRisk"}
+    return (
+        {n for n in categories if "/system/" in n} == iris("system", *SYSTEMS)
+        and high
+        == {DEMO + "system/cv-screening": EUAIA + "AnnexIII-4-a", DEMO + "system/retail-credit-scoring": EUAIA + "AnnexIII-5-b"}
+        and "TransparencyObligations" in categories[DEMO + "system/customer-service-chatbot"]
+        and "TransparencyObligations" in categories[DEMO + "system/code-assistant"]
+        and categories[DEMO + "system/sme-credit-scoring"] == {"MinimalRisk"}  # its applicants are businesses
+        and "GPAIModelWithSystemicRisk" in categories[DEMO + "model/aurora-llm"]
+        and all(r.get("label") and r.get("categoryLabel") for r in rows)
+    )
+
+
+def eu_ai_act_why(rows):
+    premises = {(r["predicate"].rsplit("#", 1)[-1], r["object"].rsplit("/", 1)[-1], r.get("matches", "")) for r in rows}
+    return {r["category"] for r in rows} == {EUAIA + "HighRisk"} and {
+        ("applicationDomain", "ontology#Employment", "https://w3id.org/vair#Employment"),
+        ("hasPurpose", "vair#JobApplicationScreening", "https://w3id.org/vair#JobApplicationScreening"),
+        ("hasAISubject", "job-applicants", "https://w3id.org/vair#JobApplicant"),
+        ("deployedBy", "meridian-bank", ""),
+    } == premises
+
+
+SYSTEMS = (
+    "retail-credit-scoring",
+    "sme-credit-scoring",
+    "card-fraud-detection",
+    "aml-transaction-monitoring",
+    "cv-screening",
+    "customer-service-chatbot",
+    "document-extraction",
+    "claims-triage",
+    "customer-segmentation",
+    "next-best-offer",
+    "collections-prioritisation",
+    "code-assistant",
+)
+
 EXPECTED = {
+    "eu-ai-act-classification": eu_ai_act_classification,
+    "eu-ai-act-why": eu_ai_act_why,
     "ai-systems": lambda rows: len(rows) == 12 and all(r.get("owner") for r in rows),
     "annex-a-controls": lambda rows: len(rows) == 38 and rows[0]["id"] == "A.10.2",
     "risk-register": risk_register,
@@ -396,6 +443,7 @@ PARAMETERS = {
     "dependents": {"node": DEMO + "dataset/customer-transactions"},
     "stakeholders-affected-by-system": {"system": DEMO + "system/collections-prioritisation"},
     "why-risk": {"asset": DEMO + "system/collections-prioritisation"},
+    "eu-ai-act-why": {"node": DEMO + "system/cv-screening"},
     "impact-revisit": {"node": DEMO + "dataset/customer-transactions"},
 }
 

@@ -34,6 +34,8 @@ DPV = "https://w3id.org/dpv#"
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 ISO = "https://w3id.org/aimsgraph/iso42001/"
+#: The EU AI Act catalogue: provisions, categories, roles, obligations, rules (data/eu-ai-act/).
+EUAIA = "https://w3id.org/aimsgraph/eu-ai-act/"
 RM = "https://w3id.org/aimsgraph/risk-matrix/"
 GRAPH_BASE = "https://w3id.org/aimsgraph/graph/"
 ASH = "https://w3id.org/aimsgraph/shapes#"
@@ -41,6 +43,8 @@ ASH = "https://w3id.org/aimsgraph/shapes#"
 FINDING_BASE = "https://w3id.org/aimsgraph/finding/"
 #: Where the IRIs of analysis results (inherited risks, dependency cycles) are minted.
 ANALYSIS_BASE = "https://w3id.org/aimsgraph/analysis/"
+#: Where the IRIs of derived classifications (and their premises) are minted.
+APPLICABILITY_BASE = "https://w3id.org/aimsgraph/applicability/"
 #: Where the IRIs of MITRE ATLAS entries are minted: ``ATLAS_BASE + <ATLAS id>``.
 ATLAS_BASE = "https://w3id.org/aimsgraph/atlas/"
 #: Where the records the REST writes create are minted (records.operations), and OpenLineage
@@ -91,6 +95,7 @@ ENDED_AT = ox.NamedNode(PROV_ENDED_AT)
 PREFIXES: dict[str, str] = {
     "aims": AIMS,
     "iso": ISO,
+    "euaia": EUAIA,
     "rm": RM,
     "rdf": RDF,
     "rdfs": RDFS,
@@ -127,10 +132,24 @@ class Graphs:
     ATLAS = GRAPH_BASE + "atlas"  # MITRE ATLAS tactics, techniques, mitigations (aimsgraph import atlas)
     DATA_CATALOGS = GRAPH_BASE + "data-catalogs"  # enterprise data catalogue entries (aimsgraph import dcat)
     LINEAGE = GRAPH_BASE + "lineage"  # OpenLineage runs and the dataset changes they report
+    APPLICABILITY = GRAPH_BASE + "applicability"  # EU AI Act classifications with their premises
 
-    ALL = (ONTOLOGY, CATALOGUE, DATA, INFERRED, ANALYSIS, VALIDATION, CHANGES, VOCABULARIES, ATLAS, DATA_CATALOGS, LINEAGE)
+    ALL = (
+        ONTOLOGY,
+        CATALOGUE,
+        DATA,
+        INFERRED,
+        APPLICABILITY,
+        ANALYSIS,
+        VALIDATION,
+        CHANGES,
+        VOCABULARIES,
+        ATLAS,
+        DATA_CATALOGS,
+        LINEAGE,
+    )
     #: Graphs that aimsgraph derives or keeps itself.
-    DERIVED = (INFERRED, ANALYSIS, VALIDATION, CHANGES)
+    DERIVED = (INFERRED, APPLICABILITY, ANALYSIS, VALIDATION, CHANGES)
     #: Graphs that are not premises for reasoning: derived ones, the audit trail, published
     #: vocabularies (their domains and ranges would type our data; we align by our own axioms
     #: instead), and what others say of their data: catalogue entries and lineage events.

@@ -45,6 +45,7 @@ from aimsgraph.risk.analysis import (
     update_model,
     write_analysis_changes,
 )
+from aimsgraph.semantics.applicability import refresh_applicability
 from aimsgraph.semantics.reasoning import NOT_PREMISES, refresh_inferences, update_inferences
 from aimsgraph.semantics.validation import (
     Revalidation,
@@ -64,11 +65,13 @@ log = logging.getLogger(__name__)
 ANALYSIS_ATTEMPTS = 5
 #: Above this many changed quads the model is built again rather than updated.
 INCREMENTAL_ANALYSIS_QUADS = 50_000
+#: The derived graphs that carry a freshness stamp (the findings have none of their own).
+STAMPED = (Graphs.INFERRED, Graphs.APPLICABILITY, Graphs.ANALYSIS)
 
 
 def mark_stale(store: GraphStore) -> None:
-    """Before a write: the inferred and analysis graphs will not be current until refreshed."""
-    store.invalidate(Graphs.INFERRED, Graphs.ANALYSIS)
+    """Before a write: the inferred, applicability and analysis graphs will not be current until refreshed."""
+    store.invalidate(*STAMPED)
 
 
 def refresh_after(store: GraphStore, delta: Delta, inferences_were_current: bool) -> str:
@@ -81,13 +84,14 @@ def refresh_after(store: GraphStore, delta: Delta, inferences_were_current: bool
 
 
 def refresh_record_after(store: GraphStore, delta: Delta, incremental: bool) -> str:
-    """The inferences and stored findings after ``delta``. Call it holding the write lock, so
-    that the store holds exactly the changes the delta describes. Without ``incremental`` (an
-    earlier refresh failed), both are recomputed in full."""
+    """The inferences, classifications and stored findings after ``delta``. Call it holding the
+    write lock, so that the store holds exactly the changes the delta describes. Without
+    ``incremental`` (an earlier refresh failed), they are recomputed in full."""
     how = refresh_inferences_after(store, delta, incremental)
+    reclassified = refresh_applicability(store)
     if not store.is_empty(Graphs.VALIDATION):
         if incremental:
-            validate_changed(store, changed_nodes(store, delta.removed | delta.added))
+            validate_changed(store, changed_nodes(store, delta.removed | delta.added) | reclassified)
         else:
             validate_full(store)
     return how
@@ -130,7 +134,7 @@ def premise_changes(store: GraphStore, delta: Delta) -> tuple[set, set]:
 class Failure:
     """A refresh step that failed, as ``/api/health`` reports it."""
 
-    step: str  # "inferences", "findings" or "analysis": each reads what the ones before it wrote
+    step: str  # "inferences", "applicability", "findings" or "analysis": each reads what the ones before wrote
     during: str  # "start-up" or "refresh"
     error: str  # the exception's type and message
     at: str  # when, ISO 8601 UTC
@@ -164,6 +168,10 @@ class Refresher:
         try:
             if recompute or not self.store.is_current(Graphs.INFERRED):
                 refresh_inferences(self.store)
+                recompute = True
+            step = "applicability"
+            if recompute or not self.store.is_current(Graphs.APPLICABILITY):
+                refresh_applicability(self.store)
                 step = "findings"
                 if not self.store.is_empty(Graphs.VALIDATION):
                     validate_full(self.store)
@@ -215,7 +223,7 @@ class Refresher:
         self._analysis_written = True  # refuse a late start-up model: it lacks this round
         # The findings have no stamp of their own: a stale inferred graph makes a restart
         # validate in full.
-        graphs = (Graphs.ANALYSIS,) if step == "analysis" else (Graphs.INFERRED, Graphs.ANALYSIS)
+        graphs = (Graphs.ANALYSIS,) if step == "analysis" else STAMPED
         try:
             self.store.invalidate(*graphs)
         except Exception:
@@ -223,7 +231,7 @@ class Refresher:
 
     def stale(self) -> list[str]:
         """The derived graphs that do not reflect the record yet (being refreshed, or failed)."""
-        stale = [g for g in (Graphs.INFERRED, Graphs.ANALYSIS) if not self.store.is_current(g)]
+        stale = [g for g in STAMPED if not self.store.is_current(g)]
         if (self._validate_all or self._validation_nodes) and not self.store.is_empty(Graphs.VALIDATION):
             stale.insert(1, Graphs.VALIDATION)
         return stale
@@ -349,6 +357,8 @@ class Refresher:
                     with self._condition:
                         delta, self._pending, self._waiting, self._busy = self._pending, Delta(), 0, True
                     inferences = refresh_inferences_after(self.store, delta, self._incremental)
+                    step = "applicability"
+                    self._validation_nodes |= refresh_applicability(self.store)
                     self._validation_nodes |= changed_nodes(self.store, delta.removed | delta.added)
                 self._incremental = True
                 self._analysis_quads |= delta.removed | delta.added

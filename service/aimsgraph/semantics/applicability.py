@@ -1,0 +1,442 @@
+"""Which regulatory category an AI system or model falls in, and why: the applicability graph.
+
+The rules are data (``data/eu-ai-act/``, terms in ``ontology/regulation.ttl``): each names the
+provision it rests on, the category it assigns and its criteria, a property and the values that
+satisfy it. This module reads the rules and the facts they ask about, fires the rules whose
+criteria all hold, and writes each result as an ``aims:Classification`` that keeps its premises
+(the statements of the record that made it fire) and the obligations that follow for the roles
+the organisation holds. "Why is this system high-risk?" is then one query
+(``queries/eu-ai-act-why.rq``). Beyond the rules:
+
+- a system that the record places outside the EU (``aims:inEUScope false``) is out of scope; one
+  whose record does not say is classified as if it were in scope, and the classification says
+  so (``aims:scopeAssumed``); a system in scope that no rule puts anywhere is of minimal risk;
+- a high-risk classification under Annex III becomes "not high-risk" when the record claims an
+  Art. 6(3) derogation, unless the system profiles people, for which the derogation never holds
+  (``aims:derogationRefused``);
+- the organisation's roles are the ones the record states (``aims:regulatoryRole``) or else
+  follow from who provides and deploys the system: an organisation that operates an AI
+  management system is the provider of what it provides and the deployer of what it deploys.
+
+A value satisfies a criterion when it is one of the rule's values, or an instance, subclass or
+narrower concept of one, or a concept mapped to one (``skos:exactMatch``, ``closeMatch``,
+``broadMatch``), read over every graph (VAIR's class tree is in the vocabularies graph). Facts
+are read from the premise graphs only, so each premise is a statement the record makes, not an
+inference. :func:`what_if` classifies with facts added or removed and writes nothing.
+
+May import: store, the top level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from aimsgraph.namespaces import (
+    AIMS,
+    AIRO,
+    APPLICABILITY_BASE,
+    EUAIA,
+    GENERATED_AT,
+    RDF,
+    RDF_TYPE,
+    RDFS,
+    SKOS,
+    VAIR,
+    XSD_BOOLEAN,
+    Graphs,
+    sparql_prefixes,
+)
+from aimsgraph.semantics.reasoning import premise_graphs
+from aimsgraph.store import GraphStore
+
+GRAPH = ox.NamedNode(Graphs.APPLICABILITY)
+PROFILING = frozenset({VAIR + "Profiling", VAIR + "ProfilingPeople"})
+#: Where the record says what a system does, for the profiling exception of Art. 6(3).
+PROFILING_PROPERTIES = (AIRO + "hasCapability", AIRO + "usesTechnique")
+IN_SCOPE = AIMS + "inEUScope"
+CLAIMS_DEROGATION = AIMS + "claimsDerogation"
+REGULATORY_ROLE = AIMS + "regulatoryRole"
+PROVIDED_BY, DEPLOYED_BY, OPERATED_BY = AIMS + "providedBy", AIMS + "deployedBy", AIMS + "operatedBy"
+AI_SYSTEM = AIMS + "AISystem"
+#: Categories that no rule assigns: they follow from the scope fact and the absence of rules.
+OUT_OF_SCOPE, MINIMAL, UNDETERMINED = EUAIA + "OutOfScope", EUAIA + "MinimalRisk", EUAIA + "Undetermined"
+HIGH_RISK, NOT_HIGH_RISK = EUAIA + "HighRisk", EUAIA + "NotHighRiskByDerogation"
+PROVIDER, DEPLOYER = EUAIA + "Provider", EUAIA + "Deployer"
+TRUE = ox.Literal("true", datatype=ox.NamedNode(XSD_BOOLEAN))
+
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+
+
+@dataclass(frozen=True)
+class Criterion:
+    prop: str
+    values: frozenset[str]  # IRIs a value must be, or be under
+    literal: ox.Literal | None = None  # or the literal it must equal
+
+
+@dataclass(frozen=True)
+class Rule:
+    iri: str
+    basis: str
+    category: str
+    applies_to: str
+    criteria: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True)
+class Obligation:
+    iri: str
+    category: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The rules and obligations of the store's catalogue, and the Annex III points."""
+
+    rules: tuple[Rule, ...]
+    obligations: tuple[Obligation, ...]
+    annex_iii: frozenset[str]
+
+    @property
+    def properties(self) -> set[str]:
+        return {c.prop for r in self.rules for c in r.criteria} | set(PROFILING_PROPERTIES)
+
+    @property
+    def wanted(self) -> set[str]:
+        return {v for r in self.rules for c in r.criteria for v in c.values} | PROFILING
+
+
+@dataclass(frozen=True)
+class Premise:
+    subject: str
+    predicate: str
+    object: Term
+    matches: str | None = None
+
+
+@dataclass
+class Classification:
+    node: str
+    category: str
+    basis: str | None = None
+    rule: str | None = None
+    premises: list[Premise] = field(default_factory=list)
+    scope_assumed: bool = False
+    derogation_refused: bool = False
+    roles: tuple[str, ...] = ()
+    obligations: tuple[str, ...] = ()
+
+    @property
+    def iri(self) -> str:
+        key = f"{self.node} {self.rule or self.category}"
+        return APPLICABILITY_BASE + hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+@dataclass
+class Facts:
+    """What the rules read: the nodes of each class, their statements, the classes of values."""
+
+    nodes: dict[str, set[str]]  # class IRI -> node IRIs
+    statements: dict[str, list[tuple[str, str, Term]]]  # node -> (criterion property, predicate, value)
+    above: dict[str, set[str]]  # value IRI -> the wanted IRIs it is, or is under
+    operators: set[str]  # organisations that operate an AI management system
+
+    def values(self, node: str, prop: str) -> Iterator[tuple[str, Term]]:
+        for criterion_prop, predicate, value in self.statements.get(node, ()):
+            if criterion_prop == prop:
+                yield predicate, value
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def load_catalogue(store: GraphStore) -> Catalogue:
+    """The applicability rules and obligations in the store (the catalogue graph, usually)."""
+    rows = store.query(
+        sparql_prefixes("aims")
+        + """SELECT ?rule ?basis ?category ?class ?criterion ?property ?value ?literal WHERE {
+            ?rule a aims:ApplicabilityRule ; aims:basis ?basis ; aims:assignsCategory ?category ;
+                  aims:appliesToClass ?class ; aims:criterion ?criterion .
+            ?criterion aims:onProperty ?property .
+            OPTIONAL { ?criterion aims:valueIn ?value }
+            OPTIONAL { ?criterion aims:requiredValue ?literal }
+        }"""
+    )
+    heads: dict[str, tuple[str, str, str]] = {}
+    criteria: dict[str, dict[str, tuple[str, set[str], ox.Literal | None]]] = defaultdict(dict)
+    for row in rows:
+        rule = row["rule"].value
+        heads[rule] = (row["basis"].value, row["category"].value, row["class"].value)
+        key = str(row["criterion"])
+        prop, values, literal = criteria[rule].get(key, (row["property"].value, set(), None))
+        if row["value"] is not None:
+            values.add(row["value"].value)
+        if isinstance(row["literal"], ox.Literal):
+            literal = row["literal"]
+        criteria[rule][key] = (prop, values, literal)
+    rules = tuple(
+        Rule(iri, *heads[iri], tuple(Criterion(p, frozenset(v), lit) for p, v, lit in criteria[iri].values()))
+        for iri in sorted(heads)
+    )
+    obligations = tuple(
+        Obligation(row["o"].value, row["category"].value, row["role"].value)
+        for row in store.query(
+            sparql_prefixes("aims")
+            + "SELECT ?o ?category ?role WHERE { ?o a aims:Obligation ; aims:forCategory ?category ; aims:forRole ?role }"
+        )
+    )
+    points = frozenset(row["p"].value for row in store.query(sparql_prefixes("aims") + "SELECT ?p { ?p a aims:AnnexIIIPoint }"))
+    return Catalogue(rules, tuple(sorted(obligations, key=lambda o: o.iri)), points)
+
+
+def read_facts(store: GraphStore, catalogue: Catalogue) -> Facts:
+    """The facts every rule of ``catalogue`` asks about, for every node of the classes they apply to."""
+    classes = {r.applies_to for r in catalogue.rules} | {AI_SYSTEM}
+    nodes = {
+        cls: {row["n"].value for row in store.query(f"SELECT DISTINCT ?n WHERE {{ ?n a <{cls}> FILTER(isIRI(?n)) }}")}
+        for cls in classes
+    }
+    extra = (IN_SCOPE, CLAIMS_DEROGATION, REGULATORY_ROLE, PROVIDED_BY, DEPLOYED_BY)
+    by_super = _sub_properties(store, catalogue.properties | set(extra))
+    graphs = " ".join(f"<{g.value}>" for g in premise_graphs(store))
+    predicates = " ".join(f"<{p}>" for p in by_super)
+    statements: dict[str, list[tuple[str, str, Term]]] = defaultdict(list)
+    rows = store.query(
+        f"SELECT ?s ?p ?o WHERE {{ VALUES ?g {{ {graphs} }} VALUES ?p {{ {predicates} }} GRAPH ?g {{ ?s ?p ?o }} FILTER(isIRI(?s)) }}"
+    )
+    seen = set()
+    for row in rows:
+        s, p, o = row["s"].value, row["p"].value, row["o"]
+        for prop in by_super[p]:
+            if (s, prop, p, o) not in seen:
+                seen.add((s, prop, p, o))
+                statements[s].append((prop, p, o))
+    values = {o.value for items in statements.values() for _, _, o in items if isinstance(o, ox.NamedNode)}
+    operators = {row["org"].value for row in store.query(f"SELECT ?org WHERE {{ ?m <{OPERATED_BY}> ?org }}")}
+    return Facts(nodes, dict(statements), _classes_of(store, values, catalogue.wanted), operators)
+
+
+def _sub_properties(store: GraphStore, props: set[str]) -> dict[str, set[str]]:
+    """For each property that states one of ``props`` (itself or a sub-property), which of them."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for prop in props:
+        found[prop].add(prop)
+    listed = " ".join(f"<{p}>" for p in sorted(props))
+    rows = store.query(
+        f"SELECT ?sub ?super WHERE {{ VALUES ?super {{ {listed} }} ?sub <{RDFS}subPropertyOf>+ ?super FILTER(isIRI(?sub)) }}"
+    )
+    for row in rows:
+        found[row["sub"].value].add(row["super"].value)
+    return dict(found)
+
+
+#: How a value comes under a rule's value: its class, a broader concept, a mapped concept, a superclass.
+UNDER = f"(<{RDF_TYPE}>|<{SKOS}exactMatch>|<{SKOS}closeMatch>|<{SKOS}broadMatch>|<{SKOS}broader>|<{RDFS}subClassOf>)*"
+
+
+def _classes_of(store: GraphStore, values: set[str], wanted: set[str]) -> dict[str, set[str]]:
+    """For each value, the wanted IRIs it is or comes under."""
+    above: dict[str, set[str]] = defaultdict(set)
+    if not values or not wanted:
+        return above
+    targets = " ".join(f"<{w}>" for w in sorted(wanted))
+    ordered = sorted(values)
+    for start in range(0, len(ordered), 500):
+        chunk = " ".join(f"<{v}>" for v in ordered[start : start + 500])
+        rows = store.query(f"SELECT DISTINCT ?v ?c WHERE {{ VALUES ?v {{ {chunk} }} VALUES ?c {{ {targets} }} ?v {UNDER} ?c }}")
+        for row in rows:
+            above[row["v"].value].add(row["c"].value)
+    return above
+
+
+# -- deciding ------------------------------------------------------------------------------
+
+
+def classify(catalogue: Catalogue, facts: Facts) -> list[Classification]:
+    """Every classification the facts support, in a stable order."""
+    found: list[Classification] = []
+    for node in sorted({n for cls in facts.nodes.values() for n in cls}):
+        found.extend(_classify_node(catalogue, facts, node))
+    return found
+
+
+def _classify_node(catalogue: Catalogue, facts: Facts, node: str) -> list[Classification]:
+    is_system = node in facts.nodes.get(AI_SYSTEM, ())
+    scope = [(p, v) for p, v in facts.values(node, IN_SCOPE) if isinstance(v, ox.Literal)]
+    if is_system and scope and all(v.value in ("false", "0") for _, v in scope):
+        return [Classification(node, OUT_OF_SCOPE, premises=[Premise(node, p, v) for p, v in scope])]
+    found = []
+    for rule in catalogue.rules:
+        if node not in facts.nodes.get(rule.applies_to, ()):
+            continue
+        premises = _premises(facts, node, rule.criteria)
+        if premises is not None:
+            found.append(Classification(node, rule.category, rule.basis, rule.iri, premises))
+    found = [_derogated(catalogue, facts, c) for c in found]
+    if is_system and not found:
+        found = (
+            [Classification(node, MINIMAL, premises=[Premise(node, p, v) for p, v in scope])]
+            if scope
+            else [Classification(node, UNDETERMINED)]
+        )
+    roles, known = _roles(facts, node)
+    for c in found:
+        c.scope_assumed = is_system and not scope and c.category != UNDETERMINED
+        c.roles = tuple(sorted({r for r, _ in roles}))
+        c.premises += [p for _, p in roles]
+        c.obligations = tuple(
+            o.iri for o in catalogue.obligations if o.category == c.category and (o.role in c.roles or not known)
+        )
+    return found
+
+
+def _premises(facts: Facts, node: str, criteria: Iterable[Criterion]) -> list[Premise] | None:
+    """The statements that satisfy each criterion (all of them), or None if one is unmet."""
+    premises: list[Premise] = []
+    for criterion in criteria:
+        met = [
+            Premise(node, predicate, value, match)
+            for predicate, value in facts.values(node, criterion.prop)
+            for match in _matches(facts, criterion, value)
+        ]
+        if not met:
+            return None
+        premises += met
+    return premises
+
+
+def _matches(facts: Facts, criterion: Criterion, value: Term) -> Sequence[str | None]:
+    if criterion.literal is not None:
+        return [None] if isinstance(value, ox.Literal) and value == criterion.literal else []
+    if not isinstance(value, ox.NamedNode):
+        return []
+    return sorted(facts.above.get(value.value, set()) & criterion.values)
+
+
+def _derogated(catalogue: Catalogue, facts: Facts, found: Classification) -> Classification:
+    """An Annex III classification with an Art. 6(3) claim: not high-risk, unless the system profiles people."""
+    if found.category != HIGH_RISK or found.basis not in catalogue.annex_iii:
+        return found
+    claims = list(facts.values(found.node, CLAIMS_DEROGATION))
+    if not claims:
+        return found
+    claimed = [Premise(found.node, p, v) for p, v in claims]
+    profiling = [p for prop in PROFILING_PROPERTIES for p in _premises(facts, found.node, [Criterion(prop, PROFILING)]) or ()]
+    if profiling:
+        found.premises += claimed + profiling
+        found.derogation_refused = True
+        return found
+    ground = next((v.value for _, v in claims if isinstance(v, ox.NamedNode)), EUAIA + "Art6-3")
+    return Classification(found.node, NOT_HIGH_RISK, ground, found.rule, found.premises + claimed)
+
+
+def _roles(facts: Facts, node: str) -> tuple[list[tuple[str, Premise]], bool]:
+    """The roles the organisation holds for ``node`` with the statement each rests on, and
+    whether the record says who provides or deploys it at all (if not, every role may be ours)."""
+    stated = [(v.value, Premise(node, p, v)) for p, v in facts.values(node, REGULATORY_ROLE) if isinstance(v, ox.NamedNode)]
+    if stated:
+        return stated, True
+    derived, known = [], False
+    for prop, role in ((PROVIDED_BY, PROVIDER), (DEPLOYED_BY, DEPLOYER)):
+        for p, v in facts.values(node, prop):
+            known = True
+            if isinstance(v, ox.NamedNode) and v.value in facts.operators:
+                derived.append((role, Premise(node, p, v)))
+    return derived, known
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def classification_quads(found: Iterable[Classification]) -> set[ox.Quad]:
+    """The applicability graph's content for these classifications."""
+    quads: set[ox.Quad] = set()
+
+    def add(s: str, p: str, o: Term | str) -> None:
+        quads.add(ox.Quad(ox.NamedNode(s), ox.NamedNode(p), ox.NamedNode(o) if isinstance(o, str) else o, GRAPH))
+
+    for c in found:
+        iri = c.iri
+        add(c.node, AIMS + "euAiActCategory", c.category)
+        add(c.node, AIMS + "hasClassification", iri)
+        add(iri, RDF_TYPE, AIMS + "Classification")
+        add(iri, AIMS + "category", c.category)
+        if c.basis:
+            add(iri, AIMS + "basis", c.basis)
+        if c.rule:
+            add(iri, AIMS + "byRule", c.rule)
+        if c.scope_assumed:
+            add(iri, AIMS + "scopeAssumed", TRUE)
+        if c.derogation_refused:
+            add(iri, AIMS + "derogationRefused", TRUE)
+        for role in c.roles:
+            add(iri, AIMS + "heldRole", role)
+        for obligation in c.obligations:
+            add(iri, AIMS + "entailsObligation", obligation)
+            add(c.node, AIMS + "hasObligation", obligation)
+        for premise in c.premises:
+            statement = (
+                f"{iri}/premise/"
+                + hashlib.sha1(f"{premise.subject} {premise.predicate} {premise.object}".encode()).hexdigest()[:12]
+            )
+            add(iri, AIMS + "hasPremise", statement)
+            add(statement, RDF_TYPE, RDF + "Statement")
+            add(statement, RDF + "subject", premise.subject)
+            add(statement, RDF + "predicate", premise.predicate)
+            add(statement, RDF + "object", premise.object)
+            if premise.matches:
+                add(statement, AIMS + "matches", premise.matches)
+    return quads
+
+
+def compute(store: GraphStore) -> list[Classification]:
+    catalogue = load_catalogue(store)
+    return classify(catalogue, read_facts(store, catalogue))
+
+
+def refresh_applicability(store: GraphStore) -> set[str]:
+    """Recompute the applicability graph and write the difference; returns the nodes whose
+    classifications changed (their findings may change with them). Call it holding the write lock."""
+    wanted = classification_quads(compute(store))
+    current = {q for q in store.quads(None, None, None, GRAPH) if q.predicate != GENERATED_AT}
+    stamps = list(store.quads(GRAPH, GENERATED_AT, None, GRAPH))
+    remove, add = current - wanted, wanted - current
+    if remove or add or not stamps:
+        store.replace_quads(remove=[*stamps, *remove], add=add)
+        store.mark_current(Graphs.APPLICABILITY)
+    derived = (AIMS + "euAiActCategory", AIMS + "hasObligation")
+    return {str(q.subject.value) for q in remove | add if q.predicate.value in derived and isinstance(q.subject, ox.NamedNode)}
+
+
+def what_if(
+    store: GraphStore, node: str, add: Iterable[tuple[str, Term]] = (), remove: Iterable[tuple[str, Term]] = ()
+) -> tuple[list[Classification], list[Classification]]:
+    """The classifications of ``node`` now, and with the statements ``add`` added and
+    ``remove`` removed (predicate, object pairs about ``node``); nothing is written."""
+    catalogue = load_catalogue(store)
+    facts = read_facts(store, catalogue)
+    before = _classify_node(catalogue, facts, node) if _known(facts, node) else []
+    added = list(add)
+    props = _sub_properties(
+        store, catalogue.properties | {IN_SCOPE, CLAIMS_DEROGATION, REGULATORY_ROLE, PROVIDED_BY, DEPLOYED_BY}
+    )
+    dropped = {(p, str(o)) for p, o in remove}
+    statements = [s for s in facts.statements.get(node, []) if (s[1], str(s[2])) not in dropped]
+    for predicate, value in added:
+        statements += [(prop, predicate, value) for prop in props.get(predicate, {predicate})]
+        if predicate == RDF_TYPE and isinstance(value, ox.NamedNode):
+            facts.nodes.setdefault(value.value, set()).add(node)
+    facts.statements[node] = statements
+    new_values = {v.value for _, v in added if isinstance(v, ox.NamedNode)} - facts.above.keys()
+    facts.above.update(_classes_of(store, new_values, catalogue.wanted))
+    return before, _classify_node(catalogue, facts, node) if _known(facts, node) else []
+
+
+def _known(facts: Facts, node: str) -> bool:
+    return any(node in nodes for nodes in facts.nodes.values())
