@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
+VAIR = "https://w3id.org/vair#"
 ISO = "https://w3id.org/aimsgraph/iso42001/"
 RM = "https://w3id.org/aimsgraph/risk-matrix/"
 BASE = "https://bench.example/org/"
@@ -104,6 +105,8 @@ def generate(n_systems: int, seed: int = 42) -> str:
     # a generator of their own, so that adding stakeholders left every other triple as it was
     parties = Stakeholders(random.Random(seed + 2), n_systems)
     parties.declare(w)
+    # EU AI Act facts from a generator of their own too (issue 20)
+    regulation = Regulation(random.Random(seed + 3))
     for i in range(n_systems):
         system = f"{BASE}system/{i}"
         w.iri(system, RDF_TYPE, AIMS + "AISystem")
@@ -116,6 +119,7 @@ def generate(n_systems: int, seed: int = 42) -> str:
         if parties.rng.random() < 0.6:
             for party in parties.pick():
                 w.iri(system, AIMS + "hasAISubject", party)
+        regulation.describe(w, system)
         for j in range(rng.randint(1, 3)):
             model = f"{system}/model/{j}"
             w.iri(model, RDF_TYPE, AIMS + "Model")
@@ -182,10 +186,39 @@ class Stakeholders:
             w.iri(group, RDF_TYPE, AIMS + "StakeholderGroup")
             w.lit(group, LABEL, f"Stakeholder group {k}")
             w.iri(group, AIMS + "hasStakeholderRole", AIMS + "SubjectRole")
+            if k % 2 == 0:
+                w.iri(group, RDF_TYPE, VAIR + "NaturalPerson")
 
     def pick(self) -> list[str]:
         """One or two distinct groups."""
         return sorted(set(self.rng.choices(self.groups, self.weights, k=self.rng.randint(1, 2))))
+
+
+class Regulation:
+    """EU AI Act facts: most systems used in the EU (a few not, a few unstated), half with a VAIR
+    purpose (some of them Annex III uses), a fifth talking to people; even stakeholder groups
+    are natural persons, so that the Annex III rules fire on a share of the systems."""
+
+    PURPOSES = (
+        "AssessingCreditworthiness",
+        "JobApplicationScreening",
+        "EvaluatingLearningOutcomes",
+        "HealthInsurancePricing",
+        "ContentGeneration",
+        "Forecasting",
+    )
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def describe(self, w: Writer, system: str) -> None:
+        scope = self.rng.random()
+        if scope < 0.95:
+            w.lit(system, AIMS + "inEUScope", "true" if scope < 0.9 else "false", "boolean")
+        if self.rng.random() < 0.5:
+            w.iri(system, AIMS + "hasPurpose", VAIR + self.rng.choice(self.PURPOSES))
+        if self.rng.random() < 0.2:
+            w.lit(system, AIMS + "interactsWithNaturalPersons", "true", "boolean")
 
 
 class Units:

@@ -184,6 +184,13 @@ PLAN: tuple[Call, ...] = (
     Call("GET", "/api/impact", params={"node": "$system"}, goal="impact"),
     Call("POST", "/api/impact", json={"node": "$system"}, goal="impact"),
     Call("GET", "/api/concentration"),
+    Call("GET", "/api/eu-ai-act"),
+    Call("GET", "/api/eu-ai-act", params={"node": "$system"}, label="?node="),
+    Call(
+        "POST",
+        "/api/eu-ai-act/what-if",
+        json={"node": "$system", "add": [{"predicate": "https://w3id.org/aimsgraph/ontology#inEUScope", "value": True}]},
+    ),
     Call("GET", "/api/findings"),
     Call("GET", "/api/findings", params={"system": "$system"}, label="?system="),
     Call("GET", "/api/due"),

@@ -28,6 +28,7 @@ from aimsgraph.http.api import impact as impact_api
 from aimsgraph.http.api import operations as operations_api
 from aimsgraph.http.api import queries as queries_api
 from aimsgraph.http.api import ratelimit
+from aimsgraph.http.api import regulation as regulation_api
 from aimsgraph.http.api import soa as soa_api
 from aimsgraph.http.api import validation as validation_api
 from aimsgraph.http.api.writes import CHANGE_HEADER
@@ -51,6 +52,7 @@ REST_BLUEPRINTS: tuple[Blueprint, ...] = (
     impact_api.bp,
     operations_api.bp,
     agenda_api.bp,
+    regulation_api.bp,
 )
 for _subject in REST_BLUEPRINTS:
     api.bp.register_blueprint(_subject)

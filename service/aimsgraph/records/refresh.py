@@ -88,7 +88,7 @@ def refresh_record_after(store: GraphStore, delta: Delta, incremental: bool) -> 
     write lock, so that the store holds exactly the changes the delta describes. Without
     ``incremental`` (an earlier refresh failed), they are recomputed in full."""
     how = refresh_inferences_after(store, delta, incremental)
-    reclassified = refresh_applicability(store)
+    reclassified = refresh_applicability(store, delta if incremental else None)
     if not store.is_empty(Graphs.VALIDATION):
         if incremental:
             validate_changed(store, changed_nodes(store, delta.removed | delta.added) | reclassified)
@@ -358,7 +358,7 @@ class Refresher:
                         delta, self._pending, self._waiting, self._busy = self._pending, Delta(), 0, True
                     inferences = refresh_inferences_after(self.store, delta, self._incremental)
                     step = "applicability"
-                    self._validation_nodes |= refresh_applicability(self.store)
+                    self._validation_nodes |= refresh_applicability(self.store, delta if self._incremental else None)
                     self._validation_nodes |= changed_nodes(self.store, delta.removed | delta.added)
                 self._incremental = True
                 self._analysis_quads |= delta.removed | delta.added

@@ -1,0 +1,71 @@
+"""REST: EU AI Act applicability. ``GET /api/eu-ai-act`` lists the derived classifications (of
+one node with ``?node=``) with their premises and obligations, as the applicability graph holds
+them; ``POST /api/eu-ai-act/what-if`` classifies one node with statements added or removed and
+says which categories and obligations would change, writing nothing."""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+from flask import Blueprint, Response, jsonify, request
+
+from aimsgraph.errors import InvalidInput, NotFound, UnsupportedMediaType
+from aimsgraph.http.api import ratelimit
+from aimsgraph.http.api.writes import json_body
+from aimsgraph.http.state import state
+from aimsgraph.namespaces import XSD, XSD_BOOLEAN, is_absolute_iri
+from aimsgraph.semantics import applicability
+
+bp = Blueprint("regulation", __name__)  # under api.bp: /api
+
+#: Statements one what-if may add or remove.
+MAX_STATEMENTS = 50
+STATEMENT_HINT = '{"predicate": IRI, "object": IRI} or {"predicate": IRI, "value": true}'
+
+
+@bp.get("/eu-ai-act")
+def classifications() -> Response:
+    node = request.args.get("node")
+    if node is not None and not is_absolute_iri(node):
+        raise InvalidInput('"node" must be the absolute IRI of an AI system or model')
+    found = applicability.stored(state().store, node)
+    if node is not None and not found:
+        raise NotFound(f"no classification of {node}: it is no AI system or model of the record")
+    return jsonify(classifications=found)
+
+
+@bp.post("/eu-ai-act/what-if")
+def what_if() -> Response:
+    """``{"node": IRI, "add": [statement, ...], "remove": [statement, ...]}`` -> before and after."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("POST /api/eu-ai-act/what-if takes application/json")
+    body = json_body("what-if")
+    if not isinstance(body, dict) or not isinstance(body.get("node"), str) or not is_absolute_iri(body["node"]):
+        raise InvalidInput('the body must be a JSON object with "node", the absolute IRI of an AI system or model')
+    add, remove = _statements(body, "add"), _statements(body, "remove")
+    ratelimit.limit_expensive("EU AI Act what-if analyses")
+    before, after = applicability.what_if(state().store, body["node"], add, remove)
+    if not before and not after:
+        raise NotFound(f"{body['node']} is no AI system or model of the record")
+    return jsonify(applicability.compare(body["node"], before, after))
+
+
+def _statements(body: dict, key: str) -> list[tuple[str, applicability.Term]]:
+    items = body.get(key, [])
+    if not isinstance(items, list) or len(items) > MAX_STATEMENTS:
+        raise InvalidInput(f'"{key}" must be a list of at most {MAX_STATEMENTS} statements, each {STATEMENT_HINT}')
+    return [_statement(item, key) for item in items]
+
+
+def _statement(item: object, key: str) -> tuple[str, applicability.Term]:
+    if not isinstance(item, dict) or not isinstance(item.get("predicate"), str) or not is_absolute_iri(item["predicate"]):
+        raise InvalidInput(f'each statement in "{key}" must be {STATEMENT_HINT}')
+    if isinstance(item.get("object"), str) and is_absolute_iri(item["object"]):
+        return item["predicate"], ox.NamedNode(item["object"])
+    value = item.get("value")
+    if isinstance(value, bool):
+        return item["predicate"], ox.Literal("true" if value else "false", datatype=ox.NamedNode(XSD_BOOLEAN))
+    if isinstance(value, int):
+        return item["predicate"], ox.Literal(str(value), datatype=ox.NamedNode(XSD + "integer"))
+    if isinstance(value, str):
+        return item["predicate"], ox.Literal(value)
+    raise InvalidInput(f'each statement in "{key}" must be {STATEMENT_HINT}; an "object" must be an absolute IRI')
