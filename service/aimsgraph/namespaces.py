@@ -36,6 +36,10 @@ AIMS = "https://w3id.org/aimsgraph/ontology#"
 ISO = "https://w3id.org/aimsgraph/iso42001/"
 #: The EU AI Act catalogue: provisions, categories, roles, obligations, rules (data/eu-ai-act/).
 EUAIA = "https://w3id.org/aimsgraph/eu-ai-act/"
+#: NIST AI RMF 1.0 functions, categories and subcategories (data/nist-ai-rmf/): ``NIST + "GV-1.2"``.
+NIST = "https://w3id.org/aimsgraph/nist-ai-rmf/"
+#: Where entries of imported risk taxonomies are minted: ``TAXONOMY_BASE + "<taxonomy>/<id>"``.
+TAXONOMY_BASE = "https://w3id.org/aimsgraph/taxonomy/"
 RM = "https://w3id.org/aimsgraph/risk-matrix/"
 GRAPH_BASE = "https://w3id.org/aimsgraph/graph/"
 ASH = "https://w3id.org/aimsgraph/shapes#"
@@ -96,6 +100,7 @@ PREFIXES: dict[str, str] = {
     "aims": AIMS,
     "iso": ISO,
     "euaia": EUAIA,
+    "nist": NIST,
     "rm": RM,
     "rdf": RDF,
     "rdfs": RDFS,
@@ -133,6 +138,7 @@ class Graphs:
     DATA_CATALOGS = GRAPH_BASE + "data-catalogs"  # enterprise data catalogue entries (aimsgraph import dcat)
     LINEAGE = GRAPH_BASE + "lineage"  # OpenLineage runs and the dataset changes they report
     APPLICABILITY = GRAPH_BASE + "applicability"  # EU AI Act classifications with their premises
+    TAXONOMIES = GRAPH_BASE + "taxonomies"  # risk taxonomies imported from AI Atlas Nexus (aimsgraph import atlas-nexus)
 
     ALL = (
         ONTOLOGY,
@@ -145,6 +151,7 @@ class Graphs:
         CHANGES,
         VOCABULARIES,
         ATLAS,
+        TAXONOMIES,
         DATA_CATALOGS,
         LINEAGE,
     )
