@@ -56,8 +56,9 @@ from aimsgraph.store.record import Term, graph_of, node, node_text, term_of, ter
 from aimsgraph.store.record import term_parts as store_term_parts
 from aimsgraph.store.remote import DatasetOptions
 
-#: The record as validation sees it: asserted data with its inferences, ontology and catalogue.
-VALIDATED_GRAPHS = (Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.DATA, Graphs.INFERRED, Graphs.LINEAGE)
+#: The record as validation sees it: asserted data with its inferences and classifications,
+#: ontology and catalogue.
+VALIDATED_GRAPHS = (Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.DATA, Graphs.INFERRED, Graphs.APPLICABILITY, Graphs.LINEAGE)
 SEVERITIES = ("Violation", "Warning", "Info")
 #: Links a stored finding to the clauses it concerns. Not aims:clause: findings must never
 #: become focus nodes of the shapes that check aims:clause references.
