@@ -150,6 +150,8 @@ PLAN: tuple[Call, ...] = (
     _page("/due"),
     _page("/heatmap"),
     _page("/soa"),
+    _page("/eu-ai-act"),
+    _page("/eu-ai-act", "?node=", node="$system"),
     _page("/query"),
     _page("/impact", "?node=", node="$system"),
     _page("/asset", "?iri=system", goal="asset", iri="$system"),

@@ -31,6 +31,8 @@ PAGES = {
     "systems": "/systems",
     "system": "/asset?iri=" + quote(DEMO + "system/collections-prioritisation", safe=""),
     "soa": "/soa",
+    "eu-ai-act": "/eu-ai-act",
+    "eu-ai-act-system": "/eu-ai-act?node=" + quote(DEMO + "system/retail-credit-scoring", safe=""),
     "findings": "/findings",
     "impact": "/impact?node=" + quote(DEMO + "dataset/customer-transactions", safe="") + "&change=data-change",
     "sparql": "/query",

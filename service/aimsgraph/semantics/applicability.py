@@ -579,6 +579,11 @@ def _term_json(term: Term) -> str | bool:
 
 def stored(store: GraphStore, node: str | None = None) -> list[dict[str, object]]:
     """The classifications the applicability graph holds (of ``node``, or all), as JSON."""
+    return [as_json(c) for c in stored_classifications(store, node)]
+
+
+def stored_classifications(store: GraphStore, node: str | None = None) -> list[Classification]:
+    """The classifications the applicability graph holds (of ``node``, or all)."""
     bound = f"VALUES ?node {{ <{node}> }}" if node else ""
     rows = store.query(
         sparql_prefixes("aims")
@@ -608,7 +613,62 @@ def stored(store: GraphStore, node: str | None = None) -> list[dict[str, object]
             premise = Premise(row["s"].value, row["p"].value, row["o"], row["matches"].value if row["matches"] else None)
             if premise not in c.premises:
                 c.premises.append(premise)
-    return [as_json(c) for c in sorted(found.values(), key=lambda c: (c.node, c.category, c.basis or ""))]
+    return sorted(found.values(), key=lambda c: (c.node, c.category, c.basis or ""))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One classified node as the overview lists it: its categories with their provisions."""
+
+    node: str
+    categories: tuple[tuple[str, str | None], ...]  # (category, basis), most severe first
+
+
+def summary(store: GraphStore) -> list[Row]:
+    """Every classified node with its categories, in node order (one query, for paging)."""
+    rows = store.query(
+        sparql_prefixes("aims")
+        + f"""SELECT ?node ?category ?basis ?precedence WHERE {{
+            GRAPH <{Graphs.APPLICABILITY}> {{ ?node aims:hasClassification ?c . ?c aims:category ?category OPTIONAL {{ ?c aims:basis ?basis }} }}
+            OPTIONAL {{ ?category aims:precedence ?precedence }} }}"""
+    )
+    found: dict[str, set[tuple[int, str, str | None]]] = defaultdict(set)
+    for row in rows:
+        rank = int(row["precedence"].value) if row["precedence"] is not None else 99
+        found[row["node"].value].add((rank, row["category"].value, row["basis"].value if row["basis"] else None))
+    return [
+        Row(node, tuple((c, b) for _, c, b in sorted(found[node], key=lambda t: (t[0], t[1], t[2] or ""))))
+        for node in sorted(found)
+    ]
+
+
+@dataclass(frozen=True)
+class ObligationView:
+    iri: str
+    basis: str | None
+    role: str | None
+    evidence: tuple[str, ...]  # ISO/IEC 42001 clauses and controls
+
+
+def obligation_views(store: GraphStore, iris: Iterable[str]) -> list[ObligationView]:
+    """The obligations named, with the provision, the role and the ISO/IEC 42001 evidence of each."""
+    listed = " ".join(f"<{i}>" for i in sorted(set(iris)))
+    if not listed:
+        return []
+    rows = store.query(
+        sparql_prefixes("aims")
+        + f"""SELECT ?o ?basis ?role ?evidence WHERE {{ VALUES ?o {{ {listed} }}
+            OPTIONAL {{ ?o aims:basis ?basis }} OPTIONAL {{ ?o aims:forRole ?role }} OPTIONAL {{ ?o aims:evidencedBy ?evidence }} }}"""
+    )
+    found: dict[str, tuple[str | None, str | None, set[str]]] = {}
+    for row in rows:
+        basis, role, evidence = found.get(row["o"].value, (None, None, set()))
+        basis = basis or (row["basis"].value if row["basis"] else None)
+        role = role or (row["role"].value if row["role"] else None)
+        if row["evidence"] is not None:
+            evidence.add(row["evidence"].value)
+        found[row["o"].value] = (basis, role, evidence)
+    return [ObligationView(iri, b, r, tuple(sorted(e))) for iri, (b, r, e) in sorted(found.items())]
 
 
 def _known(facts: Facts, node: str) -> bool:

@@ -8,6 +8,7 @@ from the npm registry) ship in ``static/``, so nothing is fetched from elsewhere
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from aimsgraph.namespaces import is_absolute_iri
 from aimsgraph.records import agenda, queries, soa
 from aimsgraph.reporting import charts, overview
 from aimsgraph.risk import impact
+from aimsgraph.semantics import applicability
 
 #: The templates belong to reporting: the auditor report and review pack render them too.
 bp = Blueprint(
@@ -147,6 +149,27 @@ def asset():
         label=snapshot.record.label,
         picture=charts.dependency_picture(view.picture, _picture_link("web.asset", iri=iri)),
     )
+
+
+@bp.get("/eu-ai-act")
+def eu_ai_act():
+    """The EU AI Act category of every AI system and model, a page at a time; with ``?node=``,
+    one node's classifications with their premises and the obligations that follow."""
+    service = state()
+    label = service.models.get().record.label
+    if request.args.get("node") is not None:
+        node = _iri_argument("node")
+        found = applicability.stored_classifications(service.store, node)
+        if not found:
+            abort(404, description=f"<{node}> has no EU AI Act classification: it is no AI system or model of the record")
+        owed = applicability.obligation_views(service.store, (o for c in found for o in c.obligations))
+        return render_template("eu-ai-act.html", node=node, found=found, obligations=owed, label=label)
+    rows = service.store.per_generation("eu-ai-act rows", lambda: applicability.summary(service.store))
+    counts = service.store.per_generation(
+        "eu-ai-act counts", lambda: Counter(c for r in rows for c in {c for c, _ in r.categories})
+    )
+    page = overview.page_of(rows, request.args.get("after") or None, lambda r: r.node)
+    return render_template("eu-ai-act.html", node=None, page=page, counts=counts, label=label)
 
 
 @bp.get("/soa")
