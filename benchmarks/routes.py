@@ -152,6 +152,8 @@ PLAN: tuple[Call, ...] = (
     _page("/soa"),
     _page("/eu-ai-act"),
     _page("/eu-ai-act", "?node=", node="$system"),
+    _page("/readiness"),
+    _page("/readiness", "?framework=eu-ai-act", framework="eu-ai-act"),
     _page("/query"),
     _page("/impact", "?node=", node="$system"),
     _page("/asset", "?iri=system", goal="asset", iri="$system"),
@@ -187,6 +189,7 @@ PLAN: tuple[Call, ...] = (
     Call("POST", "/api/impact", json={"node": "$system"}, goal="impact"),
     Call("GET", "/api/concentration"),
     Call("GET", "/api/eu-ai-act"),
+    Call("GET", "/api/readiness"),
     Call("GET", "/api/eu-ai-act", params={"node": "$system"}, label="?node="),
     Call(
         "POST",

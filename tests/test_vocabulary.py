@@ -39,6 +39,8 @@ NAMESPACES = tuple(
         namespaces.AIRO,
         namespaces.VAIR,
         namespaces.DPV,
+        namespaces.SSSOM,
+        namespaces.SEMAPV,
         "https://w3id.org/aimsgraph/",
     )
 )

@@ -32,6 +32,7 @@ PAGES = {
     "system": "/asset?iri=" + quote(DEMO + "system/collections-prioritisation", safe=""),
     "soa": "/soa",
     "eu-ai-act": "/eu-ai-act",
+    "readiness": "/readiness?framework=nist-ai-rmf",
     "eu-ai-act-system": "/eu-ai-act?node=" + quote(DEMO + "system/retail-credit-scoring", safe=""),
     "findings": "/findings",
     "impact": "/impact?node=" + quote(DEMO + "dataset/customer-transactions", safe="") + "&change=data-change",

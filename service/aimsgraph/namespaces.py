@@ -29,6 +29,8 @@ SH = "http://www.w3.org/ns/shacl#"
 AIRO = "https://w3id.org/airo#"
 VAIR = "https://w3id.org/vair#"
 DPV = "https://w3id.org/dpv#"
+SSSOM = "https://w3id.org/sssom/"
+SEMAPV = "https://w3id.org/semapv/vocab/"
 
 # -- aimsgraph's own ---------------------------------------------------------------------------
 

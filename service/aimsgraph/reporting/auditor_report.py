@@ -1,5 +1,5 @@
 """The auditor report: one self-contained HTML file (``aimsgraph report --html FILE``) with the
-heat maps, readiness per clause, the Statement of Applicability, the top risks with their
+heat maps, readiness per framework (ISO/IEC 42001, NIST AI RMF, EU AI Act) and per clause, the Statement of Applicability, the top risks with their
 explanation paths and the open findings.
 
 Self-contained means no reference outside the file: styles are inline, charts are inline SVG
@@ -18,7 +18,7 @@ import jinja2
 from aimsgraph import clock
 from aimsgraph.namespaces import AIMS, RDFS
 from aimsgraph.records import soa
-from aimsgraph.reporting import charts, overview
+from aimsgraph.reporting import charts, frameworks, overview
 from aimsgraph.risk.analysis import RiskModel
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record
@@ -39,6 +39,8 @@ def render_html(store: GraphStore, findings: list[overview.Finding], as_of: date
         for row in systems[:SYSTEMS_EXPLAINED]
     ]
     heat_maps = [overview.heat_map(record, model, view) for view in overview.VIEWS]
+    summary = overview.validation.FindingsIndex(None, as_of, findings).summary(store)
+    clauses = overview.readiness(store, summary)
     return (
         _environment()
         .get_template("report.html")
@@ -48,7 +50,8 @@ def render_html(store: GraphStore, findings: list[overview.Finding], as_of: date
             title=_title(store),
             counts=overview.counts(store),
             heat_maps=[(data, charts.heat_map(data)) for data in heat_maps],
-            readiness=overview.readiness(store, overview.validation.FindingsIndex(None, as_of, findings).summary(store)),
+            readiness=clauses,
+            frameworks=frameworks.readiness(store, clauses, summary.checks),
             columns=columns,
             soa_rows=soa_rows,
             top_risks=overview.risk_rows(record, model)[:TOP_RISKS],

@@ -21,7 +21,7 @@ from aimsgraph import clock
 from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, DCT, SKOS_NOTATION, Graphs
 from aimsgraph.records import queries
-from aimsgraph.reporting import reports
+from aimsgraph.reporting import frameworks, reports
 from aimsgraph.risk.analysis import RiskModel
 from aimsgraph.risk.propagation import InheritedRisk, Path
 from aimsgraph.risk.scoring import Level, Risk
@@ -276,6 +276,13 @@ def readiness(store: GraphStore, summary: validation.FindingsSummary) -> list[re
     return reports.clause_readiness(store, summary.checks)
 
 
+def framework_readiness(store: GraphStore, as_of: date | None = None, wait: bool = True) -> list[frameworks.Framework]:
+    """ISO/IEC 42001, the NIST AI RMF and the EU AI Act side by side, from the findings as of
+    ``as_of`` (today by default)."""
+    summary = findings_summary(store, as_of, wait)
+    return frameworks.readiness(store, readiness(store, summary), summary.checks)
+
+
 @dataclass(frozen=True)
 class StaleEvidence:
     evidence: str
@@ -317,6 +324,7 @@ class Dashboard:
     stale: list[StaleEvidence]  # the first STALE_SHOWN
     stale_total: int
     appetite: Level | None
+    frameworks: list[tuple[str, str, dict[str, int]]]  # (key, title, requirements per status)
 
 
 def dashboard(store: GraphStore, models, as_of: date) -> Dashboard:
@@ -348,6 +356,7 @@ def dashboard(store: GraphStore, models, as_of: date) -> Dashboard:
         stale[:STALE_SHOWN],
         len(stale),
         snapshot.model.criteria.appetite,
+        [(f.key, f.title, f.counts) for f in frameworks.readiness(store, readiness(store, summary), summary.checks)],
     )
     if key is not None and store.stamp(Graphs.ANALYSIS) == stamp:  # no write meanwhile
         store.memo["dashboard"] = (key, board, store.generation)

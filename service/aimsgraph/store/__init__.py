@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 #: The folder of saved derived data inside the store directory, and the format of its files
 #: (bumped when a saved class changes shape, so that old copies are ignored).
 CACHE_FOLDER = "aimsgraph-cache"
-CACHE_FORMAT = f"1 {__version__}"
+CACHE_FORMAT = f"2 {__version__}"  # 2: the dashboard shows readiness per framework
 
 #: Files larger than this are loaded with the bulk loader (not transactional).
 BULK_LOAD_BYTES = 32 * 1024 * 1024

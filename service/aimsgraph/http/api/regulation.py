@@ -1,18 +1,22 @@
-"""REST: EU AI Act applicability. ``GET /api/eu-ai-act`` lists the derived classifications (of
-one node with ``?node=``) with their premises and obligations, as the applicability graph holds
-them; ``POST /api/eu-ai-act/what-if`` classifies one node with statements added or removed and
-says which categories and obligations would change, writing nothing."""
+"""REST: other frameworks than ISO/IEC 42001. ``GET /api/eu-ai-act`` lists the derived EU AI Act
+classifications (of one node with ``?node=``) with their premises and obligations, as the
+applicability graph holds them; ``POST /api/eu-ai-act/what-if`` classifies one node with
+statements added or removed and says which categories and obligations would change, writing
+nothing; ``GET /api/readiness`` gives the readiness of ISO/IEC 42001, the NIST AI RMF and the EU
+AI Act side by side (``?framework=`` one of them), each requirement with what decided it."""
 
 from __future__ import annotations
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, jsonify, request
 
+from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, NotFound, UnsupportedMediaType
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import json_body
 from aimsgraph.http.state import state
 from aimsgraph.namespaces import XSD, XSD_BOOLEAN, is_absolute_iri
+from aimsgraph.reporting import frameworks, overview
 from aimsgraph.semantics import applicability
 
 bp = Blueprint("regulation", __name__)  # under api.bp: /api
@@ -31,6 +35,17 @@ def classifications() -> Response:
     if node is not None and not found:
         raise NotFound(f"no classification of {node}: it is no AI system or model of the record")
     return jsonify(classifications=found)
+
+
+@bp.get("/readiness")
+def readiness() -> Response:
+    as_of = clock.as_of_argument(request.args.get("asOf"))
+    wanted = request.args.get("framework")
+    found = overview.framework_readiness(state().store, as_of)
+    keys = [f.key for f in found]
+    if wanted is not None and wanted not in keys:
+        raise InvalidInput(f"framework must be one of {', '.join(keys)}")
+    return jsonify(asOf=as_of.isoformat(), frameworks=[frameworks.as_json(f) for f in found if wanted in (None, f.key)])
 
 
 @bp.post("/eu-ai-act/what-if")

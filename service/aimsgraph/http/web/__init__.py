@@ -172,6 +172,20 @@ def eu_ai_act():
     return render_template("eu-ai-act.html", node=None, page=page, counts=counts, label=label)
 
 
+@bp.get("/readiness")
+def readiness_page():
+    """One framework's requirements with their status and the items that decided it."""
+    found = overview.framework_readiness(state().store, clock.as_of_argument(request.args.get("asOf")))
+    key = request.args.get("framework") or found[0].key
+    chosen = next((f for f in found if f.key == key), None)
+    if chosen is None:
+        raise InvalidInput(f"framework must be one of {', '.join(f.key for f in found)}")
+    status = request.args.get("status")
+    rows = [r for r in chosen.requirements if status in (None, r.status)]
+    page = overview.page_of(rows, request.args.get("after") or None, lambda r: r.iri)
+    return render_template("readiness.html", frameworks=found, chosen=chosen, status=status, page=page)
+
+
 @bp.get("/soa")
 def statement_of_applicability():
     columns, rows = soa.rows(state().store)
