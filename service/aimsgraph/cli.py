@@ -1,5 +1,5 @@
 """The ``aimsgraph`` command: serve, load, query, export, validate, soa, impact, concentration,
-import (atlas, airo, csv), history and diff.
+import (atlas, atlas-nexus, airo, csv), history and diff.
 
 Every command takes the same ``--data-dir`` (env AIMSGRAPH_DATA_DIR). Exit codes: 0 success,
 2 bad input or usage (one line on stderr saying why), 3 internal or store error.
@@ -604,6 +604,31 @@ def _atlas_file(file: Path | None) -> Path:
     from aimsgraph import resources
 
     return file or resources.path("data", "atlas", "ATLAS.yaml")
+
+
+@import_.command("atlas-nexus")
+@click.argument("directory", metavar="[DIR]", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--release",
+    default=None,
+    help="The ai-atlas-nexus release DIR comes from, recorded as provenance [1.2.5, that of the shipped copy].",
+)
+@click.option(
+    "--report-format", "--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@data_dir_option
+def import_atlas_nexus(directory: Path | None, release: str | None, report_format: str, data_dir: Path | None) -> None:
+    """Load IBM AI Atlas Nexus risk taxonomies (DIR, or the copy shipped in data/atlas-nexus/) into
+    the taxonomies graph: NIST AI 600-1 risks and suggested actions, IBM AI Risk Atlas, MIT AI Risk
+    Repository, OWASP Top 10 for LLM and for Agentic Applications."""
+    from aimsgraph import resources
+    from aimsgraph.interop.importers import atlas_nexus
+
+    store = _open_store(data_dir)
+    changes.initialise(store, demo=False)
+    source = directory or resources.path("data", "atlas-nexus")
+    write = _writer(store, "import-atlas-nexus")
+    _print_report(atlas_nexus.import_atlas_nexus(store, source, write, release or atlas_nexus.RELEASE), report_format)
 
 
 def _print_report(report, report_format: str) -> None:
