@@ -40,6 +40,8 @@ ISO = "https://w3id.org/aimsgraph/iso42001/"
 EUAIA = "https://w3id.org/aimsgraph/eu-ai-act/"
 #: NIST AI RMF 1.0 functions, categories and subcategories (data/nist-ai-rmf/): ``NIST + "GV-1.2"``.
 NIST = "https://w3id.org/aimsgraph/nist-ai-rmf/"
+#: The risk suggestion rules (data/risk-identification/).
+RISK_IDENTIFICATION = "https://w3id.org/aimsgraph/risk-identification/"
 #: Where entries of imported risk taxonomies are minted: ``TAXONOMY_BASE + "<taxonomy>/<id>"``.
 TAXONOMY_BASE = "https://w3id.org/aimsgraph/taxonomy/"
 RM = "https://w3id.org/aimsgraph/risk-matrix/"
@@ -103,6 +105,8 @@ PREFIXES: dict[str, str] = {
     "iso": ISO,
     "euaia": EUAIA,
     "nist": NIST,
+    "ari": RISK_IDENTIFICATION,
+    "tax": TAXONOMY_BASE,
     "rm": RM,
     "rdf": RDF,
     "rdfs": RDFS,

@@ -39,10 +39,10 @@ def ontology_files() -> list[Path]:
 
 def catalogue_files() -> list[Path]:
     """Reference content loaded into the catalogue graph: ISO/IEC 42001, the EU AI Act, the
-    NIST AI RMF, risk matrices and crosswalks (mappings to other vocabularies)."""
+    NIST AI RMF, the risk suggestion rules, risk matrices and crosswalks (mappings to other vocabularies)."""
     return [
         file
-        for folder in ("iso42001", "eu-ai-act", "nist-ai-rmf", "risk-matrices", "crosswalks")
+        for folder in ("iso42001", "eu-ai-act", "nist-ai-rmf", "risk-identification", "risk-matrices", "crosswalks")
         for file in sorted(path("data", folder).glob("*.ttl"))
     ]
 

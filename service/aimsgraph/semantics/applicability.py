@@ -53,6 +53,7 @@ from aimsgraph.namespaces import (
     Graphs,
     sparql_prefixes,
 )
+from aimsgraph.semantics import suggestions
 from aimsgraph.semantics.reasoning import premise_graphs
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta
@@ -435,6 +436,13 @@ def classification_quads(found: Iterable[Classification]) -> set[ox.Quad]:
     return quads
 
 
+def graph_content(store: GraphStore) -> set[ox.Quad]:
+    """What the applicability graph should hold, computed from scratch (its stamp aside)."""
+    return classification_quads(compute(store)) | suggestions.suggestion_quads(
+        suggestions.suggestions(store, suggestions.load_rules(store))
+    )
+
+
 def compute(store: GraphStore) -> list[Classification]:
     catalogue = load_catalogue(store)
     return classify(catalogue, read_facts(store, catalogue))
@@ -454,27 +462,36 @@ INCREMENTAL_NODES = 1000
 
 def refresh_applicability(store: GraphStore, delta: Delta | None = None) -> set[str]:
     """Bring the applicability graph up to date and write only the difference; returns the nodes
-    whose categories or obligations changed (their findings may change with them). With the
-    ``delta`` of a write, only the nodes it can affect are classified again; without, or when it
-    changes rules, class trees or who operates the management system, all. Call it holding the
-    write lock."""
+    whose categories, obligations or risk suggestions changed (their findings may change with
+    them). With the ``delta`` of a write, only the nodes it can affect are classified again;
+    without, or when it changes rules, class trees or who operates the management system, all.
+    Risk suggestions (``suggestions``) are recomputed whenever the write touches what their
+    patterns read. Call it holding the write lock."""
     catalogue = load_catalogue(store)
     nodes = None if delta is None else _affected(store, catalogue, delta)
     if nodes is None:
         wanted = classification_quads(classify(catalogue, read_facts(store, catalogue)))
-        current = {q for q in store.quads(None, None, None, GRAPH) if q.predicate != GENERATED_AT}
+        current = {
+            q
+            for q in store.quads(None, None, None, GRAPH)
+            if q.predicate != GENERATED_AT and not suggestions.is_suggestion_quad(q)
+        }
     elif nodes:
         facts = read_facts(store, catalogue, nodes)
         wanted = classification_quads(c for n in sorted(nodes) if _known(facts, n) for c in _classify_node(catalogue, facts, n))
         current = _stored_quads(store, nodes)
     else:
         wanted = current = set()
+    rules = suggestions.load_rules(store)
+    if suggestions.needed(rules, delta):
+        wanted |= suggestions.suggestion_quads(suggestions.suggestions(store, rules))
+        current |= suggestions.stored_quads(store)
     stamps = list(store.quads(GRAPH, GENERATED_AT, None, GRAPH))
     remove, add = current - wanted, wanted - current
     if remove or add or not stamps:
         store.replace_quads(remove=[*stamps, *remove], add=add)
         store.mark_current(Graphs.APPLICABILITY)
-    derived = (AIMS + "euAiActCategory", AIMS + "hasObligation")
+    derived = (AIMS + "euAiActCategory", AIMS + "hasObligation", suggestions.HAS_SUGGESTION)
     return {str(q.subject.value) for q in remove | add if q.predicate.value in derived and isinstance(q.subject, ox.NamedNode)}
 
 
@@ -506,7 +523,7 @@ def _stored_quads(store: GraphStore, nodes: set[str]) -> set[ox.Quad]:
     found: set[ox.Quad] = set()
     has_classification, has_premise = ox.NamedNode(AIMS + "hasClassification"), ox.NamedNode(AIMS + "hasPremise")
     for node in nodes:
-        own = list(store.quads(ox.NamedNode(node), None, None, GRAPH))
+        own = [q for q in store.quads(ox.NamedNode(node), None, None, GRAPH) if not suggestions.is_suggestion_quad(q)]
         found.update(own)
         for c in (q.object for q in own if q.predicate == has_classification and isinstance(q.object, ox.NamedNode)):
             described = list(store.quads(c, None, None, GRAPH))
