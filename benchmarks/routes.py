@@ -153,6 +153,8 @@ PLAN: tuple[Call, ...] = (
     _page("/eu-ai-act"),
     _page("/eu-ai-act", "?node=", node="$system"),
     _page("/readiness"),
+    _page("/suggestions"),
+    _page("/suggestions", "?system=", system="$system"),
     _page("/readiness", "?framework=eu-ai-act", framework="eu-ai-act"),
     _page("/query"),
     _page("/impact", "?node=", node="$system"),

@@ -33,6 +33,7 @@ PAGES = {
     "soa": "/soa",
     "eu-ai-act": "/eu-ai-act",
     "readiness": "/readiness?framework=nist-ai-rmf",
+    "suggestions": "/suggestions?system=" + quote(DEMO + "system/customer-service-chatbot", safe=""),
     "eu-ai-act-system": "/eu-ai-act?node=" + quote(DEMO + "system/retail-credit-scoring", safe=""),
     "findings": "/findings",
     "impact": "/impact?node=" + quote(DEMO + "dataset/customer-transactions", safe="") + "&change=data-change",

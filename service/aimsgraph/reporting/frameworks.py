@@ -107,11 +107,16 @@ def _iso_status(store: GraphStore, clauses: list[Readiness]) -> dict[str, Readin
     """Readiness of every ISO item: its own checks, with those of the items under it (a clause
     mapped as a whole is decided by its sub-clauses' checks too)."""
     own = {r.key: r for r in clauses}
-    broader = defaultdict(set)
-    for row in store.query(
-        f"SELECT ?n ?b WHERE {{ GRAPH <{Graphs.CATALOGUE}> {{ ?n <{SKOS}broader>+ ?b }} FILTER(STRSTARTS(STR(?n), '{ISO}')) }}"
-    ):
-        broader[row["n"].value].add(row["b"].value)
+    parent = {}
+    query = f"SELECT ?n ?b WHERE {{ GRAPH <{Graphs.CATALOGUE}> {{ ?n <{SKOS}broader> ?b }} FILTER(STRSTARTS(STR(?n), '{ISO}')) }}"
+    for row in store.query(query):
+        parent[row["n"].value] = row["b"].value
+    broader: dict[str, set[str]] = defaultdict(set)  # closed here: Virtuoso refuses a transitive path with no start
+    for item in parent:
+        up = parent.get(item)
+        while up is not None and up not in broader[item]:
+            broader[item].add(up)
+            up = parent.get(up)
     total: dict[str, Readiness] = {}
     for key, r in own.items():
         for item in {key} | broader.get(key, set()):

@@ -261,35 +261,59 @@ def read_facts(store: GraphStore, catalogue: Catalogue, subjects: set[str] | Non
 
 
 def _sub_properties(store: GraphStore, props: set[str]) -> dict[str, set[str]]:
-    """For each property that states one of ``props`` (itself or a sub-property), which of them."""
+    """For each property that states one of ``props`` (itself or a sub-property), which of them.
+    The closure is taken here, not with a SPARQL path: Virtuoso refuses a transitive path whose
+    start is not given."""
+    below: dict[str, set[str]] = defaultdict(set)
+    graphs = " ".join(f"<{g.value}>" for g in premise_graphs(store))  # our axioms, not the published vocabularies
+    query = f"SELECT ?sub ?super WHERE {{ VALUES ?g {{ {graphs} }} GRAPH ?g {{ ?sub <{RDFS}subPropertyOf> ?super }} FILTER(isIRI(?sub) && isIRI(?super)) }}"
+    for row in store.query(query):
+        below[row["super"].value].add(row["sub"].value)
     found: dict[str, set[str]] = defaultdict(set)
     for prop in props:
-        found[prop].add(prop)
-    listed = " ".join(f"<{p}>" for p in sorted(props))
-    rows = store.query(
-        f"SELECT ?sub ?super WHERE {{ VALUES ?super {{ {listed} }} ?sub <{RDFS}subPropertyOf>+ ?super FILTER(isIRI(?sub)) }}"
-    )
-    for row in rows:
-        found[row["sub"].value].add(row["super"].value)
+        for sub in _reachable({prop}, below):
+            found[sub].add(prop)
     return dict(found)
 
 
+def _reachable(start: set[str], edges: dict[str, set[str]]) -> set[str]:
+    seen, frontier = set(start), list(start)
+    while frontier:
+        for nxt in edges.get(frontier.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                frontier.append(nxt)
+    return seen
+
+
 #: How a value comes under a rule's value: its class, a broader concept, a mapped concept, a superclass.
-UNDER = f"(<{RDF_TYPE}>|<{SKOS}exactMatch>|<{SKOS}closeMatch>|<{SKOS}broadMatch>|<{SKOS}broader>|<{RDFS}subClassOf>)*"
+UNDER = (RDF_TYPE, SKOS + "exactMatch", SKOS + "closeMatch", SKOS + "broadMatch", SKOS + "broader", RDFS + "subClassOf")
+#: Values (and classes above them) looked up in one query.
+CHUNK = 500
 
 
 def _classes_of(store: GraphStore, values: set[str], wanted: set[str]) -> dict[str, set[str]]:
-    """For each value, the wanted IRIs it is or comes under."""
+    """For each value, the wanted IRIs it is or comes under, following :data:`UNDER` one step a
+    query from the values up (a portable breadth-first walk: no SPARQL path)."""
     above: dict[str, set[str]] = defaultdict(set)
     if not values or not wanted:
         return above
-    targets = " ".join(f"<{w}>" for w in sorted(wanted))
-    ordered = sorted(values)
-    for start in range(0, len(ordered), 500):
-        chunk = " ".join(f"<{v}>" for v in ordered[start : start + 500])
-        rows = store.query(f"SELECT DISTINCT ?v ?c WHERE {{ VALUES ?v {{ {chunk} }} VALUES ?c {{ {targets} }} ?v {UNDER} ?c }}")
-        for row in rows:
-            above[row["v"].value].add(row["c"].value)
+    up: dict[str, set[str]] = defaultdict(set)
+    known, frontier = set(values), sorted(values)
+    # a union of one branch a predicate, so that each starts from the given values (with the
+    # predicate as a VALUES variable the engine scans every rdf:type statement first)
+    branches = " UNION ".join(f"{{ ?x <{p}> ?y }}" for p in UNDER)
+    while frontier:
+        step: set[str] = set()
+        for start in range(0, len(frontier), CHUNK):
+            chunk = " ".join(f"<{v}>" for v in frontier[start : start + CHUNK])
+            for row in store.query(f"SELECT DISTINCT ?x ?y WHERE {{ VALUES ?x {{ {chunk} }} {branches} FILTER(isIRI(?y)) }}"):
+                up[row["x"].value].add(row["y"].value)
+                step.add(row["y"].value)
+        frontier = sorted(step - known)
+        known |= step
+    for value in values:
+        above[value] = _reachable({value}, up) & wanted
     return above
 
 

@@ -17,6 +17,7 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -83,7 +84,15 @@ def load_rules(store: GraphStore) -> tuple[SuggestionRule, ...]:
 
 @cache
 def _triple_patterns(pattern: str) -> tuple[tuple[object, object, object], ...] | None:
-    """The triple patterns of a basic graph pattern, or None if it is anything else."""
+    """The triple patterns of a basic graph pattern, or None if it is anything else. Parsed in
+    a thread of its own: rdflib's parser (pyparsing) keeps exceptions whose tracebacks hold
+    every frame up the stack, and in the caller's thread those frames would keep the store and
+    its query results alive until a garbage collection on another thread."""
+    with ThreadPoolExecutor(1, thread_name_prefix="aimsgraph-parse") as parser:
+        return parser.submit(_parse_pattern, pattern).result()
+
+
+def _parse_pattern(pattern: str) -> tuple[tuple[object, object, object], ...] | None:
     try:
         query = prepareQuery(f"SELECT * WHERE {{ {pattern} }}", initNs={p: PREFIXES[p] for p in PATTERN_PREFIXES})
     except Exception:  # a syntax error in catalogue data must not stop the refresh
@@ -170,6 +179,20 @@ def stored_quads(store: GraphStore) -> set[ox.Quad]:
             if isinstance(premise, ox.NamedNode):
                 found.update(store.quads(premise, None, None, GRAPH))
     return found
+
+
+def premises_of(store: GraphStore, system: str) -> dict[str, list[tuple[str, str, Term]]]:
+    """The premises of each source suggested for ``system``: (subject, predicate, object)."""
+    rows = store.query(
+        sparql_prefixes("aims", "rdf")
+        + f"""SELECT ?source ?s ?p ?o WHERE {{ GRAPH <{Graphs.APPLICABILITY}> {{
+            <{system}> aims:hasRiskSuggestion ?suggestion . ?suggestion aims:suggestedSource ?source ; aims:hasPremise ?premise .
+            ?premise rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o }} }} ORDER BY ?source ?s ?p ?o"""
+    )
+    found: dict[str, list[tuple[str, str, Term]]] = defaultdict(list)
+    for row in rows:
+        found[row["source"].value].append((row["s"].value, row["p"].value, row["o"]))
+    return dict(found)
 
 
 def is_suggestion_quad(quad: ox.Quad) -> bool:

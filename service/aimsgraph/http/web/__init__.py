@@ -22,7 +22,7 @@ from aimsgraph.namespaces import is_absolute_iri
 from aimsgraph.records import agenda, queries, soa
 from aimsgraph.reporting import charts, overview
 from aimsgraph.risk import impact
-from aimsgraph.semantics import applicability
+from aimsgraph.semantics import applicability, suggestions
 
 #: The templates belong to reporting: the auditor report and review pack render them too.
 bp = Blueprint(
@@ -170,6 +170,35 @@ def eu_ai_act():
     )
     page = overview.page_of(rows, request.args.get("after") or None, lambda r: r.node)
     return render_template("eu-ai-act.html", node=None, page=page, counts=counts, label=label)
+
+
+@bp.get("/suggestions")
+def risk_suggestions():
+    """The questionnaire of risk identification: for one AI system (``?system=``), each risk
+    source the register's facts suggest, why, and whether it is addressed or dismissed, with
+    what to record for an open one; without, the systems with open suggestions."""
+    service = state()
+    label = service.models.get().record.label
+    query = queries.load_all()["risk-suggestions"]
+    system = _iri_argument("system") if request.args.get("system") is not None else None
+
+    def rows() -> list[dict[str, Any]]:
+        found = service.store.query(query.text)
+        names = [v.value for v in found.variables]
+        return [{n: row[n] for n in names if row[n] is not None} for row in found]
+
+    listed = service.store.per_generation("suggestion rows", rows)
+    if system is None:
+        open_per_system = Counter(r["system"].value for r in listed if r["status"].value == "open")
+        every = Counter(r["system"].value for r in listed)
+        systems = sorted(every, key=lambda s: (-open_per_system[s], label(s)))
+        page = overview.page_of(systems, request.args.get("after") or None, lambda s: s)
+        return render_template("suggestions.html", system=None, page=page, open=open_per_system, every=every, label=label)
+    if "AISystem" not in service.models.get().record.types(system):
+        abort(404, description=f"<{system}> is not an AI system of the record")
+    found = [r for r in listed if r["system"].value == system]
+    premises = suggestions.premises_of(service.store, system)
+    return render_template("suggestions.html", system=system, found=found, premises=premises, label=label)
 
 
 @bp.get("/readiness")
