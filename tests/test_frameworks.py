@@ -4,6 +4,7 @@ REST, on the dashboard, on its page and in the auditor report."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from aimsgraph.reporting import auditor_report, frameworks, overview
 from aimsgraph.reporting.frameworks import EQUAL, INTERSECTS, SUBSET, SUPERSET, Decider
 from aimsgraph.semantics import validation
+from aimsgraph.store import GraphStore
 
 AS_OF = "2026-11-26"
 DAY = date.fromisoformat(AS_OF)
@@ -81,3 +83,19 @@ def test_readiness_over_rest_the_dashboard_its_page_and_the_report(client, demo_
     assert page.status_code == 200 and "not met" in page.get_data(as_text=True)
     report = auditor_report.render_html(demo_store, validation.validate_store(demo_store, DAY), DAY)
     assert 'id="frameworks"' in report and "NIST AI RMF 1.0" in report
+
+
+def test_the_command_line_gives_the_same_readiness(tmp_path):
+    """``aimsgraph readiness`` on a demo store: the counts the REST API gives, as text and JSON."""
+    from conftest import aimsgraph
+
+    data_dir = tmp_path / "db"
+    GraphStore(data_dir).initialise()  # and let go of it: RocksDB locks a store while it is open
+    text = aimsgraph("readiness", "--as-of", AS_OF, "--data-dir", data_dir)
+    assert text.exit_code == 0, text.output
+    assert text.output.splitlines()[0].startswith("ISO/IEC 42001:") and "NIST AI RMF 1.0:" in text.output
+    assert "not met      " in text.output
+    answer = aimsgraph("readiness", "--framework", "eu-ai-act", "--format", "json", "--as-of", AS_OF, "--data-dir", data_dir)
+    body = json.loads(answer.output)
+    assert [f["key"] for f in body["frameworks"]] == ["eu-ai-act"] and body["frameworks"][0]["counts"]["not met"] >= 1
+    assert aimsgraph("readiness", "--framework", "sox", "--data-dir", data_dir).exit_code == 2

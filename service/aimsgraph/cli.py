@@ -401,7 +401,7 @@ def validate(
     from aimsgraph.semantics import validation
 
     day = _as_of(as_of)
-    store = _open_store(data_dir)
+    store = _derived_current(_open_store(data_dir))
     for iri in changed:
         named_graph(iri)  # the same absolute-IRI check, with the same one-line error
     if changed:
@@ -414,6 +414,40 @@ def validate(
     _write(reports.render(report, fmt), output)
     if fail_on != "none" and report.fails(fail_on):
         sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--framework", type=click.Choice(["iso42001", "nist-ai-rmf", "eu-ai-act"]), default=None, help="Only this framework."
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@output_option("Write the readiness to a file.")
+@as_of_option
+@data_dir_option
+def readiness(framework: str | None, fmt: str, output: Path | None, as_of: str | None, data_dir: Path | None) -> None:
+    """Readiness of ISO/IEC 42001, the NIST AI RMF and the EU AI Act side by side.
+
+    One validation as of --as-of (default today) decides all three: ISO/IEC 42001 by its checks,
+    the others through the crosswalks, the weakest mapped item first (docs/frameworks.md). The
+    table lists each framework's counts, then every requirement that is not met.
+    """
+    from aimsgraph.reporting import frameworks, overview
+    from aimsgraph.semantics import validation
+
+    day = _as_of(as_of)
+    store = _derived_current(_open_store(data_dir))
+    summary = validation.FindingsIndex(None, day, validation.validate_store(store, day)).summary(store)
+    found = [
+        f for f in frameworks.readiness(store, overview.readiness(store, summary), summary.checks) if framework in (None, f.key)
+    ]
+    if fmt == "json":
+        _write(json.dumps({"asOf": day.isoformat(), "frameworks": [frameworks.as_json(f) for f in found]}, indent=2), output)
+        return
+    lines = []
+    for f in found:
+        lines.append(f"{f.title}: " + ", ".join(f"{n} {status}" for status, n in f.counts.items()))
+        lines += [f"  {r.status:<12} {r.label}" for r in f.requirements if r.status == "not met"]
+    _write("\n".join(lines) + "\n", output)
 
 
 @cli.command()
@@ -445,9 +479,7 @@ def report(html_file: Path, as_of: str | None, data_dir: Path | None) -> None:
     from aimsgraph.semantics import validation
 
     day = _as_of(as_of)
-    store = _open_store(data_dir)
-    if not store.is_current(Graphs.INFERRED):
-        refresh_inferences(store)
+    store = _derived_current(_open_store(data_dir))
     findings = validation.validate_full(store, day)
     store.flush()
     _write(auditor_report.render_html(store, findings, day), None if str(html_file) == "-" else html_file)
@@ -824,6 +856,20 @@ def _write(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def _derived_current(store: GraphStore) -> GraphStore:
+    """The store with the derived graphs validation reads brought up to date, when a store
+    initialised but never served or written to lacks them (the findings of the EU AI Act and
+    risk identification shapes read the applicability graph)."""
+    from aimsgraph.semantics.applicability import refresh_applicability
+
+    with store.write_lock():
+        if not store.is_current(Graphs.INFERRED):
+            refresh_inferences(store)
+        if not store.is_current(Graphs.APPLICABILITY):
+            refresh_applicability(store)
+    return store
 
 
 def _open_store(data_dir: Path | None) -> GraphStore:
