@@ -99,3 +99,44 @@ def test_the_command_line_gives_the_same_readiness(tmp_path):
     body = json.loads(answer.output)
     assert [f["key"] for f in body["frameworks"]] == ["eu-ai-act"] and body["frameworks"][0]["counts"]["not met"] >= 1
     assert aimsgraph("readiness", "--framework", "sox", "--data-dir", data_dir).exit_code == 2
+
+
+def test_nist_readiness_computed_by_hand_from_the_crosswalk_file(demo, demo_store):
+    """The NIST AI RMF column recomputed another way: the crosswalk file read with rdflib, an
+    ISO item's checks summed over the items numbered under it, the weakest-link rules spelled out."""
+    import rdflib
+
+    from aimsgraph import resources
+
+    sssom, aims = rdflib.Namespace("https://w3id.org/sssom/"), rdflib.Namespace(frameworks.AIMS)
+    crosswalk = rdflib.Graph().parse(resources.path("data", "crosswalks", "iso42001-nist-ai-rmf.ttl"))
+    mapped: dict[str, list[tuple[str, str]]] = {}
+    for m in crosswalk.subjects(rdflib.RDF.type, sssom.Mapping):
+        iso_item = str(crosswalk.value(m, sssom.subject_id)).rsplit("/", 1)[1]
+        subcategory = str(crosswalk.value(m, sssom.object_id))
+        mapped.setdefault(subcategory, []).append((iso_item, str(crosswalk.value(m, aims.olirRelationship))))
+    summary = validation.FindingsIndex(None, DAY, validation.validate_store(demo_store, DAY)).summary(demo_store)
+    clauses = {r.key.rsplit("/", 1)[1]: r for r in overview.readiness(demo_store, summary)}
+    assert {r.iri.rsplit("/", 1)[1] for r in demo["iso42001"].requirements} == clauses.keys()
+
+    def item_status(item: str) -> str:
+        under = [r for key, r in clauses.items() if key == item or key.startswith(item + ".")]
+        total, failed = sum(r.total for r in under), sum(r.failed for r in under)
+        return "not assessed" if not total else "not met" if failed else "met"
+
+    by_hand = {}
+    for requirement in demo["nist-ai-rmf"].requirements:
+        pairs = mapped.get(requirement.iri, [])
+        statuses = [item_status(item) for item, _ in pairs]
+        if not pairs:
+            by_hand[requirement.iri] = "unmapped"
+        elif "not met" in statuses:
+            by_hand[requirement.iri] = "not met"
+        elif "not assessed" in statuses:
+            by_hand[requirement.iri] = "not assessed"
+        elif any(relation.endswith(("OlirEqual", "OlirSupersetOf")) for _, relation in pairs):
+            by_hand[requirement.iri] = "met"
+        else:
+            by_hand[requirement.iri] = "partial"
+    assert {r.iri: r.status for r in demo["nist-ai-rmf"].requirements} == by_hand
+    assert set(by_hand.values()) >= {"not met", "unmapped"}  # the demo's gaps show through
