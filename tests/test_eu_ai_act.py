@@ -296,7 +296,12 @@ def test_the_api_lists_classifications_and_a_what_if_changes_nothing(client):
     assert [(c["category"], c["basis"]) for c in listed] == [(EUAIA + "HighRisk", EUAIA + "AnnexIII-4-a")]
     assert listed[0]["obligations"] and listed[0]["roles"] == [EUAIA + "Deployer"]
     before = client.get("/api/eu-ai-act").get_json()
+    assert before["count"] == 13 and {r["node"] for r in before["nodes"]} >= {cv}  # 12 systems and the GPAI model
+    first = client.get("/api/eu-ai-act", query_string={"limit": 5})
+    assert len(first.get_json()["nodes"]) == 5 and 'rel="next"' in first.headers["Link"]
+    assert client.get("/api/eu-ai-act", query_string={"limit": 0}).status_code == 400
     chatbot = "https://data.meridian.example/aims/system/customer-service-chatbot"
+    chatbot_before = client.get("/api/eu-ai-act", query_string={"node": chatbot}).get_json()
     answer = client.post(
         "/api/eu-ai-act/what-if",
         json={
@@ -314,7 +319,8 @@ def test_the_api_lists_classifications_and_a_what_if_changes_nothing(client):
         "/api/eu-ai-act/what-if", json={"node": cv, "add": [moved], "remove": [{**moved, "value": True}]}
     ).get_json()
     assert out["categoriesAdded"] == [EUAIA + "OutOfScope"] and EUAIA + "HighRisk" in out["categoriesRemoved"]
-    assert client.get("/api/eu-ai-act").get_json() == before  # nothing was written
+    after = client.get("/api/eu-ai-act").get_json()
+    assert after == before and client.get("/api/eu-ai-act", query_string={"node": chatbot}).get_json() == chatbot_before
 
 
 @pytest.mark.parametrize(

@@ -280,7 +280,13 @@ def framework_readiness(store: GraphStore, as_of: date | None = None, wait: bool
     """ISO/IEC 42001, the NIST AI RMF and the EU AI Act side by side, from the findings as of
     ``as_of`` (today by default)."""
     summary = findings_summary(store, as_of, wait)
-    return frameworks.readiness(store, readiness(store, summary), summary.checks)
+    key = ("frameworks", summary.version, summary.as_of)
+    kept = store.memo.get("frameworks")
+    if isinstance(kept, tuple) and kept[0] == (key, store.generation):
+        return kept[1]
+    found = frameworks.readiness(store, readiness(store, summary), summary.checks)
+    store.memo["frameworks"] = ((key, store.generation), found)
+    return found
 
 
 @dataclass(frozen=True)

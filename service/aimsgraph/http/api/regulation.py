@@ -8,7 +8,7 @@ AI Act side by side (``?framework=`` one of them), each requirement with what de
 from __future__ import annotations
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, NotFound, UnsupportedMediaType
@@ -26,15 +26,40 @@ MAX_STATEMENTS = 50
 STATEMENT_HINT = '{"predicate": IRI, "object": IRI} or {"predicate": IRI, "value": true}'
 
 
+#: Classified nodes a page of GET /api/eu-ai-act holds unless ?limit= says otherwise.
+PAGE = 1000
+
+
 @bp.get("/eu-ai-act")
 def classifications() -> Response:
+    """With ``?node=``: that node's classifications with premises, roles and obligations. Without:
+    every classified node with its categories and provisions, a page at a time (``?limit=``,
+    default 1,000, and ``?after=``, the last node of the page before; a ``Link: rel="next"``)."""
+    store = state().store
     node = request.args.get("node")
-    if node is not None and not is_absolute_iri(node):
-        raise InvalidInput('"node" must be the absolute IRI of an AI system or model')
-    found = applicability.stored(state().store, node)
-    if node is not None and not found:
-        raise NotFound(f"no classification of {node}: it is no AI system or model of the record")
-    return jsonify(classifications=found)
+    if node is not None:
+        if not is_absolute_iri(node):
+            raise InvalidInput('"node" must be the absolute IRI of an AI system or model')
+        found = applicability.stored(store, node)
+        if not found:
+            raise NotFound(f"no classification of {node}: it is no AI system or model of the record")
+        return jsonify(classifications=found)
+    limit = request.args.get("limit", str(PAGE))
+    if not limit.isdecimal() or not 1 <= int(limit) <= state().settings.result_limit:
+        raise InvalidInput("limit must be a whole number from 1 to the result limit (AIMSGRAPH_RESULT_LIMIT)")
+    rows = store.per_generation("eu-ai-act rows", lambda: applicability.summary(store))
+    page = overview.page_of(rows, request.args.get("after") or None, lambda r: r.node, size=int(limit))
+    response = jsonify(
+        count=page.total,
+        start=page.start,
+        nodes=[{"node": r.node, "categories": [{"category": c, "basis": b} for c, b in r.categories]} for r in page.items],
+    )
+    if page.next_after:
+        following = url_for(
+            "api.regulation.classifications", **{**request.args.to_dict(), "after": page.next_after}, _external=True
+        )
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response
 
 
 @bp.get("/readiness")
