@@ -424,7 +424,7 @@ def classification_quads(found: Iterable[Classification]) -> set[ox.Quad]:
     quads: set[ox.Quad] = set()
 
     def add(s: str, p: str, o: Term | str) -> None:
-        quads.add(ox.Quad(ox.NamedNode(s), ox.NamedNode(p), ox.NamedNode(o) if isinstance(o, str) else o, GRAPH))
+        quads.add(suggestions.quad(s, p, o))
 
     for c in found:
         iri = c.iri
@@ -445,18 +445,8 @@ def classification_quads(found: Iterable[Classification]) -> set[ox.Quad]:
         for obligation in c.obligations:
             add(iri, AIMS + "entailsObligation", obligation)
             add(c.node, AIMS + "hasObligation", obligation)
-        for premise in c.premises:
-            statement = (
-                f"{iri}/premise/"
-                + hashlib.sha1(f"{premise.subject} {premise.predicate} {premise.object}".encode()).hexdigest()[:12]
-            )
-            add(iri, AIMS + "hasPremise", statement)
-            add(statement, RDF_TYPE, RDF + "Statement")
-            add(statement, RDF + "subject", premise.subject)
-            add(statement, RDF + "predicate", premise.predicate)
-            add(statement, RDF + "object", premise.object)
-            if premise.matches:
-                add(statement, AIMS + "matches", premise.matches)
+        for p in c.premises:
+            quads.update(suggestions.premise_quads(iri, p.subject, p.predicate, p.object, p.matches))
     return quads
 
 

@@ -142,26 +142,35 @@ def _term(term: object, row) -> Term | None:
     return None
 
 
+def quad(s: str, p: str, o: Term | str) -> ox.Quad:
+    """A quad of the applicability graph; a string object is an IRI."""
+    return ox.Quad(ox.NamedNode(s), ox.NamedNode(p), ox.NamedNode(o) if isinstance(o, str) else o, GRAPH)
+
+
+def premise_quads(owner: str, subject: str, predicate: str, obj: Term, matches: str | None = None) -> list[ox.Quad]:
+    """A premise of ``owner`` (a classification or suggestion): the statement as an
+    rdf:Statement at an IRI derived from both, and the rule's value it satisfied."""
+    statement = f"{owner}/premise/" + hashlib.sha1(f"{subject} {predicate} {obj}".encode()).hexdigest()[:12]
+    quads = [
+        quad(owner, AIMS + "hasPremise", statement),
+        quad(statement, RDF_TYPE, RDF + "Statement"),
+        quad(statement, RDF + "subject", subject),
+        quad(statement, RDF + "predicate", predicate),
+        quad(statement, RDF + "object", obj),
+    ]
+    return quads + [quad(statement, AIMS + "matches", matches)] if matches else quads
+
+
 def suggestion_quads(found: Iterable[Suggestion]) -> set[ox.Quad]:
     quads: set[ox.Quad] = set()
-
-    def add(s: str, p: str, o: Term | str) -> None:
-        quads.add(ox.Quad(ox.NamedNode(s), ox.NamedNode(p), ox.NamedNode(o) if isinstance(o, str) else o, GRAPH))
-
     for suggestion in found:
         iri = suggestion.iri
-        add(suggestion.node, HAS_SUGGESTION, iri)
-        add(iri, RDF_TYPE, AIMS + "RiskSuggestion")
-        add(iri, AIMS + "suggestedSource", suggestion.source)
-        for rule in sorted(suggestion.rules):
-            add(iri, AIMS + "byRule", rule)
-        for subject, predicate, obj in sorted(suggestion.premises, key=str):
-            statement = f"{iri}/premise/" + hashlib.sha1(f"{subject} {predicate} {obj}".encode()).hexdigest()[:12]
-            add(iri, AIMS + "hasPremise", statement)
-            add(statement, RDF_TYPE, RDF + "Statement")
-            add(statement, RDF + "subject", subject)
-            add(statement, RDF + "predicate", predicate)
-            add(statement, RDF + "object", obj)
+        quads.add(quad(suggestion.node, HAS_SUGGESTION, iri))
+        quads.add(quad(iri, RDF_TYPE, AIMS + "RiskSuggestion"))
+        quads.add(quad(iri, AIMS + "suggestedSource", suggestion.source))
+        quads.update(quad(iri, AIMS + "byRule", rule) for rule in suggestion.rules)
+        for subject, predicate, obj in suggestion.premises:
+            quads.update(premise_quads(iri, subject, predicate, obj))
     return quads
 
 
