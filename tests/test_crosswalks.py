@@ -109,12 +109,17 @@ def slot(graph: rdflib.Graph, mapping: str, name: str) -> list[str]:
     return [str(o) for o in graph.objects(URIRef(mapping), URIRef(SSSOM + name))]
 
 
+#: The reference graphs of catalogue concepts: ISO/IEC 42001 in the catalogue, the other
+#: frameworks in their own graph.
+REFERENCE = f"VALUES ?reference {{ <{Graphs.CATALOGUE}> <{Graphs.FRAMEWORKS}> }}"
+
+
 def catalogue_concepts(store: GraphStore, namespace: str) -> dict[str, set[str]]:
     """Every concept of the catalogue graph in ``namespace``: IRI -> its aims: classes."""
     found: dict[str, set[str]] = {}
     for row in select(
         store,
-        f"""SELECT ?c ?kind WHERE {{ GRAPH <{Graphs.CATALOGUE}> {{ ?c a skos:Concept ; a ?kind }}
+        f"""SELECT ?c ?kind WHERE {{ {REFERENCE} GRAPH ?reference {{ ?c a skos:Concept ; a ?kind }}
         FILTER (STRSTARTS(STR(?c), "{namespace}")) }}""",
     ):
         found.setdefault(row["c"], set())
@@ -241,7 +246,7 @@ def test_nist_ai_rmf_has_4_functions_19_categories_and_72_subcategories(demo_sto
     assert all(kinds == {"LegalProvision"} for kinds in concepts.values())
     rows = select(
         demo_store,
-        f"""SELECT ?c ?notation ?title ?label ?definition ?broader WHERE {{ GRAPH <{Graphs.CATALOGUE}> {{
+        f"""SELECT ?c ?notation ?title ?label ?definition ?broader WHERE {{ GRAPH <{Graphs.FRAMEWORKS}> {{
         ?c skos:inScheme <{NIST}AIRMF> ; skos:notation ?notation ; skos:prefLabel ?title ; rdfs:label ?label ;
             skos:definition ?definition .
         OPTIONAL {{ ?c skos:broader ?broader }} }} }}""",
@@ -355,7 +360,7 @@ def test_nist_subcategories_mapped_from_iso_except_those_listed_with_a_reason(de
 def test_iso_to_eu_ai_act_mappings_agree_with_the_obligations_evidence(demo_store: GraphStore):
     rows = select(
         demo_store,
-        f"""SELECT ?obligation ?basis ?evidence WHERE {{ GRAPH <{Graphs.CATALOGUE}> {{
+        f"""SELECT ?obligation ?basis ?evidence WHERE {{ GRAPH <{Graphs.FRAMEWORKS}> {{
         ?obligation a aims:Obligation ; aims:basis ?basis ; aims:evidencedBy ?evidence }} }}""",
     )
     evidenced = {(r["evidence"], r["basis"]) for r in rows}
@@ -372,8 +377,9 @@ def test_sparql_follows_a_control_to_nist_subcategories_and_eu_ai_act_provisions
     rows = select(
         demo_store,
         f"""SELECT ?target ?label ?olir WHERE {{ GRAPH <{Graphs.CATALOGUE}> {{
-        <{ISO}A.6.2.8> skos:broadMatch|skos:relatedMatch ?target . ?target rdfs:label ?label .
-        ?m sssom:subject_id <{ISO}A.6.2.8> ; sssom:object_id ?target ; aims:olirRelationship ?olir }} }}""",
+        <{ISO}A.6.2.8> skos:broadMatch|skos:relatedMatch ?target .
+        ?m sssom:subject_id <{ISO}A.6.2.8> ; sssom:object_id ?target ; aims:olirRelationship ?olir }}
+        GRAPH <{Graphs.FRAMEWORKS}> {{ ?target rdfs:label ?label }} }}""",
     )
     reached = {(r["target"].removeprefix(EUAIA), r["olir"].removeprefix(OLIR)) for r in rows}
     assert reached == {("Art12", "SubsetOf"), ("Art19", "IntersectsWith"), ("Art26", "IntersectsWith")}

@@ -29,7 +29,9 @@ from aimsgraph.namespaces import Graphs
 
 ROLES = ("reader", "editor", "admin")
 #: Graphs whose content comes with aimsgraph or from an admin's import: admin writes them.
-REFERENCE_GRAPHS = frozenset({Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.VOCABULARIES, Graphs.ATLAS, Graphs.TAXONOMIES})
+REFERENCE_GRAPHS = frozenset(
+    {Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.FRAMEWORKS, Graphs.VOCABULARIES, Graphs.ATLAS, Graphs.TAXONOMIES}
+)
 #: Graphs aimsgraph computes or keeps itself (``Graphs.DERIVED``): no request writes them.
 SERVICE_GRAPHS = frozenset(Graphs.DERIVED)
 

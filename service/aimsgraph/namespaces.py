@@ -144,11 +144,13 @@ class Graphs:
     DATA_CATALOGS = GRAPH_BASE + "data-catalogs"  # enterprise data catalogue entries (aimsgraph import dcat)
     LINEAGE = GRAPH_BASE + "lineage"  # OpenLineage runs and the dataset changes they report
     APPLICABILITY = GRAPH_BASE + "applicability"  # EU AI Act classifications with their premises
+    FRAMEWORKS = GRAPH_BASE + "frameworks"  # EU AI Act and NIST AI RMF catalogues, applicability and suggestion rules
     TAXONOMIES = GRAPH_BASE + "taxonomies"  # risk taxonomies imported from AI Atlas Nexus (aimsgraph import atlas-nexus)
 
     ALL = (
         ONTOLOGY,
         CATALOGUE,
+        FRAMEWORKS,
         DATA,
         INFERRED,
         APPLICABILITY,
@@ -165,8 +167,11 @@ class Graphs:
     DERIVED = (INFERRED, APPLICABILITY, ANALYSIS, VALIDATION, CHANGES)
     #: Graphs that are not premises for reasoning: derived ones, the audit trail, published
     #: vocabularies (their domains and ranges would type our data; we align by our own axioms
-    #: instead), and what others say of their data: catalogue entries and lineage events.
-    NOT_PREMISES = (*DERIVED, VOCABULARIES, DATA_CATALOGS, LINEAGE)
+    #: instead), other frameworks' catalogues and rules (read as they are, by the applicability
+    #: engine and readiness: nothing in them needs OWL 2 RL, and reasoning over them on every
+    #: full refresh and every uploaded record would cost a fifth more), and what others say of
+    #: their data: catalogue entries and lineage events.
+    NOT_PREMISES = (*DERIVED, VOCABULARIES, FRAMEWORKS, DATA_CATALOGS, LINEAGE)
 
 
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|^`\\]*$")

@@ -38,11 +38,17 @@ def ontology_files() -> list[Path]:
 
 
 def catalogue_files() -> list[Path]:
-    """Reference content loaded into the catalogue graph: ISO/IEC 42001, the EU AI Act, the
-    NIST AI RMF, the risk suggestion rules, risk matrices and crosswalks (mappings to other vocabularies)."""
+    """Reference content loaded into the catalogue graph: ISO/IEC 42001, risk matrices and
+    crosswalks (mappings to other vocabularies)."""
+    return [file for folder in ("iso42001", "risk-matrices", "crosswalks") for file in sorted(path("data", folder).glob("*.ttl"))]
+
+
+def framework_files() -> list[Path]:
+    """Other frameworks, loaded into the frameworks graph: the EU AI Act and the NIST AI RMF
+    catalogues, the applicability rules, and the risk suggestion rules."""
     return [
         file
-        for folder in ("iso42001", "eu-ai-act", "nist-ai-rmf", "risk-identification", "risk-matrices", "crosswalks")
+        for folder in ("eu-ai-act", "nist-ai-rmf", "risk-identification")
         for file in sorted(path("data", folder).glob("*.ttl"))
     ]
 

@@ -153,7 +153,14 @@ SETTINGS_TYPES = {AIMS + c for c in ("RiskCriteria", "RiskMatrix", "RiskMatrixCe
 QUALIFIED_PREDICATES = {
     AIMS + p for p in ("hasDependency", "dependencyTarget", "dependencyType", "couplingStrength", "isCritical")
 }
-MODEL_GRAPHS_EXCLUDED = {Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.VOCABULARIES, Graphs.ATLAS, Graphs.TAXONOMIES}
+MODEL_GRAPHS_EXCLUDED = {
+    Graphs.ONTOLOGY,
+    Graphs.CATALOGUE,
+    Graphs.FRAMEWORKS,
+    Graphs.VOCABULARIES,
+    Graphs.ATLAS,
+    Graphs.TAXONOMIES,
+}
 
 
 def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) -> RiskModel | None:

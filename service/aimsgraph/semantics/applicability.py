@@ -463,7 +463,7 @@ def compute(store: GraphStore) -> list[Classification]:
 
 
 #: Graphs whose change can move any classification: the rules, the class trees, the mappings.
-REFERENCE_GRAPHS = frozenset({Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.VOCABULARIES})
+REFERENCE_GRAPHS = frozenset({Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.FRAMEWORKS, Graphs.VOCABULARIES})
 #: Predicates that build the class trees and mappings values are matched through.
 TREE_PREDICATES = frozenset(
     {RDFS + "subClassOf", RDFS + "subPropertyOf", SKOS + "broader", SKOS + "exactMatch", SKOS + "closeMatch", SKOS + "broadMatch"}

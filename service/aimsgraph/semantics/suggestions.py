@@ -215,7 +215,7 @@ def needed(rules: Iterable[SuggestionRule], delta: Delta | None) -> bool:
         return True
     predicates = {p for rule in rules for p in rule.predicates} | {RDF_TYPE}
     return any(
-        q.predicate.value in predicates or graph_of(q) == Graphs.CATALOGUE
+        q.predicate.value in predicates or graph_of(q) in (Graphs.CATALOGUE, Graphs.FRAMEWORKS)
         for q in delta.removed | delta.added
         if graph_of(q) not in Graphs.DERIVED
     )

@@ -58,7 +58,15 @@ from aimsgraph.store.remote import DatasetOptions
 
 #: The record as validation sees it: asserted data with its inferences and classifications,
 #: ontology and catalogue.
-VALIDATED_GRAPHS = (Graphs.ONTOLOGY, Graphs.CATALOGUE, Graphs.DATA, Graphs.INFERRED, Graphs.APPLICABILITY, Graphs.LINEAGE)
+VALIDATED_GRAPHS = (
+    Graphs.ONTOLOGY,
+    Graphs.CATALOGUE,
+    Graphs.FRAMEWORKS,
+    Graphs.DATA,
+    Graphs.INFERRED,
+    Graphs.APPLICABILITY,
+    Graphs.LINEAGE,
+)
 SEVERITIES = ("Violation", "Warning", "Info")
 #: Links a stored finding to the clauses it concerns. Not aims:clause: findings must never
 #: become focus nodes of the shapes that check aims:clause references.

@@ -460,13 +460,14 @@ class GraphStore:
         """Bring reference graphs up to date and, on an empty store, load the demo dated for
         ``on`` (default today; see :mod:`aimsgraph.store.demo`).
 
-        Idempotent: the ontology, catalogue and vocabularies graphs are replaced only when their source
+        Idempotent: the ontology, catalogue, frameworks and vocabularies graphs are replaced only when their source
         files changed (their digest is kept in the graph as ``dct:hasVersion``); the data
         graph is never touched once it has content.
         """
         actions = {
             Graphs.ONTOLOGY: self._sync_reference(Graphs.ONTOLOGY, resources.ontology_files()),
             Graphs.CATALOGUE: self._sync_reference(Graphs.CATALOGUE, resources.catalogue_files()),
+            Graphs.FRAMEWORKS: self._sync_reference(Graphs.FRAMEWORKS, resources.framework_files()),
             Graphs.VOCABULARIES: self._sync_reference(Graphs.VOCABULARIES, resources.vocabulary_files()),
         }
         if demo and self.is_empty(Graphs.DATA):
