@@ -28,6 +28,7 @@ def test_first_start_loads_reference_graphs_and_demo_then_restarts_reuse_them(tm
     assert actions == {
         Graphs.ONTOLOGY: "loaded",
         Graphs.CATALOGUE: "loaded",
+        Graphs.FRAMEWORKS: "loaded",
         Graphs.VOCABULARIES: "loaded",
         Graphs.DATA: "loaded demo",
     }
@@ -39,6 +40,7 @@ def test_first_start_loads_reference_graphs_and_demo_then_restarts_reuse_them(tm
     assert again.initialise(demo=True) == {
         Graphs.ONTOLOGY: "up to date",
         Graphs.CATALOGUE: "up to date",
+        Graphs.FRAMEWORKS: "up to date",
         Graphs.VOCABULARIES: "up to date",
     }
     assert again.graph_sizes() == sizes
