@@ -31,7 +31,7 @@ from aimsgraph.semantics import applicability
 from aimsgraph.store import GraphStore
 from conftest import select, serving, settle
 
-AIRO_SHAPES = Path(__file__).resolve().parents[2] / "shared" / "ref" / "airo" / "high-risk-shacl" / "shapes-final.ttl"
+AIRO_SHAPES = Path(__file__).resolve().parent / "data" / "airo" / "high-risk-shapes-final.ttl"
 SH = Namespace("http://www.w3.org/ns/shacl#")
 EUAIA = "https://w3id.org/aimsgraph/eu-ai-act/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
