@@ -554,7 +554,7 @@ def what_if(
     """The classifications of ``node`` now, and with the statements ``add`` added and
     ``remove`` removed (predicate, object pairs about ``node``); nothing is written."""
     catalogue = load_catalogue(store)
-    facts = read_facts(store, catalogue)
+    facts = read_facts(store, catalogue, {node})  # the node's facts only: 1.4 s for all at 10,000 systems
     before = _classify_node(catalogue, facts, node) if _known(facts, node) else []
     added = list(add)
     props = _sub_properties(store, catalogue.properties | set(EXTRA_FACTS))
