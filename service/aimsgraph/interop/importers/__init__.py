@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyoxigraph as ox
+import yaml
 
 from aimsgraph import limits
 from aimsgraph.errors import InvalidInput
@@ -181,3 +182,26 @@ def _in_order(nodes: set, needs: Callable, digest: Callable) -> dict:
 
 def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def read_yaml(source: Path | bytes, name: str) -> object:
+    """A YAML document from a file or a request body, parsed safely (a data file must never
+    construct objects); InvalidInput names ``name``, the line and the problem."""
+    try:
+        if isinstance(source, bytes):
+            return yaml.safe_load(source)
+        with source.open("rb") as stream:
+            return yaml.safe_load(stream)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {name}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{name}: not valid YAML: {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise InvalidInput(f"{name}: not valid YAML: nested too deeply") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is not None and problem:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return " ".join(str(exc).split())  # PyYAML's own text spans several lines

@@ -22,10 +22,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pyoxigraph as ox
-import yaml
 
 from aimsgraph.errors import InvalidInput
-from aimsgraph.interop.importers import NothingRecognised
+from aimsgraph.interop.importers import NothingRecognised, read_yaml
 from aimsgraph.namespaces import (
     AIMS,
     ATLAS_BASE,
@@ -152,7 +151,7 @@ def import_atlas(store: GraphStore, source: Path | bytes, write: Callable[[Delta
     """
     name = str(source) if isinstance(source, Path) else "the upload"
     try:
-        atlas = _check(_read_yaml(source, name))
+        atlas = _check(read_yaml(source, name))
     except _NotAtlas as exc:
         error = NothingRecognised if isinstance(exc, _Unrecognised) else InvalidInput
         raise error(f"{name}: not an ATLAS file: {exc}") from None
@@ -166,27 +165,6 @@ def import_atlas(store: GraphStore, source: Path | bytes, write: Callable[[Delta
 
 
 # -- reading and checking ------------------------------------------------------------------
-
-
-def _read_yaml(source: Path | bytes, name: str) -> object:
-    try:
-        if isinstance(source, bytes):
-            return yaml.safe_load(source)  # safe_load: a data file must never construct objects
-        with source.open("rb") as stream:
-            return yaml.safe_load(stream)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {name}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{name}: not valid YAML: {_yaml_problem(exc)}") from None
-    except RecursionError:
-        raise InvalidInput(f"{name}: not valid YAML: nested too deeply") from None
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
-    if mark is not None and problem:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return " ".join(str(exc).split())  # PyYAML's own text spans several lines
 
 
 def _check(document: object) -> _Atlas:

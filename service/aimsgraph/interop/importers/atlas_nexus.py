@@ -68,9 +68,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pyoxigraph as ox
-import yaml
 
 from aimsgraph.errors import InvalidInput
+from aimsgraph.interop.importers import read_yaml
 from aimsgraph.namespaces import (
     AIMS,
     DCT,
@@ -437,21 +437,9 @@ def _read_yaml(path: Path) -> object:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise InvalidInput(f"{path}: larger than {MAX_FILE_BYTES >> 20} MB, too large for an AI Atlas Nexus file")
-        with path.open("rb") as stream:
-            return yaml.safe_load(stream)  # safe_load: a data file must never construct objects
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
-    except RecursionError:
-        raise InvalidInput(f"{path}: not valid YAML: nested too deeply") from None
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
-    if mark is not None and problem:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return " ".join(str(exc).split())  # PyYAML's own text spans several lines
+    return read_yaml(path, str(path))
 
 
 def _text(value: object) -> str:
