@@ -24,7 +24,7 @@ narrower concept of one, or a concept mapped to one (``skos:exactMatch``, ``clos
 are read from the premise graphs only, so each premise is a statement the record makes, not an
 inference. :func:`what_if` classifies with facts added or removed and writes nothing.
 
-May import: store, the top level.
+May import: store, the rest of semantics (reasoning, suggestions), the top level.
 """
 
 from __future__ import annotations
