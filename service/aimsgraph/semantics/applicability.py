@@ -168,6 +168,7 @@ class Facts:
     statements: dict[str, list[tuple[str, str, Term]]]  # node -> (criterion property, predicate, value)
     above: dict[str, set[str]]  # value IRI -> the wanted IRIs it is, or is under
     operators: set[str]  # organisations that operate an AI management system
+    by_super: dict[str, set[str]]  # predicate read -> the properties of the rules it states
 
     def values(self, node: str, prop: str) -> Iterator[tuple[str, Term]]:
         for criterion_prop, predicate, value in self.statements.get(node, ()):
@@ -179,7 +180,7 @@ class Facts:
 
 
 def load_catalogue(store: GraphStore) -> Catalogue:
-    """The applicability rules and obligations in the store (the catalogue graph, usually)."""
+    """The applicability rules and obligations in the store (the frameworks graph, usually)."""
     rows = store.query(
         sparql_prefixes("aims")
         + """SELECT ?rule ?basis ?category ?class ?criterion ?property ?value ?literal WHERE {
@@ -217,11 +218,19 @@ def load_catalogue(store: GraphStore) -> Catalogue:
     return Catalogue(rules, tuple(sorted(obligations, key=lambda o: o.iri)), points)
 
 
-def read_facts(store: GraphStore, catalogue: Catalogue, subjects: set[str] | None = None) -> Facts:
+def fact_properties(store: GraphStore, catalogue: Catalogue) -> dict[str, set[str]]:
+    """Each predicate that states a fact the rules read (a criterion's property, or a
+    sub-property of one), with the properties it states."""
+    return _sub_properties(store, catalogue.properties | set(EXTRA_FACTS))
+
+
+def read_facts(
+    store: GraphStore, catalogue: Catalogue, subjects: set[str] | None = None, by_super: dict[str, set[str]] | None = None
+) -> Facts:
     """The facts every rule of ``catalogue`` asks about, for every node of the classes the rules
-    apply to (or for ``subjects`` alone)."""
+    apply to (or for ``subjects`` alone); ``by_super`` as :func:`fact_properties` gives it."""
     classes = {r.applies_to for r in catalogue.rules} | {AI_SYSTEM}
-    by_super = _sub_properties(store, catalogue.properties | set(EXTRA_FACTS))
+    by_super = by_super if by_super is not None else fact_properties(store, catalogue)
     graphs = premise_graphs(store)
     statements: dict[str, list[tuple[str, str, Term]]] = defaultdict(list)
     seen: set[tuple] = set()
@@ -257,7 +266,7 @@ def read_facts(store: GraphStore, catalogue: Catalogue, subjects: set[str] | Non
             keep(row["s"].value, row["p"].value, row["o"])
     values = {o.value for items in statements.values() for _, _, o in items if isinstance(o, ox.NamedNode)}
     operators = {q.object.value for q in store.quads(None, ox.NamedNode(OPERATED_BY), None) if isinstance(q.object, ox.NamedNode)}
-    return Facts(nodes, dict(statements), _classes_of(store, values, catalogue.wanted), operators)
+    return Facts(nodes, dict(statements), _classes_of(store, values, catalogue.wanted), operators, by_super)
 
 
 def _sub_properties(store: GraphStore, props: set[str]) -> dict[str, set[str]]:
@@ -482,16 +491,17 @@ def refresh_applicability(store: GraphStore, delta: Delta | None = None) -> set[
     Risk suggestions (``suggestions``) are recomputed whenever the write touches what their
     patterns read. Call it holding the write lock."""
     catalogue = load_catalogue(store)
-    nodes = None if delta is None else _affected(store, catalogue, delta)
+    by_super = fact_properties(store, catalogue)
+    nodes = None if delta is None else _affected(store, by_super, delta)
     if nodes is None:
-        wanted = classification_quads(classify(catalogue, read_facts(store, catalogue)))
+        wanted = classification_quads(classify(catalogue, read_facts(store, catalogue, by_super=by_super)))
         current = {
             q
             for q in store.quads(None, None, None, GRAPH)
             if q.predicate != GENERATED_AT and not suggestions.is_suggestion_quad(q)
         }
     elif nodes:
-        facts = read_facts(store, catalogue, nodes)
+        facts = read_facts(store, catalogue, nodes, by_super)
         wanted = classification_quads(c for n in sorted(nodes) if _known(facts, n) for c in _classify_node(catalogue, facts, n))
         current = _stored_quads(store, nodes)
     else:
@@ -509,7 +519,7 @@ def refresh_applicability(store: GraphStore, delta: Delta | None = None) -> set[
     return {str(q.subject.value) for q in remove | add if q.predicate.value in derived and isinstance(q.subject, ox.NamedNode)}
 
 
-def _affected(store: GraphStore, catalogue: Catalogue, delta: Delta) -> set[str] | None:
+def _affected(store: GraphStore, by_super: dict[str, set[str]], delta: Delta) -> set[str] | None:
     """The nodes a write can reclassify: those it describes and those whose facts name one of
     them (a stakeholder group newly typed as natural persons); None when it can move any."""
     quads = [q for q in delta.removed | delta.added if graph_of(q) not in Graphs.DERIVED]
@@ -522,7 +532,7 @@ def _affected(store: GraphStore, catalogue: Catalogue, delta: Delta) -> set[str]
         return None
     if not touched:
         return set()
-    predicates = " ".join(f"<{p}>" for p in _sub_properties(store, catalogue.properties | set(EXTRA_FACTS)))
+    predicates = " ".join(f"<{p}>" for p in by_super)
     listed = " ".join(f"<{n}>" for n in sorted(touched))
     rows = store.query(
         f"SELECT DISTINCT ?s WHERE {{ VALUES ?o {{ {listed} }} VALUES ?p {{ {predicates} }} ?s ?p ?o FILTER(isIRI(?s)) }}"
@@ -535,16 +545,11 @@ def _stored_quads(store: GraphStore, nodes: set[str]) -> set[ox.Quad]:
     """What the applicability graph says of ``nodes``: their own statements, their
     classifications and the classifications' premises."""
     found: set[ox.Quad] = set()
-    has_classification, has_premise = ox.NamedNode(AIMS + "hasClassification"), ox.NamedNode(AIMS + "hasPremise")
+    has_classification = ox.NamedNode(AIMS + "hasClassification")
     for node in nodes:
         own = [q for q in store.quads(ox.NamedNode(node), None, None, GRAPH) if not suggestions.is_suggestion_quad(q)]
         found.update(own)
-        for c in (q.object for q in own if q.predicate == has_classification and isinstance(q.object, ox.NamedNode)):
-            described = list(store.quads(c, None, None, GRAPH))
-            found.update(described)
-            for premise in (q.object for q in described if q.predicate == has_premise):
-                if isinstance(premise, ox.NamedNode):
-                    found.update(store.quads(premise, None, None, GRAPH))
+        found |= suggestions.linked_quads(store, (q for q in own if q.predicate == has_classification))
     return found
 
 
@@ -557,11 +562,10 @@ def what_if(
     facts = read_facts(store, catalogue, {node})  # the node's facts only: 1.4 s for all at 10,000 systems
     before = _classify_node(catalogue, facts, node) if _known(facts, node) else []
     added = list(add)
-    props = _sub_properties(store, catalogue.properties | set(EXTRA_FACTS))
     dropped = {(p, str(o)) for p, o in remove}
     statements = [s for s in facts.statements.get(node, []) if (s[1], str(s[2])) not in dropped]
     for predicate, value in added:
-        statements += [(prop, predicate, value) for prop in props.get(predicate, {predicate})]
+        statements += [(prop, predicate, value) for prop in facts.by_super.get(predicate, {predicate})]
         if predicate == RDF_TYPE and isinstance(value, ox.NamedNode):
             facts.nodes.setdefault(value.value, set()).add(node)
     facts.statements[node] = statements
@@ -608,14 +612,14 @@ def _term_json(term: Term) -> str | bool:
     return term.value if isinstance(term, (ox.NamedNode, ox.Literal)) else str(term)
 
 
-def stored(store: GraphStore, node: str | None = None) -> list[dict[str, object]]:
-    """The classifications the applicability graph holds (of ``node``, or all), as JSON."""
+def stored(store: GraphStore, node: str) -> list[dict[str, object]]:
+    """The classifications the applicability graph holds of ``node``, as JSON."""
     return [as_json(c) for c in stored_classifications(store, node)]
 
 
-def stored_classifications(store: GraphStore, node: str | None = None) -> list[Classification]:
-    """The classifications the applicability graph holds (of ``node``, or all)."""
-    bound = f"VALUES ?node {{ <{node}> }}" if node else ""
+def stored_classifications(store: GraphStore, node: str) -> list[Classification]:
+    """The classifications the applicability graph holds of ``node``."""
+    bound = f"VALUES ?node {{ <{node}> }}"
     rows = store.query(
         sparql_prefixes("aims")
         + f"""SELECT ?node ?c ?category ?basis ?rule ?role ?obligation ?scope ?refused ?s ?p ?o ?matches WHERE {{

@@ -176,9 +176,15 @@ def suggestion_quads(found: Iterable[Suggestion]) -> set[ox.Quad]:
 
 def stored_quads(store: GraphStore) -> set[ox.Quad]:
     """The suggestions the applicability graph holds, read from their links (not a scan)."""
+    return linked_quads(store, store.quads(None, ox.NamedNode(HAS_SUGGESTION), None, GRAPH))
+
+
+def linked_quads(store: GraphStore, links: Iterable[ox.Quad]) -> set[ox.Quad]:
+    """The links (a node to its classification or suggestion), what the applicability graph says
+    of the nodes they point to, and of those nodes' premises."""
     found: set[ox.Quad] = set()
     has_premise = ox.NamedNode(AIMS + "hasPremise")
-    for link in store.quads(None, ox.NamedNode(HAS_SUGGESTION), None, GRAPH):
+    for link in links:
         found.add(link)
         if not isinstance(link.object, ox.NamedNode):
             continue
