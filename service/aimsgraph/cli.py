@@ -437,9 +437,7 @@ def readiness(framework: str | None, fmt: str, output: Path | None, as_of: str |
     day = _as_of(as_of)
     store = _derived_current(_open_store(data_dir))
     summary = validation.FindingsIndex(None, day, validation.validate_store(store, day)).summary(store)
-    found = [
-        f for f in frameworks.readiness(store, overview.readiness(store, summary), summary.checks) if framework in (None, f.key)
-    ]
+    found = [f for f in overview.frameworks_of(store, summary) if framework in (None, f.key)]
     if fmt == "json":
         _write(json.dumps({"asOf": day.isoformat(), "frameworks": [frameworks.as_json(f) for f in found]}, indent=2), output)
         return

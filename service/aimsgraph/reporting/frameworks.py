@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 
 from rdflib import URIRef
 
+from aimsgraph.errors import InvalidInput
 from aimsgraph.namespaces import AIMS, ISO, NIST, SH, SKOS, SSSOM, Graphs, sparql_prefixes
 from aimsgraph.reporting.reports import Readiness
 from aimsgraph.semantics.validation import shapes_graph
@@ -87,6 +88,14 @@ def readiness(store: GraphStore, clauses: list[Readiness], checks: dict[str, tup
     ]
 
 
+def named(found: list[Framework], key: str) -> Framework:
+    """The framework of ``key``; InvalidInput names the keys there are."""
+    for framework in found:
+        if framework.key == key:
+            return framework
+    raise InvalidInput(f"framework must be one of {', '.join(f.key for f in found)}")
+
+
 def as_json(framework: Framework) -> dict[str, object]:
     return {
         "key": framework.key,
@@ -100,6 +109,7 @@ def as_json(framework: Framework) -> dict[str, object]:
 
 
 def _own(r: Readiness) -> str:
+    """An ISO item's status from its checks: none looked at it, one failed, or all passed."""
     return "not assessed" if not r.total else "not met" if r.failed else "met"
 
 
@@ -155,9 +165,8 @@ def _decide(deciders: list[Decider]) -> str:
 
 
 def _decider(iri: str, label: str, relation: str, readiness: Readiness | None) -> Decider:
-    total, failed = (readiness.total, readiness.failed) if readiness else (0, 0)
-    status = "not assessed" if not total else "not met" if failed else "met"
-    return Decider(iri, label, relation, status, total, failed)
+    readiness = readiness or Readiness(iri, label)
+    return Decider(iri, label, relation, _own(readiness), readiness.total, readiness.failed)
 
 
 def _nist(store: GraphStore, label, iso: dict[str, Readiness], mappings: dict[tuple[str, str], str]) -> Framework:

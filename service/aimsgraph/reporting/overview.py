@@ -284,9 +284,14 @@ def framework_readiness(store: GraphStore, as_of: date | None = None, wait: bool
     kept = store.memo.get("frameworks")
     if isinstance(kept, tuple) and kept[0] == (key, store.generation):
         return kept[1]
-    found = frameworks.readiness(store, readiness(store, summary), summary.checks)
+    found = frameworks_of(store, summary)
     store.memo["frameworks"] = ((key, store.generation), found)
     return found
+
+
+def frameworks_of(store: GraphStore, summary: validation.FindingsSummary) -> list[frameworks.Framework]:
+    """The three frameworks' readiness from one validation's summary."""
+    return frameworks.readiness(store, readiness(store, summary), summary.checks)
 
 
 @dataclass(frozen=True)
@@ -352,17 +357,18 @@ def dashboard(store: GraphStore, models, as_of: date) -> Dashboard:
             return kept[1]
     snapshot = models.get()
     stale = stale_evidence(snapshot.record, summary)
+    clauses = readiness(store, summary)
     board = Dashboard(
         summary.as_of or as_of,
         counts(store),
         summary.severities,
-        readiness(store, summary),
+        clauses,
         snapshot.kept("top systems", lambda: top_systems(snapshot.record, snapshot.model, RISKIEST_SYSTEMS)),
         snapshot.kept("top risks", lambda: top_risks(snapshot.record, snapshot.model, TOP_RISKS)),
         stale[:STALE_SHOWN],
         len(stale),
         snapshot.model.criteria.appetite,
-        [(f.key, f.title, f.counts) for f in frameworks.readiness(store, readiness(store, summary), summary.checks)],
+        [(f.key, f.title, f.counts) for f in frameworks.readiness(store, clauses, summary.checks)],
     )
     if key is not None and store.stamp(Graphs.ANALYSIS) == stamp:  # no write meanwhile
         store.memo["dashboard"] = (key, board, store.generation)

@@ -67,10 +67,8 @@ def readiness() -> Response:
     as_of = clock.as_of_argument(request.args.get("asOf"))
     wanted = request.args.get("framework")
     found = overview.framework_readiness(state().store, as_of)
-    keys = [f.key for f in found]
-    if wanted is not None and wanted not in keys:
-        raise InvalidInput(f"framework must be one of {', '.join(keys)}")
-    return jsonify(asOf=as_of.isoformat(), frameworks=[frameworks.as_json(f) for f in found if wanted in (None, f.key)])
+    chosen = found if wanted is None else [frameworks.named(found, wanted)]
+    return jsonify(asOf=as_of.isoformat(), frameworks=[frameworks.as_json(f) for f in chosen])
 
 
 @bp.post("/eu-ai-act/what-if")

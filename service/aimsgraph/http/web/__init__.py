@@ -20,7 +20,7 @@ from aimsgraph.errors import InvalidInput, NotFound
 from aimsgraph.http.state import state
 from aimsgraph.namespaces import is_absolute_iri
 from aimsgraph.records import agenda, queries, soa
-from aimsgraph.reporting import charts, overview
+from aimsgraph.reporting import charts, frameworks, overview
 from aimsgraph.risk import impact
 from aimsgraph.semantics import applicability, suggestions
 
@@ -205,10 +205,7 @@ def risk_suggestions():
 def readiness_page():
     """One framework's requirements with their status and the items that decided it."""
     found = overview.framework_readiness(state().store, clock.as_of_argument(request.args.get("asOf")))
-    key = request.args.get("framework") or found[0].key
-    chosen = next((f for f in found if f.key == key), None)
-    if chosen is None:
-        raise InvalidInput(f"framework must be one of {', '.join(f.key for f in found)}")
+    chosen = frameworks.named(found, request.args.get("framework") or found[0].key)
     status = request.args.get("status")
     rows = [r for r in chosen.requirements if status in (None, r.status)]
     page = overview.page_of(rows, request.args.get("after") or None, lambda r: r.iri)
