@@ -22,6 +22,7 @@ from aimsgraph.config import Settings
 from browser import NARROW, WIDE, console_errors, screenshot, start_chromium, viewport
 from conftest import serving, start_server
 from test_impact import SHARED_DATASET_SYSTEMS
+from test_yasgui import in_active_tab, open_query_page, result_rows, run_query
 
 DEMO = "https://data.meridian.example/aims/"
 STATIC = Path(__file__).resolve().parents[1] / "service" / "aimsgraph" / "http" / "web" / "static"
@@ -95,37 +96,42 @@ def test_every_page_loads_cleanly_wide_and_narrow(chrome, server, name):
 
 
 def test_a_typed_query_runs_and_shows_rows(chrome, server):
-    open_page(chrome, server.url + "/query")
-    chrome.find_element(By.CSS_SELECTOR, ".CodeMirror").click()
+    """The SPARQL page is YASGUI (tests/test_yasgui.py has the rest): a query typed in the editor
+    of the tab on show runs with Ctrl+Enter."""
+    open_query_page(chrome, server.url + "/query")
+    chrome.find_element(By.CSS_SELECTOR, in_active_tab(".CodeMirror")).click()
     editor = chrome.switch_to.active_element
     editor.send_keys(Keys.CONTROL, "a")
     editor.send_keys(Keys.DELETE)
     editor.send_keys("SELECT ?system WHERE { ?system a <https://w3id.org/aimsgraph/ontology#AISystem> } ORDER BY ?system")
     editor.send_keys(Keys.CONTROL, Keys.ENTER)  # the keyboard way; the button is tested below
-    rows = wait(chrome).until(lambda c: c.find_elements(By.CSS_SELECTOR, "#result-table tbody tr"))
+    rows = wait(chrome).until(lambda c: result_rows(c))
     assert len(rows) == 12
-    assert rows[0].text.startswith("<" + DEMO + "system/")
-    assert "12 rows" in chrome.find_element(By.ID, "status").text
+    assert rows[0][0].startswith("<" + DEMO + "system/")
+    assert "12 results" in chrome.find_element(By.CSS_SELECTOR, in_active_tab(".yasr_response_chip")).text
     screenshot(chrome, "sparql-results")
     assert console_errors(chrome) == []
 
 
 def test_a_named_query_loads_and_runs(chrome, server):
-    open_page(chrome, server.url + "/query")
+    open_query_page(chrome, server.url + "/query")
     Select(chrome.find_element(By.ID, "named")).select_by_visible_text("Record counts")
-    assert "record-counts" not in chrome.find_element(By.ID, "named-description").text  # the description, not the name
-    chrome.find_element(By.ID, "run").click()
-    rows = wait(chrome).until(lambda c: c.find_elements(By.CSS_SELECTOR, "#result-table tbody tr"))
-    counts = {row.find_elements(By.TAG_NAME, "td")[1].text: row.find_elements(By.TAG_NAME, "td")[2].text for row in rows}
+    description = chrome.find_element(By.ID, "named-description").text
+    assert description.startswith("How many AI systems") and "record-counts" not in description
+    assert chrome.find_element(By.CSS_SELECTOR, ".yasgui .tab.active a").get_attribute("textContent").startswith("record-counts")
+    run_query(chrome)
+    counts = {row[1]: row[2] for row in result_rows(chrome)}
     assert counts["AI systems"] == "12" and counts["Risks"] == "40"
 
 
 def test_a_query_error_is_shown_not_swallowed(chrome, server):
-    open_page(chrome, server.url + "/query")
-    chrome.execute_script("document.querySelector('.CodeMirror').CodeMirror.setValue('SELECT ?x WHERE {')")
-    chrome.find_element(By.ID, "run").click()
-    alert = wait(chrome).until(lambda c: c.find_element(By.CSS_SELECTOR, "#results [role=alert]"))
-    assert "400" in alert.text
+    open_query_page(chrome, server.url + "/query")
+    chrome.execute_script(
+        "document.querySelector(arguments[0]).CodeMirror.setValue('SELECT ?x WHERE {')", in_active_tab(".CodeMirror")
+    )
+    run_query(chrome)
+    alert = chrome.find_element(By.CSS_SELECTOR, in_active_tab(".yasr [role=alert]"))
+    assert "syntax error" in alert.text  # the service's own message
     console_errors(chrome)  # the 400 response is logged by Chromium as a failed resource; expected here
 
 
@@ -237,9 +243,9 @@ def test_token_login_in_the_browser(chrome, protected):
     chrome.find_element(By.ID, "token").send_keys(TOKEN, Keys.ENTER)
     wait(chrome).until(lambda c: c.current_url.endswith("/heatmap"))
     assert "Signed in as auditor" in chrome.find_element(By.CSS_SELECTOR, ".who").text
-    open_page(chrome, protected.url + "/query")  # the editor's fetch carries the session
-    chrome.find_element(By.ID, "run").click()
-    assert len(wait(chrome).until(lambda c: c.find_elements(By.CSS_SELECTOR, "#result-table tbody tr"))) == 12
+    open_query_page(chrome, protected.url + "/query?name=ai-systems")  # YASGUI's fetch carries the session
+    run_query(chrome)
+    assert len(result_rows(chrome)) == 12
     screenshot(chrome, "login-sparql")
     assert console_errors(chrome) == []
     chrome.find_element(By.CSS_SELECTOR, ".who button").click()
@@ -326,7 +332,7 @@ def test_vendored_files_are_the_npm_packages_own(server):
     """The digests in static/vendor/README.md match the files, and the service serves them."""
     table = (STATIC / "vendor" / "README.md").read_text()
     entries = re.findall(r"\| `([^`]+)` \| [^|]+ \| [^|]+ \| `([0-9a-f]{64})` \|", table)
-    assert len(entries) == 4
+    assert len(entries) == 8  # CodeMirror 4, YASGUI 4
     for name, digest in entries:
         assert hashlib.sha256((STATIC / "vendor" / name).read_bytes()).hexdigest() == digest, name
         assert requests.get(f"{server.url}/static/vendor/{name}").status_code == 200

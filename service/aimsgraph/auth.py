@@ -46,6 +46,9 @@ class Principal:
     def has(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
 
+    def as_reader(self) -> Principal:
+        return Principal(self.name, "reader")
+
 
 #: The caller of a CLI command: whoever can open the store's files is its administrator.
 def local_user() -> Principal:
@@ -100,11 +103,12 @@ class TokenRegistry:
         return next((digest for digest in self._by_digest if hmac.compare_digest(digest, wanted)), None)
 
     def session_principal(self, key: object) -> Principal | None:
-        """The caller of a browser session, as a reader whatever the token's role: a cookie is
-        sent with cross-site form posts too, so a session never writes (writes need the
-        Authorization header). None once the token is no longer configured."""
+        """Who a browser session of a token login is, with the token's role; None once the
+        token is no longer configured. A cookie is sent with cross-site requests too, so the
+        service lets a session act in this role only through forms that carry its CSRF token;
+        everywhere else (SPARQL Update, the Graph Store, the API) a session only reads."""
         principal = self._by_digest.get(key) if isinstance(key, str) else None
-        return Principal(principal.name, "reader") if principal else None
+        return principal
 
 
 def require(principal: Principal | None, role: str, action: str, registry: TokenRegistry) -> Principal:

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aimsgraph.errors import ConfigError
 
@@ -93,6 +94,75 @@ class Settings:
     #: AIMSGRAPH_SECRET_KEY: signs the session cookie of a web token login. Empty (the default):
     #: a random key per process, so logins end when the service restarts.
     secret_key: str = field(default="", repr=False)
+    #: AIMSGRAPH_OIDC_ISSUER: the issuer URL of an OpenID Connect provider (Keycloak, Entra ID,
+    #: Okta ...), exactly as its discovery document names it; set, the login page offers "Sign in
+    #: with <provider>" (docs/sso.md). https, or http on loopback only. The provider's discovery
+    #: document (<issuer>/.well-known/openid-configuration) and keys are fetched at the first
+    #: sign-in, not at start, so the service starts while the provider is down. The AIMSGRAPH_OIDC_*
+    #: settings are checked when the service starts (aimsgraph.http.oidc.OidcConfig).
+    oidc_issuer: str = ""
+    #: AIMSGRAPH_OIDC_CLIENT_ID: the client id aimsgraph is registered under at the provider.
+    oidc_client_id: str = ""
+    #: AIMSGRAPH_OIDC_CLIENT_SECRET or AIMSGRAPH_OIDC_CLIENT_SECRET_FILE (a file holding it): the
+    #: client secret, one of the two. Never logged.
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_client_secret_file: Path | None = None
+    #: AIMSGRAPH_OIDC_SCOPES: the scopes asked for, space or comma separated; openid among them.
+    oidc_scopes: tuple[str, ...] = ("openid", "profile", "email")
+    #: AIMSGRAPH_OIDC_ROLE_CLAIM: the ID token claim that names the user's groups or roles (a
+    #: string or a list of strings); a dotted path such as realm_access.roles reaches into objects.
+    oidc_role_claim: str = "groups"
+    #: AIMSGRAPH_OIDC_ROLE_MAP: comma-separated value=role entries from the role claim's values to
+    #: aimsgraph's roles (reader, editor, admin), e.g. "aims-admins=admin,aims-editors=editor";
+    #: the highest role a user's values map to wins. "*=reader" lets everyone the provider signs in
+    #: read; without a "*" entry, a user none of whose values is mapped is refused (403).
+    oidc_role_map: str = ""
+    #: AIMSGRAPH_OIDC_SESSION_LIFETIME: seconds a single sign-on lasts before the user signs in
+    #: again (and the role is mapped again from the provider's claims).
+    oidc_session_lifetime: int = 8 * 3600
+    #: AIMSGRAPH_OIDC_PROVIDER_NAME: the name on the sign-in button; the issuer's host by default.
+    oidc_provider_name: str = ""
+    #: AIMSGRAPH_OIDC_BASE_URL: the service's address as browsers reach it (https://aims.example.com
+    #: behind a TLS proxy): the provider sends users back to <base>/login/oidc/callback and, after
+    #: logout, to <base>/. Empty: the address of the request.
+    oidc_base_url: str = ""
+
+    # -- notifications (docs/notifications.md): nothing is kept or sent unless a webhook URL or
+    # an SMTP host is set --
+    #: AIMSGRAPH_WEBHOOK_URLS: space- or comma-separated http(s) URLs that every notification is
+    #: POSTed to as signed JSON. Only these: nothing a request says chooses where they go.
+    webhook_urls: tuple[str, ...] = field(default=(), repr=False)
+    #: AIMSGRAPH_WEBHOOK_SECRET or AIMSGRAPH_WEBHOOK_SECRET_FILE (a file holding it, read at
+    #: start): the shared secret of the HMAC-SHA256 signature. Required with webhook URLs. Never logged.
+    webhook_secret: str = field(default="", repr=False)
+    webhook_secret_file: Path | None = None
+    #: AIMSGRAPH_SMTP_HOST and AIMSGRAPH_SMTP_PORT: the mail server notifications are emailed
+    #: through (none: no email). AIMSGRAPH_SMTP_FROM: the sender address (required with a host).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_from: str = ""
+    #: AIMSGRAPH_SMTP_STARTTLS: upgrade the connection with STARTTLS before logging in.
+    smtp_starttls: bool = True
+    #: AIMSGRAPH_SMTP_USER and AIMSGRAPH_SMTP_PASSWORD: log in to the mail server (optional). Never logged.
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    #: AIMSGRAPH_NOTIFY_EMAILS: space- or comma-separated addresses that get a notification whose
+    #: record names no owner with an email address (foaf:mbox).
+    notify_emails: tuple[str, ...] = ()
+    #: AIMSGRAPH_NOTIFY_MAX_ATTEMPTS: sends of one notification to one destination before it is
+    #: marked failed.
+    notify_max_attempts: int = 8
+    #: AIMSGRAPH_NOTIFY_BACKOFF_SECONDS and AIMSGRAPH_NOTIFY_BACKOFF_MAX_SECONDS: the wait after
+    #: the first failed send, doubled after each further one, up to the maximum.
+    notify_backoff_seconds: float = 30.0
+    notify_backoff_max_seconds: float = 3600.0
+    #: AIMSGRAPH_NOTIFY_TIMEOUT: seconds one send (a webhook POST, an SMTP session) may take.
+    notify_timeout: float = 10.0
+    #: AIMSGRAPH_NOTIFY_KEEP_DAYS: days a sent (or failed) notification stays in the outbox graph.
+    notify_keep_days: int = 90
+    #: AIMSGRAPH_PUBLIC_URL: the service's address as people reach it, for the links in
+    #: notifications (default: http://HOST:PORT).
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -135,8 +205,34 @@ class Settings:
                 "AIMSGRAPH_VALIDATION_GATE needs the embedded store: with an external store a write "
                 "reaches the store only when it is complete, so the gate could not see it first"
             )
+        _check_notifications(self)
         token_file = Path(self.token_file).expanduser() if self.token_file else None
         return replace(self, data_dir=Path(self.data_dir), token_file=token_file)
+
+
+def _check_notifications(settings: Settings) -> None:
+    """ConfigError naming the notification setting that cannot work (docs/notifications.md)."""
+    for url in settings.webhook_urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"AIMSGRAPH_WEBHOOK_URLS must hold http(s) URLs, got one with {parts.scheme or 'no'} scheme")
+    if settings.webhook_urls and not (settings.webhook_secret or settings.webhook_secret_file):
+        raise ConfigError("AIMSGRAPH_WEBHOOK_URLS needs AIMSGRAPH_WEBHOOK_SECRET or AIMSGRAPH_WEBHOOK_SECRET_FILE to sign with")
+    if settings.smtp_host and "@" not in settings.smtp_from:
+        raise ConfigError("AIMSGRAPH_SMTP_HOST needs AIMSGRAPH_SMTP_FROM, the sender's address")
+    if not 0 < settings.smtp_port < 65536:
+        raise ConfigError(f"AIMSGRAPH_SMTP_PORT must be 1-65535, got {settings.smtp_port}")
+    if settings.smtp_password and not settings.smtp_user:
+        raise ConfigError("AIMSGRAPH_SMTP_PASSWORD needs AIMSGRAPH_SMTP_USER")
+    if bad := [address for address in settings.notify_emails if "@" not in address]:
+        raise ConfigError(f"AIMSGRAPH_NOTIFY_EMAILS must hold email addresses, got {bad[0]!r}")
+    for name in ("notify_max_attempts", "notify_backoff_seconds", "notify_timeout", "notify_keep_days"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"AIMSGRAPH_{name.upper()} must be positive, got {getattr(settings, name)}")
+    if settings.notify_backoff_max_seconds < settings.notify_backoff_seconds:
+        raise ConfigError("AIMSGRAPH_NOTIFY_BACKOFF_MAX_SECONDS must be at least AIMSGRAPH_NOTIFY_BACKOFF_SECONDS")
+    if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"AIMSGRAPH_PUBLIC_URL must be an http(s) URL, got {settings.public_url!r}")
 
 
 def _parse(name: str, type_name: object, raw: str) -> object:

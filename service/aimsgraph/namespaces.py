@@ -26,6 +26,7 @@ DCAT = "http://www.w3.org/ns/dcat#"
 PROV = "http://www.w3.org/ns/prov#"
 FOAF = "http://xmlns.com/foaf/0.1/"
 SH = "http://www.w3.org/ns/shacl#"
+DASH = "http://datashapes.org/dash#"
 AIRO = "https://w3id.org/airo#"
 VAIR = "https://w3id.org/vair#"
 DPV = "https://w3id.org/dpv#"
@@ -62,10 +63,14 @@ NONCONFORMITY_BASE = "https://w3id.org/aimsgraph/nonconformity/metric-breach/"
 INCIDENT_BASE = "https://w3id.org/aimsgraph/incident/"
 COMMUNICATION_BASE = "https://w3id.org/aimsgraph/communication/"
 CONCERN_BASE = "https://w3id.org/aimsgraph/concern/"
+#: Entries created with the web interface's forms: RECORD_BASE + kind + "/" + a UUID.
+RECORD_BASE = "https://w3id.org/aimsgraph/record/"
 REPORTER_BASE = "https://w3id.org/aimsgraph/reporter/"
 CONCERN_FINDING_BASE = FINDING_BASE + "concern-"
 CONCERN_RISK_BASE = "https://w3id.org/aimsgraph/risk/concern-"
 LINEAGE_BASE = "https://w3id.org/aimsgraph/lineage/"
+#: Where the IRIs of tasks are minted (reporting.tasks): ``TASK_BASE + "<kind>-<hash>"``.
+TASK_BASE = "https://w3id.org/aimsgraph/task/"
 #: The SPARQL 1.1 Service Description vocabulary (the endpoint describes itself in it).
 SD = "http://www.w3.org/ns/sparql-service-description#"
 #: The evaluation date of a validation (shapes/groups.ttl); on the validation graph, the date
@@ -146,6 +151,7 @@ class Graphs:
     APPLICABILITY = GRAPH_BASE + "applicability"  # EU AI Act classifications with their premises
     FRAMEWORKS = GRAPH_BASE + "frameworks"  # EU AI Act and NIST AI RMF catalogues, applicability and suggestion rules
     TAXONOMIES = GRAPH_BASE + "taxonomies"  # risk taxonomies imported from AI Atlas Nexus (aimsgraph import atlas-nexus)
+    OUTBOX = GRAPH_BASE + "outbox"  # notifications to send and their delivery (records.notifications)
 
     ALL = (
         ONTOLOGY,
@@ -162,9 +168,10 @@ class Graphs:
         TAXONOMIES,
         DATA_CATALOGS,
         LINEAGE,
+        OUTBOX,
     )
     #: Graphs that aimsgraph derives or keeps itself.
-    DERIVED = (INFERRED, APPLICABILITY, ANALYSIS, VALIDATION, CHANGES)
+    DERIVED = (INFERRED, APPLICABILITY, ANALYSIS, VALIDATION, CHANGES, OUTBOX)
     #: Graphs that are not premises for reasoning: derived ones, the audit trail, published
     #: vocabularies (their domains and ranges would type our data; we align by our own axioms
     #: instead), other frameworks' catalogues and rules (read as they are, by the applicability

@@ -17,22 +17,26 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from aimsgraph import limits
-from aimsgraph.auth import TokenRegistry, require
+from aimsgraph.auth import Principal, TokenRegistry, require
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, Unauthorized, ValidationRejected
-from aimsgraph.http import api, graph_store, protocol, web
+from aimsgraph.http import api, graph_store, oidc, protocol, web
 from aimsgraph.http.api import agenda as agenda_api
+from aimsgraph.http.api import approvals as approvals_api
 from aimsgraph.http.api import catalogs as catalogs_api
 from aimsgraph.http.api import changes as changes_api
 from aimsgraph.http.api import impact as impact_api
+from aimsgraph.http.api import notifications as notifications_api
 from aimsgraph.http.api import operations as operations_api
 from aimsgraph.http.api import queries as queries_api
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api import regulation as regulation_api
 from aimsgraph.http.api import soa as soa_api
+from aimsgraph.http.api import tasks as tasks_api
 from aimsgraph.http.api import validation as validation_api
 from aimsgraph.http.api.writes import CHANGE_HEADER
 from aimsgraph.http.state import EXTENSION, ServiceState, state
+from aimsgraph.records import notifications
 from aimsgraph.records.refresh import Refresher
 from aimsgraph.reporting.reports import finding_dict
 from aimsgraph.risk.analysis import ModelCache
@@ -53,12 +57,15 @@ REST_BLUEPRINTS: tuple[Blueprint, ...] = (
     operations_api.bp,
     agenda_api.bp,
     regulation_api.bp,
+    tasks_api.bp,
+    approvals_api.bp,
+    notifications_api.bp,
 )
 for _subject in REST_BLUEPRINTS:
     api.bp.register_blueprint(_subject)
 #: Every blueprint of the service, registered in this order: the SPARQL 1.1 Protocol, the Graph
-#: Store Protocol, the REST API and the web pages.
-BLUEPRINTS: tuple[Blueprint, ...] = (protocol.bp, graph_store.bp, api.bp, web.bp)
+#: Store Protocol, the REST API, the web pages and single sign-on.
+BLUEPRINTS: tuple[Blueprint, ...] = (protocol.bp, graph_store.bp, api.bp, web.bp, oidc.bp)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -70,6 +77,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     changed = bool(changes.recover(store))  # writes a killed process left uncommitted
     changed |= changes.initialise(store, demo=settings.demo)
     models = ModelCache(store)
+    # on before the catch-up, which announces what the record came to show while no service ran
+    notifier = notifications.start(store, settings)  # None: no destination configured
     refresher = Refresher(store, models)
     # A write whose refresh did not finish (the process stopped) leaves derived graphs unstamped.
     # A derived graph that cannot be computed is reported by /api/health, and the service comes
@@ -77,6 +86,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     refresher.catch_up(recompute=changed)
     readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
     atexit.register(readers.close)
+    if notifier is not None:
+        atexit.register(notifier.stop)  # after the send in progress, its outcome written
     # the shapes compile in about a second: not in the way of the first page that needs them
     threading.Thread(target=validation.compiled_checks, name="aimsgraph-compile-shapes", daemon=True).start()
 
@@ -98,17 +109,20 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 #: Reachable without a token even when reads are protected.
-PUBLIC_ENDPOINTS = {"api.health", "web.login", "web.static", "web.favicon"}
+PUBLIC_ENDPOINTS = {"api.health", "web.login", "web.static", "web.favicon", "oidc.login", "oidc.callback"}
 
 
 def _authenticate() -> BaseResponse | None:
-    """Who is calling (``g.principal``): the bearer token, else a web login's session (which
-    only reads); with AIMSGRAPH_OPEN_READS off, nobody unnamed reads, and pages send people to
-    the login form."""
+    """Who is calling (``g.principal``): the bearer token, else a web login's session, which
+    only reads; the session's own role is kept in ``g.session_principal`` for the forms that
+    check a CSRF token. With AIMSGRAPH_OPEN_READS off, nobody unnamed reads, and pages send
+    people to the login form."""
     service = state()
     g.principal = service.tokens.principal(request.headers.get("Authorization"))
-    if g.principal is None and "token" in session:
-        g.principal = service.tokens.session_principal(session["token"])
+    g.session_principal = None
+    if g.principal is None:
+        g.session_principal = _session_principal(service)
+        g.principal = g.session_principal.as_reader() if g.session_principal else None
     if not service.settings.open_reads and request.endpoint not in PUBLIC_ENDPOINTS and request.method != "OPTIONS":
         try:
             require(g.principal, "reader", "reading", service.tokens)
@@ -116,6 +130,16 @@ def _authenticate() -> BaseResponse | None:
             if request.blueprint == "web" and request.method == "GET":
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
             raise
+    return None
+
+
+def _session_principal(service: ServiceState) -> Principal | None:
+    """Who the browser session is signed in as (a token login or a single sign-on), with that
+    login's role; None once the token is no longer configured or the sign-on has expired."""
+    if "token" in session:
+        return service.tokens.session_principal(session["token"])
+    if "oidc" in session:
+        return oidc.session_principal(session["oidc"])
     return None
 
 

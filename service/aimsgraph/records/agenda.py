@@ -11,7 +11,12 @@ them, by calendar months as XML Schema does (2026-08-31 plus one month is 2026-0
 
 The feed is written here, not with a library: each item is one all-day VEVENT whose UID is
 derived from the item's IRI and kind, so a calendar that subscribes to the feed moves an event
-when its date changes instead of adding a second one.
+when its date changes instead of adding a second one. Tasks (``reporting.tasks``) come as
+VTODOs (:class:`Todo`) with a due date and a status, which calendar programs with a to-do list
+show there (those without one skip them).
+
+A task stored in the record (``aims:Task``) is on the agenda by its ``aims:dueDate`` as kind
+"Task"; like a closed item, a task that is done or dismissed is not.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import calendar
 import functools
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -161,6 +167,7 @@ _DATED_KINDS: tuple[tuple[str, tuple[tuple[str, str], ...], str], ...] = (
     (
         AIMS + "dueDate",
         (
+            (AIMS + "Task", "Task"),
             (AIMS + "CorrectiveAction", "Corrective action"),
             (AIMS + "ImprovementAction", "Improvement action"),
             (AIMS + "AIObjective", "Objective"),
@@ -174,6 +181,8 @@ _DATED_KINDS: tuple[tuple[str, tuple[tuple[str, str], ...], str], ...] = (
         "Planned",
     ),
 )
+#: Statuses that take an item off the agenda: closed work items, done or dismissed tasks.
+CLOSED_STATUSES = (AIMS + "StatusClosed", AIMS + "TaskDone", AIMS + "TaskDismissed")
 #: Who answers for an item, in the order ``queries/due-items.rq`` concatenates them.
 _OWNER_PROPERTIES = (AIMS + "hasOwner", AIMS + "hasRiskOwner", AIMS + "assessor", AIMS + "trainee")
 
@@ -234,7 +243,11 @@ def _cache(store: GraphStore) -> _Cache:
 
 
 def _compute(store: GraphStore, cache: _Cache, as_of: date, until: date | None) -> list[DueItem]:
-    closed = {q.subject for q in store.quads(None, ox.NamedNode(AIMS + "status"), ox.NamedNode(AIMS + "StatusClosed"), None)}
+    closed = {
+        q.subject
+        for status in CLOSED_STATUSES
+        for q in store.quads(None, ox.NamedNode(AIMS + "status"), ox.NamedNode(status), None)
+    }
     substitutions = (
         {ox.Variable("until"): ox.Literal(until.isoformat(), datatype=ox.NamedNode(XSD_DATE))} if until is not None else {}
     )
@@ -524,9 +537,22 @@ def render_table(items: list[DueItem], as_of: date) -> str:
 # -- iCalendar (RFC 5545) --------------------------------------------------------------------
 
 
-def to_ical(items: list[DueItem], generated_at: datetime, name: str = "aimsgraph: due items") -> str:
-    """An iCalendar object with one all-day VEVENT per item: CRLF line ends, lines folded at
-    75 octets, TEXT values escaped."""
+@dataclass(frozen=True)
+class Todo:
+    """A task in the feed: one VTODO (RFC 5545 3.6.2) due on a day, with its status
+    (NEEDS-ACTION, IN-PROCESS, COMPLETED or CANCELLED) and a UID that stays with the task."""
+
+    uid: str
+    summary: str
+    due: date
+    status: str
+    description: str
+    categories: tuple[str, ...]
+
+
+def to_ical(items: list[DueItem], generated_at: datetime, name: str = "aimsgraph: due items", todos: Iterable[Todo] = ()) -> str:
+    """An iCalendar object with one all-day VEVENT per item and one VTODO per task: CRLF line
+    ends, lines folded at 75 octets, TEXT values escaped."""
     stamp = _utc(generated_at)
     lines = [
         "BEGIN:VCALENDAR",
@@ -560,6 +586,18 @@ def to_ical(items: list[DueItem], generated_at: datetime, name: str = "aimsgraph
         if item.location and re.match(r"^https?://[^\s\"<>]+$", item.location):
             lines.append("URL:" + item.location)
         lines.append("END:VEVENT")
+    for todo in todos:
+        lines += [
+            "BEGIN:VTODO",
+            "UID:" + todo.uid,
+            "DTSTAMP:" + stamp,
+            "DUE;VALUE=DATE:" + todo.due.strftime("%Y%m%d"),
+            "SUMMARY:" + escape_text(todo.summary),
+            "DESCRIPTION:" + escape_text(todo.description),
+            "STATUS:" + todo.status,
+            "CATEGORIES:" + ",".join(escape_text(c) for c in todo.categories),
+            "END:VTODO",
+        ]
     lines.append("END:VCALENDAR")
     return "".join(fold(line) + "\r\n" for line in lines)
 

@@ -25,6 +25,10 @@ says ``degraded``, with the error and the derived graphs that are stale, while t
 on serving the record and the derived graphs as they were. The next write tries again, in full
 for the step that failed and those after it (a failure of the same kind of record fails again:
 the error says what to fix); a refresh that runs to its end clears the failure.
+
+A refresh that runs to its end, and the start-up's catch-up, then announce what the record
+came to show (``notifications.after_refresh``: new Violations, threshold breaches, overdue
+items), when notifications are configured.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from dataclasses import asdict, dataclass
 
 from aimsgraph import clock
 from aimsgraph.namespaces import Graphs
+from aimsgraph.records import notifications
 from aimsgraph.risk.analysis import (
     ModelCache,
     RiskModel,
@@ -183,6 +188,9 @@ class Refresher:
                 save_model(self.store, self._model, self.store.generation)
         except Exception as exc:
             self._failed(step, "start-up", exc)
+        # what the record came to show while no service ran (a crash, a CLI write) is announced
+        # now, before serving and before the saved copies are trusted (mark_started)
+        notifications.after_refresh(self.store)
         self._incremental = self.store.is_current(Graphs.INFERRED)
         self._start = (self.store.generation, self.store.is_current(Graphs.ANALYSIS))
         self.store.mark_started()
@@ -369,6 +377,7 @@ class Refresher:
                 with self._condition:
                     self._failure = None
                 self._save_when_quiet()
+                notifications.after_refresh(self.store)  # new findings, breaches, overdue items
                 self._last = {
                     "inferences": inferences,
                     "inferencesSeconds": round(inferred - started, 3),

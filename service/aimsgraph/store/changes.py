@@ -235,11 +235,14 @@ def initialise(store: GraphStore, demo: bool) -> bool:
     what it did recorded in the trail: the demo's triples, the reference graphs' sizes. True if
     anything changed."""
     actions = store.initialise(demo=demo)
+    # counted once, before the trail is written (which changes no graph counted here): each
+    # record is a write, and graph_sizes would count every graph again after it
+    sizes = store.graph_sizes() if "loaded" in actions.values() else {}
     for graph, action in actions.items():
         if action == "loaded demo":
             record(store, "load-demo", SERVICE, graph, set(store.quads(None, None, None, ox.NamedNode(graph))))
         elif action != "up to date":
-            record(store, "reference-sync", SERVICE, graph, store.graph_sizes()[graph])
+            record(store, "reference-sync", SERVICE, graph, sizes[graph])
     return any(action != "up to date" for action in actions.values())
 
 
@@ -428,6 +431,15 @@ def _activities(store: GraphStore, committed: bool) -> list[ox.NamedNode]:
 
 #: The last sequence number handed out, per open store (read from the trail once, then counted).
 _LAST_SEQUENCE: weakref.WeakKeyDictionary[GraphStore, int] = weakref.WeakKeyDictionary()
+
+
+def last_sequence(store: GraphStore) -> int:
+    """The number of the last committed change: the version of the record as it stands (0 for
+    a record with no change yet)."""
+    rows = store.query(f"""SELECT (MAX(?n) AS ?last) WHERE {{ GRAPH <{Graphs.CHANGES}> {{
+        ?c <{AIMS}sequenceNumber> ?n ; <{COMMITTED.value}> true }} }}""")
+    found = next(iter(rows))["last"]
+    return int(found.value) if found is not None else 0
 
 
 def _next_sequence(store: GraphStore) -> int:

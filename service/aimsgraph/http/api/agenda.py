@@ -7,7 +7,8 @@
   the whole agenda, ``total``, ``overdue`` and ``kinds`` (items per kind); the ``Link`` header
   has ``rel="next"`` when more items follow (and ``prev``, ``first``), as GET /api/queries/<name>
   does. The agenda is kept per store generation, so the next page is a lookup;
-- ``GET /api/due.ics``: the same as an iCalendar feed (``text/calendar``), for calendar programs;
+- ``GET /api/due.ics``: the same as an iCalendar feed (``text/calendar``), for calendar programs,
+  with the open tasks due in the window as VTODOs (``reporting.tasks.todos``);
 - ``GET /api/review-pack``: the management review input (ISO/IEC 42001 9.3.2) as Markdown,
   self-contained HTML or JSON by ``Accept``; ``?format=md|html|json`` overrides it (browsers),
   ``?asOf=`` reviews as of another date.
@@ -26,7 +27,7 @@ from aimsgraph.http.api import ratelimit
 from aimsgraph.http.negotiation import best_match
 from aimsgraph.http.state import state
 from aimsgraph.records import agenda, queries
-from aimsgraph.reporting import overview, review_pack
+from aimsgraph.reporting import overview, review_pack, tasks
 
 bp = Blueprint("agenda", __name__)  # under api.bp: /api
 
@@ -78,8 +79,9 @@ def _page(number: str | None, size: str | None) -> queries.Page:
 
 @bp.get("/due.ics")
 def due_calendar() -> Response:
-    _, _, items = _agenda()
-    body = agenda.to_ical(items, clock.now())
+    as_of, within, items = _agenda()
+    todos = tasks.todos(state().store, as_of, agenda.parse_within(within, as_of))  # open tasks, as VTODOs
+    body = agenda.to_ical(items, clock.now(), todos=todos)
     response = Response(body, content_type="text/calendar; charset=utf-8")
     response.headers["Content-Disposition"] = 'inline; filename="aimsgraph-due.ics"'
     return response

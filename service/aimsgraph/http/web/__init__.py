@@ -1,8 +1,8 @@
 """The web interface: server-rendered pages for people who do not write SPARQL (dashboard, heat
 map, system pages, Statement of Applicability, findings, impact, what is due, a SPARQL editor)
 and the token login. Views only gather what :mod:`aimsgraph.reporting.overview` and :mod:`aimsgraph.risk.impact` compute and
-render it with the templates in ``aimsgraph/reporting/templates/``; static assets (CSS, a small script, CodeMirror
-from the npm registry) ship in ``static/``, so nothing is fetched from elsewhere.
+render it with the templates in ``aimsgraph/reporting/templates/``; static assets (CSS, small scripts, YASGUI
+and CodeMirror from the npm registry) ship in ``static/``, so nothing is fetched from elsewhere.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from flask import Blueprint, Response, abort, g, jsonify, redirect, render_templ
 
 from aimsgraph import clock, reporting
 from aimsgraph.errors import InvalidInput, NotFound
+from aimsgraph.http import oidc  # oidc imports this module too: each uses the other in functions only
 from aimsgraph.http.state import state
-from aimsgraph.namespaces import is_absolute_iri
+from aimsgraph.namespaces import PREFIXES, is_absolute_iri, sparql_prefixes
 from aimsgraph.records import agenda, queries, soa
 from aimsgraph.reporting import charts, frameworks, overview
 from aimsgraph.risk import impact
@@ -41,7 +42,7 @@ def _page_globals() -> dict:
     """What every page's header needs: who is signed in, and whether a login exists."""
     return {
         "principal": g.get("principal"),
-        "login_enabled": state().tokens.configured,
+        "login_enabled": state().tokens.configured or oidc.configured(),
         "charts": charts,
         "asset_url": lambda iri: url_for("web.asset", iri=iri),
     }
@@ -318,9 +319,58 @@ def due():
 
 @bp.get("/query")
 def sparql_page():
-    named = sorted(queries.load_all().values(), key=lambda q: q.summary)
-    texts = {q.name: {"text": q.text, "parameters": [p.variable for p in q.parameters]} for q in named}
-    return render_template("query.html", named=named, texts=texts, initial=request.args.get("name"))
+    """YASGUI over this service's ``/sparql``, a tab per named query (``?name=`` opens that one).
+    ``static/query.js`` reads the configuration from the page (the policy runs no inline script)."""
+    named = queries.load_all()
+    initial = request.args.get("name") or min(named)
+    if initial not in named:
+        raise NotFound(f"no query named '{initial}' in queries/")
+    page = render_template(
+        "query.html", named=sorted(named.values(), key=lambda q: q.summary), config=_yasgui_config(named, initial)
+    )
+    return page, {"Content-Security-Policy": QUERY_PAGE_POLICY}
+
+
+#: The SPARQL page's policy: the pages' policy, and what YASGUI needs beyond it, allowed by
+#: SHA-256 so that nothing else inline applies (tests/test_yasgui.py recomputes the hashes from the
+#: vendored script). Two style sheets its result table adds as <style> elements (its
+#: column-resizer package: the resizable columns' layout, without which the table is drawn
+#: thousands of pixels wide, and the cursor while a column is dragged), and the one style
+#: attribute of the editor's syntax-error tooltip (``text-decoration:underline``). Browsers
+#: without the -elem and -attr directives fall back to ``style-src 'self'``, blocking all three.
+QUERY_PAGE_POLICY = (
+    PAGE_POLICY + "; style-src-elem 'self' 'sha256-zCK2EVMoPc04mRF/g5CotUvxbJPWS+8V0b+s9ptqQIk=' "
+    "'sha256-c0O6TmFAkgpNbHxKAa1BrveWHHopjEtC47i0PzMudxg='; "
+    "style-src-attr 'unsafe-hashes' 'sha256-EntWS0hFrz2vH7susM+dPUxvHlL6sBswmM8K80E5oUk='"
+)
+
+
+#: What a tab the user opens (YASGUI's +) starts with.
+EXAMPLE_QUERY = sparql_prefixes("aims", "rdfs") + (
+    "SELECT ?system ?label WHERE {\n  ?system a aims:AISystem ; rdfs:label ?label .\n}\nORDER BY ?label\n"
+)
+
+
+def _yasgui_config(named: dict[str, queries.NamedQuery], initial: str) -> dict[str, Any]:
+    """The SPARQL page's YASGUI settings: the endpoint as a path (the browser resolves it against
+    the page, so queries go to the site that served it), the prefixes the service knows
+    (autocompletion, shortened IRIs in results), and the named queries in name order, a tab each."""
+    return {
+        "endpoint": url_for("sparql.sparql_endpoint"),
+        "prefixes": PREFIXES,
+        "example": EXAMPLE_QUERY,
+        "initial": initial,
+        "tabs": [
+            {
+                "name": q.name,
+                "summary": q.summary,
+                "description": q.metadata.get("description", ""),
+                "parameters": [p.variable for p in q.parameters],
+                "text": q.text,
+            }
+            for q in sorted(named.values(), key=lambda q: q.name)
+        ],
+    }
 
 
 @bp.get("/favicon.ico")
@@ -334,11 +384,11 @@ def login():
     tokens = state().tokens
     target = _safe_next(request.values.get("next"))
     if request.method == "GET":
-        return render_template("login.html", next=target, error=None)
+        return render_template("login.html", next=target, error=None, token_login=tokens.configured)
     key = tokens.session_key(request.form.get("token", "")) if tokens.configured else None
     if key is None:
         error = "That token is not valid." if tokens.configured else "No tokens are configured: there is nothing to log in to."
-        return render_template("login.html", next=target, error=error), 401
+        return render_template("login.html", next=target, error=error, token_login=tokens.configured), 401
     session.clear()
     session["token"] = key
     return redirect(target)
@@ -346,8 +396,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """End the session; a single sign-on's ends at its provider too, where it offers that."""
+    kept = session.get("oidc")
     session.clear()
-    return redirect(url_for("web.dashboard"))
+    return oidc.logged_out(kept) or redirect(url_for("web.dashboard"))
 
 
 def _wants_html() -> bool:
@@ -417,3 +469,10 @@ def _safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
         return url_for("web.dashboard")
     return target
+
+
+# Views in modules of their own register on ``bp`` when imported (after bp exists).
+from aimsgraph.http.web import (
+    forms,  # noqa: F401
+    work,  # noqa: F401
+)
