@@ -761,7 +761,9 @@ class Notifier:
             try:
                 self._watch_the_day()
                 wait = self._round()
-                self._prune()
+                if self._pruned_on != clock.now().date():
+                    self._pruned_on = clock.now().date()
+                    self.prune()
             except Exception:  # the next round tries again; the outbox keeps what is pending
                 log.exception("delivering notifications failed")
             with self._condition:
@@ -861,15 +863,11 @@ class Notifier:
             with self.store.write_lock(counted=False):
                 self.store.replace_quads(remove=changes.remove, add=changes.add)
 
-    def _prune(self) -> None:
-        """Once a day: drop notifications older than AIMSGRAPH_NOTIFY_KEEP_DAYS whose
-        deliveries have all ended (delivered or failed)."""
-        today = clock.now().date()
-        if self._pruned_on == today:
-            return
-        self._pruned_on = today
+    def prune(self) -> int:
+        """Drop the notifications older than AIMSGRAPH_NOTIFY_KEEP_DAYS whose deliveries have
+        all ended (delivered or failed); how many. The dispatcher does it once a day."""
         before = clock.now() - timedelta(days=self.config.keep_days)
-        changes = _Changes()
+        changes, dropped = _Changes(), 0
         for quad in self.store.quads(None, TYPE, NOTIFICATION, OUTBOX):
             event = quad.subject
             created = next(self.store.quads(event, GENERATED_AT, None, OUTBOX), None)
@@ -878,7 +876,9 @@ class Notifier:
             if any(self.store.contains(ox.Quad(d.subject, STATE, PENDING, OUTBOX)) for d in self._deliveries_of(event)):
                 continue
             changes.drop(self.store, event)
+            dropped += 1
         self._write(changes)
+        return dropped
 
     def _deliveries_of(self, event: ox.NamedNode) -> list[ox.Quad]:
         return list(self.store.quads(None, DELIVERY_OF, event, OUTBOX))
