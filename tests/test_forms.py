@@ -321,6 +321,8 @@ def _update(app: Flask, update: str):
 
 def test_top_management_approves_the_soa_and_an_editor_cannot(app: Flask):
     soa = select(app.test_client(), f"SELECT ?s WHERE {{ ?s a <{AIMS}StatementOfApplicability> }}")[0]["s"]
+    page = app.test_client().get("/soa").text
+    assert f'href="/approvals?about={soa}" id="soa-approvals"' in page
     for token, status in ((EDITOR, 403), (ADMIN, None)):
         answer = app.test_client().post("/api/approvals", json={"about": soa}, headers={"Authorization": f"Bearer {token}"})
         if status:

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
 
 from aimsgraph import clock, reporting
 from aimsgraph.errors import InvalidInput, NotFound
 from aimsgraph.http import oidc  # oidc imports this module too: each uses the other in functions only
 from aimsgraph.http.state import state
-from aimsgraph.namespaces import PREFIXES, is_absolute_iri, sparql_prefixes
+from aimsgraph.namespaces import AIMS, PREFIXES, TYPE, is_absolute_iri, sparql_prefixes
 from aimsgraph.records import agenda, queries, soa
 from aimsgraph.reporting import charts, frameworks, overview
 from aimsgraph.risk import impact
@@ -215,8 +216,10 @@ def readiness_page():
 
 @bp.get("/soa")
 def statement_of_applicability():
-    columns, rows = soa.rows(state().store)
-    return render_template("soa.html", columns=columns, rows=rows)
+    store = state().store
+    columns, rows = soa.rows(store)
+    statements = [q.subject.value for q in store.quads(None, TYPE, ox.NamedNode(AIMS + "StatementOfApplicability"), None)]
+    return render_template("soa.html", columns=columns, rows=rows, statement=min(statements, default=None))
 
 
 @bp.get("/soa.csv")
