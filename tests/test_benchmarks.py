@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from aimsgraph.records.queries import load_all
-from conftest import serving
+from conftest import FreshDataDir, serving
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS = (
@@ -154,13 +154,13 @@ def test_the_readme_block_has_a_row_for_each_and_nothing_else_changed(run: tuple
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory):
+def app(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir):
     """The service on the demo, with the editor token the plan sends, as tests/conftest.py builds apps."""
     from aimsgraph.config import Settings
     from benchmarks import routes
 
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("routes") / "db", demo=True, query_timeout=30, tokens=(routes.TOKENS_SETTING,)
+        data_dir=fresh_data_dir(tmp_path_factory.mktemp("routes") / "db"), demo=True, query_timeout=30, tokens=(routes.TOKENS_SETTING,)
     )
     with serving(settings) as service:
         yield service

@@ -17,7 +17,7 @@ import requests
 from aimsgraph.config import Settings
 from aimsgraph.http.api.ratelimit import Limiter
 from aimsgraph.namespaces import Graphs
-from conftest import LiveServer, serving, start_server
+from conftest import FreshDataDir, LiveServer, serving, start_server
 
 LIMIT = 1_048_576
 LINE = 1024
@@ -39,9 +39,9 @@ def lines(count: int, subject: str = "http://example.org/bodies/s") -> Iterator[
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[LiveServer]:
     live = start_server(
-        tmp_path_factory.mktemp("bodies") / "db",
+        fresh_data_dir(tmp_path_factory.mktemp("bodies") / "db", demo=False),
         AIMSGRAPH_DEMO="false",
         AIMSGRAPH_TOKENS=TOKENS,
         AIMSGRAPH_MAX_UPLOAD_BYTES=str(LIMIT),
@@ -111,9 +111,9 @@ def test_a_chunked_json_body_over_the_limit_is_refused(server: LiveServer):
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory):
+def app(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir):
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("anonymous") / "db",
+        data_dir=fresh_data_dir(tmp_path_factory.mktemp("anonymous") / "db", demo=False),
         demo=False,
         tokens=tuple(TOKENS.split()),
         anonymous_expensive_per_minute=3,

@@ -14,7 +14,7 @@ from click.testing import Result
 from flask.testing import FlaskClient
 
 from aimsgraph.config import Settings
-from conftest import AS_OF, aimsgraph, select, serving, settle
+from conftest import AS_OF, FreshDataDir, aimsgraph, select, serving, settle
 
 DATA = Path(__file__).parent / "data"
 TOKEN = "editor-token-0123456789abcdef"
@@ -24,9 +24,9 @@ TRANSACTIONS = "https://data.meridian.example/aims/dataset/customer-transactions
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
+def client(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[FlaskClient]:
     """The service with the demo and an editor token, in this process (its own store: it writes)."""
-    with serving(Settings(data_dir=tmp_path_factory.mktemp("catalogs") / "db", tokens=(f"editor:erin:{TOKEN}",))) as app:
+    with serving(Settings(data_dir=fresh_data_dir(tmp_path_factory.mktemp("catalogs") / "db"), tokens=(f"editor:erin:{TOKEN}",))) as app:
         yield app.test_client()
 
 

@@ -14,7 +14,7 @@ import rdflib
 import requests
 from click.testing import Result
 
-from conftest import aimsgraph, start_server
+from conftest import FreshDataDir, aimsgraph, start_server
 
 
 def run(*args: str, data_dir: Path) -> Result:
@@ -149,8 +149,8 @@ def run_beside(*args: str, data_dir: Path, **env: str) -> Result:
     return aimsgraph(*args, "--data-dir", data_dir, env={"AIMSGRAPH_TOKENS": TOKENS, **env})
 
 
-def test_load_import_query_and_validate_go_through_the_running_service(tmp_path: Path):
-    data_dir = tmp_path / "db"
+def test_load_import_query_and_validate_go_through_the_running_service(tmp_path: Path, fresh_data_dir: FreshDataDir):
+    data_dir = fresh_data_dir(tmp_path / "db", demo=False)
     server = start_server(data_dir, AIMSGRAPH_TOKENS=TOKENS, AIMSGRAPH_DEMO="false")
     try:
         announced = json.loads((data_dir / "aimsgraph-service.json").read_text())

@@ -24,7 +24,7 @@ from aimsgraph.auth import TokenRegistry
 from aimsgraph.config import Settings
 from aimsgraph.errors import Unauthorized
 from aimsgraph.http.app import create_app
-from conftest import LiveServer, start_server
+from conftest import FreshDataDir, LiveServer, start_server
 
 EX = "http://example.org/habits/"
 XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
@@ -54,9 +54,9 @@ GRAPH_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory):
+def live(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir):
     server = start_server(
-        tmp_path_factory.mktemp("habits"),
+        fresh_data_dir(tmp_path_factory.mktemp("habits")),
         AIMSGRAPH_TOKENS=f"editor:{EDITOR}:{TOKEN}",
         AIMSGRAPH_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT),
     )
@@ -326,10 +326,10 @@ def test_cors_preflight_for_the_json_api(live: LiveServer):
 
 
 @pytest.fixture(scope="module")
-def closed_app(tmp_path_factory: pytest.TempPathFactory):
+def closed_app(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir):
     """In process: reads need a token, and CORS admits one origin only."""
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("closed") / "store",
+        data_dir=fresh_data_dir(tmp_path_factory.mktemp("closed") / "store", demo=False),
         demo=False,
         open_reads=False,
         cors_origins=("https://app.example",),

@@ -23,6 +23,7 @@ import pyoxigraph as ox
 import pytest
 
 from aimsgraph.store.record import node, node_text, number, term_of, term_parts
+from conftest import FreshDataDir
 
 TOKEN = "editor-token-0123456789abcdef"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -125,7 +126,9 @@ def assert_current(life_out: dict) -> None:
 
 
 @pytest.mark.slow
-def test_a_triple_term_and_a_blank_node_system_after_a_stored_validation_keep_every_derived_graph_current(tmp_path: Path):
+def test_a_triple_term_and_a_blank_node_system_after_a_stored_validation_keep_every_derived_graph_current(
+    tmp_path: Path, fresh_data_dir: FreshDataDir
+):
     """The issue's reproducer, and a triple term as the object of a property with a range (the
     reasoner typed the triple term as a subject, and every refresh and start-up failed), and a
     blank-node AI system (its findings could not be stored)."""
@@ -135,7 +138,7 @@ def test_a_triple_term_and_a_blank_node_system_after_a_stored_validation_keep_ev
         f'[] a <{AIMS}AISystem> ; <{RDFS_LABEL}> "Unnamed system" }}'
     )
     first = life(
-        tmp_path,
+        fresh_data_dir(tmp_path),
         f"""
 assert client.post("/api/validate", headers=EDITOR).status_code == 200  # findings are stored
 update({insert!r})
@@ -152,12 +155,12 @@ mark_stale(state.store)  # as a process that stopped before its refresh ended le
 
 
 @pytest.mark.slow
-def test_a_failing_refresh_is_reported_degraded_and_a_restart_comes_up(tmp_path: Path):
+def test_a_failing_refresh_is_reported_degraded_and_a_restart_comes_up(tmp_path: Path, fresh_data_dir: FreshDataDir):
     """Risk criteria the risk model cannot use (a propagation threshold of 5) fail the analysis
     for real. Before, /api/health said "ok" and the pages answered 500."""
     criteria, threshold = f"<{MB}risk-criteria>", f"<{AIMS}propagationThreshold>"
     broken = life(
-        tmp_path,
+        fresh_data_dir(tmp_path),
         f"""
 assert client.post("/api/validate", headers=EDITOR).status_code == 200
 update("DELETE {{ {criteria} {threshold} ?t }} INSERT {{ {criteria} {threshold} 5 }} WHERE {{ {criteria} {threshold} ?t }}")
@@ -194,11 +197,11 @@ out["after"] = statuses(*{PAGES!r})
 
 
 @pytest.mark.slow
-def test_every_reader_takes_triple_terms_and_blank_nodes_anywhere_in_the_record(tmp_path: Path):
+def test_every_reader_takes_triple_terms_and_blank_nodes_anywhere_in_the_record(tmp_path: Path, fresh_data_dir: FreshDataDir):
     """A triple term as the object of every property the demo uses, and a blank-node copy of
     one record node of every class (with its links both ways), written through the Graph Store."""
     hostile = life(
-        tmp_path,
+        fresh_data_dir(tmp_path),
         f"""
 import pyoxigraph as ox
 data, kind = ox.NamedNode("{GRAPH}data"), ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")

@@ -20,7 +20,7 @@ MAX_LINES = 200
 #: The two commands the README starts with, character for character.
 RUN_COMMAND = "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/aimsgraph serve"
 TEST_COMMAND = (
-    ".ci/install-browser && .ci/install-virtuoso && python3 -m venv .venv && "
+    ".ci/install-browser && .ci/install-virtuoso && .ci/install-oidc-provider && python3 -m venv .venv && "
     ".venv/bin/pip install '.[test]' && .venv/bin/python -m pytest"
 )
 #: Inline links and images, ``[text](target)`` and ``![alt](target "title")``, and reference

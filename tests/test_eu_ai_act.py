@@ -29,7 +29,7 @@ from aimsgraph.interop.importers.airo import import_airo
 from aimsgraph.namespaces import PROV_GENERATED_AT, RDF_TYPE, XSD_BOOLEAN, Graphs
 from aimsgraph.semantics import applicability
 from aimsgraph.store import GraphStore
-from conftest import select, serving, settle
+from conftest import FreshDataDir, select, serving, settle
 
 AIRO_SHAPES = Path(__file__).resolve().parent / "data" / "airo" / "high-risk-shapes-final.ttl"
 SH = Namespace("http://www.w3.org/ns/shacl#")
@@ -254,9 +254,11 @@ LAW_ENFORCEMENT_PROFILING = b"""@prefix airo: <https://w3id.org/airo#> .
 """
 
 
-def test_an_airo_law_enforcement_profiling_system_imported_over_http_is_classified_with_its_premises(tmp_path):
+def test_an_airo_law_enforcement_profiling_system_imported_over_http_is_classified_with_its_premises(
+    tmp_path: Path, fresh_data_dir: FreshDataDir
+):
     editor = "editor-token-for-the-act-01"
-    settings = Settings(data_dir=tmp_path / "db", demo=False, tokens=(f"editor:officer:{editor}",))
+    settings = Settings(data_dir=fresh_data_dir(tmp_path / "db", demo=False), demo=False, tokens=(f"editor:officer:{editor}",))
     with serving(settings) as app:
         client = app.test_client()
         answer = client.post(

@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from aimsgraph.config import Settings
-from conftest import free_port, serving
+from conftest import FreshDataDir, free_port, serving
 from conftest import select as select_rows
 
 CATALOG = Path(__file__).parent / "data" / "federated-catalog.ttl"
@@ -102,9 +102,11 @@ def hanging_endpoint(silent_port: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def federating_app(tmp_path_factory: pytest.TempPathFactory, catalog: str, silent_port: int) -> Iterator[Flask]:
+def federating_app(
+    tmp_path_factory: pytest.TempPathFactory, catalog: str, silent_port: int, fresh_data_dir: FreshDataDir
+) -> Iterator[Flask]:
     with service(
-        AIMSGRAPH_DATA_DIR=str(tmp_path_factory.mktemp("federating")),
+        AIMSGRAPH_DATA_DIR=str(fresh_data_dir(tmp_path_factory.mktemp("federating"))),
         AIMSGRAPH_QUERY_TIMEOUT="3",
         AIMSGRAPH_SERVICE_ALLOWLIST=f"{catalog} {hanging_endpoint(silent_port)}",
         AIMSGRAPH_TOKENS=f"editor:erin:{TOKEN}",

@@ -19,7 +19,7 @@ from aimsgraph.reporting import auditor_report, overview, reports
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record
-from conftest import serving
+from conftest import FreshDataDir, serving
 
 ACME = "https://records.example.net/acme#"
 #: As a partner's tool exports it: no labels, edgeless assets of every kind, an own subclass.
@@ -53,10 +53,10 @@ PAGES = ["/", "/systems", "/heatmap", "/heatmap?view=residual", "/findings", "/s
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def app(tmp_path_factory, fresh_data_dir: FreshDataDir):
     """The service over an on-disk store with the record loaded, demo off."""
     folder = tmp_path_factory.mktemp("foreign")
-    with serving(Settings(data_dir=folder / "db", demo=False)) as service:
+    with serving(Settings(data_dir=fresh_data_dir(folder / "db", demo=False), demo=False)) as service:
         store = service.extensions["aimsgraph"].store
         (folder / "acme.ttl").write_text(RECORD)
         store.load_files([folder / "acme.ttl"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from aimsgraph.config import Settings
-from conftest import serving
+from conftest import FreshDataDir, serving
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 SYSTEM = "https://records.example.org/ai#screening"
@@ -24,8 +24,8 @@ IN_AIMS = f"""@prefix aims: <{AIMS}> .
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    with serving(Settings(data_dir=tmp_path_factory.mktemp("foreign-validation") / "db", demo=False)) as app:
+def client(tmp_path_factory, fresh_data_dir: FreshDataDir):
+    with serving(Settings(data_dir=fresh_data_dir(tmp_path_factory.mktemp("foreign-validation") / "db", demo=False), demo=False)) as app:
         yield app.test_client()
 
 

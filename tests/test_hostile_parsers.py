@@ -21,7 +21,7 @@ from aimsgraph import limits
 from aimsgraph.config import Settings
 from aimsgraph.errors import Forbidden, InvalidInput
 from aimsgraph.sparql.guard import check_nesting, check_remote_calls
-from conftest import LiveServer, serving, start_server
+from conftest import FreshDataDir, LiveServer, serving, start_server
 
 TOKEN = "editor-token-for-hostile-parsers"
 EDITOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -92,9 +92,9 @@ def documents() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory, documents: str):
+def client(tmp_path_factory: pytest.TempPathFactory, documents: str, fresh_data_dir: FreshDataDir):
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("hostile") / "db",
+        data_dir=fresh_data_dir(tmp_path_factory.mktemp("hostile") / "db", demo=False),
         demo=False,
         query_timeout=10,
         tokens=(f"editor:hostile:{TOKEN}",),
@@ -287,9 +287,9 @@ def test_a_document_load_fetches_is_scanned_as_an_upload(client, documents, docu
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[LiveServer]:
     live = start_server(
-        tmp_path_factory.mktemp("crash") / "db", AIMSGRAPH_DEMO="false", AIMSGRAPH_TOKENS=f"editor:hostile:{TOKEN}"
+        fresh_data_dir(tmp_path_factory.mktemp("crash") / "db", demo=False), AIMSGRAPH_DEMO="false", AIMSGRAPH_TOKENS=f"editor:hostile:{TOKEN}"
     )
     yield live
     live.stop()

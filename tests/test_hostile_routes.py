@@ -9,7 +9,7 @@ import pytest
 
 from aimsgraph.config import Settings
 from benchmarks.fuzz import HOSTILE_BODIES, HOSTILE_TEXT, PARAMETERS
-from conftest import serving
+from conftest import FreshDataDir, serving
 
 #: 503 is the documented answer of a query that ran into its time limit.
 ALLOWED_5XX = {503}
@@ -17,9 +17,9 @@ TOKEN = "walker-editor-token"
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def app(tmp_path_factory, fresh_data_dir: FreshDataDir):
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("walk") / "db", demo=True, query_timeout=5, tokens=(f"editor:walker:{TOKEN}",)
+        data_dir=fresh_data_dir(tmp_path_factory.mktemp("walk") / "db"), demo=True, query_timeout=5, tokens=(f"editor:walker:{TOKEN}",)
     )
     with serving(settings) as service:
         yield service

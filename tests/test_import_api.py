@@ -14,7 +14,7 @@ import pytest
 from aimsgraph import resources
 from aimsgraph.config import Settings
 from aimsgraph.namespaces import Graphs
-from conftest import aimsgraph, select, serving, settle
+from conftest import FreshDataDir, aimsgraph, select, serving, settle
 from test_airo_import import SAMPLE, owl_file
 
 EDITOR, ADMIN = "editor-token-for-imports-01", "admin-token-for-imports-001"
@@ -27,9 +27,9 @@ def headers(token: str | None, content_type: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def client(tmp_path_factory, fresh_data_dir: FreshDataDir):
     """The service over an empty on-disk store, with an editor and an admin token."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("imports") / "db", demo=False, tokens=TOKENS, max_upload_bytes=1_000_000)
+    settings = Settings(data_dir=fresh_data_dir(tmp_path_factory.mktemp("imports") / "db", demo=False), demo=False, tokens=TOKENS, max_upload_bytes=1_000_000)
     with serving(settings) as app:
         yield app.test_client()
 
@@ -345,8 +345,9 @@ MAPPED_HERE = {
 UNMAPPED_HERE = {f"airo:{p}" for p in ("producesOutput", "hasModality", "hasInput", "hasVersion")}
 
 
-def test_an_airo_use_case_from_the_airo_project_imports_while_the_service_runs(tmp_path_factory):
-    with serving(Settings(data_dir=tmp_path_factory.mktemp("proctify") / "db", tokens=TOKENS, demo=False)) as app:
+def test_an_airo_use_case_from_the_airo_project_imports_while_the_service_runs(tmp_path_factory, fresh_data_dir: FreshDataDir):
+    data_dir = fresh_data_dir(tmp_path_factory.mktemp("proctify") / "db", demo=False)
+    with serving(Settings(data_dir=data_dir, tokens=TOKENS, demo=False)) as app:
         service = app.test_client()
         answer = service.post(
             "/api/import",

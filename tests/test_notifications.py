@@ -180,7 +180,8 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 @pytest.fixture(scope="module")
 def outbox_app(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver, mailbox: tuple[Mailbox, int]) -> Iterator[Flask]:
-    """The demo with a webhook and a mail server configured, retrying 4 times 0.2 s apart and more."""
+    """The demo with a webhook and a mail server configured, trying 5 times: 0.2 s apart, then
+    twice as long each time, up to 0.5 s."""
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("outbox") / "db",
         query_timeout=5,
@@ -192,7 +193,7 @@ def outbox_app(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver, mai
         smtp_from="aimsgraph@example.org",
         smtp_starttls=False,
         notify_emails=(FALLBACK,),
-        notify_max_attempts=4,
+        notify_max_attempts=5,
         notify_backoff_seconds=0.2,
         notify_backoff_max_seconds=0.5,
         notify_timeout=5,
@@ -210,6 +211,11 @@ def update(app: Flask, text: str) -> None:
     response = app.test_client().post("/update", data={"update": f"PREFIX aims: <{AIMS}>\n{text}"}, headers=AUTH)
     assert response.status_code == 200, response.text
     assert state(app).refresher.settle(60)
+
+
+def sent(app: Flask) -> None:
+    """Wait until no delivery is pending."""
+    wait_for(lambda: app.test_client().get("/api/notifications").get_json()["counts"]["pending"] == 0)
 
 
 def delivered(app: Flask, event: str) -> list[dict[str, Any]]:
@@ -262,6 +268,7 @@ def test_a_new_violation_is_announced_signed_to_the_webhook_and_by_email(
 ):
     bare = EX + "unfinished-system"
     update(outbox_app, f"INSERT DATA {{ <{bare}> a aims:AISystem }}")
+    sent(outbox_app)
     hits = wait_for(
         lambda: [h for h in receiver.accepted(notifications.FINDING_OPENED) if h.document["payload"]["focus"] == bare]
     )
@@ -285,7 +292,7 @@ def test_a_new_violation_is_announced_signed_to_the_webhook_and_by_email(
 
     # the same findings, still open after another write, are not announced again
     update(outbox_app, f'INSERT DATA {{ <{bare}> <http://www.w3.org/2000/01/rdf-schema#label> "Unfinished" }}')
-    time.sleep(0.3)
+    sent(outbox_app)
     again = [h for h in receiver.accepted(notifications.FINDING_OPENED) if h.document["payload"]["focus"] == bare]
     assert sorted(h.delivery for h in again) == sorted(h.delivery for h in hits)
 
@@ -310,7 +317,7 @@ def test_a_threshold_breach_and_an_overdue_item_are_announced_once(outbox_app: F
     assert item.document["payload"]["due"] == overdue and item.document["payload"]["owner"] == [MB + "role/claims-owner"]
 
     update(outbox_app, f'INSERT DATA {{ <{action}> <http://www.w3.org/2000/01/rdf-schema#comment> "started" }}')
-    time.sleep(0.3)
+    sent(outbox_app)
     assert [h.delivery for h in receiver.accepted("item.overdue") if h.document["subject"] == action] == [item.delivery]
 
 
@@ -351,13 +358,15 @@ def test_failed_sends_back_off_and_then_give_up(outbox_app: Flask, receiver: Rec
     assert event is not None
     deliveries = {d["destination"].split()[0]: d for d in wait_for(lambda: delivered(outbox_app, event))}
     webhook = deliveries["webhook"]
-    assert webhook["state"] == "failed" and webhook["attempts"] == 4 and webhook["lastError"] == "HTTP 500"
+    assert webhook["state"] == "failed" and webhook["attempts"] == 5 and webhook["lastError"] == "HTTP 500"
     assert deliveries["email"]["state"] == "delivered"  # each destination keeps its own state
     hits = receiver.of(event.removeprefix("urn:uuid:"))
-    assert [h.status for h in hits] == [500] * 4
+    assert [h.status for h in hits] == [500] * 5
     gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(hits)]
     assert 0.15 < gaps[0] < gaps[1] - 0.1  # 0.2 s, then 0.4 s ...
-    assert 0.4 < gaps[2] < 0.8  # ... then capped at 0.5 s (AIMSGRAPH_NOTIFY_BACKOFF_MAX_SECONDS)
+    assert (
+        gaps[2] > 0.45 and gaps[3] < 1.0
+    )  # ... then 0.5 s twice: capped (AIMSGRAPH_NOTIFY_BACKOFF_MAX_SECONDS), not 0.8 and 1.6
     failed = outbox_app.test_client().get("/api/notifications", query_string={"state": "failed"}).get_json()
     assert [n["id"] for n in failed["notifications"]] == [event.removeprefix("urn:uuid:")]
     assert failed["counts"]["failed"] == 1
@@ -500,3 +509,22 @@ def test_settings_that_cannot_work_are_refused(tmp_path: Path):
     assert config is not None and config.secret == "from-a-file"
     assert config.shown(next(iter(config.webhooks))) == "webhook https://hooks.example.org"
     assert notifications.Config.from_settings(Settings()) is None
+
+
+def test_sent_notifications_are_pruned_after_the_days_kept(outbox_app: Flask, receiver: Receiver):
+    store = state(outbox_app).store
+    old, recent = (notifications.emit(store, notifications.TASK_CREATED, EX + name) for name in ("old", "recent"))
+    assert old is not None and recent is not None
+    wait_for(lambda: delivered(outbox_app, old) and delivered(outbox_app, recent))
+    outbox, created = ox.NamedNode(Graphs.OUTBOX), ox.NamedNode(PROV + "generatedAtTime")
+    stamp = next(store.quads(ox.NamedNode(old), created, None, outbox))
+    long_ago = (clock.now() - timedelta(days=91)).isoformat()  # AIMSGRAPH_NOTIFY_KEEP_DAYS is 90
+    with store.write_lock(counted=False):  # as if it had been sent 91 days ago
+        store.replace_quads(
+            remove=[stamp], add=[ox.Quad(stamp.subject, created, ox.Literal(long_ago, datatype=stamp.object.datatype), outbox)]
+        )
+    notifier = notifications.notifier_of(store)
+    assert notifier is not None and notifier.prune() == 1
+    assert not any(store.quads(ox.NamedNode(old), None, None, outbox))
+    assert not any(store.quads(None, None, ox.NamedNode(old), outbox))  # its deliveries went with it
+    assert notifications.read_message(store, ox.NamedNode(recent)) is not None

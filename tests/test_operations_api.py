@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from aimsgraph.config import Settings
-from conftest import AS_OF, aimsgraph, serving, settle
+from conftest import AS_OF, FreshDataDir, aimsgraph, serving, settle
 from conftest import select as select_rows
 
 MB = "https://data.meridian.example/aims/"
@@ -56,8 +56,8 @@ def service(data_dir: Path, **overrides: object) -> Iterator[FlaskClient]:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
-    with service(tmp_path_factory.mktemp("operations") / "db") as client:
+def live(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[FlaskClient]:
+    with service(fresh_data_dir(tmp_path_factory.mktemp("operations") / "db")) as client:
         # a validation report is stored, so that writes revalidate what they touch
         assert client.post("/api/validate").status_code == 200
         yield client
@@ -513,8 +513,8 @@ def test_concerns_without_a_token_are_rate_limited(live: FlaskClient):
 
 
 @pytest.fixture(scope="module")
-def closed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
-    with service(tmp_path_factory.mktemp("closed") / "db", open_reads=False) as client:
+def closed(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[FlaskClient]:
+    with service(fresh_data_dir(tmp_path_factory.mktemp("closed") / "db"), open_reads=False) as client:
         yield client
 
 
@@ -586,10 +586,10 @@ def test_measure_records_a_file_and_refuses_a_bad_one_with_exit_code_2(tmp_path:
     assert [c["operation"] for c in json.loads(history.stdout)].count("measurements") == 1
 
 
-def test_the_validation_gate_never_refuses_a_breach_or_an_incident(tmp_path: Path):
+def test_the_validation_gate_never_refuses_a_breach_or_an_incident(tmp_path: Path, fresh_data_dir: FreshDataDir):
     """Recording what happened must not wait for the follow-up: the findings these writes add
     (re-assess, decide the corrective action) are Warnings, which the gate lets through."""
-    with service(tmp_path / "gated", validation_gate=True) as gated:
+    with service(fresh_data_dir(tmp_path / "gated"), validation_gate=True) as gated:
         breach = post(gated, "/api/measurements", [{"metric": CV_RATIO, "value": 0.61, "measuredAt": "2026-11-20T12:00:00Z"}])
         assert breach.status_code == 201, breach.text
         incident = post(

@@ -23,7 +23,7 @@ from aimsgraph.risk.analysis import RiskModel, saved_model
 from aimsgraph.semantics import validation
 from aimsgraph.store import GraphStore
 from benchmarks.generate import generate
-from conftest import AS_OF
+from conftest import AS_OF, FreshDataDir
 
 SYSTEMS = 150
 HTML = {"Accept": "text/html"}
@@ -230,13 +230,15 @@ def test_the_saved_dashboard_follows_the_record(app):
     assert state.store.load_cache(state.store.cache_file(overview.DASHBOARD_FILE))[1] == after
 
 
-def test_on_a_new_day_pages_show_yesterdays_findings_while_todays_are_computed(tmp_path: Path, monkeypatch):
+def test_on_a_new_day_pages_show_yesterdays_findings_while_todays_are_computed(
+    tmp_path: Path, monkeypatch, fresh_data_dir: FreshDataDir
+):
     import time
     from datetime import timedelta
 
     from aimsgraph import clock
 
-    app = create_app(Settings.from_env({}, data_dir=tmp_path / "store", demo=True))
+    app = create_app(Settings.from_env({}, data_dir=fresh_data_dir(tmp_path / "store"), demo=True))
     client = app.test_client()
     store = app.extensions["aimsgraph"].store
     assert f"as of {AS_OF.isoformat()}." in client.get("/", headers=HTML).text  # the first view validates

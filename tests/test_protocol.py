@@ -14,7 +14,7 @@ import rdflib
 import requests
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 
-from conftest import LiveServer, free_port, serving, start_server
+from conftest import FreshDataDir, LiveServer, free_port, serving, start_server
 
 AIMS = "https://w3id.org/aimsgraph/ontology#"
 SYSTEMS = f"SELECT ?s ?label WHERE {{ ?s a <{AIMS}AISystem> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label }} ORDER BY ?s"
@@ -383,9 +383,9 @@ ALLOWED_ENDPOINT = f"http://127.0.0.1:{CLOSED_PORT}/sparql"
 
 
 @pytest.fixture(scope="module")
-def capped_server(tmp_path_factory: pytest.TempPathFactory):
+def capped_server(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir):
     live = start_server(
-        tmp_path_factory.mktemp("capped"),
+        fresh_data_dir(tmp_path_factory.mktemp("capped"), demo=False),
         AIMSGRAPH_RESULT_LIMIT="10",
         AIMSGRAPH_DEMO="false",
         AIMSGRAPH_SERVICE_ALLOWLIST=ALLOWED_ENDPOINT,
@@ -422,8 +422,8 @@ def test_allow_list_admits_only_its_own_endpoint(capped_server: LiveServer):
     assert silent.json()["results"]["bindings"] == [{}]
 
 
-def test_readers_die_with_the_server_and_free_its_port(tmp_path_factory: pytest.TempPathFactory):
-    live = start_server(tmp_path_factory.mktemp("killed"), AIMSGRAPH_QUERY_TIMEOUT="60")
+def test_readers_die_with_the_server_and_free_its_port(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir):
+    live = start_server(fresh_data_dir(tmp_path_factory.mktemp("killed")), AIMSGRAPH_QUERY_TIMEOUT="60")
     port = int(live.url.rsplit(":", 1)[1])
     try:
         import threading
@@ -476,14 +476,14 @@ def _app_with_a_result_cache(data_dir: Path):
 
 
 @pytest.fixture()
-def cached_app(tmp_path: Path):
-    yield from _app_with_a_result_cache(tmp_path / "store")
+def cached_app(tmp_path: Path, fresh_data_dir: FreshDataDir):
+    yield from _app_with_a_result_cache(fresh_data_dir(tmp_path / "store", demo=False))
 
 
 @pytest.fixture(scope="module")
-def uncached_answers_app(tmp_path_factory: pytest.TempPathFactory):
+def uncached_answers_app(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir):
     """One app for the answers that must never be cached: each test finds its cache still empty."""
-    yield from _app_with_a_result_cache(tmp_path_factory.mktemp("uncached") / "store")
+    yield from _app_with_a_result_cache(fresh_data_dir(tmp_path_factory.mktemp("uncached") / "store", demo=False))
 
 
 def _post_query(client, text: str, **headers):
@@ -563,10 +563,10 @@ def test_the_cache_is_bounded_and_drops_stale_entries():
     assert key(jobs[0]) not in answers._entries
 
 
-def test_a_cached_answer_still_needs_the_token_when_reads_are_closed(tmp_path: Path):
+def test_a_cached_answer_still_needs_the_token_when_reads_are_closed(tmp_path: Path, fresh_data_dir: FreshDataDir):
     from aimsgraph.config import Settings
 
-    settings = Settings(data_dir=tmp_path / "store", demo=False, open_reads=False, tokens=(f"reader:cache-reader:{CACHE_TOKEN}",))
+    settings = Settings(data_dir=fresh_data_dir(tmp_path / "store", demo=False), demo=False, open_reads=False, tokens=(f"reader:cache-reader:{CACHE_TOKEN}",))
     with serving(settings) as app:
         client = app.test_client()
         assert _count(_post_query(client, COUNT_THINGS, Authorization=f"Bearer {CACHE_TOKEN}")) == 0

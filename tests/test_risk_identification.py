@@ -10,7 +10,7 @@ import pytest
 from aimsgraph.config import Settings
 from aimsgraph.semantics import suggestions
 from aimsgraph.store import GraphStore
-from conftest import serving, settle
+from conftest import FreshDataDir, serving, settle
 
 DEMO = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -55,8 +55,8 @@ def test_a_pattern_that_is_not_a_basic_graph_pattern_is_skipped(caplog):
 
 
 @pytest.fixture()
-def service(tmp_path):
-    settings = Settings(data_dir=tmp_path / "db", demo=True, tokens=(f"editor:owner:{EDITOR}",))
+def service(tmp_path, fresh_data_dir: FreshDataDir):
+    settings = Settings(data_dir=fresh_data_dir(tmp_path / "db"), demo=True, tokens=(f"editor:owner:{EDITOR}",))
     with serving(settings) as app:
         client = app.test_client()
         assert client.post("/api/validate", headers={"Authorization": f"Bearer {EDITOR}"}).status_code == 200

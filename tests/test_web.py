@@ -407,6 +407,8 @@ ARGUMENTS = {
     "/api/review-pack": "?format=html",
     "/static/<path:filename>": "style.css",
     "/api/queries/<name>": "record-counts",
+    "/records/edit": "?iri=" + quote(DEMO + "system/collections-prioritisation", safe=""),
+    "/approvals": "?about=" + quote(DEMO + "risk/aurora-lock-in", safe=""),
 }
 
 

@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 
 import conftest
 from aimsgraph.config import Settings
-from conftest import REPO, LiveServer, serving, start_server
+from conftest import REPO, FreshDataDir, LiveServer, serving, start_server
 
 EX = "http://example.org/writes/"
 DATA = "https://w3id.org/aimsgraph/graph/data"
@@ -48,8 +48,8 @@ def app_of(data_dir: Path, **overrides: object) -> Iterator[Flask]:
 
 
 @pytest.fixture(scope="module")
-def writer_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    yield from app_of(tmp_path_factory.mktemp("writes") / "db")
+def writer_app(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[Flask]:
+    yield from app_of(fresh_data_dir(tmp_path_factory.mktemp("writes") / "db"))
 
 
 @pytest.fixture
@@ -279,9 +279,9 @@ def test_writes_need_a_token_with_the_right_role(writer: FlaskClient):
 
 
 @pytest.fixture
-def logged(tmp_path: Path) -> Iterator[LiveServer]:
+def logged(tmp_path: Path, fresh_data_dir: FreshDataDir) -> Iterator[LiveServer]:
     """A real server with the same settings, for what its process writes to its log."""
-    live = start_server(tmp_path / "logged", **ENV)
+    live = start_server(fresh_data_dir(tmp_path / "logged"), **ENV)
     yield live
     live.stop()
 
@@ -458,8 +458,8 @@ def test_a_write_refreshes_the_stored_findings_of_what_it_touched(writer: FlaskC
 
 
 @pytest.fixture(scope="module")
-def strict_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    yield from app_of(tmp_path_factory.mktemp("strict") / "db", open_reads=False, validation_gate=True)
+def strict_app(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[Flask]:
+    yield from app_of(fresh_data_dir(tmp_path_factory.mktemp("strict") / "db"), open_reads=False, validation_gate=True)
 
 
 @pytest.fixture
@@ -489,8 +489,8 @@ def test_validation_gate_refuses_new_violations_with_findings(strict: FlaskClien
 # -- durability --------------------------------------------------------------------------------
 
 
-def test_a_write_survives_kill_9_after_its_answer(tmp_path):
-    data_dir = tmp_path / "store"
+def test_a_write_survives_kill_9_after_its_answer(tmp_path: Path, fresh_data_dir: FreshDataDir):
+    data_dir = fresh_data_dir(tmp_path / "store")
     editor = {"Authorization": f"Bearer {TOKENS['editor']}"}
     live = start_server(data_dir, **ENV)
     try:

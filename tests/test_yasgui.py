@@ -161,10 +161,14 @@ def open_query_page(chrome, url: str) -> None:
 def run_query(chrome) -> None:
     """Run the query of the tab on show with YASGUI's own button, and wait for its answer."""
     chrome.find_element(By.CSS_SELECTOR, in_active_tab(".yasqe_queryButton")).click()
+    # the click marks the tab "querying" before it returns (the request starts in the handler)
     WebDriverWait(chrome, 20).until(
         lambda c: (
-            c.find_elements(By.CSS_SELECTOR, in_active_tab(".yasr table.dataTable tbody tr"))
-            or c.find_elements(By.CSS_SELECTOR, in_active_tab(".yasr .errorResult"))
+            not c.find_elements(By.CSS_SELECTOR, ".yasgui .tab.active.querying")
+            and (
+                c.find_elements(By.CSS_SELECTOR, in_active_tab(".yasr table.dataTable tbody tr"))
+                or c.find_elements(By.CSS_SELECTOR, in_active_tab(".yasr .errorResult"))
+            )
         )
     )
 

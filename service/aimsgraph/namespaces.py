@@ -65,6 +65,8 @@ COMMUNICATION_BASE = "https://w3id.org/aimsgraph/communication/"
 CONCERN_BASE = "https://w3id.org/aimsgraph/concern/"
 #: Entries created with the web interface's forms: RECORD_BASE + kind + "/" + a UUID.
 RECORD_BASE = "https://w3id.org/aimsgraph/record/"
+#: Approvals (records.approvals): APPROVAL_BASE + a UUID.
+APPROVAL_BASE = "https://w3id.org/aimsgraph/approval/"
 REPORTER_BASE = "https://w3id.org/aimsgraph/reporter/"
 CONCERN_FINDING_BASE = FINDING_BASE + "concern-"
 CONCERN_RISK_BASE = "https://w3id.org/aimsgraph/risk/concern-"

@@ -22,13 +22,11 @@ import pyoxigraph as ox
 from aimsgraph import clock
 from aimsgraph.auth import Principal
 from aimsgraph.errors import InvalidInput, NotFound, ValidationRejected
-from aimsgraph.namespaces import AIMS, PROV, RDF, RDF_TYPE, TYPE, XSD, Graphs, is_absolute_iri
+from aimsgraph.namespaces import AIMS, APPROVAL_BASE, PROV, RDF, RDF_TYPE, TYPE, XSD, Graphs, is_absolute_iri
 from aimsgraph.semantics.validation import Finding, validate_store
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta, last_sequence
 from aimsgraph.store.record import Record
-
-APPROVAL_BASE = "https://w3id.org/aimsgraph/approval/"
 
 
 @dataclass(frozen=True)

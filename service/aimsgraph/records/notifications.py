@@ -573,22 +573,38 @@ def deliveries(store: GraphStore, state: ox.NamedNode) -> list[Delivery]:
 
 def listing(store: GraphStore, config: Config | None, state: str | None = None, limit: int = 100) -> dict[str, Any]:
     """The outbox for ``GET /api/notifications``: counts per state, and the newest ``limit``
-    notifications (only those with a delivery in ``state``, when given) with their deliveries."""
+    notifications (those with a delivery in ``state``, when given) with all their deliveries.
+    Only the notifications shown are read in full."""
     counts = {name: sum(1 for _ in store.quads(None, STATE, node, OUTBOX)) for node, name in STATES.items()}
-    chosen: dict[ox.NamedNode, list[Delivery]] = {}
-    for node, name in STATES.items():
-        if state in (None, name):
-            for delivery in deliveries(store, node):
-                chosen.setdefault(delivery.notification, []).append(delivery)
-    messages = [m for m in (read_message(store, n) for n in chosen) if m is not None]
-    messages.sort(key=lambda m: (m.created, m.iri), reverse=True)
+    chosen: set[object]
+    if state is None:
+        chosen = {q.subject for q in store.quads(None, TYPE, NOTIFICATION, OUTBOX)}
+    else:
+        wanted = next(node for node, name in STATES.items() if name == state)
+        chosen = {
+            d.object for q in store.quads(None, STATE, wanted, OUTBOX) for d in store.quads(q.subject, DELIVERY_OF, None, OUTBOX)
+        }
+    created = {
+        n: term_text(q.object) for n in chosen if isinstance(n, ox.NamedNode) for q in store.quads(n, GENERATED_AT, None, OUTBOX)
+    }
+    newest = sorted(created, key=lambda n: (created[n], n.value), reverse=True)[:limit]
     shown = config.shown if config is not None else str
     destinations = [*(config.webhooks if config else ()), *(["email"] if config and config.smtp else [])]
+    listed = []
+    for node in newest:
+        message = read_message(store, node)
+        found = [
+            read_delivery(store, q.subject)
+            for q in store.quads(None, DELIVERY_OF, node, OUTBOX)
+            if isinstance(q.subject, ox.NamedNode)
+        ]
+        if message is not None:
+            listed.append(_listed(message, [d for d in found if d is not None], shown))
     return {
         "enabled": config is not None,
-        "destinations": [shown(key) for key in destinations],
+        "destinations": [shown(k) for k in destinations],
         "counts": counts,
-        "notifications": [_listed(m, chosen[ox.NamedNode(m.iri)], shown) for m in messages[:limit]],
+        "notifications": listed,
     }
 
 
@@ -873,19 +889,15 @@ class Notifier:
             created = next(self.store.quads(event, GENERATED_AT, None, OUTBOX), None)
             if not isinstance(event, ox.NamedNode) or created is None or _moment(created.object) >= before:
                 continue
-            if any(self.store.contains(ox.Quad(d.subject, STATE, PENDING, OUTBOX)) for d in self._deliveries_of(event)):
+            if any(
+                self.store.contains(ox.Quad(d.subject, STATE, PENDING, OUTBOX))
+                for d in self.store.quads(None, DELIVERY_OF, event, OUTBOX)
+            ):
                 continue
             changes.drop(self.store, event)
             dropped += 1
         self._write(changes)
         return dropped
-
-    def _deliveries_of(self, event: ox.NamedNode) -> list[ox.Quad]:
-        return list(self.store.quads(None, DELIVERY_OF, event, OUTBOX))
-
-    def status(self) -> dict[str, int]:
-        """Pending and failed deliveries (index counts)."""
-        return {name: sum(1 for _ in self.store.quads(None, STATE, node, OUTBOX)) for node, name in STATES.items()}
 
 
 @dataclass

@@ -377,7 +377,6 @@ class Refresher:
                 with self._condition:
                     self._failure = None
                 self._save_when_quiet()
-                notifications.after_refresh(self.store)  # new findings, breaches, overdue items
                 self._last = {
                     "inferences": inferences,
                     "inferencesSeconds": round(inferred - started, 3),
@@ -386,6 +385,7 @@ class Refresher:
                     "analysis": analysis,
                     "analysisSeconds": round(time.perf_counter() - validated, 3),
                 }
+                notifications.after_refresh(self.store)  # new findings, breaches, overdue items
             except Exception as exc:  # keep serving what there is; the next write tries again
                 self._failed(step, "refresh", exc)
             finally:

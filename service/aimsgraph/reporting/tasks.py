@@ -1044,7 +1044,8 @@ def impact_tasks_delta(
     """One stored task per risk the analysis says to re-assess, with the dependency path from the
     changed node to the risk; tasks stored already are left as they are (their status stays)."""
     answer = impact.analyse(record, model, request.node, request.change, [dict(m) for m in request.what_if])
-    due = request.due_date or _planned_date(record, request) or as_of + timedelta(days=IMPACT_TASK_DAYS)
+    planned = _planned_date(record, request)  # checked even when a due date is given
+    due = request.due_date or planned or as_of + timedelta(days=IMPACT_TASK_DAYS)
     paths = {a["iri"]: (tuple(a["path"]), tuple(a["via"])) for a in answer["affected"]}
     tasks, added = [], set()
     for risk in answer["risksToReassess"]:

@@ -27,7 +27,7 @@ def outbox() -> Response:
     if wanted is not None and wanted not in notifications.STATES.values():
         raise InvalidInput(f"state must be one of {', '.join(notifications.STATES.values())}, not {wanted!r}")
     text = request.args.get("limit", "100")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
         raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {text!r}")
     store = state().store
     notifier = notifications.notifier_of(store)

@@ -218,7 +218,8 @@ def readiness_page():
 def statement_of_applicability():
     store = state().store
     columns, rows = soa.rows(store)
-    statements = [q.subject.value for q in store.quads(None, TYPE, ox.NamedNode(AIMS + "StatementOfApplicability"), None)]
+    quads = store.quads(None, TYPE, ox.NamedNode(AIMS + "StatementOfApplicability"), None)
+    statements = [q.subject.value for q in quads if isinstance(q.subject, ox.NamedNode)]
     return render_template("soa.html", columns=columns, rows=rows, statement=min(statements, default=None))
 
 

@@ -34,8 +34,11 @@ def token() -> str:
 
 def form_writer(role: str, action: str) -> Principal:
     """Who a form post writes as: the signed-in person, if the post is from this site and
-    carries the session's token, and the person holds ``role``. Forbidden otherwise (401 when
-    nobody is signed in)."""
+    carries the session's token, and the person holds ``role``; or the caller of a bearer token
+    (a client such as the benchmark harness: only cookies ride along uninvited). Forbidden
+    otherwise (401 when nobody is signed in)."""
+    if request.headers.get("Authorization"):  # a client's own credential: no browser adds it by itself
+        return require(g.principal, role, action, state().tokens)
     _check_same_site()
     expected, given = session.get(FIELD), request.form.get(FIELD, "")
     if not isinstance(expected, str) or not hmac.compare_digest(given.encode(), expected.encode()):

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from aimsgraph.errors import InvalidInput, ValidationRejected
 from aimsgraph.http.api.writes import commit_request
 from aimsgraph.http.state import state
-from aimsgraph.http.web import bp, csrf
+from aimsgraph.http.web import _iri_argument, bp, csrf
 from aimsgraph.records import approvals, forms
 from aimsgraph.reporting import overview
 from aimsgraph.store.record import Record
@@ -35,7 +35,7 @@ def new_entry():
 
 @bp.get("/records/edit")
 def edit_entry():
-    iri = request.args.get("iri", "")
+    iri = _iri_argument("iri")
     store = state().store
     return _render(forms.entry(store, forms.kind_of(store, iri), iri), saved=request.args.get("saved") == "1")
 
@@ -78,10 +78,8 @@ def _render(filled: forms.Entry, **extra: object) -> str:
 def approvals_page():
     """The approvals of a risk, the SoA, the AI policy or a planned change, whether the latest
     still stands, what blocks a new one, and the form to approve."""
-    about = request.args.get("about", "")
-    store = state().store
-    kind = approvals.kind_for(store, about)
-    return _render_approvals(about, kind)
+    about = _iri_argument("about")
+    return _render_approvals(about, approvals.kind_for(state().store, about))
 
 
 @bp.post("/approvals")

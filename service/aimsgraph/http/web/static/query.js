@@ -43,7 +43,10 @@
 
   yasgui.on("tabSelect", function (_, id) { describe(yasgui.getTab(id)); });
   yasgui.on("tabAdd", function () { window.setTimeout(function () { describe(yasgui.getTab()); }, 0); });
-  picker.addEventListener("change", function () { yasgui.selectTabId(tabId(picker.value)); });
+  picker.addEventListener("change", function () {
+    var id = tabId(picker.value);
+    if (yasgui.getTab(id)) { yasgui.selectTabId(id); } else { addTab(byId[id], true); } // its tab was closed
+  });
   new MutationObserver(annotate).observe(root, { childList: true, subtree: true });
 
   function tabId(name) { return "query-" + name; }
