@@ -160,7 +160,10 @@ def app(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir):
     from benchmarks import routes
 
     settings = Settings(
-        data_dir=fresh_data_dir(tmp_path_factory.mktemp("routes") / "db"), demo=True, query_timeout=30, tokens=(routes.TOKENS_SETTING,)
+        data_dir=fresh_data_dir(tmp_path_factory.mktemp("routes") / "db"),
+        demo=True,
+        query_timeout=30,
+        tokens=(routes.TOKENS_SETTING,),
     )
     with serving(settings) as service:
         yield service

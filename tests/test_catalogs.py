@@ -26,7 +26,9 @@ TRANSACTIONS = "https://data.meridian.example/aims/dataset/customer-transactions
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[FlaskClient]:
     """The service with the demo and an editor token, in this process (its own store: it writes)."""
-    with serving(Settings(data_dir=fresh_data_dir(tmp_path_factory.mktemp("catalogs") / "db"), tokens=(f"editor:erin:{TOKEN}",))) as app:
+    with serving(
+        Settings(data_dir=fresh_data_dir(tmp_path_factory.mktemp("catalogs") / "db"), tokens=(f"editor:erin:{TOKEN}",))
+    ) as app:
         yield app.test_client()
 
 

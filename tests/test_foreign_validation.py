@@ -25,7 +25,9 @@ IN_AIMS = f"""@prefix aims: <{AIMS}> .
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, fresh_data_dir: FreshDataDir):
-    with serving(Settings(data_dir=fresh_data_dir(tmp_path_factory.mktemp("foreign-validation") / "db", demo=False), demo=False)) as app:
+    with serving(
+        Settings(data_dir=fresh_data_dir(tmp_path_factory.mktemp("foreign-validation") / "db", demo=False), demo=False)
+    ) as app:
         yield app.test_client()
 
 

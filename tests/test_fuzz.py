@@ -6,12 +6,13 @@ unchanged. ``python -m benchmarks.fuzz`` sends 10,000 on demand; this sends a fe
 from __future__ import annotations
 
 from benchmarks.fuzz import fuzz
+from conftest import FreshDataDir
 
 REQUESTS = 400
 
 
-def test_hostile_requests_to_every_route_crash_nothing_and_change_nothing(tmp_path):
-    run = fuzz(tmp_path / "db", REQUESTS, seed=17)
+def test_hostile_requests_to_every_route_crash_nothing_and_change_nothing(tmp_path, fresh_data_dir: FreshDataDir):
+    run = fuzz(fresh_data_dir(tmp_path / "db"), REQUESTS, seed=17)
     summary = run.summary()
     assert summary["requests"] == REQUESTS, summary
     assert run.passed, summary

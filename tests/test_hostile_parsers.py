@@ -289,7 +289,9 @@ def test_a_document_load_fetches_is_scanned_as_an_upload(client, documents, docu
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[LiveServer]:
     live = start_server(
-        fresh_data_dir(tmp_path_factory.mktemp("crash") / "db", demo=False), AIMSGRAPH_DEMO="false", AIMSGRAPH_TOKENS=f"editor:hostile:{TOKEN}"
+        fresh_data_dir(tmp_path_factory.mktemp("crash") / "db", demo=False),
+        AIMSGRAPH_DEMO="false",
+        AIMSGRAPH_TOKENS=f"editor:hostile:{TOKEN}",
     )
     yield live
     live.stop()

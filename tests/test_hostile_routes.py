@@ -19,7 +19,10 @@ TOKEN = "walker-editor-token"
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, fresh_data_dir: FreshDataDir):
     settings = Settings(
-        data_dir=fresh_data_dir(tmp_path_factory.mktemp("walk") / "db"), demo=True, query_timeout=5, tokens=(f"editor:walker:{TOKEN}",)
+        data_dir=fresh_data_dir(tmp_path_factory.mktemp("walk") / "db"),
+        demo=True,
+        query_timeout=5,
+        tokens=(f"editor:walker:{TOKEN}",),
     )
     with serving(settings) as service:
         yield service

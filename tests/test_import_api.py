@@ -29,7 +29,12 @@ def headers(token: str | None, content_type: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, fresh_data_dir: FreshDataDir):
     """The service over an empty on-disk store, with an editor and an admin token."""
-    settings = Settings(data_dir=fresh_data_dir(tmp_path_factory.mktemp("imports") / "db", demo=False), demo=False, tokens=TOKENS, max_upload_bytes=1_000_000)
+    settings = Settings(
+        data_dir=fresh_data_dir(tmp_path_factory.mktemp("imports") / "db", demo=False),
+        demo=False,
+        tokens=TOKENS,
+        max_upload_bytes=1_000_000,
+    )
     with serving(settings) as app:
         yield app.test_client()
 

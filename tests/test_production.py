@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import REPO, free_port
+from conftest import REPO, FreshDataDir, free_port
 
 #: What the README's production paragraph says to run, after ``aimsgraph``.
 PRODUCTION = ("serve", "--production")
@@ -46,12 +46,12 @@ def test_the_production_paragraph_gives_this_command(page: str):
 
 
 @pytest.fixture
-def production(tmp_path: Path):
+def production(tmp_path: Path, fresh_data_dir: FreshDataDir):
     """``aimsgraph serve --production`` over an empty store (no demo, to start fast)."""
     port = free_port()
     env = {
         **os.environ,
-        "AIMSGRAPH_DATA_DIR": str(tmp_path / "db"),
+        "AIMSGRAPH_DATA_DIR": str(fresh_data_dir(tmp_path / "db", demo=False)),
         "AIMSGRAPH_DEMO": "false",
         "AIMSGRAPH_MAX_BODY_BYTES": str(BODY_LIMIT),
         "AIMSGRAPH_MAX_UPLOAD_BYTES": str(BODY_LIMIT),

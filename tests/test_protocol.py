@@ -566,7 +566,12 @@ def test_the_cache_is_bounded_and_drops_stale_entries():
 def test_a_cached_answer_still_needs_the_token_when_reads_are_closed(tmp_path: Path, fresh_data_dir: FreshDataDir):
     from aimsgraph.config import Settings
 
-    settings = Settings(data_dir=fresh_data_dir(tmp_path / "store", demo=False), demo=False, open_reads=False, tokens=(f"reader:cache-reader:{CACHE_TOKEN}",))
+    settings = Settings(
+        data_dir=fresh_data_dir(tmp_path / "store", demo=False),
+        demo=False,
+        open_reads=False,
+        tokens=(f"reader:cache-reader:{CACHE_TOKEN}",),
+    )
     with serving(settings) as app:
         client = app.test_client()
         assert _count(_post_query(client, COUNT_THINGS, Authorization=f"Bearer {CACHE_TOKEN}")) == 0

@@ -246,6 +246,8 @@ def test_who_may_change_tasks(client):
 def test_fixing_the_cause_resolves_the_task(client):
     task = one(tasks_of(client), "Next-best-offer (marketing propensity): This AI system has no technical documentation")
     assert change(client, task["id"], {"status": "in-progress"}).status_code == 200
+    other = one(tasks_of(client), "AI supplier due diligence and contract clauses")  # its path ends at the evidence
+    assert change(client, other["id"], {"status": "in-progress"}).status_code == 200
     update(
         client,
         f"""INSERT DATA {{ GRAPH <https://w3id.org/aimsgraph/graph/data> {{
@@ -257,6 +259,12 @@ def test_fixing_the_cause_resolves_the_task(client):
     assert resolved["status"] == "resolved" and resolved["stored"]
     assert task["id"] not in [t["id"] for t in tasks_of(client)["tasks"]]
     assert task["id"] in [t["id"] for t in tasks_of(client, status="resolved")["tasks"]]
+    still = client.get(f"/api/tasks/{other['id']}").get_json()  # a finding that stands: its task stays
+    assert (still["status"], still["about"], still["severity"]) == (
+        "in-progress",
+        MB + "control/supplier-ai-due-diligence",
+        "Violation",
+    )
 
 
 def test_impact_analysis_tasks_carry_their_path_and_are_created_once(client):

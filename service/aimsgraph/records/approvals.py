@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 import pyoxigraph as ox
 
@@ -23,6 +24,7 @@ from aimsgraph import clock
 from aimsgraph.auth import Principal
 from aimsgraph.errors import InvalidInput, NotFound, ValidationRejected
 from aimsgraph.namespaces import AIMS, APPROVAL_BASE, PROV, RDF, RDF_TYPE, TYPE, XSD, Graphs, is_absolute_iri
+from aimsgraph.records import notifications
 from aimsgraph.semantics.validation import Finding, validate_store
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta, last_sequence
@@ -123,6 +125,19 @@ def approval_delta(store: GraphStore, kind: Kind, about: str, approver: Principa
             ox.Quad(copy, ox.NamedNode(RDF + "object"), statement.object, graph),
         }
     return Delta(added=quads)
+
+
+def announce(store: GraphStore, kind: Kind, about: str, approver: Principal) -> None:
+    """Keep the notification of an approval (call it in the commit's write section)."""
+    record = Record(store)
+    summary = f"{approver.name} recorded a {kind.label} of {record.label(about)}"
+    notifications.emit(
+        store,
+        "approval.recorded",
+        about,
+        {"summary": summary, "kind": kind.key, "approver": approver.name},
+        page="/approvals?about=" + quote(about, safe=""),
+    )
 
 
 def _statements(store: GraphStore, about: str) -> list[ox.Quad]:

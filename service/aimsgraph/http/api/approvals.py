@@ -53,5 +53,6 @@ def approve() -> Response:
     service = state()
     kind = approvals.kind_for(service.store, payload.about)
     principal = require(g.principal, kind.role, f"recording a {kind.label}", service.tokens)
-    change = commit_request(approvals.approval_delta(service.store, kind, payload.about, principal), "approve")
+    delta = approvals.approval_delta(service.store, kind, payload.about, principal)
+    change = commit_request(delta, "approve", announce=lambda: approvals.announce(service.store, kind, payload.about, principal))
     return change_response(change, status=201)

@@ -26,6 +26,7 @@ from aimsgraph.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from aimsgraph.http.state import state
 from aimsgraph.records.refresh import mark_stale
 from aimsgraph.semantics.validation import ViolationGate
+from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Change, Delta, commit
 
 #: Names the audit-trail activity of a write in its response.
@@ -156,23 +157,44 @@ def _too_large(what: str, limit: int, setting: str) -> PayloadTooLarge:
 
 
 def commit_request(
-    delta: Delta, operation: str, text: str | None = None, *, admitted_as: Principal | None = None, day_only: bool = False
+    delta: Delta,
+    operation: str,
+    text: str | None = None,
+    *,
+    admitted_as: Principal | None = None,
+    day_only: bool = False,
+    announce: Callable[[], object] | None = None,
 ) -> Change | None:
     """Commit ``delta`` for the caller of this request; None when it changes nothing.
 
     ``admitted_as``: the endpoint has admitted the caller by its own rule (a concern may come
-    from anyone) and the trail records this agent; ``day_only`` as in :func:`changes.commit`."""
+    from anyone) and the trail records this agent; ``day_only`` as in :func:`changes.commit`;
+    ``announce`` keeps the notifications of the change (``records.notifications.emit``), held
+    until it is committed and dropped if it is undone."""
     service = state()
     principal = admitted_as or require_write(g.principal, delta.graphs(), service.tokens)
     store = service.store
     gate = ViolationGate(store) if service.settings.validation_gate else None
     with store.write_lock():
         change = commit(
-            store, delta, operation, principal, text=text, gate=gate, before_commit=lambda: mark_stale(store), day_only=day_only
+            store,
+            delta,
+            operation,
+            principal,
+            text=text,
+            gate=gate,
+            before_commit=lambda: _before_commit(store, announce),
+            day_only=day_only,
         )
         if change is not None:
             service.refresher.submit(change.delta)
     return change
+
+
+def _before_commit(store: GraphStore, announce: Callable[[], object] | None) -> None:
+    mark_stale(store)
+    if announce is not None:
+        announce()
 
 
 def change_response(change: Change | None, status: int = 200, **extra: object) -> Response:

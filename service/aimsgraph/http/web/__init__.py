@@ -476,7 +476,4 @@ def _safe_next(target: str | None) -> str:
 
 
 # Views in modules of their own register on ``bp`` when imported (after bp exists).
-from aimsgraph.http.web import (
-    forms,  # noqa: F401
-    work,  # noqa: F401
-)
+from aimsgraph.http.web import forms, work  # noqa: E402, F401

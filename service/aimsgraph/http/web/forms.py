@@ -89,7 +89,10 @@ def approve() -> BaseResponse | tuple[str, int]:
     kind = approvals.kind_for(store, about)
     principal = csrf.form_writer(kind.role, f"recording a {kind.label}")
     try:
-        commit_request(approvals.approval_delta(store, kind, about, principal), "approve", admitted_as=principal)
+        delta = approvals.approval_delta(store, kind, about, principal)
+        commit_request(
+            delta, "approve", admitted_as=principal, announce=lambda: approvals.announce(store, kind, about, principal)
+        )
     except ValidationRejected as rejected:
         return _render_approvals(about, kind, error=rejected.message), 422
     return redirect(url_for("web.approvals_page", about=about, approved="1"))
