@@ -428,3 +428,20 @@ def test_a_cross_site_form_post_in_the_browser_cannot_write(chrome, live):
         attacker.shutdown()
         attacker.server_close()
     assert live.select('SELECT ?e WHERE { ?e <http://www.w3.org/2000/01/rdf-schema#label> "planted by another site" }') == []
+
+
+def test_a_task_is_started_from_my_work_with_the_sessions_token(app: Flask):
+    """The status buttons of "My work" post a form: with the session's token the task changes
+    (in the trail as the signed-in person), without it nothing does."""
+    person = DEMO + "person/marco-bianchi"
+    client = signed_in(app, EDITOR)
+    page = client.get("/my-work", query_string={"assignee": person}).text
+    task_id = re.search(r'name="task" value="([^"]+)"', page).group(1)
+    forged = client.post("/my-work/status", data={"task": task_id, "status": "in-progress"})
+    assert forged.status_code == 403
+    started = client.post("/my-work/status", data={"task": task_id, "status": "in-progress", "csrf_token": csrf_token(page)})
+    assert started.status_code == 302
+    task = app.test_client().get(f"/api/tasks/{task_id}").get_json()
+    assert task["status"] == "in-progress"
+    changes = app.test_client().get("/api/changes", query_string={"resource": task["task"]}).get_json()["changes"]
+    assert [(c["operation"], c["agent"]) for c in changes] == [("task-status", "eddie")]

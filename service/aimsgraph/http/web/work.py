@@ -1,18 +1,21 @@
 """The "My work" page: one person's tasks (``reporting.tasks``), grouped by when they are due,
 each with its cause (a link to the asset, findings, calendar or impact page) and the path that
 explains it. The signed-in person is found by ``aims:accountName``; ``?assignee=<IRI>`` shows
-anyone's (a person with the roles they hold, or a role). Views only: status changes go through
-``POST /api/tasks/<id>``."""
+anyone's (a person with the roles they hold, or a role). A signed-in editor changes a task's
+status with the buttons of the page (a form with the session's CSRF token, :mod:`.csrf`), the
+same change as ``POST /api/tasks/<id>``."""
 
 from __future__ import annotations
 
-from flask import abort, g, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from aimsgraph import clock
-from aimsgraph.errors import InvalidInput
+from aimsgraph.errors import InvalidInput, NotFound
+from aimsgraph.http.api.writes import commit_request
 from aimsgraph.http.state import state
-from aimsgraph.http.web import PICKER_LIMIT, bp
-from aimsgraph.namespaces import AIMS, is_absolute_iri
+from aimsgraph.http.web import PICKER_LIMIT, bp, csrf
+from aimsgraph.namespaces import AIMS, TASK_BASE, is_absolute_iri
 from aimsgraph.records import agenda
 from aimsgraph.reporting import overview, tasks
 from aimsgraph.risk.analysis import Snapshot
@@ -37,6 +40,7 @@ def my_work():
         "statuses": tasks.STATUS_FILTERS,
         "kind": request.args.get("kind") or "",
         "kinds": tasks.KIND_LABELS,
+        "csrf_token": csrf.token() if g.get("session_principal") else None,
     }
     context["people"] = tasks.persons(store, record, PICKER_LIMIT)
     if assignee is None:
@@ -129,3 +133,20 @@ def _cause_text(task: tasks.Task) -> str:
         "concern": "A reported concern",
         "impact": f"Impact analysis ({task.change or 'change'})",
     }[task.kind]
+
+
+@bp.post("/my-work/status")
+def change_status() -> BaseResponse:
+    """Start, finish or reopen a task from the page, as the signed-in person."""
+    principal = csrf.form_writer("editor", "changing tasks")
+    store, today = state().store, clock.today()
+    update = tasks.read_update({"status": request.form.get("status"), "note": request.form.get("note") or None})
+    work = tasks.work_list(store, today)
+    found = work.find(store, TASK_BASE + request.form.get("task", ""))
+    if found is None:
+        raise NotFound("no such task: its cause is no longer in the record, or it never was")
+    with store.write_lock():
+        commit_request(tasks.update_delta(store, found, update, today, clock.now()), "task-status", admitted_as=principal)
+    return redirect(
+        request.form.get("back") if (request.form.get("back") or "").startswith("/my-work") else url_for("web.my_work")
+    )
