@@ -43,7 +43,7 @@ def test_wheel_contains_ontology_shapes_queries_and_data(tmp_path: Path):
         "aimsgraph/cli.py",
         "aimsgraph/reporting/templates/report.html",
         "aimsgraph/http/web/static/style.css",
-        "aimsgraph/http/web/static/vendor/codemirror/codemirror.js",
+        "aimsgraph/http/web/static/vendor/yasgui/yasgui.min.js",
     ):
         assert expected in names
     assert any(n.startswith("aimsgraph/_resources/shapes/") for n in names)

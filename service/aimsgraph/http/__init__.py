@@ -2,7 +2,8 @@
 
 Owns ``app`` (the application factory), ``protocol`` (the SPARQL 1.1 Protocol endpoints),
 ``graph_store`` (the Graph Store Protocol), ``negotiation`` (content negotiation), ``api/`` (the
-REST blueprints) and ``web/`` (the pages and their static assets).
+REST blueprints), ``web/`` (the pages, their forms and static assets) and ``oidc`` (single
+sign-on with OpenID Connect).
 
 May import: every other layer. Nothing below imports it; Flask is imported only here.
 """
