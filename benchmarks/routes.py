@@ -284,6 +284,15 @@ PLAN: tuple[Call, ...] = (
         capture=("task", ("tasks", 0, "id")),
         json={"note": "Benchmark note $n"},
     ),
+    Call(
+        "POST",
+        "/my-work/status",
+        editor=True,
+        goal="page",
+        prepare=FIRST_TASK,
+        capture=("task", ("tasks", 0, "id")),
+        form={"task": "$task", "status": "in-progress"},
+    ),
     Call("POST", "/api/impact/tasks", editor=True, json={"node": "$system", "change": "retire"}),
     Call(
         "POST",

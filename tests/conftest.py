@@ -8,6 +8,7 @@ Tests of the protocol, of clients, of the browser, of crashes and of external en
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -161,24 +162,39 @@ def fresh_data_dir(tmp_path_factory: pytest.TempPathFactory) -> FreshDataDir:
     (reference graphs, the demo dated for AS_OF, the trail, the derived graphs, the saved risk
     model), and returns ``folder``.
 
-    The first call of a worker builds that store; every call copies it (12 ms against 1.3 s for a
+    The first call in a run builds that store; every call copies it (12 ms against 1.3 s for a
     first start). Built in every run, with this checkout's code and AS_OF, never kept between
     runs. For tests of what a store holds and serves: tests of the first start itself (demo
     loading, reference sync, recovery, other dates or settings that change what is loaded) make
     their store from nothing."""
-    built: dict[bool, Path] = {}
+    # the folder all xdist workers of this run share (pytest-of-<user>/pytest-<n>), else ours
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
 
     def copy(folder: Path, demo: bool = True) -> Path:
-        if demo not in built:
-            template = tmp_path_factory.mktemp("first-start") / "db"
-            env = {**os.environ, clock.TODAY_VARIABLE: AS_OF.isoformat()}  # whatever a test set meanwhile
-            argv = [sys.executable, "-c", FIRST_START, str(template), "demo" if demo else "no-demo"]
-            subprocess.run(argv, env=env, check=True, timeout=300)
-            built[demo] = template
-        shutil.copytree(built[demo], folder, dirs_exist_ok=True)
+        shutil.copytree(
+            _first_start(shared / ("first-start" if demo else "first-start-no-demo"), demo), folder, dirs_exist_ok=True
+        )
         return folder
 
     return copy
+
+
+def _first_start(folder: Path, demo: bool) -> Path:
+    """``folder``/db, a store as the first start leaves it, built by the first worker that asks
+    (the others wait for it)."""
+    folder.mkdir(exist_ok=True)
+    template = folder / "db"
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not template.exists():
+            building = folder / "building"
+            shutil.rmtree(building, ignore_errors=True)
+            env = {**os.environ, clock.TODAY_VARIABLE: AS_OF.isoformat()}  # whatever a test set meanwhile
+            argv = [sys.executable, "-c", FIRST_START, str(building), "demo" if demo else "no-demo"]
+            subprocess.run(argv, env=env, check=True, timeout=300)
+            building.rename(template)  # complete, or not there
+    return template
 
 
 @pytest.fixture(scope="session")

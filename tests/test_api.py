@@ -25,7 +25,7 @@ def test_validate_the_store_then_filter_findings(client: FlaskClient):
     by_clause = client.get("/api/findings", query_string={"clause": "A.6.2.8"}).get_json()
     assert [f["focus"] for f in by_clause["findings"]] == [DEMO + "system/cv-screening"]
     warnings = client.get("/api/findings", query_string={"severity": "warning"}).get_json()
-    assert warnings["count"] == 10
+    assert warnings["count"] == 11
     of_system = client.get("/api/findings", query_string={"system": DEMO + "system/code-assistant"}).get_json()
     assert {f["focus"] for f in of_system["findings"]} == {DEMO + "system/code-assistant"}
     assert client.get("/api/findings", query_string={"severity": "fatal"}).status_code == 400

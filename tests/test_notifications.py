@@ -325,14 +325,13 @@ def test_a_threshold_breach_and_an_overdue_item_are_announced_once(outbox_app: F
 
 
 def test_email_reaches_the_owner_the_record_names(outbox_app: Flask, receiver: Receiver, mailbox: tuple[Mailbox, int]):
-    update(outbox_app, f"INSERT DATA {{ <{LARS}> <http://xmlns.com/foaf/0.1/mbox> <mailto:lars.johansson@example.org> }}")
-    store = state(outbox_app).store
+    store = state(outbox_app).store  # the demo gives Lars Johansson foaf:mbox <mailto:lars.johansson@meridian.example>
     event = notifications.emit(
         store, notifications.TASK_CREATED, CLAIMS_TRIAGE, {"summary": "Re-assess the claims triage risks"}, page="/my-work"
     )
     assert event is not None and event.startswith("urn:uuid:")
     [(recipients, text)] = wait_for(lambda: mailbox[0].with_delivery(event.removeprefix("urn:uuid:")))
-    assert recipients == ["lars.johansson@example.org"]  # the system's owner is a role; Lars holds it
+    assert recipients == ["lars.johansson@meridian.example"]  # the system's owner is a role; Lars holds it
     assert "Subject: [aimsgraph] New task: Re-assess the claims triage risks" in text
     assert "Open: https://aims.example.org/my-work" in text
     [hit] = wait_for(lambda: receiver.of(event.removeprefix("urn:uuid:")))

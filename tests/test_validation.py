@@ -36,6 +36,7 @@ DOCUMENTED_GAPS = {
     ("control/supplier-ai-due-diligence", "ImplementedControlEvidenceExpiryShape"),
     ("control/chatbot-guardrails", "ControlInPlaceShape-evidence"),  # gap 6: implemented, no evidence
     ("risk/next-best-offer-vulnerable-targeting", "RiskAppetiteShape"),  # gap 7: high risk, no control
+    ("risk/next-best-offer-vulnerable-targeting", "RiskTreatmentControlShape"),  # gap 7: to be mitigated, no control
     ("soa/A.8.3", "ExcludedEntryShape-justification"),  # gap 8: exclusion without justification
     ("soa/A.9.4", "ImplementedEntryShape-implementingControl"),  # gap 9: "implemented" without control
     ("system/next-best-offer", "AISystemShape-technicalDocumentation"),  # gap 10 (A.6.2.7)

@@ -147,6 +147,5 @@ def change_status() -> BaseResponse:
         raise NotFound("no such task: its cause is no longer in the record, or it never was")
     with store.write_lock():
         commit_request(tasks.update_delta(store, found, update, today, clock.now()), "task-status", admitted_as=principal)
-    return redirect(
-        request.form.get("back") if (request.form.get("back") or "").startswith("/my-work") else url_for("web.my_work")
-    )
+    back = request.form.get("back") or ""
+    return redirect(back if back.startswith("/my-work") else url_for("web.my_work"))
