@@ -12,12 +12,15 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from rdflib import SH, URIRef
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from aimsgraph.config import Settings
@@ -445,3 +448,55 @@ def test_a_task_is_started_from_my_work_with_the_sessions_token(app: Flask):
     assert task["status"] == "in-progress"
     changes = app.test_client().get("/api/changes", query_string={"resource": task["task"]}).get_json()["changes"]
     assert [(c["operation"], c["agent"]) for c in changes] == [("task-status", "eddie")]
+
+
+def test_in_the_browser_an_approval_is_blocked_by_a_violation_then_granted_after_the_fix(chrome, live):
+    risk = DEMO + "risk/claims-triage-unfair-routing"
+    owner = live.select(f"SELECT ?o WHERE {{ GRAPH <{DATA}> {{ <{risk}> <{AIMS}hasRiskOwner> ?o }} }}")[0]["o"]
+    removed = requests.post(
+        live.sparql,
+        data={"update": f"DELETE DATA {{ GRAPH <{DATA}> {{ <{risk}> <{AIMS}hasRiskOwner> <{owner}> }} }}"},
+        headers={"Authorization": f"Bearer {EDITOR}"},
+        timeout=30,
+    )
+    assert removed.status_code in (200, 204)
+    viewport(chrome, *WIDE)
+    chrome.get(f"{live.url}/approvals?about={quote(risk, safe='')}")
+    assert "risk owner" in chrome.find_element(By.ID, "blocking").text
+    assert not chrome.find_element(By.ID, "approve").is_enabled()
+    # the fix, by clicks: the risk's form, its owner chosen again
+    chrome.get(f"{live.url}/records/edit?iri={quote(risk, safe='')}")
+    Select(
+        chrome.find_element(By.ID, next(f.key for f in forms.form("Risk").fields if f.path == AIMS + "hasRiskOwner"))
+    ).select_by_value(owner)
+    chrome.find_element(By.CSS_SELECTOR, 'button[value="save"]').click()
+    WebDriverWait(chrome, 20).until(lambda c: c.find_elements(By.ID, "saved"))
+    chrome.find_element(By.ID, "approvals-link").click()
+    WebDriverWait(chrome, 20).until(lambda c: c.find_elements(By.ID, "approve")).pop().click()
+    WebDriverWait(chrome, 20).until(lambda c: c.find_elements(By.ID, "approved"))
+    assert "approved" in chrome.find_element(By.ID, "standing").text.lower()
+    assert console_errors(chrome) == []
+
+
+def test_in_the_browser_the_validation_gate_refuses_a_form_with_its_messages(tmp_path_factory, chrome):
+    gated = start_server(
+        tmp_path_factory.mktemp("forms-gated"), AIMSGRAPH_TOKENS=",".join(TOKENS), AIMSGRAPH_VALIDATION_GATE="true"
+    )
+    try:
+        chrome.get(gated.url + "/login")
+        chrome.find_element(By.ID, "token").send_keys(EDITOR + "\n")
+        WebDriverWait(chrome, 20).until(lambda c: "Signed in as eddie" in c.find_element(By.CSS_SELECTOR, ".who").text)
+        chrome.get(gated.url + "/records/new?kind=Dataset")
+        chrome.execute_script(FILL)
+        chrome.find_element(By.CSS_SELECTOR, "input[id^=f_label_]").send_keys("A dataset nobody assessed")
+        chrome.find_element(By.CSS_SELECTOR, 'button[value="save"]').click()
+        rejected = WebDriverWait(chrome, 20).until(lambda c: c.find_elements(By.ID, "rejected")).pop().text
+        assert "data quality assessment" in rejected
+        assert "nothing was written" in chrome.find_element(By.ID, "form-error").text
+        screenshot(chrome, "form-gate-refused")
+        console_errors(chrome)  # the 422 answer is logged as a failed resource
+        assert (
+            gated.select('SELECT ?d WHERE { ?d <http://www.w3.org/2000/01/rdf-schema#label> "A dataset nobody assessed" }') == []
+        )
+    finally:
+        gated.stop()
