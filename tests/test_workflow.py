@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 import requests
 from aiosmtpd.controller import Controller
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
@@ -118,7 +119,7 @@ def test_a_risk_owner_adds_a_risk_gets_the_task_links_the_control_and_approves_b
     )
     assert setup.status_code in (200, 204), setup.text
     chrome = start_chromium(tmp_path / "chromium")
-    wait = WebDriverWait(chrome, 30)
+    wait = WebDriverWait(chrome, 30, ignored_exceptions=(StaleElementReferenceException,))
     try:
         # 1. sign in at the company's provider
         chrome.get(server.url + "/login")

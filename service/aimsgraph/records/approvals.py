@@ -22,13 +22,13 @@ import pyoxigraph as ox
 
 from aimsgraph import clock
 from aimsgraph.auth import Principal
-from aimsgraph.errors import InvalidInput, NotFound, ValidationRejected
+from aimsgraph.errors import Forbidden, InvalidInput, NotFound, ValidationRejected
 from aimsgraph.namespaces import AIMS, APPROVAL_BASE, PROV, RDF, RDF_TYPE, TYPE, XSD, Graphs, is_absolute_iri
 from aimsgraph.records import notifications
 from aimsgraph.semantics.validation import Finding, validate_store
 from aimsgraph.store import GraphStore
 from aimsgraph.store.changes import Delta, last_sequence
-from aimsgraph.store.record import Record
+from aimsgraph.store.record import Record, person_of_account
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Kind:
 KINDS = {
     k.key: k
     for k in (
-        Kind("risk-acceptance", AIMS + "RiskAcceptance", "risk acceptance", AIMS + "Risk", "editor"),
+        Kind("risk-acceptance", AIMS + "RiskAcceptance", "risk acceptance", AIMS + "Risk", "editor"),  # the risk owner's
         Kind("soa", AIMS + "SoAApproval", "Statement of Applicability approval", AIMS + "StatementOfApplicability", "admin"),
         Kind("policy", AIMS + "PolicyApproval", "AI policy approval", AIMS + "AIPolicy", "admin"),
         Kind("change", AIMS + "ChangeSignOff", "change sign-off", AIMS + "PlannedChange", "editor"),
@@ -99,6 +99,8 @@ def approval_delta(store: GraphStore, kind: Kind, about: str, approver: Principa
     violations = blocking(store, about)
     if violations:
         raise ValidationRejected(f"<{about}> has {len(violations)} open Violation(s): fix them before approving", violations)
+    if kind.key == "risk-acceptance" and approver.role != "admin":  # top management may stand in
+        _require_risk_owner(store, about, approver)
     now = (now or clock.now()).replace(microsecond=0)
     node, graph = ox.NamedNode(f"{APPROVAL_BASE}{uuid.uuid4()}"), ox.NamedNode(Graphs.DATA)
     quads = {
@@ -125,6 +127,17 @@ def approval_delta(store: GraphStore, kind: Kind, about: str, approver: Principa
             ox.Quad(copy, ox.NamedNode(RDF + "object"), statement.object, graph),
         }
     return Delta(added=quads)
+
+
+def _require_risk_owner(store: GraphStore, risk: str, approver: Principal) -> None:
+    """Forbidden unless the approver's login is the risk owner's, or that of a person who holds
+    the role that owns the risk (``aims:accountName``, ``aims:heldBy``)."""
+    record = Record(store)
+    owners = record.objects(risk, AIMS + "hasRiskOwner")
+    person = person_of_account(store, approver.name)
+    if person is None or not any(o == person or person in record.objects(o, AIMS + "heldBy") for o in owners):
+        names = ", ".join(record.label(o) for o in owners) or "nobody: the risk names no owner"
+        raise Forbidden(f"a risk acceptance is the risk owner's to give ({names}); {approver.name} is not the risk owner")
 
 
 def announce(store: GraphStore, kind: Kind, about: str, approver: Principal) -> None:

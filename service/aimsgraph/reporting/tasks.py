@@ -318,18 +318,6 @@ def agents_of(store: GraphStore, agent: str) -> frozenset[str]:
     return frozenset({agent, *roles})
 
 
-def person_of_account(store: GraphStore, name: str) -> str | None:
-    """The person whose ``aims:accountName`` is ``name`` (case does not matter); the smallest IRI
-    when several are."""
-    wanted = name.casefold()
-    found = [
-        q.subject.value
-        for q in store.quads(None, ox.NamedNode(AIMS + "accountName"), None, None)
-        if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.Literal) and q.object.value.casefold() == wanted
-    ]
-    return min(found, default=None)
-
-
 def persons(store: GraphStore, record: Record, limit: int) -> list[tuple[str, str]] | None:
     """(IRI, name) of the people of the record, by name; None when there are more than ``limit``."""
     found = sorted(

@@ -185,3 +185,15 @@ class Record:
                 self._memo.clear()
             self._memo[key] = found
         return found
+
+
+def person_of_account(store: GraphStore, name: str) -> str | None:
+    """The person whose ``aims:accountName`` is ``name`` (case does not matter); the smallest IRI
+    when several are."""
+    wanted = name.casefold()
+    found = [
+        q.subject.value
+        for q in store.quads(None, ox.NamedNode(AIMS + "accountName"), None, None)
+        if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.Literal) and q.object.value.casefold() == wanted
+    ]
+    return min(found, default=None)

@@ -32,6 +32,7 @@ from aimsgraph.records import agenda, queries
 from aimsgraph.records.payloads import parse_json
 from aimsgraph.reporting import tasks
 from aimsgraph.store import GraphStore
+from aimsgraph.store.record import person_of_account
 
 bp = Blueprint("tasks", __name__)  # under api.bp: /api
 
@@ -134,7 +135,7 @@ def assignee_agents(store: GraphStore) -> frozenset[str] | None:
     if assignee == "me":
         if g.principal is None:
             raise Unauthorized("assignee=me needs a token (or a login) that names you")
-        person = tasks.person_of_account(store, g.principal.name)
+        person = person_of_account(store, g.principal.name)
         if person is None:
             raise InvalidInput(
                 f"no person in the record has the account name {g.principal.name!r} (aims:accountName): give assignee=<IRI>"

@@ -19,7 +19,7 @@ from aimsgraph.namespaces import AIMS, TASK_BASE, is_absolute_iri
 from aimsgraph.records import agenda
 from aimsgraph.reporting import overview, tasks
 from aimsgraph.risk.analysis import Snapshot
-from aimsgraph.store.record import Record
+from aimsgraph.store.record import Record, person_of_account
 
 
 @bp.get("/my-work")
@@ -81,7 +81,7 @@ def _assignee(store) -> tuple[str | None, bool]:
             raise InvalidInput("assignee must be the IRI of a person or role")
         return asked, False
     principal = g.get("principal")
-    person = tasks.person_of_account(store, principal.name) if principal is not None else None
+    person = person_of_account(store, principal.name) if principal is not None else None
     return person, person is not None
 
 
