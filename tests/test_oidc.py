@@ -70,6 +70,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         AIMSGRAPH_OIDC_PROVIDER_NAME=PROVIDER_NAME,
     )
     while_down = requests.get(server.url + "/login/oidc", allow_redirects=False, timeout=30)
+    provider = None
+    try:
+        provider = start_provider(port, server)
+        yield Stack(server, issuer, while_down)
+    finally:
+        if provider is not None:
+            provider.terminate()
+            provider.wait(timeout=10)
+        server.stop()
+
+
+def start_provider(port: int, server: LiveServer) -> subprocess.Popen:
+    """The test OpenID provider on ``port``, with ``server`` as its one client; once it answers."""
     log_path = server.data_dir.with_name("provider.log")
     with log_path.open("wb") as log:
         provider = subprocess.Popen(
@@ -78,12 +91,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             cwd=PROVIDER_DIR, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        _wait_for(provider, issuer + "/.well-known/openid-configuration", log_path)
-        yield Stack(server, issuer, while_down)
-    finally:
-        provider.terminate()
-        provider.wait(timeout=10)
-        server.stop()
+        _wait_for(provider, f"http://127.0.0.1:{port}/.well-known/openid-configuration", log_path)
+    except BaseException:
+        provider.kill()
+        raise
+    return provider
 
 
 def _wait_for(provider: subprocess.Popen, url: str, log_path: Path) -> None:

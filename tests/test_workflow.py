@@ -7,7 +7,6 @@ server on loopback got the approval's notification.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from aimsgraph.records import forms
 from browser import console_errors, screenshot, start_chromium
 from conftest import LiveServer, free_port, start_server
 from test_notifications import Mailbox, Receiver, signed, wait_for
-from test_oidc import CLIENT_ID, CLIENT_SECRET, PROVIDER_DIR, ROLE_MAP, _wait_for
+from test_oidc import CLIENT_ID, CLIENT_SECRET, PROVIDER_DIR, ROLE_MAP, start_provider
 
 DEMO = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -69,19 +68,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         AIMSGRAPH_SMTP_STARTTLS="false",
         AIMSGRAPH_NOTIFY_BACKOFF_SECONDS="0.2",
     )
-    log_path = server.data_dir.with_name("provider.log")
-    with log_path.open("wb") as log:
-        provider = subprocess.Popen(
-            ["node", "provider.js", "--port", str(port), "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET,
-             "--redirect-uri", server.url + "/login/oidc/callback", "--post-logout-redirect-uri", server.url + "/"],
-            cwd=PROVIDER_DIR, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    provider = None
     try:
-        _wait_for(provider, issuer + "/.well-known/openid-configuration", log_path)
+        provider = start_provider(port, server)
         yield Stack(server, receiver, mailbox)
     finally:
-        provider.terminate()
-        provider.wait(timeout=10)
+        if provider is not None:
+            provider.terminate()
+            provider.wait(timeout=10)
         server.stop()
         controller.stop()
         receiver.close()
