@@ -34,7 +34,7 @@ import rdflib
 from rdflib import RDF, RDFS, SH, Literal, URIRef
 from rdflib.collection import Collection
 
-from aimsgraph import clock
+from aimsgraph import clock, resources
 from aimsgraph.auth import Principal
 from aimsgraph.errors import InvalidInput, NotFound
 from aimsgraph.namespaces import AIMS, DASH, DCT, RDF_TYPE, RDFS_LABEL, RECORD_BASE, TYPE, XSD, Graphs, is_absolute_iri
@@ -179,8 +179,6 @@ def _node_shapes_for(shapes: rdflib.Graph, cls: str) -> list[rdflib.term.Node]:
 
 
 def _super_classes(cls: str) -> set[str]:
-    from aimsgraph import resources  # the ontology files: a form is built once per process
-
     graph = _ontology_classes(tuple(str(p) for p in resources.ontology_files()))
     seen, todo = {cls}, [cls]
     while todo:
