@@ -721,7 +721,31 @@ def validation_rows(checked: tuple[dict, list], store_dir: Path, options: Option
             f"{statistics.median(measured['affected']):.0f} affected focus nodes (median); "
             "anchor: the full check above",
         ),
+        stateless_demo_row(options),
     ]
+
+
+def stateless_demo_row(options: Options) -> Row:
+    """``aimsgraph validate data/demo/`` (no store) in a new process each run, as a pre-commit
+    hook runs it: Python's start and imports included (issue 23: at most 2 s on 2 cores)."""
+    import subprocess
+
+    from aimsgraph import resources
+    from aimsgraph.store.demo import REFERENCE_DATE
+
+    demo = resources.path("data", "demo")
+    command = [sys.executable, "-m", "aimsgraph.cli", "validate", str(demo), "--as-of", REFERENCE_DATE.isoformat()]
+    command += ["--fail-on", "none", "--format", "sarif"]
+    runs = [timed(subprocess.run, command, check=True, capture_output=True)[1] for _ in range(options.runs)]
+    seconds = statistics.median(runs)
+    return Row(
+        "stateless validate of the demo files: `aimsgraph validate data/demo/` (a new process)",
+        seconds,
+        note=f"p50 of {len(runs)} runs, Python's start included; SARIF output; the demo's 6 Turtle files read, "
+        f"reasoned and validated in memory; goal {'met' if seconds <= 2.0 else '**missed**'}",
+        goal="at most 2 s (issue 23)",
+        goal_met=seconds <= 2.0,
+    )
 
 
 def reasoning_in_process(store, systems: int, options: Options) -> dict:

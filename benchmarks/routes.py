@@ -189,6 +189,8 @@ PLAN: tuple[Call, ...] = (
     # REST questions
     Call("GET", "/api/health"),
     Call("GET", "/api/graphs"),
+    Call("GET", "/api/openapi.json"),
+    Call("GET", "/api/docs", headers=HTML, goal="page"),
     Call("GET", "/api/queries"),
     Call(
         "GET",
@@ -237,6 +239,9 @@ PLAN: tuple[Call, ...] = (
         label="?graph=data",
     ),
     Call("GET", "/api/export/dcat", goal="export"),
+    Call("GET", "/api/export/oscal/<kind>", path="/api/export/oscal/component-definition", goal="export", label="components"),
+    Call("GET", "/api/export/oscal/<kind>", path="/api/export/oscal/poam", goal="export", label="poam"),
+    Call("GET", "/api/export/xlsx", goal="export"),
     Call("GET", "/api/due.ics", goal="export"),
     Call("GET", "/api/tasks.ics", goal="export"),
     Call("GET", "/soa.csv", goal="export"),

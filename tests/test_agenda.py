@@ -333,7 +333,7 @@ def test_review_pack_as_json_and_bad_requests(client):
     monitoring = next(s for s in body["sections"] if s["id"] == "monitoring")
     breaches = next(t for t in monitoring["tables"] if t["id"] == "breaches")["rows"]
     assert DEMO + "measurement/retail-pd-gini-2026-09-30" in {r["iri"] for r in breaches}
-    assert client.get("/api/review-pack", query_string={"format": "pdf"}).status_code == 400
+    assert client.get("/api/review-pack", query_string={"format": "docx"}).status_code == 400
     assert client.get("/api/review-pack", query_string={"asOf": "yesterday"}).status_code == 400
     assert client.get("/api/review-pack", headers={"Accept": "image/png"}).status_code == 406
 

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from aimsgraph.config import Settings
-from aimsgraph.http.api.ratelimit import Limiter
 from aimsgraph.namespaces import Graphs
+from aimsgraph.runtime import Limiter
 from conftest import FreshDataDir, LiveServer, serving, start_server
 
 LIMIT = 1_048_576

@@ -2,7 +2,9 @@
 
 Layers, lowest first (docs/architecture.md): the base modules at the top of ``aimsgraph``
 (errors, config, clock, namespaces, resources, limits, auth); ``store``; ``semantics``; ``risk``;
-``records``; ``reporting``; ``interop``; ``sparql``; ``http``; and ``cli``, which may use all of
+``records``; ``reporting``; ``interop``; ``sparql``; ``runtime`` (what a running service holds,
+and its write path); ``http``; ``mcp`` (a peer of ``http``: it imports neither ``http`` nor
+Flask, checked below); and ``cli``, which may use all of
 them. ``sparql.guard`` is a leaf (it imports only base modules) that the store's remote engine
 uses to read SPARQL text. Imports are read from the source with ``ast``, including those inside
 functions, so a lazy import cannot hide a violation.
@@ -17,9 +19,10 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "service" / "aimsgraph"
 BASE = ("errors", "config", "clock", "namespaces", "resources", "limits", "auth", "__version__")
-LAYERS = ("store", "semantics", "risk", "records", "reporting", "interop", "sparql", "http", "cli")
-#: Leaves any layer may import: they import only base modules (checked below).
-LEAVES = {"sparql.guard"}
+LAYERS = ("store", "semantics", "risk", "records", "reporting", "interop", "sparql", "runtime", "http", "mcp", "cli")
+#: Leaves any layer may import: they import only base modules (checked below). The CSV sheet
+#: reader is one: records.files reads a record kept as files, sheets included, below reporting.
+LEAVES = {"sparql.guard", "interop.importers.spreadsheet"}
 
 
 def _layer(module: str) -> int:
@@ -81,6 +84,16 @@ def test_leaves_import_only_base_modules():
 def test_flask_is_imported_only_by_the_http_layer():
     for module, path in _modules().items():
         if _layer(module) < LAYERS.index("http"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+            assert not any(n.split(".")[0] in ("flask", "werkzeug") for n in names), f"aimsgraph.{module} imports Flask"
+
+
+def test_the_mcp_front_end_is_a_peer_of_http():
+    for module, path in _modules().items():
+        if module.split(".")[0] == "mcp":
+            assert not any(m.split(".")[0] == "http" for m in _imports(path)), f"aimsgraph.{module} imports aimsgraph.http"
             tree = ast.parse(path.read_text(encoding="utf-8"))
             names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
             names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}

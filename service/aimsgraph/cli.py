@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -366,6 +367,51 @@ def export_dcat(fmt: str, output: Path | None, data_dir: Path | None) -> None:
     _write_bytes(write_graph(triples, GRAPH_FORMATS[fmt], PREFIXES), output)
 
 
+@export.command("oscal")
+@click.argument("kind", type=click.Choice(["catalog", "profile", "component-definition", "assessment-results", "poam"]))
+@click.option(
+    "--framework",
+    type=click.Choice(["iso42001", "nist-ai-rmf", "eu-ai-act"]),
+    default="iso42001",
+    show_default=True,
+    help="The catalogue a `catalog` export is of.",
+)
+@as_of_option
+@output_option("Write to a file instead of standard output.")
+@data_dir_option
+def export_oscal(kind: str, framework: str, as_of: str | None, output: Path | None, data_dir: Path | None) -> None:
+    """The record as an OSCAL JSON document (docs/oscal.md): a framework's catalog, the SoA as a
+    profile, the AI systems' component definition, the validation's assessment results or the
+    nonconformities' POA&M, checked with compliance-trestle's models."""
+    from aimsgraph.interop.exporters import oscal
+
+    day = _as_of(as_of)
+    store = _open_store(data_dir)
+    if kind == "assessment-results":
+        store = _derived_current(store)
+    body = oscal.export(store, kind, day, framework)
+    store.flush()  # findings validated for the day are stored, as `validate` stores them
+    _write_bytes(body, output)
+
+
+@export.command("xlsx")
+@click.option("--base", default=None, help="Namespace of the sheet's local ids [https://data.example.org/aims/].")
+@as_of_option
+@output_option("Write to a file instead of standard output.")
+@data_dir_option
+def export_xlsx(base: str | None, as_of: str | None, output: Path | None, data_dir: Path | None) -> None:
+    """The record as an Excel workbook (docs/spreadsheets.md): the risk register and the SoA,
+    which `aimsgraph import xlsx` reads back, and the findings and readiness as of --as-of."""
+    from aimsgraph.interop.exporters import xlsx
+    from aimsgraph.interop.importers import spreadsheet
+    from aimsgraph.semantics import validation
+
+    day = _as_of(as_of)
+    store = _derived_current(_open_store(data_dir))
+    findings = validation.validate_store(store, day)
+    _write_bytes(xlsx.export_workbook(store, findings, day, base or spreadsheet.DEFAULT_BASE), output)
+
+
 def _write_bytes(body: bytes, output: Path | None) -> None:
     if output is None:
         sys.stdout.buffer.write(body)
@@ -374,10 +420,18 @@ def _write_bytes(body: bytes, output: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("paths", metavar="[FILE|DIR]...", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--changed", multiple=True, metavar="IRI", help="Re-validate only what a change to this node can affect (repeatable)."
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "turtle", "junit"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "turtle", "junit", "sarif", "github"]),
+    default="table",
+    show_default=True,
+    help="sarif: SARIF 2.1.0 for code scanning; github: GitHub Actions workflow commands.",
+)
 @click.option(
     "--fail-on",
     type=click.Choice(["violation", "warning", "info", "none"]),
@@ -385,22 +439,36 @@ def _write_bytes(body: bytes, output: Path | None) -> None:
     show_default=True,
     help="Exit with 1 when the findings include this severity or a worse one.",
 )
+@click.option("--base", default=None, help="Namespace for ids in CSV sheets that are not IRIs [https://data.example.org/aims/].")
 @output_option("Write the report to a file.")
 @as_of_option
 @data_dir_option
 def validate(
-    changed: tuple[str, ...], fmt: str, fail_on: str, output: Path | None, as_of: str | None, data_dir: Path | None
+    paths: tuple[Path, ...],
+    changed: tuple[str, ...],
+    fmt: str,
+    fail_on: str,
+    base: str | None,
+    output: Path | None,
+    as_of: str | None,
+    data_dir: Path | None,
 ) -> None:
     """Check the record against the completeness shapes (ISO/IEC 42001 clauses and Annex A).
 
-    The findings are stored in the validation graph. With --changed, only the affected focus
-    nodes are checked and reported. Time-dependent checks are judged as of --as-of (default
-    today). Exit codes: 0 nothing at --fail-on, 1 findings, 2 bad input.
+    With FILE or DIR arguments, check a record kept as files (Turtle, N-Triples, N-Quads, TriG,
+    JSON-LD, CSV sheets) without a store: each finding says the file and line where its focus
+    node is first described. Otherwise check the store; the findings are stored in the
+    validation graph, and with --changed only the affected focus nodes are checked and reported.
+    Time-dependent checks are judged as of --as-of (default today). Exit codes: 0 nothing at
+    --fail-on, 1 findings, 2 bad input.
     """
     from aimsgraph.reporting import reports
     from aimsgraph.semantics import validation
 
     day = _as_of(as_of)
+    if paths:
+        _validate_files(paths, changed, fmt, fail_on, base, output, day, data_dir)
+        return
     store = _derived_current(_open_store(data_dir))
     for iri in changed:
         named_graph(iri)  # the same absolute-IRI check, with the same one-line error
@@ -411,6 +479,34 @@ def validate(
         findings, nodes = validation.validate_full(store, day), None
     store.flush()
     report = reports.build(store, findings, day, nodes)
+    _write(reports.render(report, fmt), output)
+    if fail_on != "none" and report.fails(fail_on):
+        sys.exit(1)
+
+
+def _validate_files(
+    paths: tuple[Path, ...],
+    changed: tuple[str, ...],
+    fmt: str,
+    fail_on: str,
+    base: str | None,
+    output: Path | None,
+    day: date,
+    data_dir: Path | None,
+) -> None:
+    """``validate FILE|DIR...``: the files in a store of their own (``records.files``), nothing stored."""
+    from aimsgraph.records.files import open_files
+    from aimsgraph.reporting import reports
+
+    if data_dir is not None:
+        raise click.UsageError("give files to validate or --data-dir, not both")
+    if changed:
+        raise click.UsageError("--changed re-validates a store; files are validated whole")
+    record = open_files(paths, day, base)
+    if fmt in ("sarif", "github"):  # no readiness in these: spare a hook its computation
+        report = reports.Report(record.findings, as_of=day, positions=record.positions)
+    else:
+        report = reports.build(record.store, record.findings, day, positions=record.positions)
     _write(reports.render(report, fmt), output)
     if fail_on != "none" and report.fails(fail_on):
         sys.exit(1)
@@ -463,24 +559,40 @@ def soa(fmt: str, output: Path | None, data_dir: Path | None) -> None:
 @click.option(
     "--html",
     "html_file",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the report to this file ('-' for standard output).",
 )
+@click.option(
+    "--pdf",
+    "pdf_file",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as PDF to this file ('-' for standard output): numbered pages, a table of contents.",
+)
 @as_of_option
 @data_dir_option
-def report(html_file: Path, as_of: str | None, data_dir: Path | None) -> None:
+def report(html_file: Path | None, pdf_file: Path | None, as_of: str | None, data_dir: Path | None) -> None:
     """The auditor report: one self-contained HTML file (no external references, charts as
     inline SVG) with the heat maps, readiness per clause, the SoA, the top risks with their
-    explanation paths and the open findings. Validates the record first and stores the findings."""
+    explanation paths and the open findings, or the same as PDF (--pdf). Validates the record
+    first and stores the findings."""
     from aimsgraph.reporting import auditor_report
     from aimsgraph.semantics import validation
 
+    if html_file is None and pdf_file is None:
+        raise click.UsageError("say where to write the report: --html FILE, --pdf FILE or both")
     day = _as_of(as_of)
     store = _derived_current(_open_store(data_dir))
     findings = validation.validate_full(store, day)
     store.flush()
-    _write(auditor_report.render_html(store, findings, day), None if str(html_file) == "-" else html_file)
+    html = auditor_report.render_html(store, findings, day)
+    if html_file is not None:
+        _write(html, None if str(html_file) == "-" else html_file)
+    if pdf_file is not None:
+        from aimsgraph.reporting import pdf
+
+        _write_bytes(pdf.html_to_pdf(html), None if str(pdf_file) == "-" else pdf_file)
 
 
 @cli.command()
@@ -522,14 +634,14 @@ def due(within: str, as_of: str | None, fmt: str, output: Path | None, data_dir:
 
 
 @cli.command("review-pack")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json", "pdf"]), default="md", show_default=True)
 @as_of_option
 @output_option()
 @data_dir_option
 def review_pack_command(fmt: str, as_of: str | None, output: Path | None, data_dir: Path | None) -> None:
     """The management review input (ISO/IEC 42001 9.3.2): actions from earlier reviews,
     changes, risk and readiness trends, nonconformities, monitoring results, incidents, audit
-    results and opportunities for improvement, as Markdown, self-contained HTML or JSON."""
+    results and opportunities for improvement, as Markdown, self-contained HTML, JSON or PDF."""
     from aimsgraph.reporting import review_pack
     from aimsgraph.risk.analysis import RiskModel
     from aimsgraph.semantics import validation
@@ -541,6 +653,11 @@ def review_pack_command(fmt: str, as_of: str | None, output: Path | None, data_d
     findings = validation.validate_full(store, day)
     store.flush()
     pack = review_pack.build(store, RiskModel.build(store), findings, day)
+    if fmt == "pdf":
+        from aimsgraph.reporting import pdf
+
+        _write_bytes(pdf.review_pack_pdf(pack), output)
+        return
     _write(review_pack.render(pack, fmt), output)
 
 
@@ -607,6 +724,82 @@ def concentration(kinds: tuple[str, ...], limit: int, fmt: str, data_dir: Path |
     store = _open_store(data_dir)
     ranking = analysis.concentration(Record(store), RiskModel.build(store), kinds or analysis.SHARED_KINDS, limit)
     _write(json.dumps(ranking, indent=2) + "\n" if fmt == "json" else analysis.render_concentration_text(ranking), None)
+
+
+@cli.command("diff-record")
+@click.argument("base")
+@click.argument("head")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["violation", "warning", "info", "none"]),
+    default="none",
+    show_default=True,
+    help="Exit with 1 when the change adds findings of this severity or a worse one.",
+)
+@output_option("Write the comparison to a file.")
+@as_of_option
+def diff_record(base: str, head: str, fmt: str, fail_on: str, output: Path | None, as_of: str | None) -> None:
+    """What a change does to a record kept as files: BASE and HEAD are each a file or directory,
+    or a git revision of one (REV:PATH, as git spells it).
+
+    Lists the triples added and removed, the findings that appear and go away, readiness per
+    clause, the risks whose level changes and the impact analysis of every changed component
+    (docs/record-as-code.md). Needs no data directory. Exit codes: 0, 1 with --fail-on when the
+    change adds such findings, 2 bad input.
+    """
+    import tempfile
+
+    from aimsgraph.reporting import diff_record as diffing
+
+    day = _as_of(as_of)
+    with tempfile.TemporaryDirectory(prefix="aimsgraph-diff-") as work:
+        before = diffing.open_version(base, day, Path(work) / "base")
+        after = diffing.open_version(head, day, Path(work) / "head")
+        answer = diffing.compare(before, after, day)
+    _write(diffing.render(answer, fmt), output)
+    if diffing.fails(answer, fail_on):
+        sys.exit(1)
+
+
+#: The port of ``aimsgraph mcp --transport http`` (beside serve's 8042).
+MCP_PORT = 8043
+
+
+@cli.command("mcp")
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "http"]),
+    default="stdio",
+    show_default=True,
+    help="stdio: one client that starts this command (Claude Desktop ...); http: streamable HTTP at /mcp.",
+)
+@click.option("--host", default=None, help="Interface of --transport http [env AIMSGRAPH_HOST; default 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), default=MCP_PORT, show_default=True, help="Port of --transport http.")
+@click.option(
+    "--writes/--no-writes",
+    default=None,
+    help="Offer the write tools, within each caller's role [env AIMSGRAPH_MCP_WRITES; default off].",
+)
+@data_dir_option
+def mcp_command(transport: str, host: str | None, port: int, writes: bool | None, data_dir: Path | None) -> None:
+    """Serve aimsgraph to AI assistants over the Model Context Protocol (docs/mcp.md): tools
+    for SPARQL, impact and what-if, findings, the "why" of a risk, due items and readiness,
+    and the ontology, shapes and named queries as resources. Holds the store as serve does."""
+    from aimsgraph.mcp import server
+    from aimsgraph.runtime import Runtime
+
+    settings = Settings.from_env(host=host, data_dir=data_dir, mcp_writes=writes)
+    caller = server.stdio_caller(settings) if transport == "stdio" else None  # a wrong token stops here
+    service = Runtime.open(settings)
+    try:
+        if transport == "stdio":  # standard output carries the protocol: say nothing there
+            server.run_stdio(service, caller)
+        else:
+            click.echo(f"aimsgraph {__version__}: MCP server at {server.http_url(settings.host, port)} (Ctrl-C stops)", err=True)
+            server.run_http(service, settings.host, port)
+    finally:
+        service.close()
 
 
 @cli.group("import")
@@ -729,6 +922,32 @@ def import_csv(file: Path, kind: str, base: str | None, data_dir: Path | None) -
     changes.initialise(store, demo=False)
     change = _writer(store, f"import-csv {kind}")(changes.upsert(store, sheet.quads, sheet.replaced))
     _print_sheet(file, sheet.rows, change.as_dict() if change else None)
+
+
+@import_.command("xlsx")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--base", default=None, help="Namespace for ids that are not IRIs [the workbook's About sheet's].")
+@data_dir_option
+def import_xlsx(file: Path, base: str | None, data_dir: Path | None) -> None:
+    """Import the editable sheets of an Excel workbook written by `aimsgraph export xlsx`: the
+    risk register (the CSV risk register's columns and rules) and the SoA decisions. All or
+    nothing; a workbook imported as it was exported changes nothing."""
+    from aimsgraph.interop.importers import xlsx
+
+    if not file.is_file():
+        raise InvalidInput(f"{file}: no such file")
+    store = _open_store(data_dir)
+    changes.initialise(store, demo=False)
+    try:
+        found = xlsx.import_workbook(store, file.read_bytes(), base)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{file}: {exc.message}") from None
+    change = _writer(store, "import-xlsx")(found.delta)
+    rows = f"{found.risk_rows} risk register rows and {found.soa_rows} SoA entries"
+    if change is None:
+        click.echo(f"{file}: {rows}, nothing changed")
+    else:
+        click.echo(f"{file}: {rows}, {change.added} triples added, {change.removed} removed ({change.iri})")
 
 
 def _print_sheet(file: Path, rows: int, change: dict | None) -> None:
@@ -1131,22 +1350,50 @@ def _validate_through(
     **_: object,
 ) -> None:
     """``POST /api/validate`` (which stores today's findings, as the command does) in the
-    command's format; the exit code from the findings' severities."""
+    command's format (sarif and github written here from the JSON answer); the exit code from
+    the findings' severities."""
     from aimsgraph.http.api.validation import REPORT_TYPES
     from aimsgraph.reporting.reports import severities_fail
 
     for iri in changed:
         named_graph(iri)
     params = {"asOf": as_of} if as_of else None
-    media = {name: media for media, name in REPORT_TYPES.items()}[fmt]
+    media = {name: media for media, name in REPORT_TYPES.items()}.get(fmt, "application/json")
     body = json.dumps({"changed": list(changed)}).encode() if changed else None
     _, text = service.call("POST", "/api/validate", params=params, body=body, content_type="application/json", accept=media)
-    _write(text.decode("utf-8"), output)
+    if fmt in REPORT_TYPES.values():
+        _write(text.decode("utf-8"), output)
+    else:
+        _write(_rendered_from_json(json.loads(text), fmt), output)
+        fmt = "json"
     if fail_on == "none":
         return
     found = json.loads(text) if fmt == "json" else json.loads(service.call("GET", "/api/findings", params=params)[1])
     if severities_fail((f["severity"] for f in found["findings"]), fail_on):
         sys.exit(1)
+
+
+def _rendered_from_json(answer: dict, fmt: str) -> str:
+    """A report format the service does not serve (sarif, github), from its JSON report."""
+    from aimsgraph.reporting import reports
+    from aimsgraph.semantics.validation import Finding
+
+    findings = [
+        Finding(
+            severity=f["severity"],
+            focus=f["focus"],
+            shape=f["shape"],
+            path=f["path"],
+            value=f["value"],
+            message=f["message"],
+            clauses=tuple(f["clauses"]),
+            component=f["component"],
+            value_type=f["valueType"],
+        )
+        for f in answer["findings"]
+    ]
+    as_of = date.fromisoformat(answer["asOf"]) if answer.get("asOf") else None
+    return reports.render(reports.Report(findings, as_of=as_of), fmt)
 
 
 #: The commands that can run through a running service, by click command.

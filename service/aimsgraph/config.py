@@ -79,6 +79,12 @@ class Settings:
     #: AIMSGRAPH_OPEN_READS: queries and reads need no token. Off: every request but
     #: /api/health needs a reader (or higher) token.
     open_reads: bool = True
+    #: AIMSGRAPH_MCP_WRITES: ``aimsgraph mcp`` offers its write tools (record_measurements,
+    #: sparql_update), each still within the caller's role. Off: it offers read-only tools.
+    mcp_writes: bool = False
+    #: AIMSGRAPH_MCP_TOKEN: who calls ``aimsgraph mcp --transport stdio`` (one of the configured
+    #: tokens; empty: anonymous). Over HTTP each request's bearer token says it. Never logged.
+    mcp_token: str = field(default="", repr=False)
     #: AIMSGRAPH_VALIDATION_GATE: refuse (HTTP 422) a write that adds SHACL Violations to the
     #: focus nodes it touches.
     validation_gate: bool = False

@@ -1,4 +1,4 @@
-"""The Flask application factory: wiring only (store, query readers, tokens, the refresher of
+"""The Flask application factory: wiring only (the runtime: store, query readers, tokens, the refresher of
 derived graphs, blueprints, errors).
 
 Production: ``aimsgraph serve --production`` (waitress; see docs/production.md).
@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import atexit
 import secrets
-import threading
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from aimsgraph import limits
-from aimsgraph.auth import Principal, TokenRegistry, require
+from aimsgraph.auth import Principal, require
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, Unauthorized, ValidationRejected
-from aimsgraph.http import api, graph_store, oidc, protocol, web
+from aimsgraph.http import api, graph_store, oidc, openapi, protocol, web
 from aimsgraph.http.api import agenda as agenda_api
 from aimsgraph.http.api import approvals as approvals_api
 from aimsgraph.http.api import catalogs as catalogs_api
@@ -28,21 +26,18 @@ from aimsgraph.http.api import changes as changes_api
 from aimsgraph.http.api import impact as impact_api
 from aimsgraph.http.api import notifications as notifications_api
 from aimsgraph.http.api import operations as operations_api
+from aimsgraph.http.api import oscal as oscal_api
 from aimsgraph.http.api import queries as queries_api
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api import regulation as regulation_api
 from aimsgraph.http.api import soa as soa_api
 from aimsgraph.http.api import tasks as tasks_api
 from aimsgraph.http.api import validation as validation_api
+from aimsgraph.http.api import workbook as workbook_api
 from aimsgraph.http.api.writes import CHANGE_HEADER
-from aimsgraph.http.state import EXTENSION, ServiceState, state
-from aimsgraph.records import notifications
-from aimsgraph.records.refresh import Refresher
+from aimsgraph.http.state import EXTENSION, state
 from aimsgraph.reporting.reports import finding_dict
-from aimsgraph.risk.analysis import ModelCache
-from aimsgraph.semantics import validation
-from aimsgraph.sparql.executor import ReaderPool
-from aimsgraph.store import GraphStore, changes
+from aimsgraph.runtime import Runtime
 
 #: The REST API: a blueprint per subject, nested under the ``api`` blueprint (``/api``), so that
 #: endpoints are named ``api.<subject>.<handler>``. Nested once, when this module is imported:
@@ -50,6 +45,8 @@ from aimsgraph.store import GraphStore, changes
 REST_BLUEPRINTS: tuple[Blueprint, ...] = (
     changes_api.bp,
     catalogs_api.bp,
+    oscal_api.bp,
+    workbook_api.bp,
     validation_api.bp,
     soa_api.bp,
     queries_api.bp,
@@ -60,6 +57,7 @@ REST_BLUEPRINTS: tuple[Blueprint, ...] = (
     tasks_api.bp,
     approvals_api.bp,
     notifications_api.bp,
+    openapi.bp,
 )
 for _subject in REST_BLUEPRINTS:
     api.bp.register_blueprint(_subject)
@@ -71,32 +69,17 @@ BLUEPRINTS: tuple[Blueprint, ...] = (protocol.bp, graph_store.bp, api.bp, web.bp
 def create_app(settings: Settings | None = None) -> Flask:
     """Open (or create) the store, load reference graphs and demo on first start, wire routes."""
     settings = settings or Settings.from_env()
-    limits.configure(settings)
-    tokens = TokenRegistry.from_settings(settings)
-    store = GraphStore.open(settings)
-    changed = bool(changes.recover(store))  # writes a killed process left uncommitted
-    changed |= changes.initialise(store, demo=settings.demo)
-    models = ModelCache(store)
-    # on before the catch-up, which announces what the record came to show while no service ran
-    notifier = notifications.start(store, settings)  # None: no destination configured
-    refresher = Refresher(store, models)
-    # A write whose refresh did not finish (the process stopped) leaves derived graphs unstamped.
-    # A derived graph that cannot be computed is reported by /api/health, and the service comes
-    # up anyway, serving the record and the derived graphs it has.
-    refresher.catch_up(recompute=changed)
-    readers = ReaderPool(store, size=settings.query_workers, timeout=settings.query_timeout)
-    atexit.register(readers.close)
-    if notifier is not None:
-        atexit.register(notifier.stop)  # after the send in progress, its outcome written
-    # the shapes compile in about a second: not in the way of the first page that needs them
-    threading.Thread(target=validation.compiled_checks, name="aimsgraph-compile-shapes", daemon=True).start()
+    runtime = Runtime.open(settings)
+    atexit.register(runtime.readers.close)
+    if runtime.notifier is not None:
+        atexit.register(runtime.notifier.stop)  # after the send in progress, its outcome written
 
     app = Flask(__name__, static_folder=None)  # the web blueprint serves /static
     app.config.update(
         SECRET_KEY=settings.secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax"
     )
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_upload_bytes)
-    app.extensions[EXTENSION] = ServiceState(settings, store, readers, models, tokens, refresher)
+    app.extensions[EXTENSION] = runtime
     app.before_request(_preflight)  # first: a preflight carries no credentials
     app.before_request(_authenticate)
     app.after_request(_add_cors_headers)
@@ -109,7 +92,17 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 #: Reachable without a token even when reads are protected.
-PUBLIC_ENDPOINTS = {"api.health", "web.login", "web.static", "web.favicon", "oidc.login", "oidc.callback"}
+#: The contract (``api.openapi.*``) says nothing of the record: developers read it before they have a token.
+PUBLIC_ENDPOINTS = {
+    "api.health",
+    "api.openapi.openapi_document",
+    "api.openapi.openapi_page",
+    "web.login",
+    "web.static",
+    "web.favicon",
+    "oidc.login",
+    "oidc.callback",
+}
 
 
 def _authenticate() -> BaseResponse | None:
@@ -133,7 +126,7 @@ def _authenticate() -> BaseResponse | None:
     return None
 
 
-def _session_principal(service: ServiceState) -> Principal | None:
+def _session_principal(service: Runtime) -> Principal | None:
     """Who the browser session is signed in as (a token login or a single sign-on), with that
     login's role; None once the token is no longer configured or the sign-on has expired."""
     if "token" in session:

@@ -15,17 +15,18 @@ from __future__ import annotations
 import functools
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from aimsgraph.errors import InvalidInput, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
-from aimsgraph.http.api.writes import change_response, commit_request, upload_body, writes
+from aimsgraph.http.api.writes import change_response, upload_body, writes
 from aimsgraph.http.negotiation import best_match
-from aimsgraph.http.state import ServiceState, state
+from aimsgraph.http.state import state
 from aimsgraph.namespaces import DCT, PREFIXES, SD, Graphs, is_absolute_iri
+from aimsgraph.runtime import Runtime
 from aimsgraph.sparql import cache, results
-from aimsgraph.sparql.executor import QueryJob, QueryOutcome, reader_selector
+from aimsgraph.sparql.executor import QueryJob, QueryOutcome
 from aimsgraph.sparql.guard import check_text, query_form
-from aimsgraph.sparql.update import UpdateRequest, evaluate
+from aimsgraph.sparql.update import UpdateRequest
 
 bp = Blueprint("sparql", __name__)
 
@@ -33,8 +34,6 @@ QUERY_MEDIA_TYPE = "application/sparql-query"
 UPDATE_MEDIA_TYPE = "application/sparql-update"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 TRUNCATED_HEADER = "X-Aimsgraph-Result-Truncated"
-#: Times an update is evaluated outside the write lock before it is evaluated under it.
-UPDATE_ATTEMPTS = 3
 
 
 @bp.route("/sparql", methods=["GET", "POST"], provide_automatic_options=False)
@@ -71,7 +70,7 @@ def sparql_endpoint() -> Response:
     return query_response(run_query(service, job, form), settings.result_limit)
 
 
-def run_query(service: ServiceState, job: QueryJob, form: str | None) -> QueryOutcome:
+def run_query(service: Runtime, job: QueryJob, form: str | None) -> QueryOutcome:
     """The outcome of ``job``: from the result cache when the store has not changed since the same
     query was answered (``sparql.cache``), else from a reader."""
     answers = _result_cache(service)
@@ -88,7 +87,7 @@ def run_query(service: ServiceState, job: QueryJob, form: str | None) -> QueryOu
     return outcome
 
 
-def _result_cache(service: ServiceState) -> cache.ResultCache | None:
+def _result_cache(service: Runtime) -> cache.ResultCache | None:
     """The application's result cache; None when it is off or the store is an external one."""
     answers = current_app.extensions.get(RESULT_CACHE)
     if answers is None:
@@ -192,17 +191,7 @@ def _update() -> Response:
         fetch_max_bytes=settings.max_upload_bytes,
         max_solutions=settings.result_limit,
     )
-    store, selector = service.store, reader_selector(service.readers)
-    for _ in range(UPDATE_ATTEMPTS):
-        # Evaluated outside the write lock (WHERE clauses in the query readers, with their
-        # timeout), committed only if no write came in between; otherwise evaluated again.
-        generation = store.generation
-        delta = evaluate(store, update, selector)
-        with store.write_lock():
-            if store.generation == generation:
-                return change_response(commit_request(delta, "sparql-update", text))
-    with store.write_lock():  # writes keep coming: evaluate under the lock, in this process
-        return change_response(commit_request(evaluate(store, update), "sparql-update", text))
+    return change_response(service.update(g.principal, update))
 
 
 def query_response(outcome: QueryOutcome, limit: int) -> Response:

@@ -16,9 +16,18 @@ import types
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, ClassVar, TypeVar, Union, get_args, get_origin
+from typing import Annotated, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+)
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from aimsgraph import clock
@@ -193,7 +202,9 @@ def _not_ahead(moment: datetime, info: ValidationInfo) -> datetime:
 
 
 #: A date-time with a time zone (see ``_DATE_TIME``), in UTC: the one date-time type of every body.
-DateTime = Annotated[datetime, PlainValidator(_check_date_time)]
+#: Each leaf type says its JSON Schema too (WithJsonSchema): the OpenAPI contract
+#: (``http/openapi``) describes the bodies with the models' schemas, which a PlainValidator leaves open.
+DateTime = Annotated[datetime, PlainValidator(_check_date_time), WithJsonSchema({"type": "string", "format": "date-time"})]
 #: A :data:`DateTime` of something that happened: at most MAX_CLOCK_SKEW ahead of the clock.
 PastDateTime = Annotated[DateTime, AfterValidator(_not_ahead)]
 
@@ -227,7 +238,7 @@ def one_of(choices: Sequence[str] | Mapping[str, object], phrase: str) -> PlainV
             raise payload_error(f"must be {phrase}, not {shown(value)}")
         return value
 
-    return PlainValidator(check)
+    return PlainValidator(check, json_schema_input_type=Literal[tuple(choices)])  # the contract lists the choices
 
 
 def _check_number(value: object) -> Decimal:
@@ -277,12 +288,16 @@ def unique(items: tuple) -> tuple:
     return tuple(dict.fromkeys(items))
 
 
-Iri = Annotated[str, PlainValidator(_check_iri)]
+Iri = Annotated[str, PlainValidator(_check_iri), WithJsonSchema({"type": "string", "format": "iri", "maxLength": MAX_IRI})]
 #: Text of a description or note; :data:`Label` a label; :data:`Name` any non-blank string.
-Text = Annotated[str, PlainValidator(_text_check(MAX_TEXT))]
-Label = Annotated[str, PlainValidator(_text_check(MAX_LABEL))]
-Name = Annotated[str, PlainValidator(_text_check(None))]
-Number = Annotated[Decimal, PlainValidator(_check_number)]
+Text = Annotated[
+    str, PlainValidator(_text_check(MAX_TEXT)), WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_TEXT})
+]
+Label = Annotated[
+    str, PlainValidator(_text_check(MAX_LABEL)), WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_LABEL})
+]
+Name = Annotated[str, PlainValidator(_text_check(None)), WithJsonSchema({"type": "string", "minLength": 1})]
+Number = Annotated[Decimal, PlainValidator(_check_number), WithJsonSchema({"type": "number"})]
 #: A list of IRIs, each once, in the order given (``null``: none); :data:`SomeIris` at least one.
 Iris = Annotated[tuple[Iri, ...], _iri_list(non_empty=False), AfterValidator(unique)]
 SomeIris = Annotated[tuple[Iri, ...], _iri_list(non_empty=True), AfterValidator(unique)]

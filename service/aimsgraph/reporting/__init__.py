@@ -3,7 +3,8 @@
 Owns ``reports`` (validation reports and readiness), ``overview`` (the pages' data: dashboard,
 lists, pages of long lists), ``charts`` (SVG heat maps and pictures), ``review_pack`` (the
 management review input), ``auditor_report`` (one self-contained HTML file), ``tasks`` (the
-work list: tasks and "My work"), and the Jinja templates in ``templates/`` that the web pages
+work list: tasks and "My work"), ``sarif`` (findings as SARIF 2.1.0 and GitHub workflow
+commands), and the Jinja templates in ``templates/`` that the web pages
 share with the reports.
 
 May import: the base modules, ``aimsgraph.store``, ``aimsgraph.semantics``, ``aimsgraph.risk``

@@ -22,6 +22,7 @@ import pyoxigraph as ox
 
 from aimsgraph.namespaces import FINDING_BASE, PREFIXES, REFERENCE_DATE, SH, SKOS, TYPE, XSD_BOOLEAN, XSD_DATE
 from aimsgraph.records import queries
+from aimsgraph.records.positions import Position
 from aimsgraph.semantics.validation import (
     Finding,
     checks_per_shape,
@@ -33,7 +34,7 @@ from aimsgraph.semantics.validation import (
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record, node_text, term_text
 
-FORMATS = ("table", "json", "turtle", "junit")
+FORMATS = ("table", "json", "turtle", "junit", "sarif", "github")
 NO_CHECKS = "no checks"
 
 
@@ -64,6 +65,8 @@ class Report:
     clauses: list[Readiness] = field(default_factory=list)
     systems: list[Readiness] = field(default_factory=list)
     checked_shapes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # shape -> its clauses
+    #: focus -> where the files validated describe it (``records.files``); empty for a store
+    positions: dict[str, Position | None] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -84,10 +87,17 @@ def severities_fail(severities: Iterable[str], fail_on: str) -> bool:
     return any(severity in levels[fail_on] for severity in severities)
 
 
-def build(store: GraphStore, findings: list[Finding], as_of: date, nodes: list[str] | None = None) -> Report:
+def build(
+    store: GraphStore,
+    findings: list[Finding],
+    as_of: date,
+    nodes: list[str] | None = None,
+    positions: dict[str, Position | None] | None = None,
+) -> Report:
     """A report with readiness per clause and per system for ``findings`` on ``store``,
     computed as of the evaluation date ``as_of``; with ``nodes``, of the checks on those focus
-    nodes only (a re-validation of what a change affects reports on that, not on the record)."""
+    nodes only (a re-validation of what a change affects reports on that, not on the record).
+    ``positions`` place the findings in the files validated (``records.files``)."""
     targets = known_targets(store, as_of, nodes)
     failed = {(f.shape, f.focus) for f in findings}
     by_system: dict[str, Readiness] = {}
@@ -106,6 +116,7 @@ def build(store: GraphStore, findings: list[Finding], as_of: date, nodes: list[s
         clauses=clause_readiness(store, checks_per_shape(targets, failed_per_shape(findings))),
         systems=sorted(by_system.values(), key=lambda r: r.label),
         checked_shapes={shape: shape_clauses.get(shape, ()) for shape in targets},
+        positions=positions or {},
     )
 
 
@@ -124,7 +135,12 @@ def clause_readiness(store: GraphStore, checks: dict[str, tuple[int, int]]) -> l
 
 
 def render(report: Report, fmt: str) -> str:
-    """The report as table, json, turtle (a SHACL validation report) or junit."""
+    """The report as table, json, turtle (a SHACL validation report), junit, sarif or github
+    (workflow commands)."""
+    if fmt in ("sarif", "github"):
+        from aimsgraph.reporting import sarif
+
+        return sarif.render(report, fmt)
     return {"table": _table, "json": _json, "turtle": _turtle, "junit": _junit}[fmt](report)
 
 
@@ -137,7 +153,7 @@ def as_dict(report: Report) -> dict:
             "clauses": [_readiness(r) for r in report.clauses],
             "systems": [_readiness(r) for r in report.systems],
         },
-        "findings": [finding_dict(f) for f in report.findings],
+        "findings": [finding_dict(f) | _location(report, f) for f in report.findings],
     }
 
 
@@ -153,6 +169,12 @@ def finding_dict(f: Finding) -> dict:
         "component": f.component,
         "clauses": list(f.clauses),
     }
+
+
+def _location(report: Report, f: Finding) -> dict:
+    """Where the finding's focus is written, when the files validated say (JSON ``location``)."""
+    position = report.positions.get(f.focus)
+    return {"location": position.as_dict()} if position else {}
 
 
 def _readiness(r: Readiness) -> dict:
@@ -171,10 +193,13 @@ def _table(report: Report) -> str:
         + (f" (as of {report.as_of.isoformat()})" if report.as_of else ""),
         "",
     ]
-    lines.append(f"{'severity':<10} {'clause':<18} {'focus':<48} message")
+    where = f"{'file:line:column':<32} " if report.positions else ""
+    lines.append(f"{'severity':<10} {'clause':<18} {where}{'focus':<48} message")
     for f in report.findings:
         clause = ",".join(c.rsplit("/", 1)[1] for c in f.clauses)
-        lines.append(f"{f.severity:<10} {clause:<18} {_short(f.focus):<48} {f.message}")
+        if report.positions:
+            where = f"{report.positions.get(f.focus) or '-'!s:<32} "
+        lines.append(f"{f.severity:<10} {clause:<18} {where}{_short(f.focus):<48} {f.message}")
     lines += ["", "readiness per clause:"]
     lines += [_readiness_line(r) for r in report.clauses]
     lines += ["", "readiness per AI system:"]

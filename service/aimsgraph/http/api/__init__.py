@@ -6,15 +6,55 @@ blueprints of their own in this package.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Blueprint, jsonify
+from pydantic import BaseModel, ConfigDict
 
 from aimsgraph import __version__
+from aimsgraph.http.openapi import contract
 from aimsgraph.http.state import state
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+class Derived(BaseModel):
+    """The derived graphs' state (``records.refresh.Refresher.status``)."""
+
+    model_config = ConfigDict(extra="allow")
+    inferredCurrent: bool
+    analysisCurrent: bool
+    pendingWrites: int
+    refreshing: bool
+    stale: list[str]
+    failure: dict[str, str] | None
+    lastRefresh: dict[str, object]
+
+
+class Health(BaseModel):
+    """Whether the service is up and its derived graphs current."""
+
+    status: Literal["ok", "degraded"]
+    version: str
+    derived: Derived
+    error: str | None = None
+    stale: list[str] | None = None
+
+
+class GraphSize(BaseModel):
+    graph: str
+    triples: int
+
+
+class Graphs(BaseModel):
+    """The named graphs with their triple counts."""
+
+    graphs: list[GraphSize]
+    current: bool
+
+
 @bp.get("/health")
+@contract("Liveness and readiness", responses={200: Health})
 def health():
     """Liveness and readiness: the store answers a query; whether the derived graphs (inferred,
     validation, analysis) have caught up with the latest writes.
@@ -40,6 +80,7 @@ def health():
 
 
 @bp.get("/graphs")
+@contract("The named graphs and their sizes", responses={200: Graphs})
 def graphs():
     """The named graphs of the store with their triple counts; ``current`` is false when the
     counts are from before the last write (a recount is then running)."""

@@ -10,34 +10,83 @@
 - ``GET /api/due.ics``: the same as an iCalendar feed (``text/calendar``), for calendar programs,
   with the open tasks due in the window as VTODOs (``reporting.tasks.todos``);
 - ``GET /api/review-pack``: the management review input (ISO/IEC 42001 9.3.2) as Markdown,
-  self-contained HTML or JSON by ``Accept``; ``?format=md|html|json`` overrides it (browsers),
+  self-contained HTML, JSON or PDF by ``Accept``; ``?format=md|html|json|pdf`` overrides it (browsers),
   ``?asOf=`` reviews as of another date.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, NotAcceptable
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.negotiation import best_match
+from aimsgraph.http.openapi import AS_OF, PAGE, PAGE_SIZE, Media, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.records import agenda, queries
-from aimsgraph.reporting import overview, review_pack, tasks
+from aimsgraph.reporting import overview, pdf, review_pack, tasks
 
 bp = Blueprint("agenda", __name__)  # under api.bp: /api
+
+#: The review pack's formats (?format=) and media types (Accept), JSON first: the default.
+PACK_TYPES = {"json": "application/json", "md": "text/markdown", "html": "text/html", "pdf": pdf.MEDIA_TYPE}
 
 
 #: Items of a page of GET /api/due when the request gives no pageSize.
 DUE_PAGE_SIZE = 1000
+WITHIN = Param("within", "the window: 30d, 2w, 12m, 1y or all (default 30d)")
+
+
+class DueItem(BaseModel):
+    """Something due (``records.agenda.DueItem.as_dict``)."""
+
+    item: str
+    label: str
+    kind: str
+    type: str
+    due: str
+    overdue: bool
+    daysLeft: int
+    owner: list[str]
+    ownerNames: list[str]
+    location: str | None
+    lastMeasured: str | None
+    interval: str | None
+
+
+class DuePage(BaseModel):
+    """A page of the agenda, with counts of the whole agenda."""
+
+    asOf: str
+    within: str
+    items: list[DueItem]
+    overdue: int
+    total: int
+    kinds: dict[str, int]
+    page: int
+    pageSize: int
+
+
+class ReviewPack(BaseModel):
+    """The management review input as JSON (``reporting.review_pack``)."""
+
+    model_config = ConfigDict(extra="allow")
+    title: str
+    generated: str
+    asOf: str
+    sections: list[dict[str, Any]]
 
 
 @bp.get("/due")
+@contract("What is due, a page at a time", params=[AS_OF, WITHIN, PAGE, PAGE_SIZE], responses={200: DuePage, 400: Problem})
 def due() -> Response:
+    """Everything due in the window, overdue items included (see the module docstring)."""
     page = _page(request.args.get(queries.PAGE), request.args.get(queries.PAGE_SIZE))
     as_of, within, items = _agenda()
     shown = items[page.offset : page.offset + page.size]
@@ -78,7 +127,13 @@ def _page(number: str | None, size: str | None) -> queries.Page:
 
 
 @bp.get("/due.ics")
+@contract(
+    "What is due, as an iCalendar feed",
+    params=[AS_OF, WITHIN],
+    responses={200: Media({"text/calendar": None}, "VEVENTs for the due items, VTODOs for the open tasks"), 400: Problem},
+)
 def due_calendar() -> Response:
+    """The agenda as iCalendar, with the open tasks due in the window as VTODOs."""
     as_of, within, items = _agenda()
     todos = tasks.todos(state().store, as_of, agenda.parse_within(within, as_of))  # open tasks, as VTODOs
     body = agenda.to_ical(items, clock.now(), todos=todos)
@@ -88,26 +143,41 @@ def due_calendar() -> Response:
 
 
 @bp.get("/review-pack")
+@contract(
+    "The management review input (9.3.2)",
+    params=[AS_OF, Param("format", "overrides Accept", {"type": "string", "enum": list(PACK_TYPES)})],
+    responses={
+        200: Media({media: ReviewPack if fmt == "json" else None for fmt, media in PACK_TYPES.items()}, "the review pack"),
+        400: Problem,
+        406: Problem,
+        429: Problem,
+    },
+)
 def review() -> Response:
+    """The review pack as Markdown, self-contained HTML, JSON or PDF, by ``Accept`` or ``?format=``."""
     ratelimit.limit_expensive("review packs")
+
     fmt = request.args.get("format")
     media: str | None
     if fmt is not None:
-        if fmt not in review_pack.FORMATS:
-            raise InvalidInput(f"format must be one of {', '.join(review_pack.FORMATS)}, not {fmt!r}")
-        media = review_pack.MEDIA_TYPES[fmt]
+        if fmt not in PACK_TYPES:
+            raise InvalidInput(f"format must be one of {', '.join(PACK_TYPES)}, not {fmt!r}")
+        media = PACK_TYPES[fmt]
     else:
-        media = best_match(request.headers.get("Accept"), ["application/json", "text/markdown", "text/html"])
+        media = best_match(request.headers.get("Accept"), list(PACK_TYPES.values()))
         if media is None:
-            raise NotAcceptable("the review pack is available as application/json, text/markdown and text/html")
-        fmt = {v: k for k, v in review_pack.MEDIA_TYPES.items()}[media]
+            raise NotAcceptable(f"the review pack is available as {', '.join(PACK_TYPES.values())}")
+        fmt = {v: k for k, v in PACK_TYPES.items()}[media]
     as_of = clock.as_of_argument(request.args.get("asOf"))
     service = state()
     snapshot = service.models.get()
     pack = review_pack.build(service.store, snapshot.model, overview.findings(service.store, as_of), as_of)
     kind = f"{media}; charset=utf-8" if media.startswith("text/") else media
-    response = Response(review_pack.render(pack, fmt), content_type=kind)
+    body = pdf.review_pack_pdf(pack) if fmt == "pdf" else review_pack.render(pack, fmt)
+    response = Response(body, content_type=kind)
     response.headers["Vary"] = "Accept"
+    if fmt == "pdf":
+        response.headers["Content-Disposition"] = f'inline; filename="review-pack-{as_of.isoformat()}.pdf"'
     return response
 
 

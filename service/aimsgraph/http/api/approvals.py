@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from aimsgraph.auth import require
 from aimsgraph.errors import InvalidInput
 from aimsgraph.http.api.writes import change_response, commit_request, json_body, require_json
+from aimsgraph.http.openapi import IRI, Change, Finding, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.records import approvals
 from aimsgraph.records.payloads import validated
@@ -30,7 +31,35 @@ class ApprovalRequest(BaseModel):
     about: str
 
 
+class Approval(BaseModel):
+    """An approval (``records.approvals.Approval``): ``current`` while it is the latest and the
+    thing has not changed since."""
+
+    iri: str
+    kind: str
+    about: str
+    account: str
+    ended: str
+    at_change: int
+    current: bool
+
+
+class Approvals(BaseModel):
+    """A thing's approvals, latest first, and the Violations that block a new one."""
+
+    about: str
+    kind: str
+    role: str
+    approvals: list[Approval]
+    blocking: list[Finding]
+
+
 @bp.get("/approvals")
+@contract(
+    "The approvals of a risk, the SoA, the AI policy or a planned change",
+    params=[Param("about", "the approved thing", IRI, required=True)],
+    responses={200: Approvals, 400: Problem, 404: Problem},
+)
 def list_approvals() -> Response:
     about = request.args.get("about")
     if not about:
@@ -47,7 +76,16 @@ def list_approvals() -> Response:
 
 
 @bp.post("/approvals")
+@contract(
+    "Approve as the caller",
+    body=ApprovalRequest,
+    responses={201: Change, 400: Problem, 401: Problem, 403: Problem, 404: Problem, 415: Problem, 422: Problem},
+    role="editor",
+    description="Records an approval of ``about`` as the caller: editor for risk acceptance and change sign-off, "
+    "admin for the SoA and the AI policy; refused (422, with the Violations) while the thing has open Violations.",
+)
 def approve() -> Response:
+
     require_json('an approval: {"about": IRI}')
     payload = validated(ApprovalRequest, json_body("approval"), "approval")
     service = state()

@@ -5,12 +5,15 @@ with PROV and marks what they made stale."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Blueprint, Response, request
+from pydantic import BaseModel
 
 from aimsgraph.errors import ExportInvalid, InvalidInput, NotAcceptable
 from aimsgraph.http.api.writes import change_response, commit_request, require_json, upload_body, writes
 from aimsgraph.http.negotiation import best_match
+from aimsgraph.http.openapi import Change, Media, Problem, contract
 from aimsgraph.http.protocol import content_type
 from aimsgraph.http.state import state
 from aimsgraph.interop.exporters import dcat
@@ -23,7 +26,29 @@ bp = Blueprint("catalogs", __name__)  # under api.bp: /api
 EXPORT_TYPES = results.TRIPLE_TYPES
 
 
+class LineageReport(BaseModel):
+    """What the events did: datasets matched and unknown, data changes, what went stale."""
+
+    events: int
+    runs: list[str]
+    matched: list[dict[str, str]]
+    unknown: list[dict[str, str]]
+    changes: list[dict[str, Any]]
+    stale: list[dict[str, Any]]
+
+
+class LineageChange(Change):
+    report: LineageReport
+
+
 @bp.get("/export/dcat")
+@contract(
+    "The AI system register as DCAT",
+    responses={
+        200: Media({kind: None for kind in EXPORT_TYPES}, "the catalogue (Turtle unless Accept asks otherwise)"),
+        406: Problem,
+    },
+)
 def export_dcat() -> Response:
     """The register as DCAT 3 + PROV-O, Turtle unless Accept asks for another graph format."""
     store = state().store
@@ -41,6 +66,12 @@ def export_dcat() -> Response:
 
 
 @bp.post("/lineage")
+@contract(
+    "Record OpenLineage run events",
+    body=openlineage.RunEventPayload,
+    responses={200: LineageChange, 400: Problem, 415: Problem},
+    role="editor",
+)
 @writes("editor", "recording lineage")
 def lineage() -> Response:
     """One OpenLineage RunEvent, or a JSON list of them; all or nothing."""

@@ -9,12 +9,14 @@ from typing import overload
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, g, jsonify, request
+from pydantic import BaseModel
 
 from aimsgraph.auth import SERVICE_GRAPHS, require
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.http.api.writes import change_response, commit_request, upload_body, writes
+from aimsgraph.http.openapi import IRI, Change, Media, Param, Problem, contract
 from aimsgraph.http.state import state
-from aimsgraph.interop.importers import RDF_MEDIA_TYPES, NothingRecognised, airo, atlas, dcat, read_rdf, spreadsheet
+from aimsgraph.interop.importers import RDF_MEDIA_TYPES, NothingRecognised, airo, atlas, dcat, read_rdf, spreadsheet, xlsx
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 from aimsgraph.store import changes, named_graph, serialize_quads
@@ -27,6 +29,7 @@ CATALOG_TYPES = {
     "application/ld+json": ox.RdfFormat.JSON_LD,
     "application/rdf+xml": ox.RdfFormat.RDF_XML,
 }
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 #: The media types each kind of import takes.
 IMPORT_TYPES = {
@@ -35,10 +38,54 @@ IMPORT_TYPES = {
     "airo": tuple(RDF_MEDIA_TYPES),
     "atlas": YAML_TYPES,
     "rdf": tuple(RDF_MEDIA_TYPES),
+    "xlsx": (XLSX_TYPE, "application/octet-stream"),
 }
+DATE_TIME = {"type": "string", "format": "date-time"}
+
+
+class AuditedChange(BaseModel):
+    """A committed write as the audit trail records it (``store.changes.Change.as_dict``)."""
+
+    change: str
+    sequence: int
+    operation: str
+    agent: str
+    role: str
+    started: str
+    ended: str
+    graphs: list[str]
+    added: int
+    removed: int
+    quadsRecorded: bool
+
+
+class History(BaseModel):
+    """Committed writes, in order."""
+
+    changes: list[AuditedChange]
+
+
+class Diff(BaseModel):
+    """What changed between two times, as counts and N-Quads."""
+
+    since: str | None
+    until: str | None
+    added: int
+    removed: int
+    addedQuads: str
+    removedQuads: str
 
 
 @bp.get("/changes")
+@contract(
+    "The audit trail",
+    params=[
+        Param("since", "from this time (ISO 8601)", DATE_TIME),
+        Param("until", "up to this time (ISO 8601)", DATE_TIME),
+        Param("resource", "only the writes that touched this IRI", IRI),
+    ],
+    responses={200: History, 400: Problem},
+)
 def history() -> Response:
     """Committed writes in order: ?since= and ?until= (ISO 8601), ?resource=IRI."""
     store = state().store
@@ -50,6 +97,15 @@ def history() -> Response:
 
 
 @bp.get("/changes/diff")
+@contract(
+    "What changed between two times",
+    params=[
+        Param("from", "the earlier time (ISO 8601)", DATE_TIME),
+        Param("to", "the later time (ISO 8601; default now)", DATE_TIME),
+        Param("graph", "only these graphs", IRI, repeated=True),
+    ],
+    responses={200: Diff, 400: Problem},
+)
 def diff() -> Response:
     """What changed between ?from= and ?to= (default: now), optionally in ?graph= graphs."""
     store = state().store
@@ -65,6 +121,14 @@ def diff() -> Response:
 
 
 @bp.get("/changes/snapshot")
+@contract(
+    "A graph as it was",
+    params=[
+        Param("at", "the time (ISO 8601)", DATE_TIME, required=True),
+        Param("graph", "the graph (default the data graph)", IRI, repeated=True),
+    ],
+    responses={200: Media({"text/turtle": None}, "the graph in Turtle"), 400: Problem},
+)
 def snapshot() -> Response:
     """A graph (?graph=, default the data graph) as it was at ?at=, in Turtle."""
     store = state().store
@@ -78,13 +142,25 @@ def snapshot() -> Response:
 
 
 @bp.post("/import")
+@contract(
+    "Import records, all or nothing",
+    params=[
+        Param("kind", "what the body is", {"type": "string", "enum": list(IMPORT_TYPES)}, required=True),
+        Param("base", "the namespace of a spreadsheet's ids, or the base IRI of an RDF body", IRI),
+        Param("graph", "the graph an RDF body goes into (kind=rdf; default the data graph)", IRI),
+    ],
+    body=Media({kind: None for kind in dict.fromkeys(t for types in IMPORT_TYPES.values() for t in types)}),
+    responses={200: Change, 400: Problem, 415: Problem, 422: Problem},
+    role="editor",
+)
 @writes("editor", "importing")  # before any work
 def import_records() -> Response:
     """Import, all or nothing: a CSV spreadsheet (?kind=risk-register|systems, optional
     ?base=IRI); an enterprise data catalogue (?kind=dcat; Turtle, JSON-LD or RDF/XML), whose
     entries are linked to our datasets and models; a record in AIRO terms (?kind=airo), mapped
     onto ours; MITRE ATLAS (?kind=atlas, its YAML; admin: it replaces a reference graph); or
-    any RDF (?kind=rdf, into the data graph or ?graph=IRI), as ``aimsgraph load`` does. RDF
+    any RDF (?kind=rdf, into the data graph or ?graph=IRI), as ``aimsgraph load`` does; the
+    editable sheets of an XLSX workbook of ``aimsgraph export xlsx`` (?kind=xlsx). RDF
     kinds take every RDF format and resolve relative IRIs against ?base=IRI. 422 when the
     body parses but nothing in it is recognised."""
     kind = request.args.get("kind", "")
@@ -99,7 +175,9 @@ def import_records() -> Response:
     body = upload_body("upload")
     if kind in spreadsheet.KINDS:
         return _import_sheet(body, kind)
-    return {"dcat": _import_dcat, "airo": _import_airo, "atlas": _import_atlas, "rdf": _import_rdf}[kind](body)
+    return {"dcat": _import_dcat, "airo": _import_airo, "atlas": _import_atlas, "rdf": _import_rdf, "xlsx": _import_xlsx}[kind](
+        body
+    )
 
 
 def _import_sheet(body: bytes, kind: str) -> Response:
@@ -108,6 +186,15 @@ def _import_sheet(body: bytes, kind: str) -> Response:
     with store.write_lock():
         change = commit_request(changes.upsert(store, sheet.quads, sheet.replaced), f"import-csv {kind}")
     return change_response(change, rows=sheet.rows)
+
+
+def _import_xlsx(body: bytes) -> Response:
+    """The editable sheets of a workbook of ``aimsgraph export xlsx`` (interop.importers.xlsx)."""
+    store = state().store
+    with store.write_lock():
+        found = xlsx.import_workbook(store, body, _base())
+        change = commit_request(found.delta, "import-xlsx")
+    return change_response(change, report=found.as_dict())
 
 
 def _import_dcat(body: bytes) -> Response:

@@ -7,11 +7,15 @@ edges has an empty impact); a node the record does not hold is 404."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
 
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import json_body
+from aimsgraph.http.openapi import Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.risk import impact
 
@@ -22,9 +26,69 @@ MAX_LIMIT = 1000
 #: bounded, and the whole set goes when it is full).
 KEPT_ANSWERS = 256
 NODE_HINT = "the IRI of a system, model, dataset, infrastructure service or supplier"
+CHANGE_HINT = f"the change: {', '.join(impact.CHANGE_KINDS)} (default modify), or its aims:ChangeKinds IRI"
+
+
+class ImpactRequest(BaseModel):
+    """An impact analysis: of ``change`` to ``node``, with what-if modifications of the model."""
+
+    node: str = Field(description=NODE_HINT)
+    change: str = Field("modify", description=CHANGE_HINT)
+    whatIf: list[dict[str, Any]] = Field(
+        [], description=f"modifications, each with an op: {', '.join(impact.WHAT_IF_OPERATIONS)}"
+    )
+
+
+class Named(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    iri: str
+    label: str | None = None
+
+
+class Reasoned(Named):
+    """Something the change touches, and why."""
+
+    reasons: list[str]
+
+
+class ImpactAnalysis(BaseModel):
+    """What the change touches (``risk.impact.analyse``)."""
+
+    model_config = ConfigDict(extra="allow")
+    node: Named
+    change: dict[str, Any]
+    summary: dict[str, int]
+    affected: list[dict[str, Any]]
+    risksToReassess: list[Reasoned]
+    controlsToRetest: list[Reasoned]
+    soaRowsTouched: list[Reasoned]
+    stakeholdersToInform: list[Reasoned]
+    staleEvidence: list[Reasoned]
+    assessmentsToRedo: list[Reasoned]
+    cycles: list[Any]
+    risk: dict[str, Any]
+
+
+class SharedAsset(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    iri: str
+    label: str | None
+    kind: str
+    directDependents: int
+    dependentSystems: int
+    highRiskSystems: int
+    highRiskSystemList: list[str]
+
+
+class Concentration(BaseModel):
+    """Shared components ranked by the high-risk systems that depend on them."""
+
+    ranking: list[SharedAsset]
+    appetite: str | None
 
 
 @bp.post("/impact")
+@contract("Impact analysis of a change, with what-if", body=ImpactRequest, responses={200: ImpactAnalysis, 404: Problem})
 def analyse_change() -> Response:
     """``{"node": IRI, "change": "retire", "whatIf": [{"op": ...}, ...]}`` -> the analysis.
 
@@ -44,6 +108,11 @@ def analyse_change() -> Response:
 
 
 @bp.get("/impact")
+@contract(
+    "Impact analysis of a change",
+    params=[Param("node", NODE_HINT, {"type": "string", "format": "iri"}, required=True), Param("change", CHANGE_HINT)],
+    responses={200: ImpactAnalysis, 404: Problem},
+)
 def analyse_change_get() -> Response:
     """``?node=IRI&change=retire`` -> the analysis, as for POST without what-if."""
     return _analyse(request.args.get("node"), request.args.get("change", "modify"), [])
@@ -71,6 +140,14 @@ def _analyse(node: object, change: object, modifications: list) -> Response:
 
 
 @bp.get("/concentration")
+@contract(
+    "Concentration: shared components of many high-risk systems",
+    params=[
+        Param("kind", "kinds of shared asset", {"type": "string", "enum": [*impact.SHARED_KINDS, "AISystem"]}, repeated=True),
+        Param("limit", f"entries, 1 to {MAX_LIMIT} (default 20)", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+    ],
+    responses={200: Concentration, 400: Problem},
+)
 def concentration() -> Response:
     """Ranked shared assets; ``?kind=Model|Dataset|Supplier|InfrastructureService`` (repeatable)
     and ``?limit=`` (default 20)."""

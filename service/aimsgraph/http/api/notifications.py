@@ -9,9 +9,13 @@ only: their URLs may carry a token.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel
 
 from aimsgraph.errors import InvalidInput
+from aimsgraph.http.openapi import Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.records import notifications
 
@@ -21,8 +25,32 @@ bp = Blueprint("notifications", __name__)  # under api.bp: /api
 MAX_LIMIT = 1000
 
 
+class Outbox(BaseModel):
+    """Deliveries per state and the newest notifications with their deliveries."""
+
+    enabled: bool
+    destinations: list[str]
+    counts: dict[str, int]
+    notifications: list[dict[str, Any]]
+
+
 @bp.get("/notifications")
+@contract(
+    "The outbox of notifications",
+    params=[
+        Param(
+            "state", "only those with a delivery in this state", {"type": "string", "enum": list(notifications.STATES.values())}
+        ),
+        Param(
+            "limit",
+            f"notifications listed, 1 to {MAX_LIMIT} (default 100)",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+        ),
+    ],
+    responses={200: Outbox, 400: Problem},
+)
 def outbox() -> Response:
+    """The outbox (see the module docstring): failed deliveries are what monitoring should watch."""
     wanted = request.args.get("state") or None
     if wanted is not None and wanted not in notifications.STATES.values():
         raise InvalidInput(f"state must be one of {', '.join(notifications.STATES.values())}, not {wanted!r}")

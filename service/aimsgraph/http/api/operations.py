@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, g
+from pydantic import BaseModel
 
 from aimsgraph.auth import require
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import change_response, commit_request, require_json, upload_body, writes
+from aimsgraph.http.openapi import Change, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.records import operations
 from aimsgraph.records.payloads import parse_json
@@ -34,7 +37,53 @@ bp = Blueprint("operations", __name__)  # under api.bp: /api
 CONCERNS_PER_MINUTE = 30
 
 
+class MeasurementReport(BaseModel):
+    """What a batch did (``records.operations.MeasurementReport``)."""
+
+    stored: list[str]
+    unchanged: list[str]
+    breaches: list[dict[str, Any]]
+    nonconformities: dict[str, list[str]]
+    risksFlagged: list[str]
+    metricsWithoutThreshold: list[str]
+
+
+class MeasurementsChange(Change):
+    report: MeasurementReport
+
+
+class IncidentReport(BaseModel):
+    incident: str
+    created: bool
+    risksFlagged: list[str]
+    communications: list[str]
+    overdueCommunications: list[str]
+
+
+class IncidentChange(Change):
+    report: IncidentReport
+
+
+class ConcernReport(BaseModel):
+    concern: str
+    anonymous: bool
+
+
+class ConcernChange(Change):
+    report: ConcernReport
+
+
+class TriageChange(Change):
+    report: dict[str, Any]
+
+
 @bp.post("/measurements")
+@contract(
+    "Record measurements (monitoring, 9.1)",
+    body=operations.MeasurementBatch,
+    responses={200: MeasurementsChange, 201: MeasurementsChange, 400: Problem, 415: Problem},
+    role="editor",
+)
 @writes("editor", "recording measurements")
 def measurements() -> Response:
     """A batch of measurements; breaches flagged and raised as nonconformities; all or nothing.
@@ -50,6 +99,12 @@ def measurements() -> Response:
 
 
 @bp.post("/incidents")
+@contract(
+    "Record an AI incident (A.8.4)",
+    body=operations.Incident,
+    responses={200: IncidentChange, 201: IncidentChange, 400: Problem, 415: Problem},
+    role="editor",
+)
 @writes("editor", "recording incidents")
 def incidents() -> Response:
     """An AI incident; 201 when it is recorded for the first time."""
@@ -63,6 +118,11 @@ def incidents() -> Response:
 
 
 @bp.post("/concerns")
+@contract(
+    "Report a concern (A.3.3), anonymously if asked",
+    body=operations.Concern,
+    responses={201: ConcernChange, 400: Problem, 401: Problem, 415: Problem, 429: Problem},
+)
 def concerns() -> Response:
     """A concern about the AI systems or their use, from anyone (see the module docstring); 201."""
     service = state()
@@ -83,6 +143,12 @@ def concerns() -> Response:
 
 
 @bp.post("/concerns/triage")
+@contract(
+    "Turn a concern into a finding or a risk",
+    body=operations.Triage,
+    responses={200: TriageChange, 201: TriageChange, 400: Problem, 415: Problem},
+    role="editor",
+)
 @writes("editor", "triaging concerns")
 def triage() -> Response:
     """Turn a concern into a finding or a risk; 201 when that is new."""

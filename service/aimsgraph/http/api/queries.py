@@ -14,9 +14,11 @@ from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel
 
 from aimsgraph.errors import NotFound
 from aimsgraph.http.negotiation import best_match
+from aimsgraph.http.openapi import PAGE, PAGE_SIZE, Problem, contract, sparql_answer
 from aimsgraph.http.protocol import query_response
 from aimsgraph.http.state import state
 from aimsgraph.namespaces import PREFIXES
@@ -27,7 +29,31 @@ from aimsgraph.sparql.executor import QueryJob
 bp = Blueprint("queries", __name__)  # under api.bp: /api
 
 
+class QueryParameter(BaseModel):
+    name: str
+    type: str
+    required: bool
+
+
+class NamedQuery(BaseModel):
+    name: str
+    summary: str
+    description: str | None
+    tags: str | None
+    cq: str | None
+    parameters: list[QueryParameter]
+    pageSize: int | None
+    url: str
+
+
+class NamedQueries(BaseModel):
+    """The named queries of ``queries/``, each with its parameters and where to run it."""
+
+    queries: list[NamedQuery]
+
+
 @bp.get("/queries")
+@contract("The named queries", responses={200: NamedQueries})
 def list_queries() -> Response:
     return jsonify(
         queries=[
@@ -47,8 +73,21 @@ def list_queries() -> Response:
 
 
 @bp.get("/queries/<name>")
+@contract(
+    "Run a named query",
+    params=[PAGE, PAGE_SIZE],
+    responses={
+        200: sparql_answer("the query's answer, in the format Accept asks for; a page of it has Link headers"),
+        400: Problem,
+        404: Problem,
+    },
+)
 def run_query(name: str) -> Response:
+    """Run the named query ``name``: its parameters as query-string arguments (GET /api/queries
+    lists them), with content negotiation, the timeout and the result cap; paged as the module
+    docstring says."""
     named = queries.load_all().get(name)
+
     if named is None:
         raise NotFound(f"no query named '{name}' in queries/")
     service = state()

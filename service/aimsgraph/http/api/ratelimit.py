@@ -5,36 +5,11 @@ the store as of another day, the review pack, a what-if impact analysis)."""
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections import deque
-
-from flask import current_app, g
+from flask import g
 from flask.wrappers import Response
 
 from aimsgraph.errors import TooManyRequests
 from aimsgraph.http.state import state
-
-
-class Limiter:
-    """At most ``per_minute`` calls in any 60 s (a sliding window)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def take(self) -> int | None:
-        """Count a call; None when admitted, else the seconds until one more would be."""
-        now = time.monotonic()
-        with self._lock:
-            while self._times and now - self._times[0] >= 60:
-                self._times.popleft()
-            if len(self._times) >= self.per_minute:
-                return max(1, math.ceil(60 - (now - self._times[0])))
-            self._times.append(now)
-            return None
 
 
 def limit_anonymous(name: str, per_minute: int, what: str, setting: str = "") -> None:
@@ -43,8 +18,7 @@ def limit_anonymous(name: str, per_minute: int, what: str, setting: str = "") ->
     minute. One limiter per kind and application."""
     if g.get("principal") is not None:
         return
-    limiters = current_app.extensions.setdefault("aimsgraph-limiters", {})
-    wait = limiters.setdefault(name, Limiter(per_minute)).take()
+    wait = state().limiter(name, per_minute).take()
     if wait is not None:
         g.retry_after = wait
         named = f" ({setting})" if setting else ""

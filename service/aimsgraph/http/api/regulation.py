@@ -7,13 +7,17 @@ AI Act side by side (``?framework=`` one of them), each requirement with what de
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyoxigraph as ox
 from flask import Blueprint, Response, jsonify, request, url_for
+from pydantic import BaseModel, RootModel
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, NotFound, UnsupportedMediaType
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import json_body
+from aimsgraph.http.openapi import AS_OF, IRI, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.namespaces import XSD, XSD_BOOLEAN, is_absolute_iri
 from aimsgraph.reporting import frameworks, overview
@@ -30,7 +34,102 @@ STATEMENT_HINT = '{"predicate": IRI, "object": IRI} or {"predicate": IRI, "value
 PAGE = 1000
 
 
+class Classification(BaseModel):
+    """A derived EU AI Act classification with what decided it (``semantics.applicability.as_json``)."""
+
+    node: str
+    category: str
+    basis: str | None
+    rule: str | None
+    scopeAssumed: bool
+    derogationRefused: bool
+    roles: list[str]
+    obligations: list[str]
+    premises: list[dict[str, Any]]
+
+
+class NodeClassifications(BaseModel):
+    """One node's classifications (``?node=``)."""
+
+    classifications: list[Classification]
+
+
+class ClassifiedNode(BaseModel):
+    node: str
+    categories: list[dict[str, str | None]]
+
+
+class ClassifiedPage(BaseModel):
+    """A page of the classified nodes (without ``?node=``)."""
+
+    count: int
+    start: int
+    nodes: list[ClassifiedNode]
+
+
+class Classifications(RootModel[NodeClassifications | ClassifiedPage]):
+    """One node's classifications, or a page of every classified node."""
+
+
+class Requirement(BaseModel):
+    iri: str
+    label: str | None
+    status: str
+    decidedBy: list[dict[str, Any]]
+
+
+class Framework(BaseModel):
+    key: str
+    title: str
+    counts: dict[str, int]
+    requirements: list[Requirement]
+
+
+class Readiness(BaseModel):
+    """Readiness per framework, each requirement with what decided it."""
+
+    asOf: str
+    frameworks: list[Framework]
+
+
+class Statement(BaseModel):
+    """A statement of a what-if: ``object`` (an IRI) or ``value`` (a literal)."""
+
+    predicate: str
+    object: str | None = None
+    value: bool | int | str | None = None
+
+
+class WhatIfRequest(BaseModel):
+    """Statements to add to or remove from one node."""
+
+    node: str
+    add: list[Statement] = []
+    remove: list[Statement] = []
+
+
+class WhatIf(BaseModel):
+    """Both sides, and the categories and obligations that change."""
+
+    node: str
+    before: list[Classification]
+    after: list[Classification]
+    categoriesAdded: list[str]
+    categoriesRemoved: list[str]
+    obligationsAdded: list[str]
+    obligationsRemoved: list[str]
+
+
 @bp.get("/eu-ai-act")
+@contract(
+    "EU AI Act classifications",
+    params=[
+        Param("node", "an AI system or model: its classifications", IRI),
+        Param("limit", "nodes a page holds (default 1,000)", {"type": "integer", "minimum": 1}),
+        Param("after", "the last node of the previous page"),
+    ],
+    responses={200: Classifications, 400: Problem, 404: Problem},
+)
 def classifications() -> Response:
     """With ``?node=``: that node's classifications with premises, roles and obligations. Without:
     every classified node with its categories and provisions, a page at a time (``?limit=``,
@@ -63,7 +162,13 @@ def classifications() -> Response:
 
 
 @bp.get("/readiness")
+@contract(
+    "Readiness of ISO/IEC 42001, the NIST AI RMF and the EU AI Act",
+    params=[AS_OF, Param("framework", "only this framework (its key)")],
+    responses={200: Readiness, 400: Problem},
+)
 def readiness() -> Response:
+    """Each framework's requirements with their status and what decided it, side by side."""
     as_of = clock.as_of_argument(request.args.get("asOf"))
     wanted = request.args.get("framework")
     found = overview.framework_readiness(state().store, as_of)
@@ -72,6 +177,11 @@ def readiness() -> Response:
 
 
 @bp.post("/eu-ai-act/what-if")
+@contract(
+    "EU AI Act what-if: classify a node with statements added or removed",
+    body=WhatIfRequest,
+    responses={200: WhatIf, 400: Problem, 404: Problem, 415: Problem, 429: Problem},
+)
 def what_if() -> Response:
     """``{"node": IRI, "add": [statement, ...], "remove": [statement, ...]}`` -> before and after."""
     if request.mimetype != "application/json":

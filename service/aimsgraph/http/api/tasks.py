@@ -19,13 +19,16 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, jsonify, request
+from pydantic import BaseModel
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, NotFound, Unauthorized
 from aimsgraph.http.api.writes import change_response, commit_request, require_json, upload_body, writes
+from aimsgraph.http.openapi import PAGE, PAGE_SIZE, Change, Media, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.namespaces import TASK_BASE, is_absolute_iri
 from aimsgraph.records import agenda, queries
@@ -38,10 +41,78 @@ bp = Blueprint("tasks", __name__)  # under api.bp: /api
 
 #: Tasks of a page of GET /api/tasks when the request gives no pageSize.
 TASKS_PAGE_SIZE = 100
+ASSIGNEE = Param("assignee", "the IRI of a person or role (a person's tasks include their roles'), or me")
+
+
+class Task(BaseModel):
+    """A task (``reporting.tasks.as_dict``)."""
+
+    id: str
+    task: str
+    kind: str
+    label: str
+    status: str
+    assignee: list[str]
+    assigneeNames: list[str | None]
+    due: str | None
+    dueBasis: str | None
+    overdue: bool
+    daysLeft: int | None
+    cause: str | None
+    about: str | None
+    aboutLabel: str | None
+    path: list[dict[str, str | None]]
+    pathText: str | None
+    detail: str | None
+    severity: str | None
+    clauses: list[str]
+    change: str | None
+    plannedChange: str | None
+    stored: bool
+    note: str | None
+    created: str | None
+    modified: Any
+
+
+class TaskPage(BaseModel):
+    """A page of the work list, with counts of the whole selection."""
+
+    asOf: str
+    total: int
+    overdue: int
+    kinds: dict[str, int]
+    statuses: dict[str, int]
+    page: int
+    pageSize: int
+    tasks: list[Task]
+
+
+class TaskChange(Change):
+    task: Task
+
+
+class ImpactTasksChange(Change):
+    node: str
+    changeKind: str
+    created: list[str]
+    existing: list[str]
+    tasks: list[Task]
 
 
 @bp.get("/tasks")
+@contract(
+    "The work list, a page at a time",
+    params=[
+        ASSIGNEE,
+        Param("status", "open, in-progress, done, dismissed, resolved, active (default) or all; comma-separated"),
+        Param("kind", "finding, due, breach, concern, impact; comma-separated"),
+        PAGE,
+        PAGE_SIZE,
+    ],
+    responses={200: TaskPage, 400: Problem},
+)
 def task_list() -> Response:
+    """The tasks as of today, filtered, a page at a time (see the module docstring)."""
     store = state().store
     today = clock.today()
     page = _page()
@@ -62,7 +133,9 @@ def task_list() -> Response:
 
 
 @bp.get("/tasks/<task_id>")
+@contract("One task", responses={200: Task, 404: Problem})
 def task(task_id: str) -> Response:
+    """The task ``task_id``, as the work list has it today."""
     store = state().store
     today = clock.today()
     work = tasks.work_list(store, today)
@@ -70,6 +143,12 @@ def task(task_id: str) -> Response:
 
 
 @bp.route("/tasks/<task_id>", methods=["POST", "PATCH"])
+@contract(
+    "Change a task's status, note, assignee or due date",
+    body=tasks.TaskUpdate,
+    responses={200: TaskChange, 400: Problem, 404: Problem, 415: Problem, 422: Problem},
+    role="editor",
+)
 @writes("editor", "changing tasks")
 def change_task(task_id: str) -> Response:
     """Change a task's status (and note, assignee, due date); 200 with the task as it is now."""
@@ -87,6 +166,12 @@ def change_task(task_id: str) -> Response:
 
 
 @bp.post("/impact/tasks")
+@contract(
+    "Tasks from an impact analysis: one per risk to re-assess",
+    body=tasks.ImpactTasks,
+    responses={200: ImpactTasksChange, 201: ImpactTasksChange, 400: Problem, 404: Problem, 415: Problem},
+    role="editor",
+)
 @writes("editor", "creating tasks from an impact analysis")
 def impact_tasks() -> Response:
     """One task per risk the analysis of ``node`` and ``change`` says to re-assess; 201 when one
@@ -113,6 +198,11 @@ def impact_tasks() -> Response:
 
 
 @bp.get("/tasks.ics")
+@contract(
+    "The tasks as an iCalendar to-do feed",
+    params=[ASSIGNEE, Param("within", "the window: 30d, 2w, 12m, 1y or all (default all)")],
+    responses={200: Media({"text/calendar": None}, "VTODOs of the tasks with a due date"), 400: Problem},
+)
 def task_calendar() -> Response:
     """The tasks with a due date (``within`` of today, default all; overdue ones included) as
     VTODOs, all or of ``assignee``: a to-do feed to subscribe to."""

@@ -13,12 +13,14 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
+from pydantic import BaseModel
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import json_body, upload_body
 from aimsgraph.http.negotiation import best_match
+from aimsgraph.http.openapi import AS_OF, IRI, Finding, Media, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.interop.importers import RDF_MEDIA_TYPES, upload
 from aimsgraph.namespaces import is_absolute_iri
@@ -34,7 +36,59 @@ REPORT_TYPES = {"application/json": "json", "text/turtle": "turtle", "applicatio
 EXPENSIVE = "validations of a posted record or of another day"
 
 
+class ValidationRequest(BaseModel):
+    """What to validate: everything, or the focus nodes a change to ``changed`` can affect."""
+
+    changed: list[str] | None = None
+
+
+class ReadinessRow(BaseModel):
+    id: str
+    label: str
+    checks: int
+    failed: int
+    readiness: float | None
+
+
+class ReadinessTables(BaseModel):
+    clauses: list[ReadinessRow]
+    systems: list[ReadinessRow]
+
+
+class ValidationReport(BaseModel):
+    """The validation report (``reporting.reports.as_dict``)."""
+
+    asOf: str | None
+    conforms: bool
+    counts: dict[str, int]
+    readiness: ReadinessTables
+    findings: list[Finding]
+
+
+class FindingPage(BaseModel):
+    """A page of the stored findings; ``count`` is the size of the whole filtered list."""
+
+    asOf: str
+    findings: list[Finding]
+    count: int
+    start: int
+
+
 @bp.post("/validate")
+@contract(
+    "Validate the store or a posted record",
+    params=[AS_OF],
+    body=Media({"application/json": ValidationRequest, **{kind: None for kind in RDF_MEDIA_TYPES}}),
+    body_required=False,
+    responses={
+        200: Media(
+            {"application/json": ValidationReport, "text/turtle": None, "application/xml": None, "text/plain": None},
+            "the report, in the format Accept asks for (JSON, a SHACL report in Turtle, JUnit XML, a table)",
+        ),
+        415: Problem,
+        429: Problem,
+    },
+)
 def validate() -> Response:
     """Validate the store (all of it, or ``{"changed": [IRI, ...]}``), stored when an editor
     asks (see the module docstring); or, with an RDF body, validate that graph against the
@@ -107,6 +161,18 @@ FINDINGS_PAGE = 1000
 
 
 @bp.get("/findings")
+@contract(
+    "Stored findings, filtered, a page at a time",
+    params=[
+        AS_OF,
+        Param("clause", "a clause or control id (A.6.2.7) or its IRI"),
+        Param("severity", "the severity", {"type": "string", "enum": ["Violation", "Warning", "Info"]}),
+        Param("system", "the IRI of an AI system", IRI),
+        Param("limit", "findings a page holds (default 1,000)", {"type": "integer", "minimum": 1}),
+        Param("after", "the IRI of the last finding of the previous page"),
+    ],
+    responses={200: FindingPage, 400: Problem},
+)
 def findings() -> Response:
     """Stored findings, filtered by ?clause= (id such as A.6.2.7 or an IRI), ?severity=, ?system=,
     most severe first, a page at a time: ?limit= (default 1,000) and ?after= (the IRI of the last

@@ -21,13 +21,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from aimsgraph import limits
-from aimsgraph.auth import Principal, require, require_write
+from aimsgraph.auth import Principal, require
 from aimsgraph.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from aimsgraph.http.state import state
-from aimsgraph.records.refresh import mark_stale
-from aimsgraph.semantics.validation import ViolationGate
-from aimsgraph.store import GraphStore
-from aimsgraph.store.changes import Change, Delta, commit
+from aimsgraph.store.changes import Change, Delta
 
 #: Names the audit-trail activity of a write in its response.
 CHANGE_HEADER = "X-Aimsgraph-Change"
@@ -171,30 +168,10 @@ def commit_request(
     from anyone) and the trail records this agent; ``day_only`` as in :func:`changes.commit`;
     ``announce`` keeps the notifications of the change (``records.notifications.emit``), held
     until it is committed and dropped if it is undone."""
-    service = state()
-    principal = admitted_as or require_write(g.principal, delta.graphs(), service.tokens)
-    store = service.store
-    gate = ViolationGate(store) if service.settings.validation_gate else None
-    with store.write_lock():
-        change = commit(
-            store,
-            delta,
-            operation,
-            principal,
-            text=text,
-            gate=gate,
-            before_commit=lambda: _before_commit(store, announce),
-            day_only=day_only,
-        )
-        if change is not None:
-            service.refresher.submit(change.delta)
-    return change
-
-
-def _before_commit(store: GraphStore, announce: Callable[[], object] | None) -> None:
-    mark_stale(store)
-    if announce is not None:
-        announce()
+    principal = admitted_as or g.principal
+    return state().commit(
+        principal, delta, operation, text, admitted=admitted_as is not None, day_only=day_only, announce=announce
+    )
 
 
 def change_response(change: Change | None, status: int = 200, **extra: object) -> Response:
