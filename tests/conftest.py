@@ -54,11 +54,12 @@ os.environ[clock.TODAY_VARIABLE] = AS_OF.isoformat()
 #: others have finished.
 LONGEST_FIRST = (
     "test_external_virtuoso.py",
-    "test_reasoning.py",
-    "test_web.py",
-    "test_external.py",
     "test_validation.py",
+    "test_web.py",
+    "test_forms.py",
     "test_benchmarks.py",
+    "test_external.py",
+    "test_reasoning.py",
     "test_writes.py",
     "test_pages_at_scale.py",
 )
@@ -75,6 +76,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 #: now collected after 10,000 allocations rather than 700 (the same collections, rarer), and
 #: what exists once the tests are collected is left out of the walks (below).
 gc.set_threshold(10_000, 10, 10)
+
+
+def _prepare_each_rdflib_query_once() -> None:
+    """pyshacl, the reference the oracle tests compare with, hands rdflib the text of a SPARQL
+    constraint again for every shape it checks, and rdflib parses it anew each time with
+    pyparsing. A worker now prepares each text once and evaluates the prepared query, as users of
+    rdflib's own ``prepareQuery`` do; the results are the same (a prepared query is made to be
+    evaluated again, with other bindings)."""
+    from rdflib.plugins.sparql import processor
+
+    evaluate, prepared = processor.SPARQLProcessor.query, {}
+
+    def query(self, strOrQuery, initBindings=None, initNs=None, base=None, DEBUG=False):
+        if isinstance(strOrQuery, str):
+            key = (strOrQuery, base, tuple(sorted((initNs or {}).items())))
+            if key not in prepared:
+                prepared[key] = processor.translateQuery(processor.parseQuery(strOrQuery), base, initNs)
+            strOrQuery = prepared[key]
+        return evaluate(self, strOrQuery, initBindings, initNs, base, DEBUG)
+
+    processor.SPARQLProcessor.query = query
+
+
+_prepare_each_rdflib_query_once()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
