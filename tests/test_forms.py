@@ -29,7 +29,7 @@ from aimsgraph.namespaces import AIMS
 from aimsgraph.records import forms
 from aimsgraph.semantics import validation
 from browser import NARROW, WIDE, console_errors, screenshot, start_chromium, viewport
-from conftest import AS_OF, select, serving, start_server
+from conftest import AS_OF, FreshDataDir, select, serving, start_server
 
 DEMO = "https://data.meridian.example/aims/"
 EDITOR, READER, ADMIN = "editor-token-for-forms", "reader-token-for-forms", "admin-token-for-forms"
@@ -368,8 +368,8 @@ def test_bad_approval_bodies_are_400_and_unknown_things_404(app: Flask):
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory):
-    server = start_server(tmp_path_factory.mktemp("forms-live"), AIMSGRAPH_TOKENS=",".join(TOKENS))
+def live(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir):
+    server = start_server(fresh_data_dir(tmp_path_factory.mktemp("forms-live")), AIMSGRAPH_TOKENS=",".join(TOKENS))
     answer = requests.post(
         server.sparql, data={"update": EDDIE_IS_LARS}, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30
     )

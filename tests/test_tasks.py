@@ -25,7 +25,7 @@ from aimsgraph.config import Settings
 from aimsgraph.semantics import validation
 from aimsgraph.store import GraphStore
 from browser import NARROW, console_errors, screenshot, start_chromium, viewport
-from conftest import AS_OF, links, serving, settle, start_server
+from conftest import AS_OF, FreshDataDir, links, serving, settle, start_server
 
 MB = "https://data.meridian.example/aims/"
 AIMS = "https://w3id.org/aimsgraph/ontology#"
@@ -459,10 +459,10 @@ def test_an_overdue_task_and_a_task_without_assignee_or_date_are_findings(demo_s
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[str]:
     """A real service with Marco Bianchi's account name on record, and his token."""
     token = "marco-token-for-the-task-tests"
-    server = start_server(tmp_path_factory.mktemp("tasks-live") / "db", AIMSGRAPH_TOKENS=f"editor:marco:{token}")
+    server = start_server(fresh_data_dir(tmp_path_factory.mktemp("tasks-live") / "db"), AIMSGRAPH_TOKENS=f"editor:marco:{token}")
     try:
         response = requests.post(
             server.url + "/update",

@@ -20,7 +20,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from aimsgraph.config import Settings
 from browser import NARROW, WIDE, console_errors, screenshot, start_chromium, viewport
-from conftest import serving, start_server
+from conftest import FreshDataDir, serving, start_server
 from test_impact import SHARED_DATASET_SYSTEMS
 from test_yasgui import in_active_tab, open_query_page, result_rows, run_query
 
@@ -221,9 +221,9 @@ def test_a_reviewer_sees_what_is_due_which_metric_breached_and_what_was_done(chr
 
 
 @pytest.fixture(scope="module")
-def protected(tmp_path_factory):
+def protected(tmp_path_factory, fresh_data_dir: FreshDataDir):
     live = start_server(
-        tmp_path_factory.mktemp("protected"),
+        fresh_data_dir(tmp_path_factory.mktemp("protected")),
         AIMSGRAPH_OPEN_READS="false",
         AIMSGRAPH_TOKENS=f"reader:auditor:{TOKEN},editor:editor:editor-token-for-web-tests",
     )
@@ -342,20 +342,9 @@ def test_vendored_files_are_the_npm_packages_own(server):
 
 
 @pytest.fixture(scope="module")
-def report_file(tmp_path_factory) -> Path:
+def report_file(tmp_path_factory, fresh_data_dir: FreshDataDir) -> Path:
     folder = tmp_path_factory.mktemp("report")
-    store = folder / "db"
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from pathlib import Path; from aimsgraph.store import GraphStore; "
-            f"from aimsgraph.store import changes; s = GraphStore(Path(r'{store}')); changes.initialise(s, demo=True); "
-            "s.flush()",
-        ],
-        check=True,
-        timeout=120,
-    )
+    store = fresh_data_dir(folder / "db")
     output = folder / "report.html"
     done = subprocess.run(
         [sys.executable, "-m", "aimsgraph.cli", "report", "--html", str(output), "--data-dir", str(store)],
