@@ -26,6 +26,19 @@ if [ -n "${AIMSGRAPH_AS_OF:-}" ]; then as_of=(--as-of "$AIMSGRAPH_AS_OF"); fi
 
 output() { echo "$1=$2" >> "${GITHUB_OUTPUT:-/dev/null}"; }
 
+# Run a command whose output may quote the pull request's files (a file name may hold a newline
+# and "::set-output ..." after it): on a runner (GITHUB_ACTIONS), no workflow command is taken from it.
+untrusted() {
+  local token="" status=0
+  if [ "${GITHUB_ACTIONS:-}" = true ]; then
+    token="aimsgraph-$RANDOM$RANDOM$RANDOM$$"
+    echo "::stop-commands::$token"
+  fi
+  "$@" || status=$?
+  if [ -n "$token" ]; then echo "::$token::"; fi
+  return "$status"
+}
+
 # A field of the webhook event that triggered the workflow (GITHUB_EVENT_PATH), empty if none.
 event() {
   python3 - "$1" <<'PY'
@@ -51,7 +64,7 @@ install() {
 
 validate() {
   local sarif="$work/aimsgraph.sarif" status=0
-  aimsgraph validate "${paths[@]}" "${as_of[@]}" --format sarif --output "$sarif" \
+  untrusted aimsgraph validate "${paths[@]}" "${as_of[@]}" --format sarif --output "$sarif" \
     --fail-on "${AIMSGRAPH_FAIL_ON:-violation}" || status=$?
   if [ "$status" -ge 2 ]; then  # bad input: no report to upload or compare
     echo "::error title=aimsgraph::the record could not be read (exit $status); see the line above"
@@ -71,15 +84,15 @@ diff() {
   fi
   local base path="${paths[0]}" comment="$work/comment.md"
   base="$(event pull_request.base.sha)"
-  if [ -z "$base" ]; then
-    echo "::error title=aimsgraph::the event has no pull_request.base.sha"
+  if ! [[ "$base" =~ ^[0-9a-f]{40}([0-9a-f]{24})?$ ]]; then  # a commit id, never an option or a ref to expand
+    echo "::error title=aimsgraph::the event has no pull_request.base.sha (a commit id)"
     exit 2
   fi
   # the checkout may be shallow: fetch the base commit alone when it is missing
   git cat-file -e "$base^{commit}" 2> /dev/null || git fetch --quiet --no-tags --depth=1 origin "$base"
   path="${path#./}"
   [ "$path" = . ] && path=""
-  aimsgraph diff-record "$base:$path" "${paths[0]}" "${as_of[@]}" --format markdown --output "$comment"
+  untrusted aimsgraph diff-record "$base:$path" "${paths[0]}" "${as_of[@]}" --format markdown --output "$comment"
   if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then cat "$comment" >> "$GITHUB_STEP_SUMMARY"; fi
   output comment "$comment"
 }

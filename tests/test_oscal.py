@@ -16,8 +16,9 @@ from trestle.oscal.component import ComponentDefinition
 from trestle.oscal.poam import PlanOfActionAndMilestones
 from trestle.oscal.profile import Profile
 
-from aimsgraph.errors import ExportInvalid
+from aimsgraph.errors import ExportInvalid, NotFound
 from aimsgraph.interop.exporters import oscal
+from aimsgraph.store import GraphStore
 from conftest import AS_OF, FreshDataDir, aimsgraph, select
 
 MODELS = {
@@ -91,6 +92,29 @@ def test_an_invalid_document_does_not_validate(exported: dict) -> None:
     del missing["plan-of-action-and-milestones"]["metadata"]["last-modified"]
     with pytest.raises(ExportInvalid, match="last-modified"):
         oscal.validated("poam", missing)
+
+
+def test_every_observation_and_finding_is_checked_not_only_the_first(exported: dict) -> None:
+    """The growing lists of the assessment results are checked an item at a time (scale)."""
+    broken = json.loads(exported["assessment-results"]["raw"])
+    result = broken["assessment-results"]["results"][0]
+    assert len(result["observations"]) > 2 and len(result["findings"]) > 2
+    result["findings"][2]["target"]["status"]["state"] = "maybe"
+    with pytest.raises(ExportInvalid, match=r"results\.0\.findings\.2\.target"):
+        oscal.serialize("assessment-results", broken["assessment-results"])
+    del result["findings"][2]["target"]["status"]["state"], result["observations"][1]["methods"]
+    result["findings"][2]["target"]["status"]["state"] = "satisfied"
+    with pytest.raises(ExportInvalid, match=r"results\.0\.observations\.1\.methods"):
+        oscal.serialize("assessment-results", broken["assessment-results"])
+
+
+def test_a_record_without_nonconformities_has_no_poam() -> None:
+    """OSCAL asks for at least one POA&M item: 404, not an invalid document (a generated
+    organisation of 1,000 systems has none)."""
+    store = GraphStore(None)
+    store.initialise(demo=False)
+    with pytest.raises(NotFound, match="no nonconformities"):
+        oscal.export(store, "poam", AS_OF)
 
 
 def test_the_iso_catalog_has_annex_a_by_topic_and_the_clauses(exported: dict) -> None:

@@ -502,6 +502,7 @@ def _validate_files(
         raise click.UsageError("give files to validate or --data-dir, not both")
     if changed:
         raise click.UsageError("--changed re-validates a store; files are validated whole")
+    limits.configure(Settings.from_env())  # AIMSGRAPH_MAX_NESTING_DEPTH and the other parser limits
     record = open_files(paths, day, base)
     if fmt in ("sarif", "github"):  # no readiness in these: spare a hook its computation
         report = reports.Report(record.findings, as_of=day, positions=record.positions)
@@ -804,7 +805,7 @@ def mcp_command(transport: str, host: str | None, port: int, writes: bool | None
 
 @cli.group("import")
 def import_() -> None:
-    """Import records written in other vocabularies (MITRE ATLAS, AIRO)."""
+    """Import records written in other vocabularies (MITRE ATLAS, AIRO, OSCAL, ...)."""
 
 
 @import_.command("atlas")
@@ -948,6 +949,45 @@ def import_xlsx(file: Path, base: str | None, data_dir: Path | None) -> None:
         click.echo(f"{file}: {rows}, nothing changed")
     else:
         click.echo(f"{file}: {rows}, {change.added} triples added, {change.removed} removed ({change.iri})")
+
+
+@import_.command("oscal")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--report", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@data_dir_option
+def import_oscal(file: Path, report_format: str, data_dir: Path | None) -> None:
+    """Import an OSCAL catalog or profile (JSON; its root key says which): a catalog as a
+    framework in the data graph (one of the record's own catalogues, as `export oscal catalog`
+    writes it, is matched and changes nothing), a profile as the Statement of Applicability's
+    decisions. Checked with compliance-trestle first; all or nothing (docs/oscal.md)."""
+    from aimsgraph.interop.importers import oscal
+
+    kind, document = _oscal_document(file, data_dir)
+    store = _open_store(data_dir)
+    changes.initialise(store, demo=False)
+    try:
+        found = oscal.import_catalog(store, document) if kind == "catalog" else oscal.import_profile(store, document)
+    except InvalidInput as exc:
+        raise type(exc)(f"{file}: {exc.message}") from None
+    _writer(store, f"import-oscal-{kind}")(found.delta)
+    _print_report(found, report_format)
+
+
+def _oscal_document(file: Path, data_dir: Path | None) -> tuple[str, dict]:
+    """An OSCAL file's kind and document, read as an upload is: within AIMSGRAPH_MAX_UPLOAD_BYTES
+    (no more is read) and the nesting limit, UTF-8, no key twice, valid for trestle."""
+    from aimsgraph.interop.importers import oscal
+
+    settings = Settings.from_env(data_dir=data_dir)
+    limits.configure(settings)
+    if not file.is_file():
+        raise InvalidInput(f"{file}: no such file")
+    with file.open("rb") as stream:
+        data = stream.read(settings.max_upload_bytes + 1)
+    try:
+        return oscal.read(data, limit=settings.max_upload_bytes)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{file}: {exc.message}") from None
 
 
 def _print_sheet(file: Path, rows: int, change: dict | None) -> None:
@@ -1321,6 +1361,18 @@ def _import_csv_through(service: _Service, file: Path, kind: str, base: str | No
     _print_sheet(file, answer["rows"], answer if answer["changed"] else None)
 
 
+def _import_oscal_through(service: _Service, file: Path, report_format: str, data_dir: Path | None = None, **_: object) -> None:
+    from aimsgraph.interop.importers import oscal
+
+    kind, _document = _oscal_document(file, data_dir)  # refused here as the command refuses it
+    with _about(file):
+        answer = service.post_json(
+            "/api/import", params={"kind": f"oscal-{kind}"}, body=file.read_bytes(), content_type="application/json"
+        )
+    report = answer["report"]
+    click.echo(json.dumps(report, indent=2) if report_format == "json" else oscal.summary(report), nl=report_format == "json")
+
+
 def _query_through(service: _Service, query: str | None, query_file: Path | None, fmt: str | None, **_: object) -> None:
     """The query at /sparql, in the format the command would print (within the service's
     timeout and result limit: a cut result is announced on stderr)."""
@@ -1404,6 +1456,7 @@ _THROUGH_SERVICE: dict[click.Command, Callable[..., None]] = {
     import_airo: _import_airo_through,
     import_atlas: _import_atlas_through,
     import_csv: _import_csv_through,
+    import_oscal: _import_oscal_through,
 }
 
 

@@ -292,7 +292,10 @@ def run_http(service: Runtime, host: str, port: int) -> None:
     """Serve streamable HTTP at ``http://host:port/mcp`` until interrupted (SIGINT, SIGTERM)."""
     import uvicorn
 
-    app = BearerTokens(build(service).streamable_http_app(streamable_http_path=HTTP_PATH, host=host), service)
+    # bodies capped as the REST API caps them (AIMSGRAPH_MAX_BODY_BYTES, 413 above), not at the SDK's 4 MiB
+    limit = service.settings.max_body_bytes
+    mcp_app = build(service).streamable_http_app(streamable_http_path=HTTP_PATH, host=host, max_request_body_size=limit)
+    app = BearerTokens(mcp_app, service)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     anyio.run(server.serve)
 

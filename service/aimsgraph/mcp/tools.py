@@ -30,6 +30,7 @@ from aimsgraph.semantics import validation
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.guard import check_text, query_form
 from aimsgraph.sparql.update import UpdateRequest
+from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Record
 
 SOLUTIONS = "application/sparql-results+json"
@@ -277,13 +278,15 @@ def validate(
     index = overview.findings_index(store, day)
     wanted = overview.FindingFilter(None, severity and severity.capitalize(), system)
     page = overview.finding_page(store, index, wanted, None, limit)
-    report = reports.build(store, index.findings, day)
+    report = _report(store, index.findings, day)
     counts = report.counts
+    systems = [_readiness_dict(r) for r in report.systems[:limit]]
     data = {
         "asOf": day.isoformat(),
         "conforms": report.conforms,
         "counts": counts,
-        "readiness": reports.as_dict(report)["readiness"],
+        "readiness": {"clauses": [_readiness_dict(r) for r in report.clauses], "systems": systems},
+        "readinessSystemsTotal": len(report.systems),
         "findings": [reports.finding_dict(f) for f in page.items],
         "findingsTotal": page.total,
     }
@@ -292,6 +295,23 @@ def validate(
         f"{page.total} findings match, {len(page.items)} listed"
     )
     return Answer(summary, data)
+
+
+def _report(store: GraphStore, findings: list[validation.Finding], day: date) -> reports.Report:
+    """Readiness per clause and AI system of today's findings, built once for the findings
+    index of the store generation (22 s at 10,000 systems, on every call before); another
+    day's, each time."""
+    if day != clock.today():
+        return reports.build(store, findings, day)
+    kept: dict[date, tuple[list[validation.Finding], reports.Report]] = store.per_generation("mcp validate report", dict)
+    if day not in kept or kept[day][0] is not findings:  # the same findings, not merely equal ones
+        kept[day] = (findings, reports.build(store, findings, day))
+    return kept[day][1]
+
+
+def _readiness_dict(r: reports.Readiness) -> dict[str, Any]:
+    ratio = None if r.ratio is None else round(r.ratio, 4)
+    return {"id": r.key, "label": r.label, "checks": r.total, "failed": r.failed, "readiness": ratio}
 
 
 def due_items(service: Runtime, principal: Principal | None, within: str, as_of: str | None, limit: int) -> Answer:

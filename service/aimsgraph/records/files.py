@@ -24,6 +24,7 @@ JSON-LD, a node is placed at the ``"@id"`` naming it in full, else at its file.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import deque
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from aimsgraph import clock
+from aimsgraph import clock, limits
 from aimsgraph.errors import InvalidInput
 from aimsgraph.interop.importers import spreadsheet
 from aimsgraph.namespaces import Graphs
@@ -111,27 +112,43 @@ def open_files(paths: Sequence[Path], as_of: date | None = None, base: str | Non
 
 def record_files(paths: Sequence[Path]) -> list[Path]:
     """The files named, and the record files (``RECORD_SUFFIXES``) under the directories named,
-    sorted, hidden files and folders skipped. A named file must have a known suffix."""
+    sorted, hidden files and folders skipped. A named file must have a known suffix. Each must
+    be a regular file (a FIFO or a device would block or never end), and a file found in a
+    directory must stay in it: a symbolic link out of it (to ``/proc/self/environ``, say, which
+    a pull request can add) is refused, not read. So is a name in the current directory that a
+    link leads out of it (a pull request can turn the record's folder into such a link)."""
     if not paths:
         raise InvalidInput("name at least one file or directory to validate")
     found: list[Path] = []
+    here = Path.cwd()
     for path in paths:
+        if Path(os.path.abspath(path)).is_relative_to(here) and not path.resolve().is_relative_to(here.resolve()):
+            raise InvalidInput(f"{path}: a link out of the current directory (to {path.resolve()}): refused")
         if path.is_dir():
             inside = sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in RECORD_SUFFIXES and not _hidden(p.relative_to(path))
+                if p.suffix.lower() in RECORD_SUFFIXES and not _hidden(p.relative_to(path)) and not p.is_dir()
             )
             if not inside:
                 raise InvalidInput(f"{path}: no record files in it ({', '.join(RECORD_SUFFIXES)})")
-            found += inside
+            found += [_regular(p, path) for p in inside]
         elif not path.exists():
             raise InvalidInput(f"{path}: no such file or directory")
         elif path.suffix.lower() not in RECORD_SUFFIXES:
             raise InvalidInput(f"{path}: not a record file (use one of {', '.join(RECORD_SUFFIXES)})")
         else:
-            found.append(path)
+            found.append(_regular(path, None))
     return list(dict.fromkeys(found))
+
+
+def _regular(path: Path, folder: Path | None) -> Path:
+    """``path`` if it is a regular file (within ``folder``, links followed); InvalidInput otherwise."""
+    if folder is not None and not path.resolve().is_relative_to(folder.resolve()):
+        raise InvalidInput(f"{path}: a link out of {folder} (to {path.resolve()}): refused, a record links within itself")
+    if not path.is_file():
+        raise InvalidInput(f"{path}: not a regular file (a FIFO, a device or a broken link): refused")
+    return path
 
 
 def _hidden(relative: Path) -> bool:
@@ -152,7 +169,14 @@ def _read(path: Path, base: str) -> _Read:
     if path.suffix.lower() == SHEET_SUFFIX:
         return _read_sheet(path, base)
     fmt = RDF_SUFFIXES[path.suffix.lower()]
-    quads = read_quads(path, fmt, named_graph(Graphs.DATA))[1]  # InvalidInput: "<path>: ... line 3 column 19 ..."
+    if fmt == ox.RdfFormat.JSON_LD:  # pyoxigraph's JSON-LD parser recurses: 20,000 levels crashed the process
+        limits.check_json(path.read_bytes(), str(path))
+    try:
+        quads = read_quads(path, fmt, named_graph(Graphs.DATA))[1]  # InvalidInput: "<path>: ... line 3 column 19 ..."
+    except InvalidInput as error:
+        if "LoadDocumentCallback" not in error.message:  # pyoxigraph's words for "I fetch no context"
+            raise
+        raise InvalidInput(f"{path}: a remote JSON-LD @context is never fetched; write the context into the file") from None
     read = _Read(path, quads)
     shown, text, base = display_path(path), path.read_text(encoding="utf-8"), path.resolve().as_uri()
     if fmt in TEXT_FORMATS:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import subprocess
 import tarfile
@@ -365,8 +366,11 @@ def checkout(spec: str, workdir: Path) -> Path:
     git's ``./``), so that positions read as they would in the repository."""
     revision, _, inside = spec.partition(":")
     if not revision or revision.startswith("-"):  # git would read "-x" as an option
-        raise InvalidInput(f"{spec}: no revision before the colon (REV:PATH)")
-    target = workdir / inside.removeprefix("./").strip("/")  # REV: (the top folder) is the folder itself
+        raise InvalidInput(f"{spec}: no revision before the colon, or one starting with '-' (REV:PATH)")
+    relative = os.path.normpath(inside.removeprefix("./").strip("/") or ".")  # REV: (the top folder) is the folder itself
+    if relative == ".." or relative.startswith("../"):  # git takes ./../x from a subfolder; here it would leave workdir
+        raise InvalidInput(f"{spec}: a PATH going up with '..' is refused; write it from the repository's top (REV:folder)")
+    target = workdir / relative
     kind = _git("cat-file", "-t", spec, spec=spec).decode().strip()
     if kind == "tree":
         archive = _git("archive", "--format=tar", spec, spec=spec)

