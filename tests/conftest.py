@@ -331,6 +331,18 @@ def demo_store():
     return store
 
 
+def git(folder: Path, *args: str) -> str:
+    """Run git in ``folder`` with a test author; its standard output, stripped."""
+    done = subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
 @pytest.fixture(scope="session")
 def resource_root() -> Path:
     return resources.root()

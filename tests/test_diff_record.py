@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import chdir
 from pathlib import Path
@@ -25,7 +24,7 @@ from rdflib import RDF, BNode, URIRef
 from aimsgraph.namespaces import AIMS, Graphs
 from aimsgraph.reporting import diff_record
 from aimsgraph.store import GraphStore
-from conftest import AS_OF, REPO, aimsgraph
+from conftest import AS_OF, REPO, aimsgraph, git
 
 MB = "https://data.meridian.example/aims/"
 DAY = AS_OF.isoformat()
@@ -91,17 +90,6 @@ def _write_turtle(path: Path, triples, namespaces) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     graph.serialize(path, format="turtle")
     return path
-
-
-def git(folder: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def make_register_repo(folder: Path) -> Path:

@@ -33,7 +33,7 @@ from aimsgraph.records.files import open_files, record_files
 from aimsgraph.records.positions import turtle_places
 from aimsgraph.reporting.diff_record import Skolemiser, checkout
 from aimsgraph.store import GraphStore
-from conftest import REPO, FreshDataDir, free_port
+from conftest import REPO, FreshDataDir, free_port, git
 
 SYSTEMS = "name,description,system\nChatbot,a chatbot,chat-1\n"
 
@@ -184,17 +184,6 @@ def test_a_huge_csv_cell_and_nul_bytes_get_a_one_line_reason(tmp_path: Path):
 
 
 # -- diff-record: REV:PATH ------------------------------------------------------------------
-
-
-def git(folder: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import AS_OF, REPO
+from conftest import AS_OF, REPO, git
 
 DAY = AS_OF.isoformat()
 SCRIPT = REPO / ".github" / "aimsgraph-action.sh"
@@ -60,17 +60,6 @@ ex:payslips a aims:Dataset ;
     rdfs:label "Payslip scans" ;
     aims:hasOwner ex:data-owner .
 """
-
-
-def git(folder: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def sample_register(folder: Path) -> tuple[Path, str]:
