@@ -240,6 +240,7 @@ PLAN: tuple[Call, ...] = (
     ),
     Call("GET", "/api/export/dcat", goal="export"),
     Call("GET", "/api/export/oscal/<kind>", path="/api/export/oscal/component-definition", goal="export", label="components"),
+    Call("GET", "/api/export/oscal/<kind>", path="/api/export/oscal/catalog", goal="export", label="catalog"),
     Call("GET", "/api/export/oscal/<kind>", path="/api/export/oscal/poam", goal="export", label="poam"),
     Call("GET", "/api/export/xlsx", goal="export"),
     Call("GET", "/api/due.ics", goal="export"),
