@@ -33,6 +33,7 @@ from aimsgraph.records.files import open_files, record_files
 from aimsgraph.records.positions import turtle_places
 from aimsgraph.reporting.diff_record import Skolemiser, checkout
 from aimsgraph.store import GraphStore
+from benchmarks.common import stop_process
 from conftest import REPO, FreshDataDir, free_port, git
 
 SYSTEMS = "name,description,system\nChatbot,a chatbot,chat-1\n"
@@ -320,8 +321,7 @@ def mcp_url(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataD
         assert process.poll() is None, log.read_text(errors="replace")
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_process(process, grace=20)
 
 
 SYSTEM = f"SELECT ?s WHERE {{ ?s a <{AIMS}AISystem> }} LIMIT 1"

@@ -30,6 +30,7 @@ from mcp_types import CallToolResult
 from aimsgraph import resources
 from aimsgraph.namespaces import AIMS, RDFS, Graphs
 from aimsgraph.records import queries
+from benchmarks.common import stop_process
 from conftest import REPO, FreshDataDir, aimsgraph, free_port
 
 READER = "reader-token-for-mcp-tests"
@@ -67,12 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDi
         _wait_until_listening(live, log_path)
         yield live
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, grace=20)
 
 
 def _wait_until_listening(live: McpServer, log_path: Path) -> None:

@@ -31,6 +31,7 @@ from aimsgraph.config import Settings
 from aimsgraph.errors import ConfigError
 from aimsgraph.http.oidc import OidcConfig, claim_values, parse_role_map
 from aimsgraph.namespaces import Graphs
+from benchmarks.common import stop_process
 from browser import console_errors, screenshot, start_chromium
 from conftest import LiveServer, free_port, start_server
 
@@ -76,8 +77,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(server, issuer, while_down)
     finally:
         if provider is not None:
-            provider.terminate()
-            provider.wait(timeout=10)
+            stop_process(provider, grace=10)
         server.stop()
 
 

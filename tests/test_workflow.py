@@ -21,6 +21,7 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from aimsgraph.records import forms
+from benchmarks.common import stop_process
 from browser import console_errors, screenshot, start_chromium
 from conftest import LiveServer, free_port, start_server
 from test_notifications import Mailbox, Receiver, signed, wait_for
@@ -74,8 +75,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(server, receiver, mailbox)
     finally:
         if provider is not None:
-            provider.terminate()
-            provider.wait(timeout=10)
+            stop_process(provider, grace=10)
         server.stop()
         controller.stop()
         receiver.close()
