@@ -3,9 +3,10 @@ and of its route plan (``benchmarks/routes.py``) against the URL map and the dem
 
 It checks that one run produces a figure for every metric, every named query and every call
 of the route plan, and writes the README block between its markers without touching the rest;
-it asserts no speed, since the figures depend on the machine. Short time limits keep it to about
-20 seconds: the owlrl anchor and the slowest named query are cut off, which also exercises how
-a time limit is reported.
+it asserts no speed, since the figures depend on the machine. Short time limits keep it short:
+the owlrl and whole-graph pyshacl anchors (26 s of pyshacl even at 10 systems) and the slowest
+named query are cut off, which also exercises how a time limit is reported. That aimsgraph's
+engines agree with owlrl and pyshacl is the oracle tests' job (test_reasoning, test_validation).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]:
             "--owlrl-timeout",
             "1",
             "--pyshacl-timeout",
-            "60",
+            "1",
             "--workdir",
             str(work),
             "--route-runs",

@@ -12,6 +12,7 @@ ordinary data and ages like any record.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 
 import pyoxigraph as ox
@@ -26,13 +27,18 @@ REFERENCE_DATE = date(2026, 11, 26)
 
 def quads(graph: ox.NamedNode, on: date) -> list[ox.Quad]:
     """The demo's triples in ``graph``, with their dates moved so that ``on`` is its reference date."""
+    return list(_dated(graph, on))
+
+
+@functools.lru_cache(maxsize=4)  # a process that loads the demo again (tests, the what-if) parses it once
+def _dated(graph: ox.NamedNode, on: date) -> tuple[ox.Quad, ...]:
     shift = on - REFERENCE_DATE
     found = []
     for path in resources.demo_files():
         with path.open("rb") as file:
             for quad in ox.parse(file, format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri()):
                 found.append(ox.Quad(quad.subject, quad.predicate, _shifted(quad.object, shift), graph))
-    return found
+    return tuple(found)
 
 
 def _shifted(term: Term, shift: timedelta) -> Term:
