@@ -254,7 +254,9 @@ def validate_graph(data: rdflib.Graph, as_of: date, shapes: rdflib.Graph | None 
     reference engine), as of the evaluation date ``as_of``: the copy states it as the shapes' one
     ash:referenceDate."""
     data = _dated_copy(data, as_of)
-    _, results, text = pyshacl.validate(data, shacl_graph=shapes or shapes_graph(), inference="none", advanced=True)
+    # inplace: ``data`` is this call's own copy, which pyshacl would otherwise copy again (the
+    # shapes have no sh:rule, the only thing that writes into the data graph)
+    _, results, text = pyshacl.validate(data, shacl_graph=shapes or shapes_graph(), inference="none", advanced=True, inplace=True)
     if not isinstance(results, rdflib.Graph):  # pyshacl reports a shape it cannot run this way
         raise RuntimeError(f"pyshacl could not validate: {text}")
     return sorted(set(_from_report(results)))
