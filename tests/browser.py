@@ -1,7 +1,9 @@
 """A real headless Chromium (Debian's ``chromium`` and ``chromium-driver``) driven by Selenium,
 for the web interface tests. ``.ci/run`` installs both; without them the tests fail and say so.
 
-Screenshots go to ``test-output/screenshots/`` (not committed) for a human to look over.
+Screenshots of the pages go to ``test-output/screenshots/`` (not committed) for a human to look
+over, when ``AIMSGRAPH_TEST_SCREENSHOTS=1`` is set: the 46 full-page captures cost the suite about
+20 s of Chromium's time, and no test reads them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from selenium.webdriver.chrome.service import Service
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = Path(os.environ.get("AIMSGRAPH_TEST_OUTPUT", REPO / "test-output")) / "screenshots"
+TAKE_SCREENSHOTS = os.environ.get("AIMSGRAPH_TEST_SCREENSHOTS", "") == "1"
 WIDE, NARROW = (1280, 900), (390, 844)
 
 
@@ -66,8 +69,11 @@ def viewport(chrome: webdriver.Chrome, width: int, height: int, mobile: bool = F
     )
 
 
-def screenshot(chrome: webdriver.Chrome, name: str, width: int = WIDE[0], mobile: bool = False) -> Path:
-    """The whole page at ``width``: the viewport is stretched to the page's height, then put back."""
+def screenshot(chrome: webdriver.Chrome, name: str, width: int = WIDE[0], mobile: bool = False) -> Path | None:
+    """The whole page at ``width`` (the viewport is stretched to the page's height, then put
+    back), if AIMSGRAPH_TEST_SCREENSHOTS=1; its file."""
+    if not TAKE_SCREENSHOTS:
+        return None
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     height = chrome.execute_script("return document.documentElement.scrollHeight")
