@@ -49,19 +49,20 @@ AS_OF = demo.REFERENCE_DATE
 os.environ[clock.TODAY_VARIABLE] = AS_OF.isoformat()
 
 
-#: The longest test files (20 to 50 s each on 2 cores), run first: xdist hands out whole files
+#: The longest test files (15 to 50 s each on 2 cores), run first: xdist hands out whole files
 #: in collection order, and one of these started last would keep one worker busy while the
 #: others have finished.
 LONGEST_FIRST = (
     "test_external_virtuoso.py",
-    "test_validation.py",
-    "test_web.py",
     "test_forms.py",
+    "test_reasoning.py",
+    "test_web.py",
+    "test_validation.py",
     "test_benchmarks.py",
     "test_external.py",
-    "test_reasoning.py",
-    "test_writes.py",
     "test_pages_at_scale.py",
+    "test_writes.py",
+    "test_degraded.py",
 )
 
 
