@@ -114,6 +114,20 @@ def test_fixing_a_gap_and_revalidating_the_change_removes_its_finding(store: Gra
     assert stored == validation.validate_store(store, AS_OF)  # the merged report equals a fresh full one
 
 
+def test_the_focus_nodes_among_given_nodes_are_those_of_all_focus_nodes(demo_store: GraphStore):
+    """Among given nodes, class-targeted shapes are answered from the nodes' classes and the
+    others by their target queries: both as the targets of the whole record, restricted."""
+    import random
+
+    everything = validation.targets_per_shape(demo_store, AS_OF)
+    subjects = sorted({row["s"].value for row in demo_store.query("SELECT DISTINCT ?s WHERE { ?s ?p ?o FILTER(isIRI(?s)) }")})
+    rng = random.Random(3)
+    for size in (1, 7, 69, len(subjects)):
+        nodes = sorted(rng.sample(subjects, size))
+        expected = {shape: found & set(nodes) for shape, found in everything.items()}
+        assert validation.targets_per_shape(demo_store, AS_OF, nodes) == expected, size
+
+
 def test_incremental_validation_equals_full_validation_on_the_affected_nodes(demo_store: GraphStore):
     full = validation.validate_store(demo_store, AS_OF)
     subjects = sorted(
