@@ -99,6 +99,26 @@ def test_store_engine_equals_pyshacl_on_an_off_scale_risk():
     assert fast == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF)
 
 
+def test_store_engine_equals_pyshacl_on_a_risk_matrix_whose_levels_decrease():
+    """A level that falls as the likelihood grows is a finding of ash:RiskMatrixMonotonicityShape,
+    in both engines (its query pairs the cells' ranks in sub-selects)."""
+    store = GraphStore(None)
+    store.initialise(demo=True)
+    matrix = "https://data.meridian.example/aims/matrix/falling"
+    store.update(f"""PREFIX aims: <https://w3id.org/aimsgraph/ontology#>
+        PREFIX rm: <https://w3id.org/aimsgraph/risk-matrix/>
+        INSERT DATA {{ GRAPH <{Graphs.DATA}> {{
+          <{matrix}> a aims:RiskMatrix ; aims:hasCell <{matrix}/L1S1>, <{matrix}/L2S1> .
+          <{matrix}/L1S1> a aims:RiskMatrixCell ; aims:cellLikelihood rm:L3-1 ; aims:cellSeverity rm:S3-1 ;
+            aims:cellRiskLevel rm:High .
+          <{matrix}/L2S1> a aims:RiskMatrixCell ; aims:cellLikelihood rm:L3-2 ; aims:cellSeverity rm:S3-1 ;
+            aims:cellRiskLevel rm:Low . }} }}""")
+    fast = validation.validate_store(store, AS_OF)
+    falling = [f for f in fast if f.focus == matrix and f.shape.endswith("#RiskMatrixMonotonicityShape")]
+    assert [f.value for f in falling] == [f"{matrix}/L1S1"] and f"{matrix}/L2S1" in falling[0].message
+    assert fast == validation.validate_graph(store.extract(validation.VALIDATED_GRAPHS), AS_OF)
+
+
 def test_fixing_a_gap_and_revalidating_the_change_removes_its_finding(store: GraphStore):
     validation.validate_full(store)
     assert ("system/cv-screening", "AISystemShape-eventLogging") in {key(f) for f in validation.stored_findings(store)}

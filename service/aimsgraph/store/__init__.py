@@ -555,8 +555,8 @@ def _keep_parsed(graph: str, digest: str, quads: list[ox.Quad] | None, read_back
     key = (graph, digest)
     if quads is None and key in _PARSED_REFERENCES:  # loaded from the files once before
         quads = read_back(graph, digest)
-    for other in [k for k in _PARSED_REFERENCES if k[0] == graph and k != key]:
-        del _PARSED_REFERENCES[other]
+    for other in [k for k in list(_PARSED_REFERENCES) if k[0] == graph and k != key]:
+        _PARSED_REFERENCES.pop(other, None)  # another thread may have done it
     _PARSED_REFERENCES[key] = quads
 
 

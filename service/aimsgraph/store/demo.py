@@ -30,7 +30,7 @@ def quads(graph: ox.NamedNode, on: date) -> list[ox.Quad]:
     return list(_dated(graph, on))
 
 
-@functools.lru_cache(maxsize=4)  # a process that loads the demo again (tests, the what-if) parses it once
+@functools.lru_cache(maxsize=4)  # a process that loads the demo into several stores (the tests) parses it once
 def _dated(graph: ox.NamedNode, on: date) -> tuple[ox.Quad, ...]:
     shift = on - REFERENCE_DATE
     found = []
