@@ -171,9 +171,12 @@ def compiled_checks() -> tuple[str, list[Check], dict[str, tuple[str, ...]]]:
 # -- engines ---------------------------------------------------------------------------------
 
 
-def validate_store(store: GraphStore, as_of: date, focus: Iterable[str] | None = None) -> list[Finding]:
+def validate_store(
+    store: GraphStore, as_of: date, focus: Iterable[str] | None = None, targets_seen: dict[str, frozenset[str]] | None = None
+) -> list[Finding]:
     """Run the compiled shapes in the store as of the evaluation date ``as_of``, over every
-    focus node or only ``focus``."""
+    focus node or only ``focus``. ``targets_seen`` collects the focus nodes of the target
+    queries it ran, by text (for :func:`targets_per_shape`)."""
     prefixes, checks, clauses = compiled_checks()
     focus = None if focus is None else sorted(set(focus))
     if focus == []:
@@ -183,6 +186,7 @@ def validate_store(store: GraphStore, as_of: date, focus: Iterable[str] | None =
         wanted = set(focus)
         return [f for f in validate_store(store, as_of) if f.focus in wanted]
     classes = None if focus is None else _classes_of(store, focus)
+    totals = _known_target_counts(store, as_of) if focus is not None else {}
     findings = set()
     for check in checks:
         nodes = focus
@@ -191,7 +195,7 @@ def validate_store(store: GraphStore, as_of: date, focus: Iterable[str] | None =
             nodes = [n for n in focus if not classes.get(n, set()).isdisjoint(wanted)]
             if not nodes:
                 continue
-        for terms in _rows(store, prefixes, check, nodes, as_of):
+        for terms in _rows(store, prefixes, check, nodes, as_of, totals.get(check.shape), targets_seen):
             values = {name: term_parts(term)[0] for name, term in terms.items()}
             value = term_parts(terms["value"]) if "value" in terms else (None, None)
             findings.add(
@@ -215,18 +219,40 @@ def _filled(message: str, values: dict[str, str]) -> str:
     return _TEMPLATE.sub(lambda m: values.get(m.group(1), m.group(0)), message)
 
 
-def _rows(store: GraphStore, prefixes: str, check: Check, nodes: list[str] | None, as_of: date) -> Iterable[dict[str, Term]]:
-    """The result rows of one check, as {variable: term}."""
+#: A SHACL-SPARQL check runs once per focus node (?this substituted) only when the changed
+#: focus nodes are fewer than this share of all its focus nodes; else once for all of them.
+PER_NODE_SHARE = 1 / 20
+
+
+def _rows(
+    store: GraphStore,
+    prefixes: str,
+    check: Check,
+    nodes: list[str] | None,
+    as_of: date,
+    total: int | None = None,
+    targets_seen: dict[str, frozenset[str]] | None = None,
+) -> Iterable[dict[str, Term]]:
+    """The result rows of one check, as {variable: term}. ``total``: the number of the check's
+    focus nodes in the whole record, if known."""
     queries: list[tuple[str, dict[ox.Variable, Term]]]
     # A query per focus node in pyoxigraph, which does not seed its joins from VALUES (700 ms
-    # against 60 ms at 10,000 systems); one query for all of them at an external store, where each
-    # query is a request (and at Virtuoso each new text is compiled, ~0.1 s to 0.6 s).
+    # against 60 ms at 10,000 systems), when the nodes are a small share of the check's focus
+    # nodes: each query has its cost (~1 ms on disk), and on the demo one query for all of them
+    # is faster. One query at an external store, where each query is a request (and at Virtuoso
+    # each new text is compiled, ~0.1 s to 0.6 s).
     if nodes is not None and check.per_focus and store.remote is None:
-        targets = prefixes + check.targets_text(as_of, nodes)
-        rows = store.select(targets, **validated_dataset())
+        targets = check.targets_text(as_of, nodes)
+        rows = store.select(prefixes + targets, **validated_dataset())
         assert isinstance(rows, ox.QuerySolutions)  # a SELECT query
         runs = [{ox.Variable("this"): row["this"]} for row in rows]
-        queries = [(prefixes + check.text(as_of), run) for run in runs]
+        if targets_seen is not None:
+            targets_seen[targets] = frozenset(term_parts(run[ox.Variable("this")])[0] for run in runs)
+        if total is None or len(runs) < total * PER_NODE_SHARE:
+            queries = [(prefixes + check.text(as_of), run) for run in runs]
+        else:
+            focus = [term_parts(run[ox.Variable("this")])[0] for run in runs]
+            queries = [(prefixes + check.text(as_of, focus), {})] if focus else []
     else:
         queries = [(prefixes + check.text(as_of, nodes), {})]
     for text, substitutions in queries:
@@ -238,6 +264,15 @@ def _rows(store: GraphStore, prefixes: str, check: Check, nodes: list[str] | Non
             if substitutions:
                 values["this"] = substitutions[ox.Variable("this")]
             yield values
+
+
+def _known_target_counts(store: GraphStore, as_of: date) -> dict[str, int]:
+    """The number of focus nodes per shape, from the index of the stored findings this process
+    holds (kept up to date by every revalidation); empty when it holds none for ``as_of``."""
+    known = store.memo.get("findings")
+    if not isinstance(known, FindingsIndex) or known.targets is None or known.as_of != as_of:
+        return {}
+    return {shape: len(nodes) for shape, nodes in known.targets.items()}
 
 
 def _classes_of(store: GraphStore, nodes: list[str]) -> dict[str, set[str]]:
@@ -314,6 +349,8 @@ class Revalidation:
     affected: list[str] | None
     findings: list[Finding]
     as_of: date
+    #: the focus nodes that target queries run meanwhile found, by query text
+    targets_seen: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def revalidate(store: GraphStore, changed: Iterable[str], as_of: date | None = None) -> Revalidation:
@@ -324,7 +361,8 @@ def revalidate(store: GraphStore, changed: Iterable[str], as_of: date | None = N
     if stored_as_of(store) != as_of or _touches_settings(store, changed):
         return Revalidation(None, validate_store(store, as_of), as_of)
     affected = affected_nodes(store, changed)
-    return Revalidation(affected, validate_store(store, as_of, affected), as_of)
+    seen: dict[str, frozenset[str]] = {}
+    return Revalidation(affected, validate_store(store, as_of, affected, seen), as_of, seen)
 
 
 def stored_as_of(store: GraphStore) -> date | None:
@@ -367,7 +405,7 @@ def store_revalidation(store: GraphStore, plan: Revalidation) -> None:
             for t in [*findings_as_triples(plan.findings), _version_triple(version)]
         ],
     )
-    _remember(store, known.replaced(version, set(plan.affected), plan.findings, store, plan.as_of))
+    _remember(store, known.replaced(version, set(plan.affected), plan.findings, store, plan.as_of, plan.targets_seen))
 
 
 #: Nodes every check may read (shapes look them up globally, not along links from the focus).
@@ -543,13 +581,20 @@ class FindingsIndex:
         return self
 
     def replaced(
-        self, version: str, affected: set[str], findings: list[Finding], store: GraphStore, as_of: date
+        self,
+        version: str,
+        affected: set[str],
+        findings: list[Finding],
+        store: GraphStore,
+        as_of: date,
+        targets_seen: dict[str, frozenset[str]] | None = None,
     ) -> FindingsIndex:
-        """The index after the findings of ``affected`` focus nodes were replaced by ``findings``."""
+        """The index after the findings of ``affected`` focus nodes were replaced by ``findings``
+        (``targets_seen``: target queries the revalidation ran, by text, not to run again)."""
         kept = [f for f in self.findings if f.focus not in affected]
         targets = None
         if self.targets is not None and self.as_of == as_of:
-            fresh = targets_per_shape(store, as_of, sorted(affected))
+            fresh = targets_per_shape(store, as_of, sorted(affected), targets_seen)
             targets = {
                 shape: frozenset((nodes - affected) | fresh.get(shape, frozenset())) for shape, nodes in self.targets.items()
             }
@@ -709,7 +754,9 @@ def known_targets(store: GraphStore, as_of: date, nodes: list[str] | None = None
     return {shape: found & wanted for shape, found in known.targets.items()}
 
 
-def targets_per_shape(store: GraphStore, as_of: date, nodes: list[str] | None = None) -> dict[str, frozenset[str]]:
+def targets_per_shape(
+    store: GraphStore, as_of: date, nodes: list[str] | None = None, known_texts: dict[str, frozenset[str]] | None = None
+) -> dict[str, frozenset[str]]:
     """The focus nodes of every shape that has checks (property shapes share their node
     shape's), among ``nodes`` if given. Shapes with the same targets share one query."""
     prefixes, checks, _ = compiled_checks()
@@ -718,7 +765,7 @@ def targets_per_shape(store: GraphStore, as_of: date, nodes: list[str] | None = 
         return {shape: frozenset(found & wanted) for shape, found in targets_per_shape(store, as_of).items()}
     if nodes == []:
         return {}
-    by_text: dict[str, frozenset[str]] = {}
+    by_text: dict[str, frozenset[str]] = dict(known_texts or {})  # queries already run, by text
     targets: dict[str, frozenset[str]] = {}
     # Among given nodes, a shape that targets classes only selects the nodes of those classes:
     # one query for the nodes' classes instead of one a shape (39 ms -> 5 ms for the 69 nodes
