@@ -33,7 +33,7 @@ from aimsgraph.sparql import results
 from aimsgraph.sparql.guard import has_dataset_clause, may_call_remote
 from aimsgraph.store import GraphStore
 from aimsgraph.store.record import Term
-from aimsgraph.store.remote import DatasetOptions, RawStore
+from aimsgraph.store.remote import DatasetOptions, RawStore, RemoteStore
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 READY_TIMEOUT = 2.0  # seconds a new reader has to answer its first storage read
@@ -85,8 +85,14 @@ class QueryJob:
             ox.Variable(var): ox.NamedNode(value) if kind == "iri" else ox.Literal(value, datatype=ox.NamedNode(kind))
             for var, kind, value in self.bindings
         }
+        answer: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple]
         try:
-            answer = store.query(self.query, base_iri=self.base_iri, substitutions=substitutions, **self._dataset())
+            if isinstance(store, RemoteStore):  # a user's query: the external engine plans it
+                answer = store.query(
+                    self.query, base_iri=self.base_iri, substitutions=substitutions, as_written=True, **self._dataset()
+                )
+            else:
+                answer = store.query(self.query, base_iri=self.base_iri, substitutions=substitutions, **self._dataset())
         except SyntaxError as exc:
             raise InvalidInput(f"SPARQL syntax error: {exc}") from None
         except (ValueError, TypeError) as exc:
