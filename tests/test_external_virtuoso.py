@@ -107,3 +107,77 @@ def test_the_agenda_answers_over_virtuoso(server):  # noqa: F811 - the imported 
     assert answer.status_code == 200, answer.text[:500]
     kinds = {item["kind"] for item in answer.json()["items"]}
     assert "Measurement" in kinds and "Review" in kinds
+
+
+class RecordingProxy:
+    """A loopback HTTP proxy in front of the Virtuoso endpoint that keeps the text of every
+    query it passes on (its answers, Server header included, go back unchanged)."""
+
+    def __init__(self, target: str) -> None:
+        import threading
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.queries: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self, body: bytes | None) -> None:
+                split = urllib.parse.urlsplit(self.path)
+                form = urllib.parse.parse_qs(body.decode() if body else split.query)
+                proxy.queries += form.get("query", [])
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                request = urllib.request.Request(target + ("?" + split.query if split.query else ""), body, headers)
+                try:
+                    with urllib.request.urlopen(request, timeout=120) as answer:
+                        status, answer_headers, data = answer.status, answer.headers.items(), answer.read()
+                except urllib.error.HTTPError as error:
+                    status, answer_headers, data = error.code, error.headers.items(), error.read()
+                self.send_response_only(status)
+                for name, value in answer_headers:
+                    if name.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._forward(None)
+
+            def do_POST(self) -> None:
+                self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/sparql"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_own_queries_are_joined_as_written_and_users_queries_are_planned_by_virtuoso(engine):
+    """aimsgraph's own queries reach Virtuoso with DEFINE sql:select-option "order" (its planner
+    spent seconds on each new text); a query a user sends through the SPARQL endpoint's readers
+    (QueryJob) reaches it as written."""
+    from aimsgraph.sparql.executor import QueryJob
+    from aimsgraph.store import GraphStore
+    from aimsgraph.store.remote import TEXTUAL_ORDER, RemoteStore
+
+    proxy = RecordingProxy(engine.sparql)
+    try:
+        remote = RemoteStore(proxy.url, proxy.url, timeout=60)
+        remote.check()
+        assert remote.virtuoso
+        list(GraphStore(None, remote).select("SELECT ?s WHERE { ?s a <urn:aimsgraph-test:Own> }"))
+        QueryJob("SELECT ?s WHERE { ?s a <urn:aimsgraph-test:Users> }", solution_type="application/sparql-results+json").run(
+            remote
+        )
+        own = [q for q in proxy.queries if "aimsgraph-test:Own" in q]
+        users = [q for q in proxy.queries if "aimsgraph-test:Users" in q]
+        assert own and all(q.startswith(TEXTUAL_ORDER) for q in own), own
+        assert users and not any("select-option" in q for q in users), users
+    finally:
+        proxy.server.shutdown()
+        proxy.server.server_close()
