@@ -57,6 +57,8 @@ PARTS = {AIMS + "StatementOfApplicability": AIMS + "hasEntry"}
 
 @dataclass(frozen=True)
 class Approval:
+    """An approval: ``current`` while it is the latest and the thing has not changed since."""
+
     iri: str
     kind: str
     about: str

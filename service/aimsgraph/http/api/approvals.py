@@ -20,6 +20,7 @@ from aimsgraph.http.api.writes import change_response, commit_request, json_body
 from aimsgraph.http.openapi import IRI, Change, Finding, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.records import approvals
+from aimsgraph.records.approvals import Approval  # its schema in the contract, as it is answered
 from aimsgraph.records.payloads import validated
 from aimsgraph.reporting.reports import finding_dict
 
@@ -29,19 +30,6 @@ bp = Blueprint("approvals", __name__)  # under api.bp: /api
 class ApprovalRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     about: str
-
-
-class Approval(BaseModel):
-    """An approval (``records.approvals.Approval``): ``current`` while it is the latest and the
-    thing has not changed since."""
-
-    iri: str
-    kind: str
-    about: str
-    account: str
-    ended: str
-    at_change: int
-    current: bool
 
 
 class Approvals(BaseModel):
