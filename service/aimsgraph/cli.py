@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import pyoxigraph as ox
@@ -43,6 +43,9 @@ from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.results import GRAPH_TYPES, TRIPLE_TYPES, write_graph
 from aimsgraph.store import BULK_LOAD_BYTES, GraphStore, changes, guess_format, named_graph, read_quads, serialize_quads
+
+if TYPE_CHECKING:  # imported where used, as the commands' other modules are
+    from aimsgraph.reporting.reports import Report
 
 T = TypeVar("T")
 
@@ -467,34 +470,27 @@ def validate(
 
     day = _as_of(as_of)
     if paths:
-        _validate_files(paths, changed, fmt, fail_on, base, output, day, data_dir)
-        return
-    store = _derived_current(_open_store(data_dir))
-    for iri in changed:
-        named_graph(iri)  # the same absolute-IRI check, with the same one-line error
-    if changed:
-        plan = validation.revalidate_and_store(store, changed, day)
-        findings, nodes = plan.findings, plan.affected
+        report = _files_report(paths, changed, fmt, base, day, data_dir)
     else:
-        findings, nodes = validation.validate_full(store, day), None
-    store.flush()
-    report = reports.build(store, findings, day, nodes)
+        store = _derived_current(_open_store(data_dir))
+        for iri in changed:
+            named_graph(iri)  # the same absolute-IRI check, with the same one-line error
+        if changed:
+            plan = validation.revalidate_and_store(store, changed, day)
+            findings, nodes = plan.findings, plan.affected
+        else:
+            findings, nodes = validation.validate_full(store, day), None
+        store.flush()
+        report = reports.build(store, findings, day, nodes)
     _write(reports.render(report, fmt), output)
     if fail_on != "none" and report.fails(fail_on):
         sys.exit(1)
 
 
-def _validate_files(
-    paths: tuple[Path, ...],
-    changed: tuple[str, ...],
-    fmt: str,
-    fail_on: str,
-    base: str | None,
-    output: Path | None,
-    day: date,
-    data_dir: Path | None,
-) -> None:
-    """``validate FILE|DIR...``: the files in a store of their own (``records.files``), nothing stored."""
+def _files_report(
+    paths: tuple[Path, ...], changed: tuple[str, ...], fmt: str, base: str | None, day: date, data_dir: Path | None
+) -> Report:
+    """``validate FILE|DIR...``: the report on the files, in a store of their own (``records.files``), nothing stored."""
     from aimsgraph.records.files import open_files
     from aimsgraph.reporting import reports
 
@@ -505,12 +501,8 @@ def _validate_files(
     limits.configure(Settings.from_env())  # AIMSGRAPH_MAX_NESTING_DEPTH and the other parser limits
     record = open_files(paths, day, base)
     if fmt in ("sarif", "github"):  # no readiness in these: spare a hook its computation
-        report = reports.Report(record.findings, as_of=day, positions=record.positions)
-    else:
-        report = reports.build(record.store, record.findings, day, positions=record.positions)
-    _write(reports.render(report, fmt), output)
-    if fail_on != "none" and report.fails(fail_on):
-        sys.exit(1)
+        return reports.Report(record.findings, as_of=day, positions=record.positions)
+    return reports.build(record.store, record.findings, day, positions=record.positions)
 
 
 @cli.command()
