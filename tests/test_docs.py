@@ -21,7 +21,8 @@ MAX_LINES = 200
 RUN_COMMAND = "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/aimsgraph serve"
 TEST_COMMAND = (
     ".ci/install-browser && .ci/install-virtuoso && .ci/install-oidc-provider && python3 -m venv .venv && "
-    ".venv/bin/pip install '.[test]' && .venv/bin/python -m pytest"
+    ".venv/bin/pip install uv && .venv/bin/uv pip install --python .venv/bin/python --compile-bytecode '.[test]' && "
+    ".venv/bin/python -m pytest"
 )
 #: Inline links and images, ``[text](target)`` and ``![alt](target "title")``, and reference
 #: definitions, ``[name]: target``.
