@@ -148,6 +148,28 @@ def test_the_focus_nodes_among_given_nodes_are_those_of_all_focus_nodes(demo_sto
         assert validation.targets_per_shape(demo_store, AS_OF, nodes) == expected, size
 
 
+def test_the_classes_of_nodes_are_their_types_and_every_super_class():
+    """Types and super-classes are read in two steps; a blank node class (a restriction as a
+    type) cannot be named in a query, and then the nodes' classes come from one path query."""
+    import pyoxigraph as ox
+
+    store = GraphStore(None)
+    turtle = """@prefix ex: <https://example.org/> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+        ex:C rdfs:subClassOf ex:B . ex:B rdfs:subClassOf ex:A . ex:A rdfs:subClassOf ex:C .
+        ex:a a ex:C . ex:b a ex:D , ex:B . ex:c a "not a class" . ex:untyped ex:p 1 ."""
+    store.backend.load(turtle.encode(), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(Graphs.DATA))
+    ex = "https://example.org/"
+    nodes = [ex + n for n in ("a", "b", "c", "untyped")]
+    expected = {ex + "a": {ex + "A", ex + "B", ex + "C"}, ex + "b": {ex + "A", ex + "B", ex + "C", ex + "D"}}
+    assert validation._classes_of(store, nodes) == expected
+    store.backend.load(
+        b"<https://example.org/e> a _:r . _:r <http://www.w3.org/2000/01/rdf-schema#subClassOf> <https://example.org/A> .",
+        format=ox.RdfFormat.TURTLE,
+        to_graph=ox.NamedNode(Graphs.DATA),
+    )
+    assert validation._classes_of(store, [*nodes, ex + "e"]) == {**expected, ex + "e": {ex + "A", ex + "B", ex + "C"}}
+
+
 def test_incremental_validation_equals_full_validation_on_the_affected_nodes(demo_store: GraphStore):
     full = validation.validate_store(demo_store, AS_OF)
     subjects = sorted(
