@@ -145,6 +145,6 @@ def start_server(
                 return server
         except requests.RequestException:
             pass
-        time.sleep(0.2)
+        time.sleep(0.05)
     server.stop()
     raise RuntimeError(f"aimsgraph serve did not become healthy within {start_timeout:.0f} s")

@@ -546,7 +546,7 @@ def settle(client: Client, seconds: float = SETTLE_S) -> bool:
             and derived.get("analysisCurrent", True)
         ):
             return True
-        time.sleep(0.2)
+        time.sleep(0.05)
     return False
 
 
