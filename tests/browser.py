@@ -19,6 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = Path(os.environ.get("AIMSGRAPH_TEST_OUTPUT", REPO / "test-output")) / "screenshots"
 TAKE_SCREENSHOTS = os.environ.get("AIMSGRAPH_TEST_SCREENSHOTS", "") == "1"
 WIDE, NARROW = (1280, 900), (390, 844)
+#: Seconds between the checks of a WebDriverWait: selenium's default, half a second, is longer
+#: than most of what the tests wait for (a page load, a form's redirect), and each wait slept it.
+POLL = 0.05
 
 
 def chromium_paths() -> tuple[str, str]:

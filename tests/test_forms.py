@@ -28,7 +28,7 @@ from aimsgraph.config import Settings
 from aimsgraph.namespaces import AIMS
 from aimsgraph.records import forms
 from aimsgraph.semantics import validation
-from browser import NARROW, WIDE, console_errors, screenshot, start_chromium, viewport
+from browser import NARROW, POLL, WIDE, console_errors, screenshot, start_chromium, viewport
 from conftest import AS_OF, FreshDataDir, select, serving, start_server
 
 DEMO = "https://data.meridian.example/aims/"
@@ -383,7 +383,7 @@ def chrome(tmp_path_factory: pytest.TempPathFactory, live):
     browser = start_chromium(tmp_path_factory.mktemp("chromium"))
     browser.get(live.url + "/login")
     browser.find_element(By.ID, "token").send_keys(EDITOR + "\n")
-    WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+    WebDriverWait(browser, 20, poll_frequency=POLL, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda c: "Signed in as eddie" in c.find_element(By.CSS_SELECTOR, ".who").text
     )
     yield browser
@@ -403,7 +403,7 @@ def test_each_form_is_filled_and_saved_in_the_browser(chrome, live, width: str):
             screenshot(chrome, f"form-risk-{width}", width=size[0], mobile=mobile)
             assert chrome.execute_script("return document.documentElement.scrollWidth") <= size[0]  # no sideways scrolling
         chrome.find_element(By.CSS_SELECTOR, 'button[value="save"]').click()
-        WebDriverWait(chrome, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        WebDriverWait(chrome, 20, poll_frequency=POLL, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda c: "/records/new" not in c.current_url
         )
         assert console_errors(chrome) == [], kind
@@ -451,7 +451,7 @@ def test_a_cross_site_form_post_in_the_browser_cannot_write(chrome, live):
     threading.Thread(target=attacker.serve_forever, daemon=True).start()
     try:
         chrome.get(f"http://localhost:{attacker.server_address[1]}/")
-        WebDriverWait(chrome, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        WebDriverWait(chrome, 20, poll_frequency=POLL, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda c: "/records/save" in c.current_url
         )
         assert "403" in chrome.title or "cannot write" in chrome.page_source or "CSRF" in chrome.page_source
@@ -499,14 +499,14 @@ def test_in_the_browser_an_approval_is_blocked_by_a_violation_then_granted_after
         chrome.find_element(By.ID, next(f.key for f in forms.form("Risk").fields if f.path == AIMS + "hasRiskOwner"))
     ).select_by_value(owner)
     chrome.find_element(By.CSS_SELECTOR, 'button[value="save"]').click()
-    WebDriverWait(chrome, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+    WebDriverWait(chrome, 20, poll_frequency=POLL, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda c: c.find_elements(By.ID, "saved")
     )
     chrome.find_element(By.ID, "approvals-link").click()
-    WebDriverWait(chrome, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+    WebDriverWait(chrome, 20, poll_frequency=POLL, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda c: c.find_elements(By.ID, "approve")
     ).pop().click()
-    WebDriverWait(chrome, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+    WebDriverWait(chrome, 20, poll_frequency=POLL, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda c: c.find_elements(By.ID, "approved")
     )
     assert "approved" in chrome.find_element(By.ID, "standing").text.lower()
@@ -520,7 +520,7 @@ def test_in_the_browser_the_validation_gate_refuses_a_form_with_its_messages(tmp
     try:
         chrome.get(gated.url + "/login")
         chrome.find_element(By.ID, "token").send_keys(EDITOR + "\n")
-        WebDriverWait(chrome, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        WebDriverWait(chrome, 20, poll_frequency=POLL, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda c: "Signed in as eddie" in c.find_element(By.CSS_SELECTOR, ".who").text
         )
         chrome.get(gated.url + "/records/new?kind=Dataset")
@@ -528,7 +528,7 @@ def test_in_the_browser_the_validation_gate_refuses_a_form_with_its_messages(tmp
         chrome.find_element(By.CSS_SELECTOR, "input[id^=f_label_]").send_keys("A dataset nobody assessed")
         chrome.find_element(By.CSS_SELECTOR, 'button[value="save"]').click()
         rejected = (
-            WebDriverWait(chrome, 20, ignored_exceptions=(StaleElementReferenceException,))
+            WebDriverWait(chrome, 20, poll_frequency=POLL, ignored_exceptions=(StaleElementReferenceException,))
             .until(lambda c: c.find_elements(By.ID, "rejected"))
             .pop()
             .text

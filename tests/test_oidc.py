@@ -32,7 +32,7 @@ from aimsgraph.errors import ConfigError
 from aimsgraph.http.oidc import OidcConfig, claim_values, parse_role_map
 from aimsgraph.namespaces import Graphs
 from benchmarks.common import stop_process
-from browser import console_errors, screenshot, start_chromium
+from browser import POLL, console_errors, screenshot, start_chromium
 from conftest import LiveServer, free_port, start_server
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc"
@@ -279,7 +279,7 @@ def test_signing_in_and_out_in_a_browser(stack, tmp_path):
     chrome = start_chromium(tmp_path / "chromium")
     try:
         chrome.get(stack.server.url + "/systems")  # reads need a login: to the login page
-        wait = WebDriverWait(chrome, 20)
+        wait = WebDriverWait(chrome, 20, poll_frequency=POLL)
         button = wait.until(lambda c: c.find_elements(By.ID, "oidc-login")).pop()
         assert button.text == f"Sign in with {PROVIDER_NAME}" and not chrome.find_elements(By.ID, "token")  # no tokens here
         screenshot(chrome, "oidc-login")

@@ -24,7 +24,7 @@ from werkzeug.test import TestResponse
 from aimsgraph.config import Settings
 from aimsgraph.semantics import validation
 from aimsgraph.store import GraphStore
-from browser import NARROW, console_errors, screenshot, start_chromium, viewport
+from browser import NARROW, POLL, console_errors, screenshot, start_chromium, viewport
 from conftest import AS_OF, FreshDataDir, links, serving, settle, start_server
 
 MB = "https://data.meridian.example/aims/"
@@ -483,7 +483,7 @@ def test_my_work_in_chromium_after_login_at_a_phones_width(live, tmp_path: Path)
     try:
         chrome.get(url + "/login?next=/my-work")
         chrome.find_element(By.ID, "token").send_keys(token, Keys.ENTER)
-        WebDriverWait(chrome, 20).until(lambda c: c.current_url.endswith("/my-work"))
+        WebDriverWait(chrome, 20, poll_frequency=POLL).until(lambda c: c.current_url.endswith("/my-work"))
         assert chrome.find_element(By.TAG_NAME, "h1").text == "My work"
         assert "signed in as marco" in chrome.find_element(By.ID, "work-totals").text
         overdue = chrome.find_element(By.ID, "tasks-overdue").text

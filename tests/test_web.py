@@ -19,7 +19,7 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from aimsgraph.config import Settings
-from browser import NARROW, WIDE, console_errors, screenshot, start_chromium, viewport
+from browser import NARROW, POLL, WIDE, console_errors, screenshot, start_chromium, viewport
 from conftest import FreshDataDir, serving, start_server
 from test_impact import SHARED_DATASET_SYSTEMS
 from test_yasgui import in_active_tab, open_query_page, result_rows, run_query
@@ -53,7 +53,7 @@ def chrome(tmp_path_factory):
 
 
 def wait(chrome, seconds: float = 20) -> WebDriverWait:
-    return WebDriverWait(chrome, seconds)
+    return WebDriverWait(chrome, seconds, poll_frequency=POLL)
 
 
 def open_page(chrome, url: str) -> None:

@@ -22,7 +22,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from aimsgraph.records import forms
 from benchmarks.common import stop_process
-from browser import console_errors, screenshot, start_chromium
+from browser import POLL, console_errors, screenshot, start_chromium
 from conftest import LiveServer, free_port, start_server
 from test_notifications import Mailbox, Receiver, signed, wait_for
 from test_oidc import CLIENT_ID, CLIENT_SECRET, PROVIDER_DIR, ROLE_MAP, start_provider
@@ -113,7 +113,7 @@ def test_a_risk_owner_adds_a_risk_gets_the_task_links_the_control_and_approves_b
     )
     assert setup.status_code in (200, 204), setup.text
     chrome = start_chromium(tmp_path / "chromium")
-    wait = WebDriverWait(chrome, 30, ignored_exceptions=(StaleElementReferenceException,))
+    wait = WebDriverWait(chrome, 30, poll_frequency=POLL, ignored_exceptions=(StaleElementReferenceException,))
     try:
         # 1. sign in at the company's provider
         chrome.get(server.url + "/login")

@@ -20,7 +20,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from aimsgraph.namespaces import PREFIXES
 from aimsgraph.records import queries
-from browser import NARROW, WIDE, console_errors, screenshot, start_chromium, viewport
+from browser import NARROW, POLL, WIDE, console_errors, screenshot, start_chromium, viewport
 from conftest import REPO
 
 STATIC = REPO / "service" / "aimsgraph" / "http" / "web" / "static"
@@ -155,14 +155,14 @@ def in_active_tab(css: str) -> str:
 def open_query_page(chrome, url: str) -> None:
     """Open the SPARQL page and wait until YASGUI has drawn its tabs and the editor of the first."""
     chrome.get(url)
-    WebDriverWait(chrome, 20).until(lambda c: c.find_elements(By.CSS_SELECTOR, in_active_tab(".CodeMirror")))
+    WebDriverWait(chrome, 20, poll_frequency=POLL).until(lambda c: c.find_elements(By.CSS_SELECTOR, in_active_tab(".CodeMirror")))
 
 
 def run_query(chrome) -> None:
     """Run the query of the tab on show with YASGUI's own button, and wait for its answer."""
     chrome.find_element(By.CSS_SELECTOR, in_active_tab(".yasqe_queryButton")).click()
     # the click marks the tab "querying" before it returns (the request starts in the handler)
-    WebDriverWait(chrome, 20).until(
+    WebDriverWait(chrome, 20, poll_frequency=POLL).until(
         lambda c: (
             not c.find_elements(By.CSS_SELECTOR, ".yasgui .tab.active.querying")
             and (
@@ -222,7 +222,7 @@ def test_a_new_tab_runs_the_example_and_completes_from_this_service_only(chrome,
     console_errors(chrome)
     open_query_page(chrome, server.url + "/query")
     chrome.find_element(By.CSS_SELECTOR, ".yasgui button.addTab").click()
-    WebDriverWait(chrome, 20).until(
+    WebDriverWait(chrome, 20, poll_frequency=POLL).until(
         lambda c: len(c.find_elements(By.CSS_SELECTOR, ".yasgui .tab")) == len(queries.load_all()) + 1
     )
     assert chrome.find_element(By.ID, "named").get_attribute("value") == ""  # not one of the named queries
@@ -236,7 +236,9 @@ def test_a_new_tab_runs_the_example_and_completes_from_this_service_only(chrome,
     editor.send_keys(Keys.CONTROL, "a")
     editor.send_keys(Keys.DELETE)
     editor.send_keys("PREFIX ai")
-    hints = WebDriverWait(chrome, 20).until(lambda c: [h.text for h in c.find_elements(By.CSS_SELECTOR, ".CodeMirror-hint")])
+    hints = WebDriverWait(chrome, 20, poll_frequency=POLL).until(
+        lambda c: [h.text for h in c.find_elements(By.CSS_SELECTOR, ".CodeMirror-hint")]
+    )
     assert hints == [f"{p}: <{PREFIXES[p]}>" for p in sorted(PREFIXES) if p.startswith("ai")]
     editor.send_keys(Keys.CONTROL, "a")
     editor.send_keys("SELECT * WHERE { ?s a foaf:Pers")  # a class,
