@@ -143,6 +143,26 @@ def writer_app(server, engine, tmp_path_factory) -> Iterator[Flask]:
     yield from external_app(engine, tmp_path_factory.mktemp("unused-write"), **ENV)
 
 
+def test_the_nodes_a_change_affects_are_those_the_embedded_store_finds(app: Flask):
+    """At an external store the record nodes among a change's neighbours are asked for in one
+    query, not one request each: the same nodes as the embedded store's lookups give."""
+    import pyoxigraph as ox
+
+    from aimsgraph.http.state import state
+    from aimsgraph.namespaces import Graphs
+    from aimsgraph.semantics.validation import affected_nodes
+    from aimsgraph.store import GraphStore
+
+    remote = state(app).store
+    data = ox.NamedNode(Graphs.DATA)
+    local = GraphStore(None)
+    local.extend(remote.quads(None, None, None, data))
+    subjects = sorted({q.subject.value for q in local.quads(None, None, None, data) if isinstance(q.subject, ox.NamedNode)})
+    assert len(subjects) > 100
+    for subject in [DEMO + "system/card-fraud-detection", *subjects[::40]]:
+        assert affected_nodes(remote, [subject]) == affected_nodes(local, [subject]), subject
+
+
 def test_the_service_keeps_no_state_of_its_own(engine, server, tmp_path):
     """The demo went into the external store, and the service's data directory stays empty."""
     assert engine.count("https://w3id.org/aimsgraph/graph/data") > 4000

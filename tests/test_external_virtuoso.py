@@ -54,6 +54,7 @@ from test_external import (  # noqa: F401 - the fixtures and tests, run here aga
     test_snapshot_rebuilds_the_graph_as_it_was,
     test_soa_in_json_csv_and_html,
     test_spreadsheet_import_checks_every_row_and_is_all_or_nothing,
+    test_the_nodes_a_change_affects_are_those_the_embedded_store_finds,
     test_the_service_keeps_no_state_of_its_own,
     test_update_as_form_and_as_body_writes_and_names_its_change,
     test_update_failing_halfway_changes_nothing,
