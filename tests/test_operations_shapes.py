@@ -63,13 +63,27 @@ def reference_graphs(store: GraphStore) -> rdflib.Graph:
     return store.extract(graph for graph in validation.VALIDATED_GRAPHS if graph not in (Graphs.DATA, Graphs.INFERRED))
 
 
+@cache
+def operations_shapes() -> rdflib.Graph:
+    return rdflib.Graph().parse(resources.path("shapes", "groups.ttl"), format="turtle") + OPERATIONS
+
+
 def reference(store: GraphStore) -> list[validation.Finding]:
-    """pyshacl with the operations shapes, over the graphs validation reads."""
-    shapes = rdflib.Graph().parse(resources.path("shapes", "groups.ttl"), format="turtle") + OPERATIONS
-    data = reference_graphs(store) + store.extract((Graphs.DATA, Graphs.INFERRED))
-    # inplace: ``data`` is this call's own copy, which pyshacl would copy again (the shapes have
-    # no sh:rule, the only thing that writes into the data graph)
-    _, results, text = pyshacl.validate(data, shacl_graph=shapes, inference="none", advanced=True, inplace=True)
+    """pyshacl with the operations shapes, over the graphs validation reads: the record's
+    triples are added to the extracted reference graphs for the run and taken out after, rather
+    than the 50,000 triples copied into a new graph for each run (a third of this file's time).
+    inplace: pyshacl validates that graph as it is (the shapes have no sh:rule, the only thing
+    that writes into the data graph)."""
+    data = reference_graphs(store)
+    size = len(data)
+    record = [t for t in store.extract((Graphs.DATA, Graphs.INFERRED)) if t not in data]
+    data.addN((s, p, o, data) for s, p, o in record)
+    try:
+        _, results, text = pyshacl.validate(data, shacl_graph=operations_shapes(), inference="none", advanced=True, inplace=True)
+    finally:
+        for triple in record:
+            data.remove(triple)
+    assert len(data) == size, "pyshacl wrote into the data graph"
     assert isinstance(results, rdflib.Graph), text
     return sorted(set(validation._from_report(results)))
 
