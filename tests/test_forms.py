@@ -42,8 +42,8 @@ EDDIE_IS_LARS = f'INSERT DATA {{ GRAPH <https://w3id.org/aimsgraph/graph/data> {
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory):
-    with serving(Settings(data_dir=tmp_path_factory.mktemp("forms") / "db", tokens=TOKENS)) as service:
+def app(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir):
+    with serving(Settings(data_dir=fresh_data_dir(tmp_path_factory.mktemp("forms") / "db"), tokens=TOKENS)) as service:
         answer = service.test_client().post(
             "/sparql", data={"update": EDDIE_IS_LARS}, headers={"Authorization": f"Bearer {ADMIN}"}
         )
@@ -269,8 +269,8 @@ def test_an_editors_session_still_cannot_write_through_sparql_the_graph_store_or
     assert client.post("/api/approvals", json={"about": DEMO + "risk/aurora-lock-in"}).status_code in (401, 403)
 
 
-def test_the_validation_gate_refuses_a_form_with_its_messages(tmp_path: Path):
-    with serving(Settings(data_dir=tmp_path / "db", tokens=TOKENS, validation_gate=True)) as gated:
+def test_the_validation_gate_refuses_a_form_with_its_messages(tmp_path: Path, fresh_data_dir: FreshDataDir):
+    with serving(Settings(data_dir=fresh_data_dir(tmp_path / "db"), tokens=TOKENS, validation_gate=True)) as gated:
         client = signed_in(gated, EDITOR)
         refused = post_form(client, "AISystem", filled(gated, "AISystem"))
         assert refused.status_code == 422

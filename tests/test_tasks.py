@@ -43,10 +43,11 @@ def auth(role: str | None) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
+def client(tmp_path_factory: pytest.TempPathFactory, fresh_data_dir: FreshDataDir) -> Iterator[FlaskClient]:
     """A service of its own (it is written to), with an editor's and a reader's token."""
     tokens = tuple(f"{role}:{name}:{token}" for role, (name, token) in TOKENS.items())
-    with serving(Settings(data_dir=tmp_path_factory.mktemp("tasks") / "db", tokens=tokens, query_timeout=10)) as app:
+    data_dir = fresh_data_dir(tmp_path_factory.mktemp("tasks") / "db")
+    with serving(Settings(data_dir=data_dir, tokens=tokens, query_timeout=10)) as app:
         client = app.test_client()
         assert client.post("/api/validate", headers=auth("editor")).status_code == 200  # stored: writes revalidate
         yield client

@@ -402,9 +402,9 @@ ARGUMENTS = {
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def app(tmp_path_factory, fresh_data_dir: FreshDataDir):
     """The service in-process (Flask's test client), over the demo."""
-    with serving(Settings(data_dir=tmp_path_factory.mktemp("headers") / "db", demo=True)) as service:
+    with serving(Settings(data_dir=fresh_data_dir(tmp_path_factory.mktemp("headers") / "db"), demo=True)) as service:
         yield service
 
 
