@@ -26,6 +26,7 @@ SCENARIOS = {
     "likelihood": "DELETE { risk:retail-credit-model-drift aims:hasLikelihood ?l } INSERT { risk:retail-credit-model-drift aims:hasLikelihood rm:L1 } WHERE { risk:retail-credit-model-drift aims:hasLikelihood ?l }",
     "severity up": "DELETE { risk:retail-credit-explainability aims:hasSeverity ?s } INSERT { risk:retail-credit-explainability aims:hasSeverity rm:S5 } WHERE { risk:retail-credit-explainability aims:hasSeverity ?s }",
     "control no longer implemented": "DELETE DATA { ctl:credit-reason-codes aims:controlStatus aims:Implemented } ; INSERT DATA { ctl:credit-reason-codes aims:controlStatus aims:Planned }",
+    "control now implemented": "DELETE DATA { ctl:document-forgery-checks aims:controlStatus aims:InProgress } ; INSERT DATA { ctl:document-forgery-checks aims:controlStatus aims:Implemented ; aims:effectiveness 0.9 }",
     "control effectiveness": "DELETE { ctl:credit-reason-codes aims:effectiveness ?e } INSERT { ctl:credit-reason-codes aims:effectiveness 0.1 } WHERE { ctl:credit-reason-codes aims:effectiveness ?e }",
     "new dependency": "INSERT DATA { sys:new-pricing a aims:AISystem ; aims:usesModel mdl:retail-pd-model ; aims:consumesOutputOf sys:retail-credit-scoring }",
     "dependency removed": "DELETE DATA { sys:retail-credit-scoring aims:usesDataset ds:bureau-data }",
@@ -71,6 +72,7 @@ def test_updated_model_equals_a_full_build(demo, name: str):
     assert updated is not None
     full = RiskModel.build(store)
     assert set(analysis_quads(updated)) == set(analysis_quads(full))
+    assert updated.deps.kinds == full.deps.kinds  # what the impact analysis says each asset is
     remove, add = analysis_changes(before, updated)
     assert (set(analysis_quads(before)) - remove) | add == set(analysis_quads(full))
     assert bool(remove or add) == (name != "label only")  # each scenario moves the analysis, but the label
@@ -82,6 +84,9 @@ def test_settings_changes_build_the_model_again(demo):
         store,
         "DELETE DATA { mb:risk-criteria aims:riskAppetite rm:High } ; INSERT DATA { mb:risk-criteria aims:riskAppetite rm:Critical }",
     )
+    assert update_model(store, before, delta.removed | delta.added) is None
+    # any statement about a settings node, not only its settings (a matrix cell, say)
+    delta = write(store, 'INSERT DATA { mb:risk-criteria rdfs:comment "reviewed" }')
     assert update_model(store, before, delta.removed | delta.added) is None
 
 

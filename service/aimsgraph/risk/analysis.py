@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import overload
@@ -184,7 +184,19 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
         nodes.add(q.subject.value)
         if isinstance(q.object, ox.NamedNode) and q.predicate.value != RDF_TYPE:
             nodes.add(q.object.value)
-    if any(next(store.quads(ox.NamedNode(n), TYPE, ox.NamedNode(t), None), None) for n in nodes for t in SETTINGS_TYPES):
+    # Each node's own statements, read once: at an external store each lookup is a request, and
+    # a node's types, controls and kind were six lookups
+    statements: dict[str, list[ox.Quad]] = {}
+
+    def about(name: str) -> list[ox.Quad]:
+        if name not in statements:
+            statements[name] = list(store.quads(ox.NamedNode(name), None, None, None))
+        return statements[name]
+
+    def typed(name: str, classes: Collection[str]) -> bool:
+        return any(q.predicate == TYPE and isinstance(q.object, ox.NamedNode) and q.object.value in classes for q in about(name))
+
+    if any(typed(n, SETTINGS_TYPES) for n in nodes):
         return None
     nodes |= _qualified_ends(store, quads)
     controlled: dict[str, set[str]] = {}
@@ -192,14 +204,11 @@ def update_model(store: GraphStore, model: RiskModel, quads: Iterable[ox.Quad]) 
         for control in risk.controls:
             controlled.setdefault(control.iri, set()).add(risk.iri)
     reread = {n for n in nodes if n in model.risks} | {r for n in nodes for r in controlled.get(n, ())}
-    for how in ("mitigates", "detects"):
-        reread |= {
-            q.object.value
-            for n in nodes
-            for q in store.quads(ox.NamedNode(n), ox.NamedNode(AIMS + how), None, None)
-            if isinstance(q.object, ox.NamedNode)
-        }
-    reread |= {n for n in nodes if next(store.quads(ox.NamedNode(n), TYPE, _RISK, None), None)}
+    controls = (AIMS + "mitigates", AIMS + "detects")
+    reread |= {
+        q.object.value for n in nodes for q in about(n) if q.predicate.value in controls and isinstance(q.object, ox.NamedNode)
+    }
+    reread |= {n for n in nodes if typed(n, {_RISK.value})}
     risks = dict(model.risks)
     touched: set[str] = set()
     for iri in reread:

@@ -117,9 +117,14 @@ class DependencyGraph:
         edge_props = _edge_properties(store)
         qualified = _qualified(store)
         types: dict[tuple[str, str], set[str]] = defaultdict(set)
+        classes: dict[str, set[str]] = defaultdict(
+            set
+        )  # read with the edges: a lookup a class costs a request at an external store
         for name in nodes:
             node = ox.NamedNode(name)
             for q in store.quads(node, None, None, None):
+                if q.predicate == TYPE and isinstance(q.object, ox.NamedNode):
+                    classes[name].add(q.object.value)
                 if isinstance(q.object, ox.NamedNode) and _is_edge(q, edge_props):
                     types[(q.object.value, name)].add(q.predicate.value)
             for q in store.quads(None, None, node, None):
@@ -138,9 +143,9 @@ class DependencyGraph:
                 for dependent in list(self.graph.succ[name]):
                     self.remove_edge(dependent, name)
             self.kinds.pop(name, None)
-            for kind in ASSET_KINDS:
-                if next(store.quads(ox.NamedNode(name), TYPE, ox.NamedNode(AIMS + kind), None), None):
-                    self.kinds.setdefault(name, kind)
+            kind = next((kind for kind in ASSET_KINDS if AIMS + kind in classes[name]), None)
+            if kind is not None:
+                self.kinds[name] = kind
         self._add_edges(types, qualified)
         for name in touched:  # an asset without edges is not in the graph (as from_store reads it)
             if name in self.graph and not self.graph.degree(name):
