@@ -4,8 +4,11 @@ and of its route plan (``benchmarks/routes.py``) against the URL map and the dem
 It checks that one run produces a figure for every metric, every named query and every call
 of the route plan, and writes the README block between its markers without touching the rest;
 it asserts no speed, since the figures depend on the machine. Short time limits keep it short:
-the owlrl and whole-graph pyshacl anchors (26 s of pyshacl even at 10 systems) and the slowest
-named query are cut off, which also exercises how a time limit is reported. That aimsgraph's
+the owlrl and whole-graph pyshacl anchors (26 s of pyshacl even at 10 systems) are cut off, which
+also exercises how a time limit is reported. The service's query time limit is not short: with
+the rest of the suite on the same two cores, a 3 s limit once turned a query of the mixed load
+into a 503 (every query worker busy past the limit), a speed the smoke test does not assert (a
+named query cut off by the limit is still accepted, saying so on both sides). That aimsgraph's
 engines agree with owlrl and pyshacl is the oracle tests' job (test_reasoning, test_validation).
 """
 
@@ -72,7 +75,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]:
             "--concurrency",
             "2",
             "--query-timeout",
-            "3",
+            "30",
             "--owlrl-timeout",
             "1",
             "--pyshacl-timeout",

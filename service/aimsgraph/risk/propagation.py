@@ -117,9 +117,8 @@ class DependencyGraph:
         edge_props = _edge_properties(store)
         qualified = _qualified(store)
         types: dict[tuple[str, str], set[str]] = defaultdict(set)
-        classes: dict[str, set[str]] = defaultdict(
-            set
-        )  # read with the edges: a lookup a class costs a request at an external store
+        # the classes are read with the edges: at an external store a lookup a class is a request
+        classes: dict[str, set[str]] = defaultdict(set)
         for name in nodes:
             node = ox.NamedNode(name)
             for q in store.quads(node, None, None, None):
