@@ -35,16 +35,15 @@ from aimsgraph import __version__, limits
 from aimsgraph.auth import ROLES, SERVICE_GRAPHS, TokenRegistry, local_user
 from aimsgraph.config import Settings
 from aimsgraph.errors import AimsgraphError, InvalidInput, StoreUnavailable
-from aimsgraph.interop.importers import read_rdf
 from aimsgraph.namespaces import PREFIXES, Graphs
-from aimsgraph.records.refresh import mark_stale, refresh_after
-from aimsgraph.risk.analysis import refresh_analysis, save_model
 from aimsgraph.semantics.reasoning import refresh_inferences
 from aimsgraph.sparql.executor import QueryJob
 from aimsgraph.sparql.results import GRAPH_TYPES, TRIPLE_TYPES, write_graph
 from aimsgraph.store import BULK_LOAD_BYTES, GraphStore, changes, guess_format, named_graph, read_quads, serialize_quads
 
-if TYPE_CHECKING:  # imported where used, as the commands' other modules are
+# The commands import what they use inside them: a command (`aimsgraph validate` in a pre-commit
+# hook, say) then starts without loading the service's risk model, importers and refresh code.
+if TYPE_CHECKING:
     from aimsgraph.reporting.reports import Report
 
 T = TypeVar("T")
@@ -276,6 +275,8 @@ def load(files: tuple[Path, ...], graph: str, fmt: str | None, data_dir: Path | 
             f"loaded {len(quads)} triples, {added} of them new, into <{graph}>{how} in {time.perf_counter() - started:.2f} s"
         )
         return
+    from aimsgraph.records.refresh import mark_stale
+
     mark_stale(store)  # an interrupted bulk load is repaired by the next start
     reports = store.load_files(files, graph, form, _progress_printer())
     total = sum(r.quads for r in reports)
@@ -1035,6 +1036,7 @@ def _when(text: str | None):
 def _writer(store: GraphStore, operation: str, refreshed: list[str] | None = None):
     """Commit a change as the local user, then bring the derived graphs up to date and persist
     (saying how into ``refreshed``)."""
+    from aimsgraph.records.refresh import mark_stale, refresh_after
 
     def write(delta: changes.Delta) -> changes.Change | None:
         was_current = store.is_current(Graphs.INFERRED)
@@ -1085,6 +1087,7 @@ def _refresh_derived(store: GraphStore) -> None:
     persist, with a saved copy of the risk model, so that the service starts from them instead of
     building them (the model takes 25 s at 10,000 systems, the findings minutes). A bulk load
     changes too much to be revalidated node by node."""
+    from aimsgraph.risk.analysis import refresh_analysis, save_model
     from aimsgraph.semantics import validation
 
     def timed(step: str, run: Callable[[GraphStore], T]) -> T:
@@ -1312,6 +1315,8 @@ def _import_rdf_through(service: _Service, kind: str, quads: list[ox.Quad], **pa
 
 
 def _load_through(service: _Service, files: tuple[Path, ...], graph: str, fmt: str | None, **_: object) -> None:
+    from aimsgraph.interop.importers import read_rdf
+
     started = time.perf_counter()
     form = _rdf_format(fmt) if fmt else None
     quads = [q for path in files for q in read_rdf(path, form, named_graph(graph).value)]
@@ -1323,7 +1328,7 @@ def _load_through(service: _Service, files: tuple[Path, ...], graph: str, fmt: s
 
 
 def _import_airo_through(service: _Service, file: Path, fmt: str | None, report_format: str, **_: object) -> None:
-    from aimsgraph.interop.importers import airo
+    from aimsgraph.interop.importers import airo, read_rdf
 
     quads = read_rdf(file, _rdf_format(fmt) if fmt else None)
     with _about(file):

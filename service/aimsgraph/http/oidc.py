@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response as BaseResponse
@@ -313,6 +312,8 @@ def _metadata(provider: _Provider) -> dict[str, Any]:
 @contextmanager
 def _talking_to(provider: _Provider) -> Iterator[None]:
     """The provider's failures to answer as RemoteServiceError (502), naming it."""
+    import requests  # here, as authlib is: only a service with single sign-on talks to a provider
+
     try:
         yield
     except (requests.RequestException, ValueError, TypeError, RuntimeError) as exc:

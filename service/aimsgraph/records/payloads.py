@@ -66,9 +66,11 @@ _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz
 
 class Payload(BaseModel):
     """A JSON object of a request body: unknown fields are refused (a misspelt optional field
-    would otherwise be lost without a word), and a checked payload is immutable and hashable."""
+    would otherwise be lost without a word), and a checked payload is immutable and hashable.
+    A model's validator is built when it first checks a body, not when its module is imported
+    (which each process start would pay for)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     #: What the object must be, for the message when something else is sent in its place.
     expected: ClassVar[str] = "an object"
 

@@ -23,7 +23,6 @@ from functools import cache
 
 import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef, Variable
-from rdflib.plugins.sparql import prepareQuery
 
 from aimsgraph.namespaces import AIMS, APPLICABILITY_BASE, PREFIXES, RDF, RDF_TYPE, Graphs, sparql_prefixes
 from aimsgraph.store import GraphStore
@@ -93,6 +92,10 @@ def _triple_patterns(pattern: str) -> tuple[tuple[object, object, object], ...] 
 
 
 def _parse_pattern(pattern: str) -> tuple[tuple[object, object, object], ...] | None:
+    # rdflib's SPARQL parser (its pyparsing grammar) is imported when a pattern is first read,
+    # not with every process that never reads one
+    from rdflib.plugins.sparql import prepareQuery
+
     try:
         query = prepareQuery(f"SELECT * WHERE {{ {pattern} }}", initNs={p: PREFIXES[p] for p in PATTERN_PREFIXES})
     except Exception:  # a syntax error in catalogue data must not stop the refresh

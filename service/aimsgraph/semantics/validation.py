@@ -29,7 +29,6 @@ from functools import cache, cached_property, partial
 from pathlib import Path
 
 import pyoxigraph as ox
-import pyshacl
 import rdflib
 from rdflib import RDF, SH, URIRef
 from rdflib.namespace import DCTERMS
@@ -339,6 +338,8 @@ def validate_graph(data: rdflib.Graph, as_of: date, shapes: rdflib.Graph | None 
     """Run the shapes (all of them, or ``shapes``) with pyshacl over a copy of an rdflib graph (the
     reference engine), as of the evaluation date ``as_of``: the copy states it as the shapes' one
     ash:referenceDate."""
+    import pyshacl  # the reference engine only: importing it costs each process start ~0.15 s
+
     data = _dated_copy(data, as_of)
     # inplace: ``data`` is this call's own copy, which pyshacl would otherwise copy again (the
     # shapes have no sh:rule, the only thing that writes into the data graph)

@@ -9,16 +9,16 @@ from __future__ import annotations
 from typing import Literal
 
 from flask import Blueprint, jsonify
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from aimsgraph import __version__
-from aimsgraph.http.openapi import contract
+from aimsgraph.http.openapi import Model, contract
 from aimsgraph.http.state import state
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-class Derived(BaseModel):
+class Derived(Model):
     """The derived graphs' state (``records.refresh.Refresher.status``)."""
 
     model_config = ConfigDict(extra="allow")
@@ -31,7 +31,7 @@ class Derived(BaseModel):
     lastRefresh: dict[str, object]
 
 
-class Health(BaseModel):
+class Health(Model):
     """Whether the service is up and its derived graphs current."""
 
     status: Literal["ok", "degraded"]
@@ -41,12 +41,12 @@ class Health(BaseModel):
     stale: list[str] | None = None
 
 
-class GraphSize(BaseModel):
+class GraphSize(Model):
     graph: str
     triples: int
 
 
-class Graphs(BaseModel):
+class Graphs(Model):
     """The named graphs with their triple counts."""
 
     graphs: list[GraphSize]

@@ -21,13 +21,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, NotAcceptable
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.negotiation import best_match
-from aimsgraph.http.openapi import AS_OF, PAGE, PAGE_SIZE, Media, Param, Problem, contract
+from aimsgraph.http.openapi import AS_OF, PAGE, PAGE_SIZE, Media, Model, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.records import agenda, queries
 from aimsgraph.reporting import overview, pdf, review_pack, tasks
@@ -43,7 +43,7 @@ DUE_PAGE_SIZE = 1000
 WITHIN = Param("within", "the window: 30d, 2w, 12m, 1y or all (default 30d)")
 
 
-class DueItem(BaseModel):
+class DueItem(Model):
     """Something due (``records.agenda.DueItem.as_dict``)."""
 
     item: str
@@ -60,7 +60,7 @@ class DueItem(BaseModel):
     interval: str | None
 
 
-class DuePage(BaseModel):
+class DuePage(Model):
     """A page of the agenda, with counts of the whole agenda."""
 
     asOf: str
@@ -73,7 +73,7 @@ class DuePage(BaseModel):
     pageSize: int
 
 
-class ReviewPack(BaseModel):
+class ReviewPack(Model):
     """The management review input as JSON (``reporting.review_pack``)."""
 
     model_config = ConfigDict(extra="allow")

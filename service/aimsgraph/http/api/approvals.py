@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask import Blueprint, Response, g, jsonify, request
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from aimsgraph.auth import require
 from aimsgraph.errors import InvalidInput
 from aimsgraph.http.api.writes import change_response, commit_request, json_body, require_json
-from aimsgraph.http.openapi import IRI, Change, Finding, Param, Problem, contract
+from aimsgraph.http.openapi import IRI, Change, Finding, Model, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.records import approvals
 from aimsgraph.records.approvals import Approval  # its schema in the contract, as it is answered
@@ -27,12 +27,12 @@ from aimsgraph.reporting.reports import finding_dict
 bp = Blueprint("approvals", __name__)  # under api.bp: /api
 
 
-class ApprovalRequest(BaseModel):
+class ApprovalRequest(Model):
     model_config = ConfigDict(extra="forbid")
     about: str
 
 
-class Approvals(BaseModel):
+class Approvals(Model):
     """A thing's approvals, latest first, and the Violations that block a new one."""
 
     about: str

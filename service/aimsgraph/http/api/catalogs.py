@@ -8,12 +8,11 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, request
-from pydantic import BaseModel
 
 from aimsgraph.errors import ExportInvalid, InvalidInput, NotAcceptable
 from aimsgraph.http.api.writes import change_response, commit_request, require_json, upload_body, writes
 from aimsgraph.http.negotiation import best_match
-from aimsgraph.http.openapi import Change, Media, Problem, contract
+from aimsgraph.http.openapi import Change, Media, Model, Problem, contract
 from aimsgraph.http.protocol import content_type
 from aimsgraph.http.state import state
 from aimsgraph.interop.exporters import dcat
@@ -26,7 +25,7 @@ bp = Blueprint("catalogs", __name__)  # under api.bp: /api
 EXPORT_TYPES = results.TRIPLE_TYPES
 
 
-class LineageReport(BaseModel):
+class LineageReport(Model):
     """What the events did: datasets matched and unknown, data changes, what went stale."""
 
     events: int

@@ -9,12 +9,11 @@ from typing import overload
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, g, jsonify, request
-from pydantic import BaseModel
 
 from aimsgraph.auth import SERVICE_GRAPHS, require
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.http.api.writes import change_response, commit_request, upload_body, writes
-from aimsgraph.http.openapi import IRI, Change, Media, Param, Problem, contract
+from aimsgraph.http.openapi import IRI, Change, Media, Model, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.interop.importers import RDF_MEDIA_TYPES, NothingRecognised, airo, atlas, dcat, oscal, read_rdf, spreadsheet, xlsx
 from aimsgraph.namespaces import PREFIXES, Graphs, is_absolute_iri
@@ -44,7 +43,7 @@ IMPORT_TYPES = {
 DATE_TIME = {"type": "string", "format": "date-time"}
 
 
-class AuditedChange(BaseModel):
+class AuditedChange(Model):
     """A committed write as the audit trail records it (``store.changes.Change.as_dict``)."""
 
     change: str
@@ -60,13 +59,13 @@ class AuditedChange(BaseModel):
     quadsRecorded: bool
 
 
-class History(BaseModel):
+class History(Model):
     """Committed writes, in order."""
 
     changes: list[AuditedChange]
 
 
-class Diff(BaseModel):
+class Diff(Model):
     """What changed between two times, as counts and N-Quads."""
 
     since: str | None

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import json_body
-from aimsgraph.http.openapi import Param, Problem, contract
+from aimsgraph.http.openapi import Model, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.risk import impact
 
@@ -29,7 +29,7 @@ NODE_HINT = "the IRI of a system, model, dataset, infrastructure service or supp
 CHANGE_HINT = f"the change: {', '.join(impact.CHANGE_KINDS)} (default modify), or its aims:ChangeKinds IRI"
 
 
-class ImpactRequest(BaseModel):
+class ImpactRequest(Model):
     """An impact analysis: of ``change`` to ``node``, with what-if modifications of the model."""
 
     node: str = Field(description=NODE_HINT)
@@ -39,7 +39,7 @@ class ImpactRequest(BaseModel):
     )
 
 
-class Named(BaseModel):
+class Named(Model):
     model_config = ConfigDict(extra="allow")
     iri: str
     label: str | None = None
@@ -51,7 +51,7 @@ class Reasoned(Named):
     reasons: list[str]
 
 
-class ImpactAnalysis(BaseModel):
+class ImpactAnalysis(Model):
     """What the change touches (``risk.impact.analyse``)."""
 
     model_config = ConfigDict(extra="allow")
@@ -69,7 +69,7 @@ class ImpactAnalysis(BaseModel):
     risk: dict[str, Any]
 
 
-class SharedAsset(BaseModel):
+class SharedAsset(Model):
     model_config = ConfigDict(extra="allow")
     iri: str
     label: str | None
@@ -80,7 +80,7 @@ class SharedAsset(BaseModel):
     highRiskSystemList: list[str]
 
 
-class Concentration(BaseModel):
+class Concentration(Model):
     """Shared components ranked by the high-risk systems that depend on them."""
 
     ranking: list[SharedAsset]

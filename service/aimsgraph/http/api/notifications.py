@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel
 
 from aimsgraph.errors import InvalidInput
-from aimsgraph.http.openapi import Param, Problem, contract
+from aimsgraph.http.openapi import Model, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.records import notifications
 
@@ -25,7 +24,7 @@ bp = Blueprint("notifications", __name__)  # under api.bp: /api
 MAX_LIMIT = 1000
 
 
-class Outbox(BaseModel):
+class Outbox(Model):
     """Deliveries per state and the newest notifications with their deliveries."""
 
     enabled: bool

@@ -21,12 +21,11 @@ from typing import Any
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, g
-from pydantic import BaseModel
 
 from aimsgraph.auth import require
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import change_response, commit_request, require_json, upload_body, writes
-from aimsgraph.http.openapi import Change, Problem, contract
+from aimsgraph.http.openapi import Change, Model, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.records import operations
 from aimsgraph.records.payloads import parse_json
@@ -37,7 +36,7 @@ bp = Blueprint("operations", __name__)  # under api.bp: /api
 CONCERNS_PER_MINUTE = 30
 
 
-class MeasurementReport(BaseModel):
+class MeasurementReport(Model):
     """What a batch did (``records.operations.MeasurementReport``)."""
 
     stored: list[str]
@@ -52,7 +51,7 @@ class MeasurementsChange(Change):
     report: MeasurementReport
 
 
-class IncidentReport(BaseModel):
+class IncidentReport(Model):
     incident: str
     created: bool
     risksFlagged: list[str]
@@ -64,7 +63,7 @@ class IncidentChange(Change):
     report: IncidentReport
 
 
-class ConcernReport(BaseModel):
+class ConcernReport(Model):
     concern: str
     anonymous: bool
 

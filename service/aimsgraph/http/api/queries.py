@@ -14,11 +14,10 @@ from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel
 
 from aimsgraph.errors import NotFound
 from aimsgraph.http.negotiation import best_match
-from aimsgraph.http.openapi import PAGE, PAGE_SIZE, Problem, contract, sparql_answer
+from aimsgraph.http.openapi import PAGE, PAGE_SIZE, Model, Problem, contract, sparql_answer
 from aimsgraph.http.protocol import query_response
 from aimsgraph.http.state import state
 from aimsgraph.namespaces import PREFIXES
@@ -29,13 +28,13 @@ from aimsgraph.sparql.executor import QueryJob
 bp = Blueprint("queries", __name__)  # under api.bp: /api
 
 
-class QueryParameter(BaseModel):
+class QueryParameter(Model):
     name: str
     type: str
     required: bool
 
 
-class NamedQuery(BaseModel):
+class NamedQuery(Model):
     name: str
     summary: str
     description: str | None
@@ -46,7 +45,7 @@ class NamedQuery(BaseModel):
     url: str
 
 
-class NamedQueries(BaseModel):
+class NamedQueries(Model):
     """The named queries of ``queries/``, each with its parameters and where to run it."""
 
     queries: list[NamedQuery]

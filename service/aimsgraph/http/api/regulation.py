@@ -11,13 +11,13 @@ from typing import Any
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, jsonify, request, url_for
-from pydantic import BaseModel, RootModel
+from pydantic import Field, RootModel
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, NotFound, UnsupportedMediaType
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import json_body
-from aimsgraph.http.openapi import AS_OF, IRI, Param, Problem, contract
+from aimsgraph.http.openapi import AS_OF, IRI, Model, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.namespaces import XSD, XSD_BOOLEAN, is_absolute_iri
 from aimsgraph.reporting import frameworks, overview
@@ -34,7 +34,7 @@ STATEMENT_HINT = '{"predicate": IRI, "object": IRI} or {"predicate": IRI, "value
 PAGE = 1000
 
 
-class Classification(BaseModel):
+class Classification(Model):
     """A derived EU AI Act classification with what decided it (``semantics.applicability.as_json``)."""
 
     node: str
@@ -48,18 +48,18 @@ class Classification(BaseModel):
     premises: list[dict[str, Any]]
 
 
-class NodeClassifications(BaseModel):
+class NodeClassifications(Model):
     """One node's classifications (``?node=``)."""
 
     classifications: list[Classification]
 
 
-class ClassifiedNode(BaseModel):
+class ClassifiedNode(Model):
     node: str
     categories: list[dict[str, str | None]]
 
 
-class ClassifiedPage(BaseModel):
+class ClassifiedPage(Model):
     """A page of the classified nodes (without ``?node=``)."""
 
     count: int
@@ -71,28 +71,28 @@ class Classifications(RootModel[NodeClassifications | ClassifiedPage]):
     """One node's classifications, or a page of every classified node."""
 
 
-class Requirement(BaseModel):
+class Requirement(Model):
     iri: str
     label: str | None
     status: str
     decidedBy: list[dict[str, Any]]
 
 
-class Framework(BaseModel):
+class Framework(Model):
     key: str
     title: str
     counts: dict[str, int]
     requirements: list[Requirement]
 
 
-class Readiness(BaseModel):
+class Readiness(Model):
     """Readiness per framework, each requirement with what decided it."""
 
     asOf: str
     frameworks: list[Framework]
 
 
-class Statement(BaseModel):
+class Statement(Model):
     """A statement of a what-if: ``object`` (an IRI) or ``value`` (a literal)."""
 
     predicate: str
@@ -100,15 +100,15 @@ class Statement(BaseModel):
     value: bool | int | str | None = None
 
 
-class WhatIfRequest(BaseModel):
+class WhatIfRequest(Model):
     """Statements to add to or remove from one node."""
 
     node: str
-    add: list[Statement] = []
-    remove: list[Statement] = []
+    add: list[Statement] = Field(default_factory=list)
+    remove: list[Statement] = Field(default_factory=list)
 
 
-class WhatIf(BaseModel):
+class WhatIf(Model):
     """Both sides, and the categories and obligations that change."""
 
     node: str

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
-from pydantic import BaseModel
 
 from aimsgraph.errors import NotAcceptable
 from aimsgraph.http.negotiation import best_match
-from aimsgraph.http.openapi import Media, Problem, contract
+from aimsgraph.http.openapi import Media, Model, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.records import soa
 
 bp = Blueprint("soa", __name__)  # under api.bp: /api
 
 
-class Soa(BaseModel):
+class Soa(Model):
     """The SoA as JSON: its columns and a row per Annex A control entry."""
 
     columns: list[str]

@@ -23,12 +23,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, jsonify, request
-from pydantic import BaseModel
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, NotFound, Unauthorized
 from aimsgraph.http.api.writes import change_response, commit_request, require_json, upload_body, writes
-from aimsgraph.http.openapi import PAGE, PAGE_SIZE, Change, Media, Param, Problem, contract
+from aimsgraph.http.openapi import PAGE, PAGE_SIZE, Change, Media, Model, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.namespaces import TASK_BASE, is_absolute_iri
 from aimsgraph.records import agenda, queries
@@ -44,7 +43,7 @@ TASKS_PAGE_SIZE = 100
 ASSIGNEE = Param("assignee", "the IRI of a person or role (a person's tasks include their roles'), or me")
 
 
-class Task(BaseModel):
+class Task(Model):
     """A task (``reporting.tasks.as_dict``)."""
 
     id: str
@@ -74,7 +73,7 @@ class Task(BaseModel):
     modified: Any
 
 
-class TaskPage(BaseModel):
+class TaskPage(Model):
     """A page of the work list, with counts of the whole selection."""
 
     asOf: str

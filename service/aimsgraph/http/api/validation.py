@@ -13,14 +13,13 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
-from pydantic import BaseModel
 
 from aimsgraph import clock
 from aimsgraph.errors import InvalidInput, UnsupportedMediaType
 from aimsgraph.http.api import ratelimit
 from aimsgraph.http.api.writes import json_body, upload_body
 from aimsgraph.http.negotiation import best_match
-from aimsgraph.http.openapi import AS_OF, IRI, Finding, Media, Param, Problem, contract
+from aimsgraph.http.openapi import AS_OF, IRI, Finding, Media, Model, Param, Problem, contract
 from aimsgraph.http.state import state
 from aimsgraph.interop.importers import RDF_MEDIA_TYPES, upload
 from aimsgraph.namespaces import is_absolute_iri
@@ -36,13 +35,13 @@ REPORT_TYPES = {"application/json": "json", "text/turtle": "turtle", "applicatio
 EXPENSIVE = "validations of a posted record or of another day"
 
 
-class ValidationRequest(BaseModel):
+class ValidationRequest(Model):
     """What to validate: everything, or the focus nodes a change to ``changed`` can affect."""
 
     changed: list[str] | None = None
 
 
-class ReadinessRow(BaseModel):
+class ReadinessRow(Model):
     id: str
     label: str
     checks: int
@@ -50,12 +49,12 @@ class ReadinessRow(BaseModel):
     readiness: float | None
 
 
-class ReadinessTables(BaseModel):
+class ReadinessTables(Model):
     clauses: list[ReadinessRow]
     systems: list[ReadinessRow]
 
 
-class ValidationReport(BaseModel):
+class ValidationReport(Model):
     """The validation report (``reporting.reports.as_dict``)."""
 
     asOf: str | None
@@ -65,7 +64,7 @@ class ValidationReport(BaseModel):
     findings: list[Finding]
 
 
-class FindingPage(BaseModel):
+class FindingPage(Model):
     """A page of the stored findings; ``count`` is the size of the whole filtered list."""
 
     asOf: str

@@ -173,9 +173,10 @@ def read_event(payload: object) -> RunEvent:
 
 
 class _Lenient(BaseModel):
-    """An object of an event: fields not read are ignored (see above); immutable."""
+    """An object of an event: fields not read are ignored (see above); immutable. Built at the
+    first event checked, as records.payloads.Payload is."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     expected: ClassVar[str] = "an object"
 
 
