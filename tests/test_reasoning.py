@@ -253,6 +253,28 @@ def test_incremental_updates_equal_a_full_refresh_after_random_edits(seed: int):
         assert without_blank_nodes(incremental - stamps_in(incremental)) == without_blank_nodes(inferred - stamps_in(inferred))
 
 
+def test_incremental_updates_after_a_schema_change_use_the_new_schema():
+    """Updates keep the schema they read (reasoning._schema); a schema change, refreshed in
+    full, must drop it, or the next update would infer by the old one."""
+    store = GraphStore(None)
+    store.initialise(demo=False)
+    data = ox.NamedNode(Graphs.DATA)
+    ex = "https://example.org/"
+    a, b, x, y = (ox.NamedNode(ex + n) for n in ("A", "B", "x", "y"))
+    rdf_type, sub_class = ox.NamedNode(RDF_TYPE), ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
+
+    def assert_and_update(triple: tuple) -> None:
+        store.backend.extend([ox.Quad(*triple, data)])
+        reasoning.update_inferences(store, {triple}, set())
+
+    refresh_inferences(store)
+    assert_and_update((x, rdf_type, a))  # an update that reads (and keeps) the schema
+    assert_and_update((a, sub_class, b))  # a schema change: refreshed in full
+    assert (x, rdf_type, b) in inferred_graph(store)
+    assert_and_update((y, rdf_type, a))  # an update after it: y is a B by the new axiom
+    assert (y, rdf_type, b) in inferred_graph(store)
+
+
 def test_incremental_update_when_an_inferred_triple_is_asserted_and_an_assertion_is_flipped():
     store = GraphStore(None)
     store.initialise(demo=False)
