@@ -64,7 +64,7 @@ DirsAllowed          = ., {dir}
 ; about 1.3 GB of buffers (Virtuoso's guide: 85,000 per GB of RAM to give it)
 NumberOfBuffers      = {buffers}
 MaxDirtyBuffers      = {dirty}
-ThreadsPerQuery      = 2
+ThreadsPerQuery      = {threads}
 MaxQueryMem          = 1G
 
 [HTTPServer]
@@ -90,7 +90,7 @@ class VirtuosoServer:
     to the ``/sparql`` endpoint's user (the database's ``dba`` password stays the default
     ``dba``: the SQL port listens on loopback only)."""
 
-    def __init__(self, directory: Path, buffers: int = 110_000, start_timeout: float = 120) -> None:
+    def __init__(self, directory: Path, buffers: int = 110_000, start_timeout: float = 120, threads_per_query: int = 2) -> None:
         if not VIRTUOSO or not ISQL:
             raise RuntimeError("virtuoso-t / isql-vt are missing: run .ci/install-virtuoso (Debian virtuoso-opensource)")
         self.directory = Path(directory).resolve()
@@ -102,7 +102,12 @@ class VirtuosoServer:
         self.sparql = self.url + "/sparql"
         (self.directory / "virtuoso.ini").write_text(
             INI.format(
-                dir=self.directory, sql_port=self.sql_port, http_port=self.http_port, buffers=buffers, dirty=buffers * 3 // 4
+                dir=self.directory,
+                sql_port=self.sql_port,
+                http_port=self.http_port,
+                buffers=buffers,
+                dirty=buffers * 3 // 4,
+                threads=threads_per_query,
             )
         )
         self.log_path = self.directory / "virtuoso-t.out"
