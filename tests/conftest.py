@@ -49,26 +49,70 @@ AS_OF = demo.REFERENCE_DATE
 os.environ[clock.TODAY_VARIABLE] = AS_OF.isoformat()
 
 
-#: The longest test files (15 to 50 s each on 2 cores), run first: xdist hands out whole files
-#: in collection order, and one of these started last would keep one worker busy while the
-#: others have finished.
-LONGEST_FIRST = (
-    "test_external_virtuoso.py",
-    "test_forms.py",
-    "test_reasoning.py",
-    "test_web.py",
-    "test_validation.py",
-    "test_benchmarks.py",
-    "test_external.py",
-    "test_pages_at_scale.py",
-    "test_writes.py",
-    "test_degraded.py",
-)
+#: About how long each of the longer test files takes on 2 cores, in seconds (the sum of its
+#: tests' times, set-up included, in a whole run). xdist hands out whole files as its workers
+#: run short of work, so the longest go first and the shortest last: a long file handed out near
+#: the end would keep one worker busy while the other has finished. Files not listed take less
+#: than 3 s and keep their collection order after these. xdist would otherwise order the files by
+#: their number of tests, which put test_workflow.py (one test, 11 s) last
+#: (--no-loadscope-reorder in pyproject.toml).
+FILE_SECONDS = {
+    "test_external_virtuoso.py": 51,
+    "test_validation.py": 38,
+    "test_external.py": 31,
+    "test_forms.py": 28,
+    "test_benchmarks.py": 27,
+    "test_reasoning.py": 27,
+    "test_web.py": 23,
+    "test_writes.py": 21,
+    "test_pages_at_scale.py": 20,
+    "test_degraded.py": 18,
+    "test_integrations.py": 15,
+    "test_notifications.py": 14,
+    "test_demo.py": 13,
+    "test_protocol.py": 12,
+    "test_eu_ai_act.py": 12,
+    "test_workflow.py": 11,
+    "test_operations_api.py": 10,
+    "test_tasks.py": 9,
+    "test_lineage.py": 9,
+    "test_crosswalks.py": 9,
+    "test_fuzz.py": 9,
+    "test_pdf.py": 8,
+    "test_agenda.py": 8,
+    "test_catalogs.py": 8,
+    "test_impact.py": 8,
+    "test_cli.py": 7,
+    "test_oidc.py": 7,
+    "test_openapi.py": 7,
+    "test_federation.py": 7,
+    "test_hostile_routes.py": 7,
+    "test_yasgui.py": 6,
+    "test_analysis_update.py": 6,
+    "test_ontology.py": 6,
+    "test_mcp.py": 6,
+    "test_clock.py": 6,
+    "test_bodies.py": 5,
+    "test_packaging.py": 5,
+    "test_production.py": 5,
+    "test_queries_portable.py": 5,
+    "test_client_habits.py": 4,
+    "test_hostile_parsers.py": 4,
+    "test_diff_record.py": 4,
+    "test_atlas_nexus.py": 4,
+    "test_queries.py": 4,
+    "test_layers.py": 4,
+    "test_store.py": 4,
+    "test_hostile_records.py": 4,
+    "test_executor.py": 4,
+    "test_xlsx.py": 3,
+    "test_changes.py": 3,
+    "test_operations_shapes.py": 3,
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+    items.sort(key=lambda item: -FILE_SECONDS.get(item.path.name, 0))  # stable: a file's tests keep their order
 
 
 #: A worker holds large object graphs for its whole run (rdflib graphs, parsed shapes, modules),
