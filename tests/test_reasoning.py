@@ -275,6 +275,26 @@ def test_incremental_updates_after_a_schema_change_use_the_new_schema():
     assert (y, rdf_type, b) in inferred_graph(store)
 
 
+def test_a_reloaded_reference_graph_drops_the_kept_schema(tmp_path: Path):
+    """A reference graph replaced in the same process (its files changed) may bring axioms: the
+    next update reads the schema anew (GraphStore clears what it kept of the content)."""
+    store = GraphStore(None)
+    store.initialise(demo=False)
+    data = ox.NamedNode(Graphs.DATA)
+    ex = "https://example.org/"
+    x, y, a, b = (ox.NamedNode(ex + n) for n in ("x", "y", "A", "B"))
+    rdf_type = ox.NamedNode(RDF_TYPE)
+    refresh_inferences(store)
+    store.backend.extend([ox.Quad(x, rdf_type, a, data)])
+    reasoning.update_inferences(store, {(x, rdf_type, a)}, set())  # reads and keeps the schema
+    axioms = tmp_path / "extra.ttl"
+    axioms.write_text(f"<{a.value}> <http://www.w3.org/2000/01/rdf-schema#subClassOf> <{b.value}> .", encoding="utf-8")
+    assert store._sync_reference(Graphs.ONTOLOGY, [axioms]) == "loaded"
+    store.backend.extend([ox.Quad(y, rdf_type, a, data)])
+    reasoning.update_inferences(store, {(y, rdf_type, a)}, set())
+    assert (y, rdf_type, b) in inferred_graph(store)
+
+
 def test_incremental_update_when_an_inferred_triple_is_asserted_and_an_assertion_is_flipped():
     store = GraphStore(None)
     store.initialise(demo=False)

@@ -540,6 +540,9 @@ class GraphStore:
                     except SyntaxError as exc:
                         raise InvalidInput(f"{path}: {exc}") from None
             self._store.extend([stamp])
+            # what was kept of the store's content (the reasoner's schema, findings, counts) may
+            # have changed with the graph: computed again when next asked for
+            self.memo.clear()
 
 
 #: The parsed quads of each reference graph, by (graph, digest of its files): a process that
