@@ -546,13 +546,12 @@ def _schema(store: GraphStore) -> Schema:
     refresh drops the kept one). Reading and indexing it took 20 ms of the 40 ms a one-triple
     write to the demo spent on its inferences, on disk. Not kept for an external store, which
     another service may change."""
-    kept = store.memo.get(SCHEMA_MEMO) if store.remote is None else None
-    if isinstance(kept, Schema):
-        return kept
-    schema = Schema(_schema_triples(store))
-    if store.remote is None:
-        store.memo[SCHEMA_MEMO] = schema
-    return schema
+    if store.remote is not None:
+        return Schema(_schema_triples(store))
+    kept = store.memo.get(SCHEMA_MEMO)
+    if not isinstance(kept, Schema):
+        kept = store.memo[SCHEMA_MEMO] = Schema(_schema_triples(store))
+    return kept
 
 
 def _schema_triples(store: GraphStore) -> set[StoredTriple]:
